@@ -1,0 +1,1 @@
+COPY {table} (id, embedding, document, metadata, uri) FROM STDIN WITH (FORMAT BINARY)

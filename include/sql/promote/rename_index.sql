@@ -1,0 +1,1 @@
+ALTER INDEX IF EXISTS {old} RENAME TO {new}

@@ -1,0 +1,1 @@
+ALTER TABLE {old} RENAME TO {new}

@@ -1,0 +1,19 @@
+INSERT INTO vectorops.collection_registry AS r (
+    collection, table_schema, table_name, dimensions, distance, embedding_model, source_count, loaded_count,
+    quarantined_count, migrated_at, index_name, index_method, hnsw_m, hnsw_ef_construction, hnsw_ef_search,
+    source_uri, source_collection_id, last_run_id, last_attempt_id, rows_per_s)
+VALUES (
+    %(collection)s, %(table_schema)s, %(table_name)s, %(dimensions)s, %(distance)s, %(embedding_model)s,
+    %(source_count)s, %(loaded_count)s, %(quarantined_count)s, now(), %(index_name)s, %(index_method)s,
+    %(hnsw_m)s, %(hnsw_ef_construction)s, %(hnsw_ef_search)s, %(source_uri)s, %(source_collection_id)s,
+    %(run_id)s, %(attempt_id)s, %(rows_per_s)s)
+ON CONFLICT (collection) DO UPDATE SET
+    table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name, dimensions = EXCLUDED.dimensions,
+    distance = EXCLUDED.distance, embedding_model = EXCLUDED.embedding_model,
+    source_count = EXCLUDED.source_count, loaded_count = EXCLUDED.loaded_count,
+    quarantined_count = EXCLUDED.quarantined_count, migrated_at = EXCLUDED.migrated_at,
+    index_name = EXCLUDED.index_name, index_method = EXCLUDED.index_method, hnsw_m = EXCLUDED.hnsw_m,
+    hnsw_ef_construction = EXCLUDED.hnsw_ef_construction, hnsw_ef_search = EXCLUDED.hnsw_ef_search,
+    source_uri = EXCLUDED.source_uri, source_collection_id = EXCLUDED.source_collection_id,
+    last_run_id = EXCLUDED.last_run_id, last_attempt_id = EXCLUDED.last_attempt_id,
+    rows_per_s = EXCLUDED.rows_per_s

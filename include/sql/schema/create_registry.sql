@@ -1,0 +1,94 @@
+-- The platform tables. Idempotent: run by `vectorops db up` and before every migration.
+CREATE SCHEMA IF NOT EXISTS vectorops;
+
+CREATE TABLE IF NOT EXISTS vectorops.collection_registry (
+    collection            text PRIMARY KEY,
+    table_schema          text NOT NULL,
+    table_name            text NOT NULL,
+    dimensions            integer,
+    distance              text NOT NULL CHECK (distance IN ('l2', 'cosine', 'ip')),
+    embedding_model       text,
+    source_count          bigint NOT NULL,
+    loaded_count          bigint NOT NULL,
+    quarantined_count     bigint NOT NULL,
+    migrated_at           timestamptz NOT NULL,
+    index_name            text,
+    index_method          text,
+    hnsw_m                integer,
+    hnsw_ef_construction  integer,
+    hnsw_ef_search        integer,
+    source_uri            text,
+    source_collection_id  text,
+    last_run_id           text,
+    last_attempt_id       text,
+    rows_per_s            double precision,
+    UNIQUE (table_schema, table_name)
+);
+
+CREATE TABLE IF NOT EXISTS vectorops.migration_runs (
+    attempt_id          text PRIMARY KEY,
+    run_id              text NOT NULL,
+    collection          text NOT NULL,
+    status              text NOT NULL CHECK (status IN ('scanning', 'loading', 'promoted', 'failed', 'superseded')),
+    target_schema       text NOT NULL,
+    table_name          text NOT NULL,
+    shadow_table        text NOT NULL,
+    source_uri          text,
+    source_fingerprint  text,
+    source_count        bigint,
+    loaded_count        bigint NOT NULL DEFAULT 0,
+    quarantined_count   bigint NOT NULL DEFAULT 0,
+    dimensions          integer,
+    distance            text,
+    chunks              integer,
+    owner_token         text,
+    started_at          timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at        timestamptz NOT NULL DEFAULT now(),
+    finished_at         timestamptz,
+    load_seconds        double precision NOT NULL DEFAULT 0,
+    index_seconds       double precision,
+    rows_per_s          double precision,
+    error               text
+);
+CREATE INDEX IF NOT EXISTS migration_runs_collection_idx ON vectorops.migration_runs (collection, started_at DESC);
+
+-- Which attempt may write a collection now. One row per collection, removed at promotion.
+CREATE TABLE IF NOT EXISTS vectorops.collection_claims (
+    collection  text PRIMARY KEY,
+    attempt_id  text NOT NULL REFERENCES vectorops.migration_runs ON DELETE CASCADE,
+    run_id      text NOT NULL,
+    claimed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Source ids of an attempt, as UTF-8 bytes (bytea holds what text cannot, and sorts bytewise).
+CREATE TABLE IF NOT EXISTS vectorops.migration_source_ids (
+    attempt_id  text NOT NULL,
+    id          bytea NOT NULL,
+    PRIMARY KEY (attempt_id, id)
+);
+
+CREATE TABLE IF NOT EXISTS vectorops.migration_chunks (
+    attempt_id         text NOT NULL REFERENCES vectorops.migration_runs ON DELETE CASCADE,
+    chunk_no           integer NOT NULL,
+    first_id           bytea NOT NULL,
+    last_id            bytea NOT NULL,
+    row_count          bigint NOT NULL,
+    status             text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done')),
+    loaded_count       bigint,
+    quarantined_count  bigint,
+    seconds            double precision,
+    done_at            timestamptz,
+    PRIMARY KEY (attempt_id, chunk_no)
+);
+
+CREATE TABLE IF NOT EXISTS vectorops.quarantine (
+    quarantine_id   bigserial PRIMARY KEY,
+    collection      text NOT NULL,
+    record_id       text NOT NULL,
+    reason          text NOT NULL,
+    payload         bytea NOT NULL,
+    attempt_id      text,
+    run_id          text,
+    quarantined_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS quarantine_collection_idx ON vectorops.quarantine (collection, attempt_id);

@@ -1,0 +1,188 @@
+"""The Chroma source: open a store, describe collections, scan ids, fetch records by id.
+
+chromadb is imported inside the functions that need it, never at module import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPACES = ("l2", "cosine", "ip")
+
+
+class SourceError(ValueError):
+    """The Chroma source is missing, unreadable, or not what was asked for; names the path or collection."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the Chroma store is: a PersistentClient path, or an HTTP server."""
+
+    path: str | None = None
+    host: str | None = None
+    port: int = 8000
+
+    @property
+    def uri(self) -> str:
+        """A stable description of the source, used in fingerprints and the registry."""
+        if self.host:
+            return f"chroma+http://{self.host}:{self.port}"
+        return f"chroma+file://{Path(self.path or '').resolve()}"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """What a migration needs to know about one collection."""
+
+    name: str
+    collection_id: str
+    count: int
+    space: str
+    dimensions: int | None
+    hnsw_m: int
+    hnsw_ef_construction: int
+    hnsw_ef_search: int
+    embedding_model: str | None
+
+
+@dataclass(slots=True)
+class RecordBatch:
+    """Records fetched by id, in the order asked for. ``embeddings`` is float32 (rows, dims) or a list."""
+
+    ids: list[str]
+    embeddings: Any
+    documents: list[str | None]
+    metadatas: list[dict[str, Any] | None]
+    uris: list[str | None]
+
+
+@cache
+def open_client(spec: SourceSpec) -> Any:
+    """Open (once per process) the Chroma client for ``spec``.
+
+    :raises SourceError: when the path does not exist or holds no Chroma store.
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if spec.host:
+        return chromadb.HttpClient(host=spec.host, port=spec.port, settings=settings)
+    if not spec.path:
+        raise SourceError("no Chroma source: set chroma_path (or CHROMA_DB_PATH), or a Chroma host")
+    path = Path(spec.path)
+    if not path.is_dir():
+        raise SourceError(f"Chroma path {str(path)!r} does not exist or is not a directory")
+    if not (path / "chroma.sqlite3").is_file():
+        raise SourceError(f"Chroma path {str(path)!r} is not a Chroma store: it has no chroma.sqlite3")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as exc:  # chromadb raises many types for a broken store
+        raise SourceError(f"Chroma path {str(path)!r} could not be opened: {exc}") from exc
+
+
+def collection_names(spec: SourceSpec) -> list[str]:
+    """Names of all collections in the store, sorted."""
+    client = open_client(spec)
+    return sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
+
+
+def get_collection(spec: SourceSpec, name: str) -> Any:
+    """The collection ``name``, without any embedding function attached.
+
+    :raises SourceError: naming the collection and the ones that exist.
+    """
+    client = open_client(spec)
+    try:
+        return client.get_collection(name)
+    except Exception as exc:
+        known = ", ".join(collection_names(spec)) or "none"
+        raise SourceError(f"collection {name!r} not found in {spec.uri} (collections: {known})") from exc
+
+
+def _as_int(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def describe(spec: SourceSpec, name: str) -> CollectionInfo:
+    """Read ``name``'s configuration: space, HNSW parameters, dimensions, count, model."""
+    collection = get_collection(spec, name)
+    metadata = dict(collection.metadata or {})
+    config = collection.configuration_json or {}
+    hnsw = config.get("hnsw") or {}
+    spann = config.get("spann") or {}
+    space = hnsw.get("space") or spann.get("space") or metadata.get("hnsw:space") or "l2"
+    if space not in SPACES:
+        raise SourceError(f"collection {name!r} uses distance space {space!r}; supported: {', '.join(SPACES)}")
+    dimensions = getattr(collection._model, "dimension", None)
+    count = collection.count()
+    if dimensions is None and count:
+        first = collection.get(limit=1, include=["embeddings"])
+        dimensions = len(first["embeddings"][0])
+    model = metadata.get("embedding_model")
+    if model is None:
+        ef = config.get("embedding_function") or {}
+        model = (ef.get("config") or {}).get("model_name") if isinstance(ef, dict) else None
+    return CollectionInfo(
+        name=name,
+        collection_id=str(collection.id),
+        count=count,
+        space=space,
+        dimensions=dimensions,
+        hnsw_m=_as_int(hnsw.get("max_neighbors", metadata.get("hnsw:M")), 16),
+        hnsw_ef_construction=_as_int(hnsw.get("ef_construction", metadata.get("hnsw:construction_ef")), 100),
+        hnsw_ef_search=_as_int(hnsw.get("ef_search", metadata.get("hnsw:search_ef")), 100),
+        embedding_model=str(model) if model is not None else None,
+    )
+
+
+def max_batch(spec: SourceSpec, wanted: int) -> int:
+    """``wanted``, capped by the client's ``get_max_batch_size()``."""
+    return max(1, min(wanted, int(open_client(spec).get_max_batch_size())))
+
+
+def iter_id_pages(spec: SourceSpec, name: str, page: int) -> Iterator[list[str]]:
+    """All ids of the collection, a page at a time (``include=[]``: no payload is read)."""
+    collection = get_collection(spec, name)
+    offset = 0
+    while True:
+        ids = collection.get(include=[], limit=page, offset=offset)["ids"]
+        if not ids:
+            return
+        yield list(ids)
+        offset += len(ids)
+
+
+def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
+    """Fetch ``ids`` with embeddings, documents, metadatas and uris, in the order of ``ids``.
+
+    :raises SourceError: when ids are missing from the source (it changed during the migration).
+    """
+    collection = get_collection(spec, name)
+    got = collection.get(ids=list(ids), include=["embeddings", "documents", "metadatas", "uris"])
+    position = {record_id: i for i, record_id in enumerate(got["ids"])}
+    missing = [i for i in ids if i not in position]
+    if missing or len(position) != len(ids):
+        raise SourceError(f"collection {name!r} changed during the migration: {len(missing)} of {len(ids)} ids "
+                          f"are missing from the source (first: {missing[:3]!r})")
+    order = [position[i] for i in ids]
+    embeddings = got["embeddings"]
+    if isinstance(embeddings, np.ndarray):
+        embeddings = embeddings[order] if order != list(range(len(order))) else embeddings
+    else:
+        embeddings = [embeddings[j] for j in order]
+
+    def pick(key: str) -> list[Any]:
+        values = got.get(key)
+        return [None] * len(ids) if values is None else [values[j] for j in order]
+
+    return RecordBatch(ids=list(ids), embeddings=embeddings, documents=pick("documents"),
+                       metadatas=pick("metadatas"), uris=pick("uris"))

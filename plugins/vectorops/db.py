@@ -1,0 +1,62 @@
+"""Connections, SQL files from ``include/sql`` and the one-time database bootstrap."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from vectorops import runtime
+from vectorops.config import Settings
+
+
+def sql_dir() -> Path:
+    """``include/sql`` of this checkout, or ``VECTOROPS_SQL_DIR``."""
+    override = os.environ.get("VECTOROPS_SQL_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "include" / "sql"
+
+
+@cache
+def sql_text(name: str) -> str:
+    """Text of ``include/sql/<name>.sql``, e.g. ``sql_text("load/copy_records")``."""
+    return (sql_dir() / f"{name}.sql").read_text()
+
+
+def statement(name: str, **parts: sql.Composable) -> sql.Composed:
+    """A statement from ``include/sql/<name>.sql`` with its ``{placeholders}`` composed safely.
+
+    :param name: file path under ``include/sql`` without ``.sql``.
+    :param parts: identifiers (``sql.Identifier``) or literals (``sql.Literal``) for the placeholders.
+    """
+    return sql.SQL(sql_text(name)).format(**parts)  # type: ignore[arg-type]
+
+
+def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vectorops") -> psycopg.Connection:
+    """Open a connection with the settings every vectorops session uses."""
+    return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=15)
+
+
+def bootstrap(settings: Settings) -> str:
+    """Start (or reuse) the server and make sure databases, extensions and platform tables exist.
+
+    Idempotent. With ``VECTOROPS_DSN`` set only the extension and schema are created there.
+
+    :return: the DSN of the vectors database.
+    """
+    target = runtime.start(settings)
+    if not settings.external_dsn:
+        with connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
+            existing = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+            for database in runtime.DATABASES:
+                if database not in existing:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    with connect(target, autocommit=True) as conn:
+        conn.execute(sql_text("schema/create_extensions"))
+        if not settings.external_dsn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+        conn.execute(sql_text("schema/create_registry"))
+    return target

@@ -1,0 +1,337 @@
+"""The migration steps, one plain function each. The DAG and the CLI only wire them together.
+
+prepare (claim, stage ids, plan chunks) → load (one mapped call per chunk) → finalize (primary key,
+HNSW index, ANALYZE, checks, promote). Every step is safe to rerun: a chunk commits with its ledger
+row, and a new run adopts an interrupted attempt of the same source.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from psycopg import sql
+
+from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion
+from vectorops.chroma_source import SourceError, SourceSpec
+from vectorops.config import Settings
+from vectorops.naming import check_schema_name, table_name_for
+
+log = logging.getLogger(__name__)
+
+REEMBED_MODES = ("auto", "always", "never")
+MAX_BATCH_SIZE = 100_000
+
+
+class IncompleteMigration(RuntimeError):
+    """The loaded data does not add up; the collection is not promoted."""
+
+
+@dataclass(frozen=True)
+class MigrationRequest:
+    """A validated migration request, from DAG params or CLI arguments."""
+
+    source: SourceSpec
+    collections: tuple[str, ...]
+    reembed: str
+    target_schema: str
+    batch_size: int
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, for XCom."""
+        data = asdict(self)
+        data["collections"] = list(self.collections)
+        return data
+
+
+def request_from_params(params: Mapping[str, Any], settings: Settings) -> MigrationRequest:
+    """Validate DAG params (or CLI arguments in the same shape) before any work starts.
+
+    :raises ValueError: naming the parameter and what is wrong with it.
+    """
+    host = (params.get("chroma_host") or "").strip() or None
+    path = (params.get("chroma_path") or "").strip() or settings.chroma_path
+    port = params.get("chroma_port") or 8000
+    if not host and not path:
+        raise ValueError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"chroma_port={port!r} must be an integer from 1 to 65535")
+    reembed = params.get("reembed") or "never"
+    if reembed not in REEMBED_MODES:
+        raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
+    if reembed != "never":
+        raise ValueError(f"reembed={reembed!r} is not available yet: re-embedding is a later feature; "
+                         "use reembed='never' to copy the source vectors")
+    batch_size = params.get("batch_size", settings.fetch_batch)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size={batch_size!r} must be an integer from 1 to {MAX_BATCH_SIZE}")
+    collections = params.get("collections") or []
+    if isinstance(collections, str):
+        collections = [c.strip() for c in collections.split(",") if c.strip()]
+    if not all(isinstance(c, str) and c for c in collections):
+        raise ValueError(f"collections={collections!r} must be a list of collection names")
+    return MigrationRequest(
+        source=SourceSpec(path=None if host else path, host=host, port=port),
+        collections=tuple(dict.fromkeys(collections)),
+        reembed=reembed,
+        target_schema=check_schema_name(params.get("target_schema") or "vectors"),
+        batch_size=batch_size,
+        dry_run=bool(params.get("dry_run", False)),
+    )
+
+
+def request_from_dict(data: Mapping[str, Any]) -> MigrationRequest:
+    """Inverse of :meth:`MigrationRequest.as_dict`."""
+    return MigrationRequest(source=SourceSpec(**data["source"]), collections=tuple(data["collections"]),
+                            reembed=data["reembed"], target_schema=data["target_schema"],
+                            batch_size=data["batch_size"], dry_run=data["dry_run"])
+
+
+def select_collections(request: MigrationRequest) -> list[str]:
+    """The collections to migrate: those asked for (all must exist), or all of them.
+
+    :raises SourceError: naming unknown collections and the ones that exist.
+    """
+    known = chroma_source.collection_names(request.source)
+    if not request.collections:
+        return known
+    unknown = [c for c in request.collections if c not in known]
+    if unknown:
+        raise SourceError(f"unknown collection(s) {', '.join(map(repr, unknown))} in {request.source.uri}; "
+                          f"collections: {', '.join(map(repr, known)) or 'none'}")
+    return list(request.collections)
+
+
+def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo) -> str:
+    return f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}"
+
+
+def _check_table_free(conn: Any, collection: str, schema: str, table: str) -> None:
+    row = conn.execute("""SELECT collection FROM vectorops.collection_registry
+                          WHERE table_schema = %s AND table_name = %s AND collection <> %s""",
+                       (schema, table, collection)).fetchone()
+    if row:
+        raise ValueError(f"collection {collection!r} maps to table {schema}.{table}, which already holds "
+                         f"collection {row[0]!r}")
+
+
+def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:
+    """Claim the collection, create its shadow table, stage its ids and plan its chunks.
+
+    :return: the collection plan (JSON-friendly) that ``load`` and ``finalize`` take.
+    """
+    info = chroma_source.describe(request.source, collection)
+    table = table_name_for(collection)
+    dsn = db.bootstrap(settings)
+    with db.connect(dsn, autocommit=True) as conn:
+        _check_table_free(conn, collection, request.target_schema, table)
+        attempt = claims.claim(conn, collection=collection, run_id=run_id, fingerprint=_fingerprint(request.source, info),
+                               target_schema=request.target_schema, table_name=table, source_uri=request.source.uri,
+                               ttl_s=settings.claim_ttl_s)
+        try:
+            with claims.holding_live_lock(conn, collection), conn.transaction():
+                claims.verify_owner(conn, collection, attempt.attempt_id)
+                pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table, info.dimensions)
+                if attempt.status == "scanning":
+                    page = chroma_source.max_batch(request.source, 50_000)
+                    staged = pgvector_sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page)
+                    if staged != info.count:
+                        raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
+                                          f"{info.count}, the scan found {staged}")
+                    chunks = pgvector_sink.assign_chunks(conn, attempt.attempt_id, settings.chunk_rows)
+                    conn.execute(
+                        """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
+                               dimensions = %s, distance = %s, heartbeat_at = now() WHERE attempt_id = %s""",
+                        (chunks, info.count, info.dimensions, info.space, attempt.attempt_id))
+            chunk_nos = [r[0] for r in conn.execute(
+                "SELECT chunk_no FROM vectorops.migration_chunks WHERE attempt_id = %s ORDER BY chunk_no",
+                (attempt.attempt_id,))]
+        except Exception as exc:
+            record_failure(settings, attempt.attempt_id, exc)
+            raise
+    log.info("collection %r → %s.%s: %s rows, %s dims, space %s, %s chunk(s), attempt %s%s", collection,
+             request.target_schema, table, info.count, info.dimensions, info.space, len(chunk_nos),
+             attempt.attempt_id, f" (resumed from run {attempt.adopted_from_run})" if attempt.adopted_from_run else "")
+    return {
+        "collection": collection, "run_id": run_id, "attempt_id": attempt.attempt_id,
+        "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
+        "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
+        "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
+    }
+
+
+def chunk_tasks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten collection plans into one mapped-task argument per chunk."""
+    return [{"plan": plan, "chunk_no": chunk_no} for plan in plans for chunk_no in plan["chunks"]]
+
+
+def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str, Any]:
+    """Load one chunk of a planned collection (skipped when it already committed)."""
+    dsn = db.bootstrap(settings)
+    source = SourceSpec(**plan["source"])
+    fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]))
+    with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan["collection"]):
+        try:
+            with conn.transaction():
+                claims.verify_owner(conn, plan["collection"], plan["attempt_id"])
+                result = pgvector_sink.copy_chunk(
+                    conn, spec=source, collection=plan["collection"], attempt_id=plan["attempt_id"],
+                    run_id=plan["run_id"], schema=plan["schema"], shadow=plan["shadow"], chunk_no=chunk_no,
+                    dimensions=plan["info"]["dimensions"], fetch_batch=fetch_batch)
+        except claims.CollectionBusy:
+            raise
+        except Exception as exc:
+            record_failure(settings, plan["attempt_id"], exc)
+            raise
+    if result.skipped:
+        log.info("collection %r chunk %s: already loaded, skipped", plan["collection"], chunk_no)
+    else:
+        log.info("collection %r chunk %s: read %s, loaded %s, quarantined %s in %.2fs (%.0f rows/s)",
+                 plan["collection"], chunk_no, result.read, result.loaded, result.quarantined, result.seconds,
+                 result.read / result.seconds if result.seconds else 0.0)
+    return asdict(result)
+
+
+def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the counts, add the primary key, build the index, ANALYZE and promote.
+
+    :raises IncompleteMigration: when a chunk is missing or the counts do not add up; nothing is promoted.
+    """
+    dsn = db.bootstrap(settings)
+    collection, attempt_id = plan["collection"], plan["attempt_id"]
+    schema, shadow, table = plan["schema"], plan["shadow"], plan["table"]
+    info = chroma_source.CollectionInfo(**plan["info"])
+    with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
+        try:
+            claims.verify_owner(conn, collection, attempt_id)
+            counts = _verified_counts(conn, plan, info)
+            _add_primary_key(conn, schema, shadow)
+            build = indexing.build_hnsw(conn, schema=schema, table=shadow, index_name=f"{shadow}_hnsw",
+                                        space=info.space, dimensions=info.dimensions, rows=counts["loaded"],
+                                        m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
+                                        cap_mb=settings.max_maintenance_work_mem_mb)
+            row = conn.execute("SELECT load_seconds FROM vectorops.migration_runs WHERE attempt_id = %s",
+                               (attempt_id,)).fetchone()
+            load_seconds = float(row[0]) if row else 0.0
+            conn.execute("UPDATE vectorops.migration_runs SET index_seconds = %s WHERE attempt_id = %s",
+                         (build.seconds, attempt_id))
+            total = load_seconds + build.seconds
+            rows_per_s = counts["source"] / total if total > 0 else None
+            promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
+                              attempt_id=attempt_id, registry={
+                                  "collection": collection, "table_schema": schema, "table_name": table,
+                                  "dimensions": info.dimensions, "distance": info.space,
+                                  "embedding_model": info.embedding_model, "source_count": counts["source"],
+                                  "loaded_count": counts["loaded"], "quarantined_count": counts["quarantined"],
+                                  "index_name": f"{table}_hnsw" if build.index_name else None,
+                                  "index_method": build.method, "hnsw_m": info.hnsw_m,
+                                  "hnsw_ef_construction": info.hnsw_ef_construction,
+                                  "hnsw_ef_search": info.hnsw_ef_search, "source_uri": SourceSpec(**plan["source"]).uri,
+                                  "source_collection_id": info.collection_id, "run_id": plan["run_id"],
+                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s})
+            quarantined_ids = [r[0] for r in conn.execute(
+                """SELECT record_id FROM vectorops.quarantine WHERE attempt_id = %s ORDER BY record_id LIMIT 20""",
+                (attempt_id,))]
+        except claims.CollectionBusy:
+            raise
+        except Exception as exc:
+            record_failure(settings, attempt_id, exc)
+            raise
+    summary = {
+        "collection": collection, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
+        "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids, "dimensions": info.dimensions,
+        "space": info.space, "index": build.method, "load_seconds": round(load_seconds, 3),
+        "index_seconds": round(build.seconds, 3), "rows_per_s": round(rows_per_s or 0.0, 1),
+        "attempt_id": attempt_id, "run_id": plan["run_id"],
+    }
+    log.info("collection %r promoted to %s: read %s, loaded %s, quarantined %s%s; %s dims, %s; %.0f rows/s",
+             collection, summary["table"], summary["read"], summary["loaded"], summary["quarantined"],
+             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", info.dimensions, info.space,
+             summary["rows_per_s"])
+    return summary
+
+
+def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.CollectionInfo) -> dict[str, int]:
+    row = conn.execute(
+        """SELECT count(*) FILTER (WHERE status <> 'done'), coalesce(sum(loaded_count), 0),
+                  coalesce(sum(quarantined_count), 0), coalesce(sum(row_count), 0)
+           FROM vectorops.migration_chunks WHERE attempt_id = %s""", (plan["attempt_id"],)).fetchone()
+    pending, loaded, quarantined, planned = (int(v) for v in row)
+    collection = plan["collection"]
+    if pending:
+        raise IncompleteMigration(f"collection {collection!r}: {pending} chunk(s) of attempt {plan['attempt_id']} "
+                                  "are not loaded; rerun the migration to resume")
+    in_table = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        sql.Identifier(plan["schema"], plan["shadow"]))).fetchone()[0]
+    if in_table != loaded or loaded + quarantined != planned or planned != info.count:
+        raise IncompleteMigration(
+            f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
+            f"loaded {loaded}, in table {in_table}, quarantined {quarantined}); not promoted")
+    return {"source": info.count, "loaded": loaded, "quarantined": quarantined}
+
+
+def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
+    row = conn.execute("""SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'""",
+                       (sql.Identifier(schema, shadow).as_string(conn),)).fetchone()
+    if row is None:
+        conn.execute(db.statement("load/add_primary_key", table=sql.Identifier(schema, shadow),
+                                  constraint=sql.Identifier(f"{shadow}_pkey")))
+
+
+def record_failure(settings: Settings, attempt_id: str, error: BaseException) -> None:
+    """Mark an attempt failed with its error (a rerun resumes it). Never masks the original error."""
+    try:
+        with db.connect(db.bootstrap(settings), autocommit=True) as conn:
+            conn.execute("""UPDATE vectorops.migration_runs SET status = 'failed', error = %s, heartbeat_at = now()
+                            WHERE attempt_id = %s AND status <> 'promoted'""",
+                         (f"{type(error).__name__}: {error}"[:4000], attempt_id))
+    except Exception:  # the original error matters more than the bookkeeping
+        log.exception("could not record the failure of attempt %s", attempt_id)
+
+
+def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
+    """What a migration of ``collection`` would do, without writing anything anywhere."""
+    info = chroma_source.describe(request.source, collection)
+    sample = chroma_source.get_collection(request.source, collection).get(
+        limit=min(info.count, 500), include=["documents", "metadatas"]) if info.count else {"ids": []}
+    sampled = len(sample["ids"])
+    text_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in (sample.get("documents") or []) if d)
+    text_bytes += sum(len(str(m)) for m in (sample.get("metadatas") or []) if m)
+    text_bytes += sum(len(i) for i in sample["ids"])
+    dims = info.dimensions or 0
+    est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
+    index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
+    current = _current_maintenance_work_mem(settings)
+    return {
+        "collection": collection, "table": f"{request.target_schema}.{table_name_for(collection)}",
+        "rows": info.count, "dimensions": info.dimensions, "space": info.space, "bytes": est_bytes,
+        "reembed_count": 0, "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
+        "index_memory_mb": index_mb,
+        "build_maintenance_work_mem_mb": indexing.maintenance_mem_mb(
+            info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
+        "server_maintenance_work_mem": current,
+        "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
+    }
+
+
+def _current_maintenance_work_mem(settings: Settings) -> str:
+    from vectorops import runtime
+
+    if not settings.external_dsn and runtime.running_port(settings) is None:
+        return "unknown (server not running)"
+    try:
+        with db.connect(runtime.dsn(settings), autocommit=True) as conn:
+            row = conn.execute("SHOW maintenance_work_mem").fetchone()
+            return str(row[0]) if row else "unknown"
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+
+
+def elapsed_rate(rows: int, started: float) -> float:
+    """Rows per second since ``started`` (a ``time.perf_counter()`` value)."""
+    seconds = time.perf_counter() - started
+    return rows / seconds if seconds > 0 else 0.0

@@ -1,0 +1,55 @@
+"""Table names from Chroma collection names: deterministic, safe, unique.
+
+A name that already is a plain lower-case identifier keeps it. Any other name is folded to
+``[a-z0-9_]`` and gets the first 8 hex digits of its SHA-256, so ``a-b`` and ``a_b`` (or ``A`` and
+``a``) never meet. Names stay short enough for our suffixes (``__shadow_<attempt>``, ``__prev``,
+``_pkey``, ``_hnsw``) within PostgreSQL's 63-byte limit. Quoting is still left to
+``psycopg.sql.Identifier`` everywhere, so a name like ``select`` is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_BASE = 41
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_HASHED_TAIL = re.compile(r"_[0-9a-f]{8}$")
+_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def table_name_for(collection: str) -> str:
+    """The live table name for ``collection``.
+
+    :param collection: the Chroma collection name, exactly as Chroma has it.
+    :return: a name of at most 41 characters from ``[a-z0-9_]``.
+    """
+    if _PLAIN.match(collection) and "__" not in collection and not _HASHED_TAIL.search(collection):
+        return collection
+    digest = hashlib.sha256(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    folded = re.sub(r"[^a-z0-9]+", "_", collection.lower()).strip("_")[:MAX_BASE - 9]
+    if not folded or folded[0].isdigit():
+        folded = f"c_{folded}"[:MAX_BASE - 9]
+    return f"{folded}_{digest}"
+
+
+def shadow_name(table: str, attempt_id: str) -> str:
+    """The shadow table that an attempt loads into before promotion."""
+    return f"{table}__shadow_{attempt_id}"
+
+
+def previous_name(table: str) -> str:
+    """Where promotion keeps the previous live table."""
+    return f"{table}__prev"
+
+
+def check_schema_name(schema: str) -> str:
+    """Validate a target schema name given as a parameter.
+
+    :raises ValueError: naming the schema, when it is not a plain lower-case identifier.
+    """
+    if not _SCHEMA.match(schema) or schema.startswith("pg_") or schema in {"vectorops", "information_schema"}:
+        raise ValueError(
+            f"target_schema {schema!r} is not allowed: use a lower-case identifier of letters, digits and "
+            "underscores (not starting with a digit or pg_, and not vectorops or information_schema)")
+    return schema

@@ -1,0 +1,157 @@
+"""Source records: what PostgreSQL can hold, type-exact metadata JSON, and quarantine payloads."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+MetadataValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+
+class UnstorableValue(ValueError):
+    """A value PostgreSQL cannot hold as it is; the message says which and why."""
+
+
+@dataclass(slots=True)
+class SourceRecord:
+    """One Chroma record as read: the embedding is a float32 row, or ``None`` when absent."""
+
+    id: str
+    embedding: np.ndarray | None
+    document: str | None
+    metadata: Mapping[str, MetadataValue] | None
+    uri: str | None
+
+
+def check_text(value: str, what: str) -> None:
+    """Raise :class:`UnstorableValue` when ``value`` cannot be stored in a PostgreSQL ``text``.
+
+    :param value: the string.
+    :param what: what it is, for the message (``"id"``, ``"document"``, ``"metadata key 'a'"``).
+    """
+    if "\x00" in value:
+        raise UnstorableValue(f"{what} contains a NUL character (U+0000), which PostgreSQL text cannot store")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnstorableValue(f"{what} is not valid Unicode ({exc.reason} at position {exc.start})") from exc
+
+
+def _float_json(value: float, where: str) -> str:
+    if not math.isfinite(value):
+        raise UnstorableValue(f"{where} is {value!r}; jsonb cannot store NaN or Infinity")
+    text = repr(value)
+    if "e" in text or "E" in text:
+        # jsonb keeps numerics exactly but prints 1e+16 as 10000000000000000, which reads back as an int.
+        text = format(Decimal(text), "f")
+    if "." not in text:
+        text += ".0"
+    return text
+
+
+def _json_value(value: Any, where: str, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(int(value)))
+    elif isinstance(value, float):
+        out.append(_float_json(float(value), where))
+    elif isinstance(value, str):
+        check_text(value, where)
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, np.generic):
+        _json_value(value.item(), where, out)
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for i, (key, item) in enumerate(value.items()):
+            if not isinstance(key, str):
+                raise UnstorableValue(f"{where} has a non-string key {key!r}")
+            check_text(key, f"{where} key {key!r}")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _json_value(item, f"{where}[{key!r}]", out)
+        out.append("}")
+    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _json_value(item, f"{where}[{i}]", out)
+        out.append("]")
+    else:
+        raise UnstorableValue(f"{where} has a value of type {type(value).__name__}, which JSON cannot hold")
+
+
+def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
+    """Encode metadata as JSON text that jsonb stores and returns with the same Python types.
+
+    ints stay ints (any size), floats always carry a decimal point, bools stay bools.
+
+    :raises UnstorableValue: for NaN/Infinity, NUL characters, invalid Unicode or non-JSON types.
+    """
+    out: list[str] = []
+    _json_value(metadata, "metadata", out)
+    return "".join(out)
+
+
+def unstorable_reason(record: SourceRecord, dimensions: int | None) -> str | None:
+    """Why ``record`` cannot be loaded into PostgreSQL as it is, or ``None`` when it can."""
+    try:
+        check_text(record.id, "id")
+        if record.document is not None:
+            check_text(record.document, "document")
+        if record.uri is not None:
+            check_text(record.uri, "uri")
+        if record.metadata is not None:
+            metadata_json(record.metadata)
+    except UnstorableValue as exc:
+        return str(exc)
+    if record.embedding is None:
+        return "record has no embedding"
+    if dimensions is not None and record.embedding.shape[0] != dimensions:
+        return f"embedding has {record.embedding.shape[0]} dimensions; the collection has {dimensions}"
+    if not np.isfinite(record.embedding).all():
+        return "embedding has non-finite values (NaN or Infinity), which pgvector cannot store"
+    return None
+
+
+def printable_id(record_id: str) -> str:
+    """``record_id`` as PostgreSQL text can hold it: escaped as in JSON when it cannot be stored raw."""
+    try:
+        check_text(record_id, "id")
+    except UnstorableValue:
+        return json.dumps(record_id)[1:-1]
+    return record_id
+
+
+def quarantine_payload(record: SourceRecord) -> bytes:
+    """The original record as UTF-8 JSON (``\\uXXXX`` escapes keep NUL and lone surrogates exact).
+
+    Non-finite embedding values are written as ``NaN``/``Infinity``, which Python's ``json`` reads back.
+    """
+    embedding = None if record.embedding is None else [float(x) for x in record.embedding]
+    document = {"id": record.id, "embedding": embedding, "document": record.document,
+                "metadata": _plain(record.metadata), "uri": record.uri}
+    return json.dumps(document, ensure_ascii=True).encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

