@@ -1,0 +1,110 @@
+"""
+### Chroma → pgvector migration
+
+Moves every record of the chosen Chroma collections (ids, float32 embeddings, documents, metadata,
+uris) into PostgreSQL + pgvector, one table per collection in `target_schema`.
+
+Per collection: claim it (one run at a time), stage its ids, load id-range chunks by binary COPY into a
+shadow table (mapped, so workers share the work), then add the primary key, build the HNSW index with
+the opclass of the Chroma space, ANALYZE, and promote the shadow table in one transaction (the old
+table is kept as `<name>__prev`). Records PostgreSQL cannot hold go to `vectorops.quarantine`.
+A rerun resumes an interrupted migration from the chunks that committed.
+
+Set **dry_run** to see the plan (rows, bytes, index memory) without writing anything.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import AssetAlias, Param, dag, task
+
+MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["vectorops", "migration", "chroma", "pgvector"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=15)},
+    max_active_tasks=8,
+    params={
+        "chroma_path": Param(None, type=["null", "string"], title="Chroma path", section="Source",
+                             description_md="Directory of a Chroma PersistentClient store. "
+                                            "Empty: `CHROMA_DB_PATH` of the workers."),
+        "chroma_host": Param(None, type=["null", "string"], title="Chroma HTTP host", section="Source",
+                             description_md="Read from a Chroma server instead of a path (e.g. `chroma.internal`)."),
+        "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
+                             section="Source"),
+        "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
+                             examples=[["docs", "faq"]],
+                             description_md="Collections to migrate, one per line. Empty: all of them."),
+        "reembed": Param("never", type="string", enum=["never", "auto", "always"], title="Re-embed",
+                         section="Migration",
+                         description_md="`never` copies the source vectors exactly."),
+        "target_schema": Param("vectors", type="string", pattern="^[a-z_][a-z0-9_]{0,62}$", title="Target schema",
+                               section="Migration", description_md="PostgreSQL schema for the vector tables."),
+        "batch_size": Param(5000, type="integer", minimum=1, maximum=100000, title="Fetch batch size",
+                            section="Migration",
+                            description_md="Records fetched from Chroma per request (capped by Chroma's maximum)."),
+        "dry_run": Param(False, type="boolean", title="Dry run", section="Migration",
+                         description_md="Print the plan (rows, bytes, index memory) and write nothing."),
+    },
+)
+def chroma_to_pgvector() -> None:
+    @task
+    def plan_request() -> list[str]:
+        """Validate the params and list the collections to migrate (empty on a dry run)."""
+        from vectorops.airflow_tasks import plan_request
+
+        return plan_request()
+
+    @task(map_index_template="{{ collection }}")
+    def prepare_collection(collection: str) -> dict:
+        """Claim the collection, stage its ids and plan its chunks."""
+        from vectorops.airflow_tasks import prepare_collection
+
+        return prepare_collection(collection)
+
+    @task(trigger_rule="all_done")
+    def list_chunks(plans: list[dict]) -> list[dict]:
+        """One entry per chunk of every planned collection."""
+        from vectorops.migration import chunk_tasks
+
+        return chunk_tasks(plans[:])
+
+    @task(map_index_template="{{ chunk_label }}")
+    def load_chunk(chunk: dict) -> dict:
+        """Fetch one id-range chunk from Chroma and COPY it into the shadow table."""
+        from vectorops.airflow_tasks import load_chunk
+
+        return load_chunk(chunk)
+
+    @task(trigger_rule="all_done", map_index_template="{{ collection }}", outlets=[MIGRATED_TABLES])
+    def finalize_collection(plan: dict) -> dict:
+        """Check counts, build the HNSW index, ANALYZE and promote; emits an Asset event for the table."""
+        from vectorops.airflow_tasks import finalize_collection
+
+        return finalize_collection(plan, MIGRATED_TABLES)
+
+    @task(trigger_rule="all_done")
+    def summarize(collections: list[str], summaries: list[dict]) -> list[dict]:
+        """Print the per-collection summary; fail the run if any collection did not arrive."""
+        from vectorops.airflow_tasks import summarize
+
+        return summarize(list(collections), summaries[:])
+
+    collections = plan_request()
+    plans = prepare_collection.expand(collection=collections)
+    loaded = load_chunk.expand(chunk=list_chunks(plans))
+    finals = finalize_collection.expand(plan=plans)
+    loaded >> finals
+    summarize(collections, finals)
+
+
+chroma_to_pgvector()

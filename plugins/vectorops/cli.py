@@ -1,0 +1,181 @@
+"""The ``vectorops`` command: database runtime, migrations, demo data and the local platform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from vectorops.config import SettingError, load_settings
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from vectorops import db, runtime
+
+    settings = load_settings()
+    if args.action == "up":
+        print(db.bootstrap(settings))
+    elif args.action == "down":
+        stopped = runtime.stop(settings)
+        print("stopped" if stopped else "not running (nothing to stop)")
+    else:
+        print(runtime.dsn(settings))
+    return 0
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "chroma_path": args.chroma_path, "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
+        "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
+        "batch_size": args.batch_size, "dry_run": args.dry_run,
+    }
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from vectorops import migration
+
+    if args.dsn:
+        os.environ["VECTOROPS_DSN"] = args.dsn
+    settings = load_settings()
+    params = _params(args)
+    request = migration.request_from_params(params, settings)
+    collections = migration.select_collections(request)
+    if request.dry_run:
+        return _print_dry_run(settings, request, collections)
+    from vectorops import claims, db
+    from vectorops.airflow_run import run_dag
+
+    dsn = db.bootstrap(settings)
+    started = time.perf_counter()
+    with claims.owner_token_held(dsn):
+        state, run_id = run_dag("chroma_to_pgvector", params, settings)
+    wall = time.perf_counter() - started
+    rows = _run_rows(dsn, run_id, collections)
+    _print_summary(rows, wall)
+    failed = [r for r in rows if r["status"] != "promoted"]
+    if state != "success" or failed:
+        print(f"migration run {run_id} finished {state}; {len(failed)} collection(s) not promoted", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
+    from vectorops import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        found = {r[0]: r for r in conn.execute(
+            """SELECT collection, status, source_count, loaded_count, quarantined_count, dimensions, distance,
+                      rows_per_s, error, table_name, target_schema
+               FROM vectorops.migration_runs WHERE run_id = %s""", (run_id,))}
+    rows = []
+    for name in collections:
+        r = found.get(name)
+        if r is None:
+            rows.append({"collection": name, "status": "not started", "error": "see the log above"})
+            continue
+        rows.append({"collection": name, "status": r[1], "read": r[2], "loaded": r[3], "quarantined": r[4],
+                     "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}"})
+    return rows
+
+
+def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
+    header = (f"{'collection':30} {'status':10} {'read':>9} {'loaded':>9} {'quarant.':>8} {'dims':>5} {'space':>6} "
+              f"{'rows/s':>9}  table")
+    print(header)
+    print("-" * len(header))
+    total = 0
+    for r in rows:
+        total += r.get("read") or 0
+        rate = f"{r['rows_per_s']:.0f}" if r.get("rows_per_s") else "-"
+        print(f"{r['collection'][:30]:30} {r['status']:10} {r.get('read') if r.get('read') is not None else '-':>9} "
+              f"{r.get('loaded', '-'):>9} {r.get('quarantined', '-'):>8} {r.get('dimensions') or '-':>5} "
+              f"{r.get('space') or '-':>6} {rate:>9}  {r.get('table', '')}")
+        if r.get("error"):
+            print(f"    error: {r['error']}")
+    print(f"{len(rows)} collection(s), {total} rows in {wall:.1f}s ({total / wall if wall else 0:.0f} rows/s end to end)")
+
+
+def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
+    from vectorops import migration
+
+    plans = [migration.dry_run_plan(settings, request, name) for name in collections]
+    print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
+    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'re-embed':>8} "
+              f"{'index MB':>8} {'build mwm':>9}  server maintenance_work_mem")
+    print(header)
+    print("-" * len(header))
+    for p in plans:
+        print(f"{p['collection'][:30]:30} {p['rows']:>9} {p['dimensions'] or '-':>5} {p['space']:>6} {p['bytes']:>12} "
+              f"{p['reembed_count']:>8} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
+              f"  {p['server_maintenance_work_mem']}")
+    print(json.dumps({"plans": plans}, sort_keys=True))
+    return 0
+
+
+def _cmd_seed_demo(args: argparse.Namespace) -> int:
+    from vectorops.demo import seed_demo_store
+
+    print(seed_demo_store(args.path, rows=args.rows))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from vectorops.platform import run_platform
+
+    return run_platform(load_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests)."""
+    parser = argparse.ArgumentParser(prog="vectorops", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dbp = sub.add_parser("db", help="the embedded PostgreSQL server")
+    dbp.add_argument("action", choices=["up", "down", "dsn"],
+                     help="up: start or reuse it and print its DSN; down: stop it; dsn: print the DSN")
+    dbp.set_defaults(func=_cmd_db)
+
+    mig = sub.add_parser("migrate", help="migrate Chroma collections into pgvector (runs the DAG in-process)")
+    src = mig.add_mutually_exclusive_group()
+    src.add_argument("--chroma-path", help="Chroma PersistentClient directory (default: CHROMA_DB_PATH)")
+    src.add_argument("--chroma-host", help="Chroma HTTP server host")
+    mig.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
+    mig.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
+    mig.add_argument("--collection", action="append", help="collection to migrate (repeatable; default: all)")
+    mig.add_argument("--reembed", default="never", help="auto | always | never (default never)")
+    mig.add_argument("--schema", default="vectors", help="target schema (default vectors)")
+    mig.add_argument("--batch-size", type=int, default=5000, help="records per Chroma fetch (default 5000)")
+    mig.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
+    mig.set_defaults(func=_cmd_migrate)
+
+    seed = sub.add_parser("seed-demo", help="write a small demo Chroma store")
+    seed.add_argument("path")
+    seed.add_argument("--rows", type=int, default=2000)
+    seed.set_defaults(func=_cmd_seed_demo)
+
+    run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vectorops`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (SettingError, ValueError) as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
