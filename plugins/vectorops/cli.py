@@ -163,9 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _load_dotenv() -> None:
+    """Read the project's ``.env`` (local-only values); variables already set win."""
+    from dotenv import load_dotenv
+
+    from vectorops.airflow_env import project_dir
+
+    load_dotenv(project_dir() / ".env", override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vectorops`` console script."""
     args = build_parser().parse_args(argv)
+    _load_dotenv()
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

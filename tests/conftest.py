@@ -1,0 +1,67 @@
+"""Test session: an isolated embedded PostgreSQL + pgvector and Airflow home, set up before any import of Airflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_HOME = Path(tempfile.mkdtemp(prefix="vectorops-test-"))
+os.environ.update({
+    "VECTOROPS_HOME": str(_HOME),
+    "VECTOROPS_DB_PORT": str(_free_port()),
+    "VECTOROPS_DB_PASSWORD": "test-password",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+})
+for _name in ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_CHUNK_ROWS", "VECTOROPS_FETCH_BATCH",
+              "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "VECTOROPS_OWNER_TOKEN"):
+    os.environ.pop(_name, None)
+
+from vectorops.airflow_env import airflow_environment  # noqa: E402
+from vectorops.config import Settings, load_settings  # noqa: E402
+
+os.environ.update(airflow_environment(load_settings()))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[Settings]:
+    """Settings of the test session; the embedded server runs for the whole session."""
+    from vectorops import db, runtime
+
+    current = load_settings()
+    db.bootstrap(current)
+    yield current
+    runtime.stop(current)
+    shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dsn(settings: Settings) -> str:
+    """DSN of the vectors database of the test server."""
+    from vectorops import runtime
+
+    return runtime.dsn(settings)
+
+
+@pytest.fixture(scope="session")
+def airflow_db(settings: Settings) -> dict[str, str]:
+    """Airflow's metadata database in the embedded server, migrated once per session."""
+    from vectorops.airflow_env import migrate_metadata
+
+    env = airflow_environment(settings)
+    migrate_metadata(env)
+    return env
