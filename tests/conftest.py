@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,8 @@ def settings() -> Iterator[Settings]:
     current = load_settings()
     db.bootstrap(current)
     yield current
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes away
+        sys.modules["airflow.settings"].dispose_orm()
     runtime.stop(current)
     shutil.rmtree(_HOME, ignore_errors=True)
 

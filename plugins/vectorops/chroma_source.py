@@ -122,9 +122,9 @@ def describe(spec: SourceSpec, name: str) -> CollectionInfo:
     space = hnsw.get("space") or spann.get("space") or metadata.get("hnsw:space") or "l2"
     if space not in SPACES:
         raise SourceError(f"collection {name!r} uses distance space {space!r}; supported: {', '.join(SPACES)}")
-    dimensions = getattr(collection._model, "dimension", None)
     count = collection.count()
-    if dimensions is None and count:
+    dimensions = None
+    if count:  # the model's own dimension can be stale after an add; a stored vector cannot
         first = collection.get(limit=1, include=["embeddings"])
         dimensions = len(first["embeddings"][0])
     model = metadata.get("embedding_model")

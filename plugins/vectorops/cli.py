@@ -124,7 +124,7 @@ def _cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from vectorops.platform import run_platform
+    from vectorops.local_platform import run_platform
 
     return run_platform(load_settings())
 

@@ -1,0 +1,87 @@
+"""A migration killed mid-load resumes from its committed chunks and reaches exact parity."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.support import add_records, chroma_client, chroma_digest, pg_digest, registry_row
+from vectorops.naming import table_name_for
+
+ROWS = 30_000
+CHUNK_ROWS = 1_000
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chroma-crash")
+    col = chroma_client(path).create_collection("crash-me", configuration={"hnsw": {"space": "cosine"}})
+    rng = np.random.default_rng(3)
+    add_records(col, [f"c{i:06d}" for i in range(ROWS)], rng.standard_normal((ROWS, 64), dtype=np.float32),
+                [f"doc {i}" for i in range(ROWS)], [{"i": i, "even": i % 2 == 0} for i in range(ROWS)])
+    return path
+
+
+def _migrate_command(store: Path) -> list[str]:
+    return [sys.executable, "-m", "vectorops.cli", "migrate", "--chroma-path", str(store), "--schema", "crash",
+            "--batch-size", "100"]
+
+
+def _done_chunks(dsn: str) -> int:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("""SELECT count(*) FROM vectorops.migration_chunks c
+                              JOIN vectorops.migration_runs r USING (attempt_id)
+                              WHERE r.collection = 'crash-me' AND r.target_schema = 'crash'
+                                AND r.status IN ('loading', 'failed') AND c.status = 'done'""").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_sigkill_mid_load_then_rerun_resumes_to_exact_parity(store: Path, dsn: str, airflow_db: dict[str, str],
+                                                             settings: Any) -> None:
+    env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
+    first = subprocess.Popen(_migrate_command(store), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.monotonic() + 240
+    try:
+        while _done_chunks(dsn) < 3:
+            assert first.poll() is None, "the migration finished before it could be killed; make it larger"
+            assert time.monotonic() < deadline, "no chunk committed within 240 s"
+            time.sleep(0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    committed = _done_chunks(dsn)
+    total_chunks = ROWS // CHUNK_ROWS
+    assert 3 <= committed < total_chunks, f"killed too late: {committed} of {total_chunks} chunks done"
+    with psycopg.connect(dsn) as conn:
+        attempt, done_before = conn.execute(
+            """SELECT c.attempt_id, array_agg(c.chunk_no ORDER BY c.chunk_no) FROM vectorops.migration_chunks c
+               JOIN vectorops.migration_runs r USING (attempt_id)
+               WHERE r.collection = 'crash-me' AND r.target_schema = 'crash' AND c.status = 'done'
+               GROUP BY c.attempt_id""").fetchone()
+        assert conn.execute("SELECT count(*) FROM vectorops.collection_claims WHERE collection = 'crash-me'"
+                            ).fetchone() == (1,)
+
+    second = subprocess.run(_migrate_command(store), env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    row = registry_row(dsn, "crash-me")
+    assert row["last_attempt_id"] == attempt, "the rerun started over instead of resuming"
+    assert (row["source_count"], row["loaded_count"], row["quarantined_count"]) == (ROWS, ROWS, 0)
+    assert chroma_digest(store, "crash-me") == pg_digest(dsn, "crash", table_name_for("crash-me"))
+    with psycopg.connect(dsn) as conn:
+        dupes = conn.execute(psycopg.sql.SQL("SELECT count(*) - count(DISTINCT id) FROM {}").format(
+            psycopg.sql.Identifier("crash", table_name_for("crash-me")))).fetchone()
+        kept = conn.execute("""SELECT array_agg(chunk_no ORDER BY chunk_no) FROM vectorops.migration_chunks
+                               WHERE attempt_id = %s AND chunk_no = ANY(%s) AND done_at IS NOT NULL""",
+                            (attempt, done_before)).fetchone()
+    assert dupes == (0,)
+    assert kept == (done_before,)

@@ -1,0 +1,117 @@
+"""The real DAG under real Airflow (``dag.test()``), and the CLI that runs it in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.support import add_records, chroma_client, chroma_digest, pg_digest, registry_row
+from vectorops.naming import table_name_for
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chroma-dag")
+    client = chroma_client(path)
+    rng = np.random.default_rng(5)
+    for name, space, rows in (("dag-docs", "cosine", 1200), ("dag_faq", "ip", 50), ("dag.images", "l2", 300)):
+        col = client.create_collection(name, configuration={"hnsw": {"space": space}})
+        add_records(col, [f"{name}-{i}" for i in range(rows)], rng.standard_normal((rows, 12), dtype=np.float32),
+                    [f"{name} text {i}" for i in range(rows)], [{"i": i, "f": i / 3} for i in range(rows)])
+    return path
+
+
+def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, airflow_db: dict[str, str],
+                                                                    dsn: str) -> None:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from vectorops.airflow_run import load_dag
+
+    dag = load_dag("chroma_to_pgvector")
+    run = dag.test(run_conf={"chroma_path": str(store), "target_schema": "dagtest", "batch_size": 500})
+    assert str(run.state) == "success"
+    for name in ("dag-docs", "dag_faq", "dag.images"):
+        assert chroma_digest(store, name) == pg_digest(dsn, "dagtest", table_name_for(name))
+        row = registry_row(dsn, name)
+        assert row["last_run_id"] == run.run_id and row["table_schema"] == "dagtest"
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).all()
+        names = sorted(e.asset.name for e in events)
+        labels = {ti.rendered_map_index for ti in run.get_task_instances(session=session)
+                  if ti.task_id == "prepare_collection"}
+    assert names == sorted(f"vectorops.dagtest.{table_name_for(n)}" for n in ("dag-docs", "dag_faq", "dag.images"))
+    assert labels == {"dag-docs", "dag_faq", "dag.images"}
+
+
+def test_dag_run_fails_for_an_unknown_collection(store: Path, airflow_db: dict[str, str], dsn: str) -> None:
+    from vectorops.airflow_run import load_dag
+
+    run = load_dag("chroma_to_pgvector").test(
+        run_conf={"chroma_path": str(store), "collections": ["nope-not-here"], "target_schema": "dagfail"})
+    assert str(run.state) == "failed"
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'dagfail'").fetchone() == (0,)
+
+
+def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict[str, str], dsn: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli import main
+
+    code = main(["migrate", "--chroma-path", str(store), "--collection", "dag_faq", "--schema", "clitest"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    line = next(line for line in out.splitlines() if line.startswith("dag_faq"))
+    assert "promoted" in line and " 50 " in line and "ip" in line and "12" in line
+    assert "rows/s" in out
+    assert chroma_digest(store, "dag_faq") == pg_digest(dsn, "clitest", table_name_for("dag_faq"))
+
+
+def test_cli_dry_run_writes_nothing_and_prints_the_plan(store: Path, dsn: str, settings: Any,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli import main
+
+    with psycopg.connect(dsn) as conn:
+        runs_before = conn.execute("SELECT count(*) FROM vectorops.migration_runs").fetchone()
+    code = main(["migrate", "--chroma-path", str(store), "--schema", "dryrun", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    plans = {p["collection"]: p for p in json.loads(out.strip().splitlines()[-1])["plans"]}
+    assert plans["dag-docs"]["rows"] == 1200 and plans["dag-docs"]["dimensions"] == 12
+    assert plans["dag-docs"]["bytes"] > 1200 * 12 * 4 and plans["dag-docs"]["reembed_count"] == 0
+    assert plans["dag-docs"]["index_memory_mb"] >= 1 and "MB" in plans["dag-docs"]["server_maintenance_work_mem"]
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM vectorops.migration_runs").fetchone() == runs_before
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'dryrun'").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--batch-size", "0"], "batch_size=0"),
+    (["--reembed", "sometimes"], "reembed='sometimes'"),
+    (["--schema", "x; DROP TABLE y"], "target_schema"),
+    (["--collection", "missing-collection"], "missing-collection"),
+])
+def test_cli_rejects_bad_arguments_before_any_work(store: Path, settings: Any, args: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli import main
+
+    code = main(["migrate", "--chroma-path", str(store), *args])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli import main
+
+    missing = tmp_path / "nowhere"
+    assert main(["migrate", "--chroma-path", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    (tmp_path / "notchroma").mkdir()
+    assert main(["migrate", "--chroma-path", str(tmp_path / "notchroma")]) == 2
+    assert "not a Chroma store" in capsys.readouterr().err
