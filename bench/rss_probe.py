@@ -16,6 +16,11 @@ from pathlib import Path
 import isolation
 
 
+def _peak_mb() -> float:
+    """``ru_maxrss`` of this process so far, in MB (Linux reports kilobytes)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def main() -> int:
     """Run one migration of the store at ``--path`` and print the measurement."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,11 +37,16 @@ def main() -> int:
     from vectorops.config import load_settings
 
     settings = load_settings()
-    rss_after_imports = psutil.Process().memory_info().rss
-    timing = workloads.run_migration(settings, args.path, args.collection, args.run_id)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    print(json.dumps({"rows": timing.rows, "peak_rss_mb": round(peak_kb / 1024, 1),
-                      "rss_after_imports_mb": round(rss_after_imports / 2**20, 1),
+    process = psutil.Process()
+    rss_after_imports = process.memory_info().rss
+    steps: dict[str, dict[str, float]] = {}
+
+    def on_step(step: str) -> None:
+        steps[step] = {"rss_mb": round(process.memory_info().rss / 2**20, 1), "peak_so_far_mb": _peak_mb()}
+
+    timing = workloads.run_migration(settings, args.path, args.collection, args.run_id, on_step=on_step)
+    print(json.dumps({"rows": timing.rows, "peak_rss_mb": _peak_mb(),
+                      "rss_after_imports_mb": round(rss_after_imports / 2**20, 1), "after_step": steps,
                       "migration": timing.as_dict()}))
     return 0
 

@@ -97,7 +97,7 @@ def _machine(settings: Any) -> dict[str, Any]:
         pgvector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
     return {
         "cores": os.cpu_count(), "cpu_model": cpu_model, "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "platform": platform.platform(),
+        "platform": platform.platform(),
         "python": platform.python_version(), "postgres": postgres[0] if postgres else "unknown",
         "pgvector": pgvector[0] if pgvector else "unknown", "chromadb": chromadb.__version__,
         "psycopg": psycopg.__version__, "numpy": numpy.__version__,
@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from vectorops.config import load_settings
 
     started = time.perf_counter()
+    load_average = [round(x, 2) for x in os.getloadavg()]
     rows, runs = args.rows, args.runs
     rss_runs = args.rss_runs or runs
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         import workloads
 
         db.bootstrap(settings)
-        machine = _machine(settings)
+        machine = _machine(settings) | {"load_average_at_start": load_average}
         spec = chroma_source.SourceSpec(path=str(big))
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
                         "chroma_max_batch": chroma_source.max_batch(spec, 10**9)}
@@ -246,9 +247,9 @@ def _notes(machine: dict[str, Any], benchmarks: dict[str, Any], rows: int) -> li
         "The first migration run opens the Chroma client cold; later runs in the same process reuse it. "
         "The peak-RSS runs are fresh processes, so their end-to-end rates are cold-start rates.",
     ]
-    if max(machine["load_average_at_start"]) > 0.5:
-        notes.append(f"The machine was not idle at the start (load average {machine['load_average_at_start']}); "
-                     "other processes may have taken CPU time from the runs.")
+    if machine["load_average_at_start"][0] > 0.5:
+        notes.append(f"The machine was not idle before the run (load average {machine['load_average_at_start']}, "
+                     "taken before seeding); other processes may have taken CPU time from the runs.")
     if rows <= SMALL_ROWS:
         notes.append("QUICK mode: peak RSS measured at 20,000 rows only.")
     return notes

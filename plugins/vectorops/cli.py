@@ -96,7 +96,8 @@ def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
               f"{r.get('space') or '-':>6} {rate:>9}  {r.get('table', '')}")
         if r.get("error"):
             print(f"    error: {r['error']}")
-    print(f"{len(rows)} collection(s), {total} rows in {wall:.1f}s ({total / wall if wall else 0:.0f} rows/s end to end)")
+    rate = total / wall if wall else 0.0
+    print(f"{len(rows)} collection(s), {total} rows in {wall:.1f}s ({rate:.0f} rows/s end to end)")
 
 
 def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:

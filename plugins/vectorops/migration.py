@@ -129,9 +129,9 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
         _check_table_free(conn, collection, request.target_schema, table)
-        attempt = claims.claim(conn, collection=collection, run_id=run_id, fingerprint=_fingerprint(request.source, info),
-                               target_schema=request.target_schema, table_name=table, source_uri=request.source.uri,
-                               ttl_s=settings.claim_ttl_s)
+        attempt = claims.claim(conn, collection=collection, run_id=run_id,
+                               fingerprint=_fingerprint(request.source, info), target_schema=request.target_schema,
+                               table_name=table, source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
         try:
             with claims.holding_live_lock(conn, collection), conn.transaction():
                 claims.verify_owner(conn, collection, attempt.attempt_id)

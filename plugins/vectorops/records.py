@@ -46,6 +46,8 @@ def check_text(value: str, what: str) -> None:
 def _float_json(value: float, where: str) -> str:
     if not math.isfinite(value):
         raise UnstorableValue(f"{where} is {value!r}; jsonb cannot store NaN or Infinity")
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        raise UnstorableValue(f"{where} is -0.0; jsonb numbers have no negative zero, so it would come back as 0.0")
     text = repr(value)
     if "e" in text or "E" in text:
         # jsonb keeps numerics exactly but prints 1e+16 as 10000000000000000, which reads back as an int.

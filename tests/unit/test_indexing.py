@@ -1,0 +1,22 @@
+"""Index memory sizing."""
+
+from __future__ import annotations
+
+from vectorops.indexing import OPCLASS, estimate_hnsw_mb, maintenance_mem_mb
+
+
+def test_estimate_grows_with_rows_dims_and_m() -> None:
+    base = estimate_hnsw_mb(100_000, 384, 16)
+    assert 150 < base < 400
+    assert estimate_hnsw_mb(200_000, 384, 16) > 1.9 * base
+    assert estimate_hnsw_mb(100_000, 768, 16) > base
+    assert estimate_hnsw_mb(100_000, 384, 32) > base
+
+
+def test_maintenance_memory_is_clamped() -> None:
+    assert maintenance_mem_mb(10, 3, 16, 4096) == 64
+    assert maintenance_mem_mb(10_000_000, 1536, 16, 4096) == 4096
+
+
+def test_every_chroma_space_has_an_opclass() -> None:
+    assert OPCLASS == {"l2": "vector_l2_ops", "cosine": "vector_cosine_ops", "ip": "vector_ip_ops"}

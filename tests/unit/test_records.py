@@ -1,0 +1,70 @@
+"""Type-exact metadata JSON, unstorable values and quarantine payloads."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vectorops.records import (
+    SourceRecord,
+    UnstorableValue,
+    metadata_json,
+    printable_id,
+    quarantine_payload,
+    unstorable_reason,
+)
+
+SCALARS = st.one_of(st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
+                    st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: math.copysign(1.0, f) > 0 or f),
+                    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")))
+
+
+@given(st.dictionaries(st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"),
+                               min_size=1), st.one_of(SCALARS, st.lists(SCALARS, min_size=1)), min_size=1))
+def test_metadata_json_round_trips_types_exactly(metadata: dict) -> None:
+    back = json.loads(metadata_json(metadata))
+    assert back == metadata
+    for key, value in metadata.items():
+        assert type(back[key]) is type(value)
+
+
+@pytest.mark.parametrize("value", [1e16, 1.5e300, 1e-300, 2.0**70, 0.0, -1e17])
+def test_floats_keep_a_decimal_point_so_jsonb_cannot_turn_them_into_ints(value: float) -> None:
+    text = metadata_json({"v": value})
+    assert "e" not in text.lower() and "." in text
+    assert json.loads(text)["v"] == value and isinstance(json.loads(text)["v"], float)
+
+
+@pytest.mark.parametrize(("metadata", "message"), [
+    ({"x": math.nan}, "NaN"), ({"x": math.inf}, "Infinity"), ({"x": "a\x00b"}, "NUL"),
+    ({"x": "\ud800"}, "not valid Unicode"), ({"x": -0.0}, "negative zero"), ({"x": [1, math.nan]}, "NaN"),
+    ({"x": object()}, "type object"),
+])
+def test_unstorable_metadata_is_named(metadata: dict, message: str) -> None:
+    with pytest.raises(UnstorableValue, match=message):
+        metadata_json(metadata)
+
+
+def test_unstorable_reason_covers_ids_documents_uris_and_vectors() -> None:
+    vec = np.ones(3, dtype=np.float32)
+    assert unstorable_reason(SourceRecord("ok", vec, "doc", {"a": 1}, "u"), 3) is None
+    assert "id contains a NUL" in unstorable_reason(SourceRecord("a\x00", vec, None, None, None), 3)
+    assert "document" in unstorable_reason(SourceRecord("a", vec, "\ud800", None, None), 3)
+    assert "uri" in unstorable_reason(SourceRecord("a", vec, None, None, "x\x00"), 3)
+    assert "non-finite" in unstorable_reason(SourceRecord("a", np.array([1, np.nan, 0], np.float32), None, None,
+                                                          None), 3)
+    assert "dimensions" in unstorable_reason(SourceRecord("a", vec, None, None, None), 4)
+
+
+def test_quarantine_payload_keeps_the_original_exactly() -> None:
+    record = SourceRecord("id\x00\ud800", np.array([0.1, np.nan], np.float32), "d\x00", {"k": 1.0}, None)
+    payload = json.loads(quarantine_payload(record).decode("utf-8"))
+    assert payload["id"] == "id\x00\ud800" and payload["document"] == "d\x00"
+    assert payload["embedding"][0] == float(np.float32(0.1)) and math.isnan(payload["embedding"][1])
+    assert payload["metadata"] == {"k": 1.0} and payload["uri"] is None
+    assert printable_id("id\x00") == "id\\u0000" and printable_id("plain") == "plain"
