@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from vectorops.config import SettingError, load_settings
+from vectorops.runtime import RuntimeErrorWithLog
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingError, ValueError) as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeErrorWithLog as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
