@@ -48,7 +48,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
         ["OS", m["platform"]],
         ["Python", m["python"]],
         ["PostgreSQL / pgvector", f"{m['postgres']} / {m['pgvector']}"],
-        ["chromadb / psycopg / numpy", f"{m['chromadb']} / {m['psycopg']} / {m['numpy']}"],
+        ["chromadb / psycopg / numpy / pgvector-python",
+         f"{m['chromadb']} / {m['psycopg']} / {m['numpy']} / {m['pgvector_python']}"],
         ["vectorops settings", ", ".join(f"{k}={v}" for k, v in results["settings"].items())],
     ]
     return ["## Machine", "", *_table(["", ""], rows)]
@@ -131,13 +132,17 @@ def _rss(results: dict[str, Any]) -> list[str]:
         runs = rss["runs"][str(size)]
         steps = runs[0].get("after_step", {})
         rows.append([f"{size:,}", _fmt(rss["median_mb"][str(size)], 1), _runs([r["peak_rss_mb"] for r in runs], 1),
-                     _fmt(runs[0]["rss_after_imports_mb"], 1),
+                     _fmt(_median([r["vm_hwm_mb"] for r in runs]), 1), _fmt(runs[0]["rss_after_imports_mb"], 1),
                      *[_fmt(steps.get(step, {}).get("peak_so_far_mb"), 1) for step in ("prepare", "load")],
                      _fmt(_median([r["migration"]["e2e_rows_per_s"] for r in runs]))])
     lines = ["## Peak RSS of a full migration", "",
              "`ru_maxrss` of a fresh `python` process that runs prepare, every load and finalize (the "
-             "PostgreSQL server is another process and not counted).", "",
-             *_table(["rows", "peak RSS MB (median)", "runs", "RSS after imports MB", "peak by end of prepare MB",
+             "PostgreSQL server is another process and not counted). Linux carries a parent's peak into a "
+             "child's `ru_maxrss`, so these probes run first, while the benchmark process is small "
+             f"({_fmt(rss.get('parent_peak_rss_mb_at_spawn'), 1)} MB), and the child's own high-water mark "
+             "(`VmHWM`) is shown beside it. The per-step peaks are `VmHWM` too.", "",
+             *_table(["rows", "peak RSS MB (median)", "runs", "VmHWM MB", "RSS after imports MB",
+                      "peak by end of prepare MB",
                       "peak by end of loads MB", "end-to-end rows/s (cold)"], rows)]
     if rss.get("ratio") is not None:
         big, small = rss["sizes"][-1], rss["sizes"][0]

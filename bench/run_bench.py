@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -77,10 +78,10 @@ def _seed(rows: int) -> Path:
 
 
 def _machine(settings: Any) -> dict[str, Any]:
-    import chromadb
-    import numpy
+    """CPU, memory and versions. Package versions come from their metadata, so nothing heavy is imported."""
+    from importlib.metadata import version
+
     import psutil
-    import psycopg
 
     from vectorops import db
 
@@ -97,10 +98,10 @@ def _machine(settings: Any) -> dict[str, Any]:
         pgvector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
     return {
         "cores": os.cpu_count(), "cpu_model": cpu_model, "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(), "postgres": postgres[0] if postgres else "unknown",
-        "pgvector": pgvector[0] if pgvector else "unknown", "chromadb": chromadb.__version__,
-        "psycopg": psycopg.__version__, "numpy": numpy.__version__,
+        "platform": platform.platform(), "python": platform.python_version(),
+        "postgres": postgres[0] if postgres else "unknown", "pgvector": pgvector[0] if pgvector else "unknown",
+        "chromadb": version("chromadb"), "psycopg": version("psycopg"), "numpy": version("numpy"),
+        "pgvector_python": version("pgvector"),
     }
 
 
@@ -145,19 +146,43 @@ def _insert_loop_runs(settings: Any, store: Path, collection: str, rows: int, ru
     return _timed_runs("INSERT loop", runs, once, "rows_per_s")
 
 
+def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str) -> dict[str, Any]:
+    """Peak RSS of full migrations in fresh processes, ``runs`` per store size, smallest first."""
+    import workloads
+
+    sizes = sorted(stores)
+    found: dict[str, list[dict[str, Any]]] = {}
+    parent_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    for size in sizes:
+        found[str(size)] = []
+        for i in range(runs):
+            workloads.checkpoint(settings)
+            probe = _rss_probe(stores[size], f"bench-rss-{size}-{i}-{stamp}")
+            found[str(size)].append(probe)
+            _say(f"peak RSS at {size:,} rows, run {i + 1}/{runs}: {probe['peak_rss_mb']:,.1f} MB "
+                 f"(VmHWM {probe['vm_hwm_mb']:,.1f} MB)")
+    medians = {size: round(statistics.median(r["peak_rss_mb"] for r in probes), 1) for size, probes in found.items()}
+    small, big = str(sizes[0]), str(sizes[-1])
+    return {"sizes": sizes, "runs": found, "median_mb": medians, "parent_peak_rss_mb_at_spawn": parent_peak,
+            "ratio": round(medians[big] / medians[small], 3) if len(sizes) > 1 else None,
+            "ratio_is": f"peak RSS at {big} rows ÷ peak RSS at {small} rows" if len(sizes) > 1 else None}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run every benchmark; return the results document."""
+    """Run every benchmark; return the results document.
+
+    The peak-RSS probes run first, while this process is still small (see ``rss_probe.py``).
+    """
     from vectorops import chroma_source, db, runtime
     from vectorops.config import load_settings
 
     started = time.perf_counter()
     load_average = [round(x, 2) for x in os.getloadavg()]
     rows, runs = args.rows, args.runs
-    rss_runs = args.rss_runs or runs
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     big = _seed(rows)
-    sizes = sorted({SMALL_ROWS, rows}) if rows > SMALL_ROWS else [rows]
-    stores = {rows: big} | {size: _seed(size) for size in sizes if size != rows}
+    stores = {rows: big} | ({SMALL_ROWS: _seed(SMALL_ROWS)} if rows > SMALL_ROWS else {})
+    collection = "bench_vectors"
 
     settings = load_settings()
     _say(f"embedded PostgreSQL: {settings.pgdata} on 127.0.0.1:{settings.db_port}")
@@ -166,11 +191,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         db.bootstrap(settings)
         machine = _machine(settings) | {"load_average_at_start": load_average}
-        spec = chroma_source.SourceSpec(path=str(big))
-        run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
-                        "chroma_max_batch": chroma_source.max_batch(spec, 10**9)}
         workloads.reset_schema(settings)
-        collection = "bench_vectors"
+        benchmarks: dict[str, Any] = {"peak_rss": _peak_rss(settings, stores, args.rss_runs or runs, stamp)}
+        workloads.reset_schema(settings)
+        run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
+                        "chroma_max_batch": chroma_source.max_batch(chroma_source.SourceSpec(path=str(big)), 10**9)}
 
         def migrate(i: int) -> dict[str, Any]:
             workloads.checkpoint(settings)
@@ -178,17 +203,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         migration_runs = _timed_runs("migration (load)", runs, migrate, "load_rows_per_s")
         migration_median = _median_of(migration_runs)
+        benchmarks["migration"] = {"runs": migration_runs, "median": migration_median}
         _say(f"migration median: load {migration_median['load_rows_per_s']:,.0f} rows/s, end to end "
              f"{migration_median['e2e_rows_per_s']:,.0f} rows/s, {migration_median['wall_s']:.1f} s")
 
         raw_runs = _raw_copy_runs(settings, big, collection, runs)
         raw_median = _median_of(raw_runs)
-        benchmarks: dict[str, Any] = {
-            "migration": {"runs": migration_runs, "median": migration_median},
-            "raw_copy": {"runs": raw_runs, "median": raw_median,
-                         "ratio": round(migration_median["load_rows_per_s"] / raw_median["rows_per_s"], 4),
-                         "ratio_is": "migration load rows/s ÷ raw COPY rows/s"},
-        }
+        benchmarks["raw_copy"] = {"runs": raw_runs, "median": raw_median,
+                                  "ratio": round(migration_median["load_rows_per_s"] / raw_median["rows_per_s"], 4),
+                                  "ratio_is": "migration load rows/s ÷ raw COPY rows/s"}
 
         insert_rows = min(rows, args.insert_rows)
         if insert_rows:
@@ -204,22 +227,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _say("profiling one chunk load")
             profile = workloads.profile_chunk_load(settings, big, collection, f"bench-profile-{stamp}")
         workloads.reset_schema(settings)
-
-        rss_results: dict[str, list[dict[str, Any]]] = {}
-        for size in sizes:
-            rss_results[str(size)] = []
-            for i in range(rss_runs):
-                workloads.checkpoint(settings)
-                probe = _rss_probe(stores[size], f"bench-rss-{size}-{i}-{stamp}")
-                rss_results[str(size)].append(probe)
-                _say(f"peak RSS at {size:,} rows, run {i + 1}/{rss_runs}: {probe['peak_rss_mb']:,.1f} MB")
-        rss_median = {size: round(statistics.median(r["peak_rss_mb"] for r in found), 1)
-                      for size, found in rss_results.items()}
-        benchmarks["peak_rss"] = {
-            "sizes": sizes, "runs": rss_results, "median_mb": rss_median,
-            "ratio": round(rss_median[str(rows)] / rss_median[str(SMALL_ROWS)], 3) if len(sizes) > 1 else None,
-            "ratio_is": f"peak RSS at {rows} rows ÷ peak RSS at {SMALL_ROWS} rows" if len(sizes) > 1 else None}
-        workloads.reset_schema(settings)
     finally:
         if not args.keep_server:
             runtime.stop(settings)
@@ -229,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/run_bench.py " + " ".join(sys.argv[1:]),
         "elapsed_s": round(time.perf_counter() - started, 1),
-        "rows": rows, "dimensions": DIMENSIONS, "runs": runs, "rss_runs": rss_runs,
+        "rows": rows, "dimensions": DIMENSIONS, "runs": runs, "rss_runs": args.rss_runs or runs,
         "machine": machine, "settings": run_settings, "benchmarks": benchmarks, "profile": profile,
         "notes": _notes(machine, benchmarks, rows),
     }

@@ -15,6 +15,7 @@ Set **dry_run** to see the plan (rows, bytes, index memory) without writing anyt
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,7 +32,8 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "migration", "chroma", "pgvector"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=15)},
+    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15")))},
     max_active_tasks=8,
     params={
         "chroma_path": Param(None, type=["null", "string"], title="Chroma path", section="Source",

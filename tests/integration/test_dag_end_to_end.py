@@ -115,3 +115,26 @@ def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: 
     (tmp_path / "notchroma").mkdir()
     assert main(["migrate", "--chroma-path", str(tmp_path / "notchroma")]) == 2
     assert "not a Chroma store" in capsys.readouterr().err
+
+
+def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
+        store: Path, airflow_db: dict[str, str], dsn: str, settings: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops import claims, migration
+    from vectorops.cli import main
+
+    monkeypatch.setenv("VECTOROPS_TASK_RETRIES", "1")
+    monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "1")
+    request = migration.request_from_params({"chroma_path": str(store), "target_schema": "isolated"}, settings)
+    with claims.owner_token_held(dsn):  # another live run holds dag.images
+        migration.prepare(settings, request, "dag.images", "someone-else")
+        monkeypatch.delenv("VECTOROPS_OWNER_TOKEN", raising=False)
+        code = main(["migrate", "--chroma-path", str(store), "--schema", "isolated",
+                     "--collection", "dag.images", "--collection", "dag-docs"])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "not promoted" in out.err
+    docs_line = next(line for line in out.out.splitlines() if line.startswith("dag-docs"))
+    images_line = next(line for line in out.out.splitlines() if line.startswith("dag.images"))
+    assert "promoted" in docs_line and "promoted" not in images_line
+    assert chroma_digest(store, "dag-docs") == pg_digest(dsn, "isolated", table_name_for("dag-docs"))

@@ -182,5 +182,6 @@ def test_remigration_keeps_previous_table_and_converges(migrated: dict[str, Any]
     with psycopg.connect(dsn) as conn:
         shadows = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'fidelity' "
                                "AND tablename LIKE '%%shadow%%'").fetchone()
-        claims = conn.execute("SELECT count(*) FROM vectorops.collection_claims").fetchone()
+        claims = conn.execute("SELECT count(*) FROM vectorops.collection_claims WHERE collection = ANY(%s)",
+                              (list(migrated["expected"]),)).fetchone()
     assert shadows == (0,) and claims == (0,)
