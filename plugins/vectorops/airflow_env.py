@@ -50,6 +50,8 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.airflow_home / "passwords.json"),
         "VECTOROPS_HOME": str(settings.home),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(project / "plugins"), os.environ.get("PYTHONPATH")])),
+        # airflow standalone and the executors start `airflow ...` from PATH: put this venv first.
+        "PATH": os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])),
     }
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql"):
         env.setdefault("AIRFLOW__CORE__EXECUTOR", os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"))

@@ -54,6 +54,7 @@ def run_platform(settings: Settings) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started from a shell that ignores SIGINT for background jobs
     try:
         if not _wait_for_api(port, proc):
             print(f"vectorops: Airflow did not come up; see {log_path}", file=sys.stderr)
