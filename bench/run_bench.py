@@ -116,7 +116,9 @@ def _timed_runs(label: str, runs: int, once: Callable[[int], dict[str, Any]], ra
 
 def _rss_probe(path: Path, run_id: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, str(isolation.BENCH_DIR / "rss_probe.py"), "--path", str(path),
-                           "--run-id", run_id], check=True, capture_output=True, text=True)
+                           "--run-id", run_id], check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rss_probe.py failed with exit code {proc.returncode}:\n{proc.stderr[-4000:]}")
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 

@@ -108,6 +108,20 @@ def reset_schema(settings: Settings) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
 
 
+def migration_request(store_path: Path, collection: str, settings: Settings) -> Any:
+    """``request_from_params({"chroma_path": ..., "target_schema": "bench", ...})``, validated as the DAG does.
+
+    Found in ``vectorops.migration`` or, after its split, in ``vectorops.migration_request``.
+    """
+    params = {"chroma_path": str(store_path), "target_schema": SCHEMA, "collections": [collection]}
+    factory = getattr(migration, "request_from_params", None)
+    if factory is None:
+        from vectorops import migration_request as requests
+
+        factory = requests.request_from_params
+    return factory(params, settings)
+
+
 @contextmanager
 def phase_clock() -> Iterator[dict[str, float]]:
     """Accumulate the seconds spent in ``chroma_source.fetch`` and ``pgvector_sink._encode_batch`` in the block.
@@ -149,8 +163,7 @@ def run_migration(settings: Settings, store_path: Path, collection: str, run_id:
     :return: the timing of each step, with the Chroma fetch and row encoding shares of the loads.
     :raises RuntimeError: when the migration did not load every row.
     """
-    request = migration.request_from_params(
-        {"chroma_path": str(store_path), "target_schema": SCHEMA, "collections": [collection]}, settings)
+    request = migration_request(store_path, collection, settings)
     started = time.perf_counter()
     plan = migration.prepare(settings, request, collection, run_id)
     prepared = time.perf_counter()
@@ -185,8 +198,7 @@ def profile_chunk_load(settings: Settings, store_path: Path, collection: str, ru
 
     :return: the chunk's rows, the profiled seconds and the top ``limit`` functions by own time.
     """
-    request = migration.request_from_params(
-        {"chroma_path": str(store_path), "target_schema": SCHEMA, "collections": [collection]}, settings)
+    request = migration_request(store_path, collection, settings)
     plan = migration.prepare(settings, request, collection, run_id)
     profiler = cProfile.Profile()
     result = profiler.runcall(migration.load, settings, plan, plan["chunks"][0])

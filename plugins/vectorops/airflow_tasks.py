@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from vectorops import migration
+from vectorops import dry_run, migration, migration_request
 from vectorops.config import load_settings
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,8 @@ def _context() -> Any:
     return get_current_context()
 
 
-def _request() -> migration.MigrationRequest:
-    return migration.request_from_params(dict(_context()["params"]), load_settings())
+def _request() -> migration_request.MigrationRequest:
+    return migration_request.request_from_params(dict(_context()["params"]), load_settings())
 
 
 def _run_id() -> str:
@@ -33,9 +33,9 @@ def plan_request() -> list[str]:
     """Validate the params before any work starts and list the collections (none on a dry run)."""
     settings = load_settings()
     request = _request()
-    collections = migration.select_collections(request)
+    collections = migration_request.select_collections(request)
     if request.dry_run:
-        plans = [migration.dry_run_plan(settings, request, name) for name in collections]
+        plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
         for plan in plans:
             log.info("dry run plan: %s", json.dumps(plan, sort_keys=True))
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))

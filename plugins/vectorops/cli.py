@@ -37,14 +37,14 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from vectorops import migration
+    from vectorops import migration_request
 
     if args.dsn:
         os.environ["VECTOROPS_DSN"] = args.dsn
     settings = load_settings()
     params = _params(args)
-    request = migration.request_from_params(params, settings)
-    collections = migration.select_collections(request)
+    request = migration_request.request_from_params(params, settings)
+    collections = migration_request.select_collections(request)
     if request.dry_run:
         return _print_dry_run(settings, request, collections)
     from vectorops import claims, db
@@ -102,9 +102,9 @@ def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
 
 
 def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
-    from vectorops import migration
+    from vectorops import dry_run
 
-    plans = [migration.dry_run_plan(settings, request, name) for name in collections]
+    plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
     print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
     header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'re-embed':>8} "
               f"{'index MB':>8} {'build mwm':>9}  server maintenance_work_mem")

@@ -8,9 +8,8 @@ row, and a new run adopts an interrupted attempt of the same source.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from psycopg import sql
@@ -18,92 +17,13 @@ from psycopg import sql
 from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
-from vectorops.naming import check_schema_name, table_name_for
+from vectorops.migration_request import MigrationRequest
+from vectorops.naming import table_name_for
 
 log = logging.getLogger(__name__)
 
-REEMBED_MODES = ("auto", "always", "never")
-MAX_BATCH_SIZE = 100_000
-
-
 class IncompleteMigration(RuntimeError):
     """The loaded data does not add up; the collection is not promoted."""
-
-
-@dataclass(frozen=True)
-class MigrationRequest:
-    """A validated migration request, from DAG params or CLI arguments."""
-
-    source: SourceSpec
-    collections: tuple[str, ...]
-    reembed: str
-    target_schema: str
-    batch_size: int
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form, for XCom."""
-        data = asdict(self)
-        data["collections"] = list(self.collections)
-        return data
-
-
-def request_from_params(params: Mapping[str, Any], settings: Settings) -> MigrationRequest:
-    """Validate DAG params (or CLI arguments in the same shape) before any work starts.
-
-    :raises ValueError: naming the parameter and what is wrong with it.
-    """
-    host = (params.get("chroma_host") or "").strip() or None
-    path = (params.get("chroma_path") or "").strip() or settings.chroma_path
-    port = params.get("chroma_port") or 8000
-    if not host and not path:
-        raise ValueError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ValueError(f"chroma_port={port!r} must be an integer from 1 to 65535")
-    reembed = params.get("reembed") or "never"
-    if reembed not in REEMBED_MODES:
-        raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
-    if reembed != "never":
-        raise ValueError(f"reembed={reembed!r} is not available yet: re-embedding is a later feature; "
-                         "use reembed='never' to copy the source vectors")
-    batch_size = params.get("batch_size", settings.fetch_batch)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size={batch_size!r} must be an integer from 1 to {MAX_BATCH_SIZE}")
-    collections = params.get("collections") or []
-    if isinstance(collections, str):
-        collections = [c.strip() for c in collections.split(",") if c.strip()]
-    if not all(isinstance(c, str) and c for c in collections):
-        raise ValueError(f"collections={collections!r} must be a list of collection names")
-    return MigrationRequest(
-        source=SourceSpec(path=None if host else path, host=host, port=port),
-        collections=tuple(dict.fromkeys(collections)),
-        reembed=reembed,
-        target_schema=check_schema_name(params.get("target_schema") or "vectors"),
-        batch_size=batch_size,
-        dry_run=bool(params.get("dry_run", False)),
-    )
-
-
-def request_from_dict(data: Mapping[str, Any]) -> MigrationRequest:
-    """Inverse of :meth:`MigrationRequest.as_dict`."""
-    return MigrationRequest(source=SourceSpec(**data["source"]), collections=tuple(data["collections"]),
-                            reembed=data["reembed"], target_schema=data["target_schema"],
-                            batch_size=data["batch_size"], dry_run=data["dry_run"])
-
-
-def select_collections(request: MigrationRequest) -> list[str]:
-    """The collections to migrate: those asked for (all must exist), or all of them.
-
-    :raises SourceError: naming unknown collections and the ones that exist.
-    """
-    known = chroma_source.collection_names(request.source)
-    if not request.collections:
-        return known
-    unknown = [c for c in request.collections if c not in known]
-    if unknown:
-        raise SourceError(f"unknown collection(s) {', '.join(map(repr, unknown))} in {request.source.uri}; "
-                          f"collections: {', '.join(map(repr, known)) or 'none'}")
-    return list(request.collections)
 
 
 def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo) -> str:
@@ -291,47 +211,3 @@ def record_failure(settings: Settings, attempt_id: str, error: BaseException) ->
                          (f"{type(error).__name__}: {error}"[:4000], attempt_id))
     except Exception:  # the original error matters more than the bookkeeping
         log.exception("could not record the failure of attempt %s", attempt_id)
-
-
-def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
-    """What a migration of ``collection`` would do, without writing anything anywhere."""
-    info = chroma_source.describe(request.source, collection)
-    sample = chroma_source.get_collection(request.source, collection).get(
-        limit=min(info.count, 500), include=["documents", "metadatas"]) if info.count else {"ids": []}
-    sampled = len(sample["ids"])
-    text_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in (sample.get("documents") or []) if d)
-    text_bytes += sum(len(str(m)) for m in (sample.get("metadatas") or []) if m)
-    text_bytes += sum(len(i) for i in sample["ids"])
-    dims = info.dimensions or 0
-    est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
-    index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
-    current = _current_maintenance_work_mem(settings)
-    return {
-        "collection": collection, "table": f"{request.target_schema}.{table_name_for(collection)}",
-        "rows": info.count, "dimensions": info.dimensions, "space": info.space, "bytes": est_bytes,
-        "reembed_count": 0, "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
-        "index_memory_mb": index_mb,
-        "build_maintenance_work_mem_mb": indexing.maintenance_mem_mb(
-            info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
-        "server_maintenance_work_mem": current,
-        "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
-    }
-
-
-def _current_maintenance_work_mem(settings: Settings) -> str:
-    from vectorops import runtime
-
-    if not settings.external_dsn and runtime.running_port(settings) is None:
-        return "unknown (server not running)"
-    try:
-        with db.connect(runtime.dsn(settings), autocommit=True) as conn:
-            row = conn.execute("SHOW maintenance_work_mem").fetchone()
-            return str(row[0]) if row else "unknown"
-    except Exception as exc:
-        return f"unknown ({type(exc).__name__})"
-
-
-def elapsed_rate(rows: int, started: float) -> float:
-    """Rows per second since ``started`` (a ``time.perf_counter()`` value)."""
-    seconds = time.perf_counter() - started
-    return rows / seconds if seconds > 0 else 0.0

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support import add_records, chroma_client, chroma_digest, pg_digest
 from vectorops import claims, migration
+from vectorops.migration_request import request_from_params
 from vectorops.naming import table_name_for
 
 
@@ -27,7 +28,7 @@ def store(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, str]:
 def test_second_run_is_refused_while_the_first_is_alive_and_takes_over_after_it_dies(
         store: tuple[Path, str], settings: Any, dsn: str) -> None:
     path, name = store
-    request = migration.request_from_params({"chroma_path": str(path), "target_schema": "concurrent"}, settings)
+    request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent"}, settings)
     with claims.owner_token_held(dsn):
         first_plan = migration.prepare(settings, request, name, "run-A")
         os.environ.pop("VECTOROPS_OWNER_TOKEN")
@@ -48,7 +49,7 @@ def test_second_run_is_refused_while_the_first_is_alive_and_takes_over_after_it_
 def test_an_airflow_claim_blocks_until_its_heartbeat_goes_stale(store: tuple[Path, str], settings: Any,
                                                                 dsn: str) -> None:
     path, name = store
-    request = migration.request_from_params({"chroma_path": str(path), "target_schema": "concurrent2"}, settings)
+    request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent2"}, settings)
     migration.prepare(settings, request, name, "airflow-run-1")
     with pytest.raises(claims.CollectionBusy, match="airflow-run-1"):
         migration.prepare(settings, request, name, "airflow-run-2")
@@ -62,7 +63,7 @@ def test_an_airflow_claim_blocks_until_its_heartbeat_goes_stale(store: tuple[Pat
 def test_a_writer_holding_the_live_lock_keeps_even_a_stale_claim(store: tuple[Path, str], settings: Any,
                                                                   dsn: str) -> None:
     path, name = store
-    request = migration.request_from_params({"chroma_path": str(path), "target_schema": "concurrent3"}, settings)
+    request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent3"}, settings)
     migration.prepare(settings, request, name, "writer-run")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE vectorops.migration_runs SET heartbeat_at = now() - interval '1 hour' "

@@ -120,12 +120,12 @@ def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: 
 def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
         store: Path, airflow_db: dict[str, str], dsn: str, settings: Any, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectorops import claims, migration
+    from vectorops import claims, migration, migration_request
     from vectorops.cli import main
 
     monkeypatch.setenv("VECTOROPS_TASK_RETRIES", "1")
     monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "1")
-    request = migration.request_from_params({"chroma_path": str(store), "target_schema": "isolated"}, settings)
+    request = migration_request.request_from_params({"chroma_path": str(store), "target_schema": "isolated"}, settings)
     with claims.owner_token_held(dsn):  # another live run holds dag.images
         migration.prepare(settings, request, "dag.images", "someone-else")
         monkeypatch.delenv("VECTOROPS_OWNER_TOKEN", raising=False)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from vectorops.config import SettingError, load_settings
-from vectorops.migration import request_from_params
+from vectorops.migration_request import request_from_params
 
 
 @pytest.fixture()

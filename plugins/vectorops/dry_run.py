@@ -1,0 +1,48 @@
+"""The dry-run plan of a migration: what it would read, write and need, with nothing written anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vectorops import chroma_source, db, indexing
+from vectorops.config import Settings
+from vectorops.migration_request import MigrationRequest
+from vectorops.naming import table_name_for
+
+
+def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
+    """What a migration of ``collection`` would do, without writing anything anywhere."""
+    info = chroma_source.describe(request.source, collection)
+    sample = chroma_source.get_collection(request.source, collection).get(
+        limit=min(info.count, 500), include=["documents", "metadatas"]) if info.count else {"ids": []}
+    sampled = len(sample["ids"])
+    text_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in (sample.get("documents") or []) if d)
+    text_bytes += sum(len(str(m)) for m in (sample.get("metadatas") or []) if m)
+    text_bytes += sum(len(i) for i in sample["ids"])
+    dims = info.dimensions or 0
+    est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
+    index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
+    current = _current_maintenance_work_mem(settings)
+    return {
+        "collection": collection, "table": f"{request.target_schema}.{table_name_for(collection)}",
+        "rows": info.count, "dimensions": info.dimensions, "space": info.space, "bytes": est_bytes,
+        "reembed_count": 0, "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
+        "index_memory_mb": index_mb,
+        "build_maintenance_work_mem_mb": indexing.maintenance_mem_mb(
+            info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
+        "server_maintenance_work_mem": current,
+        "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
+    }
+
+
+def _current_maintenance_work_mem(settings: Settings) -> str:
+    from vectorops import runtime
+
+    if not settings.external_dsn and runtime.running_port(settings) is None:
+        return "unknown (server not running)"
+    try:
+        with db.connect(runtime.dsn(settings), autocommit=True) as conn:
+            row = conn.execute("SHOW maintenance_work_mem").fetchone()
+            return str(row[0]) if row else "unknown"
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
