@@ -1,4 +1,4 @@
-"""Point vectorops at the benchmark's own home and port. Import and call before importing ``vectorops``.
+"""Point vectorops at the benchmark's own home and port. Call before vectorops reads its settings.
 
 The benchmark never touches ``.vectorops`` (the developer's platform) or an external database: it runs its
 own embedded server with its data under ``bench/.cache/home`` on its own port.
@@ -10,6 +10,8 @@ import os
 import socket
 from pathlib import Path
 
+from vectorops.runtime import port_is_free, running_port
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 CACHE_DIR = BENCH_DIR / ".cache"
@@ -18,32 +20,10 @@ DEFAULT_PORT = 55433
 _CLEARED = ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_OWNER_TOKEN")
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _running_port(home: Path) -> int | None:
-    """Port of the benchmark's server when it is already running (its ``postmaster.pid`` names it)."""
-    pidfile = home / "pgdata" / "postmaster.pid"
-    try:
-        lines = pidfile.read_text().splitlines()
-        pid, port = int(lines[0]), int(lines[3])
-        os.kill(pid, 0)
-    except (OSError, IndexError, ValueError):
-        return None
-    return port
 
 
 def choose_port(home: Path = HOME) -> int:
@@ -52,11 +32,11 @@ def choose_port(home: Path = HOME) -> int:
     The port of our own server when it already runs, else ``VECTOROPS_BENCH_PORT`` (default 55433) when it
     is free, else any free port.
     """
-    running = _running_port(home)
+    running = running_port(home / "pgdata")
     if running is not None:
         return running
     wanted = int(os.environ.get("VECTOROPS_BENCH_PORT") or DEFAULT_PORT)
-    return wanted if _port_is_free(wanted) else _free_port()
+    return wanted if port_is_free(wanted) else _free_port()
 
 
 def isolate() -> dict[str, str]:

@@ -7,8 +7,9 @@ on its own port, seeds (or reuses) a synthetic Chroma store of N × 384 float32 
 * ``migration``: ``prepare`` → ``load`` per chunk → ``finalize``, in-process, median of ``--runs``;
 * ``raw_copy``: pgvector-python's documented binary COPY of the same vectors into an UNLOGGED table;
 * ``insert_loop``: one INSERT per record, one commit, on min(N, ``--insert-rows``) records;
-* ``peak_rss``: ``ru_maxrss`` of a full migration in a fresh process, at 20,000 rows and at N;
-* ``profile``: cProfile of one chunk's load.
+* ``peak_rss``: ``ru_maxrss`` of a full migration in a fresh process, at 20,000 rows and at N (run first,
+  while this process is small: see ``rss_probe.py``);
+* ``profile``: cProfile of ``prepare`` and of one chunk's ``load``.
 
 It writes ``bench/results.json`` and ``BENCHMARKS.md`` and stops its server at the end.
 """
@@ -38,13 +39,17 @@ DIMENSIONS = 384
 def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the migrated collection (default 200000)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per benchmark; the median is reported")
-    parser.add_argument("--rss-runs", type=int, default=None,
-                        help="fresh-process runs per size for peak RSS (default: --runs)")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS") or 3),
+                        help="timed runs per benchmark; the median is reported (default $BENCH_RUNS or 3)")
+    parser.add_argument("--rss-runs", type=int,
+                        default=int(os.environ["BENCH_RSS_RUNS"]) if os.environ.get("BENCH_RSS_RUNS") else None,
+                        help="fresh-process runs per size for peak RSS (default $BENCH_RSS_RUNS or --runs)")
     parser.add_argument("--insert-rows", type=int, default=SMALL_ROWS,
                         help="records for the row-by-row INSERT baseline, at most --rows (0 skips it)")
-    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of one chunk load")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of prepare and one chunk load")
     parser.add_argument("--keep-server", action="store_true", help="leave the benchmark's server running")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the Markdown report from the existing --results file; run nothing")
     parser.add_argument("--results", type=Path, default=isolation.BENCH_DIR / "results.json")
     parser.add_argument("--markdown", type=Path, default=isolation.PROJECT_DIR / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -124,26 +129,28 @@ def _rss_probe(path: Path, run_id: str) -> dict[str, Any]:
 
 def _raw_copy_runs(settings: Any, store: Path, collection: str, runs: int) -> list[dict[str, Any]]:
     """Read the vectors once (not timed), then time ``runs`` raw COPYs of them; the array is freed on return."""
+    import baselines
     import workloads
 
-    vectors = workloads.read_vectors(store, collection)
+    vectors = baselines.read_vectors(store, collection)
 
     def once(i: int) -> dict[str, Any]:
         workloads.checkpoint(settings)
-        return workloads.raw_copy(settings, vectors, i).as_dict()
+        return baselines.raw_copy(settings, vectors, i).as_dict()
 
     return _timed_runs("raw COPY", runs, once, "rows_per_s")
 
 
 def _insert_loop_runs(settings: Any, store: Path, collection: str, rows: int, runs: int) -> list[dict[str, Any]]:
     """Read ``rows`` records once (not timed), then time ``runs`` INSERT loops over them."""
+    import baselines
     import workloads
 
-    records = workloads.read_records(store, collection, rows)
+    records = baselines.read_records(store, collection, rows)
 
     def once(i: int) -> dict[str, Any]:
         workloads.checkpoint(settings)
-        return workloads.insert_loop(settings, records, i).as_dict()
+        return baselines.insert_loop(settings, records, i).as_dict()
 
     return _timed_runs("INSERT loop", runs, once, "rows_per_s")
 
@@ -175,11 +182,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     The peak-RSS probes run first, while this process is still small (see ``rss_probe.py``).
     """
+    import report
+
     from vectorops import chroma_source, db, runtime
     from vectorops.config import load_settings
 
     started = time.perf_counter()
     load_average = [round(x, 2) for x in os.getloadavg()]
+    code = _code_version()
     rows, runs = args.rows, args.runs
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     big = _seed(rows)
@@ -239,62 +249,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": "python bench/run_bench.py " + " ".join(sys.argv[1:]),
         "elapsed_s": round(time.perf_counter() - started, 1),
         "rows": rows, "dimensions": DIMENSIONS, "runs": runs, "rss_runs": args.rss_runs or runs,
-        "machine": machine, "settings": run_settings, "benchmarks": benchmarks, "profile": profile,
-        "notes": _notes(machine, benchmarks, rows),
+        "machine": machine, "code": code, "settings": run_settings, "benchmarks": benchmarks, "profile": profile,
+        "notes": report.notes(machine, benchmarks, rows, SMALL_ROWS),
     }
 
 
-def _notes(machine: dict[str, Any], benchmarks: dict[str, Any], rows: int) -> list[str]:
-    migration = benchmarks["migration"]["median"]
-    notes = [
-        "The migration's load rate includes reading every record from Chroma (ids, vectors, documents, "
-        f"metadata): the Chroma fetch took {migration['fetch_s']:.2f} s of the {migration['load_s']:.2f} s of "
-        "chunk loads (median). The raw COPY baseline reads nothing from Chroma and writes one column.",
-        f"The HNSW build (m=16, ef_construction=100, {machine['cores']} cores so at most "
-        f"{max(0, min(7, (machine['cores'] or 2) - 1))} parallel worker) took {migration['index_s']:.1f} s of "
-        f"{migration['wall_s']:.1f} s end to end (median).",
-        "The first migration run opens the Chroma client cold; later runs in the same process reuse it. "
-        "The peak-RSS runs are fresh processes, so their end-to-end rates are cold-start rates.",
-    ]
-    if machine["load_average_at_start"][0] > 0.5:
-        notes.append(f"The machine was not idle before the run (load average {machine['load_average_at_start']}, "
-                     "taken before seeding); other processes may have taken CPU time from the runs.")
-    if rows <= SMALL_ROWS:
-        notes.append("QUICK mode: peak RSS measured at 20,000 rows only.")
-    return notes
+def _code_version() -> dict[str, Any]:
+    """The checked-out commit and the uncommitted files under plugins/ and include/ (read-only git calls)."""
+    def git(*args: str) -> str:
+        try:
+            proc = subprocess.run(["git", *args], cwd=isolation.PROJECT_DIR, capture_output=True, text=True,
+                                  check=False, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return proc.stdout if proc.returncode == 0 else ""
 
-
-def _summary(results: dict[str, Any]) -> str:
-    b = results["benchmarks"]
-    mig, raw = b["migration"]["median"], b["raw_copy"]
-    lines = [f"rows {results['rows']:,} × {results['dimensions']}, {results['runs']} runs each (medians):",
-             f"  migration load      {mig['load_rows_per_s']:>12,.0f} rows/s",
-             f"  migration e2e       {mig['e2e_rows_per_s']:>12,.0f} rows/s  ({mig['wall_s']:.1f} s, "
-             f"index {mig['index_s']:.1f} s)",
-             f"  raw COPY            {raw['median']['rows_per_s']:>12,.0f} rows/s  (ratio load/raw "
-             f"{raw['ratio']:.3f})"]
-    if "insert_loop" in b:
-        ins = b["insert_loop"]
-        lines.append(f"  INSERT loop         {ins['median']['rows_per_s']:>12,.0f} rows/s  ({ins['rows']:,} rows; "
-                     f"ratio load/insert {ins['ratio']:.2f})")
-    rss = b["peak_rss"]
-    for size in rss["sizes"]:
-        lines.append(f"  peak RSS @ {size:>9,}  {rss['median_mb'][str(size)]:>12,.1f} MB")
-    if rss["ratio"] is not None:
-        lines.append(f"  RSS ratio           {rss['ratio']:>12.2f}")
-    lines.append(f"elapsed {results['elapsed_s'] / 60:.1f} min")
-    return "\n".join(lines)
+    changed = git("status", "--porcelain", "--", "plugins", "include")
+    return {"commit": git("rev-parse", "--short", "HEAD").strip() or "unknown",
+            "uncommitted": [line[3:] for line in changed.splitlines() if line.strip()]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``make bench``."""
     args = _args(argv)
-    isolation.isolate()
     import report
 
+    if args.report_only:
+        results = json.loads(args.results.read_text())
+        report.write(results, args.results, args.markdown)
+        print(f"wrote {args.markdown} from {args.results}")
+        return 0
+    isolation.isolate()
     results = run(args)
     report.write(results, args.results, args.markdown)
-    print(_summary(results))
+    print(report.summary(results))
     print(f"wrote {args.results} and {args.markdown}")
     return 0
 

@@ -38,7 +38,7 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
 def _current_maintenance_work_mem(settings: Settings) -> str:
     from vectorops import runtime
 
-    if not settings.external_dsn and runtime.running_port(settings) is None:
+    if not settings.external_dsn and runtime.running_port(settings.pgdata) is None:
         return "unknown (server not running)"
     try:
         with db.connect(runtime.dsn(settings), autocommit=True) as conn:

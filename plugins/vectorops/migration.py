@@ -8,19 +8,23 @@ row, and a new run adopts an interrupted attempt of the same source.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from psycopg import sql
 
-from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion
+from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion, runtime
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
 from vectorops.naming import table_name_for
 
 log = logging.getLogger(__name__)
+
+ID_SCAN_PAGE = 50_000
+
 
 class IncompleteMigration(RuntimeError):
     """The loaded data does not add up; the collection is not promoted."""
@@ -44,6 +48,7 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
 
     :return: the collection plan (JSON-friendly) that ``load`` and ``finalize`` take.
     """
+    started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
     table = table_name_for(collection)
     dsn = db.bootstrap(settings)
@@ -57,7 +62,9 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                 claims.verify_owner(conn, collection, attempt.attempt_id)
                 pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table, info.dimensions)
                 if attempt.status == "scanning":
-                    page = chroma_source.max_batch(request.source, 50_000)
+                    # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
+                    # offset scan from going quadratic
+                    page = ID_SCAN_PAGE
                     staged = pgvector_sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page)
                     if staged != info.count:
                         raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
@@ -67,6 +74,8 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                         """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
                                dimensions = %s, distance = %s, heartbeat_at = now() WHERE attempt_id = %s""",
                         (chunks, info.count, info.dimensions, info.space, attempt.attempt_id))
+            conn.execute("UPDATE vectorops.migration_runs SET prepare_seconds = prepare_seconds + %s "
+                         "WHERE attempt_id = %s", (time.perf_counter() - started, attempt.attempt_id))
             chunk_nos = [r[0] for r in conn.execute(
                 "SELECT chunk_no FROM vectorops.migration_chunks WHERE attempt_id = %s ORDER BY chunk_no",
                 (attempt.attempt_id,))]
@@ -91,7 +100,7 @@ def chunk_tasks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str, Any]:
     """Load one chunk of a planned collection (skipped when it already committed)."""
-    dsn = db.bootstrap(settings)
+    dsn = runtime.start(settings)  # prepare already bootstrapped the schema
     source = SourceSpec(**plan["source"])
     fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]))
     with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan["collection"]):
@@ -121,7 +130,8 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
 
     :raises IncompleteMigration: when a chunk is missing or the counts do not add up; nothing is promoted.
     """
-    dsn = db.bootstrap(settings)
+    started = time.perf_counter()
+    dsn = runtime.start(settings)  # prepare already bootstrapped the schema
     collection, attempt_id = plan["collection"], plan["attempt_id"]
     schema, shadow, table = plan["schema"], plan["shadow"], plan["table"]
     info = chroma_source.CollectionInfo(**plan["info"])
@@ -134,12 +144,14 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
                                         space=info.space, dimensions=info.dimensions, rows=counts["loaded"],
                                         m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
                                         cap_mb=settings.max_maintenance_work_mem_mb)
-            row = conn.execute("SELECT load_seconds FROM vectorops.migration_runs WHERE attempt_id = %s",
-                               (attempt_id,)).fetchone()
-            load_seconds = float(row[0]) if row else 0.0
-            conn.execute("UPDATE vectorops.migration_runs SET index_seconds = %s WHERE attempt_id = %s",
-                         (build.seconds, attempt_id))
-            total = load_seconds + build.seconds
+            row = conn.execute("SELECT prepare_seconds, load_seconds FROM vectorops.migration_runs "
+                               "WHERE attempt_id = %s", (attempt_id,)).fetchone()
+            prepare_seconds, load_seconds = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
+            finalize_seconds = time.perf_counter() - started
+            conn.execute("UPDATE vectorops.migration_runs SET index_seconds = %s, finalize_seconds = %s "
+                         "WHERE attempt_id = %s", (build.seconds, finalize_seconds, attempt_id))
+            # working time of the attempt: prepare + chunk loads + finalize (not the idle time between tasks)
+            total = prepare_seconds + load_seconds + finalize_seconds
             rows_per_s = counts["source"] / total if total > 0 else None
             promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
                               attempt_id=attempt_id, registry={
@@ -205,7 +217,7 @@ def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
 def record_failure(settings: Settings, attempt_id: str, error: BaseException) -> None:
     """Mark an attempt failed with its error (a rerun resumes it). Never masks the original error."""
     try:
-        with db.connect(db.bootstrap(settings), autocommit=True) as conn:
+        with db.connect(runtime.start(settings), autocommit=True) as conn:
             conn.execute("""UPDATE vectorops.migration_runs SET status = 'failed', error = %s, heartbeat_at = now()
                             WHERE attempt_id = %s AND status <> 'promoted'""",
                          (f"{type(error).__name__}: {error}"[:4000], attempt_id))

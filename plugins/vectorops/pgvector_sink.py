@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,24 @@ def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
         yield ids[start:start + size]
 
 
+def _fetch_ahead(spec: chroma_source.SourceSpec, collection: str, ids: list[str],
+                 size: int) -> Iterator[chroma_source.RecordBatch]:
+    """Fetch batches one ahead of the consumer, so that reading Chroma overlaps encoding and COPY.
+
+    At most two batches are in memory at once.
+    """
+    batches = list(_batches(ids, size))
+    if not batches:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
+        pending = pool.submit(chroma_source.fetch, spec, collection, batches[0])
+        for following in batches[1:]:
+            current = pending.result()
+            pending = pool.submit(chroma_source.fetch, spec, collection, following)
+            yield current
+        yield pending.result()
+
+
 def _embedding_matrix(embeddings: object, rows: int, dimensions: int | None) -> tuple[np.ndarray, list[str | None]]:
     """A float32 (rows, d) matrix and, per row, why its embedding cannot be stored (``None`` when it can)."""
     if isinstance(embeddings, np.ndarray) and embeddings.ndim == 2 and embeddings.shape[0] == rows:
@@ -133,8 +152,7 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
     with conn.cursor().copy(copy_sql) as copy:
         copy.write(COPY_HEADER)
-        for batch_ids in _batches(ids, fetch_batch):
-            batch = chroma_source.fetch(spec, collection, batch_ids)
+        for batch in _fetch_ahead(spec, collection, ids, fetch_batch):
             payload, bad = _encode_batch(batch, dimensions)
             if payload:
                 copy.write(payload[0])

@@ -96,6 +96,15 @@ def _json_value(value: Any, where: str, out: list[str]) -> None:
         raise UnstorableValue(f"{where} has a value of type {type(value).__name__}, which JSON cannot hold")
 
 
+def _plain_scalar(value: object) -> bool:
+    """True for values whose ``json.dumps`` text is already what jsonb keeps exactly."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return True
+    # floats without an exponent in their repr, and not -0.0
+    return kind is float and (1e-4 <= abs(value) < 1e16 or (value == 0.0 and math.copysign(1.0, value) > 0))  # type: ignore[arg-type]
+
+
 def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
     """Encode metadata as JSON text that jsonb stores and returns with the same Python types.
 
@@ -103,6 +112,15 @@ def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
 
     :raises UnstorableValue: for NaN/Infinity, NUL characters, invalid Unicode or non-JSON types.
     """
+    if type(metadata) is dict and all(_plain_scalar(v) for v in metadata.values()):
+        # Fast path for the common flat case; anything unusual falls through to the exact encoder below.
+        text = json.dumps(metadata, ensure_ascii=False)
+        if "\\u0000" not in text:
+            try:
+                text.encode("utf-8")
+                return text
+            except UnicodeEncodeError:
+                pass
     out: list[str] = []
     _json_value(metadata, "metadata", out)
     return "".join(out)

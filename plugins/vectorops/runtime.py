@@ -68,9 +68,9 @@ def dsn(settings: Settings, database: str = "vectorops") -> str:
             f"@127.0.0.1:{settings.db_port}/{database}")
 
 
-def running_port(settings: Settings) -> int | None:
-    """Port of the embedded server if it is running, else ``None``."""
-    pidfile = settings.pgdata / "postmaster.pid"
+def running_port(pgdata: Path) -> int | None:
+    """Port of the server running on data directory ``pgdata``, else ``None``."""
+    pidfile = pgdata / "postmaster.pid"
     if not pidfile.exists():
         return None
     lines = pidfile.read_text().splitlines()
@@ -87,7 +87,8 @@ def running_port(settings: Settings) -> int | None:
     return port
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """True when ``port`` can be bound on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -143,10 +144,10 @@ def start(settings: Settings) -> str:
 
     _prepare_pgdata(settings)
     with fasteners.InterProcessLock(str(settings.home / ".db.lock")):
-        if running_port(settings) is None:
+        if running_port(settings.pgdata) is None:
             if not (settings.pgdata / "PG_VERSION").exists():
                 _initdb(settings)
-            if not _port_is_free(settings.db_port):
+            if not port_is_free(settings.db_port):
                 raise RuntimeErrorWithLog(
                     f"VECTOROPS_DB_PORT={settings.db_port}: port is already in use on 127.0.0.1 by another "
                     "process; choose a free port or stop that process")
@@ -162,9 +163,9 @@ def start(settings: Settings) -> str:
                 raise RuntimeErrorWithLog(
                     f"embedded PostgreSQL did not start (data {settings.pgdata}, port {settings.db_port}):\n"
                     f"{proc.stdout}\n{_log_tail(settings)}")
-        elif running_port(settings) != settings.db_port:
+        elif running_port(settings.pgdata) != settings.db_port:
             raise RuntimeErrorWithLog(
-                f"the embedded server in {settings.pgdata} already runs on port {running_port(settings)}, "
+                f"the embedded server in {settings.pgdata} already runs on port {running_port(settings.pgdata)}, "
                 f"not VECTOROPS_DB_PORT={settings.db_port}; run `vectorops db down` first")
     return dsn(settings)
 
@@ -174,7 +175,7 @@ def stop(settings: Settings) -> bool:
 
     :return: ``True`` if a running server was stopped.
     """
-    if settings.external_dsn or running_port(settings) is None:
+    if settings.external_dsn or running_port(settings.pgdata) is None:
         return False
     proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", "fast", "stop"])
     if proc.returncode != 0:

@@ -92,3 +92,7 @@ CREATE TABLE IF NOT EXISTS vectorops.quarantine (
     quarantined_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS quarantine_collection_idx ON vectorops.quarantine (collection, attempt_id);
+
+-- Columns added after the first release; idempotent for existing installs.
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS prepare_seconds double precision NOT NULL DEFAULT 0;
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS finalize_seconds double precision;
