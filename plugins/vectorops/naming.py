@@ -27,10 +27,11 @@ def table_name_for(collection: str) -> str:
     if _PLAIN.match(collection) and "__" not in collection and not _HASHED_TAIL.search(collection):
         return collection
     digest = hashlib.sha256(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    folded = re.sub(r"[^a-z0-9]+", "_", collection.lower()).strip("_")[:MAX_BASE - 9]
+    folded = re.sub(r"[^a-z0-9]+", "_", collection.lower()).strip("_")
     if not folded or folded[0].isdigit():
-        folded = f"c_{folded}"[:MAX_BASE - 9]
-    return f"{folded}_{digest}"
+        folded = f"c_{folded}"
+    # trim after truncation too, so the name never holds "__" (reserved for our suffixes)
+    return f"{folded[:MAX_BASE - 9].rstrip('_')}_{digest}"
 
 
 def shadow_name(table: str, attempt_id: str) -> str:
