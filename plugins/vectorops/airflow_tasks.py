@@ -11,6 +11,7 @@ from typing import Any
 
 from vectorops import dry_run, migration, migration_request
 from vectorops.config import load_settings
+from vectorops.summary import format_table
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
 
 def summarize(collections: list[str], summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Log one line per collection; raise if any collection was not promoted."""
-    for line in format_summary(summaries):
+    for line in format_table([{**s, "status": "promoted"} for s in summaries]):
         log.info(line)
     done = {s["collection"] for s in summaries}
     failed = [c for c in collections if c not in done]
@@ -82,15 +83,3 @@ def summarize(collections: list[str], summaries: list[dict[str, Any]]) -> list[d
         raise RuntimeError(f"{len(failed)} of {len(collections)} collection(s) failed: {', '.join(map(repr, failed))}; "
                            "see the failed task logs; a rerun resumes from the chunks that committed")
     return summaries
-
-
-def format_summary(summaries: list[dict[str, Any]]) -> list[str]:
-    """A fixed-width table of per-collection results."""
-    header = f"{'collection':32} {'read':>9} {'loaded':>9} {'quarant.':>8} {'dims':>5} {'space':>6} {'rows/s':>9}"
-    lines = [header, "-" * len(header)]
-    for s in sorted(summaries, key=lambda s: s["collection"]):
-        lines.append(f"{s['collection'][:32]:32} {s['read']:>9} {s['loaded']:>9} {s['quarantined']:>8} "
-                     f"{s['dimensions'] or '-':>5} {s['space']:>6} {s['rows_per_s']:>9.0f}")
-        for rid in s.get("quarantined_ids") or []:
-            lines.append(f"    quarantined: {rid}")
-    return lines

@@ -84,19 +84,10 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
 
 
 def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
-    header = (f"{'collection':30} {'status':10} {'read':>9} {'loaded':>9} {'quarant.':>8} {'dims':>5} {'space':>6} "
-              f"{'rows/s':>9}  table")
-    print(header)
-    print("-" * len(header))
-    total = 0
-    for r in rows:
-        total += r.get("read") or 0
-        rate = f"{r['rows_per_s']:.0f}" if r.get("rows_per_s") else "-"
-        print(f"{r['collection'][:30]:30} {r['status']:10} {r.get('read') if r.get('read') is not None else '-':>9} "
-              f"{r.get('loaded', '-'):>9} {r.get('quarantined', '-'):>8} {r.get('dimensions') or '-':>5} "
-              f"{r.get('space') or '-':>6} {rate:>9}  {r.get('table', '')}")
-        if r.get("error"):
-            print(f"    error: {r['error']}")
+    from vectorops.summary import format_table
+
+    print("\n".join(format_table(rows)))
+    total = sum(r.get("read") or 0 for r in rows)
     rate = total / wall if wall else 0.0
     print(f"{len(rows)} collection(s), {total} rows in {wall:.1f}s ({rate:.0f} rows/s end to end)")
 

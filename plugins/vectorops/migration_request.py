@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from vectorops import chroma_source
@@ -25,12 +25,6 @@ class MigrationRequest:
     target_schema: str
     batch_size: int
     dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form, for XCom."""
-        data = asdict(self)
-        data["collections"] = list(self.collections)
-        return data
 
 
 def request_from_params(params: Mapping[str, Any], settings: Settings) -> MigrationRequest:

@@ -14,8 +14,16 @@ from psycopg import sql
 
 from vectorops import chroma_source, db
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
-from vectorops.records import SourceRecord, UnstorableValue, check_text, metadata_json, printable_id
-from vectorops.records import quarantine_payload as _payload
+from vectorops.records import (
+    NO_EMBEDDING,
+    NON_FINITE,
+    SourceRecord,
+    UnstorableValue,
+    checked_fields,
+    printable_id,
+    quarantine_payload,
+    wrong_dimensions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +114,7 @@ def _embedding_matrix(embeddings: object, rows: int, dimensions: int | None) -> 
     if isinstance(embeddings, np.ndarray) and embeddings.ndim == 2 and embeddings.shape[0] == rows:
         matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
         if dimensions is not None and matrix.shape[1] != dimensions:
-            return matrix, [f"embedding has {matrix.shape[1]} dimensions; the table has {dimensions}"] * rows
+            return matrix, [wrong_dimensions(matrix.shape[1], dimensions)] * rows
         problems: list[str | None] = [None] * rows
     else:
         items = list(embeddings) if embeddings is not None else [None] * rows  # type: ignore[call-overload]
@@ -115,14 +123,14 @@ def _embedding_matrix(embeddings: object, rows: int, dimensions: int | None) -> 
         problems = []
         for i, item in enumerate(items):
             if item is None:
-                problems.append("record has no embedding")
+                problems.append(NO_EMBEDDING)
             elif len(item) != width:
-                problems.append(f"embedding has {len(item)} dimensions; the table has {width}")
+                problems.append(wrong_dimensions(len(item), width))
             else:
                 matrix[i] = item
                 problems.append(None)
     for i in np.flatnonzero(~np.isfinite(matrix).all(axis=1)):
-        problems[i] = problems[i] or "embedding has non-finite values (NaN or Infinity), which pgvector cannot store"
+        problems[i] = problems[i] or NON_FINITE
     return matrix, problems
 
 
@@ -192,13 +200,7 @@ def _encode_batch(batch: chroma_source.RecordBatch, dimensions: int | None
         meta = batch.metadatas[i]
         encoded = None
         try:
-            check_text(batch.ids[i], "id")
-            if batch.documents[i] is not None:
-                check_text(batch.documents[i], "document")  # type: ignore[arg-type]
-            if batch.uris[i] is not None:
-                check_text(batch.uris[i], "uri")  # type: ignore[arg-type]
-            if meta is not None:
-                encoded = metadata_json(meta)
+            encoded = checked_fields(batch.ids[i], batch.documents[i], batch.uris[i], meta)
         except UnstorableValue as exc:
             reason = str(exc)
         if reason is None:
@@ -208,7 +210,7 @@ def _encode_batch(batch: chroma_source.RecordBatch, dimensions: int | None
         original = batch.embeddings[i] if batch.embeddings is not None else None
         embedding = None if original is None else np.asarray(original, dtype=np.float32)
         record = SourceRecord(batch.ids[i], embedding, batch.documents[i], meta, batch.uris[i])
-        bad.append((printable_id(batch.ids[i]), reason, _payload(record)))
+        bad.append((printable_id(batch.ids[i]), reason, quarantine_payload(record)))
     if not keep:
         return None, bad
     if len(keep) == rows:

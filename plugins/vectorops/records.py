@@ -126,24 +126,41 @@ def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
     return "".join(out)
 
 
+NO_EMBEDDING = "record has no embedding"
+NON_FINITE = "embedding has non-finite values (NaN or Infinity), which pgvector cannot store"
+
+
+def wrong_dimensions(found: int, expected: int) -> str:
+    """The quarantine reason for an embedding of the wrong length."""
+    return f"embedding has {found} dimensions; the table has {expected}"
+
+
+def checked_fields(record_id: str, document: str | None, uri: str | None,
+                   metadata: Mapping[str, MetadataValue] | None) -> str | None:
+    """Check the text fields of a record and encode its metadata (``None`` when it has none).
+
+    :raises UnstorableValue: naming the field PostgreSQL cannot hold as it is.
+    """
+    check_text(record_id, "id")
+    if document is not None:
+        check_text(document, "document")
+    if uri is not None:
+        check_text(uri, "uri")
+    return metadata_json(metadata) if metadata is not None else None
+
+
 def unstorable_reason(record: SourceRecord, dimensions: int | None) -> str | None:
     """Why ``record`` cannot be loaded into PostgreSQL as it is, or ``None`` when it can."""
     try:
-        check_text(record.id, "id")
-        if record.document is not None:
-            check_text(record.document, "document")
-        if record.uri is not None:
-            check_text(record.uri, "uri")
-        if record.metadata is not None:
-            metadata_json(record.metadata)
+        checked_fields(record.id, record.document, record.uri, record.metadata)
     except UnstorableValue as exc:
         return str(exc)
     if record.embedding is None:
-        return "record has no embedding"
+        return NO_EMBEDDING
     if dimensions is not None and record.embedding.shape[0] != dimensions:
-        return f"embedding has {record.embedding.shape[0]} dimensions; the collection has {dimensions}"
+        return wrong_dimensions(record.embedding.shape[0], dimensions)
     if not np.isfinite(record.embedding).all():
-        return "embedding has non-finite values (NaN or Infinity), which pgvector cannot store"
+        return NON_FINITE
     return None
 
 
