@@ -5,12 +5,15 @@ Moves every record of the chosen Chroma collections (ids, float32 embeddings, do
 uris) into PostgreSQL + pgvector, one table per collection in `target_schema`.
 
 Per collection: claim it (one run at a time), stage its ids, load id-range chunks by binary COPY into a
-shadow table (mapped, so workers share the work), then add the primary key, build the HNSW index with
-the opclass of the Chroma space, ANALYZE, and promote the shadow table in one transaction (the old
-table is kept as `<name>__prev`). Records PostgreSQL cannot hold go to `vectorops.quarantine`.
-A rerun resumes an interrupted migration from the chunks that committed.
+shadow table (mapped, so workers share the work), re-embedding documents when **reembed** asks, then add
+the primary key, validate the shadow table (Great Expectations suite and parity with the source: a
+checksum over every row, a seeded sample, top-10 overlap), build the HNSW index with the opclass of the
+Chroma space, ANALYZE, and promote the shadow table in one transaction (the old table is kept as
+`<name>__prev`). A table that fails validation is never promoted, and an alert is sent. Records
+PostgreSQL cannot hold go to `vectorops.quarantine`. A rerun resumes an interrupted migration from the
+chunks that committed.
 
-Set **dry_run** to see the plan (rows, bytes, index memory) without writing anything.
+Set **dry_run** to see the plan (rows, bytes, re-embed counts, index memory) without writing anything.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
+
+from vectorops.alert_notifier import VectoropsNotifier
 
 MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
 
@@ -33,7 +38,8 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
     doc_md=__doc__,
     tags=["vectorops", "migration", "chroma", "pgvector"],
     default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15")))},
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
+                  "on_failure_callback": VectoropsNotifier()},
     max_active_tasks=8,
     params={
         "chroma_path": Param(None, type=["null", "string"], title="Chroma path", section="Source",
@@ -48,7 +54,12 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
                              description_md="Collections to migrate, one per line. Empty: all of them."),
         "reembed": Param("never", type="string", enum=["never", "auto", "always"], title="Re-embed",
                          section="Migration",
-                         description_md="`never` copies the source vectors exactly."),
+                         description_md="`never` copies the source vectors exactly. `always` embeds every "
+                                        "document with the target model (`VECTOROPS_EMBEDDING_MODEL`, default "
+                                        "all-MiniLM-L6-v2). `auto` re-embeds a collection whose recorded model "
+                                        "differs, and re-embeds single unusable vectors (zero norm under "
+                                        "cosine, non-finite). A record with no document keeps its old vector "
+                                        "only if it fits the table; otherwise it is quarantined."),
         "target_schema": Param("vectors", type="string", pattern="^[a-z_][a-z0-9_]{0,62}$", title="Target schema",
                                section="Migration", description_md="PostgreSQL schema for the vector tables."),
         "batch_size": Param(5000, type="integer", minimum=1, maximum=100000, title="Fetch batch size",

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.alert_receivers"]
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from vectorops import dry_run, migration, migration_request
+from vectorops import dry_run, migration, migration_request, quality
 from vectorops.config import load_settings
 from vectorops.summary import format_table
 
@@ -31,10 +31,18 @@ def _run_id() -> str:
 
 
 def plan_request() -> list[str]:
-    """Validate the params before any work starts and list the collections (none on a dry run)."""
-    settings = load_settings()
-    request = _request()
-    collections = migration_request.select_collections(request)
+    """Validate the params before any work starts and list the collections (none on a dry run).
+
+    A bad parameter or setting fails the task at once: retrying cannot fix it.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        settings = load_settings()
+        request = _request()
+        collections = migration_request.select_collections(request)
+    except ValueError as exc:  # SettingError and SourceError are ValueErrors too
+        raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
         for plan in plans:
@@ -59,18 +67,59 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     return migration.load(load_settings(), plan, int(chunk["chunk_no"]))
 
 
-def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
-    """Promote one collection and emit an Asset event for its table."""
+def table_asset(table: str) -> Any:
+    """The Asset of a live vector table (``schema.table``)."""
     from airflow.sdk import Asset
 
+    return Asset(name=f"vectorops.{table}", uri=f"pgvector://vectorops/{table.replace('.', '/')}")
+
+
+def _fail_validation(report: quality.ValidationReport, event: str) -> None:
+    """Alert with the failed expectations, then fail the task without retries (validation is deterministic)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    context = _context()
+    quality.alert_failure(report, event=event, dag_id=context["dag"].dag_id, run_id=str(context["run_id"]))
+    error = AirflowFailException(report.describe())
+    error.vectorops_alerted = True  # type: ignore[attr-defined]  # the failure callback does not alert twice
+    raise error
+
+
+def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
+    """Validate and promote one collection and emit an Asset event for its table."""
     context = _context()
     context["collection"] = plan["collection"]
-    summary = migration.finalize(load_settings(), plan)
+    try:
+        summary = migration.finalize(load_settings(), plan)
+    except quality.ValidationFailed as exc:
+        _fail_validation(exc.report, "migration_gate_failed")
+        raise
     context["outlet_events"][alias].add(
-        Asset(name=f"vectorops.{summary['table']}", uri=f"pgvector://vectorops/{summary['table'].replace('.', '/')}"),
+        table_asset(summary["table"]),
         extra={"collection": plan["collection"], "rows": summary["loaded"], "quarantined": summary["quarantined"],
                "run_id": plan["run_id"]})
     return summary
+
+
+def validate_table(collection: str, alias: Any) -> dict[str, Any]:
+    """Re-validate one live table; emit a validated-table Asset event when it passes."""
+    context = _context()
+    context["collection"] = collection
+    report = quality.validate_live(load_settings(), collection, run_id=_run_id())
+    table = f"{report.schema}.{report.table}"
+    if not report.success:
+        _fail_validation(report, "validation_failed")
+    context["outlet_events"][alias].add(
+        table_asset(table), extra={"collection": collection, "validation_id": report.validation_id})
+    return {"collection": collection, "table": table, "validation_id": report.validation_id,
+            "expectations": len(report.outcomes), "seconds": round(report.seconds, 2)}
+
+
+def list_migrated() -> list[str]:
+    """The collections in the registry."""
+    collections = quality.migrated_collections(load_settings())
+    log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections) or "none")
+    return collections
 
 
 def summarize(collections: list[str], summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 SPACES = ("l2", "cosine", "ip")
+# Chroma's built-in embedding functions that record no model name: its default is all-MiniLM-L6-v2 (ONNX)
+DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
+ANY_DOCUMENT = {"$regex": "^"}  # matches every record that has a document, even an empty one
 
 
 class SourceError(ValueError):
@@ -130,7 +133,8 @@ def describe(spec: SourceSpec, name: str) -> CollectionInfo:
     model = metadata.get("embedding_model")
     if model is None:
         ef = config.get("embedding_function") or {}
-        model = (ef.get("config") or {}).get("model_name") if isinstance(ef, dict) else None
+        if isinstance(ef, dict):
+            model = (ef.get("config") or {}).get("model_name") or DEFAULT_FUNCTION_MODELS.get(ef.get("name"))
     return CollectionInfo(
         name=name,
         collection_id=str(collection.id),
@@ -149,12 +153,18 @@ def max_batch(spec: SourceSpec, wanted: int) -> int:
     return max(1, min(wanted, int(open_client(spec).get_max_batch_size())))
 
 
-def iter_id_pages(spec: SourceSpec, name: str, page: int) -> Iterator[list[str]]:
-    """All ids of the collection, a page at a time (``include=[]``: no payload is read)."""
+def has_documents(spec: SourceSpec, name: str) -> bool:
+    """Whether any record of the collection has a document."""
+    return bool(get_collection(spec, name).get(where_document=ANY_DOCUMENT, limit=1, include=[])["ids"])
+
+
+def iter_id_pages(spec: SourceSpec, name: str, page: int, *, with_documents: bool = False) -> Iterator[list[str]]:
+    """All ids of the collection (or only those with a document), a page at a time; no payload is read."""
     collection = get_collection(spec, name)
+    where = {"where_document": ANY_DOCUMENT} if with_documents else {}
     offset = 0
     while True:
-        ids = collection.get(include=[], limit=page, offset=offset)["ids"]
+        ids = collection.get(include=[], limit=page, offset=offset, **where)["ids"]
         if not ids:
             return
         yield list(ids)

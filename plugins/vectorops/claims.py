@@ -166,7 +166,8 @@ def _supersede_others(conn: psycopg.Connection, collection: str, keep: str | Non
     """Drop what unfinished attempts other than ``keep`` left behind: shadow tables, staging, quarantine."""
     rows = conn.execute(
         """UPDATE vectorops.migration_runs SET status = 'superseded', finished_at = now()
-           WHERE collection = %s AND status IN ('scanning', 'loading', 'failed') AND attempt_id IS DISTINCT FROM %s
+           WHERE collection = %s AND status IN ('scanning', 'loading', 'failed', 'rejected')
+             AND attempt_id IS DISTINCT FROM %s
            RETURNING attempt_id, target_schema, shadow_table""", (collection, keep)).fetchall()
     for attempt_id, schema, shadow in rows:
         conn.execute(db.statement("promote/drop_table", table=sql.Identifier(schema, shadow)))

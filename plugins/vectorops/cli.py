@@ -97,16 +97,44 @@ def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
 
     plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
     print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
-    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'re-embed':>8} "
-              f"{'index MB':>8} {'build mwm':>9}  server maintenance_work_mem")
+    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'vectors':>10} "
+              f"{'re-embed':>8} {'no-doc kept':>11} {'no-doc quar.':>12} {'index MB':>8} {'build mwm':>9}  "
+              "server maintenance_work_mem")
     print(header)
     print("-" * len(header))
     for p in plans:
         print(f"{p['collection'][:30]:30} {p['rows']:>9} {p['dimensions'] or '-':>5} {p['space']:>6} {p['bytes']:>12} "
-              f"{p['reembed_count']:>8} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
+              f"{p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
+              f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
               f"  {p['server_maintenance_work_mem']}")
     print(json.dumps({"plans": plans}, sort_keys=True))
     return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from vectorops import quality
+
+    settings = load_settings()
+    names = args.collection or quality.migrated_collections(settings)
+    if not names:
+        print("no migrated collections to validate")
+        return 0
+    run_id = f"cli__{time.strftime('%Y%m%dT%H%M%S')}"
+    failed = 0
+    for name in names:
+        report = quality.validate_live(settings, name, run_id=run_id)
+        print(f"{'PASS' if report.success else 'FAIL'} {name} ({report.schema}.{report.table}), "
+              f"{report.seconds:.1f}s, validation {report.validation_id}")
+        for outcome in report.outcomes:
+            observed = json.dumps(outcome.observed, default=str)
+            print(f"  {'ok  ' if outcome.success else 'FAIL'} {outcome.expectation:40} "
+                  f"{observed if len(observed) < 200 else observed[:197] + '...'}")
+        if not report.success:
+            failed += 1
+            quality.alert_failure(report, event="validation_failed", dag_id=None, run_id=run_id)
+    print(f"{len(names) - failed} of {len(names)} collection(s) passed; Data Docs: "
+          f"{settings.home / 'data_docs' / 'index.html'}")
+    return 1 if failed else 0
 
 
 def _cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -140,11 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
     mig.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
     mig.add_argument("--collection", action="append", help="collection to migrate (repeatable; default: all)")
-    mig.add_argument("--reembed", default="never", help="auto | always | never (default never)")
+    mig.add_argument("--reembed", default="never",  # validated with the DAG params, for the same message
+                     help="never: copy the source vectors; always: embed every document with "
+                          "VECTOROPS_EMBEDDING_MODEL; auto: re-embed when the collection's model differs, "
+                          "and repair unusable vectors (default never)")
     mig.add_argument("--schema", default="vectors", help="target schema (default vectors)")
     mig.add_argument("--batch-size", type=int, default=5000, help="records per Chroma fetch (default 5000)")
     mig.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
     mig.set_defaults(func=_cmd_migrate)
+
+    val = sub.add_parser("validate", help="re-validate migrated tables (exit 1 when any fails, and alert)")
+    val.add_argument("--collection", action="append", help="collection to validate (repeatable; default: all)")
+    val.set_defaults(func=_cmd_validate)
 
     seed = sub.add_parser("seed-demo", help="write a small demo Chroma store")
     seed.add_argument("path")

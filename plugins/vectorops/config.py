@@ -41,6 +41,9 @@ class Settings:
         (``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``).
     :param claim_ttl_s: seconds after which an idle claim on a collection by another run is stale
         (``VECTOROPS_CLAIM_TTL_S``).
+    :param validation_sample: ids compared exactly with the source in the validation sample
+        (``VECTOROPS_VALIDATION_SAMPLE``).
+    :param validation_seed: seed of that sample, so a validation can be repeated (``VECTOROPS_VALIDATION_SEED``).
     """
 
     home: Path
@@ -53,6 +56,8 @@ class Settings:
     chunk_rows: int
     max_maintenance_work_mem_mb: int
     claim_ttl_s: int
+    validation_sample: int = 200
+    validation_seed: int = 0
 
     @property
     def pgdata(self) -> Path:
@@ -82,4 +87,6 @@ def load_settings() -> Settings:
         chunk_rows=_int_env("VECTOROPS_CHUNK_ROWS", 100_000),
         max_maintenance_work_mem_mb=_int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", 4096, minimum=64),
         claim_ttl_s=_int_env("VECTOROPS_CLAIM_TTL_S", 600),
+        validation_sample=_int_env("VECTOROPS_VALIDATION_SAMPLE", 200),
+        validation_seed=_int_env("VECTOROPS_VALIDATION_SEED", 0, minimum=0),
     )

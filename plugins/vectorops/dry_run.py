@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vectorops import chroma_source, db, indexing
+from vectorops import chroma_source, db, indexing, reembed
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
 from vectorops.naming import table_name_for
@@ -13,20 +13,24 @@ from vectorops.naming import table_name_for
 def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
     """What a migration of ``collection`` would do, without writing anything anywhere."""
     info = chroma_source.describe(request.source, collection)
+    has_documents = chroma_source.has_documents(request.source, collection)
+    plan = reembed.plan_embedding(request.reembed, info, has_documents)
     sample = chroma_source.get_collection(request.source, collection).get(
         limit=min(info.count, 500), include=["documents", "metadatas"]) if info.count else {"ids": []}
     sampled = len(sample["ids"])
     text_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in (sample.get("documents") or []) if d)
     text_bytes += sum(len(str(m)) for m in (sample.get("metadatas") or []) if m)
     text_bytes += sum(len(i) for i in sample["ids"])
-    dims = info.dimensions or 0
+    dims = plan.dimensions or 0
     est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
     index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
     current = _current_maintenance_work_mem(settings)
     return {
         "collection": collection, "table": f"{request.target_schema}.{table_name_for(collection)}",
-        "rows": info.count, "dimensions": info.dimensions, "space": info.space, "bytes": est_bytes,
-        "reembed_count": 0, "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
+        "rows": info.count, "dimensions": plan.dimensions, "source_dimensions": info.dimensions,
+        "space": info.space, "bytes": est_bytes, "vectors": plan.mode, "vectors_reason": plan.reason,
+        "embedding_model": plan.table_model, **_reembed_counts(request, collection, plan, info.space),
+        "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
         "index_memory_mb": index_mb,
         "build_maintenance_work_mem_mb": indexing.maintenance_mem_mb(
             info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
@@ -46,3 +50,27 @@ def _current_maintenance_work_mem(settings: Settings) -> str:
             return str(row[0]) if row else "unknown"
     except Exception as exc:
         return f"unknown ({type(exc).__name__})"
+
+
+def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.EmbeddingPlan,
+                    space: str) -> dict[str, int]:
+    """How many records would be re-embedded, and how many without a document would be kept or quarantined."""
+    if plan.mode == reembed.COPY:
+        return {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
+    handle = chroma_source.get_collection(request.source, collection)
+    counts = {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
+    offset, page = 0, 5000
+    while True:
+        got = handle.get(limit=page, offset=offset, include=["documents", "embeddings"])
+        if not got["ids"]:
+            return counts
+        matrix, unusable = reembed.source_vectors(got["embeddings"], len(got["ids"]), plan, space)
+        for i, document in enumerate(got["documents"]):
+            if document is not None and (plan.mode == reembed.COLLECTION or unusable[i]):
+                counts["reembed_count"] += 1
+            elif plan.mode == reembed.COLLECTION:
+                fits = not unusable[i] and matrix.shape[1] == plan.dimensions
+                counts["no_document_kept" if fits else "no_document_quarantined"] += 1
+            elif unusable[i]:
+                counts["no_document_quarantined"] += 1
+        offset += len(got["ids"])

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
-from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion, runtime
+from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion, quality, reembed, runtime
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
@@ -30,8 +30,10 @@ class IncompleteMigration(RuntimeError):
     """The loaded data does not add up; the collection is not promoted."""
 
 
-def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo) -> str:
-    return f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}"
+def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: reembed.EmbeddingPlan) -> str:
+    # an interrupted attempt is only resumed by a run that would write the same vectors
+    return (f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}|{plan.mode}|"
+            f"{plan.model}|{plan.dimensions}")
 
 
 def _check_table_free(conn: Any, collection: str, schema: str, table: str) -> None:
@@ -50,17 +52,21 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     """
     started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
+    embedding_plan = reembed.plan_embedding(request.reembed, info, chroma_source.has_documents(
+        request.source, collection) if request.reembed == "auto" else True)
     table = table_name_for(collection)
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
         _check_table_free(conn, collection, request.target_schema, table)
         attempt = claims.claim(conn, collection=collection, run_id=run_id,
-                               fingerprint=_fingerprint(request.source, info), target_schema=request.target_schema,
-                               table_name=table, source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
+                               fingerprint=_fingerprint(request.source, info, embedding_plan),
+                               target_schema=request.target_schema, table_name=table,
+                               source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
         try:
             with claims.holding_live_lock(conn, collection), conn.transaction():
                 claims.verify_owner(conn, collection, attempt.attempt_id)
-                pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table, info.dimensions)
+                pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table,
+                                            embedding_plan.dimensions)
                 if attempt.status == "scanning":
                     # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
                     # offset scan from going quadratic
@@ -72,8 +78,10 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                     chunks = pgvector_sink.assign_chunks(conn, attempt.attempt_id, settings.chunk_rows)
                     conn.execute(
                         """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
-                               dimensions = %s, distance = %s, heartbeat_at = now() WHERE attempt_id = %s""",
-                        (chunks, info.count, info.dimensions, info.space, attempt.attempt_id))
+                               dimensions = %s, distance = %s, embedding_mode = %s, embedding_model = %s,
+                               heartbeat_at = now() WHERE attempt_id = %s""",
+                        (chunks, info.count, embedding_plan.dimensions, info.space, embedding_plan.mode,
+                         embedding_plan.table_model, attempt.attempt_id))
             conn.execute("UPDATE vectorops.migration_runs SET prepare_seconds = prepare_seconds + %s "
                          "WHERE attempt_id = %s", (time.perf_counter() - started, attempt.attempt_id))
             chunk_nos = [r[0] for r in conn.execute(
@@ -82,14 +90,15 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
         except Exception as exc:
             record_failure(settings, attempt.attempt_id, exc)
             raise
-    log.info("collection %r → %s.%s: %s rows, %s dims, space %s, %s chunk(s), attempt %s%s", collection,
-             request.target_schema, table, info.count, info.dimensions, info.space, len(chunk_nos),
+    log.info("collection %r → %s.%s: %s rows, %s → %s dims, space %s, vectors: %s (%s), %s chunk(s), attempt %s%s",
+             collection, request.target_schema, table, info.count, info.dimensions, embedding_plan.dimensions,
+             info.space, embedding_plan.mode, embedding_plan.reason, len(chunk_nos),
              attempt.attempt_id, f" (resumed from run {attempt.adopted_from_run})" if attempt.adopted_from_run else "")
     return {
         "collection": collection, "run_id": run_id, "attempt_id": attempt.attempt_id,
         "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
         "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
-        "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
+        "embedding": asdict(embedding_plan), "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
     }
 
 
@@ -110,7 +119,8 @@ def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str
                 result = pgvector_sink.copy_chunk(
                     conn, spec=source, collection=plan["collection"], attempt_id=plan["attempt_id"],
                     run_id=plan["run_id"], schema=plan["schema"], shadow=plan["shadow"], chunk_no=chunk_no,
-                    dimensions=plan["info"]["dimensions"], fetch_batch=fetch_batch)
+                    plan=reembed.EmbeddingPlan(**plan["embedding"]), space=plan["info"]["space"],
+                    fetch_batch=fetch_batch)
         except claims.CollectionBusy:
             raise
         except Exception as exc:
@@ -119,9 +129,11 @@ def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str
     if result.skipped:
         log.info("collection %r chunk %s: already loaded, skipped", plan["collection"], chunk_no)
     else:
-        log.info("collection %r chunk %s: read %s, loaded %s, quarantined %s in %.2fs (%.0f rows/s)",
+        log.info("collection %r chunk %s: read %s, loaded %s, quarantined %s in %.2fs (%.0f rows/s)%s",
                  plan["collection"], chunk_no, result.read, result.loaded, result.quarantined, result.seconds,
-                 result.read / result.seconds if result.seconds else 0.0)
+                 result.read / result.seconds if result.seconds else 0.0,
+                 f"; re-embedded {result.reembedded} ({result.reembedded / result.encode_seconds:.0f} sentences/s), "
+                 f"kept {result.kept_vectors} old vector(s)" if result.encode_seconds else "")
     return asdict(result)
 
 
@@ -135,13 +147,19 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
     collection, attempt_id = plan["collection"], plan["attempt_id"]
     schema, shadow, table = plan["schema"], plan["shadow"], plan["table"]
     info = chroma_source.CollectionInfo(**plan["info"])
+    embedding_plan = reembed.EmbeddingPlan(**plan["embedding"])
     with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)
             counts = _verified_counts(conn, plan, info)
             _add_primary_key(conn, schema, shadow)
+            validated = time.perf_counter()
+            report = quality.gate(settings, conn, plan=dict(plan), counts=counts, metadata_rows=counts["metadata"],
+                                  kept_vectors=counts["kept"])
+            conn.execute("UPDATE vectorops.migration_runs SET validate_seconds = %s WHERE attempt_id = %s",
+                         (time.perf_counter() - validated, attempt_id))
             build = indexing.build_hnsw(conn, schema=schema, table=shadow, index_name=f"{shadow}_hnsw",
-                                        space=info.space, dimensions=info.dimensions, rows=counts["loaded"],
+                                        space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"],
                                         m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
                                         cap_mb=settings.max_maintenance_work_mem_mb)
             row = conn.execute("SELECT prepare_seconds, load_seconds FROM vectorops.migration_runs "
@@ -156,8 +174,13 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
             promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
                               attempt_id=attempt_id, registry={
                                   "collection": collection, "table_schema": schema, "table_name": table,
-                                  "dimensions": info.dimensions, "distance": info.space,
-                                  "embedding_model": info.embedding_model, "source_count": counts["source"],
+                                  "dimensions": embedding_plan.dimensions, "distance": info.space,
+                                  "embedding_model": embedding_plan.table_model,
+                                  "source_embedding_model": info.embedding_model,
+                                  "embedding_mode": embedding_plan.mode, "reembedded_count": counts["reembedded"],
+                                  "kept_vector_count": counts["kept"], "metadata_count": counts["metadata"],
+                                  "normalized": quality.is_normalized(embedding_plan, counts["kept"]),
+                                  "content_sha256": report.baseline_sha256, "source_count": counts["source"],
                                   "loaded_count": counts["loaded"], "quarantined_count": counts["quarantined"],
                                   "index_name": f"{table}_hnsw" if build.index_name else None,
                                   "index_method": build.method, "hnsw_m": info.hnsw_m,
@@ -170,19 +193,24 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
                 (attempt_id,))]
         except claims.CollectionBusy:
             raise
+        except quality.ValidationFailed as exc:
+            _reject(conn, collection, attempt_id, exc)
+            raise
         except Exception as exc:
             record_failure(settings, attempt_id, exc)
             raise
     summary = {
         "collection": collection, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
-        "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids, "dimensions": info.dimensions,
-        "space": info.space, "index": build.method, "load_seconds": round(load_seconds, 3),
+        "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids,
+        "dimensions": embedding_plan.dimensions, "space": info.space, "vectors": embedding_plan.mode,
+        "reembedded": counts["reembedded"], "validation": "passed", "index": build.method,
+        "load_seconds": round(load_seconds, 3),
         "index_seconds": round(build.seconds, 3), "rows_per_s": round(rows_per_s or 0.0, 1),
         "attempt_id": attempt_id, "run_id": plan["run_id"],
     }
     log.info("collection %r promoted to %s: read %s, loaded %s, quarantined %s%s; %s dims, %s; %.0f rows/s",
              collection, summary["table"], summary["read"], summary["loaded"], summary["quarantined"],
-             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", info.dimensions, info.space,
+             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", embedding_plan.dimensions, info.space,
              summary["rows_per_s"])
     return summary
 
@@ -190,9 +218,10 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
 def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.CollectionInfo) -> dict[str, int]:
     row = conn.execute(
         """SELECT count(*) FILTER (WHERE status <> 'done'), coalesce(sum(loaded_count), 0),
-                  coalesce(sum(quarantined_count), 0), coalesce(sum(row_count), 0)
+                  coalesce(sum(quarantined_count), 0), coalesce(sum(row_count), 0), coalesce(sum(reembedded_count), 0),
+                  coalesce(sum(kept_vector_count), 0), coalesce(sum(metadata_count), 0)
            FROM vectorops.migration_chunks WHERE attempt_id = %s""", (plan["attempt_id"],)).fetchone()
-    pending, loaded, quarantined, planned = (int(v) for v in row)
+    pending, loaded, quarantined, planned, reembedded, kept, metadata = (int(v) for v in row)
     collection = plan["collection"]
     if pending:
         raise IncompleteMigration(f"collection {collection!r}: {pending} chunk(s) of attempt {plan['attempt_id']} "
@@ -203,7 +232,8 @@ def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.Col
         raise IncompleteMigration(
             f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
             f"loaded {loaded}, in table {in_table}, quarantined {quarantined}); not promoted")
-    return {"source": info.count, "loaded": loaded, "quarantined": quarantined}
+    return {"source": info.count, "loaded": loaded, "quarantined": quarantined, "reembedded": reembedded,
+            "kept": kept, "metadata": metadata}
 
 
 def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
@@ -212,6 +242,17 @@ def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
     if row is None:
         conn.execute(db.statement("load/add_primary_key", table=sql.Identifier(schema, shadow),
                                   constraint=sql.Identifier(f"{shadow}_pkey")))
+
+
+def _reject(conn: Any, collection: str, attempt_id: str, error: quality.ValidationFailed) -> None:
+    """A shadow table that failed validation: keep it for inspection, never resume it, release the claim."""
+    with conn.transaction():
+        conn.execute("""UPDATE vectorops.migration_runs SET status = 'rejected', error = %s, finished_at = now(),
+                            heartbeat_at = now() WHERE attempt_id = %s""", (str(error)[:4000], attempt_id))
+        conn.execute("DELETE FROM vectorops.collection_claims WHERE collection = %s AND attempt_id = %s",
+                     (collection, attempt_id))
+    log.error("collection %r: attempt %s rejected, not promoted; the live table is unchanged. %s", collection,
+              attempt_id, error)
 
 
 def record_failure(settings: Settings, attempt_id: str, error: BaseException) -> None:

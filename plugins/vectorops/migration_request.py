@@ -42,9 +42,6 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     reembed = params.get("reembed") or "never"
     if reembed not in REEMBED_MODES:
         raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
-    if reembed != "never":
-        raise ValueError(f"reembed={reembed!r} is not available yet: re-embedding is a later feature; "
-                         "use reembed='never' to copy the source vectors")
     batch_size = params.get("batch_size", settings.fetch_batch)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size={batch_size!r} must be an integer from 1 to {MAX_BATCH_SIZE}")

@@ -12,17 +12,15 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import chroma_source, db
+from vectorops import chroma_source, db, reembed
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
-    NO_EMBEDDING,
-    NON_FINITE,
     SourceRecord,
     UnstorableValue,
     checked_fields,
+    embedding_matrix,
     printable_id,
     quarantine_payload,
-    wrong_dimensions,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +36,19 @@ class ChunkResult:
     quarantined: int
     seconds: float
     skipped: bool
+    reembedded: int = 0
+    kept_vectors: int = 0
+    metadata_rows: int = 0
+    encode_seconds: float = 0.0
+
+
+@dataclass
+class _Tally:
+    loaded: int = 0
+    metadata_rows: int = 0
+    reembedded: int = 0
+    kept: int = 0
+    encode_seconds: float = 0.0
 
 
 def vector_type(dimensions: int | None) -> sql.Composable:
@@ -109,37 +120,13 @@ def _fetch_ahead(spec: chroma_source.SourceSpec, collection: str, ids: list[str]
         yield pending.result()
 
 
-def _embedding_matrix(embeddings: object, rows: int, dimensions: int | None) -> tuple[np.ndarray, list[str | None]]:
-    """A float32 (rows, d) matrix and, per row, why its embedding cannot be stored (``None`` when it can)."""
-    if isinstance(embeddings, np.ndarray) and embeddings.ndim == 2 and embeddings.shape[0] == rows:
-        matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
-        if dimensions is not None and matrix.shape[1] != dimensions:
-            return matrix, [wrong_dimensions(matrix.shape[1], dimensions)] * rows
-        problems: list[str | None] = [None] * rows
-    else:
-        items = list(embeddings) if embeddings is not None else [None] * rows  # type: ignore[call-overload]
-        width = dimensions or next((len(item) for item in items if item is not None), 0)
-        matrix = np.zeros((rows, width), dtype=np.float32)
-        problems = []
-        for i, item in enumerate(items):
-            if item is None:
-                problems.append(NO_EMBEDDING)
-            elif len(item) != width:
-                problems.append(wrong_dimensions(len(item), width))
-            else:
-                matrix[i] = item
-                problems.append(None)
-    for i in np.flatnonzero(~np.isfinite(matrix).all(axis=1)):
-        problems[i] = problems[i] or NON_FINITE
-    return matrix, problems
-
-
 def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, collection: str, attempt_id: str,
-               run_id: str, schema: str, shadow: str, chunk_no: int, dimensions: int | None,
+               run_id: str, schema: str, shadow: str, chunk_no: int, plan: reembed.EmbeddingPlan, space: str,
                fetch_batch: int) -> ChunkResult:
     """Load one chunk in one transaction: COPY its storable rows, quarantine the rest, mark it done.
 
-    Must be called inside a transaction; nothing is visible (and the chunk is not done) until it commits.
+    Vectors are copied or re-embedded as ``plan`` says. Must be called inside a transaction; nothing is
+    visible (and the chunk is not done) until it commits.
     """
     started = time.perf_counter()
     row = conn.execute(
@@ -156,17 +143,21 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     if len(ids) != expected:
         raise RuntimeError(f"collection {collection!r}: chunk {chunk_no} expects {expected} ids, staged {len(ids)}")
     quarantined: list[tuple[str, str, bytes]] = []
-    loaded = 0
+    tally = _Tally()
+    read = 0
     copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
     with conn.cursor().copy(copy_sql) as copy:
         copy.write(COPY_HEADER)
         for batch in _fetch_ahead(spec, collection, ids, fetch_batch):
-            payload, bad = _encode_batch(batch, dimensions)
+            payload, bad = _encode_batch(batch, plan, space, tally)
             if payload:
-                copy.write(payload[0])
-                loaded += payload[1]
+                copy.write(payload)
             quarantined.extend(bad)
+            read += len(batch.ids)
+            if plan.mode != reembed.COPY:
+                _log_progress(collection, chunk_no, read, len(ids), started, tally)
         copy.write(COPY_TRAILER)
+    loaded = tally.loaded
     if quarantined:
         with conn.cursor() as cur:
             cur.executemany(
@@ -178,25 +169,40 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     seconds = time.perf_counter() - started
     conn.execute(
         """UPDATE vectorops.migration_chunks SET status = 'done', loaded_count = %s, quarantined_count = %s,
-               seconds = %s, done_at = now() WHERE attempt_id = %s AND chunk_no = %s""",
-        (loaded, len(quarantined), seconds, attempt_id, chunk_no))
+               seconds = %s, done_at = now(), reembedded_count = %s, kept_vector_count = %s, metadata_count = %s
+           WHERE attempt_id = %s AND chunk_no = %s""",
+        (loaded, len(quarantined), seconds, tally.reembedded, tally.kept, tally.metadata_rows, attempt_id, chunk_no))
     conn.execute(
         """UPDATE vectorops.migration_runs SET loaded_count = loaded_count + %s,
                quarantined_count = quarantined_count + %s, load_seconds = load_seconds + %s, heartbeat_at = now()
            WHERE attempt_id = %s""", (loaded, len(quarantined), seconds, attempt_id))
-    return ChunkResult(chunk_no, len(ids), loaded, len(quarantined), seconds, skipped=False)
+    return ChunkResult(chunk_no, len(ids), loaded, len(quarantined), seconds, skipped=False,
+                       reembedded=tally.reembedded, kept_vectors=tally.kept, metadata_rows=tally.metadata_rows,
+                       encode_seconds=tally.encode_seconds)
 
 
-def _encode_batch(batch: chroma_source.RecordBatch, dimensions: int | None
-                  ) -> tuple[tuple[bytes, int] | None, list[tuple[str, str, bytes]]]:
+def _log_progress(collection: str, chunk_no: int, done: int, total: int, started: float, tally: _Tally) -> None:
+    elapsed = time.perf_counter() - started
+    log.info("collection %r chunk %s: %s/%s rows (%.0f%%), %.0f rows/s; re-embedded %s (%.0f sentences/s), "
+             "kept %s old vector(s)", collection, chunk_no, done, total, 100.0 * done / total if total else 100.0,
+             done / elapsed if elapsed else 0.0, tally.reembedded,
+             tally.reembedded / tally.encode_seconds if tally.encode_seconds else 0.0, tally.kept)
+
+
+def _encode_batch(batch: chroma_source.RecordBatch, plan: reembed.EmbeddingPlan, space: str, tally: _Tally
+                  ) -> tuple[bytes | None, list[tuple[str, str, bytes]]]:
     """Split a fetched batch into encoded COPY rows and quarantine entries (record id, reason, payload)."""
     rows = len(batch.ids)
-    matrix, problems = _embedding_matrix(batch.embeddings, rows, dimensions)
+    matrix, problems = embedding_matrix(batch.embeddings, rows, plan.source_dimensions)
+    vectors = reembed.apply_policy(plan, space, matrix, problems, batch.documents)
+    tally.reembedded += vectors.reembedded
+    tally.kept += vectors.kept
+    tally.encode_seconds += vectors.encode_seconds
     keep: list[int] = []
     metas: list[str | None] = []
     bad: list[tuple[str, str, bytes]] = []
     for i in range(rows):
-        reason = problems[i]
+        reason = vectors.problems[i]
         meta = batch.metadatas[i]
         encoded = None
         try:
@@ -211,9 +217,12 @@ def _encode_batch(batch: chroma_source.RecordBatch, dimensions: int | None
         embedding = None if original is None else np.asarray(original, dtype=np.float32)
         record = SourceRecord(batch.ids[i], embedding, batch.documents[i], meta, batch.uris[i])
         bad.append((printable_id(batch.ids[i]), reason, quarantine_payload(record)))
+    tally.loaded += len(keep)
+    tally.metadata_rows += sum(m is not None for m in metas)
     if not keep:
         return None, bad
+    matrix = vectors.matrix
     if len(keep) == rows:
-        return (encode_rows(batch.ids, matrix, batch.documents, metas, batch.uris), rows), bad
-    return (encode_rows([batch.ids[i] for i in keep], matrix[keep], [batch.documents[i] for i in keep], metas,
-                        [batch.uris[i] for i in keep]), len(keep)), bad
+        return encode_rows(batch.ids, matrix, batch.documents, metas, batch.uris), bad
+    return encode_rows([batch.ids[i] for i in keep], matrix[keep], [batch.documents[i] for i in keep], metas,
+                       [batch.uris[i] for i in keep]), bad

@@ -149,6 +149,35 @@ def checked_fields(record_id: str, document: str | None, uri: str | None,
     return metadata_json(metadata) if metadata is not None else None
 
 
+def embedding_matrix(embeddings: object, rows: int, dimensions: int | None) -> tuple[np.ndarray, list[str | None]]:
+    """A float32 (rows, d) matrix of a batch's embeddings and, per row, why one cannot be stored (or ``None``).
+
+    :param embeddings: a (rows, d) array, or a list with ``None`` for missing embeddings.
+    :param dimensions: the expected length; ``None`` takes it from the first embedding.
+    """
+    if isinstance(embeddings, np.ndarray) and embeddings.ndim == 2 and embeddings.shape[0] == rows:
+        matrix = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if dimensions is not None and matrix.shape[1] != dimensions:
+            return matrix, [wrong_dimensions(matrix.shape[1], dimensions)] * rows
+        problems: list[str | None] = [None] * rows
+    else:
+        items = list(embeddings) if embeddings is not None else [None] * rows  # type: ignore[call-overload]
+        width = dimensions or next((len(item) for item in items if item is not None), 0)
+        matrix = np.zeros((rows, width), dtype=np.float32)
+        problems = []
+        for i, item in enumerate(items):
+            if item is None:
+                problems.append(NO_EMBEDDING)
+            elif len(item) != width:
+                problems.append(wrong_dimensions(len(item), width))
+            else:
+                matrix[i] = item
+                problems.append(None)
+    for i in np.flatnonzero(~np.isfinite(matrix).all(axis=1)):
+        problems[i] = problems[i] or NON_FINITE
+    return matrix, problems
+
+
 def unstorable_reason(record: SourceRecord, dimensions: int | None) -> str | None:
     """Why ``record`` cannot be loaded into PostgreSQL as it is, or ``None`` when it can."""
     try:

@@ -19,7 +19,6 @@ def settings():
     ({"chroma_path": "/x", "batch_size": 0}, "batch_size=0"),
     ({"chroma_path": "/x", "batch_size": "10"}, "batch_size='10'"),
     ({"chroma_path": "/x", "reembed": "sometimes"}, "reembed='sometimes'"),
-    ({"chroma_path": "/x", "reembed": "auto"}, "not available yet"),
     ({"chroma_path": "/x", "target_schema": "a;b"}, "target_schema"),
     ({"chroma_path": "/x", "collections": [""]}, "collections"),
     ({"chroma_host": "h", "chroma_port": 70000}, "chroma_port"),

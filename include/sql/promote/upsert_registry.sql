@@ -1,12 +1,16 @@
 INSERT INTO vectorops.collection_registry AS r (
     collection, table_schema, table_name, dimensions, distance, embedding_model, source_count, loaded_count,
     quarantined_count, migrated_at, index_name, index_method, hnsw_m, hnsw_ef_construction, hnsw_ef_search,
-    source_uri, source_collection_id, last_run_id, last_attempt_id, rows_per_s)
+    source_uri, source_collection_id, last_run_id, last_attempt_id, rows_per_s, source_embedding_model,
+    embedding_mode, reembedded_count, kept_vector_count, metadata_count, normalized, content_sha256, validated_at,
+    validation_success)
 VALUES (
     %(collection)s, %(table_schema)s, %(table_name)s, %(dimensions)s, %(distance)s, %(embedding_model)s,
     %(source_count)s, %(loaded_count)s, %(quarantined_count)s, now(), %(index_name)s, %(index_method)s,
     %(hnsw_m)s, %(hnsw_ef_construction)s, %(hnsw_ef_search)s, %(source_uri)s, %(source_collection_id)s,
-    %(run_id)s, %(attempt_id)s, %(rows_per_s)s)
+    %(run_id)s, %(attempt_id)s, %(rows_per_s)s, %(source_embedding_model)s,
+    %(embedding_mode)s, %(reembedded_count)s, %(kept_vector_count)s, %(metadata_count)s, %(normalized)s,
+    %(content_sha256)s, now(), true)
 ON CONFLICT (collection) DO UPDATE SET
     table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name, dimensions = EXCLUDED.dimensions,
     distance = EXCLUDED.distance, embedding_model = EXCLUDED.embedding_model,
@@ -16,4 +20,9 @@ ON CONFLICT (collection) DO UPDATE SET
     hnsw_ef_construction = EXCLUDED.hnsw_ef_construction, hnsw_ef_search = EXCLUDED.hnsw_ef_search,
     source_uri = EXCLUDED.source_uri, source_collection_id = EXCLUDED.source_collection_id,
     last_run_id = EXCLUDED.last_run_id, last_attempt_id = EXCLUDED.last_attempt_id,
-    rows_per_s = EXCLUDED.rows_per_s
+    rows_per_s = EXCLUDED.rows_per_s,
+    source_embedding_model = EXCLUDED.source_embedding_model, embedding_mode = EXCLUDED.embedding_mode,
+    reembedded_count = EXCLUDED.reembedded_count, kept_vector_count = EXCLUDED.kept_vector_count,
+    metadata_count = EXCLUDED.metadata_count, normalized = EXCLUDED.normalized,
+    content_sha256 = EXCLUDED.content_sha256, validated_at = EXCLUDED.validated_at,
+    validation_success = EXCLUDED.validation_success

@@ -96,3 +96,42 @@ CREATE INDEX IF NOT EXISTS quarantine_collection_idx ON vectorops.quarantine (co
 -- Columns added after the first release; idempotent for existing installs.
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS prepare_seconds double precision NOT NULL DEFAULT 0;
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS finalize_seconds double precision;
+ALTER TABLE vectorops.migration_chunks ADD COLUMN IF NOT EXISTS reembedded_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE vectorops.migration_chunks ADD COLUMN IF NOT EXISTS kept_vector_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE vectorops.migration_chunks ADD COLUMN IF NOT EXISTS metadata_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS embedding_mode text;
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS embedding_model text;
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS validate_seconds double precision;
+-- 'rejected': the shadow table failed validation; it is kept for inspection and never resumed.
+ALTER TABLE vectorops.migration_runs DROP CONSTRAINT IF EXISTS migration_runs_status_check;
+ALTER TABLE vectorops.migration_runs ADD CONSTRAINT migration_runs_status_check
+    CHECK (status IN ('scanning', 'loading', 'promoted', 'failed', 'superseded', 'rejected'));
+-- What the live table must still satisfy: the daily validation checks it against these values.
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS source_embedding_model text;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS embedding_mode text;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS reembedded_count bigint;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS kept_vector_count bigint;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS metadata_count bigint;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS normalized boolean;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS content_sha256 text;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validated_at timestamptz;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validation_success boolean;
+
+-- One row per expectation per validation run: the gate before promotion, or a later check of the live table.
+CREATE TABLE IF NOT EXISTS vectorops.validation_results (
+    result_id       bigserial PRIMARY KEY,
+    validation_id   text NOT NULL,
+    validated_at    timestamptz NOT NULL DEFAULT now(),
+    stage           text NOT NULL CHECK (stage IN ('gate', 'live')),
+    collection      text NOT NULL,
+    table_schema    text NOT NULL,
+    table_name      text NOT NULL,
+    run_id          text,
+    attempt_id      text,
+    suite           text NOT NULL,
+    expectation     text NOT NULL,
+    success         boolean NOT NULL,
+    observed_value  jsonb
+);
+CREATE INDEX IF NOT EXISTS validation_results_collection_idx
+    ON vectorops.validation_results (collection, validated_at DESC);

@@ -1,0 +1,58 @@
+"""
+### pgvector data quality
+
+Re-validates every migrated table, daily and whenever a migration updates one: the Great Expectations
+suite (row count, unique non-null ids, non-null embeddings of the right dimension, finite values, no zero
+vectors under cosine, unit norms when normalised, metadata present, no duplicates) and the table's
+checksum against the baseline recorded at promotion.
+
+Results go to `vectorops.validation_results` and the Data Docs under `VECTOROPS_HOME/data_docs`.
+A failing table fails its mapped task and sends an alert to the configured channels.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from vectorops.alert_notifier import VectoropsNotifier
+
+VALIDATED_TABLES = AssetAlias("vectorops_validated_tables")
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 3 * * *", timezone="UTC"),
+                                 assets=AssetAlias("vectorops_migrated_tables")),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["vectorops", "data-quality", "pgvector"],
+    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
+                  "on_failure_callback": VectoropsNotifier()},
+    max_active_runs=1,
+)
+def pgvector_data_quality() -> None:
+    @task
+    def list_migrated() -> list[str]:
+        """The collections in `vectorops.collection_registry`."""
+        from vectorops.airflow_tasks import list_migrated
+
+        return list_migrated()
+
+    @task(map_index_template="{{ collection }}", outlets=[VALIDATED_TABLES])
+    def validate_table(collection: str) -> dict:
+        """Run the suite and the checksum check on one live table."""
+        from vectorops.airflow_tasks import validate_table
+
+        return validate_table(collection, VALIDATED_TABLES)
+
+    validate_table.expand(collection=list_migrated())
+
+
+pgvector_data_quality()

@@ -1,0 +1,64 @@
+"""The ``pgvector_data_quality`` DAG under real Airflow: scheduled on migration Assets, alerts once per failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.support import add_records, chroma_client, migrate_in_process
+from vectorops.naming import table_name_for
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> list[str]:
+    path = tmp_path_factory.mktemp("chroma-dq")
+    client = chroma_client(path)
+    rng = np.random.default_rng(9)
+    names = ["dq-good", "dq-broken"]
+    for name in names:
+        col = client.create_collection(name, configuration={"hnsw": {"space": "l2"}})
+        add_records(col, [f"{name}-{i}" for i in range(80)], rng.standard_normal((80, 8), dtype=np.float32),
+                    [f"doc {i}" for i in range(80)], [{"i": i} for i in range(80)])
+    migrate_in_process(settings, {"chroma_path": str(path), "collections": names, "target_schema": "dq"}, "dq-setup")
+    return names
+
+
+def test_the_dag_is_scheduled_daily_and_on_migrated_table_assets() -> None:
+    from vectorops.airflow_run import load_dag
+
+    dag = load_dag("pgvector_data_quality")
+    timetable = dag.timetable
+    assert "AssetOrTimeSchedule" in type(timetable).__name__
+    assert "vectorops_migrated_tables" in repr(timetable.asset_condition)
+    assert dag.task_dict["validate_table"].on_failure_callback
+
+
+def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
+        migrated: list[str], airflow_db: dict[str, str], dsn: str, monkeypatch: pytest.MonkeyPatch,
+        http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow_run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dq"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'dq-broken-7'").format(
+            sql.Identifier("dq", table_name_for("dq-broken"))))
+    run = load_dag("pgvector_data_quality").test()
+    assert str(run.state) == "failed"
+    with create_session() as session:
+        states = {ti.rendered_map_index: str(ti.state) for ti in run.get_task_instances(session=session)
+                  if ti.task_id == "validate_table"}
+    assert states["dq-good"] == "success" and states["dq-broken"] == "failed"
+    posts = [p.json() for p in http_receiver.posts]
+    assert len(posts) == 1, posts  # the failure callback does not repeat the validation alert
+    alert = posts[0]
+    assert (alert["event"], alert["collection"], alert["dag_id"]) == ("validation_failed", "dq-broken",
+                                                                      "pgvector_data_quality")
+    assert "/dags/pgvector_data_quality/runs/" in alert["run_url"]
+    failed = {f["expectation"]: f["observed"] for f in alert["failed_expectations"]}
+    assert failed["row_count_equals_expected"] == 79
