@@ -17,6 +17,7 @@ import numpy as np
 SPACES = ("l2", "cosine", "ip")
 # Chroma's built-in embedding functions that record no model name: its default is all-MiniLM-L6-v2 (ONNX)
 DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
+DEFAULT_FUNCTION_DIMENSIONS = 384
 ANY_DOCUMENT = {"$regex": "^"}  # matches every record that has a document, even an empty one
 
 
@@ -134,7 +135,11 @@ def describe(spec: SourceSpec, name: str) -> CollectionInfo:
     if model is None:
         ef = config.get("embedding_function") or {}
         if isinstance(ef, dict):
-            model = (ef.get("config") or {}).get("model_name") or DEFAULT_FUNCTION_MODELS.get(ef.get("name"))
+            model = (ef.get("config") or {}).get("model_name")
+            # every collection made without an embedding function records "default", even when its vectors
+            # came from elsewhere: believe it only when the vectors have that model's 384 dimensions
+            if model is None and dimensions == DEFAULT_FUNCTION_DIMENSIONS:
+                model = DEFAULT_FUNCTION_MODELS.get(ef.get("name"))
     return CollectionInfo(
         name=name,
         collection_id=str(collection.id),
@@ -158,13 +163,12 @@ def has_documents(spec: SourceSpec, name: str) -> bool:
     return bool(get_collection(spec, name).get(where_document=ANY_DOCUMENT, limit=1, include=[])["ids"])
 
 
-def iter_id_pages(spec: SourceSpec, name: str, page: int, *, with_documents: bool = False) -> Iterator[list[str]]:
-    """All ids of the collection (or only those with a document), a page at a time; no payload is read."""
+def iter_id_pages(spec: SourceSpec, name: str, page: int) -> Iterator[list[str]]:
+    """All ids of the collection, a page at a time (``include=[]``: no payload is read)."""
     collection = get_collection(spec, name)
-    where = {"where_document": ANY_DOCUMENT} if with_documents else {}
     offset = 0
     while True:
-        ids = collection.get(include=[], limit=page, offset=offset, **where)["ids"]
+        ids = collection.get(include=[], limit=page, offset=offset)["ids"]
         if not ids:
             return
         yield list(ids)

@@ -52,8 +52,8 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     """
     started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
-    embedding_plan = reembed.plan_embedding(request.reembed, info, chroma_source.has_documents(
-        request.source, collection) if request.reembed == "auto" else True)
+    embedding_plan = reembed.plan_embedding(request.reembed, info, request.reembed != "never" and (
+        chroma_source.has_documents(request.source, collection)))
     table = table_name_for(collection)
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:

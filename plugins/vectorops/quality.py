@@ -11,12 +11,14 @@ import json
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
-from vectorops import db, parity, reembed, runtime
+from vectorops import db, parity, parity_sample, reembed, runtime
 from vectorops.chroma_source import SourceSpec
 from vectorops.config import Settings
 from vectorops.exact_search import ExactTopK
@@ -111,22 +113,30 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
         schema=schema, table=shadow, expected_rows=counts["source"] - counts["quarantined"],
         dimensions=int(embedding_plan.dimensions or 0), space=space,
         normalized=is_normalized(embedding_plan, kept_vectors), metadata_rows=metadata_rows)
-    if embedding_plan.dimensions is not None:
-        report.outcomes += _suite(settings, runtime.dsn(settings), spec, f"gate-{plan['attempt_id']}")
-    source = SourceSpec(**plan["source"])
-    common = {"spec": source, "collection": plan["collection"], "schema": schema, "table": shadow,
-              "plan": embedding_plan, "space": space}
-    ids = parity.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
-    query_ids, queries = parity.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
-    source_top_k = ExactTopK(queries, space) if embedding_plan.mode != reembed.COLLECTION and query_ids else None
-    checks, report.baseline_sha256, differ = parity.checksum_parity(
-        conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
-        source_top_k=source_top_k, **common)
+    report.outcomes.append(ExpectationOutcome(
+        "rows_loaded", counts["loaded"] > 0 or counts["source"] == 0,
+        {"source": counts["source"], "loaded": counts["loaded"], "quarantined": counts["quarantined"]},
+        "vectorops.parity"))
+    # the GX suite is SQL-bound and the parity pass Chroma-bound: run them side by side
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suite") as pool:
+        suite = pool.submit(_suite, settings, runtime.dsn(settings), spec, f"gate-{plan['attempt_id']}") if (
+            embedding_plan.dimensions is not None) else None
+        source = SourceSpec(**plan["source"])
+        common = {"spec": source, "collection": plan["collection"], "schema": schema, "table": shadow,
+                  "plan": embedding_plan, "space": space}
+        ids = parity_sample.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
+        query_ids, queries = parity_sample.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
+        source_top_k = ExactTopK(queries, space) if embedding_plan.mode != reembed.COLLECTION and query_ids else None
+        checks, report.baseline_sha256, differ = parity.checksum_parity(
+            conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
+            source_top_k=source_top_k, **common)
+        checks += parity_sample.sample_equality(conn, ids=ids, seed=settings.validation_seed, **common)
+        checks.append(parity_sample.top10_overlap(
+            conn, query_ids=query_ids, queries=queries,
+            source_exact=source_top_k.result() if source_top_k else None, differ=differ, **common))
+        if suite is not None:
+            report.outcomes += suite.result()
     report.outcomes += checks
-    report.outcomes += parity.sample_equality(conn, ids=ids, seed=settings.validation_seed, **common)
-    report.outcomes.append(parity.top10_overlap(
-        conn, query_ids=query_ids, queries=queries, source_exact=source_top_k.result() if source_top_k else None,
-        differ=differ, **common))
     report.seconds = time.perf_counter() - started
     store_report(conn, report)
     log.info("validation gate: %s", report.describe())
@@ -158,6 +168,12 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
                              f"{', '.join(map(repr, known)) or 'none'}")
         schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline = row
         report = ValidationReport(uuid.uuid4().hex, "live", collection, schema, table, run_id, None)
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                              (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
+        if not exists:
+            report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
+                                                      "vectorops.parity"))
+            return _finish_live(conn, report, started)
         spec = TableSuiteSpec(schema=schema, table=table, expected_rows=int(loaded), dimensions=int(dimensions or 0),
                               space=space, normalized=bool(normalized), metadata_rows=metadata_rows)
         report.outcomes += _suite(settings, dsn, spec, f"live-{collection}")
@@ -165,10 +181,14 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
             current, rows = parity.table_checksum(conn, schema, table)
             report.outcomes.append(ExpectationOutcome("checksum_matches_baseline", current == baseline, {
                 "baseline_sha256": baseline, "table_sha256": current, "rows": rows}, "vectorops.parity"))
-        report.seconds = time.perf_counter() - started
-        store_report(conn, report)
-        conn.execute("""UPDATE vectorops.collection_registry SET validated_at = now(), validation_success = %s
-                        WHERE collection = %s""", (report.success, collection))
+        return _finish_live(conn, report, started)
+
+
+def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:
+    report.seconds = time.perf_counter() - started
+    store_report(conn, report)
+    conn.execute("""UPDATE vectorops.collection_registry SET validated_at = now(), validation_success = %s
+                    WHERE collection = %s""", (report.success, report.collection))
     log.info("live validation: %s", report.describe())
     return report
 

@@ -61,6 +61,9 @@ def plan_embedding(reembed: str, info: Any, has_documents: bool) -> EmbeddingPla
         return EmbeddingPlan(COPY, source_dims, source_dims, None, recorded, False, "reembed=never")
     target = embedding.model_info()
     if reembed == "always":
+        if not has_documents and info.count:
+            raise ValueError(f"reembed='always' but collection {info.name!r} has no documents to embed; use "
+                             "reembed='never' to copy its vectors")
         return EmbeddingPlan(COLLECTION, source_dims, target.dimensions, target.name, target.name, target.normalizes,
                              "reembed=always")
     if recorded is not None and not embedding.same_model(recorded, target.name):

@@ -70,16 +70,19 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "cert.pem", folder / "key.pem"
 
 
-def _event(**changes: Any) -> AlertEvent:
-    values: dict[str, Any] = {
+def _event_fields() -> dict[str, Any]:
+    """The fields of the sample alert: a fresh copy each call, and exactly the JSON its webhook post carries."""
+    return {
         "event": "validation_failed", "dag_id": "pgvector_data_quality", "run_id": "manual__2026-01-01T00:00:00+00:00",
         "collection": "docs", "table": "vectors.docs",
         "failed_expectations": [{"expectation": "expect_table_row_count_to_equal", "observed": 998},
                                 {"expectation": "embedding_norm_within_range", "observed": [0.0, 3.5]}],
         "run_url": "https://airflow.example.com/dags/pgvector_data_quality/runs/r1",
         "message": "2 of 9 expectations failed", "task_id": "validate"}
-    values.update(changes)
-    return AlertEvent(**values)
+
+
+def _event(**changes: Any) -> AlertEvent:
+    return AlertEvent(**{**_event_fields(), **changes})
 
 
 def _closed_port() -> int:
@@ -93,13 +96,7 @@ def test_webhook_receives_the_exact_json_payload(http_receiver: HttpReceiver,
     assert results == [ChannelResult("webhook", True, None)]
     [post] = http_receiver.posts
     assert post.path == "/alerts" and post.content_type == "application/json"
-    assert post.json() == {
-        "event": "validation_failed", "dag_id": "pgvector_data_quality", "run_id": "manual__2026-01-01T00:00:00+00:00",
-        "collection": "docs", "table": "vectors.docs",
-        "failed_expectations": [{"expectation": "expect_table_row_count_to_equal", "observed": 998},
-                                {"expectation": "embedding_norm_within_range", "observed": [0.0, 3.5]}],
-        "run_url": "https://airflow.example.com/dags/pgvector_data_quality/runs/r1",
-        "message": "2 of 9 expectations failed", "task_id": "validate"}
+    assert post.json() == _event_fields()
 
 
 def test_slack_receives_a_readable_text(http_receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> None:

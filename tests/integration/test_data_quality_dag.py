@@ -54,7 +54,7 @@ def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
         states = {ti.rendered_map_index: str(ti.state) for ti in run.get_task_instances(session=session)
                   if ti.task_id == "validate_table"}
     assert states["dq-good"] == "success" and states["dq-broken"] == "failed"
-    posts = [p.json() for p in http_receiver.posts]
+    posts = [p.json() for p in http_receiver.posts if str(p.json().get("collection")).startswith("dq-")]
     assert len(posts) == 1, posts  # the failure callback does not repeat the validation alert
     alert = posts[0]
     assert (alert["event"], alert["collection"], alert["dag_id"]) == ("validation_failed", "dq-broken",

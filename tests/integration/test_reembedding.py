@@ -54,6 +54,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     documents: list[str | None] = list(SENTENCES)
     documents[4] = None
     add_records(same, ids, vectors, documents, [{"i": i} for i in range(n)])
+    bare = client.create_collection("no-docs", metadata={"embedding_model": "text-embedding-ada-002"})
+    add_records(bare, ids, rng.standard_normal((n, 384), dtype=np.float32))
     return path
 
 
@@ -161,3 +163,12 @@ def test_the_model_setting_is_checked_and_never_downloads(monkeypatch: pytest.Mo
     info = embedding.model_info()
     assert (info.dimensions, info.normalizes) == (384, True)
     assert embedding.load_model() is embedding.load_model()  # once per process
+
+
+def test_always_refuses_a_collection_without_documents_before_writing(store: Path, settings: Any, dsn: str) -> None:
+    with pytest.raises(ValueError, match="reembed='always' but collection 'no-docs' has no documents"):
+        migrate_in_process(settings, {"chroma_path": str(store), "collections": ["no-docs"], "reembed": "always",
+                                      "target_schema": "reembed"}, "reembed-nodocs")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM vectorops.migration_runs WHERE collection = 'no-docs'"
+                            ).fetchone() == (0,)

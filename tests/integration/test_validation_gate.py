@@ -20,6 +20,7 @@ TAMPERS = {
     "zero-vector": ("UPDATE {t} SET embedding = array_fill(0, ARRAY[16])::vector WHERE id = 'r-004'",
                     "embedding_nonzero_norm"),
     "edited-document": ("UPDATE {t} SET document = 'edited' WHERE id = 'r-005'", "checksum_matches_baseline"),
+    "dropped-table": ("DROP TABLE {t}", "table_exists"),
 }
 
 
@@ -28,7 +29,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("chroma-gate")
     client = chroma_client(path)
     rng = np.random.default_rng(3)
-    for name in [*TAMPERS, "gate-blocked", "clean-table"]:
+    for name in [*TAMPERS, "gate-blocked", "wrongly-quarantined", "clean-table"]:
         col = client.create_collection(name, configuration={"hnsw": {"space": "cosine"}})
         add_records(col, [f"r-{i:03d}" for i in range(120)], rng.standard_normal((120, 16), dtype=np.float32),
                     [f"text {i}" for i in range(120)], [{"i": i} for i in range(120)])
@@ -132,3 +133,30 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
     assert status[0] == "rejected" and "checksum_matches_source" in status[1]
     assert shadow_exists  # kept for inspection; the live table is untouched
     assert _results(dsn, "gate-blocked", "gate")["checksum_matches_source"] is False
+
+
+def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, settings: Any, dsn: str) -> None:
+    from vectorops import migration, migration_request, quality
+    from vectorops.records import SourceRecord, quarantine_payload
+
+    params = {"chroma_path": str(store), "collections": ["wrongly-quarantined"], "target_schema": SCHEMA}
+    request = migration_request.request_from_params(params, settings)
+    plan = migration.prepare(settings, request, "wrongly-quarantined", "gate-quarantine")
+    for chunk_no in plan["chunks"]:
+        migration.load(settings, plan, chunk_no)
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():  # a loader bug, simulated
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'r-020'").format(sql.Identifier(SCHEMA, plan["shadow"])))
+        conn.execute("""INSERT INTO vectorops.quarantine (collection, record_id, reason, payload, attempt_id)
+                        VALUES ('wrongly-quarantined', 'r-020', 'made up', %s, %s)""",
+                     (quarantine_payload(SourceRecord("r-020", None, None, None, None)), plan["attempt_id"]))
+        conn.execute("""UPDATE vectorops.migration_chunks SET loaded_count = loaded_count - 1,
+                            quarantined_count = quarantined_count + 1
+                        WHERE attempt_id = %s AND chunk_no = 0""", (plan["attempt_id"],))
+    with pytest.raises(quality.ValidationFailed, match="quarantine_justified") as failure:
+        migration.finalize(settings, plan)
+    observed = next(f["observed"] for f in failure.value.failed_expectations
+                    if f["expectation"] == "quarantine_justified")
+    assert observed["storable_but_quarantined"] == 1 and observed["samples"] == ["r-020"]
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM vectorops.collection_registry "
+                            "WHERE collection = 'wrongly-quarantined'").fetchone() == (0,)
