@@ -59,6 +59,10 @@ def plan_embedding(reembed: str, info: Any, has_documents: bool) -> EmbeddingPla
     source_dims, recorded = info.dimensions, info.embedding_model
     if reembed == "never":
         return EmbeddingPlan(COPY, source_dims, source_dims, None, recorded, False, "reembed=never")
+    if reembed == "auto" and recorded is None:  # decided without loading the model
+        embedding.resolve_model_path(embedding.model_setting())  # a bad setting still fails here
+        return EmbeddingPlan(COPY, source_dims, source_dims, None, None, False,
+                             "the collection records no embedding model, so no vector is re-embedded")
     target = embedding.model_info()
     if reembed == "always":
         if not has_documents and info.count:
@@ -72,9 +76,6 @@ def plan_embedding(reembed: str, info: Any, has_documents: bool) -> EmbeddingPla
                                  target.normalizes, f"recorded model {recorded!r} is not the target {target.name!r}")
         return EmbeddingPlan(COPY, source_dims, source_dims, None, recorded, False,
                              f"recorded model {recorded!r} differs, but the collection has no documents to re-embed")
-    if recorded is None:
-        return EmbeddingPlan(COPY, source_dims, source_dims, None, None, False,
-                             "the collection records no embedding model, so no vector is re-embedded")
     if source_dims is not None and source_dims != target.dimensions:
         return EmbeddingPlan(COPY, source_dims, source_dims, None, recorded, False,
                              f"recorded model is the target, but its vectors have {source_dims} dimensions, "
