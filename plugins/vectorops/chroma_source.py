@@ -6,7 +6,8 @@ chromadb is imported inside the functions that need it, never at module import.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -200,3 +201,19 @@ def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
 
     return RecordBatch(ids=list(ids), embeddings=embeddings, documents=pick("documents"),
                        metadatas=pick("metadatas"), uris=pick("uris"))
+
+
+def fetch_ahead(spec: SourceSpec, name: str, id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
+    """Fetch each batch of ids, one batch ahead of the consumer, so reading Chroma overlaps the caller's work.
+
+    At most two batches are in memory at once.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
+        pending = None
+        for ids in id_batches:
+            following = pool.submit(fetch, spec, name, ids)
+            if pending is not None:
+                yield pending.result()
+            pending = following
+        if pending is not None:
+            yield pending.result()

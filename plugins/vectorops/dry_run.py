@@ -66,7 +66,7 @@ def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.Em
             return counts
         matrix, unusable = reembed.source_vectors(got["embeddings"], len(got["ids"]), plan, space)
         for i, document in enumerate(got["documents"]):
-            if document is not None and (plan.mode == reembed.COLLECTION or unusable[i]):
+            if reembed.gets_new_vector(plan, document, unusable[i]):
                 counts["reembed_count"] += 1
             elif plan.mode == reembed.COLLECTION:
                 fits = not unusable[i] and matrix.shape[1] == plan.dimensions

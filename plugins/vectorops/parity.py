@@ -13,7 +13,6 @@ import json
 import random
 import struct
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,42 +130,29 @@ class _SourceRow:
     storable: bool  # the loader had no reason to quarantine it
 
 
-def _prefetched(conn: psycopg.Connection, spec: SourceSpec, collection: str, attempt_id: str,
-                fetch_batch: int) -> Iterator[chroma_source.RecordBatch]:
-    """Source batches in id byte order, the next one fetched from Chroma while the caller works on this one."""
-    def pages() -> Iterator[list[str]]:
-        last = b""
-        while True:
-            page = [bytes(r[0]) for r in conn.execute(
-                """SELECT id FROM vectorops.migration_source_ids WHERE attempt_id = %s AND id > %s
-                   ORDER BY id LIMIT %s""", (attempt_id, last, fetch_batch))]
-            if not page:
-                return
-            last = page[-1]
-            yield [raw.decode("utf-8", "surrogatepass") for raw in page]
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-fetch") as pool:
-        pending = None
-        for ids in pages():
-            following = pool.submit(chroma_source.fetch, spec, collection, ids)
-            if pending is not None:
-                yield pending.result()
-            pending = following
-        if pending is not None:
-            yield pending.result()
+def _staged_id_pages(conn: psycopg.Connection, attempt_id: str, size: int) -> Iterator[list[str]]:
+    """The attempt's staged ids in byte order, ``size`` at a time (keyset paging)."""
+    last = b""
+    while True:
+        page = [bytes(r[0]) for r in conn.execute(
+            """SELECT id FROM vectorops.migration_source_ids WHERE attempt_id = %s AND id > %s
+               ORDER BY id LIMIT %s""", (attempt_id, last, size))]
+        if not page:
+            return
+        last = page[-1]
+        yield [raw.decode("utf-8", "surrogatepass") for raw in page]
 
 
 def _source_rows(conn: psycopg.Connection, spec: SourceSpec, collection: str, attempt_id: str, plan: EmbeddingPlan,
                  space: str, fetch_batch: int) -> Iterator[_SourceRow]:
     """Source records in id byte order, with what the loader should have done with each."""
-    for batch in _prefetched(conn, spec, collection, attempt_id, fetch_batch):
+    for batch in chroma_source.fetch_ahead(spec, collection, _staged_id_pages(conn, attempt_id, fetch_batch)):
         matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
         fits = matrix.shape[1] == plan.dimensions
         big_endian = matrix.astype(">f4")
         for i, record_id in enumerate(batch.ids):
             document, meta, uri = batch.documents[i], batch.metadatas[i], batch.uris[i]
-            new_vector = document is not None and (plan.mode == reembed.COLLECTION or (
-                plan.mode == reembed.RECORDS and unusable[i]))
+            new_vector = reembed.gets_new_vector(plan, document, unusable[i])
             vector_ok = new_vector or (not unusable[i] and fits)
             try:
                 checked_fields(record_id, document, uri, meta)

@@ -57,8 +57,7 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     model_rows: list[tuple[str, str, bytes]] = []
     for i, record_id in enumerate(ids):
         vector, document, metadata, uri = stored[record_id]
-        if vector is not None and batch.documents[i] is not None and (plan.mode == reembed.COLLECTION or (
-                plan.mode == reembed.RECORDS and unusable[i])):
+        if vector is not None and reembed.gets_new_vector(plan, batch.documents[i], unusable[i]):
             model_rows.append((record_id, batch.documents[i], bytes(vector)))
             vector_equal = True
         else:

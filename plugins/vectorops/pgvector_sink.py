@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,24 +101,6 @@ def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
         yield ids[start:start + size]
 
 
-def _fetch_ahead(spec: chroma_source.SourceSpec, collection: str, ids: list[str],
-                 size: int) -> Iterator[chroma_source.RecordBatch]:
-    """Fetch batches one ahead of the consumer, so that reading Chroma overlaps encoding and COPY.
-
-    At most two batches are in memory at once.
-    """
-    batches = list(_batches(ids, size))
-    if not batches:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
-        pending = pool.submit(chroma_source.fetch, spec, collection, batches[0])
-        for following in batches[1:]:
-            current = pending.result()
-            pending = pool.submit(chroma_source.fetch, spec, collection, following)
-            yield current
-        yield pending.result()
-
-
 def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, collection: str, attempt_id: str,
                run_id: str, schema: str, shadow: str, chunk_no: int, plan: reembed.EmbeddingPlan, space: str,
                fetch_batch: int) -> ChunkResult:
@@ -148,7 +129,7 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
     with conn.cursor().copy(copy_sql) as copy:
         copy.write(COPY_HEADER)
-        for batch in _fetch_ahead(spec, collection, ids, fetch_batch):
+        for batch in chroma_source.fetch_ahead(spec, collection, _batches(ids, fetch_batch)):
             payload, bad = _encode_batch(batch, plan, space, tally)
             if payload:
                 copy.write(payload)

@@ -84,6 +84,16 @@ def plan_embedding(reembed: str, info: Any, has_documents: bool) -> EmbeddingPla
                          "recorded model is the target; only unusable vectors are re-embedded")
 
 
+def gets_new_vector(plan: EmbeddingPlan, document: str | None, unusable: bool) -> bool:
+    """Whether a record's table vector is the target model's embedding of its document.
+
+    :param unusable: the source vector is missing, non-finite, of the wrong length, or zero under cosine.
+    """
+    if document is None:
+        return False
+    return plan.mode == COLLECTION or (plan.mode == RECORDS and unusable)
+
+
 @dataclass
 class BatchVectors:
     """A batch's table vectors after the policy, with per-row problems and what was done."""
@@ -121,10 +131,7 @@ def apply_policy(plan: EmbeddingPlan | Mapping[str, Any], space: str, matrix: np
     if plan.mode == COPY:
         return BatchVectors(matrix, problems)
     rows = len(problems)
-    if plan.mode == COLLECTION:
-        todo = [i for i in range(rows) if documents[i] is not None]
-    else:
-        todo = [i for i in range(rows) if problems[i] is not None and documents[i] is not None]
+    todo = [i for i in range(rows) if gets_new_vector(plan, documents[i], problems[i] is not None)]
     out = matrix
     if plan.mode == COLLECTION and matrix.shape[1] != plan.dimensions:
         out = np.zeros((rows, int(plan.dimensions or 0)), dtype=np.float32)
