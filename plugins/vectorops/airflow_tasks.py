@@ -68,10 +68,21 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def table_asset(table: str) -> Any:
-    """The Asset of a live vector table (``schema.table``)."""
+    """The Asset a migration updates: a live vector table (``schema.table``)."""
     from airflow.sdk import Asset
 
     return Asset(name=f"vectorops.{table}", uri=f"pgvector://vectorops/{table.replace('.', '/')}")
+
+
+def validated_asset(table: str) -> Any:
+    """The Asset a passing validation updates, apart from :func:`table_asset`.
+
+    A DAG scheduled on an AssetAlias is scheduled on the Assets it resolves to, so if validations emitted
+    the table's own Asset, ``pgvector_data_quality`` would trigger itself after every run.
+    """
+    from airflow.sdk import Asset
+
+    return Asset(name=f"vectorops.validated.{table}", uri=f"pgvector://vectorops/{table.replace('.', '/')}/validated")
 
 
 def _fail_validation(report: quality.ValidationReport, event: str) -> None:
@@ -110,7 +121,7 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
     if not report.success:
         _fail_validation(report, "validation_failed")
     context["outlet_events"][alias].add(
-        table_asset(table), extra={"collection": collection, "validation_id": report.validation_id})
+        validated_asset(table), extra={"collection": collection, "validation_id": report.validation_id})
     return {"collection": collection, "table": table, "validation_id": report.validation_id,
             "expectations": len(report.outcomes), "seconds": round(report.seconds, 2)}
 

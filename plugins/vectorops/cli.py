@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
     run.set_defaults(func=_cmd_run)
+
+    from vectorops import cli_maintenance
+
+    cli_maintenance.add_commands(sub)
     return parser
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -22,6 +23,85 @@ def _int_env(name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SettingError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def _float_env(name: str, default: float, minimum: float = 0.0, maximum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingError(f"{name}={raw!r} is not a number") from exc
+    if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingError(f"{name}={raw} must be a number {bound}")
+    return value
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """How ``pgvector_maintenance`` decides and how long it may wait.
+
+    :param lock_timeout_ms: ``lock_timeout`` of every maintenance session (``VECTOROPS_MAINT_LOCK_TIMEOUT_MS``).
+    :param statement_timeout_s: ``statement_timeout`` of every maintenance session
+        (``VECTOROPS_MAINT_STATEMENT_TIMEOUT_S``).
+    :param vacuum_dead_ratio: dead / (live + dead) tuples from which a table is vacuumed
+        (``VECTOROPS_VACUUM_DEAD_RATIO``).
+    :param vacuum_min_dead: fewest dead tuples worth a VACUUM (``VECTOROPS_VACUUM_MIN_DEAD_TUPLES``).
+    :param analyze_max_age_h: hours after which a table is analysed again (``VECTOROPS_ANALYZE_MAX_AGE_HOURS``).
+    :param reindex_churn_ratio: rows inserted, updated or deleted since the index build, as a share of the rows
+        it was built on, from which the index is rebuilt (``VECTOROPS_REINDEX_CHURN_RATIO``).
+    :param reindex_growth_ratio: growth of the table since the index build from which it is rebuilt
+        (``VECTOROPS_REINDEX_GROWTH_RATIO``).
+    """
+
+    lock_timeout_ms: int = 5000
+    statement_timeout_s: int = 7200
+    vacuum_dead_ratio: float = 0.1
+    vacuum_min_dead: int = 1000
+    analyze_max_age_h: float = 24.0
+    reindex_churn_ratio: float = 0.2
+    reindex_growth_ratio: float = 0.2
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Where backups go and how long they are kept.
+
+    :param directory: backup root (``VECTOROPS_BACKUP_DIR``, default ``VECTOROPS_HOME/backups``).
+    :param keep: verified backups kept (``VECTOROPS_BACKUP_KEEP``).
+    :param retention_days: verified backups older than this are removed, the newest one excepted
+        (``VECTOROPS_BACKUP_RETENTION_DAYS``).
+    :param max_age_h: alert when the newest verified backup is older (``VECTOROPS_BACKUP_MAX_AGE_HOURS``).
+    """
+
+    directory: Path
+    keep: int = 7
+    retention_days: float = 30.0
+    max_age_h: float = 26.0
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The search monitor's probes and thresholds.
+
+    :param probes: query vectors per table (``VECTOROPS_MONITOR_PROBES``).
+    :param seed: seed of the probe sample (``VECTOROPS_MONITOR_SEED``).
+    :param ef_search: ``hnsw.ef_search`` to probe at (``VECTOROPS_HNSW_EF_SEARCH``; default the collection's
+        own, as recorded at migration).
+    :param max_p95_ms: p95 latency above which the monitor alerts (``VECTOROPS_MONITOR_MAX_P95_MS``).
+    :param min_recall: recall@10 below which it alerts and flags the index (``VECTOROPS_MONITOR_MIN_RECALL``).
+    :param statement_timeout_s: ``statement_timeout`` of every monitor session
+        (``VECTOROPS_MONITOR_STATEMENT_TIMEOUT_S``).
+    """
+
+    probes: int = 50
+    seed: int = 0
+    ef_search: int | None = None
+    max_p95_ms: float = 50.0
+    min_recall: float = 0.95
+    statement_timeout_s: int = 300
 
 
 @dataclass(frozen=True)
@@ -44,20 +124,26 @@ class Settings:
     :param validation_sample: ids compared exactly with the source in the validation sample
         (``VECTOROPS_VALIDATION_SAMPLE``).
     :param validation_seed: seed of that sample, so a validation can be repeated (``VECTOROPS_VALIDATION_SEED``).
+    :param maintenance: see :class:`MaintenanceSettings`.
+    :param backup: see :class:`BackupSettings`.
+    :param monitor: see :class:`MonitorSettings`.
     """
 
     home: Path
     external_dsn: str | None
     db_port: int
     db_user: str
-    db_password: str
+    db_password: str = field(repr=False)
     chroma_path: str | None
     fetch_batch: int
     chunk_rows: int
     max_maintenance_work_mem_mb: int
     claim_ttl_s: int
+    backup: BackupSettings
     validation_sample: int = 200
     validation_seed: int = 0
+    maintenance: MaintenanceSettings = MaintenanceSettings()
+    monitor: MonitorSettings = MonitorSettings()
 
     @property
     def pgdata(self) -> Path:
@@ -85,8 +171,31 @@ def load_settings() -> Settings:
         chroma_path=os.environ.get("CHROMA_DB_PATH") or None,
         fetch_batch=_int_env("VECTOROPS_FETCH_BATCH", 5000),
         chunk_rows=_int_env("VECTOROPS_CHUNK_ROWS", 100_000),
-        max_maintenance_work_mem_mb=_int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", 4096, minimum=64),
+        max_maintenance_work_mem_mb=_int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", 4096),
         claim_ttl_s=_int_env("VECTOROPS_CLAIM_TTL_S", 600),
         validation_sample=_int_env("VECTOROPS_VALIDATION_SAMPLE", 200),
         validation_seed=_int_env("VECTOROPS_VALIDATION_SEED", 0, minimum=0),
+        maintenance=MaintenanceSettings(
+            lock_timeout_ms=_int_env("VECTOROPS_MAINT_LOCK_TIMEOUT_MS", 5000),
+            statement_timeout_s=_int_env("VECTOROPS_MAINT_STATEMENT_TIMEOUT_S", 7200),
+            vacuum_dead_ratio=_float_env("VECTOROPS_VACUUM_DEAD_RATIO", 0.1, maximum=1.0),
+            vacuum_min_dead=_int_env("VECTOROPS_VACUUM_MIN_DEAD_TUPLES", 1000, minimum=0),
+            analyze_max_age_h=_float_env("VECTOROPS_ANALYZE_MAX_AGE_HOURS", 24.0),
+            reindex_churn_ratio=_float_env("VECTOROPS_REINDEX_CHURN_RATIO", 0.2),
+            reindex_growth_ratio=_float_env("VECTOROPS_REINDEX_GROWTH_RATIO", 0.2),
+        ),
+        backup=BackupSettings(
+            directory=Path(os.environ.get("VECTOROPS_BACKUP_DIR") or home / "backups").expanduser().resolve(),
+            keep=_int_env("VECTOROPS_BACKUP_KEEP", 7),
+            retention_days=_float_env("VECTOROPS_BACKUP_RETENTION_DAYS", 30.0),
+            max_age_h=_float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0),
+        ),
+        monitor=MonitorSettings(
+            probes=_int_env("VECTOROPS_MONITOR_PROBES", 50),
+            seed=_int_env("VECTOROPS_MONITOR_SEED", 0, minimum=0),
+            ef_search=_int_env("VECTOROPS_HNSW_EF_SEARCH", 0) if os.environ.get("VECTOROPS_HNSW_EF_SEARCH") else None,
+            max_p95_ms=_float_env("VECTOROPS_MONITOR_MAX_P95_MS", 50.0),
+            min_recall=_float_env("VECTOROPS_MONITOR_MIN_RECALL", 0.95, maximum=1.0),
+            statement_timeout_s=_int_env("VECTOROPS_MONITOR_STATEMENT_TIMEOUT_S", 300),
+        ),
     )

@@ -34,9 +34,21 @@ def statement(name: str, **parts: sql.Composable) -> sql.Composed:
     return sql.SQL(sql_text(name)).format(**parts)  # type: ignore[arg-type]
 
 
-def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vectorops") -> psycopg.Connection:
-    """Open a connection with the settings every vectorops session uses."""
-    return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=15)
+def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vectorops",
+            lock_timeout_ms: int | None = None, statement_timeout_s: int | None = None) -> psycopg.Connection:
+    """Open a connection with the settings every vectorops session uses.
+
+    :param lock_timeout_ms: ``lock_timeout`` of the session, when given.
+    :param statement_timeout_s: ``statement_timeout`` of the session, when given.
+    """
+    options = []
+    if lock_timeout_ms is not None:
+        options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
+    if statement_timeout_s is not None:
+        options.append(f"-c statement_timeout={int(statement_timeout_s) * 1000}")
+    extra = {"options": " ".join(options)} if options else {}
+    return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=15,
+                           **extra)
 
 
 def bootstrap(settings: Settings) -> str:
@@ -59,4 +71,5 @@ def bootstrap(settings: Settings) -> str:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
         conn.execute(sql_text("schema/create_registry"))
+        conn.execute(sql_text("schema/create_operations_tables"))
     return target

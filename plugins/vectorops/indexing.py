@@ -38,8 +38,8 @@ def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
 
 
 def maintenance_mem_mb(rows: int, dimensions: int, m: int, cap_mb: int) -> int:
-    """``maintenance_work_mem`` for the build: the estimate, at least 64 MB, at most ``cap_mb``."""
-    return max(64, min(cap_mb, estimate_hnsw_mb(rows, dimensions, m)))
+    """``maintenance_work_mem`` for the build: the estimate, at least 64 MB, and never above ``cap_mb``."""
+    return min(cap_mb, max(64, estimate_hnsw_mb(rows, dimensions, m)))
 
 
 def build_hnsw(conn: psycopg.Connection, *, schema: str, table: str, index_name: str, space: str,

@@ -41,6 +41,7 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
             _rename(conn, schema, table, prev)
         _rename(conn, schema, shadow, table)
         conn.execute(db.sql_text("promote/upsert_registry"), registry)
+        conn.execute(db.sql_text("promote/reset_index_health"), registry)
         conn.execute(
             """UPDATE vectorops.migration_runs SET status = 'promoted', finished_at = now(), heartbeat_at = now(),
                    rows_per_s = %s WHERE attempt_id = %s""", (registry.get("rows_per_s"), attempt_id))

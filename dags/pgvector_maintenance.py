@@ -1,0 +1,63 @@
+"""
+### pgvector maintenance
+
+Keeps the live vector tables fast, daily at 04:00 UTC and after each migrated table passes data quality
+(migration → data quality → maintenance). For each table it decides from PostgreSQL's statistics, and logs why:
+
+- drops the invalid `_ccnew`/`_ccold` leftovers of an interrupted `REINDEX CONCURRENTLY`, and rebuilds any
+  other invalid index;
+- rebuilds the HNSW index with `REINDEX INDEX CONCURRENTLY` after a recall drop measured by the search monitor,
+  heavy churn or growth since its build, or before a VACUUM (pgvector's advice), with `maintenance_work_mem`
+  sized from the estimated graph;
+- runs `VACUUM (ANALYZE)` when dead tuples pass `VECTOROPS_VACUUM_DEAD_RATIO`, or `ANALYZE` when statistics are
+  stale. Never `VACUUM FULL`.
+
+Every session has `lock_timeout` and `statement_timeout` set. Each action is recorded in
+`vectorops.maintenance_log`; `vectorops maintain --dry-run` prints the same plan.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+from vectorops.alert_notifier import VectoropsNotifier
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
+                                 assets=AssetAlias("vectorops_validated_tables")),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["vectorops", "maintenance", "pgvector"],
+    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
+                  "on_failure_callback": VectoropsNotifier()},
+    max_active_runs=1,
+)
+def pgvector_maintenance() -> None:
+    @task
+    def plan_maintenance() -> list[str]:
+        """Log the plan of every live table and list the tables with work to do."""
+        from vectorops.airflow_maintenance_tasks import plan_maintenance
+
+        return plan_maintenance()
+
+    # one table at a time: index rebuilds use every core the server has
+    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1)
+    def maintain_table(collection: str) -> dict:
+        """Drop or rebuild invalid indexes, rebuild the HNSW index when due, then VACUUM or ANALYZE."""
+        from vectorops.airflow_maintenance_tasks import maintain_table
+
+        return maintain_table(collection)
+
+    maintain_table.expand(collection=plan_maintenance())
+
+
+pgvector_maintenance()

@@ -1,0 +1,108 @@
+-- What the scheduled DAGs record: maintenance actions, index health, backups and search probes.
+-- Idempotent: run by `vectorops db up` and before every migration, after create_registry.sql.
+
+-- One row per maintenance action (planned and run, or failed), with sizes before and after.
+CREATE TABLE IF NOT EXISTS vectorops.maintenance_log (
+    log_id             bigserial PRIMARY KEY,
+    run_id             text,
+    started_at         timestamptz NOT NULL DEFAULT now(),
+    finished_at        timestamptz,
+    table_schema       text NOT NULL,
+    table_name         text NOT NULL,
+    index_name         text,
+    action             text NOT NULL CHECK (action IN ('drop_index', 'reindex', 'vacuum_analyze', 'analyze')),
+    reason             text NOT NULL,
+    status             text NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+    duration_s         double precision,
+    table_bytes_before bigint,
+    table_bytes_after  bigint,
+    index_bytes_before bigint,
+    index_bytes_after  bigint,
+    details            jsonb,
+    error              text
+);
+CREATE INDEX IF NOT EXISTS maintenance_log_table_idx
+    ON vectorops.maintenance_log (table_schema, table_name, started_at DESC);
+
+-- The state of each live table's vector index: what it was built on, and requests to rebuild it.
+-- The search monitor writes the ef_search advice and rebuild requests; maintenance clears a request
+-- when it rebuilds.
+CREATE TABLE IF NOT EXISTS vectorops.index_health (
+    table_schema          text NOT NULL,
+    table_name            text NOT NULL,
+    index_name            text,
+    built_at              timestamptz,
+    built_rows            bigint,
+    built_changes         bigint,  -- n_tup_ins + n_tup_upd + n_tup_del of the table when the index was built
+    rebuild_reason        text,
+    rebuild_requested_at  timestamptz,
+    advised_ef_search     integer,
+    advised_recall        double precision,
+    advised_at            timestamptz,
+    PRIMARY KEY (table_schema, table_name)
+);
+
+-- One row per backup. Only 'verified' backups count toward retention and freshness.
+CREATE TABLE IF NOT EXISTS vectorops.backups (
+    backup_id        text PRIMARY KEY,
+    started_at       timestamptz NOT NULL DEFAULT now(),
+    finished_at      timestamptz,
+    status           text NOT NULL CHECK (status IN ('running', 'verifying', 'verified', 'failed', 'expired')),
+    path             text NOT NULL,
+    dump_bytes       bigint,
+    dump_sha256      text,
+    chroma_bytes     bigint,
+    chroma_sha256    text,
+    manifest_sha256  text,
+    tables           integer,
+    total_rows       bigint,
+    verified_at      timestamptz,
+    verify_seconds   double precision,
+    error            text,
+    details          jsonb
+);
+CREATE INDEX IF NOT EXISTS backups_status_idx ON vectorops.backups (status, started_at DESC);
+
+-- The fixed probe set of each table: query vectors sampled from it with a seed, kept so runs compare.
+CREATE TABLE IF NOT EXISTS vectorops.search_probes (
+    table_schema  text NOT NULL,
+    table_name    text NOT NULL,
+    probe_no      integer NOT NULL,
+    record_id     text NOT NULL,
+    embedding     vector NOT NULL,
+    attempt_id    text,      -- the migration attempt the probes were sampled from
+    seed          integer NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_schema, table_name, probe_no)
+);
+
+-- One row per table per monitor run. Latencies are client-side (execute + fetch) over the probe set;
+-- recall is against exact search with the index off, the probe's own record left out of both.
+CREATE TABLE IF NOT EXISTS vectorops.search_metrics (
+    metric_id              bigserial PRIMARY KEY,
+    measured_at            timestamptz NOT NULL DEFAULT now(),
+    run_id                 text,
+    collection             text NOT NULL,
+    table_schema           text NOT NULL,
+    table_name             text NOT NULL,
+    index_name             text,
+    index_used             boolean,  -- EXPLAIN showed the probe query going through index_name
+    row_count              bigint NOT NULL,
+    table_bytes            bigint,
+    index_bytes            bigint,
+    probes                 integer NOT NULL,
+    ef_search              integer,
+    p50_ms                 double precision,
+    p95_ms                 double precision,
+    p99_ms                 double precision,
+    recall_at_10           double precision,
+    filter                 jsonb,
+    filtered_recall_at_10  double precision,
+    filtered_p95_ms        double precision,
+    advised_ef_search      integer,
+    advised_recall         double precision,
+    breaches               jsonb NOT NULL DEFAULT '[]',
+    details                jsonb     -- plan, filter selectivity, the ef_search ladder, why a value is NULL
+);
+CREATE INDEX IF NOT EXISTS search_metrics_collection_idx
+    ON vectorops.search_metrics (collection, measured_at DESC);

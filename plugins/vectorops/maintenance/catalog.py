@@ -1,0 +1,113 @@
+"""What maintenance needs to know about each live table, read from the registry and PostgreSQL's statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import dict_row
+
+from vectorops import db
+
+LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """One index of a live table.
+
+    :param building_pid: backend building an index on the table right now (``pg_stat_progress_create_index``).
+    """
+
+    name: str
+    method: str
+    valid: bool
+    bytes: int
+    options: dict[str, str]
+    building_pid: int | None = None
+
+    @property
+    def leftover(self) -> bool:
+        """Named like what an interrupted ``REINDEX CONCURRENTLY`` leaves: ``<name>_ccnew[N]`` / ``_ccold[N]``."""
+        stem = self.name.rstrip("0123456789")
+        return stem.endswith(LEFTOVER_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class TableState:
+    """A live table from ``vectorops.collection_registry`` with its statistics.
+
+    :param changes: rows inserted, updated or deleted since the statistics were reset.
+    :param built_rows: rows the vector index was built on (``vectorops.index_health``).
+    :param built_changes: ``changes`` when the vector index was built.
+    :param rebuild_reason: a rebuild request from the search monitor, if any.
+    """
+
+    collection: str
+    schema: str
+    table: str
+    exists: bool
+    dimensions: int | None = None
+    index_name: str | None = None
+    hnsw_m: int | None = None
+    live_rows: int = 0
+    dead_rows: int = 0
+    changes: int = 0
+    mod_since_analyze: int = 0
+    last_analyzed: datetime | None = None
+    table_bytes: int = 0
+    index_bytes: int = 0
+    built_rows: int | None = None
+    built_changes: int | None = None
+    rebuild_reason: str | None = None
+    indexes: list[IndexState] = field(default_factory=list)
+
+    @property
+    def qualified(self) -> str:
+        """``schema.table`` for messages."""
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def vector_index(self) -> IndexState | None:
+        """The table's HNSW index as recorded in the registry, if it exists."""
+        return next((i for i in self.indexes if i.name == self.index_name), None)
+
+
+def _options(raw: list[str]) -> dict[str, str]:
+    return dict(option.split("=", 1) for option in raw if "=" in option)
+
+
+def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) -> list[TableState]:
+    """The state of every live table in the registry (or of ``collections`` only).
+
+    :raises ValueError: when a named collection is not in the registry.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(db.sql_text("maintenance/select_live_tables")).fetchall()
+        if collections:
+            unknown = sorted(set(collections) - {r["collection"] for r in rows})
+            if unknown:
+                raise ValueError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; "
+                                 f"migrated: {', '.join(repr(r['collection']) for r in rows) or 'none'}")
+            rows = [r for r in rows if r["collection"] in collections]
+        states = []
+        for r in rows:
+            base = {"collection": r["collection"], "schema": r["table_schema"], "table": r["table_name"]}
+            if r["relid"] is None:
+                states.append(TableState(exists=False, **base))
+                continue
+            indexes = [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
+                                  options=_options(i["options"]), building_pid=i["building_pid"])
+                       for i in cur.execute(db.sql_text("maintenance/select_table_indexes"), {"relid": r["relid"]})]
+            states.append(TableState(
+                exists=True, dimensions=r["dimensions"], index_name=r["index_name"], hnsw_m=r["hnsw_m"],
+                live_rows=int(r["n_live_tup"] or 0), dead_rows=int(r["n_dead_tup"] or 0),
+                changes=int(r["changes"] or 0), mod_since_analyze=int(r["n_mod_since_analyze"] or 0),
+                last_analyzed=r["last_analyzed"], table_bytes=int(r["table_bytes"] or 0),
+                index_bytes=int(r["index_bytes"] or 0),
+                # tables promoted before index_health existed: the index was built on the loaded rows
+                built_rows=r["built_rows"] if r["built_rows"] is not None else r["loaded_count"],
+                built_changes=r["built_changes"] if r["built_changes"] is not None else r["loaded_count"],
+                rebuild_reason=r["rebuild_reason"], indexes=indexes, **base))
+    return states

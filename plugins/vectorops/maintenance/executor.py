@@ -1,0 +1,183 @@
+"""Run a maintenance plan: every statement in a session with ``lock_timeout`` and ``statement_timeout``.
+
+All statements run in autocommit mode, as ``REINDEX CONCURRENTLY`` and ``VACUUM`` require. A rebuild sizes
+``maintenance_work_mem`` from the estimated graph and reports pgvector's "hnsw graph no longer fits into
+maintenance_work_mem" NOTICE as a warning with the numbers. A failed rebuild drops the invalid ``_ccnew``
+index it left behind. Each action is recorded in ``vectorops.maintenance_log`` before and after it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from vectorops import db, runtime
+from vectorops.config import Settings
+from vectorops.maintenance import catalog, ledger, planner
+from vectorops.maintenance.planner import Action, TablePlan
+
+log = logging.getLogger(__name__)
+
+GRAPH_NOTICE = "hnsw graph no longer fits into maintenance_work_mem"
+
+
+@dataclass
+class ActionResult:
+    """How one action ended: ``done`` or ``failed`` (with the error)."""
+
+    action: Action
+    status: str
+    seconds: float
+    log_id: int
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class MaintenanceFailed(RuntimeError):
+    """At least one maintenance action failed; the others still ran and every one is in the log."""
+
+    def __init__(self, failed: list[ActionResult]) -> None:
+        lines = "; ".join(f"{r.action.kind} {r.action.schema}.{r.action.index or r.action.table}: {r.error}"
+                          for r in failed)
+        super().__init__(f"{len(failed)} maintenance action(s) failed: {lines}")
+        self.failed = failed
+        self.table = f"{failed[0].action.schema}.{failed[0].action.table}" if failed else None
+        self.collection = failed[0].action.collection if failed else None
+
+
+def connect(settings: Settings) -> psycopg.Connection:
+    """A maintenance session on the vectors database, with the configured lock and statement timeouts."""
+    return db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-maintenance",
+                      lock_timeout_ms=settings.maintenance.lock_timeout_ms,
+                      statement_timeout_s=settings.maintenance.statement_timeout_s)
+
+
+def plan(conn: psycopg.Connection, settings: Settings, collections: list[str] | None = None) -> list[TablePlan]:
+    """The maintenance plan of every live table (or of ``collections``), from the current statistics."""
+    return [planner.plan_table(state, settings.maintenance, mem_cap_mb=settings.max_maintenance_work_mem_mb)
+            for state in catalog.live_tables(conn, collections)]
+
+
+def _drop_index(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(action.schema, action.index)))
+
+
+def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
+    """Drop the invalid ``<index>_ccnew*`` a failed ``REINDEX CONCURRENTLY`` of ``action.index`` left."""
+    rows = conn.execute(
+        """SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+           WHERE x.indrelid = to_regclass(%s) AND NOT x.indisvalid AND i.relname LIKE %s""",
+        (sql.Identifier(action.schema, action.table).as_string(conn),
+         (action.index or "").replace("_", r"\_") + r"\_ccnew%")).fetchall()
+    for (name,) in rows:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(action.schema, name)))
+    return [r[0] for r in rows]
+
+
+def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+    notices: list[str] = []
+
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
+        message = diag.message_primary or ""
+        notices.append(message)
+        if GRAPH_NOTICE in message:
+            log.warning("REINDEX of %s.%s: %s; maintenance_work_mem was %s MB for an estimated %s MB graph. "
+                        "Raise VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB (and the server's memory) to build faster",
+                        action.schema, action.index, message, action.maintenance_work_mem_mb,
+                        action.estimated_graph_mb)
+
+    workers = max(0, min(7, (os.cpu_count() or 2) - 1))
+    details.update(maintenance_work_mem_mb=action.maintenance_work_mem_mb,
+                   estimated_graph_mb=action.estimated_graph_mb, parallel_workers=workers)
+    if action.maintenance_work_mem_mb:
+        conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(
+            sql.Literal(f"{action.maintenance_work_mem_mb}MB")))
+    conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(workers)))
+    conn.add_notice_handler(on_notice)
+    try:
+        conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(action.schema, action.index)))
+    except psycopg.Error:
+        details["dropped_leftovers"] = _drop_leftovers(conn, action)
+        raise
+    finally:
+        conn.remove_notice_handler(on_notice)
+        details["notices"] = notices
+        details["graph_exceeded_memory"] = any(GRAPH_NOTICE in n for n in notices)
+        conn.execute("RESET maintenance_work_mem")
+        conn.execute("RESET max_parallel_maintenance_workers")
+    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(action.schema, action.table))
+                        ).fetchone()[0]
+    # the counter lags behind our own statements by up to a second; a rebuild only resets it, so that is fine
+    _, _, changes = ledger.table_activity(conn, action.schema, action.table)
+    details["rows"] = int(rows)
+    ledger.record_index_build(conn, schema=action.schema, table=action.table, index=action.index, rows=int(rows),
+                              changes=changes)
+
+
+def _vacuum(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+    conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(action.schema, action.table)))
+
+
+def _analyze(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(action.schema, action.table)))
+
+
+RUNNERS = {planner.DROP_INDEX: _drop_index, planner.REINDEX: _reindex, planner.VACUUM_ANALYZE: _vacuum,
+           planner.ANALYZE: _analyze}
+
+
+def run_action(conn: psycopg.Connection, action: Action, run_id: str | None) -> ActionResult:
+    """Run one action and record it; a failure is recorded and returned, not raised."""
+    before = ledger.table_activity(conn, action.schema, action.table)
+    details: dict[str, Any] = {}
+    log_id = ledger.start_action(conn, action, run_id, before[:2], details)
+    log.info("%s %s.%s%s: %s", action.kind, action.schema, action.table,
+             f" (index {action.index})" if action.index else "", action.reason)
+    started = time.perf_counter()
+    error = None
+    try:
+        RUNNERS[action.kind](conn, action, details)
+    except psycopg.Error as exc:
+        error = f"{type(exc).__name__}: {str(exc).strip()}"
+        log.error("%s %s.%s failed after %.1fs: %s", action.kind, action.schema, action.index or action.table,
+                  time.perf_counter() - started, error)
+    seconds = time.perf_counter() - started
+    after = ledger.table_activity(conn, action.schema, action.table)
+    status = "failed" if error else "done"
+    ledger.finish_action(conn, log_id, status=status, seconds=seconds, sizes=after[:2], details=details, error=error)
+    if not error:
+        log.info("%s %s.%s done in %.1fs: table %s → %s bytes, indexes %s → %s bytes", action.kind, action.schema,
+                 action.table, seconds, before[0], after[0], before[1], after[1])
+    return ActionResult(action, status, seconds, log_id, error, details)
+
+
+def run_plan(conn: psycopg.Connection, table_plan: TablePlan, run_id: str | None) -> list[ActionResult]:
+    """Run every action of one table's plan in order; later actions still run when one fails."""
+    for note in table_plan.notes:
+        log.warning("%s: %s", table_plan.state.qualified, note)
+    if table_plan.reset_baseline:
+        ledger.reset_change_baseline(conn, schema=table_plan.state.schema, table=table_plan.state.table,
+                                     changes=table_plan.state.changes)
+    return [run_action(conn, action, run_id) for action in table_plan.actions]
+
+
+def maintain(settings: Settings, collections: list[str] | None = None, run_id: str | None = None) -> list[ActionResult]:
+    """Plan and run the maintenance of every live table (or of ``collections``); see :func:`raise_for_failures`."""
+    results: list[ActionResult] = []
+    with connect(settings) as conn:
+        for table_plan in plan(conn, settings, collections):
+            results += run_plan(conn, table_plan, run_id)
+    return results
+
+
+def raise_for_failures(results: list[ActionResult]) -> None:
+    """:raises MaintenanceFailed: when any of ``results`` failed."""
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise MaintenanceFailed(failed)

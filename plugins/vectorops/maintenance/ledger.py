@@ -1,0 +1,60 @@
+"""The records maintenance keeps: ``vectorops.maintenance_log`` rows and index baselines in ``index_health``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from vectorops import db
+from vectorops.maintenance.planner import Action
+
+
+def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[int | None, int | None, int]:
+    """``(table bytes, index bytes, changes)`` of a table now.
+
+    Sizes are ``None`` when the table is gone, or locked beyond the session's ``lock_timeout`` (reading a size
+    takes a share lock); the action that follows then records the lock error itself.
+    """
+    try:
+        row = conn.execute(db.sql_text("maintenance/select_table_activity"),
+                           {"table": sql.Identifier(schema, table).as_string(conn)}).fetchone()
+    except psycopg.errors.LockNotAvailable:
+        return None, None, 0
+    if row is None:
+        return None, None, 0
+    return row[0], row[1], int(row[2] or 0)
+
+
+def start_action(conn: psycopg.Connection, action: Action, run_id: str | None, sizes: tuple[int | None, int | None],
+                 details: dict[str, Any]) -> int:
+    """Record that ``action`` starts; returns its ``log_id``."""
+    row = conn.execute(db.sql_text("maintenance/insert_maintenance_log"), {
+        "run_id": run_id, "schema": action.schema, "table": action.table, "index": action.index,
+        "kind": action.kind, "reason": action.reason, "table_bytes": sizes[0], "index_bytes": sizes[1],
+        "details": Jsonb(details)}).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def finish_action(conn: psycopg.Connection, log_id: int, *, status: str, seconds: float,
+                  sizes: tuple[int | None, int | None], details: dict[str, Any], error: str | None) -> None:
+    """Record how the action ended: ``done`` or ``failed``, with the sizes after it."""
+    conn.execute(db.sql_text("maintenance/update_maintenance_log"), {
+        "log_id": log_id, "status": status, "seconds": seconds, "table_bytes": sizes[0], "index_bytes": sizes[1],
+        "details": Jsonb(details), "error": error})
+
+
+def record_index_build(conn: psycopg.Connection, *, schema: str, table: str, index: str | None, rows: int,
+                       changes: int) -> None:
+    """Make the table's current rows and change counter the baseline of its vector index."""
+    conn.execute(db.sql_text("maintenance/record_index_build"),
+                 {"schema": schema, "table": table, "index": index, "rows": rows, "changes": changes})
+
+
+def reset_change_baseline(conn: psycopg.Connection, *, schema: str, table: str, changes: int) -> None:
+    """After a statistics reset, measure churn from the current counter (the rows the index was built on stay)."""
+    conn.execute("""UPDATE vectorops.index_health SET built_changes = %s
+                    WHERE table_schema = %s AND table_name = %s""", (changes, schema, table))

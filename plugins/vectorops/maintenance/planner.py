@@ -1,0 +1,167 @@
+"""What maintenance does to a live table, and why: pure decisions over a :class:`~.catalog.TableState`.
+
+Per table, in this order:
+
+1. indexes left invalid by an interrupted build: ``_ccnew``/``_ccold`` leftovers of ``REINDEX CONCURRENTLY``
+   are dropped, any other invalid index is rebuilt (nothing is touched while a build runs on the table);
+2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop, the table
+   grew well beyond the rows the graph was built on, many rows changed since the build, or a VACUUM is due
+   (pgvector advises rebuilding an HNSW index before vacuuming its table);
+3. ``VACUUM (ANALYZE)`` when the dead-tuple count and ratio pass their thresholds, else ``ANALYZE`` when the
+   statistics are missing or stale. ``VACUUM FULL`` is never planned: it locks the table for its whole run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from vectorops import indexing
+from vectorops.config import MaintenanceSettings
+from vectorops.maintenance.catalog import IndexState, TableState
+
+DROP_INDEX = "drop_index"
+REINDEX = "reindex"
+VACUUM_ANALYZE = "vacuum_analyze"
+ANALYZE = "analyze"
+ANALYZE_CHANGE_RATIO = 0.1  # rows changed since the last ANALYZE, as a share of the table, that make it stale
+DEFAULT_HNSW_M = 16
+
+
+@dataclass(frozen=True)
+class Action:
+    """One maintenance statement to run on one table.
+
+    :param kind: ``drop_index`` | ``reindex`` | ``vacuum_analyze`` | ``analyze``.
+    :param reason: why, with the numbers that decided it.
+    :param maintenance_work_mem_mb: for a rebuild, the memory sized from the estimated graph.
+    """
+
+    kind: str
+    collection: str
+    schema: str
+    table: str
+    reason: str
+    index: str | None = None
+    maintenance_work_mem_mb: int | None = None
+    estimated_graph_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The actions for one table, and notes on what was left alone.
+
+    :param reset_baseline: the statistics were reset since the index build; churn is measured from now on.
+    """
+
+    state: TableState
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reset_baseline: bool = False
+
+
+def _pct(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int) -> Action:
+    rows = max(state.live_rows, state.built_rows or 0)
+    hnsw = index.method == "hnsw" and state.dimensions
+    m = int(index.options.get("m", state.hnsw_m or DEFAULT_HNSW_M))
+    estimate = indexing.estimate_hnsw_mb(rows, int(state.dimensions or 0), m) if hnsw else None
+    memory = indexing.maintenance_mem_mb(rows, int(state.dimensions or 0), m, mem_cap_mb) if hnsw else None
+    return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
+                  maintenance_work_mem_mb=memory, estimated_graph_mb=estimate)
+
+
+def rebuild_reason(state: TableState, settings: MaintenanceSettings) -> str | None:
+    """Why the HNSW index needs a rebuild, or ``None``: a monitor request, growth, or churn since the build."""
+    if state.rebuild_reason:
+        return f"the search monitor asked for a rebuild: {state.rebuild_reason}"
+    built = state.built_rows
+    if built is None:
+        return None
+    if state.live_rows > built * (1 + settings.reindex_growth_ratio):
+        growth = (state.live_rows - built) / max(built, 1)
+        return (f"the HNSW index was built on {built:,} rows and the table now has {state.live_rows:,} "
+                f"(+{_pct(growth)}, threshold {_pct(settings.reindex_growth_ratio)})")
+    churn = state.changes - (state.built_changes or 0)
+    if churn > 0 and churn >= settings.reindex_churn_ratio * max(built, 1):
+        return (f"{churn:,} rows inserted, updated or deleted since the index was built on {built:,} rows "
+                f"({_pct(churn / max(built, 1))}, threshold {_pct(settings.reindex_churn_ratio)})")
+    return None
+
+
+def vacuum_reason(state: TableState, settings: MaintenanceSettings) -> str | None:
+    """Why the table needs ``VACUUM (ANALYZE)``, from its dead tuples, or ``None``."""
+    total = state.live_rows + state.dead_rows
+    ratio = state.dead_rows / total if total else 0.0
+    if state.dead_rows >= max(1, settings.vacuum_min_dead) and ratio >= settings.vacuum_dead_ratio:
+        return (f"{state.dead_rows:,} dead tuples, {_pct(ratio)} of the table (thresholds: "
+                f"{settings.vacuum_min_dead:,} tuples and {_pct(settings.vacuum_dead_ratio)})")
+    return None
+
+
+def analyze_reason(state: TableState, settings: MaintenanceSettings, now: datetime) -> str | None:
+    """Why the table needs ``ANALYZE``: never analysed, many changes since, or stale with some changes."""
+    if state.last_analyzed is None:
+        return "the table has never been analysed"
+    changed = state.mod_since_analyze
+    if changed and changed >= ANALYZE_CHANGE_RATIO * max(state.live_rows, 1):
+        return (f"{changed:,} rows changed since the last ANALYZE ({_pct(changed / max(state.live_rows, 1))} "
+                f"of the table, threshold {_pct(ANALYZE_CHANGE_RATIO)})")
+    age_h = (now - state.last_analyzed).total_seconds() / 3600
+    if changed and age_h >= settings.analyze_max_age_h:
+        return (f"last analysed {age_h:.0f} h ago (threshold {settings.analyze_max_age_h:g} h) and {changed:,} rows "
+                "changed since")
+    return None
+
+
+def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: int,
+               now: datetime | None = None) -> TablePlan:
+    """Decide the maintenance of one live table.
+
+    :param state: the table as :func:`~vectorops.maintenance.catalog.live_tables` read it.
+    :param settings: thresholds and timeouts.
+    :param mem_cap_mb: the most ``maintenance_work_mem`` a rebuild may ask for.
+    :param now: the time stale statistics are measured against (default: now).
+    """
+    if not state.exists:
+        return TablePlan(state, notes=[f"{state.qualified} is in the registry but does not exist; nothing to do"])
+    now = now or datetime.now(UTC)
+    actions: list[Action] = []
+    notes: list[str] = []
+    building = next((i.building_pid for i in state.indexes if i.building_pid), None)
+    if building:
+        notes.append(f"an index build is running on {state.qualified} (backend pid {building}); its indexes are "
+                     "left alone this run")
+    else:
+        for index in state.indexes:
+            if index.valid:
+                continue
+            if index.leftover:
+                actions.append(Action(DROP_INDEX, state.collection, state.schema, state.table, index=index.name,
+                                      reason="invalid leftover of an interrupted REINDEX CONCURRENTLY"))
+            else:
+                actions.append(_rebuild(state, index, "invalid index: a CREATE INDEX CONCURRENTLY or REINDEX did "
+                                                      "not finish", mem_cap_mb))
+    vector = state.vector_index
+    reset = state.built_changes is not None and state.changes < state.built_changes
+    if reset:
+        notes.append("the table's statistics were reset since the index build; churn is measured from now on")
+    due_vacuum = vacuum_reason(state, settings)
+    if vector is not None and vector.valid and vector.method == "hnsw" and not building:
+        reason = None if reset else rebuild_reason(state, settings)
+        if reason is None and due_vacuum:
+            reason = f"VACUUM is due ({due_vacuum}); pgvector advises REINDEX before VACUUM on HNSW tables"
+        if reason:
+            actions.append(_rebuild(state, vector, reason, mem_cap_mb))
+    elif state.index_name and vector is None:
+        notes.append(f"the registry names index {state.index_name!r}, which does not exist on {state.qualified}")
+    if due_vacuum:
+        actions.append(Action(VACUUM_ANALYZE, state.collection, state.schema, state.table, due_vacuum))
+    else:
+        stale = analyze_reason(state, settings, now)
+        if stale:
+            actions.append(Action(ANALYZE, state.collection, state.schema, state.table, stale))
+    return TablePlan(state, actions, notes, reset)

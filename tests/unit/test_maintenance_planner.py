@@ -1,0 +1,86 @@
+"""Maintenance decisions, from table states alone."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from vectorops.config import MaintenanceSettings
+from vectorops.maintenance.catalog import IndexState, TableState
+from vectorops.maintenance.planner import plan_table
+
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
+HNSW = IndexState("t_hnsw", "hnsw", True, 1 << 20, {"m": "16", "ef_construction": "64"})
+PKEY = IndexState("t_pkey", "btree", True, 1 << 16, {})
+SETTINGS = MaintenanceSettings()
+STATE = TableState(collection="c", schema="s", table="t", exists=True, dimensions=384, index_name="t_hnsw",
+                   hnsw_m=16, live_rows=100_000, changes=100_000, last_analyzed=NOW - timedelta(hours=1),
+                   built_rows=100_000, built_changes=100_000, indexes=[PKEY, HNSW])
+
+
+def kinds(state: TableState, **settings: float) -> list[tuple[str, str | None]]:
+    table_plan = plan_table(state, replace(SETTINGS, **settings), mem_cap_mb=4096, now=NOW)
+    return [(a.kind, a.index) for a in table_plan.actions]
+
+
+def test_a_healthy_table_needs_nothing() -> None:
+    assert kinds(STATE) == []
+
+
+def test_leftovers_are_dropped_and_other_invalid_indexes_rebuilt() -> None:
+    state = replace(STATE, indexes=[PKEY, HNSW, IndexState("t_hnsw_ccnew", "hnsw", False, 0, {}),
+                                    IndexState("t_hnsw_ccold1", "hnsw", False, 0, {}),
+                                    IndexState("t_meta_idx", "btree", False, 0, {})])
+    assert kinds(state) == [("drop_index", "t_hnsw_ccnew"), ("drop_index", "t_hnsw_ccold1"),
+                            ("reindex", "t_meta_idx")]
+
+
+def test_nothing_is_touched_while_a_build_runs_on_the_table() -> None:
+    state = replace(STATE, dead_rows=50_000, indexes=[PKEY, replace(HNSW, building_pid=42),
+                                                      IndexState("t_hnsw_ccnew", "hnsw", False, 0, {}, 42)])
+    table_plan = plan_table(state, SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert [a.kind for a in table_plan.actions] == ["vacuum_analyze"]
+    assert "pid 42" in table_plan.notes[0]
+
+
+def test_vacuum_needs_both_the_dead_tuple_count_and_ratio() -> None:
+    assert kinds(replace(STATE, dead_rows=9_000)) == []  # 8% < 10%
+    assert kinds(replace(STATE, live_rows=5_000, dead_rows=900, built_rows=5_000, changes=5_000,
+                         built_changes=5_000)) == []  # 15%, but fewer than 1,000 dead tuples
+    # a VACUUM on an HNSW table is preceded by a rebuild (pgvector's advice)
+    assert kinds(replace(STATE, dead_rows=12_000)) == [("reindex", "t_hnsw"), ("vacuum_analyze", None)]
+
+
+def test_rebuild_reasons_monitor_growth_and_churn() -> None:
+    flagged = plan_table(replace(STATE, rebuild_reason="recall@10 0.80 < 0.95"), SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert flagged.actions[0].reason.startswith("the search monitor asked for a rebuild: recall@10 0.80")
+    grown = plan_table(replace(STATE, live_rows=125_000, changes=125_000), SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert "built on 100,000 rows and the table now has 125,000 (+25%" in grown.actions[0].reason
+    churned = plan_table(replace(STATE, changes=125_000), SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert churned.actions[0].reason.startswith("25,000 rows inserted, updated or deleted since")
+    assert kinds(replace(STATE, changes=115_000)) == []
+
+
+def test_rebuild_memory_is_sized_from_the_graph_and_capped() -> None:
+    (action,) = plan_table(replace(STATE, rebuild_reason="x"), SETTINGS, mem_cap_mb=100, now=NOW).actions
+    assert action.estimated_graph_mb and action.estimated_graph_mb > 100
+    assert action.maintenance_work_mem_mb == 100
+
+
+def test_a_statistics_reset_restarts_churn_instead_of_rebuilding() -> None:
+    table_plan = plan_table(replace(STATE, changes=10), SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert table_plan.actions == [] and table_plan.reset_baseline
+
+
+def test_analyze_when_statistics_are_missing_or_stale() -> None:
+    assert kinds(replace(STATE, last_analyzed=None)) == [("analyze", None)]
+    assert kinds(replace(STATE, mod_since_analyze=10_000)) == [("analyze", None)]
+    old = replace(STATE, last_analyzed=NOW - timedelta(hours=30))
+    assert kinds(old) == []  # stale, but nothing changed since
+    assert kinds(replace(old, mod_since_analyze=10)) == [("analyze", None)]
+
+
+def test_a_missing_table_is_reported_not_touched() -> None:
+    table_plan = plan_table(TableState(collection="c", schema="s", table="t", exists=False), SETTINGS,
+                            mem_cap_mb=4096, now=NOW)
+    assert table_plan.actions == [] and "does not exist" in table_plan.notes[0]
