@@ -5,7 +5,16 @@ ids (so id order, which decides the migration's chunks, is not insertion order, 
 documents and small metadata dicts with int, float, bool and str values. A marker file is written only after
 seeding finished; a store without a matching marker is deleted and seeded again.
 
-Run as a script to seed one store: ``python bench/synthetic_store.py --rows 20000``.
+Two shapes of vectors:
+
+* ``gaussian`` (default): i.i.d. normal components, no structure at all. The worst case for any graph index
+  (HNSW recall is low at every ``ef_search``), and the cheapest to generate: the load benchmarks use it.
+* ``clustered``: shaped like sentence embeddings: 512 topic centres in a 32-dimensional latent space, each
+  record near its topic, mapped into 384 dimensions by a fixed random projection plus a little isotropic noise.
+  Search benchmarks use it, as their recall would mean nothing on pure noise. Cached as
+  ``chroma-<rows>x<dims>-clustered``.
+
+Run as a script to seed one store: ``python bench/synthetic_store.py --rows 20000 [--shape clustered]``.
 """
 
 from __future__ import annotations
@@ -27,6 +36,9 @@ SEED = 42
 SPACE = "cosine"
 MARKER = ".bench-seeded.json"
 SCHEME = 2
+SHAPES = ("gaussian", "clustered")
+LATENT_DIMENSIONS = 32
+CLUSTERS = 512
 TOPICS = ("billing", "shipping", "returns", "accounts", "security", "api", "search", "latency")
 
 
@@ -40,29 +52,52 @@ class SyntheticStore:
     dimensions: int
 
 
-def store_path(cache_dir: Path, rows: int, dimensions: int = DIMENSIONS) -> Path:
-    """``<cache_dir>/chroma-<rows>x<dims>``."""
-    return cache_dir / f"chroma-{rows}x{dimensions}"
+def store_path(cache_dir: Path, rows: int, dimensions: int = DIMENSIONS, shape: str = "gaussian") -> Path:
+    """``<cache_dir>/chroma-<rows>x<dims>``, with ``-clustered`` for that shape."""
+    return cache_dir / (f"chroma-{rows}x{dimensions}" + ("" if shape == "gaussian" else f"-{shape}"))
 
 
-def _marker(rows: int, dimensions: int) -> dict[str, Any]:
-    return {"scheme": SCHEME, "rows": rows, "dimensions": dimensions, "seed": SEED, "space": SPACE,
-            "collection": COLLECTION}
+def _marker(rows: int, dimensions: int, shape: str = "gaussian") -> dict[str, Any]:
+    marker = {"scheme": SCHEME, "rows": rows, "dimensions": dimensions, "seed": SEED, "space": SPACE,
+              "collection": COLLECTION}
+    return marker if shape == "gaussian" else marker | {"shape": shape}
 
 
-def is_seeded(path: Path, rows: int, dimensions: int = DIMENSIONS) -> bool:
+def is_seeded(path: Path, rows: int, dimensions: int = DIMENSIONS, shape: str = "gaussian") -> bool:
     """Whether ``path`` holds a completely seeded store of this shape."""
     try:
         found = json.loads((path / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return all(found.get(key) == value for key, value in _marker(rows, dimensions).items())
+    return all(found.get(key) == value for key, value in _marker(rows, dimensions, shape).items())
 
 
-def batch_records(rng: np.random.Generator, start: int, stop: int, dimensions: int) -> dict[str, Any]:
-    """Records ``start`` to ``stop`` (exclusive) as keyword arguments for ``collection.add``."""
+class ClusteredVectors:
+    """Embedding-like vectors: topic centres in a small latent space, projected to ``dimensions``."""
+
+    def __init__(self, dimensions: int) -> None:
+        fixed = np.random.default_rng(SEED + 1)  # the same projection and centres for every batch
+        self.projection = fixed.standard_normal((LATENT_DIMENSIONS, dimensions)).astype(np.float32)
+        self.centres = fixed.standard_normal((CLUSTERS, LATENT_DIMENSIONS)).astype(np.float32)
+        self.dimensions = dimensions
+
+    def __call__(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """``count`` vectors drawn with ``rng``."""
+        topics = rng.integers(0, CLUSTERS, count)
+        latent = self.centres[topics] + 0.5 * rng.standard_normal((count, LATENT_DIMENSIONS), dtype=np.float32)
+        noise = 0.3 * rng.standard_normal((count, self.dimensions), dtype=np.float32)
+        return (latent @ self.projection + noise).astype(np.float32)
+
+
+def batch_records(rng: np.random.Generator, start: int, stop: int, dimensions: int,
+                  vectors_of: ClusteredVectors | None = None) -> dict[str, Any]:
+    """Records ``start`` to ``stop`` (exclusive) as keyword arguments for ``collection.add``.
+
+    :param vectors_of: draws the vectors of the ``clustered`` shape; ``None`` draws ``gaussian`` ones.
+    """
     count = stop - start
-    vectors = rng.standard_normal((count, dimensions), dtype=np.float32)
+    vectors = (vectors_of(rng, count) if vectors_of is not None
+               else rng.standard_normal((count, dimensions), dtype=np.float32))
     raw_ids = rng.bytes(16 * count)
     scores = rng.random(count)
     ids = [str(uuid.UUID(bytes=raw_ids[16 * k:16 * (k + 1)], version=4)) for k in range(count)]
@@ -73,16 +108,18 @@ def batch_records(rng: np.random.Generator, start: int, stop: int, dimensions: i
     return {"ids": ids, "embeddings": vectors, "documents": documents, "metadatas": metadatas}
 
 
-def seed_store(path: Path, rows: int, dimensions: int = DIMENSIONS, *, log: bool = True) -> SyntheticStore:
+def seed_store(path: Path, rows: int, dimensions: int = DIMENSIONS, *, log: bool = True,
+               shape: str = "gaussian") -> SyntheticStore:
     """Create the store at ``path`` unless a complete one is there already.
 
     :param path: store directory; a half-seeded one (no matching marker) is removed first.
     :param rows: number of records.
     :param dimensions: vector width.
     :param log: print progress.
+    :param shape: ``gaussian`` or ``clustered`` (see the module docstring).
     """
     store = SyntheticStore(path, COLLECTION, rows, dimensions)
-    if is_seeded(path, rows, dimensions):
+    if is_seeded(path, rows, dimensions, shape):
         return store
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -96,16 +133,17 @@ def seed_store(path: Path, rows: int, dimensions: int = DIMENSIONS, *, log: bool
                                           metadata={"embedding_model": "synthetic", "bench": True})
     step = int(client.get_max_batch_size())
     rng = np.random.default_rng(SEED)
+    vectors_of = ClusteredVectors(dimensions) if shape == "clustered" else None
     for start in range(0, rows, step):
         stop = min(rows, start + step)
-        collection.add(**batch_records(rng, start, stop, dimensions))
+        collection.add(**batch_records(rng, start, stop, dimensions, vectors_of))
         if log and (stop == rows or (start // step) % 20 == 19):
             elapsed = time.perf_counter() - started
             print(f"  seeded {stop}/{rows} rows ({stop / elapsed:.0f} rows/s)", flush=True)
     count = collection.count()
     if count != rows:
         raise RuntimeError(f"seeding {path} ended with {count} records, not {rows}")
-    marker = _marker(rows, dimensions) | {"seconds": round(time.perf_counter() - started, 1),
+    marker = _marker(rows, dimensions, shape) | {"seconds": round(time.perf_counter() - started, 1),
                                           "batch": step, "chromadb": chromadb.__version__}
     (path / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return store
@@ -119,9 +157,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, required=True)
     parser.add_argument("--dimensions", type=int, default=DIMENSIONS)
     parser.add_argument("--path", type=Path, default=None)
+    parser.add_argument("--shape", choices=SHAPES, default="gaussian")
     args = parser.parse_args()
-    path = args.path or store_path(CACHE_DIR, args.rows, args.dimensions)
-    seed_store(path, args.rows, args.dimensions)
+    path = args.path or store_path(CACHE_DIR, args.rows, args.dimensions, args.shape)
+    seed_store(path, args.rows, args.dimensions, shape=args.shape)
     print(json.dumps({"path": str(path), "rows": args.rows}))
     return 0
 

@@ -40,6 +40,7 @@ def test_the_dag_is_scheduled_daily_and_on_migrated_table_assets() -> None:
 def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
         migrated: list[str], airflow_db: dict[str, str], dsn: str, monkeypatch: pytest.MonkeyPatch,
         http_receiver: Any) -> None:
+    from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
     from vectorops.airflow_run import load_dag
@@ -54,6 +55,11 @@ def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
         states = {ti.rendered_map_index: str(ti.state) for ti in run.get_task_instances(session=session)
                   if ti.task_id == "validate_table"}
     assert states["dq-good"] == "success" and states["dq-broken"] == "failed"
+    with create_session() as session:
+        events = {e.asset.name for e in session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id)}
+    # a validation emits its own Asset: the table's would re-trigger this DAG, which is scheduled on it
+    assert {e for e in events if ".dq." in e} == {f"vectorops.validated.dq.{table_name_for('dq-good')}"}
+    assert all(e.startswith("vectorops.validated.") for e in events), events
     posts = [p.json() for p in http_receiver.posts if str(p.json().get("collection")).startswith("dq-")]
     assert len(posts) == 1, posts  # the failure callback does not repeat the validation alert
     alert = posts[0]

@@ -1,0 +1,78 @@
+"""
+### pgvector backup
+
+Daily at 02:00 UTC, a verified backup of the vector schemas (those in `vectorops.collection_registry`) and
+the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
+
+1. **take_backup**: `pg_dump -Fc`, with counts, checksums and a fixed exact top-10 query per vector table taken
+   in the same snapshot; a tar.gz of `CHROMA_DB_PATH` when set; a manifest with each file's sha256.
+2. **verify_backup**: checks the files, restores into a scratch database with `pg_restore -e --single-transaction`
+   and compares; a mismatch marks the backup failed and alerts.
+3. **apply_retention**: keeps the newest `VECTOROPS_BACKUP_KEEP` verified backups within
+   `VECTOROPS_BACKUP_RETENTION_DAYS`; unverified backups never count.
+4. **check_backup_age** (beside retention): runs whatever happened before; alerts when the newest verified
+   backup is older than `VECTOROPS_BACKUP_MAX_AGE_HOURS` (default 26).
+
+`vectorops backup --list` lists the backups; `vectorops restore --backup DIR --dsn DSN` restores one.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+from vectorops.alert_notifier import VectoropsNotifier
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=CronTriggerTimetable("0 2 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["vectorops", "backup", "pgvector"],
+    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
+                  "on_failure_callback": VectoropsNotifier()},
+    max_active_runs=1,
+)
+def pgvector_backup() -> None:
+    @task
+    def take_backup() -> dict:
+        """Dump and check the vector schemas and `vectorops` in one snapshot; archive Chroma; write the manifest."""
+        from vectorops.airflow_backup_tasks import take
+
+        return take()
+
+    @task
+    def verify_backup(backup: dict) -> dict:
+        """Restore into a scratch database and compare with the manifest; a mismatch fails and alerts."""
+        from vectorops.airflow_backup_tasks import verify
+
+        return verify(backup)
+
+    @task
+    def apply_retention() -> dict:
+        """Expire backups beyond the kept count or age."""
+        from vectorops.airflow_backup_tasks import retain
+
+        return retain()
+
+    @task(trigger_rule="all_done")
+    def check_backup_age() -> dict:
+        """Alert when the newest verified backup is too old; runs even when the backup failed."""
+        from vectorops.airflow_backup_tasks import check_age
+
+        return check_age()
+
+    verified = verify_backup(take_backup())
+    # two leaves, so the run fails when verification does, though the age check after it succeeds
+    verified >> apply_retention()
+    verified >> check_backup_age()
+
+
+pgvector_backup()

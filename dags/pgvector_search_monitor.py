@@ -1,0 +1,60 @@
+"""
+### pgvector search monitor
+
+Every 15 minutes, probes each live vector table with a fixed, seeded set of query vectors sampled from it
+(kept in `vectorops.search_probes` until the table is migrated again) through its HNSW index at the
+configured `hnsw.ef_search` (`VECTOROPS_HNSW_EF_SEARCH`, else the collection's own from its migration).
+
+Measured per table: p50/p95/p99 latency; recall@10 against exact search; filtered recall with an iterative
+scan for one metadata filter; table and index sizes and row count; and the smallest `ef_search` that reaches
+the recall target. Rows go to `vectorops.search_metrics`, the advice to `vectorops.index_health`.
+
+A p95 above `VECTOROPS_MONITOR_MAX_P95_MS` (50) or a recall@10 below `VECTOROPS_MONITOR_MIN_RECALL` (0.95)
+fails the table's mapped task and alerts; a recall breach also flags the index for the next maintenance run.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, dag, task
+
+from vectorops.alert_notifier import VectoropsNotifier
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    schedule=CronTriggerTimetable("*/15 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["vectorops", "monitoring", "pgvector"],
+    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "1")),
+                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
+                  "execution_timeout": timedelta(minutes=10),
+                  "on_failure_callback": VectoropsNotifier()},
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=14),
+)
+def pgvector_search_monitor() -> None:
+    @task
+    def list_live() -> list[str]:
+        """The collections whose live table exists."""
+        from vectorops.airflow_monitor_tasks import list_live
+
+        return list_live()
+
+    @task(map_index_template="{{ collection }}")
+    def probe_table(collection: str) -> dict:
+        """Probe one table's latency and recall; record, advise, alert."""
+        from vectorops.airflow_monitor_tasks import probe_table
+
+        return probe_table(collection)
+
+    probe_table.expand(collection=list_live())
+
+
+pgvector_search_monitor()

@@ -1,0 +1,49 @@
+"""Airflow glue for ``pgvector_search_monitor``: list the live tables, probe one, alert and fail on a breach.
+
+Imported only inside task bodies, so DAG parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vectorops import monitor
+from vectorops.config import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def list_live() -> list[str]:
+    """The collections whose live table exists."""
+    collections = monitor.live_collections(load_settings())
+    log.info("%s live table(s) to probe: %s", len(collections), ", ".join(collections) or "none")
+    return collections
+
+
+def probe_table(collection: str) -> dict[str, Any]:
+    """Measure one table and record it; on a breach, alert and fail the task without retries.
+
+    The metrics row is written before the task fails, and the exception carries ``vectorops_alerted`` so the
+    failure callback does not alert a second time.
+    """
+    from airflow.sdk import get_current_context
+    from airflow.sdk.exceptions import AirflowFailException
+
+    context = get_current_context()
+    context["collection"] = collection
+    run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
+    try:
+        measurement = monitor.monitor_table(load_settings(), collection, run_id)
+    except ValueError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
+        raise AirflowFailException(str(exc)) from exc
+    for line in monitor.format_measurements([measurement]):
+        log.info(line)
+    if measurement.breaches:
+        monitor.alert_breaches(measurement, dag_id=dag_id, run_id=run_id)
+        error = AirflowFailException(measurement.describe())
+        error.vectorops_alerted = True  # type: ignore[attr-defined]  # the failure callback does not alert twice
+        raise error
+    return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
+            "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
+            "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search}

@@ -1,0 +1,141 @@
+"""The rows of ``vectorops.backups``: one per backup, from ``running`` to ``verified``, ``failed`` or ``expired``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from vectorops import db
+from vectorops.backup.manifest import CHROMA, DUMP, Manifest
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    """One row of ``vectorops.backups``."""
+
+    backup_id: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    path: str
+    dump_bytes: int | None
+    dump_sha256: str | None
+    chroma_bytes: int | None
+    chroma_sha256: str | None
+    manifest_sha256: str | None
+    tables: int | None
+    total_rows: int | None
+    verified_at: datetime | None
+    verify_seconds: float | None
+    error: str | None
+    details: dict[str, Any] | None
+
+
+_COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(BackupRow))
+
+
+def _one(dsn: str, query: sql.Composable, params: tuple[Any, ...]) -> BackupRow | None:
+    with db.connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query, params).fetchone()
+    return BackupRow(**row) if row else None
+
+
+def insert_running(dsn: str, backup_id: str, path: str, run_id: str | None) -> None:
+    """Record a backup that has started.
+
+    :param dsn: the vectors database.
+    :param backup_id: the new backup's id.
+    :param path: its directory.
+    :param run_id: the Airflow run (or CLI run) that takes it.
+    """
+    with db.connect(dsn, autocommit=True) as conn:
+        conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, details)
+                        VALUES (%s, 'running', %s, %s)""", (backup_id, path, Jsonb({"run_id": run_id})))
+
+
+def record_files(dsn: str, manifest: Manifest, manifest_sha256: str) -> None:
+    """Record a taken backup's files and what it holds; its status becomes ``verifying``.
+
+    :param dsn: the vectors database.
+    :param manifest: the backup's manifest.
+    :param manifest_sha256: sha256 of its ``manifest.json``.
+    """
+    dump, chroma = manifest.files.get(DUMP), manifest.files.get(CHROMA)
+    details = {"schemas": manifest.schemas, "snapshot": manifest.snapshot, "missing_tables": manifest.missing_tables,
+               "server_version": manifest.server_version}
+    with db.connect(dsn, autocommit=True) as conn:
+        conn.execute("""UPDATE vectorops.backups SET status = 'verifying', finished_at = now(), dump_bytes = %s,
+                               dump_sha256 = %s, chroma_bytes = %s, chroma_sha256 = %s, manifest_sha256 = %s,
+                               tables = %s, total_rows = %s, details = coalesce(details, '{}') || %s
+                        WHERE backup_id = %s""",
+                     (dump.bytes if dump else None, dump.sha256 if dump else None, chroma.bytes if chroma else None,
+                      chroma.sha256 if chroma else None, manifest_sha256, len(manifest.vector_tables),
+                      manifest.total_rows, Jsonb(details), manifest.backup_id))
+
+
+def set_status(dsn: str, backup_id: str, status: str, *, error: str | None = None,
+               details: dict[str, Any] | None = None, verify_seconds: float | None = None) -> None:
+    """Move a backup to ``status``; ``verified`` also stamps ``verified_at``.
+
+    :param dsn: the vectors database.
+    :param backup_id: the backup.
+    :param status: ``verifying`` | ``verified`` | ``failed`` | ``expired``.
+    :param error: why it failed (kept when ``None``).
+    :param details: merged into its ``details``.
+    :param verify_seconds: how long its verification took.
+    :raises ValueError: when there is no such backup.
+    """
+    with db.connect(dsn, autocommit=True) as conn:
+        updated = conn.execute(
+            """UPDATE vectorops.backups SET status = %(status)s, error = coalesce(%(error)s, error),
+                      details = coalesce(details, '{}') || %(details)s,
+                      verify_seconds = coalesce(%(seconds)s, verify_seconds),
+                      verified_at = CASE WHEN %(status)s = 'verified' THEN now() ELSE verified_at END,
+                      finished_at = coalesce(finished_at, now())
+               WHERE backup_id = %(backup_id)s""",
+            {"status": status, "error": error, "details": Jsonb(details or {}), "seconds": verify_seconds,
+             "backup_id": backup_id}).rowcount
+    if not updated:
+        raise ValueError(f"backup {backup_id!r} is not in vectorops.backups")
+
+
+def get(dsn: str, backup_id: str) -> BackupRow:
+    """The row of one backup.
+
+    :param dsn: the vectors database.
+    :param backup_id: the backup.
+    :raises ValueError: when there is no such backup.
+    """
+    row = _one(dsn, sql.SQL("SELECT {} FROM vectorops.backups WHERE backup_id = %s").format(_COLUMNS), (backup_id,))
+    if row is None:
+        raise ValueError(f"backup {backup_id!r} is not in vectorops.backups")
+    return row
+
+
+def newest_verified(dsn: str) -> BackupRow | None:
+    """The verified backup taken last, or ``None``.
+
+    :param dsn: the vectors database.
+    """
+    return _one(dsn, sql.SQL("""SELECT {} FROM vectorops.backups WHERE status = 'verified'
+                                ORDER BY started_at DESC, backup_id DESC LIMIT 1""").format(_COLUMNS), ())
+
+
+def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int | None = None) -> list[BackupRow]:
+    """Backups, newest first.
+
+    :param dsn: the vectors database.
+    :param statuses: only these statuses, when given.
+    :param limit: at most this many.
+    """
+    with db.connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql.SQL("""SELECT {} FROM vectorops.backups
+                                      WHERE %(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s)
+                                      ORDER BY started_at DESC, backup_id DESC LIMIT %(limit)s""").format(_COLUMNS),
+                           {"statuses": list(statuses) if statuses else None, "limit": limit}).fetchall()
+    return [BackupRow(**row) for row in rows]

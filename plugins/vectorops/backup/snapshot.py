@@ -1,0 +1,122 @@
+"""A consistent snapshot: ``pg_dump -Fc`` and the manifest's checks read the same exported snapshot.
+
+The checks run in a REPEATABLE READ, read-only transaction that exports its snapshot; ``pg_dump --snapshot``
+imports it, and the transaction stays open until the dump has finished. So the counts, checksums and top-10
+ids in the manifest describe exactly the rows in the dump, whatever is written meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from vectorops import db, exact_search, parity
+from vectorops.backup import pg_tools
+from vectorops.backup.manifest import DUMP, Manifest, TableCheck
+
+log = logging.getLogger(__name__)
+
+PLATFORM_SCHEMA = "vectorops"
+LEDGER_TABLE = "backups"
+TOP_K = 10
+
+
+def _pattern(*names: str) -> str:
+    """A pg_dump name pattern matching exactly ``names`` (quoted, so case and pattern characters are literal)."""
+    return ".".join('"' + name.replace('"', '""') + '"' for name in names)
+
+
+def fixed_query(conn: psycopg.Connection, schema: str, table: str) -> tuple[str, list[float]] | None:
+    """The table's fixed query: the embedding of its smallest id (bytewise) that has one.
+
+    :param conn: a connection in the snapshot's transaction.
+    :param schema: the table's schema.
+    :param table: the table.
+    :return: that id and embedding, or ``None`` when no row has an embedding.
+    """
+    row = conn.execute(sql.SQL("""SELECT id, embedding::text FROM {} WHERE embedding IS NOT NULL
+                                  ORDER BY id COLLATE "C" LIMIT 1""").format(sql.Identifier(schema, table))).fetchone()
+    return (row[0], [float(x) for x in json.loads(row[1])]) if row else None
+
+
+def top10(conn: psycopg.Connection, check: TableCheck) -> list[str]:
+    """The exact top-10 ids of ``check``'s fixed query in the table ``conn`` sees.
+
+    :param conn: a connection to the database holding the table.
+    :param check: a vector table's check with its query vector.
+    """
+    if check.query_vector is None or check.distance is None:
+        return []
+    return exact_search.exact_top_k(conn, check.schema, check.table, check.distance,
+                                    np.asarray(check.query_vector, dtype=np.float64), k=TOP_K)
+
+
+def table_check(conn: psycopg.Connection, schema: str, table: str, collection: str | None,
+                distance: str | None) -> TableCheck:
+    """The checks of one table: count; and checksum and fixed top-10 when it is a vector table.
+
+    :param conn: a connection to the database (in the snapshot's transaction while backing up).
+    :param schema: the table's schema.
+    :param table: the table.
+    :param collection: its registry collection, ``None`` for other tables.
+    :param distance: its registry space.
+    """
+    if collection is None:
+        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()[0]
+        return TableCheck(schema, table, int(rows))
+    sha256, rows = parity.table_checksum(conn, schema, table)
+    query = fixed_query(conn, schema, table)
+    check = TableCheck(schema, table, rows, sha256, collection, distance, query[0] if query else None,
+                       query[1] if query else None)
+    return replace(check, top10=top10(conn, check))
+
+
+def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
+    """Dump the registry's schemas and ``vectorops`` into ``directory/vectors.dump`` and check them, consistently.
+
+    :param dsn: the vectors database.
+    :param directory: the backup directory (it exists).
+    :param backup_id: the backup's id, for the manifest and messages.
+    :return: the manifest without its ``files``.
+    :raises pg_tools.PgToolError: when pg_dump fails, naming the dump file.
+    """
+    dump = directory / DUMP
+    with db.connect(dsn, application_name="vectorops-backup") as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        created_at = datetime.now(UTC).isoformat()
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+        registry = conn.execute(db.sql_text("backup/select_registry_tables")).fetchall()
+        missing = [f"{schema}.{table} ({collection})" for schema, table, collection, present in registry
+                   if not present]
+        for name in missing:
+            log.warning("backup %s: registry table %s does not exist; it is not in the backup", backup_id, name)
+        schemas = sorted({schema for schema, _, _, present in registry if present} | {PLATFORM_SCHEMA})
+        args = ["--format=custom", f"--snapshot={snapshot}", "--strict-names",
+                *[f"--schema={_pattern(s)}" for s in schemas],
+                f"--exclude-table-data={_pattern(PLATFORM_SCHEMA, LEDGER_TABLE)}", f"--file={dump}"]
+        log.info("backup %s: pg_dump of schemas %s at snapshot %s into %s", backup_id, ", ".join(schemas),
+                 snapshot, dump)
+        proc = pg_tools.run_tool("pg_dump", args, dsn, what=str(dump))
+        try:
+            listed = conn.execute(db.sql_text("backup/select_dumped_tables"), {"schemas": schemas}).fetchall()
+            tables = [table_check(conn, *row) for row in listed]
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        pg_tools.wait_tool(proc, "pg_dump", what=str(dump), dsn=dsn)
+        conn.rollback()  # read-only; ends the snapshot only now that pg_dump is done with it
+    log.info("backup %s: %s table(s) checked, %s vector rows", backup_id, len(tables),
+             sum(t.rows for t in tables if t.sha256))
+    return Manifest(backup_id=backup_id, created_at=created_at, database=pg_tools.database_name(dsn),
+                    server_version=str(server_version), schemas=schemas, snapshot=str(snapshot), tables=tables,
+                    missing_tables=missing)

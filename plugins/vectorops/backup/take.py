@@ -1,0 +1,80 @@
+"""Take one backup: its directory, the consistent dump with its checks, the Chroma archive and the manifest."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vectorops.backup import ledger
+from vectorops.backup.chroma_archive import archive_chroma
+from vectorops.backup.manifest import DUMP, Manifest, file_entry, sha256_file, write_manifest
+from vectorops.backup.snapshot import take_snapshot
+from vectorops.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BackupError(RuntimeError):
+    """A backup could not be taken, verified or expired; the message names the backup id and path."""
+
+
+@dataclass(frozen=True)
+class TakenBackup:
+    """A backup on disk, recorded as ``verifying``.
+
+    :param backup_id: its id.
+    :param directory: its directory.
+    :param manifest_path: its ``manifest.json``.
+    :param manifest: the manifest.
+    :param manifest_sha256: the manifest file's sha256, as recorded.
+    """
+
+    backup_id: str
+    directory: Path
+    manifest_path: Path
+    manifest: Manifest
+    manifest_sha256: str
+
+
+def new_backup_id(now: datetime | None = None) -> str:
+    """A backup id that sorts by time: ``20260102T020000Z-1a2b3c``.
+
+    :param now: the time to use (default: now, UTC).
+    """
+    return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> TakenBackup:
+    """Dump, check, archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the manifest of a new backup.
+
+    The row in ``vectorops.backups`` is ``running`` meanwhile and ``verifying`` after; ``failed`` when this raises.
+
+    :param settings: the settings (backup directory, Chroma path).
+    :param dsn: the vectors database.
+    :param run_id: the run taking it, recorded in the row's details.
+    :raises BackupError: naming the backup id and directory, with the cause.
+    """
+    backup_id = new_backup_id()
+    directory = settings.backup.directory / backup_id
+    directory.mkdir(parents=True)
+    ledger.insert_running(dsn, backup_id, str(directory), run_id)
+    try:
+        manifest = take_snapshot(dsn, directory, backup_id)
+        files = [directory / DUMP]
+        if settings.chroma_path:
+            manifest.chroma_path = str(Path(settings.chroma_path).expanduser().resolve())
+            files.append(archive_chroma(Path(manifest.chroma_path), directory))
+        manifest.files = {entry.name: entry for entry in map(file_entry, files)}
+        manifest_path = write_manifest(manifest, directory)
+        manifest_sha256 = sha256_file(manifest_path)
+        ledger.record_files(dsn, manifest, manifest_sha256)
+    except Exception as exc:
+        message = f"backup {backup_id} into {directory} failed: {exc}"
+        ledger.set_status(dsn, backup_id, "failed", error=message)
+        raise BackupError(message) from exc
+    log.info("backup %s taken into %s: %s file(s), %s vector table(s), %s rows", backup_id, directory,
+             len(manifest.files), len(manifest.vector_tables), manifest.total_rows)
+    return TakenBackup(backup_id, directory, manifest_path, manifest, manifest_sha256)

@@ -1,0 +1,31 @@
+"""The monitor's table for the CLI and the task logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vectorops.monitor.measurement import SearchMeasurement
+
+HEADER = (f"{'collection':28} {'rows':>9} {'ef':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'recall@10':>9} "
+          f"{'filtered':>8} {'adv. ef':>7}  breaches")
+
+
+def _number(value: float | int | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def format_measurements(measurements: Sequence[SearchMeasurement]) -> list[str]:
+    """Fixed-width lines: one per table, breaches by kind.
+
+    :param measurements: the run's measurements.
+    """
+    lines = [HEADER, "-" * len(HEADER)]
+    for m in sorted(measurements, key=lambda item: item.collection):
+        breaches = ", ".join(sorted(m.breached)) or "none"
+        lines.append(f"{m.collection[:28]:28} {m.row_count:>9} {_number(m.ef_search, 0):>5} "
+                     f"{_number(m.p50_ms, 2):>8} {_number(m.p95_ms, 2):>8} {_number(m.p99_ms, 2):>8} "
+                     f"{_number(m.recall_at_10, 3):>9} {_number(m.filtered_recall_at_10, 3):>8} "
+                     f"{_number(m.advised_ef_search, 0):>7}  {breaches}")
+    return lines

@@ -1,0 +1,206 @@
+"""The search monitor against the real server: recall against exact search, alerts, advice, probe sets, the DAG."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from tests.support import add_records, chroma_client, migrate_in_process, registry_row
+
+SCHEMA = "search_mon"
+BIG, SMALL = "mon-recall", "mon-small"
+BIG_ROWS, BIG_DIMS = 3000, 32
+COLORS = ("red", "green", "blue", "amber")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> dict[str, Any]:
+    """A 3,000 × 32 L2 collection with metadata, and a 300 × 8 cosine one without, migrated into SCHEMA."""
+    path = tmp_path_factory.mktemp("chroma-monitor")
+    client = chroma_client(path)
+    rng = np.random.default_rng(20)
+    big = rng.standard_normal((BIG_ROWS, BIG_DIMS), dtype=np.float32)
+    add_records(client.create_collection(BIG, configuration={"hnsw": {"space": "l2"}}),
+                [f"r{i}" for i in range(BIG_ROWS)], big, [f"doc {i}" for i in range(BIG_ROWS)],
+                [{"color": COLORS[i % 4], "n": i} for i in range(BIG_ROWS)])
+    add_records(client.create_collection(SMALL, configuration={"hnsw": {"space": "cosine"}}),
+                [f"s{i}" for i in range(300)], rng.standard_normal((300, 8), dtype=np.float32),
+                [f"doc {i}" for i in range(300)])
+    params = {"chroma_path": str(path), "collections": [BIG, SMALL], "target_schema": SCHEMA}
+    migrate_in_process(settings, params, "mon-setup")
+    return {"path": path, "params": params, "big": big}
+
+
+def _metrics(dsn: str, collection: str, run_id: str) -> dict[str, Any]:
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM vectorops.search_metrics WHERE collection = %s AND run_id = %s",
+                          (collection, run_id)).fetchone()
+    assert row is not None, (collection, run_id)
+    return row
+
+
+def _probes(dsn: str, collection: str) -> list[dict[str, Any]]:
+    reg = registry_row(dsn, collection)
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("""SELECT record_id, attempt_id, created_at FROM vectorops.search_probes
+                              WHERE table_schema = %s AND table_name = %s ORDER BY probe_no""",
+                           (reg["table_schema"], reg["table_name"])).fetchall()
+
+
+def _index_health(dsn: str, collection: str) -> dict[str, Any]:
+    reg = registry_row(dsn, collection)
+    with psycopg.connect(dsn) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM vectorops.index_health WHERE table_schema = %s AND table_name = %s",
+                           (reg["table_schema"], reg["table_name"])).fetchone()
+
+
+def _independent_recall(dsn: str, vectors: np.ndarray, probe_ids: list[str], ef_search: int,
+                        metadata_filter: dict[str, str] | None = None) -> float:
+    """Recall@10 of the HNSW index at ``ef_search`` against numpy's exact L2 top-10 (self excluded)."""
+    reg = registry_row(dsn, BIG)
+    allowed = np.ones(len(vectors), dtype=bool)
+    where = sql.SQL("")
+    if metadata_filter:
+        allowed = np.array([COLORS[i % 4] == metadata_filter["color"] for i in range(len(vectors))])
+        where = sql.SQL("WHERE metadata @> %s::jsonb ")
+    query = sql.SQL("SELECT id FROM {} {}ORDER BY embedding <-> %s::vector LIMIT 11").format(
+        sql.Identifier(reg["table_schema"], reg["table_name"]), where)
+    hits = total = 0
+    with psycopg.connect(dsn) as conn:
+        for record_id in probe_ids:
+            n = int(record_id[1:])
+            distances = ((vectors - vectors[n]) ** 2).sum(axis=1)
+            distances[n] = np.inf
+            distances[~allowed] = np.inf
+            exact = {f"r{i}" for i in np.argsort(distances)[:10]}
+            literal = "[" + ",".join(repr(float(x)) for x in vectors[n]) + "]"
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
+                conn.execute("SET LOCAL enable_seqscan = off")
+                if metadata_filter:
+                    conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                args = ([json.dumps(metadata_filter)] if metadata_filter else []) + [literal]
+                found = [r[0] for r in conn.execute(query, args).fetchall() if r[0] != record_id][:10]
+            hits += len(exact & set(found))
+            total += len(exact)
+    return hits / total
+
+
+def test_the_dag_runs_every_15_minutes_one_run_at_a_time() -> None:
+    from vectorops.airflow_run import load_dag
+
+    dag = load_dag("pgvector_search_monitor")
+    assert type(dag.timetable).__name__ == "CronTriggerTimetable"
+    assert dag.timetable.expression == "*/15 * * * *"
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.dagrun_timeout < timedelta(minutes=15)
+    assert dag.task_dict["probe_table"].on_failure_callback and dag.task_dict["probe_table"].retries >= 1
+
+
+def test_the_monitor_records_recall_measured_against_exact_search(store: dict[str, Any], settings: Any,
+                                                                   dsn: str) -> None:
+    from vectorops.monitor import monitor_table
+
+    measurement = monitor_table(settings, BIG, "mon-exact")
+    row = _metrics(dsn, BIG, "mon-exact")
+    reg = registry_row(dsn, BIG)
+    assert row["ef_search"] == reg["hnsw_ef_search"] == measurement.ef_search  # Chroma's own ef_search
+    assert (row["row_count"], row["probes"], row["index_name"], row["index_used"]) == (
+        BIG_ROWS, 50, reg["index_name"], True)
+    assert row["table_bytes"] > 0 and row["index_bytes"] > 0
+    assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+    probe_ids = [p["record_id"] for p in _probes(dsn, BIG)]
+    assert row["recall_at_10"] == pytest.approx(_independent_recall(dsn, store["big"], probe_ids, row["ef_search"]),
+                                                abs=1e-12)
+    assert row["filter"] in [{"color": c} for c in COLORS]  # 25 % each; "n" values are unique
+    assert row["details"]["filter_selectivity"] == pytest.approx(0.25, abs=0.05)
+    assert row["filtered_recall_at_10"] == pytest.approx(
+        _independent_recall(dsn, store["big"], probe_ids, row["ef_search"], row["filter"]), abs=1e-12)
+    assert row["advised_recall"] >= 0.95 and row["advised_ef_search"] <= row["ef_search"]
+    health = _index_health(dsn, BIG)
+    assert (health["advised_ef_search"], health["rebuild_reason"]) == (row["advised_ef_search"], None)
+    assert row["breaches"] == [] and not measurement.breaches
+    # at a small ef_search the recall is below 1, and still exactly what an independent count finds
+    low = dataclasses.replace(settings, monitor=dataclasses.replace(settings.monitor, ef_search=12))
+    low_recall = monitor_table(low, BIG, "mon-exact-ef12").recall_at_10
+    assert low_recall < 1.0
+    assert low_recall == pytest.approx(_independent_recall(dsn, store["big"], probe_ids, 12), abs=1e-12)
+
+
+def test_a_table_without_metadata_has_no_filtered_recall_and_says_why(store: dict[str, Any], settings: Any,
+                                                                     dsn: str) -> None:
+    from vectorops.monitor import monitor_table
+
+    monitor_table(settings, SMALL, "mon-nometa")
+    row = _metrics(dsn, SMALL, "mon-nometa")
+    assert row["recall_at_10"] >= 0.95 and row["filter"] is None and row["filtered_recall_at_10"] is None
+    assert row["details"]["filter_reason"] == "no sampled row has metadata"
+
+
+def test_the_probe_set_is_reused_and_resampled_after_a_remigration(store: dict[str, Any], settings: Any,
+                                                                    dsn: str) -> None:
+    from vectorops.monitor import monitor_table
+
+    first = monitor_table(settings, SMALL, "mon-reuse-1")
+    before = _probes(dsn, SMALL)
+    second = monitor_table(settings, SMALL, "mon-reuse-2")
+    assert _probes(dsn, SMALL) == before and not second.details["probe_set"]["regenerated"]
+    assert second.recall_at_10 == first.recall_at_10
+    migrate_in_process(settings, store["params"] | {"collections": [SMALL]}, "mon-remigrate")
+    attempt = registry_row(dsn, SMALL)["last_attempt_id"]
+    assert attempt != before[0]["attempt_id"]
+    third = monitor_table(settings, SMALL, "mon-reuse-3")
+    after = _probes(dsn, SMALL)
+    assert third.details["probe_set"]["regenerated"] and "migrated again" in third.details["probe_set"]["reason"]
+    assert {p["attempt_id"] for p in after} == {attempt} and after[0]["created_at"] > before[0]["created_at"]
+    assert [p["record_id"] for p in after] == [p["record_id"] for p in before]  # same seed, same data
+
+
+def test_a_forced_recall_drop_alerts_flags_the_index_and_advises_an_ef_search(
+        store: dict[str, Any], dsn: str, monkeypatch: pytest.MonkeyPatch, http_receiver: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops import cli
+
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/m"))
+    assert cli.main(["monitor", "--collection", BIG, "--ef-search", "1"]) == 1
+    out = capsys.readouterr()
+    assert BIG in out.out and "recall" in out.out and "BREACH" in out.err
+    posts = [p.json() for p in http_receiver.posts]
+    assert [(p["event"], p["collection"]) for p in posts] == [("search_recall_breach", BIG)]
+    failed = posts[0]["failed_expectations"][0]
+    assert failed["expectation"] == "recall_at_10 >= 0.95" and failed["observed"]["ef_search"] == 1
+    assert failed["observed"]["recall_at_10"] < 0.5
+    health = _index_health(dsn, BIG)
+    assert health["rebuild_requested_at"] is not None
+    assert "recall@10 was" in health["rebuild_reason"] and "ef_search 1 " in health["rebuild_reason"]
+    assert health["advised_ef_search"] > 1 and health["advised_recall"] >= 0.95
+
+
+def test_the_dag_probes_every_live_table_and_alerts_once_per_breach(
+        store: dict[str, Any], airflow_db: dict[str, str], dsn: str, monkeypatch: pytest.MonkeyPatch,
+        http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow_run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dag"))
+    monkeypatch.setenv("VECTOROPS_HNSW_EF_SEARCH", "1")
+    run = load_dag("pgvector_search_monitor").test()
+    assert str(run.state) == "failed"
+    with create_session() as session:
+        states = {ti.rendered_map_index: str(ti.state) for ti in run.get_task_instances(session=session)
+                  if ti.task_id == "probe_table"}
+    assert states[BIG] == states[SMALL] == "failed"
+    for collection in (BIG, SMALL):
+        posts = [p.json() for p in http_receiver.posts if p.json().get("collection") == collection]
+        assert [p["event"] for p in posts] == ["search_recall_breach"], posts  # the callback does not repeat it
+        assert "/dags/pgvector_search_monitor/runs/" in posts[0]["run_url"]
+        assert _metrics(dsn, collection, str(run.run_id))["ef_search"] == 1

@@ -1,0 +1,91 @@
+"""The search monitor's pure parts: percentiles, recall, ef advice, thresholds and probe-set staleness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vectorops.config import MonitorSettings
+from vectorops.monitor.ef_advice import EF_LADDER, advise_ef_search
+from vectorops.monitor.latency import percentiles
+from vectorops.monitor.measurement import SearchMeasurement, find_breaches, rebuild_reason
+from vectorops.monitor.probe_queries import recall
+from vectorops.monitor.probe_set import ProbeSet, stale_reason
+from vectorops.monitor.target import ProbeTarget
+
+
+def test_percentiles_interpolate_and_are_empty_without_timings() -> None:
+    latency = percentiles([float(i) for i in range(1, 101)])
+    assert (latency.p50_ms, latency.p95_ms, latency.p99_ms, latency.samples) == (50.5, 95.05, 99.01, 100)
+    assert percentiles([]).p95_ms is None
+
+
+def test_recall_counts_neighbours_over_all_probes() -> None:
+    assert recall([["a", "b"], ["c", "d"]], [["a", "x"], ["d", "c"]]) == 0.75
+    assert recall([["a"], []], [["a"], []]) == 1.0  # a probe whose filter matched nothing does not count
+    assert recall([[]], [[]]) is None
+
+
+def test_the_advice_is_the_smallest_rung_reaching_the_target_and_reuses_known_recalls() -> None:
+    asked: list[int] = []
+
+    def recall_at(ef: int) -> float:
+        asked.append(ef)
+        return min(1.0, ef / 100)
+
+    advice = advise_ef_search(recall_at, 0.6, known={40: 0.5})
+    assert (advice.ef_search, advice.recall, advice.reached) == (64, 0.64, True)
+    assert asked == [10, 20, 64]
+    assert "is 64" in advice.describe()
+
+
+def test_without_a_rung_reaching_the_target_the_best_one_is_advised_and_a_rebuild_suggested() -> None:
+    advice = advise_ef_search(lambda ef: 0.9 if ef >= 400 else 0.5, 0.95)
+    assert (advice.ef_search, advice.reached, list(advice.ladder)) == (400, False, list(EF_LADDER))
+    assert "rebuild" in advice.describe()
+
+
+def _measurement(**values: object) -> SearchMeasurement:
+    base = {"collection": "c", "table_schema": "s", "table_name": "t", "run_id": "r", "index_name": "t_hnsw",
+            "index_used": True, "row_count": 1000, "probes": 50, "ef_search": 40, "p50_ms": 1.0, "p95_ms": 2.0,
+            "p99_ms": 3.0, "recall_at_10": 0.99}
+    return SearchMeasurement(**{**base, **values})  # type: ignore[arg-type]
+
+
+def test_thresholds_name_each_breach_and_the_alert_event_picks_the_most_serious() -> None:
+    thresholds = MonitorSettings(max_p95_ms=50.0, min_recall=0.95)
+    assert find_breaches(_measurement(), thresholds) == []
+    both = _measurement(recall_at_10=0.5, p95_ms=80.0, ef_search=1, advised_ef_search=40)
+    both.breaches = find_breaches(both, thresholds)
+    assert [b["expectation"] for b in both.breaches] == ["recall_at_10 >= 0.95", "p95_ms <= 50.0"]
+    assert both.event == "search_recall_breach"
+    slow = _measurement(p95_ms=80.0)
+    slow.breaches = find_breaches(slow, thresholds)
+    assert slow.event == "search_latency_breach" and "above 50.0 ms" in slow.describe()
+    reason = rebuild_reason(both, "run-1", 0.95)
+    assert "recall@10 was 0.500 at ef_search 1 over 50 probes, below the target 0.95" in reason
+
+
+def test_no_index_means_no_recall_threshold() -> None:
+    unindexed = _measurement(index_name=None, index_used=None, recall_at_10=None, ef_search=None)
+    assert find_breaches(unindexed, MonitorSettings()) == []
+
+
+def _target(attempt: str = "a1", dims: int = 4) -> ProbeTarget:
+    return ProbeTarget("c", "s", "t", dims, "l2", attempt, "t_hnsw", True, False, 1, 40, "registry")
+
+
+@pytest.mark.parametrize(("target", "size", "seed", "rows", "expected"), [
+    (_target(), 3, 0, 100, None),
+    (_target(attempt="a2"), 3, 0, 100, "migrated again"),
+    (_target(dims=8), 3, 0, 100, "dimension changed"),
+    (_target(), 3, 1, 100, "seed changed"),
+    (_target(), 5, 0, 100, "number of probes changed"),
+    (_target(), 5, 0, 3, None),  # a table of 3 rows cannot give more
+])
+def test_the_stored_probe_set_is_reused_until_something_it_depends_on_changes(
+        target: ProbeTarget, size: int, seed: int, rows: int, expected: str | None) -> None:
+    stored = ProbeSet(["x", "y", "z"], np.zeros((3, 4), dtype=np.float32), "a1", 0, None)
+    reason = stale_reason(stored, target, size, seed, rows)
+    assert (reason is None) if expected is None else (expected in str(reason))
+    assert stale_reason(None, target, size, seed, rows) == "no probe set stored yet"
