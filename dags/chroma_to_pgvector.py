@@ -18,14 +18,12 @@ Set **dry_run** to see the plan (rows, bytes, re-embed counts, index memory) wit
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.dag_defaults import default_args
 
 MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
 
@@ -37,9 +35,7 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "migration", "chroma", "pgvector"],
-    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
-                  "on_failure_callback": VectoropsNotifier()},
+    default_args=default_args(),
     max_active_tasks=8,
     params={
         "chroma_path": Param(None, type=["null", "string"], title="Chroma path", section="Source",

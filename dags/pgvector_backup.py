@@ -18,14 +18,12 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.dag_defaults import default_args
 
 
 @dag(
@@ -35,9 +33,7 @@ from vectorops.alert_notifier import VectoropsNotifier
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "backup", "pgvector"],
-    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
-                  "on_failure_callback": VectoropsNotifier()},
+    default_args=default_args(),
     max_active_runs=1,
 )
 def pgvector_backup() -> None:

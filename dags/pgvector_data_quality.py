@@ -12,14 +12,12 @@ A failing table fails its mapped task and sends an alert to the configured chann
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.dag_defaults import default_args
 
 VALIDATED_TABLES = AssetAlias("vectorops_validated_tables")
 
@@ -32,9 +30,7 @@ VALIDATED_TABLES = AssetAlias("vectorops_validated_tables")
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "data-quality", "pgvector"],
-    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
-                  "on_failure_callback": VectoropsNotifier()},
+    default_args=default_args(),
     max_active_runs=1,
 )
 def pgvector_data_quality() -> None:

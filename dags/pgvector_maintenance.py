@@ -18,14 +18,12 @@ Every session has `lock_timeout` and `statement_timeout` set. Each action is rec
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.dag_defaults import default_args
 
 
 @dag(
@@ -36,9 +34,7 @@ from vectorops.alert_notifier import VectoropsNotifier
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "maintenance", "pgvector"],
-    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "2")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
-                  "on_failure_callback": VectoropsNotifier()},
+    default_args=default_args(),
     max_active_runs=1,
 )
 def pgvector_maintenance() -> None:

@@ -15,14 +15,13 @@ fails the table's mapped task and alerts; a recall breach also flags the index f
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.dag_defaults import default_args
 
 
 @dag(
@@ -32,10 +31,7 @@ from vectorops.alert_notifier import VectoropsNotifier
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "monitoring", "pgvector"],
-    default_args={"retries": int(os.environ.get("VECTOROPS_TASK_RETRIES", "1")),
-                  "retry_delay": timedelta(seconds=float(os.environ.get("VECTOROPS_RETRY_DELAY_S", "15"))),
-                  "execution_timeout": timedelta(minutes=10),
-                  "on_failure_callback": VectoropsNotifier()},
+    default_args=default_args(retries=1, execution_timeout=timedelta(minutes=10)),
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=14),
 )

@@ -11,9 +11,9 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "numpy", "psycopg", "pgvector")
-# DAG files may import the failure notifier, which is stdlib + airflow.sdk only
-LIGHT_VECTOROPS = {"vectorops", "vectorops.alert_notifier", "vectorops.alerts", "vectorops.alert_redaction",
-                   "vectorops.alert_smtp", "vectorops.config"}
+# DAG files may import the shared default_args and the failure notifier: stdlib + airflow.sdk only
+LIGHT_VECTOROPS = {"vectorops", "vectorops.dag_defaults", "vectorops.alert_notifier", "vectorops.alerts",
+                   "vectorops.alert_redaction", "vectorops.alert_smtp", "vectorops.config"}
 
 PROBE = """
 import json, sys, time
