@@ -1,8 +1,8 @@
 """HNSW rebuild time: vectorops maintenance against a plain ``REINDEX INDEX CONCURRENTLY`` on server defaults.
 
-``python bench/maintenance_bench.py [--collection NAME] [--runs R]`` runs in the benchmark's own server
-(``bench/.cache/home``, see ``isolation.py``) on a table already migrated there (by ``make bench`` or
-``bench/search_monitor_bench.py``), default the largest one. Alternating, R times each:
+``python bench/maintenance_bench.py [--collection NAME] [--runs R]`` runs in the search benchmark's server
+(``bench/.cache/monitor-home``) on a table ``bench/search_monitor_bench.py --keep-server`` migrated there,
+default the largest one. Alternating, R times each:
 
 * ``vectorops``: a rebuild request is put in ``vectorops.index_health`` and ``maintenance.executor.maintain``
   runs it: ``maintenance_work_mem`` sized from the estimated graph, ``max_parallel_maintenance_workers`` =
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-import isolation
 
 
 def _baseline(dsn: str, schema: str, index: str) -> dict[str, Any]:
@@ -65,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collection", help="migrated collection (default: the largest in the registry)")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args(argv)
-    isolation.isolate()
+    from search_monitor_bench import _isolate
+
+    _isolate()
     from vectorops import db
     from vectorops.config import load_settings
 
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                WHERE (%s::text IS NULL OR collection = %s) ORDER BY loaded_count DESC LIMIT 1""",
             (args.collection, args.collection)).fetchone()
     if row is None:
-        print("no migrated table in the benchmark server: run make bench or bench/search_monitor_bench.py first",
+        print("no migrated table in the benchmark server: run bench/search_monitor_bench.py --keep-server first",
               file=sys.stderr)
         return 2
     collection, schema, table, index, rows = row

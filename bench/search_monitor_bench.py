@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--dimensions", type=int, default=384)
-    parser.add_argument("--shape", choices=("gaussian", "clustered"), default="clustered",
+    parser.add_argument("--shape", choices=("gaussian", "embedding"), default="embedding",
                         help="vectors shaped like sentence embeddings (default), or pure noise (HNSW's worst case)")
     parser.add_argument("--remigrate", action="store_true", help="migrate again even if the table is there")
     parser.add_argument("--keep-server", action="store_true", help="leave the benchmark's server running")

@@ -18,6 +18,7 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -33,7 +34,7 @@ from vectorops.dag_defaults import default_args
     catchup=False,
     doc_md=__doc__,
     tags=["vectorops", "backup", "pgvector"],
-    default_args=default_args(),
+    default_args=default_args(execution_timeout=timedelta(hours=6)),
     max_active_runs=1,
 )
 def pgvector_backup() -> None:

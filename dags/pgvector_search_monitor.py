@@ -43,7 +43,8 @@ def pgvector_search_monitor() -> None:
 
         return list_live()
 
-    @task(map_index_template="{{ collection }}")
+    # one table at a time: parallel probes would inflate each other's latencies
+    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1)
     def probe_table(collection: str) -> dict:
         """Probe one table's latency and recall; record, advise, alert."""
         from vectorops.airflow_monitor_tasks import probe_table

@@ -32,12 +32,9 @@ def _where() -> dict[str, str | None]:
 
 def _fail_alerted(message: str, failed: list[dict[str, Any]]) -> None:
     """Fail the task without retries; the alert was sent, so the failure callback sends none."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from vectorops.alert_notifier import alerted_failure
 
-    error = AirflowFailException(message)
-    error.vectorops_alerted = True  # type: ignore[attr-defined]
-    error.failed_expectations = failed  # type: ignore[attr-defined]
-    raise error
+    raise alerted_failure(message, failed)
 
 
 def take() -> dict[str, Any]:

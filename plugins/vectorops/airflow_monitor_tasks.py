@@ -41,9 +41,9 @@ def probe_table(collection: str) -> dict[str, Any]:
         log.info(line)
     if measurement.breaches:
         monitor.alert_breaches(measurement, dag_id=dag_id, run_id=run_id)
-        error = AirflowFailException(measurement.describe())
-        error.vectorops_alerted = True  # type: ignore[attr-defined]  # the failure callback does not alert twice
-        raise error
+        from vectorops.alert_notifier import alerted_failure
+
+        raise alerted_failure(measurement.describe())
     return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
             "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
             "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search}

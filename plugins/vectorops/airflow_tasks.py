@@ -87,13 +87,11 @@ def validated_asset(table: str) -> Any:
 
 def _fail_validation(report: quality.ValidationReport, event: str) -> None:
     """Alert with the failed expectations, then fail the task without retries (validation is deterministic)."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from vectorops.alert_notifier import alerted_failure
 
     context = _context()
     quality.alert_failure(report, event=event, dag_id=context["dag"].dag_id, run_id=str(context["run_id"]))
-    error = AirflowFailException(report.describe())
-    error.vectorops_alerted = True  # type: ignore[attr-defined]  # the failure callback does not alert twice
-    raise error
+    raise alerted_failure(report.describe())
 
 
 def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:

@@ -49,6 +49,23 @@ class VectoropsNotifier(BaseNotifier):
         notify_failure(context, event=self.event)
 
 
+def alerted_failure(message: str, failed_expectations: list[dict[str, Any]] | None = None) -> Exception:
+    """The exception for a task that has sent its own alert: it fails without retries, and the failure callback
+    (:func:`notify_failure`) sends no second alert.
+
+    :param message: the failure, for the task log.
+    :param failed_expectations: what failed, for anything else that reads the exception.
+    :return: an ``AirflowFailException`` carrying ``vectorops_alerted = True``; raise it.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    error = AirflowFailException(message)
+    error.vectorops_alerted = True  # type: ignore[attr-defined]
+    if failed_expectations is not None:
+        error.failed_expectations = failed_expectations  # type: ignore[attr-defined]
+    return error
+
+
 def notify_failure(context: Mapping[str, Any], event: str = "task_failed") -> None:
     """Send an alert for a failure described by an Airflow callback context; never raises.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from vectorops.config import SettingError, load_settings
 from vectorops.runtime import RuntimeErrorWithLog
+from vectorops.summary import cli_run_id
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -119,7 +120,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if not names:
         print("no migrated collections to validate")
         return 0
-    run_id = f"cli__{time.strftime('%Y%m%dT%H%M%S')}"
+    run_id = cli_run_id()
     failed = 0
     for name in names:
         report = quality.validate_live(settings, name, run_id=run_id)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from vectorops.config import load_settings
+from vectorops.summary import cli_run_id
 
 
 def _cell(value: Any) -> str:
@@ -53,7 +53,7 @@ def _check_age(settings: Any, dsn: str) -> int:
 
 
 def _run_id() -> str:
-    return f"cli__{time.strftime('%Y%m%dT%H%M%S')}"
+    return cli_run_id()
 
 
 def _cmd_backup(args: argparse.Namespace) -> int:

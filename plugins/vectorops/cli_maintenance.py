@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
+
+from vectorops.summary import cli_run_id
 
 
 def _print_plan(plans: list[Any]) -> None:
@@ -40,8 +41,9 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
                 {"table": p.state.qualified, "actions": [a.__dict__ for a in p.actions], "notes": p.notes}
                 for p in plans]}, default=str, sort_keys=True))
             return 0
-        run_id = f"cli__{time.strftime('%Y%m%dT%H%M%S')}"
-        results = [r for p in plans for r in executor.run_plan(conn, p, run_id)]
+        run_id = cli_run_id()
+        results = [r for p in plans
+                   for r in executor.run_plan(conn, p, run_id, settings.maintenance.concurrent_lock_timeout_s)]
     for r in results:
         print(f"{'ok  ' if r.status == 'done' else 'FAIL'} {r.action.kind:15} {r.action.schema}.{r.action.table} "
               f"{r.seconds:7.1f}s{'  ' + r.error if r.error else ''}")

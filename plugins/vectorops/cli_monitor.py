@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from typing import Any
 
 from vectorops.config import load_settings
+from vectorops.summary import cli_run_id
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     if not names:
         print("no live tables to monitor")
         return 0
-    run_id = f"cli__{time.strftime('%Y%m%dT%H%M%S')}"
+    run_id = cli_run_id()
     measurements = []
     for name in names:
         measurement = monitor.monitor_table(settings, name, run_id)

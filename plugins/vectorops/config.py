@@ -46,6 +46,8 @@ class MaintenanceSettings:
     :param lock_timeout_ms: ``lock_timeout`` of every maintenance session (``VECTOROPS_MAINT_LOCK_TIMEOUT_MS``).
     :param statement_timeout_s: ``statement_timeout`` of every maintenance session
         (``VECTOROPS_MAINT_STATEMENT_TIMEOUT_S``).
+    :param concurrent_lock_timeout_s: ``lock_timeout`` of ``REINDEX`` / ``DROP INDEX CONCURRENTLY``, which wait for
+        older transactions without blocking anyone (``VECTOROPS_MAINT_CONCURRENT_LOCK_TIMEOUT_S``).
     :param vacuum_dead_ratio: dead / (live + dead) tuples from which a table is vacuumed
         (``VECTOROPS_VACUUM_DEAD_RATIO``).
     :param vacuum_min_dead: fewest dead tuples worth a VACUUM (``VECTOROPS_VACUUM_MIN_DEAD_TUPLES``).
@@ -58,6 +60,7 @@ class MaintenanceSettings:
 
     lock_timeout_ms: int = 5000
     statement_timeout_s: int = 7200
+    concurrent_lock_timeout_s: int = 600
     vacuum_dead_ratio: float = 0.1
     vacuum_min_dead: int = 1000
     analyze_max_age_h: float = 24.0
@@ -130,7 +133,7 @@ class Settings:
     """
 
     home: Path
-    external_dsn: str | None
+    external_dsn: str | None = field(repr=False)
     db_port: int
     db_user: str
     db_password: str = field(repr=False)
@@ -178,6 +181,7 @@ def load_settings() -> Settings:
         maintenance=MaintenanceSettings(
             lock_timeout_ms=_int_env("VECTOROPS_MAINT_LOCK_TIMEOUT_MS", 5000),
             statement_timeout_s=_int_env("VECTOROPS_MAINT_STATEMENT_TIMEOUT_S", 7200),
+            concurrent_lock_timeout_s=_int_env("VECTOROPS_MAINT_CONCURRENT_LOCK_TIMEOUT_S", 600),
             vacuum_dead_ratio=_float_env("VECTOROPS_VACUUM_DEAD_RATIO", 0.1, maximum=1.0),
             vacuum_min_dead=_int_env("VECTOROPS_VACUUM_MIN_DEAD_TUPLES", 1000, minimum=0),
             analyze_max_age_h=_float_env("VECTOROPS_ANALYZE_MAX_AGE_HOURS", 24.0),
@@ -187,8 +191,8 @@ def load_settings() -> Settings:
         backup=BackupSettings(
             directory=Path(os.environ.get("VECTOROPS_BACKUP_DIR") or home / "backups").expanduser().resolve(),
             keep=_int_env("VECTOROPS_BACKUP_KEEP", 7),
-            retention_days=_float_env("VECTOROPS_BACKUP_RETENTION_DAYS", 30.0),
-            max_age_h=_float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0),
+            retention_days=_float_env("VECTOROPS_BACKUP_RETENTION_DAYS", 30.0, minimum=1.0),
+            max_age_h=_float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0, minimum=1.0),
         ),
         monitor=MonitorSettings(
             probes=_int_env("VECTOROPS_MONITOR_PROBES", 50),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from vectorops import runtime
 from vectorops.config import Settings
@@ -41,12 +42,12 @@ def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vect
     :param lock_timeout_ms: ``lock_timeout`` of the session, when given.
     :param statement_timeout_s: ``statement_timeout`` of the session, when given.
     """
-    options = []
+    options = [conninfo_to_dict(dsn).get("options") or ""]  # keep the DSN's own options
     if lock_timeout_ms is not None:
         options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
     if statement_timeout_s is not None:
         options.append(f"-c statement_timeout={int(statement_timeout_s) * 1000}")
-    extra = {"options": " ".join(options)} if options else {}
+    extra = {"options": " ".join(o for o in options if o)} if len(options) > 1 else {}
     return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=15,
                            **extra)
 

@@ -3,7 +3,9 @@ pgvector with its indexes switched off. Ties are broken by id on both sides, as 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -59,14 +61,21 @@ class ExactTopK:
 
 
 def exact_top_k(conn: psycopg.Connection, schema: str, table: str, space: str, query: np.ndarray, k: int = 10,
-                exclude: Collection[str] = ()) -> list[str]:
-    """The ``k`` nearest ids by exact search in pgvector (no index), leaving out ``exclude``."""
+                exclude: Collection[str] = (), metadata_filter: Mapping[str, Any] | None = None) -> list[str]:
+    """The ``k`` nearest ids by exact search in pgvector (no index), leaving out ``exclude``.
+
+    :param metadata_filter: only rows whose metadata contains this JSON document (``metadata @> filter``).
+    """
     operator = sql.SQL(DISTANCE_OPERATORS[space])
+    where = sql.SQL("AND metadata @> %s::jsonb ") if metadata_filter is not None else sql.SQL("")
+    params: list[Any] = [list(exclude)]
+    if metadata_filter is not None:
+        params.append(json.dumps(metadata_filter))
+    params += ["[" + ",".join(repr(float(x)) for x in query) + "]", k]
     with conn.transaction():
         conn.execute("SET LOCAL enable_indexscan = off")
         conn.execute("SET LOCAL enable_bitmapscan = off")
-        rows = conn.execute(sql.SQL("SELECT id FROM {} WHERE embedding IS NOT NULL AND id <> ALL(%s) "
+        rows = conn.execute(sql.SQL("SELECT id FROM {} WHERE embedding IS NOT NULL AND id <> ALL(%s) {}"
                                     "ORDER BY embedding {} %s::vector, id LIMIT %s").format(
-            sql.Identifier(schema, table), operator),
-            (list(exclude), "[" + ",".join(repr(float(x)) for x in query) + "]", k)).fetchall()
+            sql.Identifier(schema, table), where, operator), params).fetchall()
     return [r[0] for r in rows]

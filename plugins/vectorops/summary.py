@@ -1,9 +1,15 @@
-"""The per-collection summary table, printed by the CLI and logged by the DAG's ``summarize`` task."""
+"""The per-collection summary table, printed by the CLI and logged by the DAG's ``summarize`` task; CLI run ids."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
+
+
+def cli_run_id() -> str:
+    """The ``run_id`` the CLI records its work under: ``cli__<UTC timestamp>``."""
+    return f"cli__{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
 
 
 def _cell(value: Any) -> str:

@@ -262,3 +262,17 @@ def test_a_dag_run_whose_backup_does_not_restore_fails_alerts_once_and_still_che
     assert [p for p in posts if p["event"] == "task_failed"] == []  # the failure callback does not alert twice
     assert [p["event"] for p in posts if p["event"] == jobs.BACKUP_STALE] == (
         [] if states["check_backup_age"] == "success" else [jobs.BACKUP_STALE])
+
+
+def test_scratch_databases_left_by_a_killed_verification_are_dropped_by_the_next(dsn: str) -> None:
+    from vectorops.backup.verify import drop_abandoned_scratch_databases
+
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE vectorops_verify_abandoned0001")
+        admin.execute("CREATE DATABASE vectorops_verifyxkeep")  # not ours: the prefix's "_" is literal
+        with psycopg.connect(dsn.rsplit("/", 1)[0] + "/vectorops_verify_abandoned0001"):
+            assert drop_abandoned_scratch_databases(admin) == []  # in use: left alone
+        assert drop_abandoned_scratch_databases(admin) == ["vectorops_verify_abandoned0001"]
+        left = {r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'vectorops_verify%'")}
+        admin.execute("DROP DATABASE vectorops_verifyxkeep")
+    assert left == {"vectorops_verifyxkeep"}

@@ -15,7 +15,7 @@ PKEY = IndexState("t_pkey", "btree", True, 1 << 16, {})
 SETTINGS = MaintenanceSettings()
 STATE = TableState(collection="c", schema="s", table="t", exists=True, dimensions=384, index_name="t_hnsw",
                    hnsw_m=16, live_rows=100_000, changes=100_000, last_analyzed=NOW - timedelta(hours=1),
-                   built_rows=100_000, built_changes=100_000, indexes=[PKEY, HNSW])
+                   built_rows=100_000, built_changes=100_000, built_dead_rows=0, indexes=[PKEY, HNSW])
 
 
 def kinds(state: TableState, **settings: float) -> list[tuple[str, str | None]]:
@@ -59,6 +59,36 @@ def test_rebuild_reasons_monitor_growth_and_churn() -> None:
     churned = plan_table(replace(STATE, changes=125_000), SETTINGS, mem_cap_mb=4096, now=NOW)
     assert churned.actions[0].reason.startswith("25,000 rows inserted, updated or deleted since")
     assert kinds(replace(STATE, changes=115_000)) == []
+
+
+def test_a_recall_drop_that_ef_search_fixes_is_not_rebuilt() -> None:
+    flagged = replace(STATE, rebuild_reason="recall@10 0.90 < 0.95 at ef_search 40", advised_ef_search=64,
+                      advised_recall=0.97)
+    table_plan = plan_table(flagged, SETTINGS, mem_cap_mb=4096, min_recall=0.95, now=NOW)
+    assert table_plan.actions == []
+    assert "ef_search 64 reaches recall@10 0.970" in table_plan.notes[0]
+    assert kinds(replace(flagged, advised_recall=0.91)) == [("reindex", "t_hnsw")]  # no ef_search reaches it
+
+
+def test_the_first_look_after_a_build_takes_the_baseline_and_rebuilds_nothing_for_old_dead_tuples() -> None:
+    # a migration whose chunk was retried: 30,000 rolled-back inserts counted as changes and dead tuples
+    fresh = replace(STATE, changes=130_000, dead_rows=30_000, built_changes=None, built_dead_rows=None)
+    table_plan = plan_table(fresh, SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert [a.kind for a in table_plan.actions] == ["vacuum_analyze"]  # the index never held those tuples
+    assert table_plan.reset_baseline and "first look" in table_plan.notes[0]
+    # once the baseline is taken, only tuples that die afterwards call for REINDEX before VACUUM
+    later = replace(fresh, built_changes=130_000, built_dead_rows=30_000)
+    assert kinds(later) == [("vacuum_analyze", None)]
+    assert kinds(replace(later, dead_rows=45_000, changes=145_000)) == [("reindex", "t_hnsw"),
+                                                                       ("vacuum_analyze", None)]
+
+
+def test_only_the_vector_index_rebuild_resets_its_baseline() -> None:
+    state = replace(STATE, indexes=[PKEY, HNSW, IndexState("t_meta_idx", "btree", False, 0, {})])
+    (action,) = plan_table(state, SETTINGS, mem_cap_mb=4096, now=NOW).actions
+    assert action.index == "t_meta_idx" and not action.vector_index
+    (rebuild,) = plan_table(replace(STATE, rebuild_reason="x"), SETTINGS, mem_cap_mb=4096, now=NOW).actions
+    assert rebuild.vector_index
 
 
 def test_rebuild_memory_is_sized_from_the_graph_and_capped() -> None:

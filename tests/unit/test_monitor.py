@@ -35,7 +35,7 @@ def test_the_advice_is_the_smallest_rung_reaching_the_target_and_reuses_known_re
 
     advice = advise_ef_search(recall_at, 0.6, known={40: 0.5})
     assert (advice.ef_search, advice.recall, advice.reached) == (64, 0.64, True)
-    assert asked == [10, 20, 64]
+    assert asked == [16, 24, 64]
     assert "is 64" in advice.describe()
 
 

@@ -4,7 +4,7 @@ SELECT r.collection, r.table_schema, r.table_name, r.dimensions, r.index_name, r
        c.oid AS relid, s.n_live_tup, s.n_dead_tup, s.n_tup_ins + s.n_tup_upd + s.n_tup_del AS changes,
        s.n_mod_since_analyze, greatest(s.last_analyze, s.last_autoanalyze) AS last_analyzed,
        pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
-       h.built_rows, h.built_changes, h.rebuild_reason
+       h.built_rows, h.built_changes, h.built_dead_rows, h.rebuild_reason, h.advised_ef_search, h.advised_recall
 FROM vectorops.collection_registry r
 LEFT JOIN pg_namespace n ON n.nspname = r.table_schema
 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name AND c.relkind = 'r'

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS vectorops.index_health (
     index_name            text,
     built_at              timestamptz,
     built_rows            bigint,
-    built_changes         bigint,  -- n_tup_ins + n_tup_upd + n_tup_del of the table when the index was built
+    built_changes         bigint,  -- n_tup_ins + n_tup_upd + n_tup_del when first seen after the build (NULL: not yet)
+    built_dead_rows       bigint,  -- n_dead_tup then: dead tuples the index does not hold
     rebuild_reason        text,
     rebuild_requested_at  timestamptz,
     advised_ef_search     integer,
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS vectorops.index_health (
     advised_at            timestamptz,
     PRIMARY KEY (table_schema, table_name)
 );
+ALTER TABLE vectorops.index_health ADD COLUMN IF NOT EXISTS built_dead_rows bigint;
 
 -- One row per backup. Only 'verified' backups count toward retention and freshness.
 CREATE TABLE IF NOT EXISTS vectorops.backups (

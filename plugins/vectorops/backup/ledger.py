@@ -80,7 +80,8 @@ def record_files(dsn: str, manifest: Manifest, manifest_sha256: str) -> None:
 
 def set_status(dsn: str, backup_id: str, status: str, *, error: str | None = None,
                details: dict[str, Any] | None = None, verify_seconds: float | None = None) -> None:
-    """Move a backup to ``status``; ``verified`` also stamps ``verified_at``.
+    """Move a backup to ``status``; ``verified`` stamps ``verified_at`` and clears ``error``, and only a verified
+    backup that expires keeps its ``verified_at``.
 
     :param dsn: the vectors database.
     :param backup_id: the backup.
@@ -92,10 +93,12 @@ def set_status(dsn: str, backup_id: str, status: str, *, error: str | None = Non
     """
     with db.connect(dsn, autocommit=True) as conn:
         updated = conn.execute(
-            """UPDATE vectorops.backups SET status = %(status)s, error = coalesce(%(error)s, error),
+            """UPDATE vectorops.backups SET status = %(status)s,
+                      error = CASE WHEN %(status)s = 'verified' THEN NULL ELSE coalesce(%(error)s, error) END,
                       details = coalesce(details, '{}') || %(details)s,
                       verify_seconds = coalesce(%(seconds)s, verify_seconds),
-                      verified_at = CASE WHEN %(status)s = 'verified' THEN now() ELSE verified_at END,
+                      verified_at = CASE %(status)s WHEN 'verified' THEN now() WHEN 'expired' THEN verified_at
+                                    ELSE NULL END,
                       finished_at = coalesce(finished_at, now())
                WHERE backup_id = %(backup_id)s""",
             {"status": status, "error": error, "details": Jsonb(details or {}), "seconds": verify_seconds,

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 PLATFORM_SCHEMA = "vectorops"
 LEDGER_TABLE = "backups"
 TOP_K = 10
+LOCK_WAIT_S = 60  # pg_dump and the checks give up rather than queue behind a DDL's exclusive lock
+STATEMENT_TIMEOUT_S = 7200
 
 
 def _pattern(*names: str) -> str:
@@ -88,7 +90,8 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
     :raises pg_tools.PgToolError: when pg_dump fails, naming the dump file.
     """
     dump = directory / DUMP
-    with db.connect(dsn, application_name="vectorops-backup") as conn:
+    with db.connect(dsn, application_name="vectorops-backup", lock_timeout_ms=LOCK_WAIT_S * 1000,
+                    statement_timeout_s=STATEMENT_TIMEOUT_S) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
@@ -100,7 +103,7 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
         for name in missing:
             log.warning("backup %s: registry table %s does not exist; it is not in the backup", backup_id, name)
         schemas = sorted({schema for schema, _, _, present in registry if present} | {PLATFORM_SCHEMA})
-        args = ["--format=custom", f"--snapshot={snapshot}", "--strict-names",
+        args = ["--format=custom", f"--snapshot={snapshot}", "--strict-names", f"--lock-wait-timeout={LOCK_WAIT_S}s",
                 *[f"--schema={_pattern(s)}" for s in schemas],
                 f"--exclude-table-data={_pattern(PLATFORM_SCHEMA, LEDGER_TABLE)}", f"--file={dump}"]
         log.info("backup %s: pg_dump of schemas %s at snapshot %s into %s", backup_id, ", ".join(schemas),

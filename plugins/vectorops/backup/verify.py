@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from vectorops import db
@@ -19,6 +20,8 @@ from vectorops.backup.compare import compare_database
 from vectorops.backup.manifest import CHROMA, DUMP, Manifest, read_manifest, sha256_file
 
 log = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = "vectorops_verify_"
 
 
 @dataclass
@@ -106,6 +109,28 @@ def restore_and_compare(dsn: str, target: str, manifest_path: Path, manifest: Ma
         return compare_database(conn, manifest)
 
 
+def drop_abandoned_scratch_databases(admin: psycopg.Connection) -> list[str]:
+    """Drop the scratch databases of verifications that were killed before their own cleanup.
+
+    Only databases nobody is connected to are dropped, and without ``FORCE``: one that a running verification
+    connects to meanwhile stays (the drop fails and is logged).
+
+    :param admin: an autocommit connection to the server.
+    :return: the databases dropped.
+    """
+    dropped = []
+    for (name,) in admin.execute(db.sql_text("backup/select_abandoned_scratch_databases"),
+                                 {"prefix": SCRATCH_PREFIX.replace("_", r"\_") + "%"}).fetchall():
+        try:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        except psycopg.errors.ObjectInUse:
+            log.info("scratch database %s came into use; left alone", name)
+            continue
+        log.warning("dropped scratch database %s, left by a verification that was interrupted", name)
+        dropped.append(name)
+    return dropped
+
+
 def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: str | None = None,
                   backup_id: str | None = None) -> VerificationReport:
     """Verify a backup end to end; the scratch database is dropped whatever happens.
@@ -129,9 +154,10 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
     if report.failures:  # a damaged file is not restored
         report.seconds = time.perf_counter() - started
         return report
-    scratch = f"vectorops_verify_{uuid.uuid4().hex[:16]}"
+    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
     report.database = scratch
     with db.connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
+        drop_abandoned_scratch_databases(admin)
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
         try:
             report.failures = restore_and_compare(dsn, scratch, manifest_path, manifest)

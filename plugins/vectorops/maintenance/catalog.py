@@ -40,8 +40,10 @@ class TableState:
 
     :param changes: rows inserted, updated or deleted since the statistics were reset.
     :param built_rows: rows the vector index was built on (``vectorops.index_health``).
-    :param built_changes: ``changes`` when the vector index was built.
+    :param built_changes: ``changes`` when maintenance first looked after the build; ``None`` until it has.
+    :param built_dead_rows: dead tuples then, which the index does not hold.
     :param rebuild_reason: a rebuild request from the search monitor, if any.
+    :param advised_ef_search: the search monitor's latest ``ef_search`` advice, with the recall it measured.
     """
 
     collection: str
@@ -60,7 +62,10 @@ class TableState:
     index_bytes: int = 0
     built_rows: int | None = None
     built_changes: int | None = None
+    built_dead_rows: int | None = None
     rebuild_reason: str | None = None
+    advised_ef_search: int | None = None
+    advised_recall: float | None = None
     indexes: list[IndexState] = field(default_factory=list)
 
     @property
@@ -108,6 +113,7 @@ def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) 
                 index_bytes=int(r["index_bytes"] or 0),
                 # tables promoted before index_health existed: the index was built on the loaded rows
                 built_rows=r["built_rows"] if r["built_rows"] is not None else r["loaded_count"],
-                built_changes=r["built_changes"] if r["built_changes"] is not None else r["loaded_count"],
-                rebuild_reason=r["rebuild_reason"], indexes=indexes, **base))
+                built_changes=r["built_changes"], built_dead_rows=r["built_dead_rows"],
+                rebuild_reason=r["rebuild_reason"], advised_ef_search=r["advised_ef_search"],
+                advised_recall=r["advised_recall"], indexes=indexes, **base))
     return states

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,12 +62,30 @@ def connect(settings: Settings) -> psycopg.Connection:
 
 def plan(conn: psycopg.Connection, settings: Settings, collections: list[str] | None = None) -> list[TablePlan]:
     """The maintenance plan of every live table (or of ``collections``), from the current statistics."""
-    return [planner.plan_table(state, settings.maintenance, mem_cap_mb=settings.max_maintenance_work_mem_mb)
+    return [planner.plan_table(state, settings.maintenance, mem_cap_mb=settings.max_maintenance_work_mem_mb,
+                               min_recall=settings.monitor.min_recall)
             for state in catalog.live_tables(conn, collections)]
 
 
-def _drop_index(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
-    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(action.schema, action.index)))
+@contextmanager
+def _concurrent_lock_timeout(conn: psycopg.Connection, seconds: int) -> Iterator[None]:
+    """A longer ``lock_timeout`` for a concurrent index operation, then the session's own again.
+
+    ``REINDEX``/``DROP INDEX CONCURRENTLY`` wait for every older transaction to finish, and those waits count
+    against ``lock_timeout``; the lock they hold (SHARE UPDATE EXCLUSIVE) never blocks reads or writes, so a
+    long wait costs the application nothing, while a short limit would throw away a finished graph build.
+    """
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(seconds)}s")))
+    try:
+        yield
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def _drop_index(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
+    with _concurrent_lock_timeout(conn, lock_s):
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+            sql.Identifier(action.schema, action.index)))
 
 
 def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
@@ -80,7 +100,7 @@ def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
     notices: list[str] = []
 
     def on_notice(diag: psycopg.errors.Diagnostic) -> None:
@@ -101,30 +121,37 @@ def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any]) 
     conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(workers)))
     conn.add_notice_handler(on_notice)
     try:
-        conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.Identifier(action.schema, action.index)))
+        with _concurrent_lock_timeout(conn, lock_s):
+            conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(
+                sql.Identifier(action.schema, action.index)))
     except psycopg.Error:
-        details["dropped_leftovers"] = _drop_leftovers(conn, action)
+        try:
+            details["dropped_leftovers"] = _drop_leftovers(conn, action)
+        except psycopg.Error as cleanup:  # the next run drops them; the REINDEX error is the one to report
+            details["leftover_cleanup_error"] = f"{type(cleanup).__name__}: {str(cleanup).strip()}"
         raise
     finally:
         conn.remove_notice_handler(on_notice)
         details["notices"] = notices
         details["graph_exceeded_memory"] = any(GRAPH_NOTICE in n for n in notices)
-        conn.execute("RESET maintenance_work_mem")
-        conn.execute("RESET max_parallel_maintenance_workers")
+        if not conn.broken:
+            conn.execute("RESET maintenance_work_mem")
+            conn.execute("RESET max_parallel_maintenance_workers")
     rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(action.schema, action.table))
                         ).fetchone()[0]
-    # the counter lags behind our own statements by up to a second; a rebuild only resets it, so that is fine
-    _, _, changes = ledger.table_activity(conn, action.schema, action.table)
     details["rows"] = int(rows)
-    ledger.record_index_build(conn, schema=action.schema, table=action.table, index=action.index, rows=int(rows),
-                              changes=changes)
+    if action.vector_index:
+        # the counters lag our own statements by up to a second; the rebuild only resets them, so that is fine
+        _, _, changes, dead = ledger.table_activity(conn, action.schema, action.table)
+        ledger.record_index_build(conn, schema=action.schema, table=action.table, index=action.index,
+                                  rows=int(rows), changes=changes, dead=dead)
 
 
-def _vacuum(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+def _vacuum(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
     conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(action.schema, action.table)))
 
 
-def _analyze(conn: psycopg.Connection, action: Action, details: dict[str, Any]) -> None:
+def _analyze(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(action.schema, action.table)))
 
 
@@ -132,8 +159,13 @@ RUNNERS = {planner.DROP_INDEX: _drop_index, planner.REINDEX: _reindex, planner.V
            planner.ANALYZE: _analyze}
 
 
-def run_action(conn: psycopg.Connection, action: Action, run_id: str | None) -> ActionResult:
-    """Run one action and record it; a failure is recorded and returned, not raised."""
+def run_action(conn: psycopg.Connection, action: Action, run_id: str | None,
+               concurrent_lock_timeout_s: int = 600) -> ActionResult:
+    """Run one action and record it; a failure is recorded and returned, not raised.
+
+    :param concurrent_lock_timeout_s: ``lock_timeout`` of a concurrent index operation (see
+        ``VECTOROPS_MAINT_CONCURRENT_LOCK_TIMEOUT_S``).
+    """
     before = ledger.table_activity(conn, action.schema, action.table)
     details: dict[str, Any] = {}
     log_id = ledger.start_action(conn, action, run_id, before[:2], details)
@@ -142,7 +174,7 @@ def run_action(conn: psycopg.Connection, action: Action, run_id: str | None) -> 
     started = time.perf_counter()
     error = None
     try:
-        RUNNERS[action.kind](conn, action, details)
+        RUNNERS[action.kind](conn, action, details, concurrent_lock_timeout_s)
     except psycopg.Error as exc:
         error = f"{type(exc).__name__}: {str(exc).strip()}"
         log.error("%s %s.%s failed after %.1fs: %s", action.kind, action.schema, action.index or action.table,
@@ -157,14 +189,16 @@ def run_action(conn: psycopg.Connection, action: Action, run_id: str | None) -> 
     return ActionResult(action, status, seconds, log_id, error, details)
 
 
-def run_plan(conn: psycopg.Connection, table_plan: TablePlan, run_id: str | None) -> list[ActionResult]:
+def run_plan(conn: psycopg.Connection, table_plan: TablePlan, run_id: str | None,
+             concurrent_lock_timeout_s: int = 600) -> list[ActionResult]:
     """Run every action of one table's plan in order; later actions still run when one fails."""
+    state = table_plan.state
     for note in table_plan.notes:
-        log.warning("%s: %s", table_plan.state.qualified, note)
+        log.warning("%s: %s", state.qualified, note)
     if table_plan.reset_baseline:
-        ledger.reset_change_baseline(conn, schema=table_plan.state.schema, table=table_plan.state.table,
-                                     changes=table_plan.state.changes)
-    return [run_action(conn, action, run_id) for action in table_plan.actions]
+        ledger.set_change_baseline(conn, schema=state.schema, table=state.table, index=state.index_name,
+                                   built_rows=state.built_rows, changes=state.changes, dead=state.dead_rows)
+    return [run_action(conn, action, run_id, concurrent_lock_timeout_s) for action in table_plan.actions]
 
 
 def maintain(settings: Settings, collections: list[str] | None = None, run_id: str | None = None) -> list[ActionResult]:
@@ -172,7 +206,7 @@ def maintain(settings: Settings, collections: list[str] | None = None, run_id: s
     results: list[ActionResult] = []
     with connect(settings) as conn:
         for table_plan in plan(conn, settings, collections):
-            results += run_plan(conn, table_plan, run_id)
+            results += run_plan(conn, table_plan, run_id, settings.maintenance.concurrent_lock_timeout_s)
     return results
 
 

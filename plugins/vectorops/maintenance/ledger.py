@@ -12,8 +12,8 @@ from vectorops import db
 from vectorops.maintenance.planner import Action
 
 
-def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[int | None, int | None, int]:
-    """``(table bytes, index bytes, changes)`` of a table now.
+def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[int | None, int | None, int, int]:
+    """``(table bytes, index bytes, changes, dead tuples)`` of a table now.
 
     Sizes are ``None`` when the table is gone, or locked beyond the session's ``lock_timeout`` (reading a size
     takes a share lock); the action that follows then records the lock error itself.
@@ -22,10 +22,10 @@ def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[i
         row = conn.execute(db.sql_text("maintenance/select_table_activity"),
                            {"table": sql.Identifier(schema, table).as_string(conn)}).fetchone()
     except psycopg.errors.LockNotAvailable:
-        return None, None, 0
+        return None, None, 0, 0
     if row is None:
-        return None, None, 0
-    return row[0], row[1], int(row[2] or 0)
+        return None, None, 0, 0
+    return row[0], row[1], int(row[2] or 0), int(row[3] or 0)
 
 
 def start_action(conn: psycopg.Connection, action: Action, run_id: str | None, sizes: tuple[int | None, int | None],
@@ -48,13 +48,19 @@ def finish_action(conn: psycopg.Connection, log_id: int, *, status: str, seconds
 
 
 def record_index_build(conn: psycopg.Connection, *, schema: str, table: str, index: str | None, rows: int,
-                       changes: int) -> None:
-    """Make the table's current rows and change counter the baseline of its vector index."""
+                       changes: int, dead: int) -> None:
+    """Make the table's current rows, change counter and dead tuples the baseline of its vector index."""
     conn.execute(db.sql_text("maintenance/record_index_build"),
-                 {"schema": schema, "table": table, "index": index, "rows": rows, "changes": changes})
+                 {"schema": schema, "table": table, "index": index, "rows": rows, "changes": changes, "dead": dead})
 
 
-def reset_change_baseline(conn: psycopg.Connection, *, schema: str, table: str, changes: int) -> None:
-    """After a statistics reset, measure churn from the current counter (the rows the index was built on stay)."""
-    conn.execute("""UPDATE vectorops.index_health SET built_changes = %s
-                    WHERE table_schema = %s AND table_name = %s""", (changes, schema, table))
+def set_change_baseline(conn: psycopg.Connection, *, schema: str, table: str, index: str | None, built_rows: int | None,
+                        changes: int, dead: int) -> None:
+    """Measure churn and dead tuples from now on (first look after a build, or after a statistics reset)."""
+    conn.execute("""INSERT INTO vectorops.index_health AS h (table_schema, table_name, index_name, built_rows,
+                                                             built_changes, built_dead_rows)
+                    VALUES (%s, %s, %s, %s, %s, %s)
+                    ON CONFLICT (table_schema, table_name) DO UPDATE SET
+                        built_rows = coalesce(h.built_rows, EXCLUDED.built_rows),
+                        built_changes = EXCLUDED.built_changes, built_dead_rows = EXCLUDED.built_dead_rows""",
+                 (schema, table, index, built_rows, changes, dead))

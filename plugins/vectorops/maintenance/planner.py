@@ -4,16 +4,17 @@ Per table, in this order:
 
 1. indexes left invalid by an interrupted build: ``_ccnew``/``_ccold`` leftovers of ``REINDEX CONCURRENTLY``
    are dropped, any other invalid index is rebuilt (nothing is touched while a build runs on the table);
-2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop, the table
-   grew well beyond the rows the graph was built on, many rows changed since the build, or a VACUUM is due
-   (pgvector advises rebuilding an HNSW index before vacuuming its table);
+2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop that no
+   ``ef_search`` fixes, the table grew well beyond the rows the graph was built on, many rows changed since the
+   build, or a VACUUM is due for tuples that died after the build (pgvector advises rebuilding an HNSW index
+   before vacuuming its table; an index built after the tuples died holds none of them);
 3. ``VACUUM (ANALYZE)`` when the dead-tuple count and ratio pass their thresholds, else ``ANALYZE`` when the
    statistics are missing or stale. ``VACUUM FULL`` is never planned: it locks the table for its whole run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from vectorops import indexing
@@ -35,6 +36,7 @@ class Action:
     :param kind: ``drop_index`` | ``reindex`` | ``vacuum_analyze`` | ``analyze``.
     :param reason: why, with the numbers that decided it.
     :param maintenance_work_mem_mb: for a rebuild, the memory sized from the estimated graph.
+    :param vector_index: the index is the table's HNSW index (its rebuild resets the baseline).
     """
 
     kind: str
@@ -45,13 +47,15 @@ class Action:
     index: str | None = None
     maintenance_work_mem_mb: int | None = None
     estimated_graph_mb: int | None = None
+    vector_index: bool = False
 
 
 @dataclass(frozen=True)
 class TablePlan:
     """The actions for one table, and notes on what was left alone.
 
-    :param reset_baseline: the statistics were reset since the index build; churn is measured from now on.
+    :param reset_baseline: take the table's current change counter and dead tuples as the baseline: first look
+        since the index build, or the statistics were reset.
     """
 
     state: TableState
@@ -71,12 +75,24 @@ def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int)
     estimate = indexing.estimate_hnsw_mb(rows, int(state.dimensions or 0), m) if hnsw else None
     memory = indexing.maintenance_mem_mb(rows, int(state.dimensions or 0), m, mem_cap_mb) if hnsw else None
     return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
-                  maintenance_work_mem_mb=memory, estimated_graph_mb=estimate)
+                  maintenance_work_mem_mb=memory, estimated_graph_mb=estimate,
+                  vector_index=index.name == state.index_name)
 
 
-def rebuild_reason(state: TableState, settings: MaintenanceSettings) -> str | None:
-    """Why the HNSW index needs a rebuild, or ``None``: a monitor request, growth, or churn since the build."""
-    if state.rebuild_reason:
+def _tuned_away(state: TableState, min_recall: float) -> bool:
+    """The monitor's latest advice reaches the recall target with the current graph: ef_search, not a rebuild."""
+    return state.advised_recall is not None and state.advised_recall >= min_recall
+
+
+def rebuild_reason(state: TableState, settings: MaintenanceSettings, min_recall: float = 0.95,
+                   churn_known: bool = True) -> str | None:
+    """Why the HNSW index needs a rebuild, or ``None``: a monitor request, growth, or churn since the build.
+
+    :param min_recall: the monitor's recall target; a request is not honoured when its advised ef_search
+        reaches it (raising ``hnsw.ef_search`` fixes that recall, a rebuild would not).
+    :param churn_known: the change counter has a baseline since the build.
+    """
+    if state.rebuild_reason and not _tuned_away(state, min_recall):
         return f"the search monitor asked for a rebuild: {state.rebuild_reason}"
     built = state.built_rows
     if built is None:
@@ -85,6 +101,8 @@ def rebuild_reason(state: TableState, settings: MaintenanceSettings) -> str | No
         growth = (state.live_rows - built) / max(built, 1)
         return (f"the HNSW index was built on {built:,} rows and the table now has {state.live_rows:,} "
                 f"(+{_pct(growth)}, threshold {_pct(settings.reindex_growth_ratio)})")
+    if not churn_known:
+        return None
     churn = state.changes - (state.built_changes or 0)
     if churn > 0 and churn >= settings.reindex_churn_ratio * max(built, 1):
         return (f"{churn:,} rows inserted, updated or deleted since the index was built on {built:,} rows "
@@ -117,13 +135,14 @@ def analyze_reason(state: TableState, settings: MaintenanceSettings, now: dateti
     return None
 
 
-def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: int,
+def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: int, min_recall: float = 0.95,
                now: datetime | None = None) -> TablePlan:
     """Decide the maintenance of one live table.
 
     :param state: the table as :func:`~vectorops.maintenance.catalog.live_tables` read it.
     :param settings: thresholds and timeouts.
     :param mem_cap_mb: the most ``maintenance_work_mem`` a rebuild may ask for.
+    :param min_recall: the search monitor's recall target (see :func:`rebuild_reason`).
     :param now: the time stale statistics are measured against (default: now).
     """
     if not state.exists:
@@ -146,13 +165,21 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
                 actions.append(_rebuild(state, index, "invalid index: a CREATE INDEX CONCURRENTLY or REINDEX did "
                                                       "not finish", mem_cap_mb))
     vector = state.vector_index
-    reset = state.built_changes is not None and state.changes < state.built_changes
-    if reset:
+    first_look = state.built_changes is None
+    reset = not first_look and state.changes < (state.built_changes or 0)
+    if first_look:
+        notes.append("first look since the index build: churn and dead tuples are measured from now on")
+    elif reset:
         notes.append("the table's statistics were reset since the index build; churn is measured from now on")
     due_vacuum = vacuum_reason(state, settings)
     if vector is not None and vector.valid and vector.method == "hnsw" and not building:
-        reason = None if reset else rebuild_reason(state, settings)
-        if reason is None and due_vacuum:
+        reason = rebuild_reason(state, settings, min_recall, churn_known=not (first_look or reset))
+        if state.rebuild_reason and _tuned_away(state, min_recall):
+            notes.append(f"the search monitor reported a recall drop ({state.rebuild_reason}), but ef_search "
+                         f"{state.advised_ef_search} reaches recall@10 {state.advised_recall:.3f} on the current "
+                         "graph: raise hnsw.ef_search; no rebuild")
+        died_since = state.dead_rows - (state.dead_rows if first_look or reset else state.built_dead_rows or 0)
+        if reason is None and due_vacuum and vacuum_reason(replace(state, dead_rows=died_since), settings):
             reason = f"VACUUM is due ({due_vacuum}); pgvector advises REINDEX before VACUUM on HNSW tables"
         if reason:
             actions.append(_rebuild(state, vector, reason, mem_cap_mb))
@@ -164,4 +191,4 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
         stale = analyze_reason(state, settings, now)
         if stale:
             actions.append(Action(ANALYZE, state.collection, state.schema, state.table, stale))
-    return TablePlan(state, actions, notes, reset)
+    return TablePlan(state, actions, notes, first_look or reset)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-EF_LADDER = (10, 20, 40, 64, 100, 160, 250, 400, 640, 1000)
+# starts above k + 1 = 11: a plain HNSW scan returns at most ef_search rows, and each probe drops itself
+EF_LADDER = (16, 24, 40, 64, 100, 160, 250, 400, 640, 1000)
 
 
 @dataclass(frozen=True)

@@ -131,21 +131,9 @@ def exact_round(conn: psycopg.Connection, target: ProbeTarget, record_ids: Seque
     :param metadata_filter: only rows whose metadata contains this document.
     :param k: neighbours per probe.
     """
-    if metadata_filter is None:
-        return [exact_top_k(conn, target.schema, target.table, target.space, vector, k=k, exclude=[record_id])
-                for record_id, vector in zip(record_ids, vectors, strict=True)]
-    statement = sql.SQL(
-        "SELECT id FROM {} WHERE embedding IS NOT NULL AND id <> %(own)s AND metadata @> %(filter)s::jsonb "
-        "ORDER BY embedding {} %(q)s::vector, id LIMIT %(limit)s").format(
-        target.identifier, sql.SQL(DISTANCE_OPERATORS[target.space]))
-    results = []
-    for record_id, vector in zip(record_ids, vectors, strict=True):
-        with conn.transaction():
-            conn.execute("SET LOCAL enable_indexscan = off")
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            rows = conn.execute(statement, {**_params(vector, metadata_filter, k), "own": record_id}).fetchall()
-        results.append([r[0] for r in rows])
-    return results
+    return [exact_top_k(conn, target.schema, target.table, target.space, vector, k=k, exclude=[record_id],
+                        metadata_filter=metadata_filter)
+            for record_id, vector in zip(record_ids, vectors, strict=True)]
 
 
 def recall(expected: Sequence[Sequence[str]], found: Sequence[Sequence[str]]) -> float | None:
