@@ -48,7 +48,9 @@ def _vectorops(settings: Any, dsn: str, collection: str, schema: str, table: str
     from vectorops.maintenance import executor
 
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("""UPDATE vectorops.index_health SET rebuild_reason = 'benchmark', rebuild_requested_at = now()
+        # a request with no ef_search advice behind it: maintenance honours it with a rebuild
+        conn.execute("""UPDATE vectorops.index_health SET rebuild_reason = 'benchmark', rebuild_requested_at = now(),
+                               advised_ef_search = NULL, advised_recall = NULL
                         WHERE table_schema = %s AND table_name = %s""", (schema, table))
     results = executor.maintain(settings, [collection], run_id="bench-maintenance")
     executor.raise_for_failures(results)
