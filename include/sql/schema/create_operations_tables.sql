@@ -106,5 +106,8 @@ CREATE TABLE IF NOT EXISTS vectorops.search_metrics (
     breaches               jsonb NOT NULL DEFAULT '[]',
     details                jsonb     -- plan, filter selectivity, the ef_search ladder, why a value is NULL
 );
+-- Columns that came after the table's first version; idempotent for databases created by it.
+ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS index_used boolean;
+ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS details jsonb;
 CREATE INDEX IF NOT EXISTS search_metrics_collection_idx
     ON vectorops.search_metrics (collection, measured_at DESC);
