@@ -38,16 +38,19 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
     default_args=default_args(),
     max_active_tasks=8,
     params={
-        "chroma_path": Param(None, type=["null", "string"], title="Chroma path", section="Source",
-                             description_md="Directory of a Chroma PersistentClient store. "
-                                            "Empty: `CHROMA_DB_PATH` of the workers."),
+        "chroma_path": Param(None, type=["null", "string"], pattern="^(/.*)?$", title="Chroma path",
+                             section="Source", examples=["/data/chroma"],
+                             description_md="Absolute path of a Chroma PersistentClient store (the directory "
+                                            "holding `chroma.sqlite3`). Empty: `CHROMA_DB_PATH` of the workers. "
+                                            "A path that is not a Chroma store fails the run at once, saying why."),
         "chroma_host": Param(None, type=["null", "string"], title="Chroma HTTP host", section="Source",
                              description_md="Read from a Chroma server instead of a path (e.g. `chroma.internal`)."),
         "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
                              section="Source"),
         "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
                              examples=[["docs", "faq"]],
-                             description_md="Collections to migrate, one per line. Empty: all of them."),
+                             description_md="Collections to migrate, one per line. Empty: all of them. An unknown "
+                                            "name fails the run at once and lists the collections that exist."),
         "reembed": Param("never", type="string", enum=["never", "auto", "always"], title="Re-embed",
                          section="Migration",
                          description_md="`never` copies the source vectors exactly. `always` embeds every "

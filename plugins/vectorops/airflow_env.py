@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from vectorops import runtime
 from vectorops.config import Settings
@@ -53,6 +54,10 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         # airflow standalone and the executors start `airflow ...` from PATH: put this venv first.
         "PATH": os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])),
     }
+    # the public API, for tasks that write their run's note (vectorops.run_note); local-only login from .env
+    env["AIRFLOW_CONN_VECTOROPS_API"] = (
+        f"http://{quote(os.environ.get('VECTOROPS_ADMIN_USER', 'admin'), safe='')}:"
+        f"{quote(os.environ.get('VECTOROPS_ADMIN_PASSWORD', 'admin'), safe='')}@127.0.0.1:{port}")
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql"):
         env.setdefault("AIRFLOW__CORE__EXECUTOR", os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"))
     _write_passwords(settings)

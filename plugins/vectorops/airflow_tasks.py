@@ -42,12 +42,21 @@ def plan_request() -> list[str]:
         request = _request()
         collections = migration_request.select_collections(request)
     except ValueError as exc:  # SettingError and SourceError are ValueErrors too
+        from vectorops.run_note import set_run_note
+
+        context = _context()
+        set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
         raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
         for plan in plans:
             log.info("dry run plan: %s", json.dumps(plan, sort_keys=True))
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))
+        from vectorops.run_note import set_run_note
+
+        context = _context()
+        set_run_note(context["dag"].dag_id, str(context["run_id"]),
+                     dry_run.plan_note(plans, request.source.uri, request.target_schema))
         return []
     log.info("migrating %s collection(s) from %s into schema %s: %s", len(collections), request.source.uri,
              request.target_schema, ", ".join(collections))

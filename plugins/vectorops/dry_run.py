@@ -74,3 +74,20 @@ def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.Em
             elif unusable[i]:
                 counts["no_document_quarantined"] += 1
         offset += len(got["ids"])
+
+
+def plan_note(plans: list[dict[str, Any]], source_uri: str, target_schema: str) -> str:
+    """The dry run's plan as a short Markdown note for the DAG run (at most a line per collection).
+
+    :param plans: :func:`dry_run_plan` per collection.
+    :param source_uri: the Chroma source.
+    :param target_schema: where the tables would go.
+    """
+    rows = sum(int(p["rows"]) for p in plans)
+    lines = [f"**Dry run**: nothing was written. {len(plans)} collection(s), {rows:,} rows from {source_uri} "
+             f"→ schema `{target_schema}`."]
+    for p in plans:
+        lines.append(f"- `{p['collection']}`: {p['rows']:,} rows, {p['dimensions'] or '?'} dims, {p['space']}, "
+                     f"vectors {p['vectors']} ({p['reembed_count']:,} re-embedded), index "
+                     f"~{p['index_memory_mb']} MB")
+    return "\n".join(lines)
