@@ -1,0 +1,54 @@
+-- One row per migrated collection: its registry entry, the live table's vector index, the newest validation
+-- (with the names of its failed expectations), the newest verified backup of its schema and the newest search
+-- measurement. Row counts are read per table afterwards (the table names are identifiers, composed in Python).
+SELECT r.collection, r.table_schema, r.table_name, r.dimensions, r.distance, r.embedding_model,
+       r.loaded_count, r.migrated_at, r.last_run_id, r.rows_per_s,
+       to_regclass(format('%I.%I', r.table_schema, r.table_name)) IS NOT NULL AS table_exists,
+       coalesce(ix.index_name, r.index_name) AS index_name,
+       coalesce(ix.index_method, r.index_method) AS index_method,
+       ix.index_bytes, ix.index_valid,
+       v.validation_id, v.validated_at, v.stage AS validation_stage, v.success AS validation_success,
+       v.failed_expectations,
+       b.backup_id, b.verified_at AS backup_verified_at,
+       m.measured_at, m.p95_ms, m.recall_at_10, m.run_id AS metrics_run_id
+FROM vectorops.collection_registry r
+LEFT JOIN LATERAL (
+    SELECT ic.relname AS index_name, am.amname AS index_method, pg_relation_size(i.indexrelid) AS index_bytes,
+           i.indisvalid AS index_valid
+    FROM pg_index i
+    JOIN pg_class ic ON ic.oid = i.indexrelid
+    JOIN pg_am am ON am.oid = ic.relam
+    WHERE i.indrelid = to_regclass(format('%I.%I', r.table_schema, r.table_name))
+      AND am.amname IN ('hnsw', 'ivfflat')
+    ORDER BY i.indisvalid DESC, am.amname = 'hnsw' DESC, ic.relname
+    LIMIT 1
+) ix ON true
+LEFT JOIN LATERAL (
+    SELECT last.validation_id, last.stage, max(vr.validated_at) AS validated_at, bool_and(vr.success) AS success,
+           coalesce(array_agg(DISTINCT vr.expectation ORDER BY vr.expectation) FILTER (WHERE NOT vr.success),
+                    '{}') AS failed_expectations
+    FROM (SELECT validation_id, stage
+          FROM vectorops.validation_results
+          WHERE collection = r.collection
+          ORDER BY validated_at DESC, result_id DESC
+          LIMIT 1) last
+    JOIN vectorops.validation_results vr
+      ON vr.collection = r.collection AND vr.validation_id = last.validation_id
+    GROUP BY last.validation_id, last.stage
+) v ON true
+LEFT JOIN LATERAL (
+    SELECT bk.backup_id, bk.verified_at
+    FROM vectorops.backups bk
+    WHERE bk.status = 'verified'
+      AND (jsonb_typeof(bk.details -> 'schemas') IS DISTINCT FROM 'array' OR bk.details -> 'schemas' ? r.table_schema)
+    ORDER BY bk.verified_at DESC NULLS LAST, bk.started_at DESC
+    LIMIT 1
+) b ON true
+LEFT JOIN LATERAL (
+    SELECT sm.measured_at, sm.p95_ms, sm.recall_at_10, sm.run_id
+    FROM vectorops.search_metrics sm
+    WHERE sm.collection = r.collection
+    ORDER BY sm.measured_at DESC, sm.metric_id DESC
+    LIMIT 1
+) m ON true
+ORDER BY r.collection COLLATE "C"

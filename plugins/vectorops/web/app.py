@@ -1,0 +1,81 @@
+"""The Vector Health FastAPI app, mounted by the Airflow API server at ``/vector-health``.
+
+``GET /`` is the HTML page; ``GET /api/collections`` returns ``{"collections": [...]}``, one document per migrated
+collection (see :func:`vectorops.web.queries.collection_health`). Both need an authenticated Airflow user
+(:mod:`vectorops.web.auth`): 401 otherwise. When the vectors database cannot be read both answer 503, naming its
+host and port, never its password.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from vectorops.config import SettingError, load_settings
+from vectorops.web import page, queries
+from vectorops.web.auth import NotAuthenticated, login_url, require_user
+
+URL_PREFIX = "/vector-health"
+NO_STORE = {"Cache-Control": "no-store"}
+
+User = Annotated[Any, Depends(require_user)]
+Days = Annotated[int, Query(ge=1, le=90, description="How many days of search metrics the charts show.")]
+
+
+def create_app() -> FastAPI:
+    """A new Vector Health app; the plugin mounts it at :data:`URL_PREFIX`."""
+    app = FastAPI(title="Vector Health", description=__doc__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(queries.DatabaseUnavailable, _database_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(SettingError, _bad_setting)  # type: ignore[arg-type]
+
+    @app.get("/", response_class=HTMLResponse, summary="The Vector Health page")
+    def health_page(user: User, days: Days = 7) -> HTMLResponse:
+        """One row per migrated collection, and its p95 latency and recall@10 over time."""
+        target = queries.current_target()
+        collections = queries.collection_health(target)
+        series = queries.metric_series(target, days=days) if collections else {}
+        monitor = load_settings().monitor
+        html = page.collections_page(collections, series, max_p95_ms=monitor.max_p95_ms,
+                                     min_recall=monitor.min_recall, days=days, generated_at=_now())
+        return HTMLResponse(html, headers=NO_STORE)
+
+    @app.get("/api/collections", summary="Health of every migrated collection")
+    def collections_json(user: User) -> JSONResponse:
+        """``{"collections": [...]}``: the documents the page shows, one per migrated collection."""
+        collections = queries.collection_health(queries.current_target())
+        return JSONResponse({"collections": collections}, headers=NO_STORE)
+
+    return app
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wants_json(request: Request) -> bool:
+    path, root = request.scope.get("path", ""), request.scope.get("root_path", "")
+    relative = path[len(root):] if root and path.startswith(root) else path
+    return relative.startswith("/api/")
+
+
+def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+    headers = {**NO_STORE, **(exc.headers or {})}
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    return HTMLResponse(page.sign_in_page(login_url(str(request.url.path))), status_code=exc.status_code,
+                        headers=headers)
+
+
+def _database_unavailable(request: Request, exc: queries.DatabaseUnavailable) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": "the vectors database is unavailable", "reason": exc.reason,
+                             "database": {"host": exc.host, "port": exc.port}}, status_code=503, headers=NO_STORE)
+    return HTMLResponse(page.error_page(exc.host, exc.port, exc.reason), status_code=503, headers=NO_STORE)
+
+
+def _bad_setting(request: Request, exc: SettingError) -> Response:
+    return _database_unavailable(request, queries.DatabaseUnavailable("?", "?", f"SettingError: {exc}"))

@@ -1,0 +1,178 @@
+"""What the Vector Health page reads: one row per migrated collection, and the search metrics over time.
+
+Every read runs in a short, read-only session (:func:`connect`), so a slow or unreachable database makes the page
+fail fast with :class:`DatabaseUnavailable` instead of hanging the API server's worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+
+from vectorops import db, runtime
+from vectorops.alert_redaction import describe_error, known_secrets
+from vectorops.alerts import run_url
+from vectorops.config import load_settings
+
+MIGRATION_DAG_ID = "chroma_to_pgvector"
+CONNECT_TIMEOUT_S = 3
+STATEMENT_TIMEOUT_MS = 10_000
+# Tables whose planner estimate is above this are not counted exactly: count(*) would scan them on every view.
+EXACT_COUNT_LIMIT = 2_000_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The vectors database could not be read.
+
+    :param host: host of the database, from its DSN.
+    :param port: port of the database, from its DSN.
+    :param reason: the error, with credentials redacted.
+    """
+
+    def __init__(self, host: str, port: str, reason: str) -> None:
+        super().__init__(f"the vectors database at {host}:{port} is unavailable: {reason}")
+        self.host, self.port, self.reason = host, port, reason
+
+
+@dataclass(frozen=True)
+class Target:
+    """The database the page reads: its DSN and where it is, for error messages (never the password)."""
+
+    dsn: str
+    host: str
+    port: str
+
+
+def current_target() -> Target:
+    """The vectors database from the environment: ``VECTOROPS_DSN``, else the embedded server.
+
+    Read on every request, so a changed environment (or a test's monkeypatch) takes effect at once.
+
+    :raises DatabaseUnavailable: when ``VECTOROPS_DSN`` cannot be parsed.
+    :raises SettingError: when another setting is unusable.
+    """
+    dsn = runtime.dsn(load_settings())
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.Error:  # its message may quote the DSN, password and all
+        raise DatabaseUnavailable("?", "?", "VECTOROPS_DSN is not a valid connection string") from None
+    return Target(dsn=dsn, host=str(parts.get("host") or parts.get("hostaddr") or "localhost"),
+                  port=str(parts.get("port") or 5432))
+
+
+@contextmanager
+def connect(target: Target) -> Iterator[psycopg.Connection]:
+    """A read-only session with a short ``connect_timeout`` and ``statement_timeout``.
+
+    :raises DatabaseUnavailable: when the server cannot be reached or a statement fails on the way.
+    """
+    options = " ".join(filter(None, [conninfo_to_dict(target.dsn).get("options") or "",
+                                     f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                                     "-c default_transaction_read_only=on"]))
+    try:
+        with psycopg.connect(target.dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True, options=options,
+                             application_name="vectorops-health", row_factory=dict_row) as conn:
+            yield conn
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(target.host, target.port, _redacted(exc, target.dsn)) from None
+
+
+def collection_health(target: Target) -> list[dict[str, Any]]:
+    """One document per migrated collection; empty when nothing was migrated (or the schema does not exist yet).
+
+    :param target: the vectors database (:func:`current_target`).
+    :raises DatabaseUnavailable: when it cannot be read.
+    """
+    with connect(target) as conn:
+        if not _has_registry(conn):
+            return []
+        rows = conn.execute(db.sql_text("web/select_collection_health")).fetchall()
+        return [_document(row, *_row_count(conn, row)) for row in rows]
+
+
+def metric_series(target: Target, days: int = 7, max_points: int = 500) -> dict[str, list[dict[str, Any]]]:
+    """p95 latency and recall@10 per collection over the last ``days`` days, oldest first.
+
+    :param target: the vectors database (:func:`current_target`).
+    :param days: how far back.
+    :param max_points: most measurements per collection (the newest are kept).
+    :raises DatabaseUnavailable: when it cannot be read.
+    """
+    series: dict[str, list[dict[str, Any]]] = {}
+    with connect(target) as conn:
+        if not _has_registry(conn):
+            return series
+        rows = conn.execute(db.sql_text("web/select_search_metric_series"),
+                            {"days": int(days), "max_points": int(max_points)}).fetchall()
+    for row in rows:
+        series.setdefault(row["collection"], []).append(
+            {"measured_at": row["measured_at"], "p95_ms": row["p95_ms"], "recall_at_10": row["recall_at_10"]})
+    return series
+
+
+def _has_registry(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT to_regclass('vectorops.collection_registry') IS NOT NULL AS present").fetchone()
+    return bool(row and row["present"])
+
+
+def _row_count(conn: psycopg.Connection, row: dict[str, Any]) -> tuple[int | None, bool]:
+    """Rows of the live table and whether that is the planner's estimate; ``None`` when the table is gone."""
+    if not row["table_exists"]:
+        return None, False
+    estimate = conn.execute(db.sql_text("web/select_table_estimate"),
+                            {"schema": row["table_schema"], "table": row["table_name"]}).fetchone()
+    reltuples = int(estimate["reltuples"]) if estimate else -1
+    if reltuples > EXACT_COUNT_LIMIT:
+        return reltuples, True
+    counted = conn.execute(db.statement("web/count_table_rows",
+                                        table=sql.Identifier(row["table_schema"], row["table_name"]))).fetchone()
+    return int(counted["count"]), False
+
+
+def _document(row: dict[str, Any], rows: int | None, estimated: bool) -> dict[str, Any]:
+    run_id = row["last_run_id"]
+    return {
+        "collection": row["collection"],
+        "table": f"{row['table_schema']}.{row['table_name']}",
+        "rows": rows,
+        "rows_estimated": estimated,
+        "table_exists": row["table_exists"],
+        "dimensions": row["dimensions"],
+        "distance": row["distance"],
+        "embedding_model": row["embedding_model"],
+        "index": {"name": row["index_name"], "type": row["index_method"], "bytes": row["index_bytes"],
+                  "valid": row["index_valid"]},
+        "last_migration": {"run_id": run_id, "migrated_at": _iso(row["migrated_at"]),
+                           "loaded_count": row["loaded_count"], "rows_per_s": row["rows_per_s"],
+                           "run_url": run_url(MIGRATION_DAG_ID, run_id)},
+        "last_validation": None if row["validation_id"] is None else {
+            "validation_id": row["validation_id"], "validated_at": _iso(row["validated_at"]),
+            "stage": row["validation_stage"], "success": row["validation_success"],
+            "failed_expectations": list(row["failed_expectations"] or [])},
+        "last_backup": None if row["backup_id"] is None else {
+            "backup_id": row["backup_id"], "verified_at": _iso(row["backup_verified_at"])},
+        "search": None if row["measured_at"] is None else {
+            "measured_at": _iso(row["measured_at"]), "p95_ms": row["p95_ms"], "recall_at_10": row["recall_at_10"],
+            "run_id": row["metrics_run_id"]},
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _redacted(exc: BaseException, dsn: str) -> str:
+    secrets = set(known_secrets())
+    password = conninfo_to_dict(dsn).get("password")
+    if password:
+        secrets |= {str(password), quote(str(password), safe="")}
+    return describe_error(exc, secrets)

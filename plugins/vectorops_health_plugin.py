@@ -1,0 +1,25 @@
+"""Airflow plugin: the Vector Health page, listed in the Airflow UI's navigation.
+
+The only module Airflow's plugin manager scans in ``plugins/`` (see ``plugins/.airflowignore``); the
+``vectorops`` package beside it is imported as a library. The FastAPI app lives in :mod:`vectorops.web.app`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from airflow.plugins_manager import AirflowPlugin
+
+from vectorops.web.app import URL_PREFIX, create_app
+
+
+class VectorHealthPlugin(AirflowPlugin):
+    """Mounts the Vector Health app at ``/vector-health`` and links it from the navigation bar."""
+
+    name = "vectorops_vector_health"
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Vector Health"},
+    ]
+    external_views: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Vector Health", "href": f"{URL_PREFIX}/", "destination": "nav"},
+    ]

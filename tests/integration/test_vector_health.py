@@ -1,0 +1,259 @@
+"""The Vector Health page: real PostgreSQL, real migrations, Airflow's own auth manager and API server app."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from tests.support import add_records, chroma_client, migrate_in_process
+from vectorops import db, runtime
+from vectorops.web.page import EMPTY_MESSAGE
+
+SCHEMA, OTHER_SCHEMA = "web_health", "web_health_other"
+DOCS, SMALL = "health-docs", "health-small"
+RUN_ID = "manual__2025-01-02T03:04:05+00:00"
+ENDPOINTS = ("/vector-health/", "/vector-health/api/collections")
+FAILED = "expect_column_values_to_not_be_null"
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) -> Iterator[dict[str, Any]]:
+    """Two migrated collections; DOCS also has search metrics, a failed live validation and verified backups."""
+    path = tmp_path_factory.mktemp("chroma-health")
+    client = chroma_client(path)
+    rng = np.random.default_rng(5)
+    add_records(client.create_collection(DOCS, configuration={"hnsw": {"space": "cosine"}}),
+                [f"d{i}" for i in range(200)], rng.standard_normal((200, 8), dtype=np.float32),
+                [f"doc {i}" for i in range(200)])
+    add_records(client.create_collection(SMALL, configuration={"hnsw": {"space": "l2"}}),
+                [f"s{i}" for i in range(40)], rng.standard_normal((40, 4), dtype=np.float32))
+    for name, schema in ((DOCS, SCHEMA), (SMALL, OTHER_SCHEMA)):  # backups are of schemas: SMALL's has none
+        migrate_in_process(settings, {"chroma_path": str(path), "collections": [name], "target_schema": schema},
+                           RUN_ID)
+    backups = [f"vh-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        table = conn.execute("SELECT table_name FROM vectorops.collection_registry WHERE collection = %s",
+                             (DOCS,)).fetchone()[0]
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id IN ('d1', 'd2', 'd3')").format(sql.Identifier(SCHEMA, table)))
+        for hours, p95, recall in ((3, 5.0, 0.97), (2, 9.5, None), (1, 6.25, 0.985)):
+            conn.execute("""INSERT INTO vectorops.search_metrics (measured_at, run_id, collection, table_schema,
+                                table_name, row_count, probes, p95_ms, recall_at_10)
+                            VALUES (now() - make_interval(hours => %s), 'mon', %s, %s, %s, 197, 50, %s, %s)""",
+                         (hours, DOCS, SCHEMA, table, p95, recall))
+        for expectation, success in ((FAILED, False), ("expect_table_row_count_to_equal", True)):
+            conn.execute("""INSERT INTO vectorops.validation_results (validation_id, validated_at, stage, collection,
+                                table_schema, table_name, suite, expectation, success)
+                            VALUES ('vh-live', now() + interval '1 minute', 'live', %s, %s, %s, 'live', %s, %s)""",
+                         (DOCS, SCHEMA, table, expectation, success))
+        for backup_id, status, minutes, schemas in ((backups[0], "verified", 30, [SCHEMA]),
+                                                    (backups[1], "verified", 10, [SCHEMA, "vectorops"]),
+                                                    (backups[2], "failed", 5, [SCHEMA]),
+                                                    (backups[3], "verified", 1, ["elsewhere"])):
+            conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, verified_at, details)
+                            VALUES (%s, %s, '/tmp/none', now() - make_interval(mins => %s), %s)""",
+                         (backup_id, status, minutes, json.dumps({"schemas": schemas})))
+    yield {"table": f"{SCHEMA}.{table}", "newest_backup": backups[1]}
+    with psycopg.connect(dsn, autocommit=True) as conn:  # leave the shared registry as other modules expect it
+        for name in ("collection_registry", "search_metrics", "validation_results", "migration_runs", "quarantine"):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE collection = ANY(%s)").format(
+                sql.Identifier("vectorops", name)), ([DOCS, SMALL],))
+        conn.execute("DELETE FROM vectorops.backups WHERE backup_id = ANY(%s)", (backups,))
+        for schema in (SCHEMA, OTHER_SCHEMA):
+            conn.execute("DELETE FROM vectorops.search_probes WHERE table_schema = %s", (schema,))
+            conn.execute("DELETE FROM vectorops.index_health WHERE table_schema = %s", (schema,))
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(scope="module")
+def server(airflow_db: dict[str, str]) -> Iterator[TestClient]:
+    """Airflow's own API server app (core API, auth manager, plugins), as ``airflow api-server`` builds it."""
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+
+    with TestClient(create_app(apps="core")) as client:
+        yield client
+    purge_cached_app()
+
+
+@pytest.fixture(scope="module")
+def token(server: TestClient) -> str:
+    """A JWT from the login endpoint of the auth manager (SimpleAuthManager), the one the UI uses."""
+    response = server.post("/auth/token", json={"username": "admin", "password": "admin"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def anon(server: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The server without any cookie left over; run links on their default base (``http://localhost:8080``)."""
+    for name in ("AIRFLOW__API__BASE_URL", "AIRFLOW_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    server.cookies.clear()
+    yield server
+    server.cookies.clear()
+
+
+def _get(client: TestClient, path: str, *, bearer: str | None = None, cookie: str | None = None) -> Any:
+    """GET ``path`` with only the given credentials: a bearer header and/or the UI's ``_token`` cookie."""
+    client.cookies.clear()
+    if cookie is not None:
+        client.cookies.set("_token", cookie)
+    try:
+        return client.get(path, headers={"Authorization": f"Bearer {bearer}"} if bearer is not None else None)
+    finally:
+        client.cookies.clear()
+
+
+def _other_tokens(token: str) -> dict[str, str]:
+    """Tokens Airflow must reject: garbage, another secret's signature, expired, tampered."""
+    import jwt
+
+    from vectorops.web.auth import auth_manager
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    user = auth_manager().deserialize_user(claims)
+    header, payload, signature = token.split(".")
+    return {
+        "garbage": "not-a-jwt",
+        "foreign": jwt.encode({**claims, "exp": claims["exp"] + 60}, "another-secret-" * 5, algorithm="HS512"),
+        "expired": auth_manager().generate_jwt(user, expiration_time_in_seconds=-3600),
+        "tampered": f"{header}.{payload}.{signature[:-4]}AAAA",
+    }
+
+
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_anonymous_and_bad_tokens_get_401(anon: TestClient, token: str, path: str) -> None:
+    response = _get(anon, path)
+    assert response.status_code == 401, response.text
+    assert "data-collection" not in response.text
+    if not path.endswith("/api/collections"):  # the page offers Airflow's login, coming back here
+        assert 'href="/auth/login?next=%2Fvector-health%2F"' in response.text
+    for kind, bad in _other_tokens(token).items():
+        assert _get(anon, path, bearer=bad).status_code == 401, kind
+        assert _get(anon, path, cookie=bad).status_code == 401, kind
+    # a bad bearer header wins over a good cookie, as in Airflow's own get_user
+    assert _get(anon, path, bearer="not-a-jwt", cookie=token).status_code == 401
+
+
+def test_page_shows_each_collection_with_its_live_row_count(anon: TestClient, token: str,
+                                                           migrated: dict[str, Any]) -> None:
+    response = _get(anon, "/vector-health/", bearer=token)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    docs_row = html.split(f'<tr data-collection="{DOCS}">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="rows">197</td>' in docs_row  # 200 migrated, 3 deleted since
+    assert migrated["table"] in docs_row and "cosine" in docs_row and ">8<" in docs_row and "hnsw" in docs_row
+    assert f'href="http://localhost:8080/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe="")}"' in docs_row
+    assert "rows/s" in docs_row
+    assert '<span class="fail">fail</span>' in docs_row and f">{FAILED}<" in docs_row
+    assert "expect_table_row_count_to_equal" not in docs_row
+    assert migrated["newest_backup"] in docs_row
+    assert "6.25 ms" in docs_row and "0.985" in docs_row
+    small_row = html.split(f'<tr data-collection="{SMALL}">', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="rows">40</td>' in small_row and "none verified" in small_row
+    assert '<span class="pass">pass</span>' in small_row  # the migration gate
+    charts = html.split(f'data-collection-charts="{DOCS}"', 1)[1].split("</div>", 1)[0]
+    assert charts.count("<svg") == 2 and charts.count("<polyline") >= 2
+    assert "p95 latency" in charts and "recall@10" in charts
+    assert "<script" not in html and "<link" not in html and " src=" not in html  # nothing loaded from elsewhere
+
+
+def test_json_lists_the_same_collections_with_the_cookie(anon: TestClient, token: str,
+                                                        migrated: dict[str, Any]) -> None:
+    response = _get(anon, "/vector-health/api/collections", cookie=token)
+    assert response.status_code == 200, response.text
+    by_name = {c["collection"]: c for c in response.json()["collections"]}
+    docs = by_name[DOCS]
+    assert (docs["table"], docs["rows"], docs["dimensions"], docs["distance"]) == (migrated["table"], 197, 8, "cosine")
+    assert docs["index"]["type"] == "hnsw" and docs["index"]["bytes"] > 0
+    assert docs["last_migration"]["run_id"] == RUN_ID and docs["last_migration"]["rows_per_s"] > 0
+    assert docs["last_migration"]["run_url"].endswith(f"/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe='')}")
+    assert docs["last_validation"]["success"] is False and docs["last_validation"]["failed_expectations"] == [FAILED]
+    assert docs["last_backup"]["backup_id"] == migrated["newest_backup"]
+    assert (docs["search"]["p95_ms"], docs["search"]["recall_at_10"]) == (6.25, 0.985)
+    assert by_name[SMALL]["rows"] == 40 and by_name[SMALL]["search"] is None
+
+
+def test_big_tables_show_the_planner_estimate(anon: TestClient, token: str, migrated: dict[str, Any],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.web import queries
+
+    monkeypatch.setattr(queries, "EXACT_COUNT_LIMIT", 100)  # DOCS was analysed with 200 rows at migration
+    docs = next(c for c in _get(anon, "/vector-health/api/collections", bearer=token).json()["collections"]
+                if c["collection"] == DOCS)
+    assert (docs["rows"], docs["rows_estimated"]) == (200, True)
+    html = _get(anon, "/vector-health/", bearer=token).text
+    assert "(row count estimated)" in html.split(f'<tr data-collection="{DOCS}">', 1)[1].split("</tr>", 1)[0]
+
+
+@pytest.fixture
+def empty_database(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database of the test server, without the vectorops schema; ``VECTOROPS_DSN`` points at it."""
+    name = f"vh_empty_{uuid.uuid4().hex[:8]}"
+    admin = runtime.dsn(settings, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target = runtime.dsn(settings, name)
+    monkeypatch.setenv("VECTOROPS_DSN", target)
+    yield target
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_empty_state_before_any_migration(anon: TestClient, token: str, empty_database: str) -> None:
+    for prepare in ("nothing", "schema"):
+        if prepare == "schema":  # what `vectorops db up` leaves: the tables, no collection yet
+            with psycopg.connect(empty_database, autocommit=True) as conn:
+                for name in ("schema/create_extensions", "schema/create_registry", "schema/create_operations_tables"):
+                    conn.execute(db.sql_text(name))
+        page = _get(anon, "/vector-health/", bearer=token)
+        assert page.status_code == 200, (prepare, page.text)
+        assert EMPTY_MESSAGE in page.text and "data-collection" not in page.text
+        api = _get(anon, "/vector-health/api/collections", bearer=token)
+        assert (api.status_code, api.json()) == (200, {"collections": []})
+
+
+def test_database_down_is_a_503_naming_host_and_port_but_not_the_password(
+        anon: TestClient, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+    password = "Sup3r-secret-pw"
+    monkeypatch.setenv("VECTOROPS_DSN", f"postgresql://vectorops:{password}@127.0.0.1:{port}/vectorops")
+    page = _get(anon, "/vector-health/", bearer=token)
+    assert page.status_code == 503
+    assert "127.0.0.1" in page.text and str(port) in page.text and "unavailable" in page.text
+    api = _get(anon, "/vector-health/api/collections", bearer=token)
+    assert api.status_code == 503 and api.json()["database"] == {"host": "127.0.0.1", "port": str(port)}
+    for body in (page.text, api.text):
+        assert password not in body and "test-password" not in body
+
+
+def test_plugin_is_discovered_with_its_app_and_view(server: TestClient, token: str) -> None:
+    from airflow import plugins_manager, settings
+    from airflow._shared.module_loading import find_path_from_directory
+
+    scanned = [Path(p).name for p in find_path_from_directory(settings.PLUGINS_FOLDER, ".airflowignore")
+               if p.endswith(".py")]
+    assert scanned == ["vectorops_health_plugin.py"]
+    plugins, errors = plugins_manager._get_plugins()
+    assert not errors
+    plugin = next(p for p in plugins if p.name == "vectorops_vector_health")
+    assert [(a["url_prefix"], a["name"]) for a in plugin.fastapi_apps] == [("/vector-health", "Vector Health")]
+    assert plugin.external_views == [{"name": "Vector Health", "href": "/vector-health/", "destination": "nav"}]
+    listed = _get(server, "/api/v2/plugins", bearer=token).json()["plugins"]
+    entry = next(p for p in listed if p["name"] == "vectorops_vector_health")
+    assert entry["fastapi_apps"][0]["url_prefix"] == "/vector-health"
+    assert [(v["name"], v["href"], v["destination"]) for v in entry["external_views"]] == [
+        ("Vector Health", "/vector-health/", "nav")]
