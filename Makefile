@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROWS ?= 200000
 
-.PHONY: install run test lint bench db-up db-down clean
+.PHONY: install chromium run test lint bench db-up db-down clean
 
 install: $(STAMP)
+
+# The headless browser of the e2e tests: Debian's chromium (Playwright drives it; it downloads no browser).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vectorops needs Python 3.11 (the local torch wheel is cp311)"'
@@ -21,7 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 run: install
 	$(BIN)/vectorops run
 
-test: install
+test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -48,9 +48,9 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
         "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
                              section="Source"),
         "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
-                             examples=[["docs", "faq"]],
-                             description_md="Collections to migrate, one per line. Empty: all of them. An unknown "
-                                            "name fails the run at once and lists the collections that exist."),
+                             description_md="Collections to migrate, one per line, e.g. `docs` and `faq` on two "
+                                            "lines. Empty: all of them. An unknown name fails the run at once and "
+                                            "lists the collections that exist."),
         "reembed": Param("never", type="string", enum=["never", "auto", "always"], title="Re-embed",
                          section="Migration",
                          description_md="`never` copies the source vectors exactly. `always` embeds every "

@@ -21,5 +21,6 @@ class VectorHealthPlugin(AirflowPlugin):
         {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Vector Health"},
     ]
     external_views: ClassVar[list[dict[str, Any]]] = [
-        {"name": "Vector Health", "href": f"{URL_PREFIX}/", "destination": "nav"},
+        # url_route: the nav item opens the page inside the Airflow UI, at /plugin/vector-health
+        {"name": "Vector Health", "href": f"{URL_PREFIX}/", "destination": "nav", "url_route": "vector-health"},
     ]

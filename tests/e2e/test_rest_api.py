@@ -1,0 +1,56 @@
+"""The migration DAG driven through Airflow's REST API v2 on the real platform, and the plugin API's auth."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from tests.e2e.conftest import DAG_ID, DIMENSIONS, Platform
+from tests.support import registry_row
+
+COLLECTIONS = ["e2e_docs", "e2e_images"]
+SCHEMA = "e2e_rest"
+pytestmark = pytest.mark.timeout(420)
+
+
+def test_rest_trigger_migrates_the_chosen_collections(platform: Platform, dsn: str) -> None:
+    resp = platform.api("POST", f"/dags/{DAG_ID}/dagRuns",
+                        json={"logical_date": None, "conf": {"collections": COLLECTIONS, "target_schema": SCHEMA}})
+    assert resp.status_code == 200, resp.text
+    run_id = resp.json()["dag_run_id"]
+    assert resp.json()["conf"]["collections"] == COLLECTIONS
+
+    platform.wait_for_run(run_id)
+
+    instances = platform.task_instances(run_id)
+    for task_id in ("prepare_collection", "finalize_collection"):
+        mapped = {ti["rendered_map_index"]: ti["state"] for ti in instances if ti["task_id"] == task_id}
+        assert mapped == {name: "success" for name in COLLECTIONS}, (task_id, mapped)
+    chunks = sorted(ti["rendered_map_index"] for ti in instances if ti["task_id"] == "load_chunk")
+    assert chunks and {label.rsplit(" #", 1)[0] for label in chunks} == set(COLLECTIONS), chunks
+    with psycopg.connect(dsn) as conn:
+        for name in COLLECTIONS:
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, name))).fetchone()
+            assert count == (platform.rows[name],), name
+            dims = conn.execute(sql.SQL("SELECT vector_dims(embedding) FROM {} LIMIT 1").format(
+                sql.Identifier(SCHEMA, name))).fetchone()
+            assert dims == (DIMENSIONS,), name
+        untouched = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
+                                 "AND table_name = 'e2e_faq'", (SCHEMA,)).fetchone()
+        assert untouched == (0,), "a collection that was not asked for was migrated"
+    for name, distance in zip(COLLECTIONS, ("cosine", "l2"), strict=True):
+        row = registry_row(dsn, name)
+        assert (row["table_schema"], row["table_name"]) == (SCHEMA, name)
+        assert (row["source_count"], row["loaded_count"], row["quarantined_count"]) == (platform.rows[name],) * 2 + (0,)
+        assert (row["dimensions"], row["distance"]) == (DIMENSIONS, distance)
+
+
+def test_anonymous_requests_are_refused(platform: Platform) -> None:
+    plugin = requests.get(f"{platform.base_url}/vector-health/api/collections", timeout=30)
+    assert plugin.status_code == 401, (plugin.status_code, plugin.text[:300])
+    assert requests.get(f"{platform.base_url}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 401
+    bad_login = requests.post(f"{platform.base_url}/auth/token", timeout=30,
+                              json={"username": platform.user, "password": platform.password + "-wrong"})
+    assert bad_login.status_code == 401
