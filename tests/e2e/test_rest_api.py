@@ -54,3 +54,27 @@ def test_anonymous_requests_are_refused(platform: Platform) -> None:
     bad_login = requests.post(f"{platform.base_url}/auth/token", timeout=30,
                               json={"username": platform.user, "password": platform.password + "-wrong"})
     assert bad_login.status_code == 401
+
+
+def test_a_dry_run_writes_nothing_and_its_plan_becomes_the_run_note(platform: Platform, dsn: str) -> None:
+    resp = platform.api("POST", f"/dags/{DAG_ID}/dagRuns", json={
+        "logical_date": None, "conf": {"collections": ["e2e_docs"], "target_schema": "e2e_dry", "dry_run": True}})
+    assert resp.status_code == 200, resp.text
+    run_id = resp.json()["dag_run_id"]
+    platform.wait_for_run(run_id)
+    note = platform.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()["note"] or ""
+    assert note.startswith("**Dry run**: nothing was written. 1 collection(s)"), note
+    assert f"`e2e_docs`: {platform.rows['e2e_docs']:,} rows, {DIMENSIONS} dims" in note, note
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('e2e_dry')").fetchone() == (None,)
+
+
+def test_an_unknown_collection_is_rejected_with_the_reason_in_the_run_note(platform: Platform) -> None:
+    resp = platform.api("POST", f"/dags/{DAG_ID}/dagRuns",
+                        json={"logical_date": None, "conf": {"collections": ["no_such_collection"]}})
+    run_id = resp.json()["dag_run_id"]
+    with pytest.raises(AssertionError):
+        platform.wait_for_run(run_id)
+    run = platform.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
+    assert run["state"] == "failed"
+    assert "**Rejected before any work**: unknown collection(s) 'no_such_collection'" in (run["note"] or ""), run
