@@ -251,7 +251,8 @@ def test_plugin_is_discovered_with_its_app_and_view(server: TestClient, token: s
     assert not errors
     plugin = next(p for p in plugins if p.name == "vectorops_vector_health")
     assert [(a["url_prefix"], a["name"]) for a in plugin.fastapi_apps] == [("/vector-health", "Vector Health")]
-    assert plugin.external_views == [{"name": "Vector Health", "href": "/vector-health/", "destination": "nav"}]
+    assert plugin.external_views == [{"name": "Vector Health", "href": "/vector-health/", "destination": "nav",
+                                      "url_route": "vector-health"}]  # opened inside the UI at /plugin/vector-health
     listed = _get(server, "/api/v2/plugins", bearer=token).json()["plugins"]
     entry = next(p for p in listed if p["name"] == "vectorops_vector_health")
     assert entry["fastapi_apps"][0]["url_prefix"] == "/vector-health"
