@@ -53,7 +53,8 @@ def set_run_note(dag_id: str, run_id: str, note: str) -> bool:
         log.warning("run note not set: no Airflow connection %r (AIRFLOW_CONN_VECTOROPS_API) to reach the API",
                     CONN_ID)
         return False
-    base = f"{conn.schema or 'http'}://{conn.host}:{conn.port or 8080}".rstrip("/")
+    scheme = conn.conn_type if conn.conn_type in ("http", "https") else "http"
+    base = f"{scheme}://{conn.host}:{conn.port or 8080}"
     try:
         token = _request(f"{base}/auth/token", "POST", {"username": conn.login, "password": conn.password})
         _request(f"{base}/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}", "PATCH",
