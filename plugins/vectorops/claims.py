@@ -116,8 +116,12 @@ def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint
                FROM vectorops.collection_claims c JOIN vectorops.migration_runs r USING (attempt_id)
                WHERE c.collection = %s""", (ttl_s, collection)).fetchone()
         if current and current[1] == run_id:
-            row = conn.execute("SELECT shadow_table, status FROM vectorops.migration_runs WHERE attempt_id = %s",
-                               (current[0],)).fetchone()
+            # the run's own attempt, e.g. a task retry: a failed one goes back to where its ledger says it was
+            row = conn.execute(
+                """UPDATE vectorops.migration_runs SET heartbeat_at = now(), error = NULL,
+                       status = CASE WHEN status <> 'failed' THEN status
+                                     WHEN chunks IS NULL THEN 'scanning' ELSE 'loading' END
+                   WHERE attempt_id = %s RETURNING shadow_table, status""", (current[0],)).fetchone()
             assert row is not None
             return Attempt(current[0], row[0], row[1], None)
         if current:

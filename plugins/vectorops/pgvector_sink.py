@@ -59,7 +59,12 @@ def vector_type(dimensions: int | None) -> sql.Composable:
 
 def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions: int | None) -> None:
     """Create the target schema and the attempt's shadow table if they do not exist."""
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    try:
+        with conn.transaction():  # a savepoint: two collections' prepares may create the same new schema at once
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    except psycopg.errors.UniqueViolation:
+        pass  # the other one committed it first; IF NOT EXISTS does not cover that race
+
     conn.execute(db.statement("load/create_shadow_table", table=sql.Identifier(schema, shadow),
                               vector_type=vector_type(dimensions)))
 
