@@ -37,6 +37,8 @@ for _name in ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_CHUNK_ROWS", "VECTOR
 from vectorops.airflow_env import airflow_environment  # noqa: E402
 from vectorops.config import Settings, load_settings  # noqa: E402
 
+# a port nothing listens on: a dag.test() that calls the public API (run notes) never reaches a `make run` on 8080
+os.environ.setdefault("AIRFLOW_PORT", str(_free_port()))
 os.environ.update(airflow_environment(load_settings()))
 
 

@@ -45,7 +45,10 @@ def plan_request() -> list[str]:
         from vectorops.run_note import set_run_note
 
         context = _context()
-        set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
+        from vectorops.alert_redaction import known_secrets, redact_text
+
+        set_run_note(context["dag"].dag_id, str(context["run_id"]),
+                     redact_text(f"**Rejected before any work**: {exc}", known_secrets()))
         raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]

@@ -112,10 +112,11 @@ def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
         current = conn.execute(
-            """SELECT c.attempt_id, c.run_id, r.owner_token, r.heartbeat_at < now() - make_interval(secs => %s)
+            """SELECT c.attempt_id, c.run_id, r.owner_token, r.heartbeat_at < now() - make_interval(secs => %s),
+                      (r.source_fingerprint, r.target_schema, r.table_name) = (%s, %s, %s)
                FROM vectorops.collection_claims c JOIN vectorops.migration_runs r USING (attempt_id)
-               WHERE c.collection = %s""", (ttl_s, collection)).fetchone()
-        if current and current[1] == run_id:
+               WHERE c.collection = %s""", (ttl_s, fingerprint, target_schema, table_name, collection)).fetchone()
+        if current and current[1] == run_id and current[4]:
             # the run's own attempt, e.g. a task retry: a failed one goes back to where its ledger says it was
             row = conn.execute(
                 """UPDATE vectorops.migration_runs SET heartbeat_at = now(), error = NULL,
@@ -124,7 +125,7 @@ def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint
                    WHERE attempt_id = %s RETURNING shadow_table, status""", (current[0],)).fetchone()
             assert row is not None
             return Attempt(current[0], row[0], row[1], None)
-        if current:
+        if current and current[1] != run_id:
             token, heartbeat_old = current[2], current[3]
             alive = _token_alive(conn, token) if token else not heartbeat_old
             if alive or _someone_writing(conn, collection):

@@ -63,6 +63,7 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                                target_schema=request.target_schema, table_name=table,
                                source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
         try:
+            pgvector_sink.create_schema(conn, request.target_schema)  # committed now: parallel prepares need it
             with claims.holding_live_lock(conn, collection), conn.transaction():
                 claims.verify_owner(conn, collection, attempt.attempt_id)
                 pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table,

@@ -57,13 +57,22 @@ def vector_type(dimensions: int | None) -> sql.Composable:
     return sql.SQL("vector({})").format(sql.Literal(int(dimensions)))
 
 
-def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions: int | None) -> None:
-    """Create the target schema and the attempt's shadow table if they do not exist."""
+def create_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Create ``schema`` if it does not exist, also when another session creates it at the same moment.
+
+    Call it outside a long transaction (in autocommit it commits at once): an uncommitted new schema makes every
+    other session creating it wait until that transaction ends.
+    """
     try:
-        with conn.transaction():  # a savepoint: two collections' prepares may create the same new schema at once
+        with conn.transaction():  # a savepoint when inside a transaction
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     except psycopg.errors.UniqueViolation:
-        pass  # the other one committed it first; IF NOT EXISTS does not cover that race
+        pass  # the other session committed it first; IF NOT EXISTS does not cover that race
+
+
+def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions: int | None) -> None:
+    """Create the target schema and the attempt's shadow table if they do not exist."""
+    create_schema(conn, schema)
 
     conn.execute(db.statement("load/create_shadow_table", table=sql.Identifier(schema, shadow),
                               vector_type=vector_type(dimensions)))

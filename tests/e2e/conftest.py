@@ -209,7 +209,8 @@ def _stop(proc: subprocess.Popen[bytes], log_path: Path) -> list[str]:
         for leftover in stubborn:
             with contextlib.suppress(psutil.Error):
                 leftover.kill()
-        proc.wait(timeout=15)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # what still lives is reported just below
+            proc.wait(timeout=15)
         psutil.wait_procs(stubborn, timeout=15)
     survivors = []
     for leftover in {p.pid: p for p in [*_alive(tracked), *_alive(_group(proc))]}.values():

@@ -154,7 +154,7 @@ def test_page_shows_each_collection_with_its_live_row_count(anon: TestClient, to
     docs_row = html.split(f'<tr data-collection="{DOCS}">', 1)[1].split("</tr>", 1)[0]
     assert '<td class="rows">197</td>' in docs_row  # 200 migrated, 3 deleted since
     assert migrated["table"] in docs_row and "cosine" in docs_row and ">8<" in docs_row and "hnsw" in docs_row
-    assert f'href="http://localhost:8080/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe="")}"' in docs_row
+    assert f'href="/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe="")}" target="_top"' in docs_row
     assert "rows/s" in docs_row
     assert '<span class="fail">fail</span>' in docs_row and f">{FAILED}<" in docs_row
     assert "expect_table_row_count_to_equal" not in docs_row

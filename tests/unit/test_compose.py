@@ -135,8 +135,8 @@ def check_services(compose: dict[str, Any]) -> list[str]:
     if len(images) != 1 or None in images:
         problems.append(f"the Airflow services do not share one image: {images}")
     pg = services.get("pgvector", {}).get("image", "")
-    if not re.fullmatch(r"pgvector/pgvector:(?:[\w.]+-)?pg1[78](?:-\w+)?", pg):
-        problems.append(f"pgvector image {pg!r} is not pgvector/pgvector on PostgreSQL 17 or 18")
+    if not re.fullmatch(r"pgvector/pgvector:(?:[\w.]+-)?pg17(?:-\w+)?", pg):
+        problems.append(f"pgvector image {pg!r} is not pgvector/pgvector on PostgreSQL 17")
     if not str(services.get("postgres", {}).get("image", "")).startswith("postgres:"):
         problems.append("the metadata database is not a postgres image")
     if not str(services.get("redis", {}).get("image", "")).startswith("redis:"):

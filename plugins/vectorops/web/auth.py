@@ -66,6 +66,9 @@ async def require_user(request: Request) -> Any:
         raise NotAuthenticated("Token expired") from None
     except (InvalidTokenError, ValueError, KeyError):
         raise NotAuthenticated("Invalid token") from None
+    except Exception as exc:  # e.g. a FAB user deleted while their token is still valid
+        log.info("token rejected: %s", type(exc).__name__)
+        raise NotAuthenticated("Invalid token") from None
 
 
 def login_url(next_url: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,8 @@ def line_chart(title: str, points: Sequence[tuple[datetime, float | None]], *, f
     :param css_class: ``class`` of the ``<svg>`` element.
     :return: the ``<svg>`` markup.
     """
+    # a non-finite value is a gap too: it has no place on the axis
+    points = [(t, v if v is not None and math.isfinite(v) else None) for t, v in points]
     values = [v for _, v in points if v is not None]
     head = (f'<svg class="{escape(css_class)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
             f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'

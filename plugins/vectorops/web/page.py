@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from vectorops.web.charts import line_chart
+from vectorops.web.queries import MIGRATION_DAG_ID
 
 EMPTY_MESSAGE = "No collections migrated yet — trigger chroma_to_pgvector"
 
@@ -119,12 +121,19 @@ def _index(index: Mapping[str, Any]) -> str:
             f'<br><span class="muted">{_text(index.get("name"))}</span>')
 
 
+def run_path(run_id: str) -> str:
+    """The path of a migration run's page in the Airflow UI, relative to the server."""
+    return f"/dags/{quote(MIGRATION_DAG_ID, safe='')}/runs/{quote(run_id, safe='')}"
+
+
 def _migration(m: Mapping[str, Any]) -> str:
     if not m.get("run_id"):
         return _when(m.get("migrated_at"))
-    link = escape(m["run_url"] or "")
+    # the page is served by the API server itself: a path link works behind any host and port, and _top
+    # leaves the Airflow UI's iframe for the run page rather than nesting the UI inside it
+    link = escape(run_path(m["run_id"]))
     speed = _number(m.get("rows_per_s"), " rows/s", 0)
-    return (f'<a class="run-link" href="{link}">{escape(m["run_id"])}</a><br>'
+    return (f'<a class="run-link" href="{link}" target="_top">{escape(m["run_id"])}</a><br>'
             f'<span class="muted">{_when(m.get("migrated_at"))}</span><br><span class="rows-per-s">{speed}</span>')
 
 
