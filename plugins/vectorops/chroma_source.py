@@ -1,19 +1,34 @@
 """The Chroma source: open a store, describe collections, scan ids, fetch records by id.
 
+A local store is read straight from its files when :mod:`vectorops.chroma_files` recognises them (fast, and
+memory does not grow with the collection); otherwise, and for HTTP sources, through Chroma's API.
+``VECTOROPS_CHROMA_READER`` chooses: ``auto`` (the default: files when possible), ``files`` (fail when the files
+cannot be read directly) or ``api``.
+
 chromadb is imported inside the functions that need it, never at module import.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+
+from vectorops import chroma_files
+from vectorops.config import SettingError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+READER_ENV = "VECTOROPS_CHROMA_READER"
+READERS = ("auto", "files", "api")
 
 SPACES = ("l2", "cosine", "ip")
 # Chroma's built-in embedding functions that record no model name: its default is all-MiniLM-L6-v2 (ONNX)
@@ -127,9 +142,12 @@ def describe(spec: SourceSpec, name: str) -> CollectionInfo:
     space = hnsw.get("space") or spann.get("space") or metadata.get("hnsw:space") or "l2"
     if space not in SPACES:
         raise SourceError(f"collection {name!r} uses distance space {space!r}; supported: {', '.join(SPACES)}")
-    count = collection.count()
+    files = store_files(spec, name, space)
+    count = files.count if files else collection.count()  # Chroma's count() loads the whole HNSW index
     dimensions = None
-    if count:  # the model's own dimension can be stale after an add; a stored vector cannot
+    if files and count:
+        dimensions = files.dimensions  # checked against the stored elements' layout
+    elif count:  # the model's own dimension can be stale after an add; a stored vector cannot
         first = collection.get(limit=1, include=["embeddings"])
         dimensions = len(first["embeddings"][0])
     model = metadata.get("embedding_model")
@@ -154,13 +172,61 @@ def describe(spec: SourceSpec, name: str) -> CollectionInfo:
     )
 
 
+def reader_setting() -> str:
+    """``VECTOROPS_CHROMA_READER``: ``auto`` (default), ``files`` or ``api``.
+
+    :raises SettingError: naming the variable when it holds anything else.
+    """
+    value = (os.environ.get(READER_ENV) or "auto").strip().lower()
+    if value not in READERS:
+        raise SettingError(f"{READER_ENV}={value!r} is not one of {', '.join(READERS)}")
+    return value
+
+
+@cache
+def _open_files(path: str, name: str, space: str) -> chroma_files.StoreCollection:
+    return chroma_files.open_collection(path, name, space)
+
+
+def store_files(spec: SourceSpec, name: str, space: str) -> chroma_files.StoreCollection | None:
+    """The collection located in the store's files, or ``None`` when it is to be read through the API.
+
+    Opened once per process; :func:`chroma_files.current_stamp` tells whether the files changed since.
+
+    :raises SourceError: when ``VECTOROPS_CHROMA_READER=files`` and the files cannot be read directly.
+    """
+    mode = reader_setting()
+    if mode == "api":
+        return None
+    if spec.host or not spec.path:
+        if mode == "files":
+            raise SourceError(f"{READER_ENV}=files, but collection {name!r} comes from {spec.uri}, not local files")
+        return None
+    try:
+        return _open_files(str(Path(spec.path).resolve()), name, space)
+    except chroma_files.FilesUnreadable as exc:
+        if mode == "files":
+            raise SourceError(f"{READER_ENV}=files, but collection {name!r} in {spec.path!r} cannot be read from "
+                              f"its files: {exc}") from exc
+        log.info("collection %r in %s: reading through Chroma's API (%s)", name, spec.path, exc)
+        return None
+
+
+def forget_files() -> None:
+    """Drop the per-process cache of located collections (after the store was rewritten)."""
+    _open_files.cache_clear()
+
+
 def max_batch(spec: SourceSpec, wanted: int) -> int:
     """``wanted``, capped by the client's ``get_max_batch_size()``."""
     return max(1, min(wanted, int(open_client(spec).get_max_batch_size())))
 
 
-def has_documents(spec: SourceSpec, name: str) -> bool:
-    """Whether any record of the collection has a document."""
+def has_documents(spec: SourceSpec, name: str, space: str | None = None) -> bool:
+    """Whether any record of the collection has a document (read from the files when ``space`` is given)."""
+    files = store_files(spec, name, space) if space else None
+    if files:
+        return chroma_files.has_documents(files)
     return bool(get_collection(spec, name).get(where_document=ANY_DOCUMENT, limit=1, include=[])["ids"])
 
 
@@ -203,17 +269,60 @@ def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
                        metadatas=pick("metadatas"), uris=pick("uris"))
 
 
-def fetch_ahead(spec: SourceSpec, name: str, id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
-    """Fetch each batch of ids, one batch ahead of the consumer, so reading Chroma overlaps the caller's work.
-
-    At most two batches are in memory at once.
-    """
+def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+    """``work(item)`` for each item in a worker thread, one item ahead of the consumer (two results at most)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
         pending = None
-        for ids in id_batches:
-            following = pool.submit(fetch, spec, name, ids)
+        for item in items:
+            following = pool.submit(work, item)
             if pending is not None:
                 yield pending.result()
             pending = following
         if pending is not None:
             yield pending.result()
+
+
+def fetch_ahead(spec: SourceSpec, name: str, id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
+    """Fetch each batch of ids through Chroma's API, one batch ahead of the consumer, so reading Chroma
+    overlaps the caller's work. At most two batches are in memory at once.
+    """
+    return _one_ahead(lambda ids: fetch(spec, name, ids), id_batches)
+
+
+def changed_error(name: str, detail: str) -> SourceError:
+    """The error for a source that changed between staging and loading."""
+    return SourceError(f"collection {name!r} changed during the migration: {detail}; run the migration again")
+
+
+def fetch_staged(spec: SourceSpec, name: str, space: str, stamp: str | None,
+                 batches: Iterable[tuple[list[str], list[int] | None]]) -> Iterator[RecordBatch]:
+    """Fetch staged batches of ids, one batch ahead of the consumer.
+
+    :param stamp: the files' stamp when the ids were staged from them (their positions are then given), or
+        ``None`` when they were staged through the API.
+    :raises SourceError: when the files changed since the ids were staged, or an id is gone.
+    """
+    if stamp is None:
+        yield from fetch_ahead(spec, name, (ids for ids, _ in batches))
+        return
+    files = store_files(spec, name, space)
+    if files is None:
+        raise changed_error(name, "its ids were staged from the store's files, which can no longer be read")
+    if chroma_files.current_stamp(files) != stamp:
+        raise changed_error(name, "its files were written after the ids were staged")
+    with chroma_files.StoreReader(files) as reader:
+
+        def read(batch: tuple[list[str], list[int] | None]) -> RecordBatch:
+            ids, positions = batch
+            if positions is None or len(positions) != len(ids) or any(p is None for p in positions):
+                raise changed_error(name, "an id was staged without its position in the files")
+            try:
+                documents, metadatas, uris = reader.fields(ids)
+                vectors = reader.vectors(positions)
+            except KeyError as exc:
+                raise changed_error(name, f"id {exc.args[0]!r} is no longer in the source") from exc
+            except chroma_files.FilesUnreadable as exc:
+                raise changed_error(name, str(exc)) from exc
+            return RecordBatch(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas, uris=uris)
+
+        yield from _one_ahead(read, batches)

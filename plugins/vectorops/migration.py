@@ -53,7 +53,7 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
     embedding_plan = reembed.plan_embedding(request.reembed, info, request.reembed != "never" and (
-        chroma_source.has_documents(request.source, collection)))
+        chroma_source.has_documents(request.source, collection, info.space)))
     table = table_name_for(collection)
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
@@ -72,7 +72,8 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                     # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
                     # offset scan from going quadratic
                     page = ID_SCAN_PAGE
-                    staged = pgvector_sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page)
+                    staged = pgvector_sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
+                                                     info.space)
                     if staged != info.count:
                         raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
                                           f"{info.count}, the scan found {staged}")

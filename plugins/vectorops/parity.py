@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import chroma_source, embedding, reembed
+from vectorops import chroma_source, embedding, pgvector_sink, reembed
 from vectorops.chroma_source import SourceSpec
 from vectorops.exact_search import ExactTopK
 from vectorops.quality_suites import ExpectationOutcome
@@ -130,23 +130,26 @@ class _SourceRow:
     storable: bool  # the loader had no reason to quarantine it
 
 
-def _staged_id_pages(conn: psycopg.Connection, attempt_id: str, size: int) -> Iterator[list[str]]:
-    """The attempt's staged ids in byte order, ``size`` at a time (keyset paging)."""
+def _staged_id_pages(conn: psycopg.Connection, attempt_id: str, size: int
+                     ) -> Iterator[tuple[list[str], list[int | None]]]:
+    """The attempt's staged ids in byte order with their positions in the files, ``size`` at a time."""
     last = b""
     while True:
-        page = [bytes(r[0]) for r in conn.execute(
-            """SELECT id FROM vectorops.migration_source_ids WHERE attempt_id = %s AND id > %s
-               ORDER BY id LIMIT %s""", (attempt_id, last, size))]
+        page = conn.execute(
+            """SELECT id, source_position FROM vectorops.migration_source_ids WHERE attempt_id = %s AND id > %s
+               ORDER BY id LIMIT %s""", (attempt_id, last, size)).fetchall()
         if not page:
             return
-        last = page[-1]
-        yield [raw.decode("utf-8", "surrogatepass") for raw in page]
+        last = bytes(page[-1][0])
+        yield [bytes(r[0]).decode("utf-8", "surrogatepass") for r in page], [r[1] for r in page]
 
 
 def _source_rows(conn: psycopg.Connection, spec: SourceSpec, collection: str, attempt_id: str, plan: EmbeddingPlan,
                  space: str, fetch_batch: int) -> Iterator[_SourceRow]:
     """Source records in id byte order, with what the loader should have done with each."""
-    for batch in chroma_source.fetch_ahead(spec, collection, _staged_id_pages(conn, attempt_id, fetch_batch)):
+    stamp = pgvector_sink.source_stamp(conn, attempt_id)
+    pages = _staged_id_pages(conn, attempt_id, fetch_batch)
+    for batch in chroma_source.fetch_staged(spec, collection, space, stamp, pages):
         matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
         fits = matrix.shape[1] == plan.dimensions
         big_endian = matrix.astype(">f4")

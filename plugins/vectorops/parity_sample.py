@@ -51,7 +51,7 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     stored = {r[0]: r[1:] for r in conn.execute(sql.SQL(
         """SELECT id, substr(vector_send(embedding), 5), document, metadata, uri FROM {}
            WHERE id = ANY(%s)""").format(sql.Identifier(schema, table)), (ids,))}
-    batch = chroma_source.fetch(spec, collection, ids)
+    batch = chroma_source.fetch(spec, collection, ids)  # Chroma's own API: a cross-check of the files reader
     matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
     unequal: list[str] = []
     model_rows: list[tuple[str, str, bytes]] = []

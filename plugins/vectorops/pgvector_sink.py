@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import chroma_source, db, reembed
+from vectorops import chroma_files, chroma_source, db, reembed
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
     SourceRecord,
@@ -87,19 +87,49 @@ def _decode_id(raw: bytes) -> str:
 
 
 def stage_ids(conn: psycopg.Connection, spec: chroma_source.SourceSpec, collection: str, attempt_id: str,
-              page: int) -> int:
+              page: int, space: str) -> int:
     """Stream every source id into ``vectorops.migration_source_ids`` (no payload is read).
+
+    From the store's files when they can be read directly: each id then carries its element's position,
+    and the files' stamp is kept in ``migration_runs.source_stamp``. Otherwise through Chroma's API.
 
     :return: the number of ids staged.
     :raises psycopg.errors.UniqueViolation: if the source listed an id twice.
     """
+    files = chroma_source.store_files(spec, collection, space)
+    if files is not None:
+        try:
+            with conn.transaction():
+                return _stage_from_files(conn, files, attempt_id)
+        except chroma_files.FilesUnreadable as exc:
+            if chroma_source.reader_setting() == "files":
+                raise chroma_source.SourceError(f"collection {collection!r}: its files cannot be read: {exc}") from exc
+            log.warning("collection %r: staging from the files failed (%s); reading through Chroma's API",
+                        collection, exc)
     conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+    conn.execute("UPDATE vectorops.migration_runs SET source_stamp = NULL WHERE attempt_id = %s", (attempt_id,))
     staged = 0
     with conn.cursor().copy("COPY vectorops.migration_source_ids (attempt_id, id) FROM STDIN") as copy:
         for ids in chroma_source.iter_id_pages(spec, collection, page):
             for record_id in ids:
                 copy.write_row((attempt_id, _encode_id(record_id)))
             staged += len(ids)
+    return staged
+
+
+def _stage_from_files(conn: psycopg.Connection, files: chroma_files.StoreCollection, attempt_id: str) -> int:
+    conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+    staged = 0
+    with conn.cursor().copy(
+            "COPY vectorops.migration_source_ids (attempt_id, id, source_position) FROM STDIN") as copy:
+        for ids, positions in chroma_files.iter_id_positions(files):
+            for record_id, position in zip(ids, positions.tolist(), strict=True):
+                copy.write_row((attempt_id, _encode_id(record_id), position))
+            staged += len(ids)
+    if chroma_files.current_stamp(files) != files.stamp:
+        raise chroma_source.changed_error(files.name, "its files were written while the ids were staged")
+    conn.execute("UPDATE vectorops.migration_runs SET source_stamp = %s WHERE attempt_id = %s",
+                 (files.stamp, attempt_id))
     return staged
 
 
@@ -110,9 +140,17 @@ def assign_chunks(conn: psycopg.Connection, attempt_id: str, chunk_rows: int) ->
     return cur.rowcount
 
 
-def _batches(ids: list[str], size: int) -> Iterator[list[str]]:
+def _batches(ids: list[str], positions: list[int | None], size: int
+             ) -> Iterator[tuple[list[str], list[int | None]]]:
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start:start + size], positions[start:start + size]
+
+
+def source_stamp(conn: psycopg.Connection, attempt_id: str) -> str | None:
+    """The stamp of the files the attempt's ids were staged from, or ``None`` (staged through the API)."""
+    row = conn.execute("SELECT source_stamp FROM vectorops.migration_runs WHERE attempt_id = %s",
+                       (attempt_id,)).fetchone()
+    return None if row is None else row[0]
 
 
 def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, collection: str, attempt_id: str,
@@ -132,9 +170,13 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     status, first_id, last_id, expected = row
     if status == "done":
         return ChunkResult(chunk_no, 0, 0, 0, 0.0, skipped=True)
-    ids = [_decode_id(r[0]) for r in conn.execute(
-        """SELECT id FROM vectorops.migration_source_ids
-           WHERE attempt_id = %s AND id BETWEEN %s AND %s ORDER BY id""", (attempt_id, first_id, last_id))]
+    staged = conn.execute(
+        """SELECT id, source_position FROM vectorops.migration_source_ids
+           WHERE attempt_id = %s AND id BETWEEN %s AND %s ORDER BY id""", (attempt_id, first_id, last_id)).fetchall()
+    ids = [_decode_id(r[0]) for r in staged]
+    positions = [r[1] for r in staged]
+    del staged
+    stamp = source_stamp(conn, attempt_id)
     if len(ids) != expected:
         raise RuntimeError(f"collection {collection!r}: chunk {chunk_no} expects {expected} ids, staged {len(ids)}")
     quarantined: list[tuple[str, str, bytes]] = []
@@ -143,7 +185,7 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
     with conn.cursor().copy(copy_sql) as copy:
         copy.write(COPY_HEADER)
-        for batch in chroma_source.fetch_ahead(spec, collection, _batches(ids, fetch_batch)):
+        for batch in chroma_source.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch)):
             payload, bad = _encode_batch(batch, plan, space, tally)
             if payload:
                 copy.write(payload)

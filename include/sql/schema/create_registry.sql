@@ -102,6 +102,9 @@ ALTER TABLE vectorops.migration_chunks ADD COLUMN IF NOT EXISTS metadata_count b
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS embedding_mode text;
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS embedding_model text;
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS validate_seconds double precision;
+-- Ids staged from the store's files carry their element's position there, and the run the files' stamp.
+ALTER TABLE vectorops.migration_source_ids ADD COLUMN IF NOT EXISTS source_position bigint;
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS source_stamp text;
 -- 'rejected': the shadow table failed validation; it is kept for inspection and never resumed.
 ALTER TABLE vectorops.migration_runs DROP CONSTRAINT IF EXISTS migration_runs_status_check;
 ALTER TABLE vectorops.migration_runs ADD CONSTRAINT migration_runs_status_check

@@ -1,0 +1,160 @@
+"""The files reader (``vectorops.chroma_files``) against Chroma's own API, on real Chroma stores.
+
+Collections are created with a small HNSW ``sync_threshold`` so that Chroma persists its segment files after a
+few writes, as it does after 1,000 with its defaults.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.support import add_records, chroma_client, chroma_digest, migrate_in_process, pg_digest
+from vectorops import chroma_files, chroma_source
+from vectorops.naming import table_name_for
+
+SYNC = 50
+VALUES: list[dict[str, Any] | None] = [
+    {"int": 1, "float": 1.0, "bool": True, "zero_f": 0.0, "neg": -7, "sum": 0.1 + 0.2},
+    {"big": 2**62 + 1, "tiny": 1e-300, "huge": 1.5e300, "f": False},
+    {"empty": "", "unicode": "naïve — ✓ 日本", "quote": 'a"b\\c'},
+    {"list_s": ["z", "", "a"], "list_i": [3, 1, 2**60], "list_f": [2.5, 1.0], "list_b": [True, False]},
+    None,
+]
+
+
+def _flushed(collection: Any, path: Path, space: str, rng: np.random.Generator, dims: int) -> None:
+    """Add filler records one by one until every write is in the segment files."""
+    for i in range(2 * SYNC):
+        try:
+            chroma_files.open_collection(path, collection.name, space)
+            return
+        except chroma_files.FilesUnreadable:
+            collection.add(ids=[f"filler-{i}"], embeddings=rng.standard_normal((1, dims), dtype=np.float32),
+                           documents=[f"filler {i}"], metadatas=[{"filler": i}])
+    raise AssertionError(f"collection {collection.name!r} never flushed its log")
+
+
+def _store(path: Path, name: str, space: str, dims: int = 12, n: int = 400) -> None:
+    client = chroma_client(path)
+    collection = client.create_collection(
+        name, configuration={"hnsw": {"space": space, "sync_threshold": SYNC, "batch_size": SYNC}})
+    rng = np.random.default_rng(7)
+    ids = [f"{name}-{i:04d}" for i in range(n)]
+    vectors = rng.standard_normal((n, dims), dtype=np.float32)
+    vectors[5] = 0.0  # a zero vector (cosine stores it with norm 0)
+    documents: list[str | None] = [f"doc {i} ✓" if i % 7 else None for i in range(n)]
+    documents[3] = ""
+    metadatas = [VALUES[i % len(VALUES)] for i in range(n)]
+    uris: list[str | None] = [f"s3://b/{i}" if i % 3 == 0 else None for i in range(n)]
+    add_records(collection, ids, vectors, documents, metadatas, uris)
+    collection.delete(ids=ids[10:30])
+    collection.upsert(ids=ids[30:40], embeddings=rng.standard_normal((10, dims), dtype=np.float32),
+                      documents=[f"upserted {i}" for i in range(10)], metadatas=[{"v": 2}] * 10)
+    collection.update(ids=ids[40:45], metadatas=[{"updated": True}] * 5)
+    _flushed(collection, path, space, rng, dims)
+
+
+def _all_from_files(path: Path, name: str, space: str) -> dict[str, tuple[np.ndarray, Any, Any, Any]]:
+    found = chroma_files.open_collection(path, name, space)
+    records: dict[str, tuple[np.ndarray, Any, Any, Any]] = {}
+    with chroma_files.StoreReader(found) as reader:
+        for ids, positions in chroma_files.iter_id_positions(found, batch=97):
+            vectors = reader.vectors(positions.tolist())
+            documents, metadatas, uris = reader.fields(ids)
+            for i, record_id in enumerate(ids):
+                records[record_id] = (vectors[i], documents[i], metadatas[i], uris[i])
+    return records
+
+
+@pytest.mark.parametrize("space", ["cosine", "l2", "ip"])
+def test_files_reader_returns_exactly_what_chroma_get_returns(tmp_path: Path, space: str) -> None:
+    name = f"files-{space}"
+    _store(tmp_path, name, space)
+    from_files = _all_from_files(tmp_path, name, space)
+    got = chroma_client(tmp_path).get_collection(name).get(include=["embeddings", "documents", "metadatas", "uris"])
+    assert sorted(from_files) == sorted(got["ids"])
+    assert len(got["ids"]) > 380  # 400 added, 20 deleted, fillers added
+    for i, record_id in enumerate(got["ids"]):
+        vector, document, metadata, uri = from_files[record_id]
+        assert np.asarray(got["embeddings"][i], dtype=np.float32).tobytes() == vector.tobytes(), record_id
+        assert (document, uri) == (got["documents"][i], got["uris"][i]), record_id
+        assert metadata == got["metadatas"][i], record_id
+        if metadata:  # 1, 1.0 and True compare equal in Python: the types must match too
+            assert {k: type(v) for k, v in metadata.items()} == {k: type(v) for k, v in got["metadatas"][i].items()}
+
+
+def test_pending_log_is_refused_and_auto_falls_back_to_the_api(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    collection = chroma_client(tmp_path).create_collection("pending", configuration={"hnsw": {"space": "l2"}})
+    add_records(collection, [f"p{i}" for i in range(5)], np.ones((5, 4), dtype=np.float32))
+    with pytest.raises(chroma_files.FilesUnreadable, match=r"sync threshold|not yet applied"):
+        chroma_files.open_collection(tmp_path, "pending", "l2")
+    spec = chroma_source.SourceSpec(path=str(tmp_path))
+    chroma_source.forget_files()
+    monkeypatch.setenv("VECTOROPS_CHROMA_READER", "auto")
+    assert chroma_source.store_files(spec, "pending", "l2") is None
+    monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
+    with pytest.raises(chroma_source.SourceError, match=r"VECTOROPS_CHROMA_READER=files.*'pending'"):
+        chroma_source.store_files(spec, "pending", "l2")
+    monkeypatch.setenv("VECTOROPS_CHROMA_READER", "fast")
+    with pytest.raises(ValueError, match="VECTOROPS_CHROMA_READER='fast'"):
+        chroma_source.store_files(spec, "pending", "l2")
+
+
+def test_migration_reads_the_files_and_matches_the_source(settings: Any, dsn: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
+    chroma_source.forget_files()
+    _store(tmp_path, "files-migrated", "cosine", dims=16, n=600)
+    summary = migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": "files_test",
+                                            "collections": ["files-migrated"]}, "files-run-1")[0]
+    assert summary["validation"] == "passed"
+    with psycopg.connect(dsn) as conn:
+        stamp = conn.execute("SELECT source_stamp FROM vectorops.migration_runs WHERE run_id = 'files-run-1'"
+                             ).fetchone()
+    assert stamp is not None and stamp[0] is not None  # staged from the files, not through the API
+    assert summary["quarantined"] == 1  # the zero vector: no cosine distance
+    assert pg_digest(dsn, "files_test", table_name_for("files-migrated")) == chroma_digest(
+        tmp_path, "files-migrated", exclude={"files-migrated-0005"})
+
+
+def test_a_write_between_staging_and_loading_fails_the_load_clearly(settings: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops import migration, migration_request
+
+    monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
+    chroma_source.forget_files()
+    _store(tmp_path, "files-changing", "l2", n=200)
+    request = migration_request.request_from_params(
+        {"chroma_path": str(tmp_path), "target_schema": "files_test", "collections": ["files-changing"]}, settings)
+    plan = migration.prepare(settings, request, "files-changing", "files-run-2")
+    collection = chroma_client(tmp_path).get_collection("files-changing")
+    rng = np.random.default_rng(3)
+    for i in range(SYNC):  # enough writes for Chroma to rewrite the segment files
+        collection.add(ids=[f"late-{i}"], embeddings=rng.standard_normal((1, 12), dtype=np.float32))
+    with pytest.raises(chroma_source.SourceError, match="'files-changing' changed during the migration"):
+        migration.load(settings, plan, plan["chunks"][0])
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_pickle_stream_reads_id_to_label_as_pickle_does(tmp_path: Path, protocol: int) -> None:
+    mapping = {f"id-{i}-{'é' * (i % 3)}": i * 7 for i in range(2500)} | {"x" * 300: 2**40, "": 0}
+    data = {"dimensionality": None, "total_elements_added": len(mapping), "max_seq_id": None,
+            "id_to_label": mapping, "label_to_id": {v: k for k, v in mapping.items()}, "id_to_seq_id": {}}
+    path = tmp_path / "index_metadata.pickle"
+    path.write_bytes(pickle.dumps(data, protocol=protocol))
+    with path.open("rb") as handle:
+        assert dict(chroma_files._PickleStream(handle).id_to_label()) == pickle.loads(path.read_bytes())["id_to_label"]
+
+
+def test_pickle_stream_refuses_objects(tmp_path: Path) -> None:
+    path = tmp_path / "index_metadata.pickle"
+    path.write_bytes(pickle.dumps({"max_seq_id": None, "id_to_label": {"a": Path("/etc"), "b": 1}}, protocol=3))
+    with path.open("rb") as handle, pytest.raises(chroma_files.FilesUnreadable, match="opcode"):
+        dict(chroma_files._PickleStream(handle).id_to_label())
