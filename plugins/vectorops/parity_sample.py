@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import chroma_source, embedding, reembed
+from vectorops import chroma_api_child, chroma_source, embedding, reembed
 from vectorops.chroma_source import SourceSpec
 from vectorops.exact_search import exact_top_k
 from vectorops.parity import canonical_metadata, model_agreement
@@ -43,6 +43,30 @@ def query_sample(conn: psycopg.Connection, schema: str, table: str, ids: list[st
     return chosen, matrix
 
 
+def _reads_files(spec: SourceSpec, collection: str, space: str) -> bool:
+    return chroma_source.store_files(spec, collection, space) is not None
+
+
+def _api_fetch(spec: SourceSpec, collection: str, space: str, ids: list[str]) -> chroma_source.RecordBatch:
+    """The sample through Chroma's own API: a cross-check of the files reader when the load used it.
+
+    Then in a child process, as Chroma's client loads the whole HNSW index, which the load never needed.
+    """
+    if _reads_files(spec, collection, space):
+        return chroma_api_child.fetch(spec, collection, ids)
+    return chroma_source.fetch(spec, collection, ids)
+
+
+def _api_query(spec: SourceSpec, collection: str, space: str, queries: np.ndarray, n_results: int
+               ) -> list[list[str]]:
+    """Chroma's own top-``n_results`` ids for ``queries`` (in a child process when the load read the files)."""
+    if _reads_files(spec, collection, space):
+        return chroma_api_child.query_ids(spec, collection, queries, n_results)
+    result = chroma_source.get_collection(spec, collection).query(query_embeddings=queries, n_results=n_results,
+                                                                  include=[])
+    return [list(r) for r in result["ids"]]
+
+
 def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
                     plan: EmbeddingPlan, space: str, ids: list[str], seed: int) -> list[ExpectationOutcome]:
     """Exact equality with the source for a seeded sample of ids (re-embedded vectors: against the model)."""
@@ -51,7 +75,7 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     stored = {r[0]: r[1:] for r in conn.execute(sql.SQL(
         """SELECT id, substr(vector_send(embedding), 5), document, metadata, uri FROM {}
            WHERE id = ANY(%s)""").format(sql.Identifier(schema, table)), (ids,))}
-    batch = chroma_source.fetch(spec, collection, ids)  # Chroma's own API: a cross-check of the files reader
+    batch = _api_fetch(spec, collection, space, ids)
     matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
     unequal: list[str] = []
     model_rows: list[tuple[str, str, bytes]] = []
@@ -113,9 +137,7 @@ def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str
     # extra neighbours to drop them, and leave them out of the table's search too
     in_table = _stored_ids(conn, schema, table, differ)
     extra = min(len(differ), MAX_EXCLUDED)
-    result = chroma_source.get_collection(spec, collection).query(query_embeddings=queries, n_results=10 + extra,
-                                                                  include=[])
-    chroma = [[i for i in r if i not in differ][:10] for r in result["ids"]]
+    chroma = [[i for i in r if i not in differ][:10] for r in _api_query(spec, collection, space, queries, 10 + extra)]
     found = [exact_top_k(conn, schema, table, space, vector, exclude=in_table) for vector in queries]
     overlap = _overlap(chroma, found)
     observed: dict[str, Any] = {"queries": len(query_ids), "overlap": round(overlap, 4),

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from vectorops import chroma_files, chroma_source, db, reembed
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
     SourceRecord,
     UnstorableValue,
+    batch_checked_fields,
     checked_fields,
     embedding_matrix,
     printable_id,
@@ -179,21 +181,11 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     stamp = source_stamp(conn, attempt_id)
     if len(ids) != expected:
         raise RuntimeError(f"collection {collection!r}: chunk {chunk_no} expects {expected} ids, staged {len(ids)}")
-    quarantined: list[tuple[str, str, bytes]] = []
     tally = _Tally()
-    read = 0
-    copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
-    with conn.cursor().copy(copy_sql) as copy:
-        copy.write(COPY_HEADER)
-        for batch in chroma_source.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch)):
-            payload, bad = _encode_batch(batch, plan, space, tally)
-            if payload:
-                copy.write(payload)
-            quarantined.extend(bad)
-            read += len(batch.ids)
-            if plan.mode != reembed.COPY:
-                _log_progress(collection, chunk_no, read, len(ids), started, tally)
-        copy.write(COPY_TRAILER)
+    progress = None if plan.mode == reembed.COPY else (
+        lambda read: _log_progress(collection, chunk_no, read, len(ids), started, tally))
+    batches = chroma_source.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch))
+    quarantined = write_batches(conn, schema, shadow, batches, plan, space, tally, progress)
     loaded = tally.loaded
     if quarantined:
         with conn.cursor() as cur:
@@ -218,6 +210,33 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
                        encode_seconds=tally.encode_seconds)
 
 
+def write_batches(conn: psycopg.Connection, schema: str, shadow: str, batches: Iterable[chroma_source.RecordBatch],
+                  plan: reembed.EmbeddingPlan, space: str, tally: _Tally,
+                  progress: Callable[[int], None] | None = None) -> list[tuple[str, str, bytes]]:
+    """COPY the storable records of ``batches`` into ``schema.shadow``; return the quarantine entries.
+
+    One COPY statement; a writer thread sends each encoded batch while the next one is checked and encoded.
+
+    :param progress: called with the number of records read so far after each batch.
+    """
+    quarantined: list[tuple[str, str, bytes]] = []
+    read = 0
+    cursor = conn.cursor()
+    copy_sql = db.statement("load/copy_records", table=sql.Identifier(schema, shadow))
+    with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
+        copy.write(COPY_HEADER)
+        for batch in batches:
+            payload, bad = _encode_batch(batch, plan, space, tally)
+            if payload:
+                copy.write(payload)
+            quarantined.extend(bad)
+            read += len(batch.ids)
+            if progress is not None:
+                progress(read)
+        copy.write(COPY_TRAILER)
+    return quarantined
+
+
 def _log_progress(collection: str, chunk_no: int, done: int, total: int, started: float, tally: _Tally) -> None:
     elapsed = time.perf_counter() - started
     log.info("collection %r chunk %s: %s/%s rows (%.0f%%), %.0f rows/s; re-embedded %s (%.0f sentences/s), "
@@ -235,6 +254,12 @@ def _encode_batch(batch: chroma_source.RecordBatch, plan: reembed.EmbeddingPlan,
     tally.reembedded += vectors.reembedded
     tally.kept += vectors.kept
     tally.encode_seconds += vectors.encode_seconds
+    if not any(vectors.problems):
+        fast = batch_checked_fields(batch.ids, batch.documents, batch.uris, batch.metadatas)
+        if fast is not None:
+            tally.loaded += rows
+            tally.metadata_rows += rows - fast.count(None)
+            return encode_rows(batch.ids, vectors.matrix, batch.documents, fast, batch.uris), []
     keep: list[int] = []
     metas: list[str | None] = []
     bad: list[tuple[str, str, bytes]] = []

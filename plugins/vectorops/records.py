@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -124,6 +125,63 @@ def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
     out: list[str] = []
     _json_value(metadata, "metadata", out)
     return "".join(out)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def _valid_text(text: str) -> bool:
+    """Whether PostgreSQL text can hold ``text`` (no NUL, valid Unicode): one check for a whole batch."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def batch_checked_fields(ids: Sequence[str], documents: Sequence[str | None], uris: Sequence[str | None],
+                         metadatas: Sequence[Mapping[str, MetadataValue] | None]) -> list[str | None] | None:
+    """:func:`checked_fields` for a whole batch at once: the metadata JSON of each record.
+
+    Returns ``None`` when any record is unusual (a NUL, invalid Unicode, a nested, non-finite, exponent or
+    negative-zero value, a non-string key); the caller then checks record by record, which names the problem.
+    """
+    if not _valid_text("".join(chain(ids, (d for d in documents if d is not None),
+                                     (u for u in uris if u is not None)))):
+        return None
+    encode = _JSON.encode
+    copysign = math.copysign
+    out: list[str | None] = []
+    for meta in metadatas:
+        if meta is None:
+            out.append(None)
+            continue
+        plain = type(meta) is dict
+        if plain:
+            for key, value in meta.items():
+                kind = type(value)
+                if type(key) is not str:
+                    plain = False
+                elif kind is str or kind is int or kind is bool:
+                    continue
+                elif not (kind is float and (1e-4 <= abs(value) < 1e16
+                                             or (value == 0.0 and copysign(1.0, value) > 0))):
+                    plain = False
+                if not plain:
+                    break
+        if plain:
+            out.append(encode(meta))
+            continue
+        try:  # lists, small or huge floats...: the exact encoder, for this record only
+            out.append(metadata_json(meta))
+        except UnstorableValue:
+            return None
+    texts = "".join(t for t in out if t is not None)
+    if "\\u0000" in texts or not _valid_text(texts):
+        return None
+    return out
 
 
 NO_EMBEDDING = "record has no embedding"

@@ -154,7 +154,9 @@ def start(settings: Settings) -> str:
             options = " ".join([
                 "-c listen_addresses=127.0.0.1", f"-c port={settings.db_port}",
                 "-c unix_socket_directories=''", "-c shared_preload_libraries=pg_stat_statements",
-                "-c max_connections=200", "-c shared_buffers=256MB", "-c max_wal_size=4GB",
+                # bulk loads write ~1.6 kB of WAL per 384-d row: 64 MB of WAL buffers instead of 8 MB lets
+                # a COPY run without waiting for WAL writes (1.5x faster loads, measured in bench/)
+                "-c max_connections=200", "-c shared_buffers=256MB", "-c wal_buffers=64MB", "-c max_wal_size=4GB",
                 "-c dynamic_shared_memory_type=posix",
             ])
             proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60",

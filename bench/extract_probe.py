@@ -1,0 +1,110 @@
+"""One extraction of a whole Chroma collection in a fresh process: its speed and its peak memory.
+
+``python bench/extract_probe.py --path STORE --mode MODE`` reads every record (id, vector, document, metadata,
+uri) of ``bench_vectors`` and prints one JSON line. Modes:
+
+* ``unpaged_get``: the baseline, one ``collection.get(include=["embeddings", "documents", "metadatas"])``;
+* ``paged_api``: an id scan (``include=[]``, pages of 50,000), then ``get(ids=...)`` by 5,000 ids, in the
+  migration's id order (Chroma's API, as vectorops reads an HTTP source or a store it cannot read directly);
+* ``vectorops``: what a migration reads: :func:`vectorops.chroma_files.iter_id_positions`, the ids sorted
+  bytewise as the chunk plan orders them, then :func:`vectorops.chroma_source.fetch_staged` by 5,000.
+
+The clock starts after the imports and stops when the last record is in memory; peak memory is this process's
+``VmHWM`` (fresh per mode, so no mode inherits another's peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import isolation
+from rss_probe import _status_mb
+
+COLLECTION = "bench_vectors"
+FETCH = 5_000
+ID_PAGE = 50_000
+
+
+def _unpaged(path: Path) -> int:
+    from vectorops import chroma_source
+
+    collection = chroma_source.get_collection(chroma_source.SourceSpec(path=str(path)), COLLECTION)
+    got = collection.get(include=["embeddings", "documents", "metadatas"])
+    return len(got["ids"])
+
+
+def _sorted_bytewise(ids: list[str]) -> list[str]:
+    return sorted(ids, key=lambda i: i.encode("utf-8", "surrogatepass"))
+
+
+def _paged_api(path: Path) -> int:
+    from vectorops import chroma_source
+
+    spec = chroma_source.SourceSpec(path=str(path))
+    ids = _sorted_bytewise([i for page in chroma_source.iter_id_pages(spec, COLLECTION, ID_PAGE) for i in page])
+    read = 0
+    for batch in chroma_source.fetch_ahead(spec, COLLECTION, (ids[i:i + FETCH] for i in range(0, len(ids), FETCH))):
+        read += len(batch.ids)
+    return read
+
+
+def _vectorops(path: Path) -> int:
+    import numpy as np
+
+    from vectorops import chroma_files, chroma_source
+
+    spec = chroma_source.SourceSpec(path=str(path))
+    files = chroma_source.store_files(spec, COLLECTION, "cosine")
+    if files is None:
+        raise RuntimeError(f"{path}: the store's files cannot be read directly")
+    ids: list[str] = []
+    positions: list[np.ndarray] = []
+    for page, where in chroma_files.iter_id_positions(files):
+        ids.extend(page)
+        positions.append(where)
+    position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+    order = sorted(range(len(ids)), key=lambda k: ids[k].encode("utf-8", "surrogatepass"))
+    ids = [ids[k] for k in order]
+    ordered = position[order].tolist()
+    batches = ((ids[i:i + FETCH], ordered[i:i + FETCH]) for i in range(0, len(ids), FETCH))
+    read = 0
+    for batch in chroma_source.fetch_staged(spec, COLLECTION, "cosine", files.stamp, batches):
+        read += len(batch.ids)
+    return read
+
+
+MODES: dict[str, Any] = {"unpaged_get": _unpaged, "paged_api": _paged_api, "vectorops": _vectorops}
+
+
+def main() -> int:
+    """Run one mode and print ``{"mode", "rows", "seconds", "rows_per_s", "peak_rss_mb", ...}``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, required=True)
+    parser.add_argument("--mode", choices=sorted(MODES), required=True)
+    args = parser.parse_args()
+    isolation.isolate()
+    import chromadb  # noqa: F401  (imported before the clock, like the other modes' imports)
+
+    from vectorops import chroma_files, chroma_source  # noqa: F401
+
+    after_imports = _status_mb("VmRSS")
+    started = time.perf_counter()
+    try:
+        rows = MODES[args.mode](args.path)
+        error = None
+    except Exception as exc:  # the unpaged get fails above SQLite's variable limit: that is a result
+        rows, error = 0, f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - started
+    print(json.dumps({"mode": args.mode, "rows": rows, "seconds": round(seconds, 4),
+                      "rows_per_s": round(rows / seconds, 1) if rows else None, "error": error,
+                      "rss_after_imports_mb": after_imports, "peak_rss_mb": _status_mb("VmHWM")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

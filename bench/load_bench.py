@@ -1,0 +1,114 @@
+"""The load step alone: vectorops' checks, encoding and COPY of records already in memory, and its alternatives.
+
+All four write the same records, read once from the store beforehand (not timed), into a fresh unindexed table
+on the same server, timed from the first statement to the commit:
+
+* ``vectorops``: :func:`vectorops.pgvector_sink.write_batches`, the loader itself (per-record checks,
+  quarantine decisions, binary encoding, one ``COPY ... (FORMAT BINARY)`` fed by a writer thread) into a shadow
+  table made by :func:`vectorops.pgvector_sink.create_shadow`: five columns, logged, as a migration writes them;
+* ``raw_copy`` (:func:`baselines.raw_copy`): the physical limit, the vectors alone into an UNLOGGED table;
+* ``insert_loop`` (:func:`baselines.insert_loop`) and ``executemany``: the usual alternatives, every field.
+
+Import only after :func:`isolation.isolate` ran.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from baselines import CopyTiming, _fresh_table
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from workloads import SCHEMA
+
+from vectorops import chroma_files, chroma_source, db, pgvector_sink, reembed
+from vectorops.config import Settings
+
+BATCH = 5_000
+
+
+def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[chroma_source.RecordBatch]:
+    """The collection's records in the migration's id order, as 5,000-record batches, read through the files."""
+    spec = chroma_source.SourceSpec(path=store_path)
+    files = chroma_source.store_files(spec, collection, "cosine")
+    if files is None:
+        raise RuntimeError(f"{store_path}: the store's files cannot be read directly")
+    ids: list[str] = []
+    positions: list[int] = []
+    for page, where in chroma_files.iter_id_positions(files):
+        ids.extend(page)
+        positions.extend(where.tolist())
+    order = sorted(range(len(ids)), key=lambda k: ids[k].encode("utf-8", "surrogatepass"))[:limit]
+    ids = [ids[k] for k in order]
+    positions = [positions[k] for k in order]
+    pages = ((ids[i:i + BATCH], positions[i:i + BATCH]) for i in range(0, len(ids), BATCH))
+    return list(chroma_source.fetch_staged(spec, collection, "cosine", files.stamp, pages))
+
+
+def stacked(batches: Sequence[chroma_source.RecordBatch]) -> np.ndarray:
+    """All vectors of ``batches`` as one float32 array (for the raw COPY baseline)."""
+    return np.ascontiguousarray(np.concatenate([np.asarray(b.embeddings, dtype=np.float32) for b in batches]))
+
+
+def merged(batches: Sequence[chroma_source.RecordBatch]) -> chroma_source.RecordBatch:
+    """``batches`` as one batch (for the row-by-row baselines)."""
+    return chroma_source.RecordBatch(ids=[i for b in batches for i in b.ids], embeddings=stacked(batches),
+                                     documents=[d for b in batches for d in b.documents],
+                                     metadatas=[m for b in batches for m in b.metadatas],
+                                     uris=[u for b in batches for u in b.uris])
+
+
+def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBatch], space: str,
+                   run: int) -> CopyTiming:
+    """Check, encode and COPY ``batches`` the way ``pgvector_sink.copy_chunk`` does, into a fresh shadow table.
+
+    :raises RuntimeError: when a record was quarantined or the table does not hold every record.
+    """
+    dims = int(np.asarray(batches[0].embeddings).shape[1])
+    plan = reembed.EmbeddingPlan(reembed.COPY, dims, dims, None, None, False, "benchmark: source vectors")
+    rows = sum(len(b.ids) for b in batches)
+    name = f"vectorops_load_{run}"
+    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, name)))
+        pgvector_sink.create_shadow(conn, SCHEMA, name, dims)
+        conn.commit()
+        tally = pgvector_sink._Tally()
+        started = time.perf_counter()
+        quarantined = len(pgvector_sink.write_batches(conn, SCHEMA, name, batches, plan, space, tally))
+        conn.commit()
+        seconds = time.perf_counter() - started
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, name))).fetchone()
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(SCHEMA, name)))
+        conn.commit()
+    if quarantined or count is None or count[0] != rows:
+        raise RuntimeError(f"vectorops load wrote {count} rows of {rows} ({quarantined} quarantined)")
+    return CopyTiming(rows, seconds)
+
+
+def executemany(settings: Settings, records: chroma_source.RecordBatch, run: int) -> CopyTiming:
+    """``cursor.executemany`` of one INSERT over every record (psycopg pipelines it), one commit."""
+    from pgvector.psycopg import register_vector
+
+    dims = int(records.embeddings.shape[1])
+    columns = f"id text NOT NULL, embedding vector({dims}), document text, metadata jsonb, uri text"
+    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+        register_vector(conn)
+        table = _fresh_table(conn, f"executemany_{run}", columns, unlogged=False)
+        insert = sql.SQL("INSERT INTO {} (id, embedding, document, metadata, uri) VALUES (%s, %s, %s, %s, %s)"
+                         ).format(table)
+        started = time.perf_counter()
+        params = [(records.ids[i], records.embeddings[i], records.documents[i],
+                   None if records.metadatas[i] is None else Jsonb(records.metadatas[i]), records.uris[i])
+                  for i in range(len(records.ids))]
+        with conn.cursor() as cur:
+            cur.executemany(insert, params)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+        conn.execute(sql.SQL("DROP TABLE {}").format(table))
+        conn.commit()
+    if count is None or count[0] != len(records.ids):
+        raise RuntimeError(f"executemany loaded {count} rows, not {len(records.ids)}")
+    return CopyTiming(len(records.ids), seconds)
