@@ -1,17 +1,22 @@
-"""vectorops benchmarks: migration throughput against raw COPY and INSERT baselines, and peak RSS.
+"""vectorops benchmarks (issue 6): each against its baseline, measured in the same run on the same server.
 
 ``make bench QUICK=1`` (20,000 rows), ``make bench`` (200,000) or ``make bench ROWS=1000000`` run
-``python bench/run_bench.py --rows N``. It starts its own embedded PostgreSQL under ``bench/.cache/home``
-on its own port, seeds (or reuses) a synthetic Chroma store of N × 384 float32 vectors, and measures:
+``python bench/run_bench.py --rows N [--only a,b]``. It starts its own embedded PostgreSQL under
+``bench/.cache/home`` on its own port, seeds (or reuses) synthetic Chroma stores, and measures, median of
+``--runs`` (``$BENCH_RUNS``, default 3):
 
-* ``migration``: ``prepare`` → ``load`` per chunk → ``finalize``, in-process, median of ``--runs``;
-* ``raw_copy``: pgvector-python's documented binary COPY of the same vectors into an UNLOGGED table;
-* ``insert_loop``: one INSERT per record, one commit, on min(N, ``--insert-rows``) records;
-* ``peak_rss``: ``ru_maxrss`` of a full migration in a fresh process, at 20,000 rows and at N (run first,
-  while this process is small: see ``rss_probe.py``);
-* ``profile``: cProfile of ``prepare`` and of one chunk's ``load``.
+* ``rss`` / ``migration``: whole migrations (``prepare`` → ``load`` → ``finalize``) in fresh processes, first,
+  while this process is small (see ``rss_probe.py``): their peak RSS at 20,000, 200,000 and 1,000,000 rows (as
+  far as N), and at N their end-to-end timing;
+* ``extract``: the files reader against one unpaged ``collection.get()`` and the paged API (``extract_probe.py``);
+* ``load``: the loader on records in memory against raw binary COPY, ``executemany`` and an INSERT loop
+  (``load_bench.py``, ``baselines.py``);
+* ``index``: vectorops' HNSW build against a hand-tuned one (``index_build_bench.py``);
+* ``search``: p50/p95 and recall@10 at the advised ef_search against Chroma's query (``search_bench.py``);
+* ``reembed``: re-embedding against plain ``SentenceTransformer.encode``, and int8 backends (``reembed_bench.py``);
+* ``profile``: pyinstrument of ``prepare`` and one chunk's ``load``.
 
-It writes ``bench/results.json`` and ``BENCHMARKS.md`` and stops its server at the end.
+It stores the run under its size in ``bench/results.json``, rewrites ``BENCHMARKS.md`` and stops its server.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,10 @@ from typing import Any
 import isolation
 
 SMALL_ROWS = 20_000
+RSS_SIZES = (20_000, 200_000, 1_000_000)
+SEARCH_MAX_ROWS = 200_000
+REEMBED_SENTENCES_QUICK = 1_000
+REEMBED_SENTENCES = 4_000
 DIMENSIONS = 384
 
 
@@ -46,13 +55,19 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="fresh-process runs per size for peak RSS (default $BENCH_RSS_RUNS or --runs)")
     parser.add_argument("--insert-rows", type=int, default=SMALL_ROWS,
                         help="records for the row-by-row INSERT baseline, at most --rows (0 skips it)")
-    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile of prepare and one chunk load")
+    parser.add_argument("--only", type=lambda v: [b.strip() for b in v.split(",") if b.strip()], default=None,
+                        help=f"comma-separated subset of {','.join(BENCHMARKS)} (default: all; $BENCH_ONLY)")
     parser.add_argument("--keep-server", action="store_true", help="leave the benchmark's server running")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the Markdown report from the existing --results file; run nothing")
     parser.add_argument("--results", type=Path, default=isolation.BENCH_DIR / "results.json")
     parser.add_argument("--markdown", type=Path, default=isolation.PROJECT_DIR / "BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.only is None and os.environ.get("BENCH_ONLY"):
+        args.only = [b.strip() for b in os.environ["BENCH_ONLY"].split(",") if b.strip()]
+    unknown = sorted(set(args.only or ()) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     if args.rows < 1 or args.runs < 1 or (args.rss_runs is not None and args.rss_runs < 1) or args.insert_rows < 0:
         parser.error("--rows, --runs and --rss-runs must be at least 1, --insert-rows at least 0")
     return args
@@ -110,15 +125,6 @@ def _machine(settings: Any) -> dict[str, Any]:
     }
 
 
-def _timed_runs(label: str, runs: int, once: Callable[[int], dict[str, Any]], rate_key: str) -> list[dict[str, Any]]:
-    results = []
-    for i in range(runs):
-        result = once(i)
-        results.append(result)
-        _say(f"{label} run {i + 1}/{runs}: {result[rate_key]:,.0f} rows/s")
-    return results
-
-
 def _rss_probe(path: Path, run_id: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, str(isolation.BENCH_DIR / "rss_probe.py"), "--path", str(path),
                            "--run-id", run_id], check=False, capture_output=True, text=True)
@@ -127,36 +133,13 @@ def _rss_probe(path: Path, run_id: str) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _raw_copy_runs(settings: Any, store: Path, collection: str, runs: int) -> list[dict[str, Any]]:
-    """Read the vectors once (not timed), then time ``runs`` raw COPYs of them; the array is freed on return."""
-    import baselines
-    import workloads
+def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str, *, migration_runs: int,
+              rows: int) -> dict[str, Any]:
+    """Full migrations in fresh processes, smallest store first: their peak RSS, and their timing.
 
-    vectors = baselines.read_vectors(store, collection)
-
-    def once(i: int) -> dict[str, Any]:
-        workloads.checkpoint(settings)
-        return baselines.raw_copy(settings, vectors, i).as_dict()
-
-    return _timed_runs("raw COPY", runs, once, "rows_per_s")
-
-
-def _insert_loop_runs(settings: Any, store: Path, collection: str, rows: int, runs: int) -> list[dict[str, Any]]:
-    """Read ``rows`` records once (not timed), then time ``runs`` INSERT loops over them."""
-    import baselines
-    import workloads
-
-    records = baselines.read_records(store, collection, rows)
-
-    def once(i: int) -> dict[str, Any]:
-        workloads.checkpoint(settings)
-        return baselines.insert_loop(settings, records, i).as_dict()
-
-    return _timed_runs("INSERT loop", runs, once, "rows_per_s")
-
-
-def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str) -> dict[str, Any]:
-    """Peak RSS of full migrations in fresh processes, ``runs`` per store size, smallest first."""
+    At ``rows`` it runs ``max(runs, migration_runs)`` migrations (they are also the end-to-end benchmark);
+    at the smaller sizes ``runs``.
+    """
     import workloads
 
     sizes = sorted(stores)
@@ -164,11 +147,13 @@ def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str) -> 
     parent_peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     for size in sizes:
         found[str(size)] = []
-        for i in range(runs):
+        count = max(runs, migration_runs) if size == rows else runs
+        for i in range(count):
             workloads.checkpoint(settings)
             probe = _rss_probe(stores[size], f"bench-rss-{size}-{i}-{stamp}")
             found[str(size)].append(probe)
-            _say(f"peak RSS at {size:,} rows, run {i + 1}/{runs}: {probe['peak_rss_mb']:,.1f} MB "
+            _say(f"migration of {size:,} rows in a fresh process, run {i + 1}/{count}: "
+                 f"{probe['migration']['wall_s']:,.1f} s, peak RSS {probe['peak_rss_mb']:,.1f} MB "
                  f"(VmHWM {probe['vm_hwm_mb']:,.1f} MB)")
     medians = {size: round(statistics.median(r["peak_rss_mb"] for r in probes), 1) for size, probes in found.items()}
     small, big = str(sizes[0]), str(sizes[-1])
@@ -177,67 +162,177 @@ def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str) -> 
             "ratio_is": f"peak RSS at {big} rows ÷ peak RSS at {small} rows" if len(sizes) > 1 else None}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run every benchmark; return the results document.
+BENCHMARKS = ("extract", "load", "migration", "rss", "index", "search", "reembed", "profile")
 
-    The peak-RSS probes run first, while this process is still small (see ``rss_probe.py``).
+
+def _extract_probe(path: Path, mode: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(isolation.BENCH_DIR / "extract_probe.py"), "--path", str(path),
+                           "--mode", mode], check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"extract_probe.py --mode {mode} failed:\n{proc.stderr[-4000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _extract(stores: dict[int, Path], runs: int) -> dict[str, Any]:
+    """Every extraction mode in fresh processes, alternating, ``runs`` times per store size.
+
+    A mode that fails (the unpaged get above SQLite's variable limit) is tried once, and its error kept.
+    """
+    found: dict[str, Any] = {}
+    for size, path in sorted(stores.items()):
+        per_mode: dict[str, list[dict[str, Any]]] = {"vectorops": [], "unpaged_get": [], "paged_api": []}
+        for i in range(runs):
+            modes = list(per_mode) if i % 2 == 0 else list(reversed(per_mode))
+            for mode in modes:
+                if per_mode[mode] and per_mode[mode][0]["error"]:
+                    continue
+                probe = _extract_probe(path, mode)
+                per_mode[mode].append(probe)
+                rate = f"{probe['rows_per_s']:,.0f} rows/s" if probe["rows_per_s"] else probe["error"][:90]
+                _say(f"extract {size:,} {mode} run {i + 1}/{runs}: {rate}, peak {probe['peak_rss_mb']:,.0f} MB")
+        medians = {mode: (_median_of(probes) if not probes[0]["error"] else None) for mode, probes in per_mode.items()}
+        mine = medians["vectorops"]
+        found[str(size)] = {
+            "runs": per_mode, "median": medians,
+            "errors": {mode: probes[0]["error"] for mode, probes in per_mode.items() if probes[0]["error"]},
+            "ratio_vs_unpaged_get": (round(mine["rows_per_s"] / medians["unpaged_get"]["rows_per_s"], 3)
+                                     if mine and medians["unpaged_get"] else None),
+            "ratio_vs_paged_api": (round(mine["rows_per_s"] / medians["paged_api"]["rows_per_s"], 3)
+                                   if mine and medians["paged_api"] else None)}
+    return found
+
+
+def _load(settings: Any, store: Path, collection: str, runs: int, insert_rows: int) -> dict[str, Any]:
+    """vectorops' loader and raw COPY on every record, alternating; executemany and the INSERT loop on fewer."""
+    import baselines
+    import load_bench
+    import workloads
+
+    batches = load_bench.read_batches(str(store), collection)
+    vectors = load_bench.stacked(batches)
+    mine: list[dict[str, Any]] = []
+    raw: list[dict[str, Any]] = []
+    for i in range(runs):
+        order = ("vectorops", "raw") if i % 2 == 0 else ("raw", "vectorops")
+        for name in order:
+            workloads.checkpoint(settings)
+            if name == "vectorops":
+                mine.append(load_bench.vectorops_load(settings, batches, "cosine", i).as_dict())
+                _say(f"load vectorops run {i + 1}/{runs}: {mine[-1]['rows_per_s']:,.0f} rows/s")
+            else:
+                raw.append(baselines.raw_copy(settings, vectors, i).as_dict())
+                _say(f"load raw COPY run {i + 1}/{runs}: {raw[-1]['rows_per_s']:,.0f} rows/s")
+    del vectors
+    few = load_bench.merged(batches[:max(1, -(-insert_rows // load_bench.BATCH))])
+    few = baselines.chroma_source.RecordBatch(ids=few.ids[:insert_rows], embeddings=few.embeddings[:insert_rows],
+                                              documents=few.documents[:insert_rows],
+                                              metadatas=few.metadatas[:insert_rows], uris=few.uris[:insert_rows])
+    del batches
+    loop: list[dict[str, Any]] = []
+    many: list[dict[str, Any]] = []
+    for i in range(runs):
+        workloads.checkpoint(settings)
+        loop.append(baselines.insert_loop(settings, few, i).as_dict())
+        workloads.checkpoint(settings)
+        many.append(load_bench.executemany(settings, few, i).as_dict())
+        _say(f"load alternatives run {i + 1}/{runs} ({len(few.ids):,} rows): INSERT loop "
+             f"{loop[-1]['rows_per_s']:,.0f} rows/s, executemany {many[-1]['rows_per_s']:,.0f} rows/s")
+    medians = {"vectorops": _median_of(mine), "raw_copy": _median_of(raw), "insert_loop": _median_of(loop),
+               "executemany": _median_of(many)}
+    rate = medians["vectorops"]["rows_per_s"]
+    return {"runs": {"vectorops": mine, "raw_copy": raw, "insert_loop": loop, "executemany": many},
+            "median": medians, "alternative_rows": len(few.ids),
+            "ratio_vs_raw_copy": round(rate / medians["raw_copy"]["rows_per_s"], 3),
+            "ratio_vs_insert_loop": round(rate / medians["insert_loop"]["rows_per_s"], 2),
+            "ratio_vs_executemany": round(rate / medians["executemany"]["rows_per_s"], 2)}
+
+
+def _profile(settings: Any, store: Path, collection: str, stamp: str) -> dict[str, Any]:
+    """pyinstrument (statistical, every thread's Python stack) of prepare and one chunk load, when installed."""
+    import workloads
+
+    try:
+        import pyinstrument  # noqa: F401
+    except ImportError:
+        _say("pyinstrument is not installed (make bench installs it): profiling with cProfile instead")
+        return {"tool": "cProfile", **workloads.profile_chunk_load(settings, store, collection,
+                                                                   f"bench-profile-{stamp}")}
+    return {"tool": "pyinstrument", **workloads.pyinstrument_chunk_load(settings, store, collection,
+                                                                        f"bench-profile-{stamp}")}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the selected benchmarks; return the results document for ``args.rows``.
+
+    Fresh-process measurements (peak RSS, extraction) run first, while this process is still small.
     """
     import report
 
     from vectorops import chroma_source, db, runtime
     from vectorops.config import load_settings
+    from vectorops.naming import table_name_for
 
     started = time.perf_counter()
     load_average = [round(x, 2) for x in os.getloadavg()]
     code = _code_version()
     rows, runs = args.rows, args.runs
+    chosen = set(args.only or BENCHMARKS)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     big = _seed(rows)
-    stores = {rows: big} | ({SMALL_ROWS: _seed(SMALL_ROWS)} if rows > SMALL_ROWS else {})
+    stores = {size: _seed(size) for size in RSS_SIZES if size < rows} | {rows: big}
     collection = "bench_vectors"
 
     settings = load_settings()
     _say(f"embedded PostgreSQL: {settings.pgdata} on 127.0.0.1:{settings.db_port}")
+    benchmarks: dict[str, Any] = {}
     try:
         import workloads
 
         db.bootstrap(settings)
         machine = _machine(settings) | {"load_average_at_start": load_average}
         workloads.reset_schema(settings)
-        benchmarks: dict[str, Any] = {"peak_rss": _peak_rss(settings, stores, args.rss_runs or runs, stamp)}
+        if "migration" in chosen or "rss" in chosen:
+            rss_stores = stores if "rss" in chosen else {rows: big}
+            benchmarks["peak_rss"] = _peak_rss(settings, rss_stores, args.rss_runs or runs, stamp,
+                                               migration_runs=runs if "migration" in chosen else 0, rows=rows)
+            if "migration" in chosen:
+                migration_runs = [probe["migration"] for probe in benchmarks["peak_rss"]["runs"][str(rows)]]
+                benchmarks["migration"] = {"runs": migration_runs, "median": _median_of(migration_runs)}
+                median = benchmarks["migration"]["median"]
+                _say(f"migration median: {median['e2e_rows_per_s']:,.0f} rows/s end to end, {median['wall_s']:.1f} s")
+        if "extract" in chosen:
+            benchmarks["extract"] = _extract(({SMALL_ROWS: stores[SMALL_ROWS]} if SMALL_ROWS in stores else {})
+                                             | {rows: big}, runs)
         workloads.reset_schema(settings)
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
-                        "chroma_max_batch": chroma_source.max_batch(chroma_source.SourceSpec(path=str(big)), 10**9)}
+                        "chroma_max_batch": chroma_source.max_batch(chroma_source.SourceSpec(path=str(big)), 10**9),
+                        "chroma_reader": chroma_source.reader_setting()}
+        if "load" in chosen:
+            benchmarks["load"] = _load(settings, big, collection, runs, min(rows, args.insert_rows))
+        if "index" in chosen:
+            import index_build_bench
 
-        def migrate(i: int) -> dict[str, Any]:
-            workloads.checkpoint(settings)
-            return workloads.run_migration(settings, big, collection, f"bench-{i}-{stamp}").as_dict()
+            workloads.reset_schema(settings)
+            _say("migrating once for the index build benchmark")
+            workloads.run_migration(settings, big, collection, f"bench-index-{stamp}")
+            benchmarks["index"] = index_build_bench.run(settings, workloads.SCHEMA, table_name_for(collection),
+                                                        "cosine", runs)
+            _say(f"index build ratio (vectorops ÷ hand-tuned): {benchmarks['index']['ratio']}")
+            workloads.reset_schema(settings)
+        if "search" in chosen:
+            import search_bench
 
-        migration_runs = _timed_runs("migration (load)", runs, migrate, "load_rows_per_s")
-        migration_median = _median_of(migration_runs)
-        benchmarks["migration"] = {"runs": migration_runs, "median": migration_median}
-        _say(f"migration median: load {migration_median['load_rows_per_s']:,.0f} rows/s, end to end "
-             f"{migration_median['e2e_rows_per_s']:,.0f} rows/s, {migration_median['wall_s']:.1f} s")
+            benchmarks["search"] = search_bench.run(settings, min(rows, SEARCH_MAX_ROWS), runs)
+            _say(f"search: {benchmarks['search']['comparison']}")
+        if "reembed" in chosen:
+            import reembed_bench
 
-        raw_runs = _raw_copy_runs(settings, big, collection, runs)
-        raw_median = _median_of(raw_runs)
-        benchmarks["raw_copy"] = {"runs": raw_runs, "median": raw_median,
-                                  "ratio": round(migration_median["load_rows_per_s"] / raw_median["rows_per_s"], 4),
-                                  "ratio_is": "migration load rows/s ÷ raw COPY rows/s"}
-
-        insert_rows = min(rows, args.insert_rows)
-        if insert_rows:
-            insert_runs = _insert_loop_runs(settings, big, collection, insert_rows, runs)
-            insert_median = _median_of(insert_runs)
-            benchmarks["insert_loop"] = {
-                "rows": insert_rows, "runs": insert_runs, "median": insert_median,
-                "ratio": round(migration_median["load_rows_per_s"] / insert_median["rows_per_s"], 4),
-                "ratio_is": "migration load rows/s ÷ INSERT loop rows/s"}
-
+            benchmarks["reembed"] = reembed_bench.run(sentences=REEMBED_SENTENCES_QUICK if rows <= SMALL_ROWS
+                                                      else REEMBED_SENTENCES, runs=runs)
         profile = None
-        if not args.no_profile:
-            _say("profiling one chunk load")
-            profile = workloads.profile_chunk_load(settings, big, collection, f"bench-profile-{stamp}")
+        if "profile" in chosen:
+            _say("profiling prepare and one chunk load")
+            profile = _profile(settings, big, collection, stamp)
         workloads.reset_schema(settings)
     finally:
         if not args.keep_server:
@@ -249,6 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": "python bench/run_bench.py " + " ".join(sys.argv[1:]),
         "elapsed_s": round(time.perf_counter() - started, 1),
         "rows": rows, "dimensions": DIMENSIONS, "runs": runs, "rss_runs": args.rss_runs or runs,
+        "benchmarks_run": [b for b in BENCHMARKS if b in chosen],
         "machine": machine, "code": code, "settings": run_settings, "benchmarks": benchmarks, "profile": profile,
         "notes": report.notes(machine, benchmarks, rows, SMALL_ROWS),
     }
@@ -275,8 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import report
 
     if args.report_only:
-        results = json.loads(args.results.read_text())
-        report.write(results, args.results, args.markdown)
+        report.write(None, args.results, args.markdown)
         print(f"wrote {args.markdown} from {args.results}")
         return 0
     isolation.isolate()

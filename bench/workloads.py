@@ -197,6 +197,42 @@ def profile_chunk_load(settings: Settings, store_path: Path, collection: str, ru
             "load": _top_functions(load_profiler, limit)}
 
 
+def pyinstrument_chunk_load(settings: Settings, store_path: Path, collection: str, run_id: str,
+                            limit: int = 25) -> dict[str, Any]:
+    """pyinstrument profile (sampling every 1 ms, all threads) of ``migration.prepare`` and the first chunk's load.
+
+    The attempt is left unfinished; call :func:`reset_schema` afterwards.
+
+    :return: the chunk's rows, the profiled seconds and, per step, the frames with the most own time
+        (``function``, ``file:line``, seconds, share) and pyinstrument's text call tree.
+    """
+    from pyinstrument import Profiler
+
+    request = migration_request(store_path, collection, settings)
+    steps: dict[str, Any] = {}
+    with Profiler(interval=0.001, async_mode="disabled") as prepare_profiler:
+        plan = migration.prepare(settings, request, collection, run_id)
+    with Profiler(interval=0.001, async_mode="disabled") as load_profiler:
+        result = migration.load(settings, plan, plan["chunks"][0])
+    for step, profiler in (("prepare", prepare_profiler), ("load", load_profiler)):
+        session = profiler.last_session
+        own: dict[str, float] = {}
+        root = session.root_frame()
+        stack = [root] if root is not None else []
+        while stack:
+            frame = stack.pop()
+            key = f"{frame.function} ({_short_path(frame.file_path or '')}:{frame.line_no})"
+            own[key] = own.get(key, 0.0) + frame.total_self_time
+            stack.extend(frame.children)
+        total = max(session.duration, 1e-9)
+        top = sorted(own.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+        steps[step] = {"profiled_s": round(session.duration, 3),
+                       "by_own_time": [{"function": name, "seconds": round(sec, 4), "share": round(sec / total, 4)}
+                                       for name, sec in top],
+                       "tree": profiler.output_text(unicode=True, color=False, show_all=False)[:12000]}
+    return {"chunk_rows": int(result["read"]), **steps}
+
+
 def _top_functions(profiler: cProfile.Profile, limit: int) -> dict[str, Any]:
     stats = pstats.Stats(profiler, stream=io.StringIO())
     total = max(stats.total_tt, 1e-9)  # type: ignore[attr-defined]

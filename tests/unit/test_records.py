@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from vectorops.records import (
     SourceRecord,
     UnstorableValue,
+    batch_checked_fields,
+    checked_fields,
     metadata_json,
     printable_id,
     quarantine_payload,
@@ -68,3 +70,28 @@ def test_quarantine_payload_keeps_the_original_exactly() -> None:
     assert payload["embedding"][0] == float(np.float32(0.1)) and math.isnan(payload["embedding"][1])
     assert payload["metadata"] == {"k": 1.0} and payload["uri"] is None
     assert printable_id("id\x00") == "id\\u0000" and printable_id("plain") == "plain"
+
+
+ANY_TEXT = st.text()  # NUL and lone surrogates included: the batch path must hand those to the record path
+BATCH_VALUES = st.one_of(SCALARS, st.floats(), ANY_TEXT, st.lists(SCALARS, min_size=1))
+
+
+@given(st.lists(st.tuples(ANY_TEXT, st.one_of(st.none(), ANY_TEXT), st.one_of(st.none(), ANY_TEXT),
+                          st.one_of(st.none(), st.dictionaries(ANY_TEXT, BATCH_VALUES, max_size=4))),
+                min_size=1, max_size=8))
+def test_batch_checks_agree_with_the_record_by_record_checks(records: list) -> None:
+    ids, documents, uris, metadatas = (list(column) for column in zip(*records, strict=True))
+    batch = batch_checked_fields(ids, documents, uris, metadatas)
+    per_record = []
+    for record in records:
+        try:
+            per_record.append(checked_fields(*record))
+        except UnstorableValue:
+            per_record.append(UnstorableValue)
+    if batch is None:  # some record needs the record-by-record path
+        assert UnstorableValue in per_record or any(m is not None and not isinstance(m, dict) for m in metadatas)
+    else:
+        assert UnstorableValue not in per_record
+        assert [None if b is None else json.loads(b) for b in batch] == [
+            None if p is None else json.loads(p) for p in per_record]
+        assert all(b is None or "\x00" not in b for b in batch)
