@@ -289,9 +289,13 @@ def _profile(run: dict[str, Any]) -> list[str]:
 
 def size_section(run: dict[str, Any]) -> list[str]:
     """The Markdown section of one size's run."""
-    lines = [f"## {run['rows']:,} rows × {run['dimensions']}: `{run['command']}`", "",
-             f"Run {run['generated_at']}, {run['elapsed_s'] / 60:.1f} min, {run['runs']} run(s) each; "
-             f"benchmarks: {', '.join(run.get('benchmarks_run') or [])}.", ""]
+    history = run.get("history") or [_entry(run)]
+    lines = [f"## {run['rows']:,} rows × {run['dimensions']}", "",
+             "Runs that produced this section (a run of a subset keeps the other benchmarks' figures):", "",
+             *_table(["when", "command", "minutes", "benchmarks", "commit", "load average at start"],
+                     [[h["generated_at"], f"`{h['command']}`", _fmt(h["elapsed_s"] / 60, 1),
+                       ", ".join(h["benchmarks_run"]), (h.get("code") or {}).get("commit", "?"),
+                       ", ".join(f"{x:.2f}" for x in h["load_average_at_start"])] for h in history])]
     lines += _machine(run) + _extract(run) + _load(run) + _migration(run) + _index(run) + _search(run)
     lines += _reembed(run) + _profile(run)
     notes = run.get("notes") or []
@@ -332,6 +336,24 @@ def load_all(json_path: Path) -> dict[str, dict[str, Any]]:
     return {}
 
 
+def merged(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` over ``old`` for one size: a run of a subset (``--only``) keeps the other benchmarks' figures."""
+    if not old:
+        return new | {"history": [_entry(new)]}
+    out = new | {"benchmarks": old.get("benchmarks", {}) | new["benchmarks"],
+                 "profile": new.get("profile") or old.get("profile"),
+                 "benchmarks_run": [b for b in dict.fromkeys([*old.get("benchmarks_run", []),
+                                                               *new.get("benchmarks_run", [])])],
+                 "history": [*old.get("history", [_entry(old)]), _entry(new)]}
+    return out
+
+
+def _entry(run: dict[str, Any]) -> dict[str, Any]:
+    return {"generated_at": run["generated_at"], "command": run["command"], "elapsed_s": run["elapsed_s"],
+            "benchmarks_run": run.get("benchmarks_run", []), "code": run.get("code"),
+            "load_average_at_start": run["machine"]["load_average_at_start"]}
+
+
 def write(results: dict[str, Any] | None, json_path: Path, markdown_path: Path) -> None:
     """Store ``results`` under its size (``None``: only re-render) and rewrite the Markdown report.
 
@@ -339,7 +361,8 @@ def write(results: dict[str, Any] | None, json_path: Path, markdown_path: Path) 
     """
     by_rows = load_all(json_path)
     if results is not None:
-        by_rows[str(results["rows"])] = results
+        size = str(results["rows"])
+        by_rows[size] = merged(by_rows.get(size), results)
         json_path.write_text(json.dumps({"by_rows": by_rows}, indent=2) + "\n")
     analysis_path = json_path.parent / "ANALYSIS.md"
     analysis = analysis_path.read_text() if analysis_path.is_file() else ""

@@ -191,7 +191,7 @@ def _open_files(path: str, name: str, space: str) -> chroma_files.StoreCollectio
 def store_files(spec: SourceSpec, name: str, space: str) -> chroma_files.StoreCollection | None:
     """The collection located in the store's files, or ``None`` when it is to be read through the API.
 
-    Opened once per process; :func:`chroma_files.current_stamp` tells whether the files changed since.
+    Located once per process, and again when the files changed since (their stamp differs).
 
     :raises SourceError: when ``VECTOROPS_CHROMA_READER=files`` and the files cannot be read directly.
     """
@@ -202,8 +202,13 @@ def store_files(spec: SourceSpec, name: str, space: str) -> chroma_files.StoreCo
         if mode == "files":
             raise SourceError(f"{READER_ENV}=files, but collection {name!r} comes from {spec.uri}, not local files")
         return None
+    key = (str(Path(spec.path).resolve()), name, space)
     try:
-        return _open_files(str(Path(spec.path).resolve()), name, space)
+        found = _open_files(*key)
+        if chroma_files.current_stamp(found) != found.stamp:  # written since this process located it
+            _open_files.cache_clear()
+            found = _open_files(*key)
+        return found
     except chroma_files.FilesUnreadable as exc:
         if mode == "files":
             raise SourceError(f"{READER_ENV}=files, but collection {name!r} in {spec.path!r} cannot be read from "
