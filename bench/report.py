@@ -274,16 +274,30 @@ def _reembed(run: dict[str, Any]) -> list[str]:
 
 def _profile(run: dict[str, Any]) -> list[str]:
     prof = run.get("profile")
-    if not prof or prof.get("tool") != "pyinstrument":
+    if not prof:
         return []
-    lines = [f"### Where the time goes (pyinstrument, prepare and one chunk load of {prof['chunk_rows']:,} rows)", "",
-             "Sampled every millisecond in every thread: the chunk load's fetch thread (files reader), the "
-             "COPY writer thread and the main thread (checks and encoding). Frames with the most own time:", ""]
-    for step in ("load", "prepare"):
-        part = prof[step]
-        rows = [[f"`{r['function']}`", _fmt(r["seconds"], 3), f"{100 * r['share']:.0f}%"]
-                for r in part["by_own_time"][:12]]
-        lines += [f"`migration.{step}` ({part['profiled_s']:.2f} s):", "", *_table(["frame", "own s", "share"], rows)]
+    lines: list[str] = []
+    spy = prof.get("pyspy")
+    if spy:
+        lines += [f"### Where the time goes: py-spy, a whole migration of {spy['rows']:,} rows", "",
+                  f"{spy['samples']:,} samples at {spy['rate_hz']} Hz of every thread while it runs (CPU time), in "
+                  "a fresh process, the Chroma API child included.", "",
+                  *_table(["thread", "share"],
+                          [[t["thread"], f"{100 * t['share']:.0f}%"] for t in spy["by_thread"][:6]]),
+                  *_table(["step", "share"], [[t["step"], f"{100 * t['share']:.0f}%"] for t in spy["by_step"]]),
+                  *_table(["function (own time)", "share"],
+                          [[f"`{t['function']}`", f"{100 * t['share']:.1f}%"] for t in spy["by_own_time"][:12]])]
+    if prof.get("tool") == "pyinstrument":
+        lines += [f"### The load step: pyinstrument, prepare and one chunk load of {prof['chunk_rows']:,} rows", "",
+                  "Wall time of the calling thread only: the files reader's prefetch thread and the COPY writer "
+                  "thread show up as `lock.acquire` (waiting for the next batch) and as slower frames while they "
+                  "hold the GIL. Frames with the most own time:", ""]
+        for step in ("load", "prepare"):
+            part = prof[step]
+            rows = [[f"`{r['function']}`", _fmt(r["seconds"], 3), f"{100 * r['share']:.0f}%"]
+                    for r in part["by_own_time"] if not r["function"].startswith("[self]")][:12]
+            lines += [f"`migration.{step}` ({part['profiled_s']:.2f} s):", "",
+                      *_table(["frame", "own s", "share"], rows)]
     return lines
 
 

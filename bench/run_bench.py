@@ -247,18 +247,26 @@ def _load(settings: Any, store: Path, collection: str, runs: int, insert_rows: i
             "ratio_vs_executemany": round(rate / medians["executemany"]["rows_per_s"], 2)}
 
 
-def _profile(settings: Any, store: Path, collection: str, stamp: str) -> dict[str, Any]:
-    """pyinstrument (statistical, every thread's Python stack) of prepare and one chunk load, when installed."""
+def _profile(settings: Any, store: Path, collection: str, stamp: str, small: Path) -> dict[str, Any]:
+    """pyinstrument of prepare and one chunk load at N (this thread's wall time), and py-spy of a whole
+    migration of the ``small`` store in a fresh process (CPU time of every thread), when installed."""
+    import pyspy_profile
     import workloads
 
+    found: dict[str, Any] = {}
     try:
         import pyinstrument  # noqa: F401
+        found = {"tool": "pyinstrument", **workloads.pyinstrument_chunk_load(settings, store, collection,
+                                                                           f"bench-profile-{stamp}")}
     except ImportError:
         _say("pyinstrument is not installed (make bench installs it): profiling with cProfile instead")
-        return {"tool": "cProfile", **workloads.profile_chunk_load(settings, store, collection,
-                                                                   f"bench-profile-{stamp}")}
-    return {"tool": "pyinstrument", **workloads.pyinstrument_chunk_load(settings, store, collection,
-                                                                        f"bench-profile-{stamp}")}
+        found = {"tool": "cProfile", **workloads.profile_chunk_load(settings, store, collection,
+                                                                    f"bench-profile-{stamp}")}
+    workloads.reset_schema(settings)
+    if pyspy_profile.available():
+        _say("py-spy of a whole migration in a fresh process")
+        found["pyspy"] = pyspy_profile.profile_migration(small, f"bench-pyspy-{stamp}")
+    return found
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -332,7 +340,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         profile = None
         if "profile" in chosen:
             _say("profiling prepare and one chunk load")
-            profile = _profile(settings, big, collection, stamp)
+            profile = _profile(settings, big, collection, stamp, stores[SMALL_ROWS])
         workloads.reset_schema(settings)
     finally:
         if not args.keep_server:
