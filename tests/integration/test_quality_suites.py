@@ -79,9 +79,7 @@ def test_clean_table_passes_every_expectation_and_builds_data_docs(dsn: str, tmp
     assert outcomes["row_count_equals_expected"].observed == ROWS
     assert outcomes["metadata_present"].observed == {"metadata_rows": 225, "expected": 225}
     assert outcomes["embedding_unit_norm"].observed == {"unexpected_rows": 0, "sample_ids": []}
-    assert {o.gx_type for o in outcomes.values()} == {
-        "ExpectTableRowCountToEqual", "ExpectColumnValuesToBeUnique", "ExpectColumnValuesToNotBeNull",
-        "UnexpectedRowsExpectation"}
+    assert {o.gx_type for o in outcomes.values()} == {"ExpectTableRowCountToEqual", "UnexpectedRowsExpectation"}
     assert (tmp_path / "docs" / "index.html").is_file()
     pages = list((tmp_path / "docs" / "validations").rglob("*.html"))
     assert len(pages) == 1
