@@ -42,6 +42,9 @@ URI_KEY = "chroma:uri"
 HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib persistence version 1
 HEADER_VERSION = 1
 ID_BATCH = 50_000
+MAX_PENDING = 100_000
+LOG_ADD, LOG_UPDATE, LOG_UPSERT, LOG_DELETE = 0, 1, 2, 3
+FROM_LOG = -1  # the staged position of a record whose vector is only in the log
 
 
 class FilesUnreadable(Exception):
@@ -96,6 +99,7 @@ class StoreCollection:
     segment_dir: Path
     header: HnswHeader
     stamp: str
+    vector_applied: int = 0
 
     @property
     def vector_segment(self) -> str:
@@ -129,23 +133,31 @@ def _segments(conn: sqlite3.Connection, collection_id: str) -> tuple[str, str]:
     return by_type[HNSW_SEGMENT], by_type[METADATA_SEGMENT]
 
 
-def _check_log(conn: sqlite3.Connection, collection_id: str, vector_segment: str, metadata_segment: str) -> None:
-    """Refuse a collection with writes in the log that a segment has not applied yet."""
+def _applied_positions(conn: sqlite3.Connection, collection_id: str, vector_segment: str,
+                       metadata_segment: str) -> int:
+    """The log position the vector segment's files hold; writes after it are read from the log itself.
+
+    :raises FilesUnreadable: when the vector segment was never flushed, the metadata segment is behind the log,
+        or more writes wait in the log than this reader keeps in memory.
+    """
     applied = {s: _one(conn, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (s,))
                for s in (vector_segment, metadata_segment)}
     if any(v is None or not isinstance(v, int) for v in applied.values()):
         raise FilesUnreadable("a segment has no applied log position yet (fewer writes than its sync threshold)")
-    behind = min(applied.values())
+    newest = _one(conn, "SELECT max(seq_id) FROM embeddings_queue WHERE topic LIKE ?", (f"%/{collection_id}",))
+    if newest is not None and newest > applied[metadata_segment]:
+        raise FilesUnreadable(f"the metadata segment has not applied the log up to {newest} yet")
     pending = _one(conn, "SELECT count(*) FROM embeddings_queue WHERE topic LIKE ? AND seq_id > ?",
-                   (f"%/{collection_id}", behind))
-    if pending:
-        raise FilesUnreadable(f"{pending} write(s) in the log are not yet applied to its segment files")
+                   (f"%/{collection_id}", applied[vector_segment]))
+    if pending > MAX_PENDING:
+        raise FilesUnreadable(f"{pending} vector writes wait in the log (this reader keeps at most {MAX_PENDING})")
+    return int(applied[vector_segment])
 
 
 SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", "index_metadata.pickle")
 
 
-def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str) -> str:
+def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str, collection_id: str) -> str:
     """Identity of the segment files (size, modification time) and the applied log positions.
 
     Two reads of the same unchanged store give the same stamp; any write to the collection changes it.
@@ -153,7 +165,8 @@ def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str) -
     parts = [f"{n}:{(segment_dir / n).stat().st_size}:{(segment_dir / n).stat().st_mtime_ns}" for n in SEGMENT_FILES]
     applied = conn.execute("SELECT segment_id, seq_id FROM max_seq_id WHERE segment_id IN (?, ?) ORDER BY segment_id",
                            (segment_dir.name, metadata_segment)).fetchall()
-    return hashlib.sha256(json.dumps([parts, applied]).encode()).hexdigest()[:32]
+    newest = _one(conn, "SELECT max(seq_id) FROM embeddings_queue WHERE topic LIKE ?", (f"%/{collection_id}",))
+    return hashlib.sha256(json.dumps([parts, applied, newest]).encode()).hexdigest()[:32]
 
 
 def _check_values(conn: sqlite3.Connection, metadata_segment: str) -> None:
@@ -197,7 +210,7 @@ def _locate(conn: sqlite3.Connection, root: Path, name: str, space: str) -> Stor
         raise FilesUnreadable(f"collection {name!r} is not in the default database")
     collection_id, dimensions = found[0]
     vector_segment, metadata_segment = _segments(conn, collection_id)
-    _check_log(conn, collection_id, vector_segment, metadata_segment)
+    vector_applied = _applied_positions(conn, collection_id, vector_segment, metadata_segment)
     count = int(_one(conn, "SELECT count(*) FROM embeddings WHERE segment_id = ?", (metadata_segment,)))
     segment_dir = root / vector_segment
     files = [segment_dir / n for n in SEGMENT_FILES]
@@ -220,14 +233,15 @@ def _locate(conn: sqlite3.Connection, root: Path, name: str, space: str) -> Stor
     _check_values(conn, metadata_segment)
     return StoreCollection(path=root, name=name, collection_id=collection_id, space=space, dimensions=dimensions,
                            count=count, metadata_segment=metadata_segment, segment_dir=segment_dir, header=header,
-                           stamp=_stamp(conn, segment_dir, metadata_segment))
+                           stamp=_stamp(conn, segment_dir, metadata_segment, collection_id),
+                           vector_applied=vector_applied)
 
 
 def current_stamp(collection: StoreCollection) -> str:
     """The stamp the collection's files have now; differs from ``collection.stamp`` after any write."""
     conn = connect_readonly(collection.sqlite_path)
     try:
-        return _stamp(conn, collection.segment_dir, collection.metadata_segment)
+        return _stamp(conn, collection.segment_dir, collection.metadata_segment, collection.collection_id)
     except (OSError, sqlite3.Error):
         return "unreadable"
     finally:
@@ -353,6 +367,49 @@ class _PickleStream:
         # op is now the next key of the outer dict: the caller stops reading here
 
 
+def log_overlay(collection: StoreCollection) -> dict[str, np.ndarray | None]:
+    """Vector writes in the log after the segment files: id → its newest vector, or ``None`` when deleted.
+
+    Read in log order, as Chroma applies them. An update without a vector leaves the vector alone.
+
+    :raises FilesUnreadable: on an operation or vector encoding this reader does not know.
+    """
+    conn = connect_readonly(collection.sqlite_path)
+    try:
+        rows = conn.execute(
+            """SELECT operation, id, vector, encoding FROM embeddings_queue
+               WHERE topic LIKE ? AND seq_id > ? ORDER BY seq_id""",
+            (f"%/{collection.collection_id}", collection.vector_applied)).fetchall()
+    finally:
+        conn.close()
+    overlay: dict[str, np.ndarray | None] = {}
+    for operation, record_id, vector, encoding in rows:
+        if operation == LOG_DELETE:
+            overlay[record_id] = None
+            continue
+        if operation not in (LOG_ADD, LOG_UPDATE, LOG_UPSERT):
+            raise FilesUnreadable(f"the log holds operation {operation!r}, which this reader does not know")
+        if vector is None:
+            continue
+        if encoding != "FLOAT32" or len(vector) != 4 * collection.dimensions:
+            raise FilesUnreadable(f"the log holds a vector encoded as {encoding!r} with {len(vector)} bytes")
+        values = np.frombuffer(vector, dtype="<f4").astype(np.float32)
+        overlay[record_id] = _as_indexed(values) if collection.space == "cosine" else values
+    return overlay
+
+
+def _as_indexed(vector: np.ndarray) -> np.ndarray:
+    """A cosine vector as Chroma's ``get()`` returns it once indexed: hnswlib's unit vector times its norm.
+
+    hnswlib sums the squares in float32 in order, scales by ``1 / (sqrt + 1e-30)`` and stores the norm; repeating
+    exactly that keeps every bit equal to ``get()``.
+    """
+    squares = np.add.accumulate(vector * vector, dtype=np.float32)
+    norm = np.sqrt(squares[-1] if squares.size else np.float32(0)).astype(np.float32)
+    inverse = np.float32(1) / (norm + np.float32(1e-30))
+    return ((vector * inverse).astype(np.float32) * norm).astype(np.float32)
+
+
 def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Iterator[tuple[list[str], np.ndarray]]:
     """Every id of the collection with the position of its element in ``data_level0.bin``, a batch at a time.
 
@@ -362,11 +419,17 @@ def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Ite
         segment's count.
     """
     positions = _label_positions(collection)
+    overlay = log_overlay(collection)
     seen = 0
+    in_files: set[str] = set()
     with open(collection.segment_dir / "index_metadata.pickle", "rb", buffering=1 << 20) as handle:
         ids: list[str] = []
         labels: list[int] = []
         for record_id, label in _PickleStream(handle).id_to_label():
+            if record_id in overlay:
+                in_files.add(record_id)
+                if overlay[record_id] is None:
+                    continue  # deleted after the files were written
             ids.append(record_id)
             labels.append(label)
             if len(ids) == batch:
@@ -376,8 +439,13 @@ def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Ite
         if ids:
             yield ids, _positions_of(positions, labels)
             seen += len(ids)
+    added = [i for i, vector in overlay.items() if vector is not None and i not in in_files]
+    for start in range(0, len(added), batch):
+        page = added[start:start + batch]
+        yield page, np.full(len(page), FROM_LOG, dtype=np.int64)
+        seen += len(page)
     if seen != collection.count:
-        raise FilesUnreadable(f"the HNSW segment lists {seen} ids, the metadata segment {collection.count}")
+        raise FilesUnreadable(f"the HNSW segment and the log list {seen} ids, the metadata segment {collection.count}")
 
 
 def _positions_of(positions: np.ndarray, labels: list[int]) -> np.ndarray:
@@ -400,6 +468,7 @@ class StoreReader:
         self._db = connect_readonly(collection.sqlite_path)
         self._arrays = bool(_one(self._db, "SELECT count(*) FROM sqlite_master WHERE name = ?",
                                  ("embedding_metadata_array",)))
+        self._overlay = log_overlay(collection)
 
     def close(self) -> None:
         """Close the files and the SQLite connection."""
@@ -413,25 +482,37 @@ class StoreReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def vectors(self, positions: Sequence[int]) -> np.ndarray:
-        """The float32 vectors of the elements at ``positions``, as Chroma's ``get()`` returns them.
+    def vectors(self, positions: Sequence[int], ids: Sequence[str]) -> np.ndarray:
+        """The float32 vectors of ``ids`` (at element ``positions``), as Chroma's ``get()`` returns them.
 
-        :raises FilesUnreadable: when an element is marked deleted.
+        A vector written to the log after the files (position :data:`FROM_LOG`, or an update) comes from the log.
+
+        :raises FilesUnreadable: when an element is marked deleted, or a log vector is gone.
         """
         header = self.collection.header
         dims = self.collection.dimensions
         size = header.element_bytes
-        raw = b"".join(os.pread(self._data, size, int(p) * size) for p in positions)
-        if len(raw) != size * len(positions):
+        in_files = [i for i, p in enumerate(positions) if p != FROM_LOG]
+        raw = b"".join(os.pread(self._data, size, int(positions[i]) * size) for i in in_files)
+        if len(raw) != size * len(in_files):
             raise FilesUnreadable("data_level0.bin is shorter than its element count")
-        rows = np.frombuffer(raw, dtype=np.uint8).reshape(len(positions), size)
-        if len(positions) and rows[:, 2].any():  # hnswlib's delete mark: byte 2 of the level-0 link count
+        rows = np.frombuffer(raw, dtype=np.uint8).reshape(len(in_files), size)
+        if len(in_files) and rows[:, 2].any():  # hnswlib's delete mark: byte 2 of the level-0 link count
             raise FilesUnreadable("an element staged for loading is marked deleted in data_level0.bin")
-        vectors = rows[:, header.data_offset:header.data_offset + 4 * dims].copy().view("<f4")
-        if self.collection.space == "cosine":
-            norms = np.frombuffer(b"".join(os.pread(self._lengths, 4, int(p) * 4) for p in positions), dtype="<f4")
-            vectors = vectors * norms[:, None]  # float32 × float32, as Chroma rebuilds them
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        stored = rows[:, header.data_offset:header.data_offset + 4 * dims].copy().view("<f4")
+        if self.collection.space == "cosine" and in_files:
+            norms = np.frombuffer(b"".join(os.pread(self._lengths, 4, int(positions[i]) * 4) for i in in_files),
+                                  dtype="<f4")
+            stored = stored * norms[:, None]  # float32 × float32, as Chroma rebuilds them
+        vectors = np.empty((len(positions), dims), dtype=np.float32)
+        vectors[in_files] = stored
+        for i, record_id in enumerate(ids):
+            if record_id in self._overlay or positions[i] == FROM_LOG:
+                logged = self._overlay.get(record_id)
+                if logged is None:
+                    raise FilesUnreadable(f"record {record_id!r} has no vector in the files or the log")
+                vectors[i] = logged
+        return vectors
 
     def fields(self, ids: Sequence[str]) -> tuple[list[str | None], list[dict[str, Any] | None], list[str | None]]:
         """Documents, metadatas and uris of ``ids``, in their order.

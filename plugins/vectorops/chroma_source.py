@@ -323,7 +323,7 @@ def fetch_staged(spec: SourceSpec, name: str, space: str, stamp: str | None,
                 raise changed_error(name, "an id was staged without its position in the files")
             try:
                 documents, metadatas, uris = reader.fields(ids)
-                vectors = reader.vectors(positions)
+                vectors = reader.vectors(positions, ids)
             except KeyError as exc:
                 raise changed_error(name, f"id {exc.args[0]!r} is no longer in the source") from exc
             except chroma_files.FilesUnreadable as exc:
