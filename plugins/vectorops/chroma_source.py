@@ -184,14 +184,18 @@ def reader_setting() -> str:
 
 
 @cache
-def _open_files(path: str, name: str, space: str) -> chroma_files.StoreCollection:
-    return chroma_files.open_collection(path, name, space)
+def _open_files(path: str, name: str, space: str, check_values: bool) -> chroma_files.StoreCollection:
+    return chroma_files.open_collection(path, name, space, check_values)
 
 
-def store_files(spec: SourceSpec, name: str, space: str) -> chroma_files.StoreCollection | None:
+def store_files(spec: SourceSpec, name: str, space: str,
+                staged_stamp: str | None = None) -> chroma_files.StoreCollection | None:
     """The collection located in the store's files, or ``None`` when it is to be read through the API.
 
     Located once per process, and again when the files changed since (their stamp differs).
+
+    :param staged_stamp: the stamp recorded when the ids were staged from these files (their values were
+        checked then): the value scan is skipped, and the caller compares the stamps.
 
     :raises SourceError: when ``VECTOROPS_CHROMA_READER=files`` and the files cannot be read directly.
     """
@@ -202,7 +206,7 @@ def store_files(spec: SourceSpec, name: str, space: str) -> chroma_files.StoreCo
         if mode == "files":
             raise SourceError(f"{READER_ENV}=files, but collection {name!r} comes from {spec.uri}, not local files")
         return None
-    key = (str(Path(spec.path).resolve()), name, space)
+    key = (str(Path(spec.path).resolve()), name, space, staged_stamp is None)
     try:
         found = _open_files(*key)
         if chroma_files.current_stamp(found) != found.stamp:  # written since this process located it
@@ -310,7 +314,7 @@ def fetch_staged(spec: SourceSpec, name: str, space: str, stamp: str | None,
     if stamp is None:
         yield from fetch_ahead(spec, name, (ids for ids, _ in batches))
         return
-    files = store_files(spec, name, space)
+    files = store_files(spec, name, space, staged_stamp=stamp)
     if files is None:
         raise changed_error(name, "its ids were staged from the store's files, which can no longer be read")
     if chroma_files.current_stamp(files) != stamp:
