@@ -6,8 +6,8 @@ uri) of ``bench_vectors`` and prints one JSON line. Modes:
 * ``unpaged_get``: the baseline, one ``collection.get(include=["embeddings", "documents", "metadatas"])``;
 * ``paged_api``: an id scan (``include=[]``, pages of 50,000), then ``get(ids=...)`` by 5,000 ids, in the
   migration's id order (Chroma's API, as vectorops reads an HTTP source or a store it cannot read directly);
-* ``vectorops``: what a migration reads: :func:`vectorops.chroma_files.iter_id_positions`, the ids sorted
-  bytewise as the chunk plan orders them, then :func:`vectorops.chroma_source.fetch_staged` by 5,000.
+* ``vectorops``: what a migration reads (:func:`load_bench.staged_batches`): the ids and positions from the
+  files, sorted bytewise as the chunk plan orders them, then :func:`vectorops.chroma_source.fetch_staged` by 5,000.
 
 The clock starts after the imports and stops when the last record is in memory; peak memory is this process's
 ``VmHWM`` (fresh per mode, so no mode inherits another's peak).
@@ -54,28 +54,9 @@ def _paged_api(path: Path) -> int:
 
 
 def _vectorops(path: Path) -> int:
-    import numpy as np
+    import load_bench
 
-    from vectorops import chroma_files, chroma_source
-
-    spec = chroma_source.SourceSpec(path=str(path))
-    files = chroma_source.store_files(spec, COLLECTION, "cosine")
-    if files is None:
-        raise RuntimeError(f"{path}: the store's files cannot be read directly")
-    ids: list[str] = []
-    positions: list[np.ndarray] = []
-    for page, where in chroma_files.iter_id_positions(files):
-        ids.extend(page)
-        positions.append(where)
-    position = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
-    order = sorted(range(len(ids)), key=lambda k: ids[k].encode("utf-8", "surrogatepass"))
-    ids = [ids[k] for k in order]
-    ordered = position[order].tolist()
-    batches = ((ids[i:i + FETCH], ordered[i:i + FETCH]) for i in range(0, len(ids), FETCH))
-    read = 0
-    for batch in chroma_source.fetch_staged(spec, COLLECTION, "cosine", files.stamp, batches):
-        read += len(batch.ids)
-    return read
+    return sum(len(batch.ids) for batch in load_bench.staged_batches(str(path), COLLECTION))
 
 
 MODES: dict[str, Any] = {"unpaged_get": _unpaged, "paged_api": _paged_api, "vectorops": _vectorops}
@@ -89,8 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     isolation.isolate()
     import chromadb  # noqa: F401  (imported before the clock, like the other modes' imports)
-
-    from vectorops import chroma_files, chroma_source  # noqa: F401
+    import load_bench  # noqa: F401
 
     after_imports = _status_mb("VmRSS")
     started = time.perf_counter()

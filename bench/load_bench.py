@@ -15,7 +15,7 @@ Import only after :func:`isolation.isolate` ran.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from baselines import CopyTiming, _fresh_table
@@ -29,8 +29,10 @@ from vectorops.config import Settings
 BATCH = 5_000
 
 
-def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[chroma_source.RecordBatch]:
-    """The collection's records in the migration's id order, as 5,000-record batches, read through the files."""
+def staged_batches(store_path: str, collection: str, limit: int | None = None
+                   ) -> Iterator[chroma_source.RecordBatch]:
+    """The collection's records as a migration reads them: ids and positions from the store's files, sorted
+    bytewise as the chunk plan orders them, then fetched in 5,000-record batches (the files reader's thread)."""
     spec = chroma_source.SourceSpec(path=store_path)
     files = chroma_source.store_files(spec, collection, "cosine")
     if files is None:
@@ -44,7 +46,12 @@ def read_batches(store_path: str, collection: str, limit: int | None = None) -> 
     ids = [ids[k] for k in order]
     positions = [positions[k] for k in order]
     pages = ((ids[i:i + BATCH], positions[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    return list(chroma_source.fetch_staged(spec, collection, "cosine", files.stamp, pages))
+    return chroma_source.fetch_staged(spec, collection, "cosine", files.stamp, pages)
+
+
+def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[chroma_source.RecordBatch]:
+    """:func:`staged_batches`, all in memory."""
+    return list(staged_batches(store_path, collection, limit))
 
 
 def stacked(batches: Sequence[chroma_source.RecordBatch]) -> np.ndarray:

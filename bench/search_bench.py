@@ -36,8 +36,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 SCHEMA = "bench_search"
 DIMENSIONS = 384
 SHAPE = "embedding"
@@ -50,23 +48,10 @@ def _say(message: str) -> None:
 
 
 def _drop_own(dsn: str) -> None:
-    """Drop ``bench_search`` and every ``vectorops.*`` row of migrations into it and measurements of it.
+    """Drop ``bench_search`` and its bookkeeping rows (:func:`workloads.drop_schema`)."""
+    import workloads
 
-    Claims and chunks go with their migration runs (``ON DELETE CASCADE``).
-    """
-    from vectorops import db
-
-    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
-        conn.execute("""DELETE FROM vectorops.migration_source_ids WHERE attempt_id IN
-                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (SCHEMA,))
-        conn.execute("""DELETE FROM vectorops.quarantine WHERE attempt_id IN
-                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (SCHEMA,))
-        conn.execute("DELETE FROM vectorops.migration_runs WHERE target_schema = %s", (SCHEMA,))
-        for name in ("collection_registry", "validation_results", "index_health", "search_probes", "search_metrics",
-                     "maintenance_log"):
-            conn.execute(sql.SQL("DELETE FROM {} WHERE table_schema = %s").format(sql.Identifier("vectorops", name)),
-                         (SCHEMA,))
+    workloads.drop_schema(dsn, SCHEMA)
 
 
 def _saved_registry_row(dsn: str, collection: str) -> Any:

@@ -87,16 +87,32 @@ def checkpoint(settings: Settings) -> None:
         conn.execute("CHECKPOINT")
 
 
-def reset_schema(settings: Settings) -> None:
-    """Drop the benchmark's schema and its bookkeeping rows in the ``vectorops.*`` tables."""
-    with db.connect(db.bootstrap(settings), autocommit=True) as conn, conn.transaction():
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+OWN_ROWS = ("collection_registry", "validation_results", "index_health", "search_probes", "search_metrics",
+            "maintenance_log")
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    """Drop ``schema`` and every ``vectorops.*`` row of migrations into it and of measurements of it.
+
+    Claims and chunks go with their migration runs (``ON DELETE CASCADE``).
+    """
+    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute("""DELETE FROM vectorops.migration_source_ids WHERE attempt_id IN
-                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (SCHEMA,))
+                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (schema,))
         conn.execute("""DELETE FROM vectorops.quarantine WHERE attempt_id IN
-                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (SCHEMA,))
-        conn.execute("DELETE FROM vectorops.migration_runs WHERE target_schema = %s", (SCHEMA,))
-        conn.execute("DELETE FROM vectorops.collection_registry WHERE table_schema = %s", (SCHEMA,))
+                            (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (schema,))
+        conn.execute("DELETE FROM vectorops.migration_runs WHERE target_schema = %s", (schema,))
+        for name in OWN_ROWS:
+            conn.execute(sql.SQL("DELETE FROM {} WHERE table_schema = %s").format(sql.Identifier("vectorops", name)),
+                         (schema,))
+
+
+def reset_schema(settings: Settings) -> None:
+    """Drop the benchmark's schema and its bookkeeping rows (see :func:`drop_schema`), then create it empty."""
+    dsn = db.bootstrap(settings)
+    drop_schema(dsn, SCHEMA)
+    with db.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
 
 

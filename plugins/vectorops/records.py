@@ -152,26 +152,12 @@ def batch_checked_fields(ids: Sequence[str], documents: Sequence[str | None], ur
                                      (u for u in uris if u is not None)))):
         return None
     encode = _JSON.encode
-    copysign = math.copysign
     out: list[str | None] = []
     for meta in metadatas:
         if meta is None:
             out.append(None)
             continue
-        plain = type(meta) is dict
-        if plain:
-            for key, value in meta.items():
-                kind = type(value)
-                if type(key) is not str:
-                    plain = False
-                elif kind is str or kind is int or kind is bool:
-                    continue
-                elif not (kind is float and (1e-4 <= abs(value) < 1e16
-                                             or (value == 0.0 and copysign(1.0, value) > 0))):
-                    plain = False
-                if not plain:
-                    break
-        if plain:
+        if type(meta) is dict and all(type(k) is str and _plain_scalar(v) for k, v in meta.items()):
             out.append(encode(meta))
             continue
         try:  # lists, small or huge floats...: the exact encoder, for this record only

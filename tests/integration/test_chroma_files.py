@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.support import add_records, chroma_client, chroma_digest, migrate_in_process, pg_digest
-from vectorops import chroma_files, chroma_source
+from vectorops import chroma_files, chroma_pickle, chroma_source
 from vectorops.naming import table_name_for
 
 SYNC = 50
@@ -159,11 +159,11 @@ def test_pickle_stream_reads_id_to_label_as_pickle_does(tmp_path: Path, protocol
     path = tmp_path / "index_metadata.pickle"
     path.write_bytes(pickle.dumps(data, protocol=protocol))
     with path.open("rb") as handle:
-        assert dict(chroma_files._PickleStream(handle).id_to_label()) == pickle.loads(path.read_bytes())["id_to_label"]
+        assert dict(chroma_pickle.PickleStream(handle).id_to_label()) == pickle.loads(path.read_bytes())["id_to_label"]
 
 
 def test_pickle_stream_refuses_objects(tmp_path: Path) -> None:
     path = tmp_path / "index_metadata.pickle"
     path.write_bytes(pickle.dumps({"max_seq_id": None, "id_to_label": {"a": Path("/etc"), "b": 1}}, protocol=3))
     with path.open("rb") as handle, pytest.raises(chroma_files.FilesUnreadable, match="opcode"):
-        dict(chroma_files._PickleStream(handle).id_to_label())
+        dict(chroma_pickle.PickleStream(handle).id_to_label())
