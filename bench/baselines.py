@@ -26,6 +26,8 @@ class CopyTiming:
 
     rows: int
     seconds: float
+    #: the time ``SET LOGGED`` then took, for a load into an unlogged table that is then made durable
+    logged_seconds: float | None = None
 
     @property
     def rows_per_s(self) -> float:
@@ -33,8 +35,12 @@ class CopyTiming:
         return self.rows / self.seconds
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form with the rate."""
-        return {"rows": self.rows, "seconds": round(self.seconds, 4), "rows_per_s": round(self.rows_per_s, 1)}
+        """JSON-friendly form with the rate (and, with ``logged_seconds``, the rate until the rows are durable)."""
+        out = {"rows": self.rows, "seconds": round(self.seconds, 4), "rows_per_s": round(self.rows_per_s, 1)}
+        if self.logged_seconds is not None:
+            out["logged_seconds"] = round(self.logged_seconds, 4)
+            out["durable_rows_per_s"] = round(self.rows / (self.seconds + self.logged_seconds), 1)
+        return out
 
 
 def read_vectors(store_path: Path, collection: str) -> np.ndarray:

@@ -5,7 +5,8 @@ on the same server, timed from the first statement to the commit:
 
 * ``vectorops``: :func:`vectorops.pgvector_sink.write_batches`, the loader itself (per-record checks,
   quarantine decisions, binary encoding, one ``COPY ... (FORMAT BINARY)`` fed by a writer thread) into a shadow
-  table made by :func:`vectorops.pgvector_sink.create_shadow`: five columns, logged, as a migration writes them;
+  table made by :func:`vectorops.pgvector_sink.create_shadow`: five columns, UNLOGGED, as a migration writes
+  them; then, timed apart, the ``SET LOGGED`` that finalize runs to make it durable;
 * ``raw_copy`` (:func:`baselines.raw_copy`): the physical limit, the vectors alone into an UNLOGGED table;
 * ``insert_loop`` (:func:`baselines.insert_loop`) and ``executemany``: the usual alternatives, every field.
 
@@ -23,7 +24,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops import chroma_files, chroma_source, db, pgvector_sink, reembed
+from vectorops import chroma_files, chroma_source, db, pgvector_sink, reembed, unlogged_shadow
 from vectorops.config import Settings
 
 BATCH = 5_000
@@ -69,7 +70,8 @@ def merged(batches: Sequence[chroma_source.RecordBatch]) -> chroma_source.Record
 
 def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBatch], space: str,
                    run: int) -> CopyTiming:
-    """Check, encode and COPY ``batches`` the way ``pgvector_sink.copy_chunk`` does, into a fresh shadow table.
+    """Check, encode and COPY ``batches`` the way ``pgvector_sink.copy_chunk`` does, into a fresh shadow table,
+    then make it logged as ``migration.finalize`` does (timed apart: ``logged_seconds``).
 
     :raises RuntimeError: when a record was quarantined or the table does not hold every record.
     """
@@ -86,12 +88,16 @@ def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBat
         quarantined = len(pgvector_sink.write_batches(conn, SCHEMA, name, batches, plan, space, tally))
         conn.commit()
         seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        unlogged_shadow.make_logged(conn, SCHEMA, name)  # what finalize does before indexing
+        conn.commit()
+        logged_seconds = time.perf_counter() - started
         count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, name))).fetchone()
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(SCHEMA, name)))
         conn.commit()
     if quarantined or count is None or count[0] != rows:
         raise RuntimeError(f"vectorops load wrote {count} rows of {rows} ({quarantined} quarantined)")
-    return CopyTiming(rows, seconds)
+    return CopyTiming(rows, seconds, logged_seconds)
 
 
 def executemany(settings: Settings, records: chroma_source.RecordBatch, run: int) -> CopyTiming:

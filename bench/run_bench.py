@@ -243,6 +243,8 @@ def _load(settings: Any, store: Path, collection: str, runs: int, insert_rows: i
     return {"runs": {"vectorops": mine, "raw_copy": raw, "insert_loop": loop, "executemany": many},
             "median": medians, "alternative_rows": len(few.ids),
             "ratio_vs_raw_copy": round(rate / medians["raw_copy"]["rows_per_s"], 3),
+            "ratio_durable_vs_raw_copy": round(
+                medians["vectorops"]["durable_rows_per_s"] / medians["raw_copy"]["rows_per_s"], 3),
             "ratio_vs_insert_loop": round(rate / medians["insert_loop"]["rows_per_s"], 2),
             "ratio_vs_executemany": round(rate / medians["executemany"]["rows_per_s"], 2)}
 

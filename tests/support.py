@@ -122,3 +122,32 @@ def migrate_in_process(settings: Any, params: dict[str, Any], run_id: str) -> li
             migration.load(settings, plan, chunk_no)
         summaries.append(migration.finalize(settings, plan))
     return summaries
+
+
+def migrate_command(store: Path, schema: str, batch_size: int = 100) -> list[str]:
+    """The ``vectorops migrate`` command line for every collection of ``store`` into ``schema``."""
+    import sys
+
+    return [sys.executable, "-m", "vectorops.cli", "migrate", "--chroma-path", str(store), "--schema", schema,
+            "--batch-size", str(batch_size)]
+
+
+def done_chunks(dsn: str, collection: str, schema: str) -> int:
+    """How many chunks of the collection's unfinished attempt the ledger marks done."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("""SELECT count(*) FROM vectorops.migration_chunks c
+                              JOIN vectorops.migration_runs r USING (attempt_id)
+                              WHERE r.collection = %s AND r.target_schema = %s
+                                AND r.status IN ('loading', 'failed') AND c.status = 'done'""",
+                           (collection, schema)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def forget_collection(dsn: str, collection: str, schema: str) -> None:
+    """Drop ``schema`` and every platform row of ``collection``: a test that leaves nothing for later tests."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        for table in ("collection_registry", "collection_claims", "migration_runs", "quarantine",
+                      "validation_results", "search_metrics"):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(
+                sql.Identifier("vectorops", table)), (collection,))

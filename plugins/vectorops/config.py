@@ -116,6 +116,9 @@ class Settings:
     :param db_port: TCP port of the embedded server on 127.0.0.1 (``VECTOROPS_DB_PORT``).
     :param db_user: superuser of the embedded server (``VECTOROPS_DB_USER``).
     :param db_password: its password, a local-only value (``VECTOROPS_DB_PASSWORD``).
+    :param db_shared_buffers_mb: ``shared_buffers`` of the embedded server (``VECTOROPS_DB_SHARED_BUFFERS_MB``;
+        default an eighth of the machine's memory, from 128 MB to 2 GB, so that tables and their HNSW graphs
+        stay in PostgreSQL's cache).
     :param chroma_path: default Chroma PersistentClient path (``CHROMA_DB_PATH``).
     :param fetch_batch: records fetched from Chroma per request, capped by Chroma's max batch size
         (``VECTOROPS_FETCH_BATCH``).
@@ -137,6 +140,7 @@ class Settings:
     db_port: int
     db_user: str
     db_password: str = field(repr=False)
+    db_shared_buffers_mb: int
     chroma_path: str | None
     fetch_batch: int
     chunk_rows: int
@@ -159,6 +163,11 @@ class Settings:
         return self.home / "airflow"
 
 
+def _default_shared_buffers_mb() -> int:
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    return max(128, min(2048, memory_mb // 8))
+
+
 def load_settings() -> Settings:
     """Read :class:`Settings` from the environment.
 
@@ -171,6 +180,7 @@ def load_settings() -> Settings:
         db_port=_int_env("VECTOROPS_DB_PORT", 54329, minimum=1024),
         db_user=os.environ.get("VECTOROPS_DB_USER") or "vectorops",
         db_password=os.environ.get("VECTOROPS_DB_PASSWORD") or "vectorops-local",
+        db_shared_buffers_mb=_int_env("VECTOROPS_DB_SHARED_BUFFERS_MB", _default_shared_buffers_mb(), minimum=16),
         chroma_path=os.environ.get("CHROMA_DB_PATH") or None,
         fetch_batch=_int_env("VECTOROPS_FETCH_BATCH", 5000),
         chunk_rows=_int_env("VECTOROPS_CHUNK_ROWS", 100_000),

@@ -15,7 +15,18 @@ from typing import Any
 
 from psycopg import sql
 
-from vectorops import chroma_source, claims, db, indexing, pgvector_sink, promotion, quality, reembed, runtime
+from vectorops import (
+    chroma_source,
+    claims,
+    db,
+    indexing,
+    pgvector_sink,
+    promotion,
+    quality,
+    reembed,
+    runtime,
+    unlogged_shadow,
+)
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
@@ -68,6 +79,8 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                 claims.verify_owner(conn, collection, attempt.attempt_id)
                 pgvector_sink.create_shadow(conn, request.target_schema, attempt.shadow_table,
                                             embedding_plan.dimensions)
+                unlogged_shadow.ensure_intact(conn, collection=collection, attempt_id=attempt.attempt_id,
+                                              schema=request.target_schema, shadow=attempt.shadow_table)
                 if attempt.status == "scanning":
                     # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
                     # offset scan from going quadratic
@@ -153,7 +166,14 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
     with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)
+            with conn.transaction():
+                unlogged_shadow.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
+                                              shadow=shadow)
             counts = _verified_counts(conn, plan, info)
+            logged_seconds = unlogged_shadow.make_logged(conn, schema, shadow)
+            if logged_seconds is not None:
+                log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow,
+                         logged_seconds)
             _add_primary_key(conn, schema, shadow)
             validated = time.perf_counter()
             report = quality.gate(settings, conn, plan=dict(plan), counts=counts, metadata_rows=counts["metadata"],

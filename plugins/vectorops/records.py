@@ -11,6 +11,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+import orjson
 
 MetadataValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
@@ -127,9 +128,6 @@ def metadata_json(metadata: Mapping[str, MetadataValue]) -> str:
     return "".join(out)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False)
-
-
 def _valid_text(text: str) -> bool:
     """Whether PostgreSQL text can hold ``text`` (no NUL, valid Unicode): one check for a whole batch."""
     if "\x00" in text:
@@ -141,16 +139,76 @@ def _valid_text(text: str) -> bool:
     return True
 
 
+def _unplain_records(present: Sequence[Mapping[str, MetadataValue]]) -> list[int] | None:
+    """Which metadata of a batch hold a float that :func:`_plain_scalar` rejects (tiny, huge or -0.0).
+
+    The rest of :func:`_plain_scalar`'s rule is checked for the whole batch at once: the types with one
+    ``set(map(type, ...))`` and the float ranges with numpy, instead of a Python call per value.
+
+    :return: the positions in ``present`` of records with such floats, or ``None`` when some record is not a
+        flat dict of str keys and str, int, bool or float values.
+    """
+    if set(map(type, present)) - {dict}:
+        return None
+    if set(map(type, chain.from_iterable(present))) - {str}:
+        return None
+    values = list(chain.from_iterable(map(dict.values, present)))
+    kinds = set(map(type, values))
+    if kinds - {str, int, bool, float}:
+        return None
+    if float not in kinds:
+        return []
+    is_float = np.fromiter((type(v) is float for v in values), dtype=bool, count=len(values))
+    floats = np.fromiter((v for v in values if type(v) is float), dtype=np.float64)
+    size = np.abs(floats)
+    plain = ((size >= 1e-4) & (size < 1e16)) | ((floats == 0.0) & ~np.signbit(floats))
+    if plain.all():
+        return []
+    owner = np.repeat(np.arange(len(present)), np.fromiter(map(len, present), dtype=np.int64, count=len(present)))
+    return sorted(set(owner[is_float][~plain].tolist()))
+
+
 def batch_checked_fields(ids: Sequence[str], documents: Sequence[str | None], uris: Sequence[str | None],
                          metadatas: Sequence[Mapping[str, MetadataValue] | None]) -> list[str | None] | None:
     """:func:`checked_fields` for a whole batch at once: the metadata JSON of each record.
 
     Returns ``None`` when any record is unusual (a NUL, invalid Unicode, a nested, non-finite, exponent or
-    negative-zero value, a non-string key); the caller then checks record by record, which names the problem.
+    negative-zero value, a non-string key, an int beyond 64 bits); the caller then checks record by record,
+    which names the problem.
     """
     if not _valid_text("".join(chain(ids, (d for d in documents if d is not None),
                                      (u for u in uris if u is not None)))):
         return None
+    present = [m for m in metadatas if m is not None]
+    if not present:
+        return [None] * len(metadatas)
+    unplain = _unplain_records(present)
+    if unplain is not None:
+        try:
+            # orjson writes plain scalars exactly as json.dumps does (test_records checks it), in C. It refuses
+            # lone surrogates and ints beyond 64 bits, which then take the path below.
+            joined = b"\x00".join(map(orjson.dumps, present))
+        except TypeError:
+            pass
+        else:
+            if b"\\u0000" in joined:  # a NUL inside a key or value
+                return None
+            encoded = joined.decode("utf-8").split("\x00")
+            try:
+                for i in unplain:  # the exact encoder for records with tiny, huge or -0.0 floats
+                    encoded[i] = metadata_json(present[i])
+            except UnstorableValue:
+                return None
+            texts = iter(encoded)
+            return [None if m is None else next(texts) for m in metadatas]
+    return _metadata_texts(metadatas)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def _metadata_texts(metadatas: Sequence[Mapping[str, MetadataValue] | None]) -> list[str | None] | None:
+    """The metadata JSON of a batch with something unusual in it: plain records one by one, the rest exactly."""
     encode = _JSON.encode
     out: list[str | None] = []
     for meta in metadatas:

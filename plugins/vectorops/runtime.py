@@ -154,9 +154,11 @@ def start(settings: Settings) -> str:
             options = " ".join([
                 "-c listen_addresses=127.0.0.1", f"-c port={settings.db_port}",
                 "-c unix_socket_directories=''", "-c shared_preload_libraries=pg_stat_statements",
-                # bulk loads write ~1.6 kB of WAL per 384-d row: 64 MB of WAL buffers instead of 8 MB lets
-                # a COPY run without waiting for WAL writes (1.5x faster loads, measured in bench/)
-                "-c max_connections=200", "-c shared_buffers=256MB", "-c wal_buffers=64MB", "-c max_wal_size=4GB",
+                # A single local server, never replicated: with wal_level=minimal, SET LOGGED of a loaded
+                # unlogged shadow and the index builds write no WAL (unlogged_shadow.py; measured in bench/).
+                "-c wal_level=minimal", "-c max_wal_senders=0",
+                "-c max_connections=200", f"-c shared_buffers={settings.db_shared_buffers_mb}MB",
+                "-c wal_buffers=64MB", "-c max_wal_size=4GB",
                 "-c dynamic_shared_memory_type=posix",
             ])
             proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60",
@@ -172,14 +174,16 @@ def start(settings: Settings) -> str:
     return dsn(settings)
 
 
-def stop(settings: Settings) -> bool:
-    """Stop the embedded server (fast shutdown).
+def stop(settings: Settings, mode: str = "fast") -> bool:
+    """Stop the embedded server.
 
+    :param mode: ``pg_ctl``'s shutdown mode: ``fast``, or ``immediate`` (no shutdown checkpoint: the next
+        start runs crash recovery, as after a power loss; the fault tests use it).
     :return: ``True`` if a running server was stopped.
     """
     if settings.external_dsn or running_port(settings.pgdata) is None:
         return False
-    proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", "fast", "stop"])
+    proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", mode, "stop"])
     if proc.returncode != 0:
         raise RuntimeErrorWithLog(f"pg_ctl stop failed for {settings.pgdata}:\n{proc.stdout}")
     return True

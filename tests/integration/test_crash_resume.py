@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,15 @@ import numpy as np
 import psycopg
 import pytest
 
-from tests.support import add_records, chroma_client, chroma_digest, pg_digest, registry_row
+from tests.support import (
+    add_records,
+    chroma_client,
+    chroma_digest,
+    done_chunks,
+    migrate_command,
+    pg_digest,
+    registry_row,
+)
 from vectorops.naming import table_name_for
 
 ROWS = 30_000
@@ -31,35 +38,21 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _migrate_command(store: Path) -> list[str]:
-    return [sys.executable, "-m", "vectorops.cli", "migrate", "--chroma-path", str(store), "--schema", "crash",
-            "--batch-size", "100"]
-
-
-def _done_chunks(dsn: str) -> int:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("""SELECT count(*) FROM vectorops.migration_chunks c
-                              JOIN vectorops.migration_runs r USING (attempt_id)
-                              WHERE r.collection = 'crash-me' AND r.target_schema = 'crash'
-                                AND r.status IN ('loading', 'failed') AND c.status = 'done'""").fetchone()
-    return int(row[0]) if row else 0
-
-
 def test_sigkill_mid_load_then_rerun_resumes_to_exact_parity(store: Path, dsn: str, airflow_db: dict[str, str],
                                                              settings: Any) -> None:
     env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
-    first = subprocess.Popen(_migrate_command(store), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+    first = subprocess.Popen(migrate_command(store, "crash"), env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     try:
-        while _done_chunks(dsn) < 3:
+        while done_chunks(dsn, "crash-me", "crash") < 3:
             assert first.poll() is None, "the migration finished before it could be killed; make it larger"
             assert time.monotonic() < deadline, "no chunk committed within 240 s"
             time.sleep(0.05)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
-    committed = _done_chunks(dsn)
+    committed = done_chunks(dsn, "crash-me", "crash")
     total_chunks = ROWS // CHUNK_ROWS
     assert 3 <= committed < total_chunks, f"killed too late: {committed} of {total_chunks} chunks done"
     with psycopg.connect(dsn) as conn:
@@ -71,7 +64,7 @@ def test_sigkill_mid_load_then_rerun_resumes_to_exact_parity(store: Path, dsn: s
         assert conn.execute("SELECT count(*) FROM vectorops.collection_claims WHERE collection = 'crash-me'"
                             ).fetchone() == (1,)
 
-    second = subprocess.run(_migrate_command(store), env=env, capture_output=True, text=True, timeout=600)
+    second = subprocess.run(migrate_command(store, "crash"), env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     row = registry_row(dsn, "crash-me")
     assert row["last_attempt_id"] == attempt, "the rerun started over instead of resuming"

@@ -138,3 +138,5 @@ CREATE TABLE IF NOT EXISTS vectorops.validation_results (
 );
 CREATE INDEX IF NOT EXISTS validation_results_collection_idx
     ON vectorops.validation_results (collection, validated_at DESC);
+-- Shadow tables are UNLOGGED while they load: the server start they were last checked under (see unlogged_shadow.py).
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS shadow_server_start timestamptz;
