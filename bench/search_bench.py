@@ -79,17 +79,10 @@ def _restore_registry_row(dsn: str, saved: Any) -> None:
 
 def _migrate(settings: Any, store: Path, collection: str) -> dict[str, Any]:
     """prepare → load every chunk → finalize into ``bench_search``, as the DAG would."""
-    from vectorops import migration, migration_request
+    import workloads
 
-    started = time.perf_counter()
-    request = migration_request.request_from_params(
-        {"chroma_path": str(store), "collections": [collection], "target_schema": SCHEMA}, settings)
-    plan = migration.prepare(settings, request, collection, f"search-bench-{int(time.time())}")
-    for chunk_no in plan["chunks"]:
-        migration.load(settings, plan, chunk_no)
-    summary = migration.finalize(settings, plan)
-    return {"seconds": round(time.perf_counter() - started, 1), "index_seconds": summary.get("index_seconds"),
-            "loaded": summary.get("loaded")}
+    timing = workloads.run_migration(settings, store, collection, f"search-bench-{int(time.time())}", schema=SCHEMA)
+    return {"seconds": round(timing.wall_s, 1), "index_seconds": timing.index_s, "loaded": timing.loaded}
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:

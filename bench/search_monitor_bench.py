@@ -61,7 +61,9 @@ def _seed(rows: int, dimensions: int, shape: str) -> Path:
 
 def _migrate(settings: Any, store: Path, collection: str, rows: int, again: bool) -> dict[str, Any]:
     """Migrate unless the server already holds this store's table in full (``--remigrate`` forces it)."""
-    from vectorops import db, migration, migration_request
+    import workloads
+
+    from vectorops import db
 
     with db.connect(db.bootstrap(settings), autocommit=True) as conn:
         found = conn.execute("""SELECT loaded_count, source_uri FROM vectorops.collection_registry
@@ -70,15 +72,8 @@ def _migrate(settings: Any, store: Path, collection: str, rows: int, again: bool
         _say(f"reusing the migrated table of {collection} in schema {SCHEMA}")
         return {"reused": True}
     _say(f"migrating {collection} into schema {SCHEMA}")
-    started = time.perf_counter()
-    request = migration_request.request_from_params(
-        {"chroma_path": str(store), "collections": [collection], "target_schema": SCHEMA}, settings)
-    plan = migration.prepare(settings, request, collection, f"monitor-bench-{int(time.time())}")
-    for chunk_no in plan["chunks"]:
-        migration.load(settings, plan, chunk_no)
-    summary = migration.finalize(settings, plan)
-    return {"reused": False, "seconds": round(time.perf_counter() - started, 1),
-            "index_seconds": summary.get("index_seconds")}
+    timing = workloads.run_migration(settings, store, collection, f"monitor-bench-{int(time.time())}", schema=SCHEMA)
+    return {"reused": False, "seconds": round(timing.wall_s, 1), "index_seconds": timing.index_s}
 
 
 def _monitor(settings: Any, collection: str, ef: int | None, label: str) -> dict[str, Any]:
