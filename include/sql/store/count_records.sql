@@ -1,0 +1,2 @@
+-- count: the records of a collection.
+SELECT count(*) FROM {table}

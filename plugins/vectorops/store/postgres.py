@@ -1,0 +1,239 @@
+"""The pgvector backend: Chroma's collection API over the registry's tables.
+
+Search is exact on small tables (at most ``exact_max_rows`` rows: the answer is then the true top-k, as Chroma's
+brute force over its unflushed log) and through the HNSW index otherwise, at ``hnsw.ef_search`` = the
+collection's own (at least ``n_results``) with pgvector 0.8's iterative scan, so that filtered queries still fill
+their ``n_results``; when the index returns fewer rows than asked, the query is answered again exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from vectorops import db
+from vectorops.exact_search import DISTANCE_OPERATORS
+from vectorops.records import metadata_json
+from vectorops.store import pg_catalog
+from vectorops.store.base import Collection, VectorStore
+from vectorops.store.inputs import RecordBatch, check_dimensions, collection_metadata, collection_name, hnsw_config
+from vectorops.store.pg_catalog import TableInfo
+from vectorops.store.pg_pool import ConnectionPool
+from vectorops.store.results import Row
+from vectorops.store.where_sql import compile_filter
+
+PAYLOAD = ("embedding", "document", "metadata", "uri")
+FIELD_COLUMNS = {"embeddings": "embedding", "documents": "document", "metadatas": "metadata", "uris": "uri"}
+MAX_EF_SEARCH = 1000
+SIZE_CHECK_SECONDS = 10.0
+DEFAULT_EXACT_MAX_ROWS = 1000
+
+
+def chroma_distance(space: str, value: float) -> float:
+    """pgvector's operator value as Chroma's distance: squared L2, ``1 - cos``, ``1 - dot``."""
+    if space == "l2":
+        return value * value
+    if space == "ip":
+        return 1.0 + value  # <#> is the negative inner product
+    return value
+
+
+class PostgresCollection(Collection):
+    """A collection whose records live in a pgvector table (migrated or created by the store)."""
+
+    backend = "postgres"
+
+    def __init__(self, store: PostgresStore, info: TableInfo) -> None:
+        super().__init__(info.collection, info.space, info.metadata)
+        self._store = store
+        self.info = info
+        self._small: tuple[float, bool] = (0.0, False)
+
+    @property
+    def dimensions(self) -> int | None:
+        """Length of the vectors (``None`` until a store-created collection's first write)."""
+        return self.info.dimensions
+
+    def _columns(self, include: list[str]) -> sql.Composable:
+        wanted = {FIELD_COLUMNS[f] for f in include if f in FIELD_COLUMNS}
+        return sql.SQL(", ").join(sql.Identifier(c) if c in wanted else sql.SQL("NULL AS {}").format(sql.Identifier(c))
+                                  for c in PAYLOAD)
+
+    def _filter(self, ids: list[str] | None, where: Any, where_document: Any) -> tuple[sql.Composable, dict]:
+        return compile_filter(where, where_document, ids, self._store.regex_collation)
+
+    @staticmethod
+    def _row(record: tuple[Any, ...], distance: float | None = None) -> Row:
+        record_id, embedding, document, metadata, uri = record
+        vector = None if embedding is None else (embedding.to_numpy() if hasattr(embedding, "to_numpy")
+                                                 else np.asarray(embedding))
+        return Row(record_id, vector, document, metadata, uri, distance)
+
+    def _write(self, mode: str, batch: RecordBatch) -> None:
+        if batch.embeddings is not None:
+            if self.info.dimensions is None:
+                with self._store.pool.connection() as conn:
+                    self.info = pg_catalog.fix_dimensions(conn, self.info, batch.embeddings.shape[1])
+            check_dimensions(batch.embeddings, self.info.dimensions)
+        rows = []
+        for i, record_id in enumerate(batch.ids):
+            meta = batch.metadatas[i] if batch.metadatas is not None else None
+            rows.append({
+                "id": record_id,
+                "embedding": None if batch.embeddings is None else batch.embeddings[i],
+                "document": batch.documents[i] if batch.documents is not None else None,
+                "metadata": None if meta is None else metadata_json(meta),
+                "uri": batch.uris[i] if batch.uris is not None else None,
+            })
+        statement = db.statement(f"store/{'insert' if mode == 'add' else mode}_records",
+                                 table=self.info.identifier)
+        with self._store.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(statement, rows)
+        self._small = (0.0, False)
+
+    def _get(self, ids: list[str] | None, where: Any, where_document: Any, limit: int | None,
+             offset: int | None, include: list[str]) -> list[Row]:
+        condition, params = self._filter(ids, where, where_document)
+        statement = db.statement("store/select_records", table=self.info.identifier, filter=condition,
+                                 columns=self._columns(include))
+        with self._store.pool.connection() as conn:
+            records = conn.execute(statement, {**params, "limit": limit, "offset": offset or 0},
+                                   binary=True).fetchall()  # binary vectors: several times faster to read
+        return [self._row(r) for r in records]
+
+    def _is_small(self, conn: psycopg.Connection) -> bool:
+        expires, small = self._small
+        now = time.monotonic()
+        if now >= expires:
+            cap = self._store.exact_max_rows + 1
+            count = conn.execute(db.statement("store/count_records_up_to", table=self.info.identifier),
+                                 {"cap": cap}).fetchone()[0]
+            small = count < cap
+            self._small = (now + SIZE_CHECK_SECONDS, small)
+        return small
+
+    def _distance(self) -> sql.Composable:
+        operator = sql.SQL(DISTANCE_OPERATORS[self.space])
+        if self.info.index_method == "hnsw_halfvec":
+            cast = sql.SQL("halfvec({})").format(sql.Literal(self.info.dimensions))
+            return sql.SQL("(embedding::{}) {} %(query)s::{}").format(cast, operator, cast)
+        return sql.SQL("embedding {} %(query)s::vector").format(operator)
+
+    def _nearest(self, conn: psycopg.Connection, vector: np.ndarray, k: int, condition: sql.Composable,
+                 params: dict[str, Any], columns: sql.Composable, exact: bool) -> list[tuple[Any, ...]]:
+        statement = db.statement("store/query_nearest", table=self.info.identifier, filter=condition,
+                                 columns=columns, distance=self._distance(),
+                                 tiebreak=sql.SQL(", id") if exact else sql.SQL(""))
+        if not exact:
+            self._store.search_settings(conn, min(MAX_EF_SEARCH, max(self.info.ef_search, k)))
+            return conn.execute(statement, {**params, "query": vector, "k": k}, binary=True).fetchall()
+        with conn.transaction():
+            conn.execute("SET LOCAL enable_indexscan = off")
+            conn.execute("SET LOCAL enable_bitmapscan = off")
+            return conn.execute(statement, {**params, "query": vector, "k": k}, binary=True).fetchall()
+
+    def _query(self, vectors: np.ndarray, n_results: int, where: Any, where_document: Any,
+               ids: list[str] | None, include: list[str]) -> list[list[Row]]:
+        condition, params = self._filter(ids, where, where_document)
+        columns = self._columns(include)
+        out = []
+        with self._store.pool.connection() as conn:
+            if self.info.dimensions is None:  # another session may have written the first records since
+                self.info = pg_catalog.require_table(conn, self.name)
+                if self.info.dimensions is None:
+                    return [[] for _ in range(len(vectors))]
+            check_dimensions(vectors, self.info.dimensions)
+            exact = self.info.index_method is None or self._is_small(conn)
+            for vector in vectors:
+                rows = self._nearest(conn, vector, n_results, condition, params, columns, exact)
+                if not exact and len(rows) < n_results:  # the index ran out: answer exactly
+                    rows = self._nearest(conn, vector, n_results, condition, params, columns, True)
+                out.append([self._row((r[0], *r[2:]), chroma_distance(self.space, float(r[1]))) for r in rows])
+        return out
+
+    def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
+        condition, params = self._filter(ids, where, where_document)
+        with self._store.pool.connection() as conn:
+            deleted = conn.execute(db.statement("store/delete_records", table=self.info.identifier,
+                                                filter=condition), params).rowcount
+        self._small = (0.0, False)
+        return deleted
+
+    def _count(self) -> int:
+        with self._store.pool.connection() as conn:
+            return int(conn.execute(db.statement("store/count_records", table=self.info.identifier)).fetchone()[0])
+
+
+class PostgresStore(VectorStore):
+    """Collections in PostgreSQL + pgvector, found through ``vectorops.collection_registry``.
+
+    :param dsn: libpq URL of the vectors database.
+    :param table_schema: schema of the tables of collections the store creates.
+    :param service: the service name, recorded with the collections it creates.
+    :param exact_max_rows: tables up to this many rows are searched exactly (default 1,000).
+    """
+
+    backend = "postgres"
+
+    def __init__(self, dsn: str, table_schema: str = "vectors", service: str = "vectorops",
+                 exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS) -> None:
+        self.table_schema = table_schema
+        self.service = service
+        self.exact_max_rows = exact_max_rows
+        self.pool = ConnectionPool(dsn, application_name=f"vectorops-store:{service}"[:63])
+        self._ready = False
+        self._lock = threading.Lock()
+        self.regex_collation: str | None = None
+        self._ef_search: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
+
+    def search_settings(self, conn: psycopg.Connection, ef_search: int) -> None:
+        """Set ``hnsw.ef_search`` (and the iterative scan) on a pooled connection, once per value: the index
+        path then takes one round trip. Only the store uses its pool's connections."""
+        if self._ef_search.get(conn) != ef_search:
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, false), "
+                         "set_config('hnsw.iterative_scan', 'relaxed_order', false)", (str(ef_search),))
+            self._ef_search[conn] = ef_search
+
+    def _prepare(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            with db.connect(self.pool.dsn, autocommit=True, application_name=self.pool.application_name) as conn:
+                self.regex_collation = pg_catalog.ensure_platform(conn)
+            self._ready = True
+
+    def get_or_create_collection(self, name: str, metadata: Any = None,
+                                 configuration: Any = None) -> PostgresCollection:
+        collection_name(name)
+        self._prepare()
+        with self.pool.connection() as conn:
+            info = pg_catalog.find_table(conn, name)
+            if info is None:
+                config = hnsw_config(metadata, configuration)
+                info = pg_catalog.create_table(conn, name, self.table_schema, config,
+                                               collection_metadata(metadata), self.service)
+        return PostgresCollection(self, info)
+
+    def get_collection(self, name: str) -> PostgresCollection:
+        self._prepare()
+        with self.pool.connection() as conn:
+            return PostgresCollection(self, pg_catalog.require_table(conn, name))
+
+    def delete_collection(self, name: str) -> None:
+        self._prepare()
+        with self.pool.connection() as conn:
+            pg_catalog.drop_table(conn, name)
+
+    def list_collections(self) -> list[str]:
+        self._prepare()
+        with self.pool.connection() as conn:
+            return [r[0] for r in conn.execute(db.sql_text("monitor/select_live_collections"))]
+
+    def close(self) -> None:
+        self.pool.close()
