@@ -151,3 +151,76 @@ def forget_collection(dsn: str, collection: str, schema: str) -> None:
                       "validation_results", "search_metrics"):
             conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(
                 sql.Identifier("vectorops", table)), (collection,))
+
+
+PLATFORM_TABLES = ("collection_registry", "collection_claims", "migration_runs", "migration_chunks",
+                   "migration_source_ids", "quarantine", "validation_results")
+
+
+def platform_snapshot(dsn: str) -> dict[str, Any]:
+    """The schemas of the database and the row count of each platform table: equal before and after a run that
+    must write nothing."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schemas = sorted(r[0] for r in conn.execute(
+            r"SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\_temp\_%' "
+            r"AND nspname NOT LIKE 'pg\_toast\_temp\_%'"))
+        counts = {t: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("vectorops", t))
+                                  ).fetchone()[0] for t in PLATFORM_TABLES}
+    return {"schemas": schemas, "rows": counts}
+
+
+#: Collection names at the edges of what Chroma accepts and of what PostgreSQL and our suffixes make of them
+EDGE_COLLECTION_NAMES = (
+    "select", "SELECT", "Select", "table", "user", "order", "group", "from", "null", "default", "public", "vectors",
+    "vectorops", "pg_catalog", "information_schema", "docs", "docs_pkey", "docs_hnsw", "docs__prev",
+    "docs__shadow_0123abcd", "abc_deadbeef", "a-b", "a_b", "A_B", "a.b", "a.-b", "1.2.3", "123", "0x1F",
+    "My-Collection.v2", "my-collection.v2", "a" * 512, "A" * 512, "z" * 511 + "9", "9" * 512,
+)
+
+
+_CHROMA_NAME = r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]"
+
+
+def chroma_legal(name: str) -> bool:
+    """Whether chromadb 1.5.9 accepts ``name`` for a collection (``tests/faults`` checks it by creating them):
+    3 to 512 characters from ``[a-zA-Z0-9._-]``, first and last a letter or digit, no ``..``, not an IPv4 address.
+    """
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return bool(re.fullmatch(_CHROMA_NAME, name)) and ".." not in name
+    return False
+
+
+def chroma_names() -> Any:
+    """A hypothesis strategy of Chroma-legal collection names, random and :data:`EDGE_COLLECTION_NAMES`."""
+    from hypothesis import strategies as st
+
+    random = st.from_regex(rf"\A{_CHROMA_NAME}\Z", fullmatch=True).filter(chroma_legal)
+    return st.one_of(random, st.sampled_from(EDGE_COLLECTION_NAMES))
+
+
+def colliding_chroma_names(max_size: int = 30) -> Any:
+    """Lists of distinct Chroma-legal names, each with variants that fold alike: other case, ``-``/``.``/``_``
+    swapped, and an index suffix appended."""
+    from hypothesis import strategies as st
+
+    def variants(names: list[str]) -> Any:
+        pool = {v for n in names for v in (n, n.lower(), n.upper(), n.swapcase(), n.replace("-", "_"),
+                                           n.replace("_", "-"), n.replace(".", "-"), f"{n[:500]}_pkey")}
+        legal = sorted(filter(chroma_legal, pool))
+        return st.lists(st.sampled_from(legal), min_size=min(2, len(legal)), max_size=max_size, unique=True)
+
+    return st.lists(chroma_names(), min_size=1, max_size=6).flatmap(variants)
+
+
+def forget_schema(dsn: str, schema: str) -> None:
+    """Drop ``schema`` and the rows the platform keeps about its tables (index health, maintenance log)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        for table in ("index_health", "maintenance_log"):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE table_schema = %s").format(
+                sql.Identifier("vectorops", table)), (schema,))

@@ -214,8 +214,11 @@ def _locate(conn: sqlite3.Connection, root: Path, name: str, space: str, check_v
     if (header.offset_level0, header.data_offset, header.label_offset, header.element_bytes) != (0, *expected):
         raise FilesUnreadable(f"header.bin describes elements of {header.element_bytes} bytes, not the layout of "
                               f"{dimensions} dimensions")
-    if files[1].stat().st_size != header.element_count * header.element_bytes:
-        raise FilesUnreadable(f"data_level0.bin has {files[1].stat().st_size} bytes, not {header.element_count} "
+    # hnswlib may write the whole allocated capacity (max_elements); elements past element_count are never read
+    size = files[1].stat().st_size
+    capacity = max(header.max_elements, header.element_count)
+    if size % header.element_bytes or not header.element_count <= size // header.element_bytes <= capacity:
+        raise FilesUnreadable(f"data_level0.bin has {size} bytes, not {header.element_count} to {capacity} "
                               f"elements of {header.element_bytes}")
     if files[2].stat().st_size < 4 * header.element_count:
         raise FilesUnreadable("length.bin is shorter than the element count")

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from vectorops import chroma_files
+from vectorops import chroma_files, chroma_store
+from vectorops.chroma_store import SourceError
 from vectorops.config import SettingError
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ SPACES = ("l2", "cosine", "ip")
 DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
 DEFAULT_FUNCTION_DIMENSIONS = 384
 ANY_DOCUMENT = {"$regex": "^"}  # matches every record that has a document, even an empty one
-
-
-class SourceError(ValueError):
-    """The Chroma source is missing, unreadable, or not what was asked for; names the path or collection."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +82,9 @@ class RecordBatch:
 
 @cache
 def open_client(spec: SourceSpec) -> Any:
-    """Open (once per process) the Chroma client for ``spec``.
+    """Open (once per process) the Chroma client for ``spec``; a path is checked first (:mod:`vectorops.chroma_store`).
 
-    :raises SourceError: when the path does not exist or holds no Chroma store.
+    :raises SourceError: when the path is not a Chroma store this package can read as it is.
     """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -95,13 +92,7 @@ def open_client(spec: SourceSpec) -> Any:
     settings = ChromaSettings(anonymized_telemetry=False)
     if spec.host:
         return chromadb.HttpClient(host=spec.host, port=spec.port, settings=settings)
-    if not spec.path:
-        raise SourceError("no Chroma source: set chroma_path (or CHROMA_DB_PATH), or a Chroma host")
-    path = Path(spec.path)
-    if not path.is_dir():
-        raise SourceError(f"Chroma path {str(path)!r} does not exist or is not a directory")
-    if not (path / "chroma.sqlite3").is_file():
-        raise SourceError(f"Chroma path {str(path)!r} is not a Chroma store: it has no chroma.sqlite3")
+    path = chroma_store.check_local_store(spec.path)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:
         return chromadb.PersistentClient(path=str(path), settings=settings)
@@ -109,10 +100,25 @@ def open_client(spec: SourceSpec) -> Any:
         raise SourceError(f"Chroma path {str(path)!r} could not be opened: {exc}") from exc
 
 
+def _unreadable(spec: SourceSpec, what: str, exc: Exception) -> SourceError:
+    version = chroma_store.chromadb_version()
+    return SourceError(f"{what} in {spec.uri} cannot be read by chromadb {version} ({type(exc).__name__}: {exc}); "
+                       f"was it written by another Chroma version? Migrate it with a vectorops whose chromadb "
+                       "matches the Chroma that wrote it")
+
+
 def collection_names(spec: SourceSpec) -> list[str]:
-    """Names of all collections in the store, sorted."""
+    """Names of all collections in the store, sorted.
+
+    :raises SourceError: naming the collections Chroma's client cannot read (a configuration of another version).
+    """
     client = open_client(spec)
-    return sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
+    try:
+        return sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
+    except Exception as exc:  # chromadb raises InternalError for a configuration it cannot deserialize
+        culprits = chroma_store.unreadable_collections(client, spec.path) if spec.path else []
+        raise _unreadable(spec, f"collection(s) {', '.join(map(repr, culprits))}" if culprits else "its collections",
+                          exc) from exc
 
 
 def get_collection(spec: SourceSpec, name: str) -> Any:
@@ -120,12 +126,16 @@ def get_collection(spec: SourceSpec, name: str) -> Any:
 
     :raises SourceError: naming the collection and the ones that exist.
     """
+    from chromadb.errors import NotFoundError
+
     client = open_client(spec)
     try:
         return client.get_collection(name)
-    except Exception as exc:
+    except NotFoundError as exc:
         known = ", ".join(collection_names(spec)) or "none"
         raise SourceError(f"collection {name!r} not found in {spec.uri} (collections: {known})") from exc
+    except Exception as exc:
+        raise _unreadable(spec, f"collection {name!r}", exc) from exc
 
 
 def _as_int(value: Any, default: int) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vectorops import chroma_source
+from vectorops import chroma_source, chroma_store
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.naming import check_schema_name
@@ -27,44 +27,79 @@ class MigrationRequest:
     dry_run: bool
 
 
+PARAMS = ("chroma_path", "chroma_host", "chroma_port", "collections", "reembed", "target_schema", "batch_size",
+          "dry_run")
+
+
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    """A text parameter, stripped; ``None`` when absent or empty."""
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name}={value!r} must be a string")
+    return value.strip() or None
+
+
+def _integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name)
+    value = default if value is None else value
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name}={value!r} must be an integer from {low} to {high}")
+    return value
+
+
+def _collections(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [c.strip() for c in value.split(",") if c.strip()]
+    if not isinstance(value, list | tuple) or not all(isinstance(c, str) and c for c in value):
+        raise ValueError(f"collections={value!r} must be a list of collection names")
+    return tuple(dict.fromkeys(value))
+
+
 def request_from_params(params: Mapping[str, Any], settings: Settings) -> MigrationRequest:
     """Validate DAG params (or CLI arguments in the same shape) before any work starts.
 
     :raises ValueError: naming the parameter and what is wrong with it.
     """
-    host = (params.get("chroma_host") or "").strip() or None
-    path = (params.get("chroma_path") or "").strip() or settings.chroma_path
-    port = params.get("chroma_port") or 8000
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; known: {', '.join(PARAMS)}")
+    host = _text(params, "chroma_host")
+    path = _text(params, "chroma_path") or settings.chroma_path
+    port = _integer(params, "chroma_port", 8000, 1, 65535)
     if not host and not path:
         raise ValueError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
-    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ValueError(f"chroma_port={port!r} must be an integer from 1 to 65535")
     reembed = params.get("reembed") or "never"
     if reembed not in REEMBED_MODES:
         raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
-    batch_size = params.get("batch_size", settings.fetch_batch)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_BATCH_SIZE:
-        raise ValueError(f"batch_size={batch_size!r} must be an integer from 1 to {MAX_BATCH_SIZE}")
-    collections = params.get("collections") or []
-    if isinstance(collections, str):
-        collections = [c.strip() for c in collections.split(",") if c.strip()]
-    if not all(isinstance(c, str) and c for c in collections):
-        raise ValueError(f"collections={collections!r} must be a list of collection names")
+    dry_run = params.get("dry_run")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        raise ValueError(f"dry_run={dry_run!r} must be true or false")
+    schema = params.get("target_schema")
+    if schema is not None and not isinstance(schema, str):
+        raise ValueError(f"target_schema={schema!r} must be a string")
     return MigrationRequest(
         source=SourceSpec(path=None if host else path, host=host, port=port),
-        collections=tuple(dict.fromkeys(collections)),
+        collections=_collections(params.get("collections")),
         reembed=reembed,
-        target_schema=check_schema_name(params.get("target_schema") or "vectors"),
-        batch_size=batch_size,
-        dry_run=bool(params.get("dry_run", False)),
+        target_schema=check_schema_name(schema or "vectors"),
+        batch_size=_integer(params, "batch_size", settings.fetch_batch, 1, MAX_BATCH_SIZE),
+        dry_run=bool(dry_run),
     )
 
 
 def select_collections(request: MigrationRequest) -> list[str]:
     """The collections to migrate: those asked for (all must exist), or all of them.
 
-    :raises SourceError: naming unknown collections and the ones that exist.
+    A local store is checked page by page first, so a damaged one fails here, before any work starts.
+
+    :raises SourceError: naming unknown collections and the ones that exist, or what is wrong with the store.
     """
+    if request.source.path:
+        chroma_store.check_local_store(request.source.path, thorough=True)
     known = chroma_source.collection_names(request.source)
     if not request.collections:
         return known

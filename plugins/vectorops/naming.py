@@ -3,7 +3,9 @@
 A name that already is a plain lower-case identifier keeps it. Any other name is folded to
 ``[a-z0-9_]`` and gets the first 8 hex digits of its SHA-256, so ``a-b`` and ``a_b`` (or ``A`` and
 ``a``) never meet. Names stay short enough for our suffixes (``__shadow_<attempt>``, ``__prev``,
-``_pkey``, ``_hnsw``) within PostgreSQL's 63-byte limit. Quoting is still left to
+``_pkey``, ``_hnsw``) within PostgreSQL's 63-byte limit. A plain name is kept only when no suffix can make
+another collection's object out of it: it holds no ``__``, and ends neither in an index suffix (``docs_pkey``
+would be the primary key of ``docs``) nor in 8 hex digits. Quoting is still left to
 ``psycopg.sql.Identifier`` everywhere, so a name like ``select`` is harmless.
 """
 
@@ -15,6 +17,8 @@ import re
 MAX_BASE = 41
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 _HASHED_TAIL = re.compile(r"_[0-9a-f]{8}$")
+#: what the promotion and the index build append to a table name (see ``promotion.INDEX_SUFFIXES``)
+INDEX_SUFFIXES = ("_pkey", "_hnsw")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -24,7 +28,8 @@ def table_name_for(collection: str) -> str:
     :param collection: the Chroma collection name, exactly as Chroma has it.
     :return: a name of at most 41 characters from ``[a-z0-9_]``.
     """
-    if _PLAIN.match(collection) and "__" not in collection and not _HASHED_TAIL.search(collection):
+    if (_PLAIN.fullmatch(collection) and "__" not in collection and not _HASHED_TAIL.search(collection)
+            and not collection.endswith(INDEX_SUFFIXES)):
         return collection
     digest = hashlib.sha256(collection.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     folded = re.sub(r"[^a-z0-9]+", "_", collection.lower()).strip("_")
@@ -49,7 +54,7 @@ def check_schema_name(schema: str) -> str:
 
     :raises ValueError: naming the schema, when it is not a plain lower-case identifier.
     """
-    if not _SCHEMA.match(schema) or schema.startswith("pg_") or schema in {"vectorops", "information_schema"}:
+    if not _SCHEMA.fullmatch(schema) or schema.startswith("pg_") or schema in {"vectorops", "information_schema"}:
         raise ValueError(
             f"target_schema {schema!r} is not allowed: use a lower-case identifier of letters, digits and "
             "underscores (not starting with a digit or pg_, and not vectorops or information_schema)")

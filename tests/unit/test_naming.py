@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support import EDGE_COLLECTION_NAMES, chroma_names, colliding_chroma_names
 from vectorops.naming import check_schema_name, previous_name, shadow_name, table_name_for
-
-CHROMA_NAME = st.from_regex(r"\A[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]\Z", fullmatch=True)
+from vectorops.promotion import INDEX_SUFFIXES
 
 
 def test_plain_names_are_kept_and_others_are_folded_with_a_hash() -> None:
@@ -20,7 +20,8 @@ def test_plain_names_are_kept_and_others_are_folded_with_a_hash() -> None:
 
 
 @pytest.mark.parametrize("pair", [("a-b", "a_b"), ("A_B", "a_b"), ("x.y", "x-y"), ("docs__prev", "docs"),
-                                  ("abc_deadbeef", "abc-deadbeef")])
+                                  ("abc_deadbeef", "abc-deadbeef"), ("docs", "docs_pkey"), ("docs", "docs_hnsw"),
+                                  ("select", "SELECT"), ("a" * 512, "A" * 512), ("docs", "docs\n")])
 def test_names_that_fold_alike_do_not_collide(pair: tuple[str, str]) -> None:
     assert table_name_for(pair[0]) != table_name_for(pair[1])
 
@@ -33,7 +34,7 @@ def test_suffixes_fit_postgres_identifier_limit() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(CHROMA_NAME, min_size=2, max_size=30, unique=True))
+@given(st.lists(chroma_names(), min_size=2, max_size=30, unique=True))
 def test_mapping_is_injective_safe_and_stable(names: list[str]) -> None:
     tables = [table_name_for(n) for n in names]
     assert len(set(tables)) == len(tables)
@@ -41,6 +42,30 @@ def test_mapping_is_injective_safe_and_stable(names: list[str]) -> None:
         assert re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", table), (name, table)
         assert table_name_for(name) == table
         assert "__" not in table
+
+
+def _objects(table: str) -> set[str]:
+    """Every relation a migration of a collection creates in the target schema, under any name it goes by."""
+    tables = {table, previous_name(table), shadow_name(table, "0123abcd"), shadow_name(table, "ffffffff")}
+    return tables | {t + suffix for t in tables for suffix in INDEX_SUFFIXES}
+
+
+def _assert_distinct_objects(names: list[str]) -> None:
+    owner: dict[str, str] = {}
+    for name in names:
+        for relation in _objects(table_name_for(name)):
+            assert len(relation.encode()) <= 63, (name, relation)
+            assert owner.setdefault(relation, name) == name, f"{relation!r} of {name!r} and of {owner[relation]!r}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(colliding_chroma_names())
+def test_objects_of_different_collections_never_share_a_name(names: list[str]) -> None:
+    _assert_distinct_objects(names)
+
+
+def test_edge_names_map_to_distinct_objects() -> None:
+    _assert_distinct_objects(list(EDGE_COLLECTION_NAMES))
 
 
 @pytest.mark.parametrize("bad", ["", "Vectors", "x; drop table y", "pg_catalog", "vectorops", "1abc", "a" * 64])

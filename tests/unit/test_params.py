@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+from psycopg import sql
 
 from vectorops.config import SettingError, load_settings
 from vectorops.migration_request import request_from_params
@@ -18,15 +23,54 @@ def settings():
 @pytest.mark.parametrize(("params", "message"), [
     ({"chroma_path": "/x", "batch_size": 0}, "batch_size=0"),
     ({"chroma_path": "/x", "batch_size": "10"}, "batch_size='10'"),
+    ({"chroma_path": "/x", "batch_size": -5}, "batch_size=-5"),
+    ({"chroma_path": "/x", "batch_size": 100_001}, "batch_size=100001"),
+    ({"chroma_path": "/x", "batch_size": 2.5}, "batch_size=2.5"),
+    ({"chroma_path": "/x", "batch_size": True}, "batch_size=True"),
     ({"chroma_path": "/x", "reembed": "sometimes"}, "reembed='sometimes'"),
+    ({"chroma_path": "/x", "reembed": "AUTO"}, "reembed='AUTO'"),
+    ({"chroma_path": "/x", "reembed": ["auto"]}, "reembed="),
     ({"chroma_path": "/x", "target_schema": "a;b"}, "target_schema"),
+    ({"chroma_path": "/x", "target_schema": 5}, "target_schema=5"),
+    ({"chroma_path": "/x", "target_schema": ["vectors"]}, "target_schema"),
     ({"chroma_path": "/x", "collections": [""]}, "collections"),
+    ({"chroma_path": "/x", "collections": 5}, "collections=5"),
+    ({"chroma_path": "/x", "collections": [1]}, "collections"),
+    ({"chroma_path": "/x", "dry_run": "false"}, "dry_run='false'"),
+    ({"chroma_path": "/x", "dry_run": 1}, "dry_run=1"),
+    ({"chroma_path": 5}, "chroma_path=5"),
+    ({"chroma_host": ["h"]}, "chroma_host"),
     ({"chroma_host": "h", "chroma_port": 70000}, "chroma_port"),
+    ({"chroma_host": "h", "chroma_port": 0}, "chroma_port=0"),
+    ({"chroma_host": "h", "chroma_port": "8000"}, "chroma_port='8000'"),
+    ({"chroma_path": "/x", "batchsize": 10}, "unknown parameter.*'batchsize'"),
     ({}, "CHROMA_DB_PATH"),
 ])
 def test_bad_params_are_rejected_with_their_name(settings, params: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         request_from_params(params, settings)
+
+
+@pytest.mark.parametrize("schema", ["x; DROP TABLE y", '"quoted"', 'vectors"; DROP SCHEMA public CASCADE; --',
+                                    "Vectors", "vectors ", "a b", "a-b", "a.b", "pg_toast", "information_schema",
+                                    "vectorops", "ünïcode", "1abc", "a" * 64, "x\x00y", "vectors\n"])
+def test_a_schema_name_that_is_sql_is_rejected_naming_the_setting(settings, schema: str) -> None:
+    with pytest.raises(ValueError, match="target_schema"):
+        request_from_params({"chroma_path": "/x", "target_schema": schema}, settings)
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.text(max_size=80), st.from_regex(r"[a-z_][a-z0-9_]{0,62}", fullmatch=True)))
+def test_any_accepted_schema_is_a_plain_identifier(settings, schema: str) -> None:
+    try:
+        request = request_from_params({"chroma_path": "/x", "target_schema": schema}, settings)
+    except ValueError as exc:
+        assert "target_schema" in str(exc)
+        return
+    accepted = request.target_schema
+    assert accepted == (schema or "vectors")
+    assert re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", accepted)
+    assert sql.Identifier(accepted).as_string() == f'"{accepted}"'
 
 
 def test_good_params_normalise(settings) -> None:
