@@ -27,13 +27,20 @@ from vectorops.chroma_source import RecordBatch, SourceError, SourceSpec
 TIMEOUT_S = 3600
 
 
-def _query(spec: SourceSpec, name: str, queries: np.ndarray, n_results: int) -> list[list[str]]:
-    result = chroma_source.get_collection(spec, name).query(query_embeddings=queries, n_results=n_results,
-                                                            include=[])
+def query_ids_here(spec: SourceSpec, name: str, queries: np.ndarray, n_results: int) -> list[list[str]]:
+    """Chroma's own top-``n_results`` ids for ``queries``, asked in this process through ``vectorops.store``.
+
+    The migration's cross-check goes through the same store API that applications use, so a difference
+    between what the store's Chroma backend answers and what the table holds fails the migration.
+    """
+    from vectorops.store.chroma import ChromaStore
+
+    store = ChromaStore(client=chroma_source.open_client(spec))
+    result = store.get_collection(name).query(query_embeddings=queries, n_results=n_results, include=[])
     return [list(ids) for ids in result["ids"]]
 
 
-_OPERATIONS: dict[str, Any] = {"fetch": chroma_source.fetch, "query": _query}
+_OPERATIONS: dict[str, Any] = {"fetch": chroma_source.fetch, "query": query_ids_here}
 
 
 def _call(operation: str, *args: Any) -> Any:

@@ -62,9 +62,7 @@ def _api_query(spec: SourceSpec, collection: str, space: str, queries: np.ndarra
     """Chroma's own top-``n_results`` ids for ``queries`` (in a child process when the load read the files)."""
     if _reads_files(spec, collection, space):
         return chroma_api_child.query_ids(spec, collection, queries, n_results)
-    result = chroma_source.get_collection(spec, collection).query(query_embeddings=queries, n_results=n_results,
-                                                                  include=[])
-    return [list(r) for r in result["ids"]]
+    return chroma_api_child.query_ids_here(spec, collection, queries, n_results)
 
 
 def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
