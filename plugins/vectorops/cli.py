@@ -190,11 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
     run.set_defaults(func=_cmd_run)
 
-    from vectorops import cli_backup, cli_maintenance, cli_monitor
+    from vectorops import cli_backup, cli_compare, cli_maintenance, cli_monitor
 
     cli_maintenance.add_commands(sub)
     cli_backup.add_commands(sub)
     cli_monitor.add_commands(sub)
+    cli_compare.add_commands(sub)
     return parser
 
 
