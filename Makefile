@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 ROWS ?= 200000
 
-.PHONY: install chromium run test lint bench db-up db-down clean
+.PHONY: install chromium run test lint bench chaos db-up db-down clean
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run_bench.py --rows $(if $(QUICK),20000,$(ROWS))
+
+# Fault injection at scale: 20 SIGKILLs of a 100k-row migration at random points, each rerun and checked (issue 7).
+KILLS ?= 20
+CHAOS_ROWS ?= 100000
+chaos: install
+	$(BIN)/python -m tests.faults.chaos --kills $(KILLS) --rows $(CHAOS_ROWS)
 
 db-up: install
 	$(BIN)/vectorops db up

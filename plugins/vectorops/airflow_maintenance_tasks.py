@@ -1,4 +1,4 @@
-"""Airflow glue for ``pgvector_maintenance``: plan, then maintain one table per mapped task.
+"""Airflow glue for ``pgvector_maintenance``: plan, then maintain one table per mapped task, as ``vectorops_maint``.
 
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vectorops.config import load_settings
+from vectorops.db_role_dsn import settings_as
+from vectorops.db_roles import MAINT
 from vectorops.maintenance import executor
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def plan_maintenance() -> list[str]:
     """Log the plan of every live table; return the collections that have something to do."""
-    settings = load_settings()
+    settings = settings_as(MAINT)
     with executor.connect(settings) as conn:
         plans = executor.plan(conn, settings)
     for table_plan in plans:
@@ -39,7 +40,7 @@ def maintain_table(collection: str) -> dict[str, Any]:
 
     context = get_current_context()
     context["collection"] = collection
-    results = executor.maintain(load_settings(), [collection], run_id=str(context["run_id"]))
+    results = executor.maintain(settings_as(MAINT), [collection], run_id=str(context["run_id"]))
     executor.raise_for_failures(results)
     return {"collection": collection,
             "actions": [{"action": r.action.kind, "index": r.action.index, "status": r.status,

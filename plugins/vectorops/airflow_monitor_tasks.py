@@ -1,5 +1,7 @@
 """Airflow glue for ``pgvector_search_monitor``: list the live tables, probe one, alert and fail on a breach.
 
+Every probe connects as ``vectorops_monitor``: reads, plus the rows the monitor records.
+
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
 
@@ -9,14 +11,15 @@ import logging
 from typing import Any
 
 from vectorops import monitor
-from vectorops.config import load_settings
+from vectorops.db_role_dsn import settings_as
+from vectorops.db_roles import MONITOR
 
 log = logging.getLogger(__name__)
 
 
 def list_live() -> list[str]:
     """The collections whose live table exists."""
-    collections = monitor.live_collections(load_settings())
+    collections = monitor.live_collections(settings_as(MONITOR))
     log.info("%s live table(s) to probe: %s", len(collections), ", ".join(collections) or "none")
     return collections
 
@@ -34,7 +37,7 @@ def probe_table(collection: str) -> dict[str, Any]:
     context["collection"] = collection
     run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
     try:
-        measurement = monitor.monitor_table(load_settings(), collection, run_id)
+        measurement = monitor.monitor_table(settings_as(MONITOR), collection, run_id)
     except ValueError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
         raise AirflowFailException(str(exc)) from exc
     for line in monitor.format_measurements([measurement]):

@@ -1,5 +1,6 @@
-"""Airflow glue for the migration DAG: read params and context, call the steps, emit Asset events.
+"""Airflow glue for the migration and data-quality DAGs: read params and context, call the steps, emit Asset events.
 
+Migration steps connect as ``vectorops_etl``, live validations as ``vectorops_monitor`` (:mod:`vectorops.db_role_dsn`).
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
 
@@ -10,7 +11,9 @@ import logging
 from typing import Any
 
 from vectorops import dry_run, migration, migration_request, quality
-from vectorops.config import load_settings
+from vectorops.config import Settings
+from vectorops.db_role_dsn import settings_as
+from vectorops.db_roles import ETL, MONITOR
 from vectorops.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -22,8 +25,8 @@ def _context() -> Any:
     return get_current_context()
 
 
-def _request() -> migration_request.MigrationRequest:
-    return migration_request.request_from_params(dict(_context()["params"]), load_settings())
+def _request(settings: Settings) -> migration_request.MigrationRequest:
+    return migration_request.request_from_params(dict(_context()["params"]), settings)
 
 
 def _run_id() -> str:
@@ -38,17 +41,14 @@ def plan_request() -> list[str]:
     from airflow.sdk.exceptions import AirflowFailException
 
     try:
-        settings = load_settings()
-        request = _request()
+        settings = settings_as(ETL)
+        request = _request(settings)
         collections = migration_request.select_collections(request)
     except ValueError as exc:  # SettingError and SourceError are ValueErrors too
         from vectorops.run_note import set_run_note
 
         context = _context()
-        from vectorops.alert_redaction import known_secrets, redact_text
-
-        set_run_note(context["dag"].dag_id, str(context["run_id"]),
-                     redact_text(f"**Rejected before any work**: {exc}", known_secrets()))
+        set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
         raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
@@ -69,14 +69,15 @@ def plan_request() -> list[str]:
 def prepare_collection(collection: str) -> dict[str, Any]:
     """Claim, stage and plan one collection."""
     _context()["collection"] = collection
-    return migration.prepare(load_settings(), _request(), collection, _run_id())
+    settings = settings_as(ETL)
+    return migration.prepare(settings, _request(settings), collection, _run_id())
 
 
 def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """Load one chunk of one collection."""
     plan = chunk["plan"]
     _context()["chunk_label"] = f"{plan['collection']} #{chunk['chunk_no']}"
-    return migration.load(load_settings(), plan, int(chunk["chunk_no"]))
+    return migration.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
 
 
 def table_asset(table: str) -> Any:
@@ -111,7 +112,7 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
     context = _context()
     context["collection"] = plan["collection"]
     try:
-        summary = migration.finalize(load_settings(), plan)
+        summary = migration.finalize(settings_as(ETL), plan)
     except quality.ValidationFailed as exc:
         _fail_validation(exc.report, "migration_gate_failed")
         raise
@@ -126,7 +127,7 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
     """Re-validate one live table; emit a validated-table Asset event when it passes."""
     context = _context()
     context["collection"] = collection
-    report = quality.validate_live(load_settings(), collection, run_id=_run_id())
+    report = quality.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
     table = f"{report.schema}.{report.table}"
     if not report.success:
         _fail_validation(report, "validation_failed")
@@ -138,7 +139,7 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
 
 def list_migrated() -> list[str]:
     """The collections in the registry."""
-    collections = quality.migrated_collections(load_settings())
+    collections = quality.migrated_collections(settings_as(MONITOR))
     log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections) or "none")
     return collections
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from vectorops.alert_smtp import parse_connection
+from vectorops.airflow_connection import parse_connection
+from vectorops.db_roles import read_local_passwords
 
 REDACTED = "***"
 # The webhook URLs are secrets as a whole although their variables' names do not say so;
@@ -28,6 +30,10 @@ _KEY_VALUE = re.compile(
 _SECRET_KEY = re.compile(r"password|passwd|^pwd$|secret|(?:^|_)token$|api_?key|credential", re.IGNORECASE)
 _SECRET_ENV_SUFFIXES = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 _NOT_SECRETS = {"true", "false", "none", "null", "yes", "no", "on", "off"}
+DSN_ENV = "VECTOROPS_DSN"
+# Secrets this process read from elsewhere (e.g. a role's password from a secrets backend): hidden like the others.
+_REMEMBERED: set[str] = set()
+_CONNINFO_PASSWORD = re.compile(r"(?:^|\s)password\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))")
 
 
 def redact(value: Any, secrets: set[str] | None = None) -> Any:
@@ -76,11 +82,15 @@ def known_secrets() -> set[str]:
     """Literal secret values in the environment, also percent-encoded as they appear inside URLs.
 
     They are the values of variables whose names end in ``PASSWORD``, ``SECRET``, ``TOKEN`` or ``KEY``, the
-    webhook URLs, and the passwords of the ``AIRFLOW_CONN_*`` connections; values shorter than four characters
-    and flags such as ``true`` are left out.
+    webhook URLs, the passwords of the ``AIRFLOW_CONN_*`` connections and of ``VECTOROPS_DSN``, the database
+    roles' local passwords (``VECTOROPS_HOME/secrets/db-roles.json``) and what :func:`remember_secret` was given;
+    values shorter than four characters and flags such as ``true`` are left out.
     """
     values = {os.environ.get(name) for name in os.environ if name.upper().endswith(_SECRET_ENV_SUFFIXES)}
     values |= {os.environ.get(name) for name in (WEBHOOK_ENV, SLACK_WEBHOOK_ENV)}
+    values.add(dsn_password(os.environ.get(DSN_ENV) or ""))
+    values |= _REMEMBERED
+    values |= set(read_local_passwords(Path(os.environ.get("VECTOROPS_HOME") or ".vectorops").expanduser()).values())
     for name, value in os.environ.items():
         if name.startswith("AIRFLOW_CONN_") and value.strip():
             try:
@@ -91,3 +101,29 @@ def known_secrets() -> set[str]:
     # Very short values would blank out ordinary words; flags are not secrets.
     values = {v for v in values if v and len(v) >= 4 and v.lower() not in _NOT_SECRETS}
     return values | {quote(v, safe="") for v in values}
+
+
+def remember_secret(value: str | None) -> None:
+    """Hide ``value`` too from now on in this process (see :func:`known_secrets`).
+
+    :param value: a secret read from somewhere :func:`known_secrets` does not look, e.g. a secrets backend.
+    """
+    if value:
+        _REMEMBERED.add(value)
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password in a libpq DSN (``postgresql://user:password@...`` or ``... password=...``), if any.
+
+    :param dsn: a connection URI or key/value string.
+    """
+    if "://" in dsn:
+        try:
+            password = urlsplit(dsn.strip()).password
+        except ValueError:
+            return None
+        return unquote(password) if password else None
+    match = _CONNINFO_PASSWORD.search(dsn)
+    if not match:
+        return None
+    return re.sub(r"\\(.)", r"\1", match[1]) if match[1] is not None else match[2]

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
+from vectorops.airflow_connection import parse_connection
 from vectorops.config import SettingError
 
 SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"
@@ -74,16 +74,8 @@ def smtp_connection(conn_id: str) -> SmtpConnection:
         raise SettingError(f"{var} is not a valid Airflow connection URI or JSON ({type(exc).__name__})") from None
     if not parsed.host:
         raise SettingError(f"{var} has no host")
-    return parsed
-
-
-def parse_connection(value: str) -> SmtpConnection:
-    """The value of an ``AIRFLOW_CONN_*`` variable: Airflow's JSON form when it starts with ``{``, else a URI.
-
-    :param value: the variable's value, stripped.
-    :raises ValueError: or :class:`TypeError`, when ``value`` is neither form.
-    """
-    return _parse_connection_json(value) if value.startswith("{") else _parse_connection_uri(value)
+    return SmtpConnection(host=parsed.host, port=parsed.port, login=parsed.login, password=parsed.password,
+                          extra=parsed.extra)
 
 
 def email_recipients() -> tuple[str, ...]:
@@ -149,45 +141,6 @@ def _send_message(conn: SmtpConnection, message: EmailMessage, timeout: float) -
         if conn.login:
             client.login(conn.login, conn.password or "")
         client.send_message(message)
-
-
-def _parse_connection_uri(uri: str) -> SmtpConnection:
-    """An Airflow connection URI, decoded the way ``airflow.models.Connection`` does it."""
-    parts = urlsplit(uri)
-    if not parts.scheme or "://" not in uri:
-        raise ValueError("not a URI")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if "__extra__" in query:
-        extra = json.loads(query["__extra__"])
-    else:
-        extra = {key: _json_or_text(value) for key, value in query.items()}
-    if not isinstance(extra, dict):
-        raise ValueError("extra is not a JSON object")
-    return SmtpConnection(host=unquote(parts.hostname or ""), port=parts.port,
-                          login=unquote(parts.username) if parts.username else None,
-                          password=unquote(parts.password) if parts.password else None, extra=extra)
-
-
-def _parse_connection_json(value: str) -> SmtpConnection:
-    """Airflow's JSON form: ``{"conn_type", "host", "port", "login", "password", "extra": {...}}``."""
-    doc = json.loads(value)
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
-    extra = doc.get("extra") or {}
-    if isinstance(extra, str):
-        extra = json.loads(extra)
-    if not isinstance(extra, dict):
-        raise ValueError("extra is not a JSON object")
-    port = doc.get("port")
-    return SmtpConnection(host=str(doc.get("host") or ""), port=int(port) if port not in (None, "") else None,
-                          login=doc.get("login") or None, password=doc.get("password") or None, extra=extra)
-
-
-def _json_or_text(value: str) -> Any:
-    try:
-        return json.loads(value) if value else value
-    except json.JSONDecodeError:
-        return value
 
 
 def _flag(extra: Mapping[str, Any], key: str, negated_key: str) -> bool | None:

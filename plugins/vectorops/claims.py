@@ -30,6 +30,8 @@ from vectorops import db
 log = logging.getLogger(__name__)
 
 _LIVE = "SELECT hashtextextended('vectorops:live:' || %s, 0)"
+#: How often (ms) a writing session checks that its client is alive; a dead client's statement is then cancelled.
+CLIENT_CHECK_MS = 1000
 
 
 class CollectionBusy(RuntimeError):
@@ -65,8 +67,14 @@ def _live_key(conn: psycopg.Connection, collection: str) -> int:
 
 @contextmanager
 def holding_live_lock(conn: psycopg.Connection, collection: str) -> Iterator[None]:
-    """Hold the collection's live lock in shared mode on ``conn`` for the block."""
+    """Hold the collection's live lock in shared mode on ``conn`` for the block.
+
+    The session also checks every :data:`CLIENT_CHECK_MS` that its client is still there. Without that, a
+    statement whose client was killed (an index build, ``SET LOGGED``) runs to its end on the server, holding
+    the live lock, and a rerun is refused for minutes by a run that no longer exists.
+    """
     key = _live_key(conn, collection)
+    conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(sql.Literal(CLIENT_CHECK_MS)))
     conn.execute("SELECT pg_advisory_lock_shared(%s)", (key,))
     try:
         yield

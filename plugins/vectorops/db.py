@@ -53,12 +53,16 @@ def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vect
 
 
 def bootstrap(settings: Settings) -> str:
-    """Start (or reuse) the server and make sure databases, extensions and platform tables exist.
+    """Start (or reuse) the server and make sure databases, extensions, platform tables and roles exist.
 
-    Idempotent. With ``VECTOROPS_DSN`` set only the extension and schema are created there.
+    Idempotent, and serialised between processes by an advisory lock. With ``VECTOROPS_DSN`` set only the
+    extension and schema are created there. When the user may create roles, the least-privilege roles are created
+    and granted too (:mod:`vectorops.db_role_grants`); a migration, which bootstraps as ``vectorops_etl``, skips that.
 
     :return: the DSN of the vectors database.
     """
+    from vectorops import db_role_grants
+
     target = runtime.start(settings)
     if not settings.external_dsn:
         with connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
@@ -67,10 +71,13 @@ def bootstrap(settings: Settings) -> str:
                 if database not in existing:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     with connect(target, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('vectorops:bootstrap', 0))")  # held by the session
         conn.execute(sql_text("schema/create_extensions"))
         if not settings.external_dsn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
         conn.execute(sql_text("schema/create_registry"))
         conn.execute(sql_text("schema/create_operations_tables"))
+        if db_role_grants.can_manage_roles(conn):
+            db_role_grants.setup_roles(conn, settings, target)
     return target

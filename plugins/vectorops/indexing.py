@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from vectorops import db
+from vectorops import db, failpoints
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def build_hnsw(conn: psycopg.Connection, *, schema: str, table: str, index_name:
         expression = (sql.SQL("(embedding::halfvec({}))").format(sql.Literal(dimensions)) if halfvec
                       else sql.SQL("embedding"))
         opclass = (HALFVEC_OPCLASS if halfvec else OPCLASS)[space]
+        failpoints.hit("index_build")
         started = time.perf_counter()
         conn.execute(db.statement("index/create_hnsw_index", index=sql.Identifier(index_name), table=target,
                                   expression=expression, opclass=sql.SQL(opclass), m=sql.Literal(m),

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db
+from vectorops import db, failpoints
 from vectorops.naming import previous_name
 
 INDEX_SUFFIXES = ("_pkey", "_hnsw")
@@ -40,6 +40,7 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         if _exists(conn, schema, table):
             _rename(conn, schema, table, prev)
         _rename(conn, schema, shadow, table)
+        failpoints.hit("promote")
         conn.execute(db.sql_text("promote/upsert_registry"), registry)
         conn.execute(db.sql_text("promote/reset_index_health"), registry)
         conn.execute(

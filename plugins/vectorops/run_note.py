@@ -14,7 +14,7 @@ import logging
 import urllib.request
 from urllib.parse import quote
 
-from vectorops.alert_redaction import describe_error, known_secrets
+from vectorops.alert_redaction import describe_error, known_secrets, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,14 @@ def truncate_note(text: str) -> str:
 
 
 def set_run_note(dag_id: str, run_id: str, note: str) -> bool:
-    """Set the note of DAG run ``run_id``; never raises.
+    """Set the note of DAG run ``run_id``; never raises. Credentials are redacted from the note first.
 
     :param dag_id: the DAG.
     :param run_id: the run.
     :param note: Markdown; cut to 1,000 characters.
     :return: whether the note was set.
     """
+    note = redact_text(note, known_secrets())
     try:
         from airflow.sdk import BaseHook
 

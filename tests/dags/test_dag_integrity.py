@@ -13,7 +13,8 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "numpy", "psycopg", "pgvector")
 # DAG files may import the shared default_args and the failure notifier: stdlib + airflow.sdk only
 LIGHT_VECTOROPS = {"vectorops", "vectorops.dag_defaults", "vectorops.alert_notifier", "vectorops.alerts",
-                   "vectorops.alert_redaction", "vectorops.alert_smtp", "vectorops.config"}
+                   "vectorops.alert_redaction", "vectorops.alert_smtp", "vectorops.config",
+                   "vectorops.airflow_connection", "vectorops.db_roles"}  # the last two: stdlib only
 
 PROBE = """
 import json, sys, time

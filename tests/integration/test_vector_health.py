@@ -18,6 +18,7 @@ from psycopg import sql
 
 from tests.support import add_records, chroma_client, migrate_in_process
 from vectorops import db, runtime
+from vectorops.config import load_settings
 from vectorops.web.page import EMPTY_MESSAGE
 
 SCHEMA, OTHER_SCHEMA = "web_health", "web_health_other"
@@ -213,10 +214,8 @@ def empty_database(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 def test_empty_state_before_any_migration(anon: TestClient, token: str, empty_database: str) -> None:
     for prepare in ("nothing", "schema"):
-        if prepare == "schema":  # what `vectorops db up` leaves: the tables, no collection yet
-            with psycopg.connect(empty_database, autocommit=True) as conn:
-                for name in ("schema/create_extensions", "schema/create_registry", "schema/create_operations_tables"):
-                    conn.execute(db.sql_text(name))
+        if prepare == "schema":  # what `vectorops db up` leaves: the tables and the roles' grants, no collection yet
+            db.bootstrap(load_settings())
         page = _get(anon, "/vector-health/", bearer=token)
         assert page.status_code == 200, (prepare, page.text)
         assert EMPTY_MESSAGE in page.text and "data-collection" not in page.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -35,6 +36,18 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 REQUIRED_VAR = re.compile(r"\$\{(\w+):\?[^}]*\}")
 ANY_VAR = re.compile(r"\$\{(\w+)(?::?[-?+][^}]*)?\}")
 OUR_ENV = re.compile(r"(?:VECTOROPS|CHROMA)_[A-Z0-9_]+")
+# scheme://user:password@ where the parts may be ${VAR...} references (whose messages may hold spaces)
+_URL_USERINFO = re.compile(r"://((?:\$\{[^}]*\}|[^/@\s$])*)@")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|_KEY$|TOKEN")
+# The database roles (vectorops.db_roles) and which services hold each one's connection: nobody else does.
+ROLE_SERVICES = {
+    "vectorops_etl": {"airflow-worker", "airflow-init"},
+    "vectorops_maint": {"airflow-worker", "airflow-init"},
+    "vectorops_monitor": {"airflow-worker", "airflow-init"},
+    "vectorops_reader": {"airflow-apiserver", "airflow-init"},
+}
+WELL_KNOWN_PASSWORDS = {"airflow", "postgres", "admin", "vectorops", "redis", "password", "secret", "changeme",
+                        "vectorops-local", "test-password"}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -117,6 +130,16 @@ def env_names_read_by_code() -> frozenset[str]:
     return frozenset(names)
 
 
+def url_passwords(value: str) -> list[str]:
+    """The password part of every ``scheme://user:password@`` in ``value`` (``${VAR...}`` references kept whole)."""
+    found = []
+    for userinfo in _URL_USERINFO.findall(value):
+        parts = re.findall(r"\$\{[^}]*\}|[^:]+|:", userinfo)
+        if ":" in parts:
+            found.append("".join(parts[parts.index(":") + 1:]))
+    return [password for password in found if password]
+
+
 # ------------------------------------------------------------------------------------------- checks
 
 
@@ -180,15 +203,84 @@ def check_no_hardcoded_secrets(compose: dict[str, Any]) -> list[str]:
         for key, value in env_of(svc).items():
             if re.search(r"PASSWORD|SECRET|FERNET", key) and not REQUIRED_VAR.fullmatch(value):
                 problems.append(f"{name}: {key} is not a required variable")
-            for userinfo in re.findall(r"://([^/@\s]*)@", value):
-                password = userinfo.partition(":")[2]
-                if password and not REQUIRED_VAR.fullmatch(password):
+            for password in url_passwords(value):
+                if not REQUIRED_VAR.fullmatch(password):
                     problems.append(f"{name}: {key} has a password that is not a required variable")
     dotenv = ROOT / ".env"
     local = {line.split("=", 1)[0].strip() for line in dotenv.read_text().splitlines()
              if "=" in line and not line.lstrip().startswith("#")} if dotenv.exists() else set()
     for var in sorted(set(REQUIRED_VAR.findall(yaml.safe_dump(compose))) & local):
         problems.append(f"${{{var}}} is set in the repository's .env, whose local value compose would use")
+    return problems
+
+
+def check_no_default_passwords(compose: dict[str, Any], text: str) -> list[str]:
+    """No password has a default or a well-known value, and Redis (the Celery broker) requires one.
+
+    Airflow's own compose file ships ``airflow``/``airflow`` logins and a Redis without a password; here every
+    secret must be a required ``${VAR:?message}``, never ``${VAR:-default}``, ``${VAR}`` (empty when unset) or a
+    literal, wherever it appears: environment values, URLs, commands.
+    """
+    problems = []
+    for match in ANY_VAR.finditer(text):
+        if SECRET_NAME.search(match[1]) and not REQUIRED_VAR.fullmatch(match[0]):
+            problems.append(f"${{{match[1]}}} may be empty or defaulted: {match[0]}")
+    for name, svc in compose["services"].items():
+        for key, value in env_of(svc).items():
+            candidates = url_passwords(value) + ([value] if SECRET_NAME.search(key) else [])
+            for password in candidates:
+                if password.lower() in WELL_KNOWN_PASSWORDS or not REQUIRED_VAR.fullmatch(password):
+                    problems.append(f"{name}: {key} has a password that is not a required variable: {password!r}")
+        command = " ".join(map(str, svc.get("command") or [])) if not isinstance(svc.get("command"), str) \
+            else svc["command"]
+        for literal in re.findall(r"--requirepass\s+(\S+)", command):
+            if "$" not in literal:
+                problems.append(f"{name}: a literal --requirepass")
+    broker = env_of(compose["services"].get("airflow-worker", {})).get("AIRFLOW__CELERY__BROKER_URL", "")
+    if not url_passwords(broker):
+        problems.append("the Celery broker URL has no password")
+    redis = compose["services"].get("redis", {})
+    if "--requirepass" not in json.dumps(redis.get("command")):
+        problems.append("redis does not require a password (--requirepass)")
+    return problems
+
+
+def check_database_roles(compose: dict[str, Any]) -> list[str]:
+    """Each service holds only the database roles its jobs use; the superuser's DSN only airflow-init's."""
+    problems = []
+    for name, svc in compose["services"].items():
+        env = env_of(svc)
+        if "VECTOROPS_DSN" in env and name != "airflow-init":
+            problems.append(f"{name} holds VECTOROPS_DSN (the superuser of the vectors database)")
+        for role, holders in ROLE_SERVICES.items():
+            value = env.get(f"AIRFLOW_CONN_{role.upper()}")
+            if (value is not None) != (name in holders):
+                problems.append(f"{name} {'holds' if value is not None else 'lacks'} the connection of {role}")
+            if value is None:
+                continue
+            user = re.match(r"postgres(?:ql)?://([^:@/]+):", value)
+            if not user or user[1] != role or "@pgvector:" not in value:
+                problems.append(f"{name}: the connection of {role} does not log in as {role} on pgvector")
+            if any("PGVECTOR_PASSWORD" in password for password in url_passwords(value)):
+                problems.append(f"{name}: {role} shares the superuser's password")
+    if "VECTOROPS_DSN" not in env_of(compose["services"].get("airflow-init", {})):
+        problems.append("airflow-init has no VECTOROPS_DSN to create the schema and the roles with")
+    return problems
+
+
+def check_dotenv_local_only(text: str, compose_text: str) -> list[str]:
+    """The repository's .env holds local-only values: no connection, DSN or webhook, no secret compose reads."""
+    problems = []
+    assigned = dict(line.split("=", 1) for line in text.splitlines()
+                    if "=" in line and not line.lstrip().startswith("#"))
+    for name, value in assigned.items():
+        name = name.strip()
+        if name.startswith("AIRFLOW_CONN_") or name in ("VECTOROPS_DSN", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") \
+                or "WEBHOOK" in name or "://" in value:
+            problems.append(f".env sets {name}: production credentials belong in Airflow connections or a secrets "
+                            "backend")
+        if SECRET_NAME.search(name) and re.search(rf"\$\{{{re.escape(name)}\b", compose_text):
+            problems.append(f".env sets {name}, a secret docker-compose.yaml reads")
     return problems
 
 
@@ -342,6 +434,18 @@ def test_one_shared_jwt_secret_and_no_hardcoded_secrets() -> None:
     assert check_no_hardcoded_secrets(compose) == []
 
 
+def test_no_default_or_well_known_passwords_and_redis_requires_one() -> None:
+    assert check_no_default_passwords(load_compose(), _compose_text()) == []
+
+
+def test_each_service_holds_only_the_database_roles_it_uses() -> None:
+    assert check_database_roles(load_compose()) == []
+
+
+def test_dotenv_holds_only_local_values() -> None:
+    assert check_dotenv_local_only((ROOT / ".env").read_text(), _compose_text()) == []
+
+
 def test_every_long_running_service_has_a_healthcheck() -> None:
     assert check_healthchecks(load_compose()) == []
 
@@ -413,13 +517,50 @@ def _broken(mutate: Any) -> dict[str, Any]:
     (check_shm_size, lambda s: s["pgvector"].update(shm_size="2gb")),
     (check_shm_size, lambda s: s["airflow-worker"]["environment"].pop("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB")),
     (check_env_names, lambda s: s["airflow-worker"]["environment"].update(VECTOROPS_MAX_MAINT_MEM="1")),
+    (check_executor_and_auth, lambda s: s["airflow-apiserver"]["environment"].pop("AIRFLOW__CORE__AUTH_MANAGER")),
+    (check_no_default_passwords, lambda s: s["postgres"]["environment"].update(POSTGRES_PASSWORD="airflow")),
+    (check_no_default_passwords, lambda s: s["airflow-init"]["environment"].update(
+        _AIRFLOW_WWW_USER_PASSWORD="${_AIRFLOW_WWW_USER_PASSWORD:-admin}")),
+    (check_no_default_passwords, lambda s: s["airflow-worker"]["environment"].update(
+        AIRFLOW__CELERY__BROKER_URL="redis://:@redis:6379/0")),
+    (check_no_default_passwords, lambda s: s["redis"].update(command=["redis-server"])),
+    (check_no_default_passwords, lambda s: s["airflow-worker"]["environment"].update(
+        AIRFLOW_CONN_VECTOROPS_ETL="postgresql://vectorops_etl:vectorops@pgvector:5432/vectorops")),
+    (check_database_roles, lambda s: s["airflow-worker"]["environment"].update(
+        VECTOROPS_DSN="postgresql://vectorops:${PGVECTOR_PASSWORD:?x}@pgvector/vectorops")),
+    (check_database_roles, lambda s: s["airflow-apiserver"]["environment"].update(
+        AIRFLOW_CONN_VECTOROPS_ETL=s["airflow-worker"]["environment"]["AIRFLOW_CONN_VECTOROPS_ETL"])),
+    (check_database_roles, lambda s: s["airflow-worker"]["environment"].pop("AIRFLOW_CONN_VECTOROPS_MAINT")),
+    (check_database_roles, lambda s: s["airflow-worker"]["environment"].update(
+        AIRFLOW_CONN_VECTOROPS_MONITOR="postgresql://vectorops:${PGVECTOR_PASSWORD:?x}@pgvector:5432/vectorops")),
 ])
 def test_each_check_reports_a_broken_compose_file(check: Any, mutate: Any) -> None:
     compose = _broken(mutate)
     if check is check_env_names:
         assert check(compose, env_names_read_by_code())
+    elif check is check_no_default_passwords:
+        assert check(compose, yaml.safe_dump(compose))
     else:
         assert check(compose)
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("postgresql://u:${P:?set the password here}@h:5/db", ["${P:?set the password here}"]),
+    ("http://${U:-admin}:${P:?x}@api:8080", ["${P:?x}"]),
+    ("redis://:secret@redis:6379/0", ["secret"]),
+    ("redis://:@redis:6379/0", []),
+    ("postgresql://h/db", []),
+])
+def test_url_passwords_reads_variables_with_spaces(text: str, found: list[str]) -> None:
+    assert url_passwords(text) == found
+
+
+@pytest.mark.parametrize("line", ["AIRFLOW_CONN_VECTOROPS_ETL=postgresql://vectorops_etl:pw@db/vectorops",
+                                  "VECTOROPS_DSN=postgresql://vectorops:pw@db/vectorops",
+                                  "VECTOROPS_ALERT_WEBHOOK=https://hooks.example.com/abc",
+                                  "PGVECTOR_PASSWORD=local"])
+def test_dotenv_check_reports_production_values(line: str) -> None:
+    assert check_dotenv_local_only(f"VECTOROPS_HOME=.vectorops\n{line}\n", _compose_text())
 
 
 @pytest.mark.parametrize("volume", ["./no-such-dir:/opt/airflow/x", "${UNDOCUMENTED_DIR:?set it}:/x",

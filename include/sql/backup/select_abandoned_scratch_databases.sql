@@ -2,4 +2,5 @@
 SELECT d.datname FROM pg_database d
 WHERE d.datname LIKE %(prefix)s
   AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+  AND pg_has_role(d.datdba, 'USAGE')
 ORDER BY 1

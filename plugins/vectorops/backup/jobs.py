@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,22 +67,25 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
     :raises ValueError: when the backup is not recorded.
     """
     row = ledger.get(dsn, backup_id)
-    ledger.set_status(dsn, backup_id, "verifying")
-    try:
-        report = verify_backup(dsn, Path(row.path) / MANIFEST, expected_manifest_sha256=row.manifest_sha256,
-                               backup_id=backup_id)
-    except Exception as exc:  # the server, not the backup: recorded, and raised so that a retry can verify again
-        ledger.set_status(dsn, backup_id, "failed", error=f"verification of backup {backup_id} ({row.path}) "
-                                                          f"could not run: {exc}")
-        raise
-    details = {"verification": {"failures": report.failures, "tables": report.tables, "rows": report.rows}}
-    if report.ok:
-        ledger.set_status(dsn, backup_id, "verified", details=details, verify_seconds=report.seconds)
-        log.info("%s", report.describe())
-    else:
-        ledger.set_status(dsn, backup_id, "failed", error=report.describe(), details=details,
-                          verify_seconds=report.seconds)
-        log.error("%s", report.describe())
+    with ledger.owned(dsn, backup_id):  # a verification killed half-way is closed as failed by the next backup
+        ledger.set_status(dsn, backup_id, "verifying",
+                          details={"verification_started_at": datetime.now(UTC).isoformat()})
+        try:
+            report = verify_backup(dsn, Path(row.path) / MANIFEST, expected_manifest_sha256=row.manifest_sha256,
+                                   backup_id=backup_id)
+        except Exception as exc:  # the server, not the backup: recorded, and raised so that a retry can verify again
+            ledger.set_status(dsn, backup_id, "failed", error=f"verification of backup {backup_id} ({row.path}) "
+                                                              f"could not run: {exc}")
+            raise
+        details = {"verification": {"failures": report.failures, "tables": report.tables, "rows": report.rows}}
+        if report.ok:
+            ledger.set_status(dsn, backup_id, "verified", details=details, verify_seconds=report.seconds)
+            log.info("%s", report.describe())
+        else:
+            ledger.set_status(dsn, backup_id, "failed", error=report.describe(), details=details,
+                              verify_seconds=report.seconds)
+            log.error("%s", report.describe())
+    if not report.ok:
         alert(VERIFICATION_FAILED, report.describe(), report.failures, dag_id=dag_id, run_id=run_id, task_id=task_id)
     return report
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -142,3 +144,47 @@ def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int |
                                       ORDER BY started_at DESC, backup_id DESC LIMIT %(limit)s""").format(_COLUMNS),
                            {"statuses": list(statuses) if statuses else None, "limit": limit}).fetchall()
     return [BackupRow(**row) for row in rows]
+
+
+_OWNER_KEY = "SELECT hashtextextended('vectorops:backup:' || %s, 0)"
+INTERRUPTED = "interrupted: the process {doing} it ended before it finished; never verified"
+
+
+@contextmanager
+def owned(dsn: str, backup_id: str) -> Iterator[None]:
+    """Hold the backup's owner lock for the block: while it is held, its ``running``/``verifying`` row is at work.
+
+    :param dsn: the vectors database.
+    :param backup_id: the backup being taken or verified.
+    """
+    with db.connect(dsn, autocommit=True, application_name="vectorops-backup-owner") as conn:
+        conn.execute(f"SELECT pg_advisory_lock(({_OWNER_KEY}))", (backup_id,))
+        yield
+
+
+def close_interrupted(dsn: str) -> list[str]:
+    """Mark ``failed`` every backup whose taking (``running``) or verification (``verifying`` after it started)
+    was killed: nobody holds its owner lock any more.
+
+    :param dsn: the vectors database.
+    :return: the backups closed.
+    """
+    closed = []
+    with db.connect(dsn, autocommit=True) as conn:
+        candidates = conn.execute("""SELECT backup_id, status FROM vectorops.backups
+                                     WHERE status = 'running'
+                                        OR (status = 'verifying' AND details ? 'verification_started_at')""").fetchall()
+        for backup_id, status in candidates:
+            key = conn.execute(_OWNER_KEY, (backup_id,)).fetchone()[0]
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                continue  # its owner is alive
+            try:
+                doing = "taking" if status == "running" else "verifying"
+                if conn.execute("""UPDATE vectorops.backups SET status = 'failed', error = %s, verified_at = NULL,
+                                       finished_at = coalesce(finished_at, now())
+                                   WHERE backup_id = %s AND status = %s""",
+                                (INTERRUPTED.format(doing=doing), backup_id, status)).rowcount:
+                    closed.append(backup_id)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return closed

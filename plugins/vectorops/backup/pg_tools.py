@@ -1,14 +1,37 @@
-"""Running the server's own ``pg_dump`` and ``pg_restore``, with the password kept out of argv and messages."""
+"""Running the server's own ``pg_dump`` and ``pg_restore``, with the password kept out of argv and messages.
+
+A tool dies with the process that started it (Linux ``PR_SET_PDEATHSIG``), and its server session checks every
+second that the tool is still there: a backup or verification killed half-way leaves no ``pg_dump`` writing
+into a backup nobody will record, and no ``pg_restore`` keeping a scratch database in use.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vectorops import runtime
+
+CLIENT_CHECK = "-c client_connection_check_interval=1000"
+PR_SET_PDEATHSIG = 1
+# resolved before any fork: the child may call it, but must not load a library
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+if _PRCTL is not None:
+    _PRCTL.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child, before exec: be SIGKILLed when the parent dies (and exit if it already has)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 class PgToolError(RuntimeError):
@@ -56,6 +79,7 @@ def _conninfo_and_env(dsn: str) -> tuple[str, dict[str, str]]:
     """A connection string without the password, and an environment carrying it as ``PGPASSWORD``."""
     params = conninfo_to_dict(dsn)
     password = params.pop("password", None)
+    params["options"] = f"{params.get('options') or ''} {CLIENT_CHECK}".strip()
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = str(password)
@@ -75,8 +99,9 @@ def run_tool(tool: str, args: list[str], dsn: str, *, what: str) -> subprocess.P
     binary = runtime.bin_dir() / tool
     if not binary.exists():
         raise PgToolError(f"{tool} not found at {binary} (needed for {what})")
+    parent = os.getpid()
     return subprocess.Popen([str(binary), "--dbname", conninfo, *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, cwd="/")
+                            stderr=subprocess.PIPE, cwd="/", preexec_fn=lambda: _die_with_parent(parent))
 
 
 def wait_tool(proc: subprocess.Popen[bytes], tool: str, *, what: str, dsn: str, timeout_s: float | None = None) -> None:

@@ -1,8 +1,9 @@
 """Retention: keep the newest N verified backups and none older than the age limit; unverified ones never count.
 
 The newest verified backup is always kept. Failed (or abandoned ``running``/``verifying``) backups count toward
-nothing; their files are removed once they are older than the age limit. Expired backups keep their row,
-with status ``expired`` and the reason in ``details``.
+nothing; their files are removed once they are older than the age limit. A backup whose process was killed
+half-way is first closed as ``failed`` (:func:`~vectorops.backup.ledger.close_interrupted`). Expired backups
+keep their row, with status ``expired`` and the reason in ``details``.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def apply_retention(dsn: str, policy: BackupSettings, now: datetime | None = Non
     :param now: the time ages are measured at (default now).
     :raises BackupError: after trying every backup, naming those whose files could not be removed.
     """
+    ledger.close_interrupted(dsn)
     rows = ledger.list_backups(dsn, ("verified", "failed", "running", "verifying"))
     result = plan_retention(rows, policy, now or datetime.now(UTC))
     paths = {r.backup_id: Path(r.path) for r in rows}

@@ -51,30 +51,34 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> T
     """Dump, check, archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the manifest of a new backup.
 
     The row in ``vectorops.backups`` is ``running`` meanwhile and ``verifying`` after; ``failed`` when this raises.
+    Rows of backups whose process was killed half-way are closed as ``failed`` first.
 
     :param settings: the settings (backup directory, Chroma path).
     :param dsn: the vectors database.
     :param run_id: the run taking it, recorded in the row's details.
     :raises BackupError: naming the backup id and directory, with the cause.
     """
+    for closed in ledger.close_interrupted(dsn):
+        log.warning("backup %s was interrupted half-way (its process died); marked failed, it never counted", closed)
     backup_id = new_backup_id()
     directory = settings.backup.directory / backup_id
     directory.mkdir(parents=True)
-    ledger.insert_running(dsn, backup_id, str(directory), run_id)
-    try:
-        manifest = take_snapshot(dsn, directory, backup_id)
-        files = [directory / DUMP]
-        if settings.chroma_path:
-            manifest.chroma_path = str(Path(settings.chroma_path).expanduser().resolve())
-            files.append(archive_chroma(Path(manifest.chroma_path), directory))
-        manifest.files = {entry.name: entry for entry in map(file_entry, files)}
-        manifest_path = write_manifest(manifest, directory)
-        manifest_sha256 = sha256_file(manifest_path)
-        ledger.record_files(dsn, manifest, manifest_sha256)
-    except Exception as exc:
-        message = f"backup {backup_id} into {directory} failed: {exc}"
-        ledger.set_status(dsn, backup_id, "failed", error=message)
-        raise BackupError(message) from exc
+    with ledger.owned(dsn, backup_id):
+        ledger.insert_running(dsn, backup_id, str(directory), run_id)
+        try:
+            manifest = take_snapshot(dsn, directory, backup_id)
+            files = [directory / DUMP]
+            if settings.chroma_path:
+                manifest.chroma_path = str(Path(settings.chroma_path).expanduser().resolve())
+                files.append(archive_chroma(Path(manifest.chroma_path), directory))
+            manifest.files = {entry.name: entry for entry in map(file_entry, files)}
+            manifest_path = write_manifest(manifest, directory)
+            manifest_sha256 = sha256_file(manifest_path)
+            ledger.record_files(dsn, manifest, manifest_sha256)
+        except Exception as exc:
+            message = f"backup {backup_id} into {directory} failed: {exc}"
+            ledger.set_status(dsn, backup_id, "failed", error=message)
+            raise BackupError(message) from exc
     log.info("backup %s taken into %s: %s file(s), %s vector table(s), %s rows", backup_id, directory,
              len(manifest.files), len(manifest.vector_tables), manifest.total_rows)
     return TakenBackup(backup_id, directory, manifest_path, manifest, manifest_sha256)

@@ -158,7 +158,11 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
     report.database = scratch
     with db.connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
         drop_abandoned_scratch_databases(admin)
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(scratch)))
+        # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
+        template = admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
+                                 "WHERE datname = 'vectorops_restore_template' AND datistemplate").fetchone()[0]
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(scratch),
+                                                                        sql.Identifier(template)))
         try:
             report.failures = restore_and_compare(dsn, scratch, manifest_path, manifest)
         finally:

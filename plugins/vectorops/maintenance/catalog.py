@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from vectorops import db
+from vectorops.naming import previous_name
 
 LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
 
@@ -44,6 +46,7 @@ class TableState:
     :param built_dead_rows: dead tuples then, which the index does not hold.
     :param rebuild_reason: a rebuild request from the search monitor, if any.
     :param advised_ef_search: the search monitor's latest ``ef_search`` advice, with the recall it measured.
+    :param retired: the ``<name>__prev`` table the last promotion replaced; only its invalid indexes matter.
     """
 
     collection: str
@@ -67,6 +70,7 @@ class TableState:
     advised_ef_search: int | None = None
     advised_recall: float | None = None
     indexes: list[IndexState] = field(default_factory=list)
+    retired: bool = False
 
     @property
     def qualified(self) -> str:
@@ -83,8 +87,29 @@ def _options(raw: list[str]) -> dict[str, str]:
     return dict(option.split("=", 1) for option in raw if "=" in option)
 
 
+def _indexes(cur: psycopg.Cursor, relid: int) -> list[IndexState]:
+    return [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
+                       options=_options(i["options"]), building_pid=i["building_pid"])
+            for i in cur.execute(db.sql_text("maintenance/select_table_indexes"), {"relid": relid})]
+
+
+def _previous(cur: psycopg.Cursor, collection: str, schema: str, table: str) -> TableState | None:
+    """The ``__prev`` table of a live table when it has an invalid index (an interrupted build it was promoted
+    away with); ``None`` otherwise."""
+    name = previous_name(table)
+    row = cur.execute("SELECT to_regclass(%s)::oid AS relid",
+                      (sql.Identifier(schema, name).as_string(cur.connection),)).fetchone()
+    if row is None or row["relid"] is None:
+        return None
+    indexes = _indexes(cur, row["relid"])
+    if all(i.valid for i in indexes):
+        return None
+    return TableState(collection=collection, schema=schema, table=name, exists=True, indexes=indexes, retired=True)
+
+
 def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) -> list[TableState]:
-    """The state of every live table in the registry (or of ``collections`` only).
+    """The state of every live table in the registry (or of ``collections`` only), each followed by its
+    ``__prev`` table when that one has an invalid index.
 
     :raises ValueError: when a named collection is not in the registry.
     """
@@ -101,19 +126,19 @@ def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) 
             base = {"collection": r["collection"], "schema": r["table_schema"], "table": r["table_name"]}
             if r["relid"] is None:
                 states.append(TableState(exists=False, **base))
-                continue
-            indexes = [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
-                                  options=_options(i["options"]), building_pid=i["building_pid"])
-                       for i in cur.execute(db.sql_text("maintenance/select_table_indexes"), {"relid": r["relid"]})]
-            states.append(TableState(
-                exists=True, dimensions=r["dimensions"], index_name=r["index_name"], hnsw_m=r["hnsw_m"],
-                live_rows=int(r["n_live_tup"] or 0), dead_rows=int(r["n_dead_tup"] or 0),
-                changes=int(r["changes"] or 0), mod_since_analyze=int(r["n_mod_since_analyze"] or 0),
-                last_analyzed=r["last_analyzed"], table_bytes=int(r["table_bytes"] or 0),
-                index_bytes=int(r["index_bytes"] or 0),
-                # tables promoted before index_health existed: the index was built on the loaded rows
-                built_rows=r["built_rows"] if r["built_rows"] is not None else r["loaded_count"],
-                built_changes=r["built_changes"], built_dead_rows=r["built_dead_rows"],
-                rebuild_reason=r["rebuild_reason"], advised_ef_search=r["advised_ef_search"],
-                advised_recall=r["advised_recall"], indexes=indexes, **base))
+            else:
+                states.append(TableState(
+                    exists=True, dimensions=r["dimensions"], index_name=r["index_name"], hnsw_m=r["hnsw_m"],
+                    live_rows=int(r["n_live_tup"] or 0), dead_rows=int(r["n_dead_tup"] or 0),
+                    changes=int(r["changes"] or 0), mod_since_analyze=int(r["n_mod_since_analyze"] or 0),
+                    last_analyzed=r["last_analyzed"], table_bytes=int(r["table_bytes"] or 0),
+                    index_bytes=int(r["index_bytes"] or 0),
+                    # tables promoted before index_health existed: the index was built on the loaded rows
+                    built_rows=r["built_rows"] if r["built_rows"] is not None else r["loaded_count"],
+                    built_changes=r["built_changes"], built_dead_rows=r["built_dead_rows"],
+                    rebuild_reason=r["rebuild_reason"], advised_ef_search=r["advised_ef_search"],
+                    advised_recall=r["advised_recall"], indexes=_indexes(cur, r["relid"]), **base))
+            previous = _previous(cur, r["collection"], r["table_schema"], r["table_name"])
+            if previous is not None:
+                states.append(previous)
     return states

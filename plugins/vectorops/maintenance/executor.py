@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from vectorops.maintenance.planner import Action, TablePlan
 log = logging.getLogger(__name__)
 
 GRAPH_NOTICE = "hnsw graph no longer fits into maintenance_work_mem"
+CLIENT_CHECK_MS = 1000
 
 
 @dataclass
@@ -54,10 +55,17 @@ class MaintenanceFailed(RuntimeError):
 
 
 def connect(settings: Settings) -> psycopg.Connection:
-    """A maintenance session on the vectors database, with the configured lock and statement timeouts."""
-    return db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-maintenance",
+    """A maintenance session on the vectors database, with the configured lock and statement timeouts.
+
+    The server checks every :data:`CLIENT_CHECK_MS` that the session's client is alive: the statement of a
+    killed maintenance run (a rebuild of many minutes) is cancelled instead of running on for nobody, and the
+    invalid index it leaves is dropped by the next run.
+    """
+    conn = db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-maintenance",
                       lock_timeout_ms=settings.maintenance.lock_timeout_ms,
                       statement_timeout_s=settings.maintenance.statement_timeout_s)
+    conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(sql.Literal(CLIENT_CHECK_MS)))
+    return conn
 
 
 def plan(conn: psycopg.Connection, settings: Settings, collections: list[str] | None = None) -> list[TablePlan]:
@@ -82,10 +90,23 @@ def _concurrent_lock_timeout(conn: psycopg.Connection, seconds: int) -> Iterator
         conn.execute("RESET lock_timeout")
 
 
+def _drop(conn: psycopg.Connection, schema: str, index: str, lock_s: int | None) -> None:
+    """``DROP INDEX CONCURRENTLY`` as the table's owner; as ``vectorops_maint``, whose MAINTAIN does not cover DROP,
+    through ``vectorops.drop_invalid_index`` (invalid leftovers only: a plain DROP, within the session's lock_timeout).
+
+    :param lock_s: the longer ``lock_timeout`` of a concurrent drop; ``None`` keeps the session's.
+    """
+    owned = conn.execute("SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)",
+                         (sql.Identifier(schema, index).as_string(conn),)).fetchone()
+    if owned is not None and not owned[0]:
+        conn.execute("SELECT vectorops.drop_invalid_index(%s, %s)", (schema, index))
+        return
+    with _concurrent_lock_timeout(conn, lock_s) if lock_s is not None else nullcontext():
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index)))
+
+
 def _drop_index(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
-    with _concurrent_lock_timeout(conn, lock_s):
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-            sql.Identifier(action.schema, action.index)))
+    _drop(conn, action.schema, str(action.index), lock_s)
 
 
 def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
@@ -96,7 +117,7 @@ def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
         (sql.Identifier(action.schema, action.table).as_string(conn),
          (action.index or "").replace("_", r"\_") + r"\_ccnew%")).fetchall()
     for (name,) in rows:
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(action.schema, name)))
+        _drop(conn, action.schema, name, None)
     return [r[0] for r in rows]
 
 
@@ -167,7 +188,7 @@ def run_action(conn: psycopg.Connection, action: Action, run_id: str | None,
         ``VECTOROPS_MAINT_CONCURRENT_LOCK_TIMEOUT_S``).
     """
     before = ledger.table_activity(conn, action.schema, action.table)
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = ledger.session_identity(conn)
     log_id = ledger.start_action(conn, action, run_id, before[:2], details)
     log.info("%s %s.%s%s: %s", action.kind, action.schema, action.table,
              f" (index {action.index})" if action.index else "", action.reason)
@@ -195,6 +216,9 @@ def run_plan(conn: psycopg.Connection, table_plan: TablePlan, run_id: str | None
     state = table_plan.state
     for note in table_plan.notes:
         log.warning("%s: %s", state.qualified, note)
+    for log_id, kind, target, started_at in ledger.close_abandoned(conn, state.schema, state.table):
+        log.warning("%s: %s of %s (maintenance_log %s, started %s) was interrupted: its session is gone; "
+                    "marked failed", state.qualified, kind, target, log_id, started_at)
     if table_plan.reset_baseline:
         ledger.set_change_baseline(conn, schema=state.schema, table=state.table, index=state.index_name,
                                    built_rows=state.built_rows, changes=state.changes, dead=state.dead_rows)

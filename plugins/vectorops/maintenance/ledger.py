@@ -64,3 +64,18 @@ def set_change_baseline(conn: psycopg.Connection, *, schema: str, table: str, in
                         built_rows = coalesce(h.built_rows, EXCLUDED.built_rows),
                         built_changes = EXCLUDED.built_changes, built_dead_rows = EXCLUDED.built_dead_rows""",
                  (schema, table, index, built_rows, changes, dead))
+
+
+def session_identity(conn: psycopg.Connection) -> dict[str, Any]:
+    """``backend_pid`` and ``backend_start`` of this session: a ``running`` row whose session is gone is abandoned."""
+    row = conn.execute("SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()").fetchone()
+    return {"backend_pid": row[0], "backend_start": row[1]} if row else {}
+
+
+def close_abandoned(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[int, str, str, Any]]:
+    """Mark ``failed`` the actions on ``schema.table`` still ``running`` in a session that no longer exists.
+
+    :return: ``(log_id, action, index or table, started_at)`` of each row closed.
+    """
+    return [tuple(r) for r in conn.execute(db.sql_text("maintenance/close_abandoned_actions"),
+                                           {"schema": schema, "table": table}).fetchall()]

@@ -4,6 +4,8 @@ Per table, in this order:
 
 1. indexes left invalid by an interrupted build: ``_ccnew``/``_ccold`` leftovers of ``REINDEX CONCURRENTLY``
    are dropped, any other invalid index is rebuilt (nothing is touched while a build runs on the table);
+   on a ``__prev`` table (what the last promotion replaced, which keeps the leftovers it had) every invalid
+   index is dropped and nothing else is done;
 2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop that no
    ``ef_search`` fixes, the table grew well beyond the rows the graph was built on, many rows changed since the
    build, or a VACUUM is due for tuples that died after the build (pgvector advises rebuilding an HNSW index
@@ -135,6 +137,19 @@ def analyze_reason(state: TableState, settings: MaintenanceSettings, now: dateti
     return None
 
 
+def _plan_retired(state: TableState) -> TablePlan:
+    """A ``__prev`` table: drop its invalid indexes (nothing queries it; a rebuild would be wasted)."""
+    building = next((i.building_pid for i in state.indexes if i.building_pid), None)
+    if building:
+        return TablePlan(state, notes=[f"an index build is running on {state.qualified} (backend pid {building}); "
+                                       "its indexes are left alone this run"])
+    what = "the previous table, kept since the last promotion"
+    return TablePlan(state, [Action(DROP_INDEX, state.collection, state.schema, state.table, index=index.name,
+                                    reason=(f"invalid leftover of an interrupted REINDEX CONCURRENTLY, on {what}"
+                                            if index.leftover else f"invalid index on {what}"))
+                             for index in state.indexes if not index.valid])
+
+
 def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: int, min_recall: float = 0.95,
                now: datetime | None = None) -> TablePlan:
     """Decide the maintenance of one live table.
@@ -147,6 +162,8 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
     """
     if not state.exists:
         return TablePlan(state, notes=[f"{state.qualified} is in the registry but does not exist; nothing to do"])
+    if state.retired:
+        return _plan_retired(state)
     now = now or datetime.now(UTC)
     actions: list[Action] = []
     notes: list[str] = []

@@ -19,10 +19,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from vectorops import db, runtime
+from vectorops import db
 from vectorops.alert_redaction import describe_error, known_secrets
 from vectorops.alerts import run_url
 from vectorops.config import load_settings
+from vectorops.db_role_dsn import role_dsn
+from vectorops.db_roles import READER
 
 log = logging.getLogger(__name__)
 MIGRATION_DAG_ID = "chroma_to_pgvector"
@@ -55,15 +57,16 @@ class Target:
 
 
 def current_target() -> Target:
-    """The vectors database from the environment: ``VECTOROPS_DSN``, else the embedded server.
+    """The vectors database as ``vectorops_reader``: its Airflow connection, else ``VECTOROPS_DSN`` or the embedded
+    server with the role's local password (:func:`vectorops.db_role_dsn.role_dsn`).
 
     Read on every request, so a changed environment (or a test's monkeypatch) takes effect at once.
 
-    :raises DatabaseUnavailable: when ``VECTOROPS_DSN`` cannot be parsed.
+    :raises DatabaseUnavailable: when the DSN cannot be parsed.
     :raises SettingError: when another setting is unusable.
     """
-    dsn = runtime.dsn(load_settings())
     try:
+        dsn = role_dsn(load_settings(), READER)
         parts = conninfo_to_dict(dsn)
     except psycopg.Error:  # its message may quote the DSN, password and all
         raise DatabaseUnavailable("?", "?", "VECTOROPS_DSN is not a valid connection string") from None

@@ -1,0 +1,83 @@
+"""The least-privilege database roles vectorops works as, and their local-only generated passwords.
+
+Each role is also the id of the Airflow connection that holds its credentials:
+
+- ``vectorops_etl`` (``chroma_to_pgvector``): owns the ``vectorops`` schema and the vector schemas and writes them.
+- ``vectorops_maint`` (``pgvector_maintenance``, ``pgvector_backup``): reads everything, has ``MAINTAIN`` on the
+  vector tables (PostgreSQL 17+), writes only ``maintenance_log``, ``index_health`` and ``backups``, and may create
+  the scratch databases of verified restores (``CREATEDB``); no INSERT, UPDATE or DELETE on vector tables.
+- ``vectorops_monitor`` (``pgvector_search_monitor``, ``pgvector_data_quality``): ``vectorops_reader`` plus writes
+  to ``search_probes``, ``search_metrics``, ``index_health``, ``validation_results`` and the registry's two
+  validation columns.
+- ``vectorops_reader`` (applications, the Vector Health page): reads the vector tables, the registry and its health
+  records (``index_health``, ``search_metrics``, ``validation_results``, ``backups``).
+
+In production the credentials come from those Airflow connections (``AIRFLOW_CONN_VECTOROPS_ETL`` ..., or a secrets
+backend). Without one, ``vectorops db up`` generates a password per role and keeps it in
+``VECTOROPS_HOME/secrets/db-roles.json`` (mode 0600): a local-only value, never in the repository. Stdlib only:
+:mod:`vectorops.alert_redaction` reads these passwords to hide them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+ETL = "vectorops_etl"
+MAINT = "vectorops_maint"
+MONITOR = "vectorops_monitor"
+READER = "vectorops_reader"
+ROLES = (ETL, MAINT, MONITOR, READER)
+PASSWORDS_FILE = "secrets/db-roles.json"
+
+
+def local_passwords_path(home: Path) -> Path:
+    """Where the generated role passwords live: ``<home>/secrets/db-roles.json``.
+
+    :param home: ``VECTOROPS_HOME``.
+    """
+    return home / PASSWORDS_FILE
+
+
+def read_local_passwords(home: Path) -> dict[str, str]:
+    """The generated passwords by role; empty when none were generated (or the file is unreadable).
+
+    :param home: ``VECTOROPS_HOME``.
+    """
+    try:
+        document = json.loads(local_passwords_path(home).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {role: value for role, value in document.items() if role in ROLES and isinstance(value, str) and value}
+
+
+def ensure_local_passwords(home: Path) -> dict[str, str]:
+    """The generated passwords of every role, generating the missing ones (the file is written 0600).
+
+    Concurrent callers agree: the file is replaced atomically and re-read after writing.
+
+    :param home: ``VECTOROPS_HOME``.
+    """
+    current = read_local_passwords(home)
+    if all(role in current for role in ROLES):
+        return current
+    path = local_passwords_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    wanted = {role: current.get(role) or secrets.token_hex(24) for role in ROLES}
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(wanted, out)
+    try:
+        os.link(scratch, path)  # fails when another process wrote the file meanwhile: its passwords win
+    except FileExistsError:
+        if not all(role in read_local_passwords(home) for role in ROLES):
+            os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return read_local_passwords(home)
