@@ -25,6 +25,7 @@ from vectorops import (
     quality,
     reembed,
     runtime,
+    unkeyable_ids,
     unlogged_shadow,
 )
 from vectorops.chroma_source import SourceError, SourceSpec
@@ -87,9 +88,12 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                     page = ID_SCAN_PAGE
                     staged = pgvector_sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
                                                      info.space)
-                    if staged != info.count:
+                    if staged.count != info.count:
                         raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
-                                          f"{info.count}, the scan found {staged}")
+                                          f"{info.count}, the scan found {staged.count}")
+                    unkeyable_ids.quarantine_refused(conn, spec=request.source, collection=collection,
+                                                     space=info.space, attempt_id=attempt.attempt_id, run_id=run_id,
+                                                     refused=staged.refused)
                     chunks = pgvector_sink.assign_chunks(conn, attempt.attempt_id, settings.chunk_rows)
                     conn.execute(
                         """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
@@ -244,17 +248,20 @@ def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.Col
                   coalesce(sum(kept_vector_count), 0), coalesce(sum(metadata_count), 0)
            FROM vectorops.migration_chunks WHERE attempt_id = %s""", (plan["attempt_id"],)).fetchone()
     pending, loaded, quarantined, planned, reembedded, kept, metadata = (int(v) for v in row)
+    unkeyable = int(conn.execute("SELECT unkeyable_count FROM vectorops.migration_runs WHERE attempt_id = %s",
+                                 (plan["attempt_id"],)).fetchone()[0])
     collection = plan["collection"]
     if pending:
         raise IncompleteMigration(f"collection {collection!r}: {pending} chunk(s) of attempt {plan['attempt_id']} "
                                   "are not loaded; rerun the migration to resume")
     in_table = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
         sql.Identifier(plan["schema"], plan["shadow"]))).fetchone()[0]
-    if in_table != loaded or loaded + quarantined != planned or planned != info.count:
+    if in_table != loaded or loaded + quarantined != planned or planned + unkeyable != info.count:
         raise IncompleteMigration(
             f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
-            f"loaded {loaded}, in table {in_table}, quarantined {quarantined}); not promoted")
-    return {"source": info.count, "loaded": loaded, "quarantined": quarantined, "reembedded": reembedded,
+            f"loaded {loaded}, in table {in_table}, quarantined {quarantined}, ids no key holds {unkeyable}); "
+            "not promoted")
+    return {"source": info.count, "loaded": loaded, "quarantined": quarantined + unkeyable, "reembedded": reembedded,
             "kept": kept, "metadata": metadata}
 
 

@@ -214,7 +214,9 @@ def checksum_parity(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
             _take_extra(merge, baseline, current)
             current = next(table_rows, None)
     candidates.flush()
-    return _outcomes(merge, plan), baseline.hexdigest(), set(merge.quarantined_ids) | set(merge.reembedded_ids)
+    # ``quarantined`` also holds the ids no key could hold, which were never staged (:mod:`vectorops.unkeyable_ids`)
+    return _outcomes(merge, plan), baseline.hexdigest(), set(merge.quarantined_ids) | set(merge.reembedded_ids) | (
+        quarantined)
 
 
 def _outcomes(merge: _Merge, plan: EmbeddingPlan) -> list[ExpectationOutcome]:

@@ -6,13 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from vectorops import chroma_files, chroma_source, db, failpoints, reembed, unlogged_shadow
+from vectorops import chroma_files, chroma_source, db, failpoints, reembed, unkeyable_ids, unlogged_shadow
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
     SourceRecord,
@@ -80,6 +81,13 @@ def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions
                               vector_type=vector_type(dimensions)))
 
 
+class StagedIds(NamedTuple):
+    """What staging read: ``count`` source ids, of which ``refused`` (encoded, position) no key can hold."""
+
+    count: int
+    refused: list[tuple[bytes, int | None]]
+
+
 def _encode_id(record_id: str) -> bytes:
     return record_id.encode("utf-8", "surrogatepass")
 
@@ -89,13 +97,15 @@ def _decode_id(raw: bytes) -> str:
 
 
 def stage_ids(conn: psycopg.Connection, spec: chroma_source.SourceSpec, collection: str, attempt_id: str,
-              page: int, space: str) -> int:
+              page: int, space: str) -> StagedIds:
     """Stream every source id into ``vectorops.migration_source_ids`` (no payload is read).
 
     From the store's files when they can be read directly: each id then carries its element's position,
-    and the files' stamp is kept in ``migration_runs.source_stamp``. Otherwise through Chroma's API.
+    and the files' stamp is kept in ``migration_runs.source_stamp``. Otherwise through Chroma's API. Ids over
+    :data:`unkeyable_ids.LONG_ID_BYTES` are staged one by one, and those no key can hold are returned apart
+    (:mod:`vectorops.unkeyable_ids`).
 
-    :return: the number of ids staged.
+    :return: the number of ids read from the source, and the ids (with positions) that could not be staged.
     :raises psycopg.errors.UniqueViolation: if the source listed an id twice.
     """
     files = chroma_source.store_files(spec, collection, space)
@@ -108,33 +118,53 @@ def stage_ids(conn: psycopg.Connection, spec: chroma_source.SourceSpec, collecti
                 raise chroma_source.SourceError(f"collection {collection!r}: its files cannot be read: {exc}") from exc
             log.warning("collection %r: staging from the files failed (%s); reading through Chroma's API",
                         collection, exc)
-    conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+    _clear_staging(conn, attempt_id)
     conn.execute("UPDATE vectorops.migration_runs SET source_stamp = NULL WHERE attempt_id = %s", (attempt_id,))
     staged = 0
+    long_ids: list[tuple[bytes, int | None]] = []
     with conn.cursor().copy("COPY vectorops.migration_source_ids (attempt_id, id) FROM STDIN") as copy:
         for ids in chroma_source.iter_id_pages(spec, collection, page):
             for record_id in ids:
-                copy.write_row((attempt_id, _encode_id(record_id)))
+                encoded = _encode_id(record_id)
+                if unkeyable_ids.is_long(encoded):
+                    long_ids.append((encoded, None))
+                else:
+                    copy.write_row((attempt_id, encoded))
             staged += len(ids)
             failpoints.hit("stage_ids")
-    return staged
+    return StagedIds(staged, unkeyable_ids.stage_long_ids(conn, attempt_id, long_ids))
 
 
-def _stage_from_files(conn: psycopg.Connection, files: chroma_files.StoreCollection, attempt_id: str) -> int:
+def _clear_staging(conn: psycopg.Connection, attempt_id: str) -> None:
+    """Forget an earlier staging of the attempt: its ids, and the records it quarantined (no chunk has loaded)."""
     conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+    conn.execute("DELETE FROM vectorops.quarantine WHERE attempt_id = %s", (attempt_id,))
+    conn.execute("UPDATE vectorops.migration_runs SET quarantined_count = 0, unkeyable_count = 0 "
+                 "WHERE attempt_id = %s", (attempt_id,))
+
+
+def _stage_from_files(conn: psycopg.Connection, files: chroma_files.StoreCollection, attempt_id: str
+                      ) -> StagedIds:
+    _clear_staging(conn, attempt_id)
     staged = 0
+    long_ids: list[tuple[bytes, int | None]] = []
     with conn.cursor().copy(
             "COPY vectorops.migration_source_ids (attempt_id, id, source_position) FROM STDIN") as copy:
         for ids, positions in chroma_files.iter_id_positions(files):
             for record_id, position in zip(ids, positions.tolist(), strict=True):
-                copy.write_row((attempt_id, _encode_id(record_id), position))
+                encoded = _encode_id(record_id)
+                if unkeyable_ids.is_long(encoded):
+                    long_ids.append((encoded, position))
+                else:
+                    copy.write_row((attempt_id, encoded, position))
             staged += len(ids)
             failpoints.hit("stage_ids")
+    refused = unkeyable_ids.stage_long_ids(conn, attempt_id, long_ids)
     if chroma_files.current_stamp(files) != files.stamp:
         raise chroma_source.changed_error(files.name, "its files were written while the ids were staged")
     conn.execute("UPDATE vectorops.migration_runs SET source_stamp = %s WHERE attempt_id = %s",
                  (files.stamp, attempt_id))
-    return staged
+    return StagedIds(staged, refused)
 
 
 def assign_chunks(conn: psycopg.Connection, attempt_id: str, chunk_rows: int) -> int:

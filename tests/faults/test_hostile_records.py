@@ -164,17 +164,20 @@ def test_non_finite_metadata_arrives_as_chroma_returns_it(migrated: dict[str, An
     assert not _check_collection(store, dsn, migrated["schema"], NON_FINITE)
 
 
-@pytest.mark.xfail(strict=True, raises=psycopg.errors.ProgramLimitExceeded,
-                   reason="staging keys ids by a btree (migration_source_ids_pkey, at most 2,704 bytes a row): the "
-                          "whole collection fails; the fix belongs in pgvector_sink.stage_ids and create_registry.sql")
-def test_an_incompressible_5000_character_id_is_loaded_or_quarantined(tmp_path: Path, settings: Any,
-                                                                       dsn: str) -> None:
-    name, schema = "incompressible-ids", "hostile_records_ids"
-    _write_collection(tmp_path, name, {"short": ("doc", None, None), INCOMPRESSIBLE_ID: ("doc", {"n": 1}, None)})
+@pytest.mark.parametrize("reader", ["auto", "api"])
+def test_an_incompressible_5000_character_id_is_quarantined_with_its_payload(tmp_path: Path, settings: Any, dsn: str,
+                                                                             reader: str) -> None:
+    name, schema = "incompressible-ids", f"hostile_records_ids_{reader}"
+    _write_collection(tmp_path, name, {"short": ("doc", None, None), INCOMPRESSIBLE_ID: ("doc", {"n": 1}, None),
+                                       "é" * 5000: ("compressible", None, None)})
     try:
-        migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": schema}, "hostile-records-ids")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(chroma_source.READER_ENV, reader)
+            migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": schema}, f"ids-{reader}")
         quarantined = _check_collection(tmp_path, dsn, schema, name)
-        if INCOMPRESSIBLE_ID in quarantined:
-            assert "bytes" in quarantined[INCOMPRESSIBLE_ID][0]
+        assert set(quarantined) == {INCOMPRESSIBLE_ID}
+        reason = quarantined[INCOMPRESSIBLE_ID][0]
+        assert f"{len(INCOMPRESSIBLE_ID.encode()):,} bytes" in reason and "primary key" in reason, reason
+        assert registry_row(dsn, name)["loaded_count"] == 2
     finally:
         _forget(dsn, schema, [name])

@@ -105,6 +105,8 @@ ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS validate_seconds d
 -- Ids staged from the store's files carry their element's position there, and the run the files' stamp.
 ALTER TABLE vectorops.migration_source_ids ADD COLUMN IF NOT EXISTS source_position bigint;
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS source_stamp text;
+-- source ids no btree entry holds even compressed: quarantined at staging, never planned into a chunk
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS unkeyable_count bigint NOT NULL DEFAULT 0;
 -- 'rejected': the shadow table failed validation; it is kept for inspection and never resumed.
 ALTER TABLE vectorops.migration_runs DROP CONSTRAINT IF EXISTS migration_runs_status_check;
 ALTER TABLE vectorops.migration_runs ADD CONSTRAINT migration_runs_status_check
