@@ -224,6 +224,39 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        lost = database_lost(exc)
+        if lost is None:
+            raise
+        logging.getLogger(__name__).debug("the database went away", exc_info=exc)
+        print(f"vectorops: error: lost the connection to the database ({lost}). Committed chunks are kept: run the "
+              "same command again once the server is back, and the migration resumes where it stopped.",
+              file=sys.stderr)
+        return 1
+
+
+def database_lost(exc: BaseException) -> str | None:
+    """The first line of the connection error in ``exc``'s chain (psycopg's, or SQLAlchemy's around it), or None.
+
+    Only errors of the connection itself count: refused or closed (no SQLSTATE), class 08, or the server shutting
+    down (57P01-57P03). A timeout, a lock wait or any other SQL error is not a lost database.
+    """
+    import psycopg
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        original = getattr(current, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+        for candidate in (current, original):
+            if isinstance(candidate, psycopg.OperationalError) and _is_connection_state(candidate.sqlstate):
+                return (str(candidate).strip().splitlines() or [type(candidate).__name__])[0]
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _is_connection_state(sqlstate: str | None) -> bool:
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
 
 
 if __name__ == "__main__":

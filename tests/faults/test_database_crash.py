@@ -85,6 +85,8 @@ def test_crash_mid_load_empties_the_unlogged_shadow_and_the_rerun_reloads_it(
         output = first.communicate(timeout=120)[0]
     assert first.returncode != 0, "the migration did not notice the database going away"
     print(output[-2000:])
+    assert "vectorops: error: lost the connection to the database (" in output, output[-3000:]
+    assert "run the same command again" in output
 
     runtime.start(settings)
     committed = done_chunks(dsn, COLLECTION, SCHEMA)
