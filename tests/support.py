@@ -79,11 +79,17 @@ def digest(lines: Iterable[tuple[str, bytes]]) -> tuple[str, int]:
 
 
 def chroma_records(path: Path, name: str) -> Iterator[tuple[str, Any, Any, Any, Any]]:
-    """Every record of a Chroma collection: (id, embedding, document, metadata, uri)."""
+    """Every record of a Chroma collection: (id, embedding, document, metadata, uri), read by id in pages.
+
+    One unpaged ``get()`` of every field fails above about 32,000 records (SQLite's variable limit), so the ids are
+    listed first and their records fetched 5,000 at a time.
+    """
     collection = chroma_client(path).get_collection(name)
-    got = collection.get(include=["embeddings", "documents", "metadatas", "uris"])
-    for i, record_id in enumerate(got["ids"]):
-        yield (record_id, got["embeddings"][i], got["documents"][i], got["metadatas"][i], got["uris"][i])
+    ids = collection.get(include=[])["ids"]
+    for start in range(0, len(ids), 5_000):
+        got = collection.get(ids=ids[start:start + 5_000], include=["embeddings", "documents", "metadatas", "uris"])
+        for i, record_id in enumerate(got["ids"]):
+            yield (record_id, got["embeddings"][i], got["documents"][i], got["metadatas"][i], got["uris"][i])
 
 
 def chroma_digest(path: Path, name: str, exclude: set[str] = frozenset()) -> tuple[str, int]:  # type: ignore[assignment]
