@@ -87,9 +87,15 @@ class Round:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def findings(self) -> list[str]:
+        """The checks' problems, and what the watcher saw: the ledger ahead of the data, the live table failing."""
+        return (self.problems + [f"ledger ahead of the data: {a}" for a in self.watch.ahead]
+                + [f"live table: {e}" for e in self.watch.live_errors])
+
+    @property
     def ok(self) -> bool:
-        """Every check passed."""
-        return self.killed and not self.problems
+        """Every check passed, and the watcher saw nothing wrong."""
+        return self.killed and not self.findings
 
     def describe(self) -> str:
         """One line per round."""
@@ -99,7 +105,7 @@ class Round:
                 f"{'resumed' if self.resumed else 'new attempt'}; parity {parity}: {self.rows} rows, "
                 f"{self.quarantined} quarantined; ledger {self.watch.observations} observations, "
                 f"{len(self.watch.ahead)} ahead; live answered {self.watch.live_answers}")
-        return line + "".join(f"\n    PROBLEM: {p}" for p in self.problems)
+        return line + "".join(f"\n    PROBLEM: {p}" for p in self.findings)
 
 
 def _start(work: Workload, name: str, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:

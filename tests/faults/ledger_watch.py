@@ -62,10 +62,11 @@ def observe(conn: psycopg.Connection, watch: Watch, collection: str, schema: str
                 continue
             try:
                 with conn.transaction():
-                    in_table = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                        sql.Identifier(schema, shadow))).fetchone()[0]
+                    in_table = _count_in_snapshot(conn, sql.Identifier(schema, shadow))
             except (psycopg.errors.LockNotAvailable, psycopg.errors.UndefinedTable):
                 continue  # being renamed, made logged or dropped right now
+            if in_table is None:
+                continue
             watch.observations += 1
             if done_loaded > in_table or run_loaded > in_table:
                 watch.ahead.append(f"attempt {attempt}: ledger says {done_loaded} (run row {run_loaded}), "
@@ -75,8 +76,11 @@ def observe(conn: psycopg.Connection, watch: Watch, collection: str, schema: str
         try:
             with conn.transaction():
                 target = sql.Identifier(schema, table)
+                seen = _snapshot_filenode(conn, target)
                 found = conn.execute(sql.SQL("SELECT id FROM {0} ORDER BY embedding <=> (SELECT embedding FROM {0} "
                                              "ORDER BY id LIMIT 1) LIMIT 5").format(target)).fetchall()
+                if seen is None or seen != _current_filenode(conn, target):
+                    return  # promoted (renamed in) or rewritten after the snapshot began: see _count_in_snapshot
             if len(found) == 5:
                 watch.live_answers += 1
             else:
@@ -85,6 +89,30 @@ def observe(conn: psycopg.Connection, watch: Watch, collection: str, schema: str
             pass  # promotion holds its lock for a moment
         except psycopg.Error as exc:
             watch.live_errors.append(f"{type(exc).__name__}: {str(exc).strip()[:200]}")
+
+
+def _snapshot_filenode(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
+    """The table's file as this transaction's snapshot sees ``pg_class`` (None: not there yet)."""
+    row = conn.execute("SELECT relfilenode FROM pg_class WHERE oid = to_regclass(%s)",
+                       (table.as_string(conn),)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _current_filenode(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
+    """The file the server reads for the table now, whatever the snapshot."""
+    value = conn.execute("SELECT pg_relation_filenode(to_regclass(%s))", (table.as_string(conn),)).fetchone()[0]
+    return None if value is None else int(value)
+
+
+def _count_in_snapshot(conn: psycopg.Connection, table: sql.Identifier) -> int | None:
+    """``count(*)`` of ``table`` in this snapshot, or None when the count means nothing.
+
+    A table rewrite (finalize's ``SET LOGGED``) is not MVCC-safe: a snapshot taken before it sees the new file as
+    empty. So a count is kept only when the file read is the one this snapshot's ``pg_class`` names.
+    """
+    seen = _snapshot_filenode(conn, table)
+    counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+    return int(counted) if seen is not None and seen == _current_filenode(conn, table) else None
 
 
 class LedgerWatch:
