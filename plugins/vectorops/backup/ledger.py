@@ -147,6 +147,7 @@ def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int |
 
 
 _OWNER_KEY = "SELECT hashtextextended('vectorops:backup:' || %s, 0)"
+_LOCK_OWNER = "SELECT pg_advisory_lock(hashtextextended('vectorops:backup:' || %s, 0))"
 INTERRUPTED = "interrupted: the process {doing} it ended before it finished; never verified"
 
 
@@ -158,7 +159,7 @@ def owned(dsn: str, backup_id: str) -> Iterator[None]:
     :param backup_id: the backup being taken or verified.
     """
     with db.connect(dsn, autocommit=True, application_name="vectorops-backup-owner") as conn:
-        conn.execute(f"SELECT pg_advisory_lock(({_OWNER_KEY}))", (backup_id,))
+        conn.execute(_LOCK_OWNER, (backup_id,))
         yield
 
 
