@@ -8,21 +8,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from vectorops import chroma_files, chroma_source, db, failpoints, reembed, unkeyable_ids, unlogged_shadow
+from vectorops import chroma_files, chroma_source, db, failpoints, quarantine, reembed, unkeyable_ids, unlogged_shadow
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
-    SourceRecord,
     UnstorableValue,
     batch_checked_fields,
     checked_fields,
     embedding_matrix,
-    printable_id,
-    quarantine_payload,
 )
 
 log = logging.getLogger(__name__)
@@ -220,14 +216,7 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     batches = chroma_source.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch))
     quarantined = write_batches(conn, schema, shadow, batches, plan, space, tally, progress)
     loaded = tally.loaded
-    if quarantined:
-        with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO vectorops.quarantine (collection, record_id, reason, payload, attempt_id, run_id)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
-                [(collection, rid, reason, data, attempt_id, run_id) for rid, reason, data in quarantined])
-        for rid, reason, _ in quarantined:
-            log.warning("collection %r: record %s quarantined: %s", collection, rid, reason)
+    quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=run_id, entries=quarantined)
     seconds = time.perf_counter() - started
     conn.execute(
         """UPDATE vectorops.migration_chunks SET status = 'done', loaded_count = %s, quarantined_count = %s,
@@ -333,9 +322,7 @@ def _encode_batch(batch: chroma_source.RecordBatch, plan: reembed.EmbeddingPlan,
             metas.append(encoded)
             continue
         original = batch.embeddings[i] if batch.embeddings is not None else None
-        embedding = None if original is None else np.asarray(original, dtype=np.float32)
-        record = SourceRecord(batch.ids[i], embedding, batch.documents[i], meta, batch.uris[i])
-        bad.append((printable_id(batch.ids[i]), reason, quarantine_payload(record)))
+        bad.append(quarantine.entry(batch.ids[i], original, batch.documents[i], meta, batch.uris[i], reason))
     tally.loaded += len(keep)
     tally.metadata_rows += sum(m is not None for m in metas)
     if not keep:

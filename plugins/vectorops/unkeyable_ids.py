@@ -9,16 +9,11 @@ primary key accepts too.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
-import numpy as np
 import psycopg
 
-from vectorops import chroma_source
-from vectorops.records import SourceRecord, printable_id, quarantine_payload
-
-log = logging.getLogger(__name__)
+from vectorops import chroma_source, quarantine
 
 #: Ids up to this many UTF-8 bytes always fit a btree entry, whatever they compress to.
 LONG_ID_BYTES = 2000
@@ -69,18 +64,13 @@ def quarantine_refused(conn: psycopg.Connection, *, spec: chroma_source.SourceSp
                          (attempt_id,)).fetchone()[0]
     ids = [encoded.decode("utf-8", "surrogatepass") for encoded, _ in refused]
     positions = [position for _, position in refused]
-    rows = []
+    entries = []
     for batch in chroma_source.fetch_staged(spec, collection, space, stamp, [(ids, positions)]):
         for i, record_id in enumerate(batch.ids):
             original = batch.embeddings[i] if batch.embeddings is not None else None
-            record = SourceRecord(record_id, None if original is None else np.asarray(original, dtype=np.float32),
-                                  batch.documents[i], batch.metadatas[i], batch.uris[i])
-            why = reason(record_id.encode("utf-8", "surrogatepass"))
-            rows.append((collection, printable_id(record_id), why, quarantine_payload(record), attempt_id, run_id))
-            log.warning("collection %r: record %s… quarantined: %s", collection, printable_id(record_id)[:80], why)
-    with conn.cursor() as cur:
-        cur.executemany("""INSERT INTO vectorops.quarantine (collection, record_id, reason, payload, attempt_id, run_id)
-                           VALUES (%s, %s, %s, %s, %s, %s)""", rows)
+            entries.append(quarantine.entry(record_id, original, batch.documents[i], batch.metadatas[i],
+                                            batch.uris[i], reason(record_id.encode("utf-8", "surrogatepass"))))
+    quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=run_id, entries=entries)
     conn.execute("UPDATE vectorops.migration_runs SET unkeyable_count = %s, quarantined_count = quarantined_count + %s "
-                 "WHERE attempt_id = %s", (len(rows), len(rows), attempt_id))
-    return len(rows)
+                 "WHERE attempt_id = %s", (len(entries), len(entries), attempt_id))
+    return len(entries)
