@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from vectorops import dry_run, migration, migration_request, quality
+from vectorops.chroma_store import SourceChanged, SourceError
 from vectorops.config import Settings
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import ETL, MONITOR
@@ -66,18 +69,36 @@ def plan_request() -> list[str]:
     return collections
 
 
+@contextmanager
+def _no_retry_for_source_errors() -> Iterator[None]:
+    """Fail the task at once on a source error: a wrong path, token, tenant or certificate stays wrong on retry.
+
+    Only :class:`~vectorops.chroma_store.SourceChanged` (the source was written while it was read) is retried.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        yield
+    except SourceChanged:
+        raise
+    except SourceError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 def prepare_collection(collection: str) -> dict[str, Any]:
     """Claim, stage and plan one collection."""
     _context()["collection"] = collection
     settings = settings_as(ETL)
-    return migration.prepare(settings, _request(settings), collection, _run_id())
+    with _no_retry_for_source_errors():
+        return migration.prepare(settings, _request(settings), collection, _run_id())
 
 
 def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """Load one chunk of one collection."""
     plan = chunk["plan"]
     _context()["chunk_label"] = f"{plan['collection']} #{chunk['chunk_no']}"
-    return migration.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
+    with _no_retry_for_source_errors():
+        return migration.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
 
 
 def table_asset(table: str) -> Any:
@@ -112,7 +133,8 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
     context = _context()
     context["collection"] = plan["collection"]
     try:
-        summary = migration.finalize(settings_as(ETL), plan)
+        with _no_retry_for_source_errors():
+            summary = migration.finalize(settings_as(ETL), plan)
     except quality.ValidationFailed as exc:
         _fail_validation(exc.report, "migration_gate_failed")
         raise

@@ -22,25 +22,35 @@ from typing import Any
 import numpy as np
 
 from vectorops import chroma_source
-from vectorops.chroma_source import RecordBatch, SourceError, SourceSpec
+from vectorops.chroma_source import CollectionRef, RecordBatch, SourceError, SourceSpec
 
 TIMEOUT_S = 3600
 
 
-def query_ids_here(spec: SourceSpec, name: str, queries: np.ndarray, n_results: int) -> list[list[str]]:
-    """Chroma's own top-``n_results`` ids for ``queries``, asked in this process through ``vectorops.store``.
+def query_here(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_results: int
+               ) -> tuple[list[list[str]], list[list[float]]]:
+    """Chroma's own top-``n_results`` ids and distances for ``queries``, asked in this process through
+    ``vectorops.store``.
 
     The migration's cross-check goes through the same store API that applications use, so a difference
     between what the store's Chroma backend answers and what the table holds fails the migration.
     """
     from vectorops.store.chroma import ChromaStore
 
-    store = ChromaStore(client=chroma_source.open_client(spec))
-    result = store.get_collection(name).query(query_embeddings=queries, n_results=n_results, include=[])
-    return [list(ids) for ids in result["ids"]]
+    ref = chroma_source.as_ref(name)
+    store = ChromaStore(client=chroma_source.open_client(spec, ref.tenant, ref.database))
+    result = store.get_collection(ref.name).query(query_embeddings=queries, n_results=n_results,
+                                                  include=["distances"])
+    return [list(ids) for ids in result["ids"]], [[float(d) for d in row] for row in result["distances"]]
 
 
-_OPERATIONS: dict[str, Any] = {"fetch": chroma_source.fetch, "query": query_ids_here}
+def query_ids_here(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_results: int
+                   ) -> list[list[str]]:
+    """The ids of :func:`query_here`."""
+    return query_here(spec, name, queries, n_results)[0]
+
+
+_OPERATIONS: dict[str, Any] = {"fetch": chroma_source.fetch, "query": query_here}
 
 
 def _call(operation: str, *args: Any) -> Any:
@@ -62,13 +72,14 @@ def _call(operation: str, *args: Any) -> Any:
     return value
 
 
-def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
+def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
     """:func:`vectorops.chroma_source.fetch` in a child process."""
     return _call("fetch", spec, name, list(ids))  # type: ignore[no-any-return]
 
 
-def query_ids(spec: SourceSpec, name: str, queries: np.ndarray, n_results: int) -> list[list[str]]:
-    """The ids of Chroma's ``query()`` answers for ``queries``, in a child process."""
+def query(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_results: int
+          ) -> tuple[list[list[str]], list[list[float]]]:
+    """The ids and distances of Chroma's ``query()`` answers for ``queries``, in a child process."""
     return _call("query", spec, name, np.asarray(queries, dtype=np.float32), n_results)  # type: ignore[no-any-return]
 
 

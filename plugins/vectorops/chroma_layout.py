@@ -191,12 +191,16 @@ def open_collection(path: str | Path, name: str, space: str, check_values: bool 
         conn.close()
 
 
-def _locate(conn: sqlite3.Connection, root: Path, name: str, space: str, check_values: bool) -> StoreCollection:
+def _locate(conn: sqlite3.Connection, root: Path, ref: Any, space: str, check_values: bool) -> StoreCollection:
+    from vectorops.chroma_store import CollectionRef
+
+    ref = ref if isinstance(ref, CollectionRef) else CollectionRef.parse(ref)
+    name = ref.name
     found = conn.execute(
         """SELECT c.id, c.dimension FROM collections c JOIN databases d ON d.id = c.database_id
-           WHERE c.name = ? AND d.name = 'default_database' AND d.tenant_id = 'default_tenant'""", (name,)).fetchall()
+           WHERE c.name = ? AND d.name = ? AND d.tenant_id = ?""", (ref.name, ref.database, ref.tenant)).fetchall()
     if len(found) != 1:
-        raise FilesUnreadable(f"collection {name!r} is not in the default database")
+        raise FilesUnreadable(f"collection {ref.label!r} is not in the store")
     collection_id, dimensions = found[0]
     vector_segment, metadata_segment = _segments(conn, collection_id)
     vector_applied = _applied_positions(conn, collection_id, vector_segment, metadata_segment)

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from vectorops import chroma_files, chroma_store
-from vectorops.chroma_store import SourceError
+from vectorops import chroma_catalog, chroma_files, chroma_snapshot, chroma_store
+from vectorops.chroma_settings import resolve_settings
+from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, SourceChanged, SourceError
 from vectorops.config import SettingError
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ R = TypeVar("R")
 READER_ENV = "VECTOROPS_CHROMA_READER"
 READERS = ("auto", "files", "api")
 
-SPACES = ("l2", "cosine", "ip")
 # Chroma's built-in embedding functions that record no model name: its default is all-MiniLM-L6-v2 (ONNX)
 DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
 DEFAULT_FUNCTION_DIMENSIONS = 384
@@ -40,23 +40,42 @@ ANY_DOCUMENT = {"$regex": "^"}  # matches every record that has a document, even
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where the Chroma store is: a PersistentClient path, or an HTTP server."""
+    """Where the Chroma store is: a PersistentClient path, or an HTTP server.
+
+    Holds nothing secret: it travels in plans (XCom). A server's credentials and CA bundle stay in the Airflow
+    connection ``conn_id`` and are read when a client is opened (:mod:`vectorops.chroma_server`).
+
+    :param ssl: the server speaks HTTPS.
+    :param tenant: a server's tenant to read (``None``: ``default_tenant``).
+    :param database: a server's one database to read (``None``: every database of the tenant).
+    """
 
     path: str | None = None
     host: str | None = None
     port: int = 8000
+    conn_id: str | None = None
+    ssl: bool = False
+    tenant: str | None = None
+    database: str | None = None
 
     @property
     def uri(self) -> str:
         """A stable description of the source, used in fingerprints and the registry."""
         if self.host:
-            return f"chroma+http://{self.host}:{self.port}"
+            return f"chroma+http{'s' if self.ssl else ''}://{self.host}:{self.port}"
         return f"chroma+file://{Path(self.path or '').resolve()}"
 
 
 @dataclass(frozen=True)
 class CollectionInfo:
-    """What a migration needs to know about one collection."""
+    """What a migration needs to know about one collection.
+
+    :param name: the bare Chroma name; ``tenant`` and ``database`` say where it lives.
+    :param reader: how its records are read: ``files``, ``api-snapshot`` (Chroma's client on a private copy of a
+        local store) or ``api-server``; ``reader_reason`` says why.
+    :param settings_origin: where the space and HNSW parameters came from (``metadata``, ``schema``,
+        ``configuration`` or ``default``), as ``field=origin`` pairs.
+    """
 
     name: str
     collection_id: str
@@ -67,6 +86,16 @@ class CollectionInfo:
     hnsw_ef_construction: int
     hnsw_ef_search: int
     embedding_model: str | None
+    tenant: str = DEFAULT_TENANT
+    database: str = DEFAULT_DATABASE
+    reader: str = "files"
+    reader_reason: str = ""
+    settings_origin: str = ""
+
+    @property
+    def ref(self) -> CollectionRef:
+        """The collection's identity in its store."""
+        return CollectionRef(self.tenant, self.database, self.name)
 
 
 @dataclass(slots=True)
@@ -80,24 +109,37 @@ class RecordBatch:
     uris: list[str | None]
 
 
-@cache
-def open_client(spec: SourceSpec) -> Any:
-    """Open (once per process) the Chroma client for ``spec``; a path is checked first (:mod:`vectorops.chroma_store`).
+def as_ref(collection: CollectionRef | str) -> CollectionRef:
+    """``collection`` as a ref: a label (``name`` or ``tenant/database/name``) is parsed."""
+    return collection if isinstance(collection, CollectionRef) else CollectionRef.parse(collection)
 
-    :raises SourceError: when the path is not a Chroma store this package can read as it is.
+
+@cache
+def open_client(spec: SourceSpec, tenant: str | None = None, database: str | None = None) -> Any:
+    """Chroma's client for ``spec`` (once per process, tenant and database).
+
+    A server is reached through :mod:`vectorops.chroma_server` (TLS, credentials from the connection). A local
+    store is never opened where it is: Chroma's client writes on open, so the client opens this process's
+    private copy (:mod:`vectorops.chroma_snapshot`).
+
+    :raises SourceError: when the path is not a Chroma store this package can read, or the copy cannot be opened.
     """
+    if spec.host:
+        from vectorops import chroma_server
+
+        return chroma_server.open_http_client(spec, tenant, database)
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    settings = ChromaSettings(anonymized_telemetry=False)
-    if spec.host:
-        return chromadb.HttpClient(host=spec.host, port=spec.port, settings=settings)
     path = chroma_store.check_local_store(spec.path)
+    copy = chroma_snapshot.private_copy(path)
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:
-        return chromadb.PersistentClient(path=str(path), settings=settings)
+        return chromadb.PersistentClient(path=str(copy), settings=ChromaSettings(anonymized_telemetry=False),
+                                         tenant=tenant or DEFAULT_TENANT, database=database or DEFAULT_DATABASE)
     except Exception as exc:  # chromadb raises many types for a broken store
-        raise SourceError(f"Chroma path {str(path)!r} could not be opened: {exc}") from exc
+        raise SourceError(f"Chroma path {str(path)!r} could not be opened (a private copy, by chromadb "
+                          f"{chroma_store.chromadb_version()}): {exc}") from exc
 
 
 def _unreadable(spec: SourceSpec, what: str, exc: Exception) -> SourceError:
@@ -107,79 +149,110 @@ def _unreadable(spec: SourceSpec, what: str, exc: Exception) -> SourceError:
                        "matches the Chroma that wrote it")
 
 
-def collection_names(spec: SourceSpec) -> list[str]:
-    """Names of all collections in the store, sorted.
+def list_collections(spec: SourceSpec) -> list[CollectionRef]:
+    """Every collection of the source, in every tenant and database, sorted by tenant, database and name.
 
-    :raises SourceError: naming the collections Chroma's client cannot read (a configuration of another version).
+    A local store is listed from its system tables; a server, in its tenant's databases (:mod:`chroma_server`).
+
+    :raises SourceError: naming the store when its system tables cannot be read.
     """
-    client = open_client(spec)
+    if spec.host:
+        from vectorops import chroma_server
+
+        return chroma_server.list_collections(spec)
+    path = chroma_store.check_local_store(spec.path)
     try:
-        return sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
-    except Exception as exc:  # chromadb raises InternalError for a configuration it cannot deserialize
-        culprits = chroma_store.unreadable_collections(client, spec.path) if spec.path else []
-        raise _unreadable(spec, f"collection(s) {', '.join(map(repr, culprits))}" if culprits else "its collections",
-                          exc) from exc
+        return [entry.ref for entry in chroma_catalog.read_catalog(path)]
+    except (chroma_files.FilesUnreadable, ValueError) as exc:
+        raise SourceError(f"Chroma path {str(path)!r}: its collections cannot be listed: {exc}") from exc
 
 
-def get_collection(spec: SourceSpec, name: str) -> Any:
-    """The collection ``name``, without any embedding function attached.
+def collection_names(spec: SourceSpec) -> list[str]:
+    """The labels of all collections (``name``, or ``tenant/database/name`` outside the defaults), sorted."""
+    return [ref.label for ref in list_collections(spec)]
+
+
+def get_collection(spec: SourceSpec, name: CollectionRef | str) -> Any:
+    """The collection through Chroma's API (a server, or the private copy of a local store), without any
+    embedding function attached.
 
     :raises SourceError: naming the collection and the ones that exist.
     """
     from chromadb.errors import NotFoundError
 
-    client = open_client(spec)
+    ref = as_ref(name)
+    client = open_client(spec, ref.tenant, ref.database)
     try:
-        return client.get_collection(name)
+        return client.get_collection(ref.name)
     except NotFoundError as exc:
         known = ", ".join(collection_names(spec)) or "none"
-        raise SourceError(f"collection {name!r} not found in {spec.uri} (collections: {known})") from exc
+        raise SourceError(f"collection {ref.label!r} not found in {spec.uri} (collections: {known})") from exc
     except Exception as exc:
-        raise _unreadable(spec, f"collection {name!r}", exc) from exc
+        raise _unreadable(spec, f"collection {ref.label!r}", exc) from exc
 
 
-def _as_int(value: Any, default: int) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+def _model(name: str | None, function: str | None, dimensions: int | None) -> str | None:
+    # every collection made without an embedding function records "default", even when its vectors came from
+    # elsewhere: believe it only when the vectors have that model's 384 dimensions
+    if name is None and dimensions == DEFAULT_FUNCTION_DIMENSIONS:
+        return DEFAULT_FUNCTION_MODELS.get(function or "")
+    return name
 
 
-def describe(spec: SourceSpec, name: str) -> CollectionInfo:
-    """Read ``name``'s configuration: space, HNSW parameters, dimensions, count, model."""
-    collection = get_collection(spec, name)
-    metadata = dict(collection.metadata or {})
-    config = collection.configuration_json or {}
-    hnsw = config.get("hnsw") or {}
-    spann = config.get("spann") or {}
-    space = hnsw.get("space") or spann.get("space") or metadata.get("hnsw:space") or "l2"
-    if space not in SPACES:
-        raise SourceError(f"collection {name!r} uses distance space {space!r}; supported: {', '.join(SPACES)}")
-    files = store_files(spec, name, space)
-    count = files.count if files else collection.count()  # Chroma's count() loads the whole HNSW index
-    dimensions = None
-    if files and count:
-        dimensions = files.dimensions  # checked against the stored elements' layout
-    elif count:  # the model's own dimension can be stale after an add; a stored vector cannot
-        first = collection.get(limit=1, include=["embeddings"])
-        dimensions = len(first["embeddings"][0])
-    model = metadata.get("embedding_model")
-    if model is None:
-        ef = config.get("embedding_function") or {}
-        if isinstance(ef, dict):
-            model = (ef.get("config") or {}).get("model_name")
-            # every collection made without an embedding function records "default", even when its vectors
-            # came from elsewhere: believe it only when the vectors have that model's 384 dimensions
-            if model is None and dimensions == DEFAULT_FUNCTION_DIMENSIONS:
-                model = DEFAULT_FUNCTION_MODELS.get(ef.get("name"))
+def describe(spec: SourceSpec, name: CollectionRef | str) -> CollectionInfo:
+    """Read a collection's configuration: space, HNSW parameters, dimensions, count, model, and its reader.
+
+    The space and HNSW parameters are resolved as the Chroma that wrote the store resolves them
+    (:mod:`vectorops.chroma_settings`). A local store is described from its files alone.
+
+    :raises SourceError: naming the collection when it does not exist or its space is not supported.
+    """
+    ref = as_ref(name)
+    if spec.host:
+        return _describe_server(spec, ref)
+    path = chroma_store.check_local_store(spec.path)
+    try:
+        entry = chroma_catalog.find(path, ref)
+    except ValueError as exc:
+        raise SourceError(f"collection {ref.label!r} in {spec.uri}: {exc}") from exc
+    except chroma_files.FilesUnreadable as exc:
+        raise SourceError(f"Chroma path {str(path)!r}: its collections cannot be listed: {exc}") from exc
+    if entry is None:
+        known = ", ".join(collection_names(spec)) or "none"
+        raise SourceError(f"collection {ref.label!r} not found in {spec.uri} (collections: {known})")
+    settings = entry.settings
+    files, why = locate_files(spec, ref, settings.space)
+    if files is not None:
+        count, dimensions, reader = files.count, files.dimensions if files.count else None, "files"
+    else:
+        handle = get_collection(spec, ref)
+        count, reader = handle.count(), "api-snapshot"
+        dimensions = len(handle.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
     return CollectionInfo(
-        name=name,
-        collection_id=str(collection.id),
-        count=count,
-        space=space,
-        dimensions=dimensions,
-        hnsw_m=_as_int(hnsw.get("max_neighbors", metadata.get("hnsw:M")), 16),
-        hnsw_ef_construction=_as_int(hnsw.get("ef_construction", metadata.get("hnsw:construction_ef")), 100),
-        hnsw_ef_search=_as_int(hnsw.get("ef_search", metadata.get("hnsw:search_ef")), 100),
-        embedding_model=str(model) if model is not None else None,
-    )
+        name=ref.name, tenant=ref.tenant, database=ref.database, collection_id=entry.collection_id, count=count,
+        space=settings.space, dimensions=dimensions, hnsw_m=settings.m, hnsw_ef_construction=settings.ef_construction,
+        hnsw_ef_search=settings.ef_search, reader=reader, reader_reason=why,
+        settings_origin=", ".join(f"{k}={v}" for k, v in settings.origins),
+        embedding_model=_model(entry.metadata.get("embedding_model") or settings.model_name,
+                               settings.embedding_function, dimensions))
+
+
+def _describe_server(spec: SourceSpec, ref: CollectionRef) -> CollectionInfo:
+    collection = get_collection(spec, ref)
+    metadata = dict(collection.metadata or {})
+    try:
+        settings = resolve_settings(metadata, collection.configuration_json or {}, {})
+    except ValueError as exc:
+        raise SourceError(f"collection {ref.label!r} in {spec.uri}: {exc}") from exc
+    count = collection.count()
+    dimensions = len(collection.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
+    return CollectionInfo(
+        name=ref.name, tenant=ref.tenant, database=ref.database, collection_id=str(collection.id), count=count,
+        space=settings.space, dimensions=dimensions, hnsw_m=settings.m, hnsw_ef_construction=settings.ef_construction,
+        hnsw_ef_search=settings.ef_search, reader="api-server", reader_reason=f"the source is the server {spec.uri}",
+        settings_origin=", ".join(f"{k}={v}" for k, v in settings.origins),
+        embedding_model=_model(metadata.get("embedding_model") or settings.model_name, settings.embedding_function,
+                               dimensions))
 
 
 def reader_setting() -> str:
@@ -194,41 +267,49 @@ def reader_setting() -> str:
 
 
 @cache
-def _open_files(path: str, name: str, space: str, check_values: bool) -> chroma_files.StoreCollection:
-    return chroma_files.open_collection(path, name, space, check_values)
+def _open_files(path: str, ref: CollectionRef, space: str, check_values: bool) -> chroma_files.StoreCollection:
+    return chroma_files.open_collection(path, ref, space, check_values)
 
 
-def store_files(spec: SourceSpec, name: str, space: str,
-                staged_stamp: str | None = None) -> chroma_files.StoreCollection | None:
-    """The collection located in the store's files, or ``None`` when it is to be read through the API.
+def locate_files(spec: SourceSpec, name: CollectionRef | str, space: str, staged_stamp: str | None = None
+                 ) -> tuple[chroma_files.StoreCollection | None, str]:
+    """The collection located in the store's files, or ``None`` when it is to be read through the API; and why.
 
     Located once per process, and again when the files changed since (their stamp differs).
 
     :param staged_stamp: the stamp recorded when the ids were staged from these files (their values were
         checked then): the value scan is skipped, and the caller compares the stamps.
-
     :raises SourceError: when ``VECTOROPS_CHROMA_READER=files`` and the files cannot be read directly.
     """
+    ref = as_ref(name)
     mode = reader_setting()
-    if mode == "api":
-        return None
     if spec.host or not spec.path:
         if mode == "files":
-            raise SourceError(f"{READER_ENV}=files, but collection {name!r} comes from {spec.uri}, not local files")
-        return None
-    key = (str(Path(spec.path).resolve()), name, space, staged_stamp is None)
+            raise SourceError(f"{READER_ENV}=files, but collection {ref.label!r} comes from {spec.uri}, not local "
+                              "files")
+        return None, f"the source is the server {spec.uri}"
+    if mode == "api":
+        return None, f"{READER_ENV}=api"
+    key = (str(Path(spec.path).resolve()), ref, space, staged_stamp is None)
     try:
         found = _open_files(*key)
         if chroma_files.current_stamp(found) != found.stamp:  # written since this process located it
             _open_files.cache_clear()
             found = _open_files(*key)
-        return found
+        return found, "vectorops reads this store's files directly"
     except chroma_files.FilesUnreadable as exc:
         if mode == "files":
-            raise SourceError(f"{READER_ENV}=files, but collection {name!r} in {spec.path!r} cannot be read from "
-                              f"its files: {exc}") from exc
-        log.info("collection %r in %s: reading through Chroma's API (%s)", name, spec.path, exc)
-        return None
+            raise SourceError(f"{READER_ENV}=files, but collection {ref.label!r} in {spec.path!r} cannot be read "
+                              f"from its files: {exc}") from exc
+        log.info("collection %r in %s: its files cannot be read directly (%s); reading a private copy through "
+                 "Chroma's API", ref.label, spec.path, exc)
+        return None, f"its files cannot be read directly ({exc})"
+
+
+def store_files(spec: SourceSpec, name: CollectionRef | str, space: str,
+                staged_stamp: str | None = None) -> chroma_files.StoreCollection | None:
+    """:func:`locate_files` without the reason."""
+    return locate_files(spec, name, space, staged_stamp)[0]
 
 
 def forget_files() -> None:
@@ -236,21 +317,29 @@ def forget_files() -> None:
     _open_files.cache_clear()
 
 
+#: records per ``get(ids=...)`` through the API of a local store's copy (SQLite's variable limit is near 32k)
+LOCAL_API_BATCH = 5000
+
+
 def max_batch(spec: SourceSpec, wanted: int) -> int:
-    """``wanted``, capped by the client's ``get_max_batch_size()``."""
-    return max(1, min(wanted, int(open_client(spec).get_max_batch_size())))
+    """``wanted``, capped by the server's ``get_max_batch_size()`` (a local store: :data:`LOCAL_API_BATCH`)."""
+    if not spec.host:
+        return max(1, min(wanted, LOCAL_API_BATCH))
+    return max(1, min(wanted, int(open_client(spec, spec.tenant, spec.database).get_max_batch_size())))
 
 
-def has_documents(spec: SourceSpec, name: str, space: str | None = None) -> bool:
-    """Whether any record of the collection has a document (read from the files when ``space`` is given)."""
-    files = store_files(spec, name, space) if space else None
+def has_documents(spec: SourceSpec, name: CollectionRef | str, space: str | None = None) -> bool:
+    """Whether any record of the collection has a document (read from the files when they can be read)."""
+    if space is None:
+        space = describe(spec, name).space
+    files = store_files(spec, name, space)
     if files:
         return chroma_files.has_documents(files)
     return bool(get_collection(spec, name).get(where_document=ANY_DOCUMENT, limit=1, include=[])["ids"])
 
 
-def iter_id_pages(spec: SourceSpec, name: str, page: int) -> Iterator[list[str]]:
-    """All ids of the collection, a page at a time (``include=[]``: no payload is read)."""
+def iter_id_pages(spec: SourceSpec, name: CollectionRef | str, page: int) -> Iterator[list[str]]:
+    """All ids of the collection through the API, a page at a time (``include=[]``: no payload is read)."""
     collection = get_collection(spec, name)
     offset = 0
     while True:
@@ -261,8 +350,8 @@ def iter_id_pages(spec: SourceSpec, name: str, page: int) -> Iterator[list[str]]
         offset += len(ids)
 
 
-def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
-    """Fetch ``ids`` with embeddings, documents, metadatas and uris, in the order of ``ids``.
+def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
+    """Fetch ``ids`` through the API with embeddings, documents, metadatas and uris, in the order of ``ids``.
 
     :raises SourceError: when ids are missing from the source (it changed during the migration).
     """
@@ -271,8 +360,8 @@ def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
     position = {record_id: i for i, record_id in enumerate(got["ids"])}
     missing = [i for i in ids if i not in position]
     if missing or len(position) != len(ids):
-        raise SourceError(f"collection {name!r} changed during the migration: {len(missing)} of {len(ids)} ids "
-                          f"are missing from the source (first: {missing[:3]!r})")
+        raise SourceError(f"collection {as_ref(name).label!r} changed during the migration: {len(missing)} of "
+                          f"{len(ids)} ids are missing from the source (first: {missing[:3]!r})")
     order = [position[i] for i in ids]
     embeddings = got["embeddings"]
     if isinstance(embeddings, np.ndarray):
@@ -288,6 +377,42 @@ def fetch(spec: SourceSpec, name: str, ids: Sequence[str]) -> RecordBatch:
                        metadatas=pick("metadatas"), uris=pick("uris"))
 
 
+def iter_records(spec: SourceSpec, name: CollectionRef | str, space: str, page: int = 5000,
+                 limit: int | None = None) -> Iterator[RecordBatch]:
+    """Records of the collection, a page at a time, from the files when they can be read (else the API).
+
+    :param limit: stop after this many records (in the reader's order).
+    """
+    files = store_files(spec, name, space)
+    left = limit
+    if files is None:
+        collection = get_collection(spec, name)
+        offset = 0
+        while left is None or left > 0:
+            size = page if left is None else min(page, left)
+            got = collection.get(limit=size, offset=offset, include=["embeddings", "documents", "metadatas", "uris"])
+            if not got["ids"]:
+                return
+            count = len(got["ids"])
+            yield RecordBatch(ids=list(got["ids"]), embeddings=got["embeddings"],
+                              documents=list(got.get("documents") or [None] * count),
+                              metadatas=list(got.get("metadatas") or [None] * count),
+                              uris=list(got.get("uris") or [None] * count))
+            offset += count
+            left = None if left is None else left - count
+        return
+    with chroma_files.StoreReader(files) as reader:
+        for ids, positions in chroma_files.iter_id_positions(files, batch=page):
+            if left is not None:
+                if left <= 0:
+                    return
+                ids, positions = ids[:left], positions[:left]
+                left -= len(ids)
+            documents, metadatas, uris = reader.fields(ids)
+            yield RecordBatch(ids=ids, embeddings=reader.vectors(positions.tolist(), ids), documents=documents,
+                              metadatas=metadatas, uris=uris)
+
+
 def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     """``work(item)`` for each item in a worker thread, one item ahead of the consumer (two results at most)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
@@ -301,19 +426,21 @@ def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
             yield pending.result()
 
 
-def fetch_ahead(spec: SourceSpec, name: str, id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
+def fetch_ahead(spec: SourceSpec, name: CollectionRef | str,
+                id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
     """Fetch each batch of ids through Chroma's API, one batch ahead of the consumer, so reading Chroma
     overlaps the caller's work. At most two batches are in memory at once.
     """
     return _one_ahead(lambda ids: fetch(spec, name, ids), id_batches)
 
 
-def changed_error(name: str, detail: str) -> SourceError:
+def changed_error(name: CollectionRef | str, detail: str) -> SourceError:
     """The error for a source that changed between staging and loading."""
-    return SourceError(f"collection {name!r} changed during the migration: {detail}; run the migration again")
+    return SourceChanged(f"collection {as_ref(name).label!r} changed during the migration: {detail}; "
+                         "run the migration again")
 
 
-def fetch_staged(spec: SourceSpec, name: str, space: str, stamp: str | None,
+def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp: str | None,
                  batches: Iterable[tuple[list[str], list[int] | None]]) -> Iterator[RecordBatch]:
     """Fetch staged batches of ids, one batch ahead of the consumer.
 

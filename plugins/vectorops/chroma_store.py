@@ -14,6 +14,7 @@ store the installed chromadb writes.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,57 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_FILE = "chroma.sqlite3"
 
 
+DEFAULT_TENANT = "default_tenant"
+DEFAULT_DATABASE = "default_database"
+
+
 class SourceError(ValueError):
     """The Chroma source is missing, unreadable, or not what was asked for; names the path or collection.
 
     Raised from here and from :mod:`vectorops.chroma_source`, which exports it.
     """
+
+
+class SourceChanged(SourceError):
+    """The source changed while a migration read it: a rerun reads it again (the one source error worth a retry)."""
+
+
+@dataclass(frozen=True, order=True)
+class CollectionRef:
+    """A collection's identity within its store: tenant, database and name.
+
+    Chroma names hold no ``/`` (``[a-zA-Z0-9._-]``), so :attr:`label` reads back unambiguously.
+    """
+
+    tenant: str
+    database: str
+    name: str
+
+    @property
+    def is_default(self) -> bool:
+        """In Chroma's default tenant and database."""
+        return self.tenant == DEFAULT_TENANT and self.database == DEFAULT_DATABASE
+
+    @property
+    def label(self) -> str:
+        """``name`` in the default tenant and database, else ``tenant/database/name``."""
+        return self.name if self.is_default else self.path
+
+    @property
+    def path(self) -> str:
+        """``tenant/database/name``, always."""
+        return f"{self.tenant}/{self.database}/{self.name}"
+
+    @classmethod
+    def parse(cls, label: str) -> CollectionRef:
+        """The ref a :attr:`label` (or a :attr:`path`) names: a bare name is in the default tenant and database."""
+        if "/" not in label:
+            return cls(DEFAULT_TENANT, DEFAULT_DATABASE, label)
+        parts = label.rsplit("/", 2)
+        if len(parts) != 3 or not all(parts):
+            raise SourceError(f"collection {label!r} is neither a name nor tenant/database/name")
+        return cls(*parts)
+
 
 
 class StoreUnusable(Exception):

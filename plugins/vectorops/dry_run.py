@@ -13,20 +13,22 @@ from vectorops.naming import table_name_for
 def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
     """What a migration of ``collection`` would do, without writing anything anywhere."""
     info = chroma_source.describe(request.source, collection)
-    has_documents = chroma_source.has_documents(request.source, collection)
+    has_documents = chroma_source.has_documents(request.source, collection, info.space)
     plan = reembed.plan_embedding(request.reembed, info, has_documents)
-    sample = chroma_source.get_collection(request.source, collection).get(
-        limit=min(info.count, 500), include=["documents", "metadatas"]) if info.count else {"ids": []}
-    sampled = len(sample["ids"])
-    text_bytes = sum(len(d.encode("utf-8", "surrogatepass")) for d in (sample.get("documents") or []) if d)
-    text_bytes += sum(len(str(m)) for m in (sample.get("metadatas") or []) if m)
-    text_bytes += sum(len(i) for i in sample["ids"])
+    sampled = text_bytes = 0
+    for batch in chroma_source.iter_records(request.source, collection, info.space, page=500, limit=500):
+        sampled += len(batch.ids)
+        text_bytes += sum(len(d.encode("utf-8", "surrogatepass")) for d in batch.documents if d)
+        text_bytes += sum(len(str(m)) for m in batch.metadatas if m)
+        text_bytes += sum(len(i) for i in batch.ids)
     dims = plan.dimensions or 0
     est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
     index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
     current = _current_maintenance_work_mem(settings)
     return {
-        "collection": collection, "table": f"{request.target_schema}.{table_name_for(collection)}",
+        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
+        "reader": info.reader, "reader_reason": info.reader_reason,
+        "table": f"{request.target_schema}.{table_name_for(collection)}",
         "rows": info.count, "dimensions": plan.dimensions, "source_dimensions": info.dimensions,
         "space": info.space, "bytes": est_bytes, "vectors": plan.mode, "vectors_reason": plan.reason,
         "embedding_model": plan.table_model, **_reembed_counts(request, collection, plan, info.space),
@@ -57,15 +59,10 @@ def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.Em
     """How many records would be re-embedded, and how many without a document would be kept or quarantined."""
     if plan.mode == reembed.COPY:
         return {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
-    handle = chroma_source.get_collection(request.source, collection)
     counts = {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
-    offset, page = 0, 5000
-    while True:
-        got = handle.get(limit=page, offset=offset, include=["documents", "embeddings"])
-        if not got["ids"]:
-            return counts
-        matrix, unusable = reembed.source_vectors(got["embeddings"], len(got["ids"]), plan, space)
-        for i, document in enumerate(got["documents"]):
+    for batch in chroma_source.iter_records(request.source, collection, space):
+        matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
+        for i, document in enumerate(batch.documents):
             if reembed.gets_new_vector(plan, document, unusable[i]):
                 counts["reembed_count"] += 1
             elif plan.mode == reembed.COLLECTION:
@@ -73,7 +70,7 @@ def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.Em
                 counts["no_document_kept" if fits else "no_document_quarantined"] += 1
             elif unusable[i]:
                 counts["no_document_quarantined"] += 1
-        offset += len(got["ids"])
+    return counts
 
 
 def plan_note(plans: list[dict[str, Any]], source_uri: str, target_schema: str) -> str:
@@ -87,7 +84,8 @@ def plan_note(plans: list[dict[str, Any]], source_uri: str, target_schema: str) 
     lines = [f"**Dry run**: nothing was written. {len(plans)} collection(s), {rows:,} rows from {source_uri} "
              f"→ schema `{target_schema}`."]
     for p in plans:
-        lines.append(f"- `{p['collection']}`: {p['rows']:,} rows, {p['dimensions'] or '?'} dims, {p['space']}, "
+        lines.append(f"- `{p['collection']}` (reader {p['reader']}): {p['rows']:,} rows, "
+                     f"{p['dimensions'] or '?'} dims, {p['space']}, "
                      f"vectors {p['vectors']} ({p['reembed_count']:,} re-embedded), index "
                      f"~{p['index_memory_mb']} MB")
     return "\n".join(lines)

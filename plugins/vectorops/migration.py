@@ -28,7 +28,7 @@ from vectorops import (
     unkeyable_ids,
     unlogged_shadow,
 )
-from vectorops.chroma_source import SourceError, SourceSpec
+from vectorops.chroma_source import CollectionRef, SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
 from vectorops.naming import table_name_for
@@ -48,13 +48,34 @@ def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: r
             f"{plan.model}|{plan.dimensions}")
 
 
-def _check_table_free(conn: Any, collection: str, schema: str, table: str) -> None:
-    row = conn.execute("""SELECT collection FROM vectorops.collection_registry
-                          WHERE table_schema = %s AND table_name = %s AND collection <> %s""",
-                       (schema, table, collection)).fetchone()
+def table_for(conn: Any, source_uri: str, ref: CollectionRef, schema: str) -> str:
+    """The live table of the collection ``ref`` of ``source_uri`` in ``schema``.
+
+    The one the registry records for this source identity, else :func:`table_name_for` of its label; when that
+    table belongs to another source's collection (two stores both with a ``docs``), a name hashed from the
+    store and the label, so neither repoints the other.
+
+    :raises ValueError: when even that table belongs to another collection.
+    """
+    row = conn.execute("""SELECT table_name FROM vectorops.collection_registry
+                          WHERE source_uri = %s AND tenant = %s AND database = %s AND collection = %s
+                            AND table_schema = %s""", (source_uri, ref.tenant, ref.database, ref.name, schema)
+                       ).fetchone()
     if row:
-        raise ValueError(f"collection {collection!r} maps to table {schema}.{table}, which already holds "
-                         f"collection {row[0]!r}")
+        return str(row[0])
+    for candidate in (table_name_for(ref.label), table_name_for(f"{ref.path}@{source_uri}")):
+        owner = _table_owner(conn, schema, candidate)
+        if owner is None:
+            return candidate
+    raise ValueError(f"collection {ref.label!r} of {source_uri} maps to table {schema}.{candidate}, which already "
+                     f"holds collection {owner!r}")
+
+
+def _table_owner(conn: Any, schema: str, table: str) -> str | None:
+    """Which source collection holds ``schema.table`` in the registry (``uri tenant/database/name``), or None."""
+    row = conn.execute("""SELECT source_uri, tenant, database, collection FROM vectorops.collection_registry
+                          WHERE table_schema = %s AND table_name = %s""", (schema, table)).fetchone()
+    return None if row is None else f"{row[0]} {row[1]}/{row[2]}/{row[3]}"
 
 
 def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:
@@ -64,12 +85,15 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     """
     started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
+    log.info("collection %r (%s/%s/%s in %s): reader %s: %s; space %s, HNSW m=%s ef_construction=%s ef_search=%s "
+             "(%s)", collection, info.tenant, info.database, info.name, request.source.uri, info.reader,
+             info.reader_reason, info.space, info.hnsw_m, info.hnsw_ef_construction, info.hnsw_ef_search,
+             info.settings_origin or "as the server reports them")
     embedding_plan = reembed.plan_embedding(request.reembed, info, request.reembed != "never" and (
         chroma_source.has_documents(request.source, collection, info.space)))
-    table = table_name_for(collection)
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
-        _check_table_free(conn, collection, request.target_schema, table)
+        table = table_for(conn, request.source.uri, info.ref, request.target_schema)
         attempt = claims.claim(conn, collection=collection, run_id=run_id,
                                fingerprint=_fingerprint(request.source, info, embedding_plan),
                                target_schema=request.target_schema, table_name=table,
@@ -114,7 +138,8 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
              info.space, embedding_plan.mode, embedding_plan.reason, len(chunk_nos),
              attempt.attempt_id, f" (resumed from run {attempt.adopted_from_run})" if attempt.adopted_from_run else "")
     return {
-        "collection": collection, "run_id": run_id, "attempt_id": attempt.attempt_id,
+        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
+        "reader": info.reader, "run_id": run_id, "attempt_id": attempt.attempt_id,
         "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
         "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
         "embedding": asdict(embedding_plan), "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
@@ -199,7 +224,8 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
             rows_per_s = counts["source"] / total if total > 0 else None
             promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
                               attempt_id=attempt_id, registry={
-                                  "collection": collection, "table_schema": schema, "table_name": table,
+                                  "collection_key": collection, "tenant": info.tenant, "database": info.database,
+                                  "collection": info.name, "table_schema": schema, "table_name": table,
                                   "dimensions": embedding_plan.dimensions, "distance": info.space,
                                   "embedding_model": embedding_plan.table_model,
                                   "source_embedding_model": info.embedding_model,
@@ -226,7 +252,8 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
             record_failure(settings, attempt_id, exc)
             raise
     summary = {
-        "collection": collection, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
+        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
+        "reader": info.reader, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
         "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids,
         "dimensions": embedding_plan.dimensions, "space": info.space, "vectors": embedding_plan.mode,
         "reembedded": counts["reembedded"], "validation": "passed", "index": build.method,

@@ -133,7 +133,8 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
         checks += parity_sample.sample_equality(conn, ids=ids, seed=settings.validation_seed, **common)
         checks.append(parity_sample.top10_overlap(
             conn, query_ids=query_ids, queries=queries,
-            source_exact=source_top_k.result() if source_top_k else None, differ=differ, **common))
+            source_exact=source_top_k.result() if source_top_k else None, differ=differ,
+            min_overlap=settings.min_top10_overlap, **common))
         if suite is not None:
             report.outcomes += suite.result()
     report.outcomes += checks
@@ -160,10 +161,12 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
     with db.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             """SELECT table_schema, table_name, loaded_count, dimensions, distance, normalized, metadata_count,
-                      content_sha256 FROM vectorops.collection_registry WHERE collection = %s""",
+                      content_sha256 FROM vectorops.collection_registry WHERE collection_key = %s
+               ORDER BY migrated_at DESC LIMIT 1""",
             (collection,)).fetchone()
         if row is None:
-            known = [r[0] for r in conn.execute("SELECT collection FROM vectorops.collection_registry ORDER BY 1")]
+            known = [r[0] for r in conn.execute(
+                "SELECT DISTINCT collection_key FROM vectorops.collection_registry ORDER BY 1")]
             raise ValueError(f"collection {collection!r} has not been migrated; migrated collections: "
                              f"{', '.join(map(repr, known)) or 'none'}")
         schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline = row
@@ -200,7 +203,7 @@ def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: fl
     report.seconds = time.perf_counter() - started
     store_report(conn, report)
     conn.execute("""UPDATE vectorops.collection_registry SET validated_at = now(), validation_success = %s
-                    WHERE collection = %s""", (report.success, report.collection))
+                    WHERE collection_key = %s""", (report.success, report.collection))
     log.info("live validation: %s", report.describe())
     return report
 
@@ -208,7 +211,8 @@ def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: fl
 def migrated_collections(settings: Settings) -> list[str]:
     """Every collection in the registry, sorted."""
     with db.connect(runtime.start(settings), autocommit=True) as conn:
-        return [r[0] for r in conn.execute("SELECT collection FROM vectorops.collection_registry ORDER BY 1")]
+        return [r[0] for r in conn.execute(
+            "SELECT DISTINCT collection_key FROM vectorops.collection_registry ORDER BY 1")]
 
 
 def alert_failure(report: ValidationReport, *, event: str, dag_id: str | None, run_id: str | None) -> None:

@@ -20,17 +20,18 @@ def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
     """Fixed-width lines: status, rows read / loaded / quarantined, dims, space, rows/s and table per collection.
 
     :param rows: one mapping per collection with ``collection`` and any of ``status``, ``read``, ``loaded``,
-        ``quarantined``, ``dimensions``, ``space``, ``rows_per_s``, ``table``, ``error`` and
+        ``quarantined``, ``dimensions``, ``space``, ``reader``, ``rows_per_s``, ``table``, ``error`` and
         ``quarantined_ids`` (listed under the row).
     """
     header = (f"{'collection':30} {'status':11} {'read':>9} {'loaded':>9} {'quarant.':>8} {'dims':>5} {'space':>6} "
-              f"{'rows/s':>9}  table")
+              f"{'reader':>12} {'rows/s':>9}  table")
     lines = [header, "-" * len(header)]
     for row in sorted(rows, key=lambda r: r["collection"]):
         rate = f"{row['rows_per_s']:.0f}" if row.get("rows_per_s") else "-"
         lines.append(f"{row['collection'][:30]:30} {_cell(row.get('status')):11} {_cell(row.get('read')):>9} "
                      f"{_cell(row.get('loaded')):>9} {_cell(row.get('quarantined')):>8} "
-                     f"{_cell(row.get('dimensions')):>5} {_cell(row.get('space')):>6} {rate:>9}  "
+                     f"{_cell(row.get('dimensions')):>5} {_cell(row.get('space')):>6} "
+                     f"{_cell(row.get('reader')):>12} {rate:>9}  "
                      f"{_cell(row.get('table'))}")
         if row.get("error"):
             lines.append(f"    error: {row['error']}")

@@ -1,17 +1,18 @@
 INSERT INTO vectorops.collection_registry AS r (
-    collection, table_schema, table_name, dimensions, distance, embedding_model, source_count, loaded_count,
+    collection_key, tenant, database, collection, table_schema, table_name, dimensions, distance, embedding_model, source_count, loaded_count,
     quarantined_count, migrated_at, index_name, index_method, hnsw_m, hnsw_ef_construction, hnsw_ef_search,
     source_uri, source_collection_id, last_run_id, last_attempt_id, rows_per_s, source_embedding_model,
     embedding_mode, reembedded_count, kept_vector_count, metadata_count, normalized, content_sha256, validated_at,
     validation_success)
 VALUES (
-    %(collection)s, %(table_schema)s, %(table_name)s, %(dimensions)s, %(distance)s, %(embedding_model)s,
+    %(collection_key)s, %(tenant)s, %(database)s, %(collection)s, %(table_schema)s, %(table_name)s, %(dimensions)s, %(distance)s, %(embedding_model)s,
     %(source_count)s, %(loaded_count)s, %(quarantined_count)s, now(), %(index_name)s, %(index_method)s,
     %(hnsw_m)s, %(hnsw_ef_construction)s, %(hnsw_ef_search)s, %(source_uri)s, %(source_collection_id)s,
     %(run_id)s, %(attempt_id)s, %(rows_per_s)s, %(source_embedding_model)s,
     %(embedding_mode)s, %(reembedded_count)s, %(kept_vector_count)s, %(metadata_count)s, %(normalized)s,
     %(content_sha256)s, now(), true)
-ON CONFLICT (collection) DO UPDATE SET
+ON CONFLICT ON CONSTRAINT collection_registry_source_identity DO UPDATE SET
+    collection_key = EXCLUDED.collection_key,
     table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name, dimensions = EXCLUDED.dimensions,
     distance = EXCLUDED.distance, embedding_model = EXCLUDED.embedding_model,
     source_count = EXCLUDED.source_count, loaded_count = EXCLUDED.loaded_count,

@@ -121,6 +121,23 @@ ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS normalized bo
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS content_sha256 text;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validated_at timestamptz;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validation_success boolean;
+-- A row per source identity (store, tenant, database, collection): `collection` is the bare Chroma name and
+-- `collection_key` the platform's handle for it (the name, or tenant/database/name outside Chroma's defaults),
+-- which migration_runs, claims, quarantine, validation_results and search_metrics call `collection`.
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS collection_key text;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT 'default_tenant';
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS database text NOT NULL DEFAULT 'default_database';
+UPDATE vectorops.collection_registry SET collection_key = collection WHERE collection_key IS NULL;
+ALTER TABLE vectorops.collection_registry ALTER COLUMN collection_key SET NOT NULL;
+ALTER TABLE vectorops.collection_registry DROP CONSTRAINT IF EXISTS collection_registry_pkey;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'collection_registry_source_identity') THEN
+        ALTER TABLE vectorops.collection_registry ADD CONSTRAINT collection_registry_source_identity
+            UNIQUE NULLS NOT DISTINCT (source_uri, tenant, database, collection);
+    END IF;
+END $$;
+CREATE INDEX IF NOT EXISTS collection_registry_key_idx ON vectorops.collection_registry (collection_key);
 
 -- One row per expectation per validation run: the gate before promotion, or a later check of the live table.
 CREATE TABLE IF NOT EXISTS vectorops.validation_results (

@@ -1,7 +1,7 @@
 -- One row per migrated collection: its registry entry, the live table's vector index, the newest validation
 -- (with the names of its failed expectations), the newest verified backup of its schema and the newest search
 -- measurement. Row counts are read per table afterwards (the table names are identifiers, composed in Python).
-SELECT r.collection, r.table_schema, r.table_name, r.dimensions, r.distance, r.embedding_model,
+SELECT r.collection_key AS collection, r.tenant, r.database, r.table_schema, r.table_name, r.dimensions, r.distance, r.embedding_model,
        r.loaded_count, r.migrated_at, r.last_run_id, r.rows_per_s,
        to_regclass(format('%I.%I', r.table_schema, r.table_name)) IS NOT NULL AS table_exists,
        coalesce(ix.index_name, r.index_name) AS index_name,
@@ -29,11 +29,11 @@ LEFT JOIN LATERAL (
                     '{}') AS failed_expectations
     FROM (SELECT validation_id, stage
           FROM vectorops.validation_results
-          WHERE collection = r.collection
+          WHERE collection = r.collection_key
           ORDER BY validated_at DESC, result_id DESC
           LIMIT 1) last
     JOIN vectorops.validation_results vr
-      ON vr.collection = r.collection AND vr.validation_id = last.validation_id
+      ON vr.collection = r.collection_key AND vr.validation_id = last.validation_id
     GROUP BY last.validation_id, last.stage
 ) v ON true
 LEFT JOIN LATERAL (
@@ -47,8 +47,8 @@ LEFT JOIN LATERAL (
 LEFT JOIN LATERAL (
     SELECT sm.measured_at, sm.p95_ms, sm.recall_at_10, sm.run_id
     FROM vectorops.search_metrics sm
-    WHERE sm.collection = r.collection
+    WHERE sm.collection = r.collection_key
     ORDER BY sm.measured_at DESC, sm.metric_id DESC
     LIMIT 1
 ) m ON true
-ORDER BY r.collection COLLATE "C"
+ORDER BY r.collection_key COLLATE "C"

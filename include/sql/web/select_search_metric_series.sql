@@ -5,7 +5,7 @@ FROM (
     SELECT sm.collection, sm.measured_at, sm.p95_ms, sm.recall_at_10,
            row_number() OVER (PARTITION BY sm.collection ORDER BY sm.measured_at DESC, sm.metric_id DESC) AS newest
     FROM vectorops.search_metrics sm
-    JOIN vectorops.collection_registry r ON r.collection = sm.collection
+    JOIN vectorops.collection_registry r ON r.collection_key = sm.collection
     WHERE sm.measured_at >= now() - make_interval(days => %(days)s)
 ) recent
 WHERE newest <= %(max_points)s

@@ -78,7 +78,8 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
         raise SettingError(f"VECTOROPS_HNSW_EF_SEARCH={ef_override} must be between 1 and {MAX_EF_SEARCH}")
     row = conn.execute(
         """SELECT table_schema, table_name, dimensions, distance, index_name, hnsw_ef_search, last_attempt_id
-           FROM vectorops.collection_registry WHERE collection = %s""", (collection,)).fetchone()
+           FROM vectorops.collection_registry WHERE collection_key = %s
+           ORDER BY migrated_at DESC LIMIT 1""", (collection,)).fetchone()
     if row is None:
         raise ValueError(f"collection {collection!r} has not been migrated")
     schema, table, dimensions, space, registry_index, registry_ef, attempt_id = row
