@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 ROWS ?= 200000
 
-.PHONY: install chromium run test lint bench chaos db-up db-down clean
+.PHONY: install chromium run test lint bench chaos db-up db-down clean fixtures
 
 install: $(STAMP)
 
@@ -56,3 +56,8 @@ db-down: install
 clean:
 	-$(BIN)/vectorops db down
 	rm -rf .vectorops tests/artifacts .pytest_cache
+
+# The fixture Chroma stores under tests/fixtures/stores, each written by the real chromadb release it stands for
+# (one venv per release under .scratch/chroma-venvs; PyPI is needed the first time). FIXTURE_VERSIONS="0.6.3 1.5.9" picks some.
+fixtures:
+	$(PYTHON) tests/fixtures/stores/make_stores.py $(if $(FIXTURE_VERSIONS),--versions $(FIXTURE_VERSIONS))
