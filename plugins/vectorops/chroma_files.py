@@ -22,6 +22,7 @@ from vectorops.chroma_layout import (
     DOCUMENT_KEY,
     URI_KEY,
     FilesUnreadable,
+    HnswHeader,
     StoreCollection,
     connect_readonly,
     current_stamp,
@@ -31,6 +32,7 @@ from vectorops.chroma_layout import (
 )
 from vectorops.chroma_log import log_overlay
 from vectorops.chroma_pickle import PickleStream
+from vectorops.chroma_versions import PYTHON, columns
 
 __all__ = ["FROM_LOG", "FilesUnreadable", "StoreCollection", "StoreReader", "current_stamp", "has_documents",
            "iter_id_positions", "log_overlay", "open_collection"]
@@ -42,6 +44,7 @@ FROM_LOG = -1  # the staged position of a record whose vector is only in the log
 def _label_positions(collection: StoreCollection) -> np.ndarray:
     """``positions[label]`` = the element holding that label, or -1; read from ``data_level0.bin`` in blocks."""
     header = collection.header
+    assert header is not None  # only called for collections whose files hold records
     labels = np.empty(header.element_count, dtype=np.int64)
     per_block = max(1, (8 << 20) // header.element_bytes)
     with open(collection.segment_dir / "data_level0.bin", "rb") as handle:
@@ -60,15 +63,33 @@ def _label_positions(collection: StoreCollection) -> np.ndarray:
 def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Iterator[tuple[list[str], np.ndarray]]:
     """Every id of the collection with the position of its element in ``data_level0.bin``, a batch at a time.
 
-    Memory: one ``int64`` per element for the label → position map, and one batch.
+    Memory: one ``int64`` per element for the label → position map, and one batch. A collection whose HNSW
+    files hold nothing yet (never flushed) is read from the log alone: every position is :data:`FROM_LOG`.
 
     :raises FilesUnreadable: when a label has no element, or the number of ids differs from the metadata
         segment's count.
     """
-    positions = _label_positions(collection)
     overlay = log_overlay(collection)
     seen = 0
     in_files: set[str] = set()
+    if collection.in_files:
+        for ids, found in _ids_in_files(collection, overlay, in_files, batch):
+            yield ids, found
+            seen += len(ids)
+    added = [i for i, vector in overlay.items() if vector is not None and i not in in_files]
+    for start in range(0, len(added), batch):
+        page = added[start:start + batch]
+        yield page, np.full(len(page), FROM_LOG, dtype=np.int64)
+        seen += len(page)
+    if seen != collection.count:
+        raise FilesUnreadable(f"the HNSW segment and the log list {seen} ids, the metadata segment {collection.count}")
+
+
+def _ids_in_files(collection: StoreCollection, overlay: dict[str, np.ndarray | None], in_files: set[str],
+                  batch: int) -> Iterator[tuple[list[str], np.ndarray]]:
+    """The ids the HNSW files hold and the log keeps, with their element positions; adds the logged ones it met
+    to ``in_files``."""
+    positions = _label_positions(collection)
     with open(collection.segment_dir / "index_metadata.pickle", "rb", buffering=1 << 20) as handle:
         ids: list[str] = []
         labels: list[int] = []
@@ -81,18 +102,9 @@ def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Ite
             labels.append(label)
             if len(ids) == batch:
                 yield ids, _positions_of(positions, labels)
-                seen += len(ids)
                 ids, labels = [], []
         if ids:
             yield ids, _positions_of(positions, labels)
-            seen += len(ids)
-    added = [i for i, vector in overlay.items() if vector is not None and i not in in_files]
-    for start in range(0, len(added), batch):
-        page = added[start:start + batch]
-        yield page, np.full(len(page), FROM_LOG, dtype=np.int64)
-        seen += len(page)
-    if seen != collection.count:
-        raise FilesUnreadable(f"the HNSW segment and the log list {seen} ids, the metadata segment {collection.count}")
 
 
 def _positions_of(positions: np.ndarray, labels: list[int]) -> np.ndarray:
@@ -110,17 +122,21 @@ class StoreReader:
 
     def __init__(self, collection: StoreCollection) -> None:
         self.collection = collection
-        self._data = os.open(collection.segment_dir / "data_level0.bin", os.O_RDONLY)
-        self._lengths = os.open(collection.segment_dir / "length.bin", os.O_RDONLY)
+        self._data = self._lengths = -1
+        if collection.in_files:
+            self._data = os.open(collection.segment_dir / "data_level0.bin", os.O_RDONLY)
+            self._lengths = os.open(collection.segment_dir / "length.bin", os.O_RDONLY)
         self._db = connect_readonly(collection.sqlite_path)
         self._arrays = bool(scalar(self._db, "SELECT count(*) FROM sqlite_master WHERE name = ?",
                                  ("embedding_metadata_array",)))
+        self._flag = "m.bool_value" if "bool_value" in columns(self._db, "embedding_metadata") else "NULL"
         self._overlay = log_overlay(collection)
 
     def close(self) -> None:
         """Close the files and the SQLite connection."""
-        os.close(self._data)
-        os.close(self._lengths)
+        for handle in (self._data, self._lengths):
+            if handle >= 0:
+                os.close(handle)
         self._db.close()
 
     def __enter__(self) -> StoreReader:
@@ -138,21 +154,12 @@ class StoreReader:
         """
         header = self.collection.header
         dims = self.collection.dimensions
-        size = header.element_bytes
         in_files = [i for i, p in enumerate(positions) if p != FROM_LOG]
-        raw = b"".join(os.pread(self._data, size, int(positions[i]) * size) for i in in_files)
-        if len(raw) != size * len(in_files):
-            raise FilesUnreadable("data_level0.bin is shorter than its element count")
-        rows = np.frombuffer(raw, dtype=np.uint8).reshape(len(in_files), size)
-        if len(in_files) and rows[:, 2].any():  # hnswlib's delete mark: byte 2 of the level-0 link count
-            raise FilesUnreadable("an element staged for loading is marked deleted in data_level0.bin")
-        stored = rows[:, header.data_offset:header.data_offset + 4 * dims].copy().view("<f4")
-        if self.collection.space == "cosine" and in_files:
-            norms = np.frombuffer(b"".join(os.pread(self._lengths, 4, int(positions[i]) * 4) for i in in_files),
-                                  dtype="<f4")
-            stored = stored * norms[:, None]  # float32 × float32, as Chroma rebuilds them
+        if in_files and header is None:
+            raise FilesUnreadable("an element position was given for a collection whose files hold no records")
         vectors = np.empty((len(positions), dims), dtype=np.float32)
-        vectors[in_files] = stored
+        if header is not None:
+            vectors[in_files] = self._from_files([int(positions[i]) for i in in_files], header)
         for i, record_id in enumerate(ids):
             if record_id in self._overlay or positions[i] == FROM_LOG:
                 logged = self._overlay.get(record_id)
@@ -160,6 +167,22 @@ class StoreReader:
                     raise FilesUnreadable(f"record {record_id!r} has no vector in the files or the log")
                 vectors[i] = logged
         return vectors
+
+    def _from_files(self, positions: list[int], header: HnswHeader) -> np.ndarray:
+        """The vectors at element ``positions`` of ``data_level0.bin`` (times their norms, in the cosine space)."""
+        dims = self.collection.dimensions
+        size = header.element_bytes
+        raw = b"".join(os.pread(self._data, size, p * size) for p in positions)
+        if len(raw) != size * len(positions):
+            raise FilesUnreadable("data_level0.bin is shorter than its element count")
+        rows = np.frombuffer(raw, dtype=np.uint8).reshape(len(positions), size)
+        if len(positions) and rows[:, 2].any():  # hnswlib's delete mark: byte 2 of the level-0 link count
+            raise FilesUnreadable("an element staged for loading is marked deleted in data_level0.bin")
+        stored = rows[:, header.data_offset:header.data_offset + 4 * dims].copy().view("<f4")
+        if self.collection.space == "cosine" and positions:
+            norms = np.frombuffer(b"".join(os.pread(self._lengths, 4, p * 4) for p in positions), dtype="<f4")
+            stored = stored * norms[:, None]  # float32 × float32, as Chroma rebuilds them
+        return stored
 
     def fields(self, ids: Sequence[str]) -> tuple[list[str | None], list[dict[str, Any] | None], list[str | None]]:
         """Documents, metadatas and uris of ``ids``, in their order.
@@ -174,9 +197,10 @@ class StoreReader:
         metadatas: list[dict[str, Any] | None] = [None] * len(ids)
         present = [False] * len(ids)
         rows = self._db.execute(
-            """SELECT e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value
+            f"""SELECT e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, {self._flag}
                FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id
-               WHERE e.segment_id = ? AND e.embedding_id IN (SELECT value FROM json_each(?))""", (segment, wanted))
+               WHERE e.segment_id = ? AND e.embedding_id IN (SELECT value FROM json_each(?))""",  # noqa: S608
+            (segment, wanted))
         for record_id, key, text, number, real, flag in rows:
             i = index[record_id]
             present[i] = True
@@ -188,7 +212,7 @@ class StoreReader:
                 documents[i] = value
                 continue
             meta = metadatas[i]
-            if meta is None:  # as Chroma does: a uri without metadata gives {}, a document alone gives None
+            if meta is None:  # as Chroma 1.x does: a uri without metadata gives {}, a document alone gives None
                 meta = metadatas[i] = {}
             if key == URI_KEY:
                 uris[i] = value
@@ -198,6 +222,8 @@ class StoreReader:
             raise KeyError(ids[present.index(False)])
         if self._arrays:
             self._add_arrays(ids, index, metadatas, segment, wanted)
+        if self.collection.writer == PYTHON:  # chromadb 0.4–0.6 (_clean_metadata): no metadata left gives None
+            metadatas = [meta or None for meta in metadatas]
         return documents, metadatas, uris
 
     def _add_arrays(self, ids: Sequence[str], index: dict[str, int], metadatas: list[dict[str, Any] | None],

@@ -1,16 +1,21 @@
-"""Where a collection of a local Chroma store lives in its files, checked part by part.
+"""Where a collection of a local Chroma store lives in its files, checked part by part, for chromadb 0.4 to 1.5.
 
-A local persistent store (``chromadb.PersistentClient``, Chroma 1.x) keeps:
+A local persistent store keeps:
 
-* ``chroma.sqlite3``: collections, segments, and the metadata segment: ids (``embeddings``), documents, uris
-  and metadata values (``embedding_metadata``, list values in ``embedding_metadata_array``), and the write log
-  (``embeddings_queue``) of records not yet applied to the segments;
+* ``chroma.sqlite3``: tenants, databases, collections, segments, and the metadata segment: ids (``embeddings``),
+  documents, uris and metadata values (``embedding_metadata``, list values in ``embedding_metadata_array`` from
+  1.5), the write log (``embeddings_queue``) and each segment's applied log position (``max_seq_id``);
 * ``<vector segment id>/``: the hnswlib index: ``header.bin``, ``data_level0.bin`` (per element: links, the
-  float32 vector, the label), ``length.bin`` (per element: the norm, for the cosine space, which stores unit
-  vectors) and ``index_metadata.pickle`` (the id ↔ label maps).
+  float32 vector, the label), ``length.bin`` (per element: the norm; the cosine space stores unit vectors) and
+  ``index_metadata.pickle`` (the id ↔ label maps, :mod:`vectorops.chroma_pickle`).
 
-:func:`open_collection` locates a collection and raises :class:`FilesUnreadable` with the reason when any part
-is not in a layout :mod:`vectorops.chroma_files` knows how to read.
+The differences between versions (:mod:`vectorops.chroma_versions`) are handled here: log positions stored as
+BLOBs before 1.0, the vector segment's position kept only in the pickle in 0.4, and a vector segment that was
+never flushed (fewer writes than its ``sync_threshold``, or an empty collection): it has no pickle, and its
+records are read from the log alone (:mod:`vectorops.chroma_log`), as Chroma rebuilds them when it opens the store.
+
+:func:`open_collection` locates a collection and raises :class:`FilesUnreadable` with the reason when any part is
+not in a layout :mod:`vectorops.chroma_files` knows how to read.
 """
 
 from __future__ import annotations
@@ -24,17 +29,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vectorops.chroma_pickle import read_header
+from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef
+from vectorops.chroma_unreadable import FilesUnreadable
+from vectorops.chroma_versions import (
+    PYTHON,
+    applied_migrations,
+    columns,
+    decode_seq_id,
+    has_table,
+    writer_of,
+)
+
+__all__ = ["FilesUnreadable", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp", "has_documents",
+           "open_collection", "scalar"]
+
 HNSW_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"
 METADATA_SEGMENT = "urn:chroma:segment/metadata/sqlite"
 DOCUMENT_KEY = "chroma:document"
 URI_KEY = "chroma:uri"
-HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib persistence version 1
+HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib 0.7 and Chroma 1.x: persistence version 1
 HEADER_VERSION = 1
 MAX_PENDING = 100_000
-
-
-class FilesUnreadable(Exception):
-    """The store's files are not in a layout this reader knows; the message says which part and why."""
+#: chromadb 0.4–0.6's default ``hnsw:batch_size``: how many log records its vector segment buffers
+DEFAULT_BATCH_SIZE = 100
+PICKLE = "index_metadata.pickle"
+SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", PICKLE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +93,15 @@ class HnswHeader:
 
 @dataclass(frozen=True)
 class StoreCollection:
-    """One collection of a local store, located in its files."""
+    """One collection of a local store, located in its files.
+
+    :param header: the HNSW files' header, or ``None`` when the vector segment holds nothing yet (never flushed,
+        or empty): every vector is then read from the log.
+    :param vector_applied: the log position the HNSW files hold (0 when they hold none); later writes are read
+        from the log.
+    :param writer: ``python`` (chromadb 0.4–0.6) or ``rust`` (1.x): how Chroma replays the log and returns records.
+    :param batch_size: the vector segment's ``hnsw:batch_size`` (what a Python Chroma buffers before indexing).
+    """
 
     path: Path
     name: str
@@ -83,9 +111,18 @@ class StoreCollection:
     count: int
     metadata_segment: str
     segment_dir: Path
-    header: HnswHeader
+    header: HnswHeader | None
     stamp: str
     vector_applied: int = 0
+    writer: str = "rust"
+    batch_size: int = DEFAULT_BATCH_SIZE
+    tenant: str = DEFAULT_TENANT
+    database: str = DEFAULT_DATABASE
+
+    @property
+    def ref(self) -> CollectionRef:
+        """The collection's identity in its store."""
+        return CollectionRef(self.tenant, self.database, self.name)
 
     @property
     def vector_segment(self) -> str:
@@ -96,6 +133,16 @@ class StoreCollection:
     def sqlite_path(self) -> Path:
         """``chroma.sqlite3`` of the store."""
         return self.path / "chroma.sqlite3"
+
+    @property
+    def in_files(self) -> bool:
+        """Whether the HNSW files hold records (else every vector is in the log)."""
+        return self.header is not None
+
+    @property
+    def topic_pattern(self) -> str:
+        """``LIKE`` pattern of the collection's log topic (``persistent://<tenant>/<namespace>/<collection id>``)."""
+        return f"%/{self.collection_id}"
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -120,28 +167,45 @@ def _segments(conn: sqlite3.Connection, collection_id: str) -> tuple[str, str]:
     return by_type[HNSW_SEGMENT], by_type[METADATA_SEGMENT]
 
 
-def _applied_positions(conn: sqlite3.Connection, collection_id: str, vector_segment: str,
-                       metadata_segment: str) -> int:
-    """The log position the vector segment's files hold; writes after it are read from the log itself.
+def _applied(conn: sqlite3.Connection, segment: str) -> int | None:
+    """The log position ``segment`` recorded in ``max_seq_id``, decoded, or ``None``."""
+    value = scalar(conn, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,))
+    return None if value is None else decode_seq_id(value)
 
-    :raises FilesUnreadable: when the vector segment was never flushed, the metadata segment is behind the log,
-        or more writes wait in the log than this reader keeps in memory.
+
+def _newest_logged(conn: sqlite3.Connection, collection_id: str) -> int | None:
+    """The newest log position of the collection (the log is read from its end, so this stops early)."""
+    return scalar(conn, "SELECT seq_id FROM embeddings_queue WHERE topic LIKE ? ORDER BY seq_id DESC LIMIT 1",
+                  (f"%/{collection_id}",))
+
+
+def _vector_applied(conn: sqlite3.Connection, collection_id: str, vector_segment: str, metadata_segment: str,
+                    pickled: int | None) -> int:
+    """The log position the HNSW files hold: ``max_seq_id`` (0.5 on), else the pickle's (0.4), else none (0).
+
+    :raises FilesUnreadable: when the metadata segment is behind the log, or more writes wait in the log than
+        this reader keeps in memory.
     """
-    applied = {s: scalar(conn, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (s,))
-               for s in (vector_segment, metadata_segment)}
-    if any(v is None or not isinstance(v, int) for v in applied.values()):
-        raise FilesUnreadable("a segment has no applied log position yet (fewer writes than its sync threshold)")
-    newest = scalar(conn, "SELECT max(seq_id) FROM embeddings_queue WHERE topic LIKE ?", (f"%/{collection_id}",))
-    if newest is not None and newest > applied[metadata_segment]:
+    applied = _applied(conn, vector_segment)
+    if applied is None:
+        applied = pickled or 0
+    newest = _newest_logged(conn, collection_id)
+    metadata_applied = _applied(conn, metadata_segment)
+    if newest is not None and (metadata_applied is None or newest > metadata_applied):
         raise FilesUnreadable(f"the metadata segment has not applied the log up to {newest} yet")
-    pending = scalar(conn, "SELECT count(*) FROM embeddings_queue WHERE topic LIKE ? AND seq_id > ?",
-                   (f"%/{collection_id}", applied[vector_segment]))
+    pending = scalar(conn, "SELECT count(*) FROM embeddings_queue WHERE seq_id > ? AND topic LIKE ?",
+                     (applied, f"%/{collection_id}"))
     if pending > MAX_PENDING:
         raise FilesUnreadable(f"{pending} vector writes wait in the log (this reader keeps at most {MAX_PENDING})")
-    return int(applied[vector_segment])
+    return applied
 
 
-SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", "index_metadata.pickle")
+def _file_part(path: Path) -> str:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return f"{path.name}:-"
+    return f"{path.name}:{found.st_size}:{found.st_mtime_ns}"
 
 
 def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str, collection_id: str) -> str:
@@ -149,27 +213,36 @@ def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str, c
 
     Two reads of the same unchanged store give the same stamp; any write to the collection changes it.
     """
-    parts = [f"{n}:{(segment_dir / n).stat().st_size}:{(segment_dir / n).stat().st_mtime_ns}" for n in SEGMENT_FILES]
-    applied = conn.execute("SELECT segment_id, seq_id FROM max_seq_id WHERE segment_id IN (?, ?) ORDER BY segment_id",
-                           (segment_dir.name, metadata_segment)).fetchall()
-    newest = scalar(conn, "SELECT max(seq_id) FROM embeddings_queue WHERE topic LIKE ?", (f"%/{collection_id}",))
+    parts = [_file_part(segment_dir / n) for n in SEGMENT_FILES]
+    applied = [_applied(conn, s) for s in sorted((segment_dir.name, metadata_segment))]
+    newest = _newest_logged(conn, collection_id)
     return hashlib.sha256(json.dumps([parts, applied, newest]).encode()).hexdigest()[:32]
 
 
 def _check_values(conn: sqlite3.Connection, metadata_segment: str) -> None:
     """Refuse metadata this reader would not return exactly as Chroma does."""
+    flag = "m.bool_value IS NULL" if "bool_value" in columns(conn, "embedding_metadata") else "1"
     odd = conn.execute(
-        """SELECT m.key FROM embedding_metadata m JOIN embeddings e ON e.id = m.id
+        f"""SELECT m.key FROM embedding_metadata m JOIN embeddings e ON e.id = m.id
            WHERE e.segment_id = ? AND ((m.key LIKE 'chroma:%' AND m.key NOT IN (?, ?))
               OR (m.string_value IS NULL AND m.int_value IS NULL AND m.float_value IS NULL
-                  AND m.bool_value IS NULL)) LIMIT 1""", (metadata_segment, DOCUMENT_KEY, URI_KEY)).fetchone()
+                  AND {flag})) LIMIT 1""",  # noqa: S608 (a fixed fragment)
+        (metadata_segment, DOCUMENT_KEY, URI_KEY)).fetchone()
     if odd is not None:
         raise FilesUnreadable(f"metadata key {odd[0]!r} is reserved or has no value")
 
 
-def open_collection(path: str | Path, name: str, space: str, check_values: bool = True) -> StoreCollection:
-    """Locate collection ``name`` of the local store at ``path`` in its files, checking everything it reads.
+def _as_ref(ref: CollectionRef | str) -> CollectionRef:
+    """A ref, from a ref or a plain name (in the default tenant and database)."""
+    return ref if isinstance(ref, CollectionRef) else CollectionRef(DEFAULT_TENANT, DEFAULT_DATABASE, ref)
 
+
+def open_collection(path: str | Path, ref: CollectionRef | str, space: str,
+                    check_values: bool = True) -> StoreCollection:
+    """Locate collection ``ref`` of the local store at ``path`` in its files, checking everything it reads.
+
+    :param ref: the collection's tenant, database and name; a plain name is looked up in the default tenant and
+        database.
     :param space: the collection's distance space (``cosine`` stores unit vectors and their norms).
     :param check_values: scan every metadata value for ones this reader would not return as Chroma does (about
         10 s per million records); a caller whose files carry a stamp checked this way before can skip it.
@@ -184,35 +257,42 @@ def open_collection(path: str | Path, name: str, space: str, check_values: bool 
         raise FilesUnreadable(f"chroma.sqlite3 cannot be opened read-only: {exc}") from exc
     try:
         with conn:
-            return _locate(conn, root, name, space, check_values)
+            return _locate(conn, root, _as_ref(ref), space, check_values)
     except sqlite3.Error as exc:
         raise FilesUnreadable(f"chroma.sqlite3 is not in a known layout: {exc}") from exc
     finally:
         conn.close()
 
 
-def _locate(conn: sqlite3.Connection, root: Path, ref: Any, space: str, check_values: bool) -> StoreCollection:
-    from vectorops.chroma_store import CollectionRef
-
-    ref = ref if isinstance(ref, CollectionRef) else CollectionRef.parse(ref)
-    name = ref.name
-    found = conn.execute(
-        """SELECT c.id, c.dimension FROM collections c JOIN databases d ON d.id = c.database_id
-           WHERE c.name = ? AND d.name = ? AND d.tenant_id = ?""", (ref.name, ref.database, ref.tenant)).fetchall()
+def _find(conn: sqlite3.Connection, ref: CollectionRef) -> tuple[str, Any]:
+    """The id and recorded dimension of the collection ``ref``."""
+    if "database_id" in columns(conn, "collections") and has_table(conn, "databases"):
+        found = conn.execute(
+            """SELECT c.id, c.dimension FROM collections c JOIN databases d ON d.id = c.database_id
+               WHERE c.name = ? AND d.name = ? AND d.tenant_id = ?""", (ref.name, ref.database, ref.tenant)).fetchall()
+    elif ref.is_default:  # before tenants and databases (chromadb < 0.4.16): every collection is in the defaults
+        found = conn.execute("SELECT id, dimension FROM collections WHERE name = ?", (ref.name,)).fetchall()
+    else:
+        found = []
     if len(found) != 1:
-        raise FilesUnreadable(f"collection {ref.label!r} is not in the store")
-    collection_id, dimensions = found[0]
-    vector_segment, metadata_segment = _segments(conn, collection_id)
-    vector_applied = _applied_positions(conn, collection_id, vector_segment, metadata_segment)
-    count = int(scalar(conn, "SELECT count(*) FROM embeddings WHERE segment_id = ?", (metadata_segment,)))
-    segment_dir = root / vector_segment
+        raise FilesUnreadable(f"collection {ref.name!r} is not in tenant {ref.tenant!r}, database {ref.database!r}")
+    return str(found[0][0]), found[0][1]
+
+
+def _batch_size(conn: sqlite3.Connection, vector_segment: str) -> int:
+    """The vector segment's ``hnsw:batch_size`` (chromadb 0.4–0.6 keep it in the segment's metadata)."""
+    value = scalar(conn, "SELECT int_value FROM segment_metadata WHERE segment_id = ? AND key = 'hnsw:batch_size'",
+                   (vector_segment,))
+    return int(value) if isinstance(value, int) and value > 0 else DEFAULT_BATCH_SIZE
+
+
+def _header(segment_dir: Path, dimensions: int) -> HnswHeader:
+    """Check the HNSW files against each other and the collection's dimension; return their header."""
     files = [segment_dir / n for n in SEGMENT_FILES]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
-        raise FilesUnreadable(f"the HNSW segment {vector_segment} lacks {', '.join(missing)}")
+        raise FilesUnreadable(f"the HNSW segment {segment_dir.name} lacks {', '.join(missing)}")
     header = HnswHeader.parse(files[0].read_bytes())
-    if not isinstance(dimensions, int) or dimensions < 1:
-        raise FilesUnreadable(f"the collection records dimension {dimensions!r}")
     expected = (4 + 4 * header.max_m0, 4 + 4 * header.max_m0 + 4 * dimensions,
                 4 + 4 * header.max_m0 + 4 * dimensions + 8)
     if (header.offset_level0, header.data_offset, header.label_offset, header.element_bytes) != (0, *expected):
@@ -226,20 +306,45 @@ def _locate(conn: sqlite3.Connection, root: Path, ref: Any, space: str, check_va
                               f"elements of {header.element_bytes}")
     if files[2].stat().st_size < 4 * header.element_count:
         raise FilesUnreadable("length.bin is shorter than the element count")
+    return header
+
+
+def _locate(conn: sqlite3.Connection, root: Path, ref: CollectionRef, space: str,
+            check_values: bool) -> StoreCollection:
+    writer = writer_of(applied_migrations(conn))
+    collection_id, dimensions = _find(conn, ref)
+    vector_segment, metadata_segment = _segments(conn, collection_id)
+    count = int(scalar(conn, "SELECT count(*) FROM embeddings WHERE segment_id = ?", (metadata_segment,)))
+    if dimensions is None and count == 0:
+        dimensions = 0  # never written: Chroma records the dimension with the first vector
+    if not isinstance(dimensions, int) or dimensions < 0:
+        raise FilesUnreadable(f"the collection records dimension {dimensions!r}")
+    segment_dir = root / vector_segment
+    pickled = read_header(segment_dir / PICKLE) if (segment_dir / PICKLE).is_file() else None
+    # Chroma loads the HNSW files only when the pickle lists ids; otherwise it rebuilds the index from the log
+    in_files = pickled is not None and pickled.has_ids
+    vector_applied = _vector_applied(conn, collection_id, vector_segment, metadata_segment,
+                                     pickled.max_seq_id if pickled is not None else None)
+    header = _header(segment_dir, dimensions) if in_files else None
     if check_values:
         _check_values(conn, metadata_segment)
-    return StoreCollection(path=root, name=name, collection_id=collection_id, space=space, dimensions=dimensions,
-                           count=count, metadata_segment=metadata_segment, segment_dir=segment_dir, header=header,
+    return StoreCollection(path=root, name=ref.name, tenant=ref.tenant, database=ref.database,
+                           collection_id=collection_id, space=space, dimensions=dimensions, count=count,
+                           metadata_segment=metadata_segment, segment_dir=segment_dir, header=header,
                            stamp=_stamp(conn, segment_dir, metadata_segment, collection_id),
-                           vector_applied=vector_applied)
+                           vector_applied=vector_applied, writer=writer,
+                           batch_size=_batch_size(conn, vector_segment) if writer == PYTHON else DEFAULT_BATCH_SIZE)
 
 
 def current_stamp(collection: StoreCollection) -> str:
     """The stamp the collection's files have now; differs from ``collection.stamp`` after any write."""
-    conn = connect_readonly(collection.sqlite_path)
+    try:
+        conn = connect_readonly(collection.sqlite_path)
+    except sqlite3.Error:
+        return "unreadable"
     try:
         return _stamp(conn, collection.segment_dir, collection.metadata_segment, collection.collection_id)
-    except (OSError, sqlite3.Error):
+    except (OSError, sqlite3.Error, FilesUnreadable):
         return "unreadable"
     finally:
         conn.close()
@@ -251,6 +356,6 @@ def has_documents(collection: StoreCollection) -> bool:
     try:
         return scalar(conn, """SELECT count(*) FROM (SELECT 1 FROM embedding_metadata m JOIN embeddings e ON e.id = m.id
                              WHERE e.segment_id = ? AND m.key = ? LIMIT 1)""",
-                    (collection.metadata_segment, DOCUMENT_KEY)) > 0
+                      (collection.metadata_segment, DOCUMENT_KEY)) > 0
     finally:
         conn.close()

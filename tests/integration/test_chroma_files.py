@@ -98,11 +98,34 @@ def test_files_reader_returns_exactly_what_chroma_get_returns(tmp_path: Path, sp
             assert {k: type(v) for k, v in metadata.items()} == {k: type(v) for k, v in got["metadatas"][i].items()}
 
 
-def test_pending_log_is_refused_and_auto_falls_back_to_the_api(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    collection = chroma_client(tmp_path).create_collection("pending", configuration={"hnsw": {"space": "l2"}})
-    add_records(collection, [f"p{i}" for i in range(5)], np.ones((5, 4), dtype=np.float32))
-    with pytest.raises(chroma_files.FilesUnreadable, match=r"sync threshold|not yet applied"):
+@pytest.mark.parametrize("space", ["cosine", "l2"])
+def test_a_never_flushed_collection_is_read_from_the_log(tmp_path: Path, space: str) -> None:
+    collection = chroma_client(tmp_path).create_collection("pending", configuration={"hnsw": {"space": space}})
+    rng = np.random.default_rng(11)
+    add_records(collection, [f"p{i}" for i in range(5)], rng.standard_normal((5, 4), dtype=np.float32),
+                documents=["a", None, "", "d", "e"], metadatas=[{"i": 1}, None, {"f": 1.0}, {"b": True}, None])
+    collection.delete(ids=["p3"])
+    found = chroma_files.open_collection(tmp_path, "pending", space)
+    assert not found.in_files and found.count == 4  # no HNSW files yet: every vector is in the log
+    from_files = _all_from_files(tmp_path, "pending", space)
+    got = chroma_client(tmp_path).get_collection("pending").get(include=["embeddings", "documents", "metadatas"])
+    assert sorted(from_files) == sorted(got["ids"]) == ["p0", "p1", "p2", "p4"]
+    for i, record_id in enumerate(got["ids"]):
+        vector, document, metadata, _ = from_files[record_id]
+        assert np.asarray(got["embeddings"][i], dtype=np.float32).tobytes() == vector.tobytes(), record_id
+        assert (document, metadata) == (got["documents"][i], got["metadatas"][i]), record_id
+
+
+def _damage_header(path: Path, name: str, space: str) -> None:
+    found = chroma_files.open_collection(path, name, space)
+    (found.segment_dir / "header.bin").write_bytes(b"\x00" * 10)
+
+
+def test_unreadable_files_are_refused_and_auto_falls_back_to_the_api(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _store(tmp_path, "pending", "l2", n=120)
+    _damage_header(tmp_path, "pending", "l2")  # a copy made for the test: Chroma's own files, one of them broken
+    with pytest.raises(chroma_files.FilesUnreadable, match=r"header.bin has 10 bytes"):
         chroma_files.open_collection(tmp_path, "pending", "l2")
     spec = chroma_source.SourceSpec(path=str(tmp_path))
     chroma_source.forget_files()

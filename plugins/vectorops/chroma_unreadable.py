@@ -1,0 +1,7 @@
+"""The one error of the files reader (:mod:`vectorops.chroma_files` and the modules it reads with)."""
+
+from __future__ import annotations
+
+
+class FilesUnreadable(Exception):
+    """The store's files are not in a layout this reader knows; the message says which part and why."""
