@@ -47,6 +47,12 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
                              description_md="Read from a Chroma server instead of a path (e.g. `chroma.internal`)."),
         "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
                              section="Source"),
+        "chroma_conn": Param(None, type=["null", "string"], title="Chroma connection", section="Source",
+                             description_md="Read from a Chroma server through an Airflow connection of type "
+                                            "`chroma` (instead of host and port): it holds the host and port, the "
+                                            "token or login/password, HTTPS with a CA bundle, and the `tenant` and "
+                                            "`database` to read (empty database: all of the tenant's). See "
+                                            "`docs/chroma-servers.md`."),
         "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
                              description_md="Collections to migrate, one per line, e.g. `docs` and `faq` on two "
                                             "lines. Empty: all of them. An unknown name fails the run at once and "

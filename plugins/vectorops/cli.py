@@ -29,9 +29,29 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the process-local connection a ``--chroma-conn`` URL becomes
+CLI_CHROMA_CONN = "vectorops_cli_chroma"
+
+
+def chroma_conn_id(value: str | None) -> str | None:
+    """``--chroma-conn``: a connection id as it is, or a URL made into this process's connection
+    :data:`CLI_CHROMA_CONN` (``AIRFLOW_CONN_VECTOROPS_CLI_CHROMA``, Airflow's JSON form), so its secret never enters
+    the params, XCom or logs: only the id does.
+
+    :raises ValueError: naming what is wrong with the URL.
+    """
+    if not value or "://" not in value:
+        return value
+    from vectorops.chroma_connection import connection_from_url
+
+    os.environ[f"AIRFLOW_CONN_{CLI_CHROMA_CONN.upper()}"] = connection_from_url(value)
+    return CLI_CHROMA_CONN
+
+
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "chroma_path": args.chroma_path, "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
+        "chroma_conn": chroma_conn_id(args.chroma_conn),
         "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
         "batch_size": args.batch_size, "dry_run": args.dry_run,
     }
@@ -166,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     src = mig.add_mutually_exclusive_group()
     src.add_argument("--chroma-path", help="Chroma PersistentClient directory (default: CHROMA_DB_PATH)")
     src.add_argument("--chroma-host", help="Chroma HTTP server host")
+    src.add_argument("--chroma-conn", metavar="ID_OR_URL",
+                     help="Chroma server through an Airflow connection id (AIRFLOW_CONN_<ID>), or a URL "
+                          "http(s)://[login:password@]host:port/?tenant=&database=&token=&ca_bundle=&verify=&"
+                          "auth_type= (docs/chroma-servers.md)")
     mig.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
     mig.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
     mig.add_argument("--collection", action="append", help="collection to migrate (repeatable; default: all)")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vectorops import chroma_source, chroma_store
+from vectorops import chroma_server, chroma_source, chroma_store
 from vectorops.chroma_source import SourceError, SourceSpec
 from vectorops.config import Settings
 from vectorops.naming import check_schema_name
@@ -27,8 +27,8 @@ class MigrationRequest:
     dry_run: bool
 
 
-PARAMS = ("chroma_path", "chroma_host", "chroma_port", "collections", "reembed", "target_schema", "batch_size",
-          "dry_run")
+PARAMS = ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "reembed", "target_schema",
+          "batch_size", "dry_run")
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -67,11 +67,18 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; known: {', '.join(PARAMS)}")
+    conn_id = _text(params, "chroma_conn")
     host = _text(params, "chroma_host")
     path = _text(params, "chroma_path") or settings.chroma_path
     port = _integer(params, "chroma_port", 8000, 1, 65535)
-    if not host and not path:
+    if conn_id and host:
+        raise ValueError(f"chroma_conn={conn_id!r} and chroma_host={host!r}: give one (the connection holds the host)")
+    if not conn_id and not host and not path:
         raise ValueError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
+    if conn_id:  # host, port, HTTPS, tenant and database; the secrets stay in the connection
+        source = chroma_server.source_from_connection(conn_id)
+    else:
+        source = SourceSpec(path=None if host else path, host=host, port=port)
     reembed = params.get("reembed") or "never"
     if reembed not in REEMBED_MODES:
         raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
@@ -82,7 +89,7 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     if schema is not None and not isinstance(schema, str):
         raise ValueError(f"target_schema={schema!r} must be a string")
     return MigrationRequest(
-        source=SourceSpec(path=None if host else path, host=host, port=port),
+        source=source,
         collections=_collections(params.get("collections")),
         reembed=reembed,
         target_schema=check_schema_name(schema or "vectors"),
