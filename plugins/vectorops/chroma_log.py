@@ -243,6 +243,3 @@ def as_indexed(vector: np.ndarray) -> np.ndarray:
     norm = np.sqrt(squares[-1] if squares.size else np.float32(0)).astype(np.float32)
     inverse = np.float32(1) / (norm + np.float32(1e-30))
     return ((vector * inverse).astype(np.float32) * norm).astype(np.float32)
-
-
-_as_indexed = as_indexed  # the name the files reader's tests used

@@ -3,28 +3,32 @@
 Chroma's own client is no judge of a store: given a directory that holds none, it creates one there; given a store
 of an older Chroma, it upgrades it in place; given a store of a newer one, it reads what it understands; and while
 another process holds a write lock on ``chroma.sqlite3``, it waits forever. :func:`check_local_store` looks first,
-without writing, and raises :class:`SourceError` naming the path and what is wrong, so a bad source fails before
+read-only, and raises :class:`SourceError` naming the path and what is wrong, so a bad source fails before
 anything is written, on either side.
 
-The store's schema version is the set of migrations Chroma recorded in its ``migrations`` table.
-:data:`KNOWN_MIGRATIONS` is what the chromadb this package pins (1.5.9) applies; ``tests/faults`` checks it against a
-store the installed chromadb writes.
+The store's schema version is the set of migrations Chroma recorded in its ``migrations`` table. Every set a
+chromadb from 0.4 to 1.5.9 writes is accepted (:mod:`vectorops.chroma_versions`: the files reader reads them all);
+a migration past :data:`KNOWN_MIGRATIONS` means a newer Chroma, and is refused. ``tests/faults`` checks
+:data:`KNOWN_MIGRATIONS` against a store the installed chromadb writes.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-#: the newest migration of each kind that chromadb 1.5.9 applies; it applies every version from 1 up to it
-KNOWN_MIGRATIONS = {"embeddings_queue": 2, "metadb": 6, "sysdb": 10}
+from vectorops.chroma_versions import KNOWN_MIGRATIONS, release_of
+
 #: how long a check waits for another process's lock on ``chroma.sqlite3`` before it says the store is locked
 LOCK_WAIT_S = 5.0
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_FILE = "chroma.sqlite3"
+
+log = logging.getLogger(__name__)
 
 
 DEFAULT_TENANT = "default_tenant"
@@ -129,8 +133,12 @@ def check_store(path: Path, thorough: bool = False) -> None:
     :param thorough: also run SQLite's ``quick_check`` over every page (seconds per GB: 8.6 s for the 0.9 GB of a
         1M × 384 store on a busy 2-core machine), so a damaged page fails here, before the migration writes
         anything, instead of half-way through the load.
+    Only reads: a connection in ``mode=ro``, which waits up to :data:`LOCK_WAIT_S` for the shared lock every read
+    takes. A writer mid-transaction (a RESERVED lock) does not stop readers, and the store is read as it was at its
+    last commit; a writer committing (a PENDING or EXCLUSIVE lock) for longer than that makes the store locked.
+
     :raises StoreUnusable: naming what is wrong: no such path, not a store, a corrupt, truncated or locked
-        ``chroma.sqlite3``, or a store written by another Chroma version.
+        ``chroma.sqlite3``, or a store written by a newer Chroma than this package knows.
     """
     if not path.exists():
         raise StoreUnusable("does not exist")
@@ -166,7 +174,6 @@ def check_store(path: Path, thorough: bool = False) -> None:
         raise StoreUnusable(f"has a corrupt {SQLITE_FILE}: {exc}") from exc
     finally:
         conn.close()
-    _check_write_lock(database)
 
 
 def _check_header(database: Path) -> None:
@@ -190,49 +197,28 @@ def _check_header(database: Path) -> None:
 
 
 def _check_migrations(conn: sqlite3.Connection) -> None:
-    """The store's schema version is the one this chromadb writes: no migration missing, none unknown."""
+    """The store's migrations are ones a known Chroma applies: every version from 1 up, none past the newest known."""
     conn.execute("PRAGMA schema_version").fetchone()  # reads the schema: fails here when locked or not a database
     has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
     if has_table is None:
         raise StoreUnusable(f"is not a Chroma store: its {SQLITE_FILE} has no migrations table")
     applied = {(d, int(v)): f for d, v, f in conn.execute("SELECT dir, version, filename FROM migrations")}
-    known = {(d, v) for d, newest in KNOWN_MIGRATIONS.items() for v in range(1, newest + 1)}
-    unknown = sorted(set(applied) - known)
-    missing = sorted(known - set(applied))
-    version = chromadb_version()
+    unknown = sorted((d, v) for d, v in applied if v > KNOWN_MIGRATIONS.get(d, 0))
     if unknown:
         listed = ", ".join(f"{d} {v} ({applied[(d, v)]})" for d, v in unknown)
-        raise StoreUnusable(f"was written by a newer Chroma than chromadb {version}: its schema has migration(s) "
-                            f"{listed} that chromadb {version} does not know; migrate it with a vectorops whose "
-                            "chromadb matches the Chroma that wrote it")
-    if missing:
-        listed = ", ".join(f"{d} {v}" for d, v in missing)
-        raise StoreUnusable(f"was written by an older Chroma than chromadb {version}: its schema lacks migration(s) "
-                            f"{listed}. Chroma's client would upgrade the store in place, and vectorops never writes "
-                            f"a source: upgrade a copy (open it once with chromadb {version}) and migrate the copy")
+        raise StoreUnusable(f"was written by a newer Chroma than this vectorops reads (chromadb 0.4 to 1.5.9): its "
+                            f"schema has migration(s) {listed} that no chromadb up to 1.5.9 applies; migrate it "
+                            "with a vectorops that knows the Chroma that wrote it")
+    newest = {d: max(v for k, v in applied if k == d) for d, _ in applied}
+    gaps = sorted(f"{d} {v}" for d, top in newest.items() for v in range(1, top + 1) if (d, v) not in applied)
+    absent = sorted(set(KNOWN_MIGRATIONS) - set(newest))
+    if gaps or absent:
+        listed = ", ".join(gaps + [f"every {d} migration" for d in absent])
+        raise StoreUnusable(f"has a schema no Chroma writes: its migrations lack {listed} (Chroma applies every "
+                            "migration of each kind from 1 up, and all three kinds)")
+    log.debug("Chroma store schema: %s (%s)", release_of(newest), newest)
 
 
 def _locked(detail: str) -> str:
-    return (f"has a {SQLITE_FILE} that another process holds locked for writing ({detail}, after waiting "
-            f"{LOCK_WAIT_S:.0f}s): stop the Chroma client or server that writes to it, or wait for it, then retry")
-
-
-def _check_write_lock(database: Path) -> None:
-    """Fail when another process holds a write lock: Chroma's client would wait for it forever.
-
-    ``BEGIN IMMEDIATE`` takes the lock a writer needs, and the rollback gives it back: nothing is written. A store
-    this process may not write is left to Chroma's client, which needs to write to it anyway.
-    """
-    try:
-        conn = sqlite3.connect(f"{database.resolve().as_uri()}?mode=rw", uri=True, timeout=LOCK_WAIT_S,
-                               isolation_level=None)
-    except sqlite3.Error:
-        return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreUnusable(_locked(str(exc))) from exc
-    finally:
-        conn.close()
+    return (f"has a {SQLITE_FILE} that another process holds locked for writing ({detail}: no read was possible "
+            f"for {LOCK_WAIT_S:.0f}s): stop the Chroma client or server that writes to it, or wait for it, then retry")

@@ -52,15 +52,6 @@ def _files(path: Path) -> dict[str, str]:
     return {str(p.relative_to(path)): _sha256(p) for p in sorted(path.rglob("*"))} if path.exists() else {}
 
 
-def _content(path: Path) -> list[str]:
-    """The SQL dump of a store but for ``acquire_write``, where Chroma's client records each time it opens it."""
-    conn = sqlite3.connect(f"{(path / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)
-    try:
-        return [line for line in conn.iterdump() if "acquire_write" not in line]
-    finally:
-        conn.close()
-
-
 def _sql(statements: str) -> Callable[[Path], Path]:
     def mutate(store: Path) -> Path:
         conn = sqlite3.connect(store / "chroma.sqlite3")
@@ -128,12 +119,10 @@ def _random_files(store: Path) -> Path:
 NEWER = """INSERT INTO migrations VALUES ('sysdb', 11, '00011-collection-quantization.sqlite.sql',
                                         'ALTER TABLE collections ADD COLUMN quantization TEXT;', 'feedface');
            ALTER TABLE collections ADD COLUMN quantization TEXT;"""
-OLDER = """DELETE FROM migrations WHERE (dir = 'sysdb' AND version = 10) OR (dir = 'metadb' AND version = 6);
-           ALTER TABLE collections DROP COLUMN schema_str;
-           DROP TABLE embedding_metadata_array;"""
+#: a migration missing between others: no Chroma writes that (an older Chroma's store is read: see below)
+GAP = "DELETE FROM migrations WHERE dir = 'metadb' AND version = 3;"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
 
-#: the one case only Chroma's client can find out: the client opens the store (and records that it did)
-OPENED_BY_CHROMA = "config-of-another-version"
 #: case → (how to make it from a copy of the template, what the error must say)
 CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing-path": (lambda store: _replace(store, lambda _: None), "does not exist"),
@@ -147,10 +136,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "damaged-page": (_damage_table_page, "corrupt chroma.sqlite3"),
     "other-sqlite": (_other_sqlite, "has no migrations table"),
     "newer-chroma": (_sql(NEWER), r"written by a newer Chroma .*sysdb 11 \(00011-collection-quantization"),
-    "older-chroma": (_sql(OLDER), "written by an older Chroma .*lacks migration.*metadb 6, sysdb 10.*upgrade a copy"),
+    "migration-gap": (_sql(GAP), r"has a schema no Chroma writes: its migrations lack metadb 3"),
     "config-of-another-version": (_schema_of_another_version,
-                                  rf"collection\(s\) 'docs' in .* cannot be read by chromadb "
-                                  rf"{chroma_store.chromadb_version()}"),
+                                  r"collection 'docs': its HNSW configuration holds 'quantization', which no "
+                                  r"chromadb up to 1\.5\.9 writes"),
 }
 
 
@@ -160,19 +149,15 @@ def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return str(request.param)
 
 
-def _refused(settings: Any, dsn: str, source: Path, message: str, opened_by_chroma: bool = False) -> None:
+def _refused(settings: Any, dsn: str, source: Path, message: str) -> None:
     """A migration of ``source`` fails before any work with ``message`` and the path, and writes nothing."""
     before, files = platform_snapshot(dsn), _files(source)
-    content = _content(source) if opened_by_chroma else None
     with pytest.raises(SourceError, match=message) as caught:
         migrate_in_process(settings, {"chroma_path": str(source), "target_schema": SCHEMA}, "hostile-source")
     assert str(source) in str(caught.value)
     assert platform_snapshot(dsn) == before
     assert SCHEMA not in before["schemas"]
-    if opened_by_chroma:
-        assert _content(source) == content, "the source was written"
-    else:
-        assert _files(source) == files, "the source was written"
+    assert _files(source) == files, "the source was written"
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -181,11 +166,11 @@ def test_a_broken_source_is_refused_naming_the_path_and_writes_nothing(case: str
                                                                       dsn: str) -> None:
     make, message = CASES[case]
     source = make(Path(shutil.copytree(template, tmp_path / "store")))
-    _refused(settings, dsn, source, message, opened_by_chroma=case == OPENED_BY_CHROMA)
+    _refused(settings, dsn, source, message)
 
 
 def test_the_cli_exits_2_with_the_same_message(template: Path, tmp_path: Path, dsn: str) -> None:
-    cases = ["missing-path", "random-files", "older-chroma", "damaged-page"]
+    cases = ["missing-path", "random-files", "migration-gap", "damaged-page"]
     sources = {case: CASES[case][0](Path(shutil.copytree(template, tmp_path / case))) for case in cases}
     before, files = platform_snapshot(dsn), {case: _files(source) for case, source in sources.items()}
     running = {case: subprocess.Popen(migrate_command(source, SCHEMA), text=True, stdout=subprocess.PIPE,
@@ -199,20 +184,31 @@ def test_the_cli_exits_2_with_the_same_message(template: Path, tmp_path: Path, d
     assert platform_snapshot(dsn) == before
 
 
-@pytest.fixture(params=[("EXCLUSIVE", "files"), ("IMMEDIATE", "api")], ids=["exclusive-files", "write-api"])
-def locked(request: pytest.FixtureRequest, template: Path, tmp_path: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the template on which another process holds a lock until the test ends."""
-    lock, reader_name = request.param
-    monkeypatch.setenv(chroma_source.READER_ENV, reader_name)
+#: begins a transaction of the lock given, writes a row in it, and waits uncommitted
+HOLD_LOCK = """import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute({"EXCLUSIVE": "BEGIN EXCLUSIVE", "IMMEDIATE": "BEGIN IMMEDIATE"}[sys.argv[2]])
+conn.execute("INSERT INTO maintenance_log VALUES (4242, 0, 'uncommitted')")
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def _hold_lock(store: Path, lock: str) -> subprocess.Popen[str]:
+    """Another process that holds ``lock`` on the store, with a write it has not committed."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(store / "chroma.sqlite3"), lock],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.fixture
+def locked(reader: str, template: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the template on which another process holds an EXCLUSIVE lock (a writer committing) until the test
+    ends: no reader can read it."""
     store = Path(shutil.copytree(template, tmp_path / "store"))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
-         f"conn = sqlite3.connect(sys.argv[1], isolation_level=None); conn.execute('BEGIN {lock}')\n"
-         "print('locked', flush=True); time.sleep(120)", str(store / "chroma.sqlite3")],
-        stdout=subprocess.PIPE, text=True)
+    holder = _hold_lock(store, "EXCLUSIVE")
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         yield store
     finally:
         holder.kill()
@@ -220,13 +216,39 @@ def locked(request: pytest.FixtureRequest, template: Path, tmp_path: Path,
 
 
 def test_a_locked_store_is_refused_instead_of_waiting_forever(locked: Path, settings: Any, dsn: str) -> None:
-    _refused(settings, dsn, locked, "another process holds locked for writing")
+    _refused(settings, dsn, locked, "another process holds locked for writing.*no read was possible")
+
+
+def test_a_writer_mid_transaction_does_not_stop_the_read(reader: str, template: Path, tmp_path: Path,
+                                                         settings: Any, dsn: str) -> None:
+    """A RESERVED lock (a write not yet committed) leaves readers alone: the store is read as last committed."""
+    store = Path(shutil.copytree(template, tmp_path / "store"))
+    holder = _hold_lock(store, "IMMEDIATE")
+    try:
+        files = _files(store)
+        assert chroma_store.check_local_store(str(store), thorough=True) == store
+        summary = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA},
+                                     f"mid-transaction-{reader}")[0]
+        assert summary["validation"] == "passed" and summary["loaded"] == 8
+        assert _files(store) == files, "the source was written"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("version", ["0.4.24", "0.5.18", "0.6.3", "1.0.21"])
+def test_a_store_of_an_older_chroma_is_read_not_refused(version: str, tmp_path: Path) -> None:
+    store = Path(shutil.copytree(FIXTURES / f"chroma-{version}" / "store", tmp_path / "store"))
+    files = _files(store)
+    assert chroma_store.check_local_store(str(store), thorough=True) == store
+    assert "cos_docs" in chroma_source.collection_names(SourceSpec(path=str(store)))
+    assert _files(store) == files, "the source was written"
 
 
 def test_a_healthy_copy_passes_the_checks_unchanged(template: Path, tmp_path: Path) -> None:
     store = Path(shutil.copytree(template, tmp_path / "store"))
     raw = _sha256(store / "chroma.sqlite3")
-    # the check takes the write lock and gives it back
+    # the check only reads
     assert chroma_store.check_local_store(str(store), thorough=True) == store
     assert _sha256(store / "chroma.sqlite3") == raw and not (store / "chroma.sqlite3-journal").exists()
     assert chroma_source.collection_names(SourceSpec(path=str(store))) == [COLLECTION]
