@@ -129,12 +129,14 @@ def server_connection(conn_id: str, host: str | None, port: int | None, login: s
 
 def read_connection(conn_id: str) -> ServerConnection:
     """Read connection ``conn_id`` through Airflow (``BaseHook.get_connection``: the task's secrets backends and
-    its secrets masker; outside a task, ``AIRFLOW_CONN_*`` variables and the configured backends).
+    its secrets masker; outside a task, ``AIRFLOW_CONN_*`` variables and the configured backends). The auth header
+    values join the secrets masker too.
 
     :raises SourceError: naming the connection when it is not defined or its fields are wrong.
     """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.log import mask_secret
 
     try:
         conn = BaseHook.get_connection(conn_id)
@@ -144,7 +146,10 @@ def read_connection(conn_id: str) -> ServerConnection:
     except Exception as exc:  # a malformed AIRFLOW_CONN_* value, a secrets backend error
         raise SourceError(f"Airflow connection {conn_id!r} cannot be read ({type(exc).__name__}): check its "
                           "definition") from None
-    return server_connection(conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
+    found = server_connection(conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
+    for value in found.headers().values():  # Airflow masks the password; a Basic header encodes it
+        mask_secret(value)
+    return found
 
 
 def connection_from_url(url: str) -> str:

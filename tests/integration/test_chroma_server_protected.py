@@ -175,6 +175,18 @@ def test_open_http_client_reads_a_tenants_collection_through_tls_and_token(serve
     assert proxy.counts()[0] > before  # it went through the proxy, with the token
 
 
+def test_the_hook_opens_the_client_and_its_test_button_names_what_is_wrong(server: Server,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.airflow_chroma_hook import ChromaHook
+
+    hook = ChromaHook(_tls(server, monkeypatch, "prot_hook", "bearer", tenant=TENANT), database=ARCHIVE)
+    assert hook.get_conn().get_collection("prot-zeta").count() == 25
+    assert hook.test_connection() == (True, "Connection successfully tested")
+    bad = ChromaHook(_tls(server, monkeypatch, "prot_hook_bad", "bearer", password="nope-nope"))
+    ok, message = bad.test_connection()
+    assert not ok and "refused the credentials of connection 'prot_hook_bad' (HTTP 401)" in message
+
+
 def _migrate(settings: Any, params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """The DAG's steps in order (as tests.support.migrate_in_process), keeping what would travel through XCom."""
     from vectorops import migration, migration_request

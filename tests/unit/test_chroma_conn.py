@@ -158,3 +158,14 @@ def test_the_hook_form_widgets_for_airflow_before_3_2() -> None:
     from vectorops.airflow_provider_info import CHROMA_CONN_FIELDS
 
     assert set(ChromaHook.get_connection_form_widgets()) == set(CHROMA_CONN_FIELDS)
+
+
+def test_reading_a_connection_masks_its_password_and_the_basic_header_built_from_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    monkeypatch.setenv("AIRFLOW_CONN_CHROMA_MASKED", json.dumps({
+        "conn_type": "chroma", "host": "h", "login": "reader", "password": "masked-Secret-42"}))
+    conn = chroma_connection.read_connection("chroma_masked")
+    header = conn.headers()["Authorization"]
+    assert redact(f"sent {header} for masked-Secret-42") == "sent *** for ***"
