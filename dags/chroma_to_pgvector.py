@@ -54,9 +54,11 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
                                             "`database` to read (empty database: all of the tenant's). See "
                                             "`docs/chroma-servers.md`."),
         "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
-                             description_md="Collections to migrate, one per line, e.g. `docs` and `faq` on two "
-                                            "lines. Empty: all of them. An unknown name fails the run at once and "
-                                            "lists the collections that exist."),
+                             description_md="Collections to migrate, one per line: `tenant/database/name` "
+                                            "(e.g. `acme/prod/docs`), or a bare name (`docs`) when only one tenant "
+                                            "and database has it. Empty: every collection in every tenant and "
+                                            "database. An unknown or ambiguous name fails the run at once and "
+                                            "lists the candidates."),
         "reembed": Param("never", type="string", enum=["never", "auto", "always"], title="Re-embed",
                          section="Migration",
                          description_md="`never` copies the source vectors exactly. `always` embeds every "

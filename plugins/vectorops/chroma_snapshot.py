@@ -4,7 +4,8 @@ Chroma's client writes to a store when it opens it: it applies its migrations (u
 place), replays the write log into the segments and flushes them. vectorops never opens the client on a user's
 directory. Where the API is needed (a layout the files reader does not know, Chroma's own answers for the
 migration's cross-check), it opens a copy under ``VECTOROPS_HOME/scratch/chroma-snapshots``, made after checking
-the free space, used by this process only and removed when the process is done with it.
+the free space, used by this process only and removed when the process is done with it. A copy of a chromadb
+0.4–0.6 store is first made readable by the installed client (:mod:`vectorops.chroma_copy_upgrade`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from vectorops import chroma_copy_upgrade
 from vectorops.chroma_store import SourceError
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,11 @@ def private_copy(path: str | Path) -> Path:
         target = root / f"pid{os.getpid()}-{len(_copies)}-{source.name}"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target, symlinks=False)
+        try:
+            chroma_copy_upgrade.upgrade_copy(target)
+        except Exception:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         _copies[str(source)] = target
         log.info("Chroma store %s: reading a private copy at %s (%.1f MiB) through Chroma's API; the copy is removed "
                  "when this process ends", source, target, need / 2**20)

@@ -321,11 +321,16 @@ def forget_files() -> None:
 LOCAL_API_BATCH = 5000
 
 
-def max_batch(spec: SourceSpec, wanted: int) -> int:
-    """``wanted``, capped by the server's ``get_max_batch_size()`` (a local store: :data:`LOCAL_API_BATCH`)."""
+def max_batch(spec: SourceSpec, wanted: int, name: CollectionRef | str | None = None) -> int:
+    """``wanted``, capped by the server's ``get_max_batch_size()`` (a local store: :data:`LOCAL_API_BATCH`).
+
+    :param name: the collection to be read (a server's client is per tenant and database).
+    """
     if not spec.host:
         return max(1, min(wanted, LOCAL_API_BATCH))
-    return max(1, min(wanted, int(open_client(spec, spec.tenant, spec.database).get_max_batch_size())))
+    ref = as_ref(name) if name is not None else None
+    client = open_client(spec, ref.tenant if ref else spec.tenant, ref.database if ref else spec.database)
+    return max(1, min(wanted, int(client.get_max_batch_size())))
 
 
 def has_documents(spec: SourceSpec, name: CollectionRef | str, space: str | None = None) -> bool:

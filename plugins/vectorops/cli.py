@@ -91,7 +91,7 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
     with db.connect(dsn, autocommit=True) as conn:
         found = {r[0]: r for r in conn.execute(
             """SELECT collection, status, source_count, loaded_count, quarantined_count, dimensions, distance,
-                      rows_per_s, error, table_name, target_schema
+                      rows_per_s, error, table_name, target_schema, reader
                FROM vectorops.migration_runs WHERE run_id = %s""", (run_id,))}
     rows = []
     for name in collections:
@@ -100,7 +100,8 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
             rows.append({"collection": name, "status": "not started", "error": "see the log above"})
             continue
         rows.append({"collection": name, "status": r[1], "read": r[2], "loaded": r[3], "quarantined": r[4],
-                     "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}"})
+                     "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}",
+                     "reader": r[11]})
     return rows
 
 

@@ -122,9 +122,9 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                     conn.execute(
                         """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
                                dimensions = %s, distance = %s, embedding_mode = %s, embedding_model = %s,
-                               heartbeat_at = now() WHERE attempt_id = %s""",
+                               reader = %s, heartbeat_at = now() WHERE attempt_id = %s""",
                         (chunks, info.count, embedding_plan.dimensions, info.space, embedding_plan.mode,
-                         embedding_plan.table_model, attempt.attempt_id))
+                         embedding_plan.table_model, info.reader, attempt.attempt_id))
             conn.execute("UPDATE vectorops.migration_runs SET prepare_seconds = prepare_seconds + %s "
                          "WHERE attempt_id = %s", (time.perf_counter() - started, attempt.attempt_id))
             chunk_nos = [r[0] for r in conn.execute(
@@ -155,7 +155,7 @@ def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str
     """Load one chunk of a planned collection (skipped when it already committed)."""
     dsn = runtime.start(settings)  # prepare already bootstrapped the schema
     source = SourceSpec(**plan["source"])
-    fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]))
+    fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]), plan["collection"])
     with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan["collection"]):
         try:
             with conn.transaction():

@@ -99,19 +99,36 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
 
 
 def select_collections(request: MigrationRequest) -> list[str]:
-    """The collections to migrate: those asked for (all must exist), or all of them.
+    """The collections to migrate, as labels (``name``, or ``tenant/database/name`` outside Chroma's defaults):
+    those asked for, or every collection in every tenant and database.
+
+    A collection is asked for by ``tenant/database/name``, or by its bare name when no other tenant or database
+    holds one of that name.
 
     A local store is checked page by page first, so a damaged one fails here, before any work starts.
 
-    :raises SourceError: naming unknown collections and the ones that exist, or what is wrong with the store.
+    :raises SourceError: naming unknown or ambiguous collections and the candidates, or what is wrong with the
+        store.
     """
     if request.source.path:
         chroma_store.check_local_store(request.source.path, thorough=True)
-    known = chroma_source.collection_names(request.source)
+    known = chroma_source.list_collections(request.source)
     if not request.collections:
-        return known
-    unknown = [c for c in request.collections if c not in known]
+        return [ref.label for ref in known]
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for asked in request.collections:
+        matches = [ref for ref in known if asked in (ref.path, ref.label)] if "/" in asked else [
+            ref for ref in known if ref.name == asked]
+        if not matches:
+            unknown.append(asked)
+        elif len(matches) > 1:
+            raise SourceError(f"collection {asked!r} is ambiguous in {request.source.uri}: "
+                              f"{', '.join(ref.path for ref in matches)}; ask for one as tenant/database/name")
+        elif matches[0].label not in chosen:
+            chosen.append(matches[0].label)
     if unknown:
+        listed = ", ".join(repr(ref.label) for ref in known) or "none"
         raise SourceError(f"unknown collection(s) {', '.join(map(repr, unknown))} in {request.source.uri}; "
-                          f"collections: {', '.join(map(repr, known)) or 'none'}")
-    return list(request.collections)
+                          f"collections: {listed}")
+    return chosen

@@ -230,10 +230,6 @@ def test_migrate_through_tls_and_token_equals_the_source(server: Server, monkeyp
         assert pg_digest(dsn, "prot_tls", table) == _server_digest(server.port, ref.tenant, ref.database, ref.name)
 
 
-@pytest.mark.xfail(raises=SourceError, strict=True,
-                   reason="chroma_source.max_batch opens open_client(spec, spec.tenant, spec.database): for a tenant "
-                          "without a database that is default_database, which tenant plain-co does not have; it "
-                          "should open the client of the collection it reads (ref.tenant, ref.database)")
 def test_migrate_every_database_of_a_tenant_over_plain_http(server: Server, monkeypatch: pytest.MonkeyPatch,
                                                             settings: Any, dsn: str) -> None:
     conn_id = _connect(monkeypatch, "prot_plain", server.port, password=None, tenant=PLAIN_TENANT)  # every database

@@ -107,6 +107,8 @@ ALTER TABLE vectorops.migration_source_ids ADD COLUMN IF NOT EXISTS source_posit
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS source_stamp text;
 -- source ids no btree entry holds even compressed: quarantined at staging, never planned into a chunk
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS unkeyable_count bigint NOT NULL DEFAULT 0;
+-- how the attempt read its source: files, api-snapshot (Chroma's client on a private copy) or api-server
+ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS reader text;
 -- 'rejected': the shadow table failed validation; it is kept for inspection and never resumed.
 ALTER TABLE vectorops.migration_runs DROP CONSTRAINT IF EXISTS migration_runs_status_check;
 ALTER TABLE vectorops.migration_runs ADD CONSTRAINT migration_runs_status_check
