@@ -2,7 +2,7 @@
 
 Chroma's client lists only the tenant and database it was opened with, and writes to the store when it opens it.
 This reads the system tables read-only, as every Chroma from 0.4 to 1.5 lays them out (``topic`` columns in 0.4,
-no ``config_json_str`` before 0.5.4, no ``schema_str`` before 1.2, booleans in ``int_value`` before 0.5), and
+no ``config_json_str`` before 0.5.4, no ``schema_str`` before 1.3, booleans in ``int_value`` before 0.5), and
 describes each collection the way the Chroma that wrote the store resolves it (:mod:`vectorops.chroma_settings`):
 distance space, HNSW parameters, embedding function.
 """
@@ -27,7 +27,7 @@ class CatalogEntry:
 
     :param metadata: the collection's metadata, each value with the type Chroma returns (``{}`` for none).
     :param configuration: ``config_json_str`` parsed (``{}`` for none).
-    :param schema: ``schema_str`` parsed (``{}`` for none, and before 1.2).
+    :param schema: ``schema_str`` parsed (``{}`` for none, and before 1.3).
     :param writer: ``python`` (chromadb 0.4–0.6) or ``rust`` (1.x), from the store's migrations.
     """
 

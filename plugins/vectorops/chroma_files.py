@@ -11,7 +11,6 @@ it, and every migration cross-checks a sample against Chroma's own API).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -38,6 +37,7 @@ __all__ = ["FROM_LOG", "FilesUnreadable", "StoreCollection", "StoreReader", "cur
            "iter_id_positions", "log_overlay", "open_collection"]
 
 ID_BATCH = 50_000
+ID_PARAMS = 5_000  # ids bound to one SQLite statement (SQLite allows 32,766 parameters)
 FROM_LOG = -1  # the staged position of a record whose vector is only in the log
 
 
@@ -189,18 +189,14 @@ class StoreReader:
 
         :raises KeyError: naming the first id the metadata segment does not have.
         """
-        wanted = json.dumps(list(ids))
-        segment = self.collection.metadata_segment
         index = {record_id: i for i, record_id in enumerate(ids)}
         documents: list[str | None] = [None] * len(ids)
         uris: list[str | None] = [None] * len(ids)
         metadatas: list[dict[str, Any] | None] = [None] * len(ids)
         present = [False] * len(ids)
-        rows = self._db.execute(
+        rows = self._by_ids(
             f"""SELECT e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, {self._flag}
-               FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id
-               WHERE e.segment_id = ? AND e.embedding_id IN (SELECT value FROM json_each(?))""",  # noqa: S608
-            (segment, wanted))
+               FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id""", ids)  # noqa: S608
         for record_id, key, text, number, real, flag in rows:
             i = index[record_id]
             present[i] = True
@@ -221,18 +217,29 @@ class StoreReader:
         if not all(present):
             raise KeyError(ids[present.index(False)])
         if self._arrays:
-            self._add_arrays(ids, index, metadatas, segment, wanted)
+            self._add_arrays(ids, index, metadatas)
         if self.collection.writer == PYTHON:  # chromadb 0.4–0.6 (_clean_metadata): no metadata left gives None
             metadatas = [meta or None for meta in metadatas]
         return documents, metadatas, uris
 
-    def _add_arrays(self, ids: Sequence[str], index: dict[str, int], metadatas: list[dict[str, Any] | None],
-                    segment: str, wanted: str) -> None:
-        rows = self._db.execute(
+    def _by_ids(self, select: str, ids: Sequence[str], order: str = "") -> Iterator[tuple[Any, ...]]:
+        """The rows of ``select`` (over ``embeddings e``) for the metadata segment's records ``ids``.
+
+        The ids are bound, :data:`ID_PARAMS` to a statement, never passed as JSON: SQLite's ``json_each`` cuts a
+        string at a NUL, and an id may hold one.
+        """
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), ID_PARAMS):
+            chunk = unique[start:start + ID_PARAMS]
+            marks = ", ".join("?" * len(chunk))
+            yield from self._db.execute(f"{select} WHERE e.segment_id = ? AND e.embedding_id IN ({marks}) {order}",
+                                        (self.collection.metadata_segment, *chunk))
+
+    def _add_arrays(self, ids: Sequence[str], index: dict[str, int],
+                    metadatas: list[dict[str, Any] | None]) -> None:
+        rows = self._by_ids(
             """SELECT e.embedding_id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value
-               FROM embeddings e JOIN embedding_metadata_array a ON a.id = e.id
-               WHERE e.segment_id = ? AND e.embedding_id IN (SELECT value FROM json_each(?))
-               ORDER BY a.rowid""", (segment, wanted))
+               FROM embeddings e JOIN embedding_metadata_array a ON a.id = e.id""", ids, "ORDER BY a.rowid")
         for record_id, key, text, number, real, flag in rows:
             i = index[record_id]
             value = text if text is not None else number if number is not None else real if real is not None \

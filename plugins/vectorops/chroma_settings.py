@@ -9,7 +9,7 @@ Chroma has kept these in three places, and which one its HNSW index uses depends
   says, and the segment never reads it. Missing keys take that version's defaults: space ``l2``, M 16,
   ef_construction 100, ef_search 10 (0.4, 0.5) or 100 (0.6). 0.5 and 0.6 write the same schema; the ef_search
   their default configuration records (10 or 100) tells them apart.
-* **chromadb 1.x** (Rust): the vector index configuration, from ``collections.schema_str`` (1.2 on:
+* **chromadb 1.x** (Rust): the vector index configuration, from ``collections.schema_str`` (1.3 on:
   ``keys["#embedding"].float_list.vector_index.config``, else ``defaults.float_list``) or else
   ``config_json_str`` (``{"vector_index": {"hnsw": ...}}``); missing fields take 1.x's defaults (space ``l2``,
   M 16, ef_construction 100, ef_search 100). 1.x folds a new collection's ``hnsw:*`` metadata into that

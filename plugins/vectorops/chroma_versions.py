@@ -11,12 +11,14 @@ chromadb       migrations (newest)       what the files reader must know
                                          its pickled ``PersistentData`` (``max_seq_id``); the log is never purged
 0.5.x–0.6.x    embeddings_queue 2,       Python writer; BLOB positions; the vector segment's position is in
                metadb 4, sysdb 9         ``max_seq_id``; ``config_json_str`` holds defaults the segment ignores
-1.0.x          embeddings_queue 2,       Rust writer; INTEGER positions (``00005-max-seq-id-int``); the pickle is a
+1.0.x–1.2.x    embeddings_queue 2,       Rust writer; INTEGER positions (``00005-max-seq-id-int``); the pickle is a
                metadb 5, sysdb 9         plain dict
-1.2–1.5.9      + metadb 6, sysdb 10      list metadata (``embedding_metadata_array``), ``collections.schema_str``
+1.3.x–1.4.x    + sysdb 10                ``collections.schema_str`` (the vector index configuration)
+1.5.x          + metadb 6                list metadata (``embedding_metadata_array``)
 =============  ========================  =========================================================================
 
-(Sources: ``chromadb/migrations`` at tags 0.4.24, 0.5.18 and 0.6.3; ``rust/sqlite/migrations`` at 1.0.21, 1.5.9.)
+(Sources: ``chromadb/migrations`` at tags 0.4.24, 0.5.18 and 0.6.3; ``rust/sqlite/migrations`` at every 1.x tag up
+to 1.5.9: sysdb 10 first at 1.3.0, metadb 6 first at 1.5.0.)
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ KNOWN_MIGRATIONS = {"embeddings_queue": 2, "metadb": 6, "sysdb": 10}
 RELEASES: tuple[tuple[str, dict[str, int]], ...] = (
     ("0.4.16–0.4.24", {"embeddings_queue": 1, "metadb": 3, "sysdb": 4}),
     ("0.5–0.6", {"embeddings_queue": 2, "metadb": 4, "sysdb": 9}),
-    ("1.0", {"embeddings_queue": 2, "metadb": 5, "sysdb": 9}),
+    ("1.0–1.2", {"embeddings_queue": 2, "metadb": 5, "sysdb": 9}),
+    ("1.3–1.4", {"embeddings_queue": 2, "metadb": 5, "sysdb": 10}),
     ("1.5", {"embeddings_queue": 2, "metadb": 6, "sysdb": 10}),
 )
 #: the first migration a Rust (1.x) Chroma applies; a store without it was last written by Python Chroma (0.4–0.6)

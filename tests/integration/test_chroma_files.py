@@ -116,6 +116,22 @@ def test_a_never_flushed_collection_is_read_from_the_log(tmp_path: Path, space: 
         assert (document, metadata) == (got["documents"][i], got["metadatas"][i]), record_id
 
 
+def test_ids_holding_a_nul_or_any_unicode_are_read(tmp_path: Path) -> None:
+    collection = chroma_client(tmp_path).create_collection(
+        "odd-ids", configuration={"hnsw": {"space": "cosine", "sync_threshold": 10, "batch_size": 10}})
+    ids = [f"bad\x00id-{i}" if i % 2 else f"日本-🚀-{i}" for i in range(25)]  # the last 5 stay in the log
+    rng = np.random.default_rng(5)
+    add_records(collection, ids, rng.standard_normal((25, 4), dtype=np.float32), documents=[f"d{i}" for i in range(25)],
+                metadatas=[{"i": i} for i in range(25)])
+    from_files = _all_from_files(tmp_path, "odd-ids", "cosine")
+    got = chroma_client(tmp_path).get_collection("odd-ids").get(include=["embeddings", "documents", "metadatas"])
+    assert sorted(from_files) == sorted(got["ids"]) == sorted(ids)
+    for i, record_id in enumerate(got["ids"]):
+        vector, document, metadata, _ = from_files[record_id]
+        assert np.asarray(got["embeddings"][i], dtype=np.float32).tobytes() == vector.tobytes(), record_id
+        assert (document, metadata) == (got["documents"][i], got["metadatas"][i]), record_id
+
+
 def _damage_header(path: Path, name: str, space: str) -> None:
     found = chroma_files.open_collection(path, name, space)
     (found.segment_dir / "header.bin").write_bytes(b"\x00" * 10)
