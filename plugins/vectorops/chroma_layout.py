@@ -23,12 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vectorops.chroma_hnsw import PICKLE, SEGMENT_FILES, HnswHeader, checked_header
 from vectorops.chroma_pickle import read_header
 from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef
 from vectorops.chroma_unreadable import FilesUnreadable
@@ -41,54 +41,16 @@ from vectorops.chroma_versions import (
     writer_of,
 )
 
-__all__ = ["FilesUnreadable", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp", "has_documents",
-           "open_collection", "scalar"]
+__all__ = ["PICKLE", "FilesUnreadable", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp",
+           "has_documents", "open_collection", "scalar"]
 
 HNSW_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"
 METADATA_SEGMENT = "urn:chroma:segment/metadata/sqlite"
 DOCUMENT_KEY = "chroma:document"
 URI_KEY = "chroma:uri"
-HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib 0.7 and Chroma 1.x: persistence version 1
-HEADER_VERSION = 1
 MAX_PENDING = 100_000
 #: chromadb 0.4–0.6's default ``hnsw:batch_size``: how many log records its vector segment buffers
 DEFAULT_BATCH_SIZE = 100
-PICKLE = "index_metadata.pickle"
-SEGMENT_FILES = ("header.bin", "data_level0.bin", "length.bin", PICKLE)
-
-
-@dataclass(frozen=True)
-class HnswHeader:
-    """The fields of an hnswlib ``header.bin`` (Chroma's persistence format, version 1)."""
-
-    version: int
-    offset_level0: int
-    max_elements: int
-    element_count: int
-    element_bytes: int
-    label_offset: int
-    data_offset: int
-    max_level: int
-    entry_point: int
-    max_m: int
-    max_m0: int
-    m: int
-    mult: float
-    ef_construction: int
-
-    @classmethod
-    def parse(cls, raw: bytes) -> HnswHeader:
-        """Parse ``header.bin``.
-
-        :raises FilesUnreadable: on another size or version.
-        """
-        if len(raw) != HEADER_FORMAT.size:
-            raise FilesUnreadable(f"header.bin has {len(raw)} bytes, expected {HEADER_FORMAT.size}")
-        header = cls(*HEADER_FORMAT.unpack(raw))
-        if header.version != HEADER_VERSION:
-            raise FilesUnreadable(f"header.bin is persistence version {header.version}, this reader knows "
-                                  f"version {HEADER_VERSION}")
-        return header
 
 
 @dataclass(frozen=True)
@@ -286,29 +248,6 @@ def _batch_size(conn: sqlite3.Connection, vector_segment: str) -> int:
     return int(value) if isinstance(value, int) and value > 0 else DEFAULT_BATCH_SIZE
 
 
-def _header(segment_dir: Path, dimensions: int) -> HnswHeader:
-    """Check the HNSW files against each other and the collection's dimension; return their header."""
-    files = [segment_dir / n for n in SEGMENT_FILES]
-    missing = [f.name for f in files if not f.is_file()]
-    if missing:
-        raise FilesUnreadable(f"the HNSW segment {segment_dir.name} lacks {', '.join(missing)}")
-    header = HnswHeader.parse(files[0].read_bytes())
-    expected = (4 + 4 * header.max_m0, 4 + 4 * header.max_m0 + 4 * dimensions,
-                4 + 4 * header.max_m0 + 4 * dimensions + 8)
-    if (header.offset_level0, header.data_offset, header.label_offset, header.element_bytes) != (0, *expected):
-        raise FilesUnreadable(f"header.bin describes elements of {header.element_bytes} bytes, not the layout of "
-                              f"{dimensions} dimensions")
-    # hnswlib may write the whole allocated capacity (max_elements); elements past element_count are never read
-    size = files[1].stat().st_size
-    capacity = max(header.max_elements, header.element_count)
-    if size % header.element_bytes or not header.element_count <= size // header.element_bytes <= capacity:
-        raise FilesUnreadable(f"data_level0.bin has {size} bytes, not {header.element_count} to {capacity} "
-                              f"elements of {header.element_bytes}")
-    if files[2].stat().st_size < 4 * header.element_count:
-        raise FilesUnreadable("length.bin is shorter than the element count")
-    return header
-
-
 def _locate(conn: sqlite3.Connection, root: Path, ref: CollectionRef, space: str,
             check_values: bool) -> StoreCollection:
     writer = writer_of(applied_migrations(conn))
@@ -325,7 +264,7 @@ def _locate(conn: sqlite3.Connection, root: Path, ref: CollectionRef, space: str
     in_files = pickled is not None and pickled.has_ids
     vector_applied = _vector_applied(conn, collection_id, vector_segment, metadata_segment,
                                      pickled.max_seq_id if pickled is not None else None)
-    header = _header(segment_dir, dimensions) if in_files else None
+    header = checked_header(segment_dir, dimensions) if in_files else None
     if check_values:
         _check_values(conn, metadata_segment)
     return StoreCollection(path=root, name=ref.name, tenant=ref.tenant, database=ref.database,
