@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops import chroma_source, db
+from vectorops import chroma_fetch, chroma_source, db
 from vectorops.config import Settings
 
 
@@ -49,7 +49,7 @@ def read_vectors(store_path: Path, collection: str) -> np.ndarray:
     coll = chroma_source.get_collection(spec, collection)
     page = chroma_source.max_batch(spec, 50_000)
     parts: list[np.ndarray] = []
-    for ids in chroma_source.iter_id_pages(spec, collection, page):
+    for ids in chroma_fetch.iter_id_pages(spec, collection, page):
         got = coll.get(ids=ids, include=["embeddings"])
         parts.append(np.asarray(got["embeddings"], dtype=np.float32))
     return np.ascontiguousarray(np.concatenate(parts))
@@ -60,12 +60,12 @@ def read_records(store_path: Path, collection: str, limit: int) -> chroma_source
     spec = chroma_source.SourceSpec(path=str(store_path))
     page = chroma_source.max_batch(spec, 50_000)
     ids: list[str] = []
-    for page_ids in chroma_source.iter_id_pages(spec, collection, page):
+    for page_ids in chroma_fetch.iter_id_pages(spec, collection, page):
         ids.extend(page_ids)
         if len(ids) >= limit:
             break
     ids = ids[:limit]
-    batches = [chroma_source.fetch(spec, collection, ids[i:i + page]) for i in range(0, len(ids), page)]
+    batches = [chroma_fetch.fetch(spec, collection, ids[i:i + page]) for i in range(0, len(ids), page)]
     embeddings = np.concatenate([np.asarray(b.embeddings, dtype=np.float32) for b in batches])
     return chroma_source.RecordBatch(ids=ids, embeddings=embeddings,
                                      documents=[d for b in batches for d in b.documents],

@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops import chroma_files, chroma_source, db, pgvector_sink, reembed, unlogged_shadow
+from vectorops import chroma_fetch, chroma_files, chroma_source, db, pgvector_sink, reembed, unlogged_shadow
 from vectorops.config import Settings
 
 BATCH = 5_000
@@ -47,7 +47,7 @@ def staged_batches(store_path: str, collection: str, limit: int | None = None
     ids = [ids[k] for k in order]
     positions = [positions[k] for k in order]
     pages = ((ids[i:i + BATCH], positions[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    return chroma_source.fetch_staged(spec, collection, "cosine", files.stamp, pages)
+    return chroma_fetch.fetch_staged(spec, collection, "cosine", files.stamp, pages)
 
 
 def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[chroma_source.RecordBatch]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from psycopg import sql
 
-from vectorops import chroma_source, db, migration, pgvector_sink
+from vectorops import chroma_fetch, db, migration, pgvector_sink
 from vectorops.config import Settings
 from vectorops.migration_request import request_from_params
 
@@ -124,7 +124,7 @@ def migration_request(store_path: Path, collection: str, settings: Settings, sch
 
 @contextmanager
 def phase_clock() -> Iterator[dict[str, float]]:
-    """Accumulate the seconds spent in ``chroma_source.fetch`` and ``pgvector_sink._encode_batch`` in the block.
+    """Accumulate the seconds spent in ``chroma_fetch.fetch`` and ``pgvector_sink._encode_batch`` in the block.
 
     Wraps the module attributes that ``pgvector_sink.copy_chunk`` calls (one call per fetched batch and per
     encoded slice of ``pgvector_sink.ENCODE_ROWS`` rows; about 1 µs each) and restores them afterwards. A name
@@ -133,7 +133,7 @@ def phase_clock() -> Iterator[dict[str, float]]:
     """
     clock = {"fetch_s": 0.0, "encode_s": 0.0, "fetch_overlapped": 0.0}
     caller = threading.get_ident()
-    targets = [(chroma_source, "fetch", "fetch_s"), (pgvector_sink, "_encode_batch", "encode_s")]
+    targets = [(chroma_fetch, "fetch", "fetch_s"), (pgvector_sink, "_encode_batch", "encode_s")]
     originals: list[tuple[Any, str, Callable[..., Any]]] = []
 
     def timed(func: Callable[..., Any], key: str) -> Callable[..., Any]:

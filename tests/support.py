@@ -153,10 +153,11 @@ def forget_collection(dsn: str, collection: str, schema: str) -> None:
     """Drop ``schema`` and every platform row of ``collection``: a test that leaves nothing for later tests."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        # rows keyed by the collection's key: its name, or name@<8 hex> when another store's collection had it
         for table in ("collection_registry", "collection_claims", "migration_runs", "quarantine",
                       "validation_results", "search_metrics"):
-            conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s").format(
-                sql.Identifier("vectorops", table)), (collection,))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE collection = %s OR collection LIKE %s").format(
+                sql.Identifier("vectorops", table)), (collection, f"{collection}@________"))
 
 
 PLATFORM_TABLES = ("collection_registry", "collection_claims", "migration_runs", "migration_chunks",

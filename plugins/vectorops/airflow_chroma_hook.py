@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import BaseHook
 
 from vectorops import chroma_server
-from vectorops.airflow_provider_info import CHROMA_CONN_FIELDS, CHROMA_FIELD_BEHAVIOUR
+from vectorops.airflow_provider_info import CHROMA_FIELD_BEHAVIOUR
 from vectorops.chroma_store import SourceError
 
 
@@ -54,22 +54,8 @@ class ChromaHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden and relabelled fields of the form (Airflow before 3.2; later ones read the provider info)."""
+        """Hidden and relabelled fields of the form (Airflow 3.2 and later build the form from the provider info,
+        :mod:`vectorops.airflow_provider_info`, which also declares the extra fields)."""
         return {"hidden_fields": list(CHROMA_FIELD_BEHAVIOUR["hidden-fields"]),
                 "relabeling": dict(CHROMA_FIELD_BEHAVIOUR["relabeling"]),
                 "placeholders": dict(CHROMA_FIELD_BEHAVIOUR["placeholders"])}
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extra fields of the form as WTForms fields (Airflow before 3.2, with its Flask UI)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from wtforms import BooleanField, StringField
-
-        widgets: dict[str, Any] = {}
-        for name, spec in CHROMA_CONN_FIELDS.items():
-            label, description = spec["label"], spec.get("description", "")
-            if "boolean" in spec["schema"]["type"]:
-                widgets[name] = BooleanField(label, description=description, default=spec["schema"].get("default"))
-            else:
-                widgets[name] = StringField(label, description=description, widget=BS3TextFieldWidget())
-        return widgets

@@ -24,10 +24,10 @@ CHROMA_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "verify": {"label": "Verify the certificate", "schema": {"type": ["boolean", "null"], "default": True},
                "description": "Off only for a throw-away test server."},
     "auth_type": {"label": "Auth type",
-                  "schema": {"type": ["string", "null"], "enum": ["x-chroma-token", "bearer", "basic"],
-                             "default": "bearer"},
+                  "schema": {"type": ["string", "null"], "enum": ["x-chroma-token", "bearer", "basic", None]},
                   "description": "How the password is sent: x-chroma-token (X-Chroma-Token header), bearer "
-                                 "(Authorization: Bearer), or basic (login and password). No password: no auth."},
+                                 "(Authorization: Bearer), or basic (login and password). Empty: basic with a "
+                                 "login, else bearer. No password: no auth."},
 }
 
 #: which standard fields the form shows, and how it labels them

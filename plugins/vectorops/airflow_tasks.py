@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from vectorops import dry_run, migration, migration_request, quality
-from vectorops.chroma_store import SourceChanged, SourceError
+from vectorops.chroma_store import CollectionRef, SourceChanged, SourceError
 from vectorops.config import Settings
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import ETL, MONITOR
@@ -47,6 +47,7 @@ def plan_request() -> list[str]:
         settings = settings_as(ETL)
         request = _request(settings)
         collections = migration_request.select_collections(request)
+        plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
     except ValueError as exc:  # SettingError and SourceError are ValueErrors too
         from vectorops.run_note import set_run_note
 
@@ -54,7 +55,6 @@ def plan_request() -> list[str]:
         set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
         raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
-        plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
         for plan in plans:
             log.info("dry run plan: %s", json.dumps(plan, sort_keys=True))
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))
@@ -170,7 +170,7 @@ def summarize(collections: list[str], summaries: list[dict[str, Any]]) -> list[d
     """Log one line per collection; raise if any collection was not promoted."""
     for line in format_table([{**s, "status": "promoted"} for s in summaries]):
         log.info(line)
-    done = {s["collection"] for s in summaries}
+    done = {CollectionRef.parse(s["collection"]).label for s in summaries}  # a key may carry its store's suffix
     failed = [c for c in collections if c not in done]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(collections)} collection(s) failed: {', '.join(map(repr, failed))}; "

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from vectorops import chroma_source
+from vectorops import chroma_fetch, chroma_snapshot, chroma_source
 from vectorops.chroma_source import CollectionRef, RecordBatch, SourceError, SourceSpec
+from vectorops.chroma_store import SourceChanged
 
 TIMEOUT_S = 3600
 
@@ -39,41 +40,64 @@ def query_here(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray,
 
     ref = chroma_source.as_ref(name)
     store = ChromaStore(client=chroma_source.open_client(spec, ref.tenant, ref.database))
-    result = store.get_collection(ref.name).query(query_embeddings=queries, n_results=n_results,
-                                                  include=["distances"])
+    with chroma_source.api_errors(spec, ref, f"answer {len(queries)} cross-check queries"):
+        result = store.get_collection(ref.name).query(query_embeddings=queries, n_results=n_results,
+                                                      include=["distances"])
     return [list(ids) for ids in result["ids"]], [[float(d) for d in row] for row in result["distances"]]
 
 
-def query_ids_here(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_results: int
-                   ) -> list[list[str]]:
-    """The ids of :func:`query_here`."""
-    return query_here(spec, name, queries, n_results)[0]
+#: what the validation gate asks Chroma: the sample's records, and the query vectors' neighbours (ids, distances)
+Answers = tuple[RecordBatch | None, tuple[list[list[str]], list[list[float]]] | None]
 
 
-_OPERATIONS: dict[str, Any] = {"fetch": chroma_source.fetch, "query": query_here}
+def crosscheck_here(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str], queries: np.ndarray,
+                    n_results: int) -> Answers:
+    """Chroma's own records for ``ids`` and its ``n_results`` neighbours of ``queries``, asked in this process.
+
+    :param n_results: ``0`` asks no query.
+    """
+    batch = chroma_fetch.fetch(spec, name, ids) if len(ids) else None
+    neighbours = query_here(spec, name, queries, n_results) if len(queries) and n_results else None
+    return batch, neighbours
 
 
-def _call(operation: str, *args: Any) -> Any:
+_OPERATIONS: dict[str, Any] = {"fetch": chroma_fetch.fetch, "query": query_here, "crosscheck": crosscheck_here}
+
+
+def _call(operation: str, spec: SourceSpec, name: CollectionRef | str, *args: Any) -> Any:
     package_root = str(Path(chroma_source.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    with tempfile.TemporaryDirectory(prefix="vectorops-chroma-") as tmp:
+    label = chroma_source.as_ref(name).label
+    scratch = chroma_snapshot.scratch_root()
+    scratch.mkdir(parents=True, exist_ok=True)
+    # named after this process, so a copy left by a killed parent is removed like an orphaned snapshot
+    with tempfile.TemporaryDirectory(prefix=f"pid{os.getpid()}-api-child-", dir=scratch) as tmp:
         out = Path(tmp) / "result.pickle"
-        proc = subprocess.run([sys.executable, "-m", "vectorops.chroma_api_child", str(out)],
-                              input=pickle.dumps((operation, args)), capture_output=True, env=env,
-                              timeout=TIMEOUT_S, check=False)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "vectorops.chroma_api_child", str(out)],
+                                  input=pickle.dumps((operation, (spec, name, *args))), capture_output=True, env=env,
+                                  timeout=TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise SourceError(f"collection {label!r} of {spec.uri}: Chroma's API did not {operation} within "
+                              f"{TIMEOUT_S} s") from exc
         if proc.returncode != 0 or not out.is_file():
-            tail = proc.stderr.decode("utf-8", "replace")[-2000:]
-            raise SourceError(f"the Chroma API child for {operation!r} exited with {proc.returncode}: {tail}")
-        status, value = pickle.loads(out.read_bytes())
+            lines = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+            raise SourceError(f"collection {label!r} of {spec.uri}: Chroma's API ({operation}, in a child process) "
+                              f"exited with {proc.returncode}: {lines[-1] if lines else 'no message'}")
+        status, value = pickle.loads(out.read_bytes())  # written by the child just now, never by the source
     if status == "error":
         kind, message = value
-        raise SourceError(message) if kind == "SourceError" else RuntimeError(f"{kind}: {message}")
+        if kind == "SourceChanged":
+            raise SourceChanged(message)
+        if kind == "SourceError":
+            raise SourceError(message)
+        raise SourceError(f"collection {label!r} of {spec.uri}: Chroma's API ({operation}) failed: {kind}: {message}")
     return value
 
 
 def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
-    """:func:`vectorops.chroma_source.fetch` in a child process."""
+    """:func:`vectorops.chroma_fetch.fetch` in a child process."""
     return _call("fetch", spec, name, list(ids))  # type: ignore[no-any-return]
 
 
@@ -81,6 +105,13 @@ def query(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_re
           ) -> tuple[list[list[str]], list[list[float]]]:
     """The ids and distances of Chroma's ``query()`` answers for ``queries``, in a child process."""
     return _call("query", spec, name, np.asarray(queries, dtype=np.float32), n_results)  # type: ignore[no-any-return]
+
+
+def crosscheck(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str], queries: np.ndarray,
+               n_results: int) -> Answers:
+    """:func:`crosscheck_here` in a child process: one private copy of a local store serves both questions."""
+    return _call("crosscheck", spec, name, list(ids), np.asarray(queries, dtype=np.float32),  # type: ignore[no-any-return]
+                 n_results)
 
 
 def main(argv: Sequence[str]) -> int:

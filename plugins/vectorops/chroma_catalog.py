@@ -29,6 +29,8 @@ class CatalogEntry:
     :param configuration: ``config_json_str`` parsed (``{}`` for none).
     :param schema: ``schema_str`` parsed (``{}`` for none, and before 1.3).
     :param writer: ``python`` (chromadb 0.4–0.6) or ``rust`` (1.x), from the store's migrations.
+    :param problem: why the collection's settings cannot be resolved (``settings`` is then ``None``): one such
+        collection does not keep the others of the store from being listed and migrated.
     """
 
     ref: CollectionRef
@@ -36,9 +38,10 @@ class CatalogEntry:
     dimension: int | None
     metadata: dict[str, Any]
     configuration: dict[str, Any]
-    settings: IndexSettings
+    settings: IndexSettings | None
     schema: dict[str, Any] = field(default_factory=dict)
     writer: str = "rust"
+    problem: str | None = None
 
 
 def _json(text: Any) -> dict[str, Any]:
@@ -82,9 +85,10 @@ def _vector_segment_metadata(conn: sqlite3.Connection) -> dict[str, dict[str, An
 def read_catalog(path: str | Path) -> list[CatalogEntry]:
     """Every collection of the store at ``path``, in every tenant and database, sorted by tenant, database, name.
 
+    A collection whose settings no known Chroma writes (another space, a newer Chroma's index setting) is listed
+    with its ``problem`` and no ``settings``, so it does not keep the store's other collections from migrating.
+
     :raises FilesUnreadable: when the system tables are not in a layout this reader knows.
-    :raises ValueError: naming the collection whose settings no known Chroma writes (another space, a newer
-        Chroma's index setting).
     """
     database = Path(path) / SQLITE_FILE
     try:
@@ -114,14 +118,17 @@ def read_catalog(path: str | Path) -> list[CatalogEntry]:
         meta = metadata.get(str(collection_id), {})
         configuration, schema_value = _json(config_text), _json(schema_text)
         ref = CollectionRef(str(tenant), str(db_name), str(name))
+        settings: IndexSettings | None = None
+        problem = None
         try:
             settings = resolve_settings(meta, configuration, schema_value, writer=writer,
                                         segment_metadata=segment_metadata.get(str(collection_id), {}))
         except ValueError as exc:
-            raise ValueError(f"collection {ref.label!r}: {exc}") from exc
+            problem = f"collection {ref.label!r}: {exc}"
         entries.append(CatalogEntry(
             ref=ref, collection_id=str(collection_id), dimension=dimension if isinstance(dimension, int) else None,
-            metadata=meta, configuration=configuration, schema=schema_value, writer=writer, settings=settings))
+            metadata=meta, configuration=configuration, schema=schema_value, writer=writer, settings=settings,
+            problem=problem))
     return sorted(entries, key=lambda e: e.ref)
 
 

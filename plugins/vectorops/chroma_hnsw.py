@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectorops.chroma_unreadable import FilesUnreadable
+from vectorops.chroma_unreadable import FilesDamaged, FilesUnreadable
 
 HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib 0.7 and Chroma 1.x: persistence version 1
 HEADER_VERSION = 1
@@ -47,7 +47,7 @@ class HnswHeader:
         :raises FilesUnreadable: on another size or version.
         """
         if len(raw) != HEADER_FORMAT.size:
-            raise FilesUnreadable(f"header.bin has {len(raw)} bytes, expected {HEADER_FORMAT.size}")
+            raise FilesDamaged(f"header.bin has {len(raw)} bytes, expected {HEADER_FORMAT.size}")
         header = cls(*HEADER_FORMAT.unpack(raw))
         if header.version != HEADER_VERSION:
             raise FilesUnreadable(f"header.bin is persistence version {header.version}, this reader knows "
@@ -63,19 +63,19 @@ def checked_header(segment_dir: Path, dimensions: int) -> HnswHeader:
     files = [segment_dir / n for n in SEGMENT_FILES]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
-        raise FilesUnreadable(f"the HNSW segment {segment_dir.name} lacks {', '.join(missing)}")
+        raise FilesDamaged(f"the HNSW segment {segment_dir.name} lacks {', '.join(missing)}")
     header = HnswHeader.parse(files[0].read_bytes())
     expected = (4 + 4 * header.max_m0, 4 + 4 * header.max_m0 + 4 * dimensions,
                 4 + 4 * header.max_m0 + 4 * dimensions + 8)
     if (header.offset_level0, header.data_offset, header.label_offset, header.element_bytes) != (0, *expected):
-        raise FilesUnreadable(f"header.bin describes elements of {header.element_bytes} bytes, not the layout of "
+        raise FilesDamaged(f"header.bin describes elements of {header.element_bytes} bytes, not the layout of "
                               f"{dimensions} dimensions")
     # hnswlib may write the whole allocated capacity (max_elements); elements past element_count are never read
     size = files[1].stat().st_size
     capacity = max(header.max_elements, header.element_count)
     if size % header.element_bytes or not header.element_count <= size // header.element_bytes <= capacity:
-        raise FilesUnreadable(f"data_level0.bin has {size} bytes, not {header.element_count} to {capacity} "
+        raise FilesDamaged(f"data_level0.bin has {size} bytes, not {header.element_count} to {capacity} "
                               f"elements of {header.element_bytes}")
     if files[2].stat().st_size < 4 * header.element_count:
-        raise FilesUnreadable("length.bin is shorter than the element count")
+        raise FilesDamaged("length.bin is shorter than the element count")
     return header

@@ -30,7 +30,7 @@ from typing import Any
 
 from vectorops.chroma_hnsw import PICKLE, SEGMENT_FILES, HnswHeader, checked_header
 from vectorops.chroma_pickle import read_header
-from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef
+from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, as_ref
 from vectorops.chroma_unreadable import FilesUnreadable
 from vectorops.chroma_versions import (
     PYTHON,
@@ -194,11 +194,6 @@ def _check_values(conn: sqlite3.Connection, metadata_segment: str) -> None:
         raise FilesUnreadable(f"metadata key {odd[0]!r} is reserved or has no value")
 
 
-def _as_ref(ref: CollectionRef | str) -> CollectionRef:
-    """A ref, from a ref or a plain name (in the default tenant and database)."""
-    return ref if isinstance(ref, CollectionRef) else CollectionRef(DEFAULT_TENANT, DEFAULT_DATABASE, ref)
-
-
 def open_collection(path: str | Path, ref: CollectionRef | str, space: str,
                     check_values: bool = True) -> StoreCollection:
     """Locate collection ``ref`` of the local store at ``path`` in its files, checking everything it reads.
@@ -219,7 +214,7 @@ def open_collection(path: str | Path, ref: CollectionRef | str, space: str,
         raise FilesUnreadable(f"chroma.sqlite3 cannot be opened read-only: {exc}") from exc
     try:
         with conn:
-            return _locate(conn, root, _as_ref(ref), space, check_values)
+            return _locate(conn, root, as_ref(ref), space, check_values)
     except sqlite3.Error as exc:
         raise FilesUnreadable(f"chroma.sqlite3 is not in a known layout: {exc}") from exc
     finally:

@@ -14,11 +14,13 @@ import atexit
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
 from vectorops import chroma_copy_upgrade
-from vectorops.chroma_store import SourceError
+from vectorops.chroma_store import LOCK_WAIT_S, SQLITE_FILE, SourceChanged, SourceError
+from vectorops.chroma_unreadable import FilesUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +31,40 @@ _copies: dict[str, Path] = {}
 
 
 def scratch_root() -> Path:
-    """Where copies are made: ``VECTOROPS_HOME/scratch/chroma-snapshots`` (default home: ``.vectorops``)."""
-    return Path(os.environ.get("VECTOROPS_HOME") or ".vectorops").resolve() / "scratch" / "chroma-snapshots"
+    """Where copies are made: ``VECTOROPS_HOME/scratch/chroma-snapshots`` (default home: ``.vectorops``, as
+    :func:`vectorops.config.load_settings` reads it)."""
+    home = Path(os.environ.get("VECTOROPS_HOME") or ".vectorops").expanduser().resolve()
+    return home / "scratch" / "chroma-snapshots"
+
+
+def _files_stamp(root: Path) -> list[tuple[str, int, int]]:
+    """Every file below ``root`` with its size and modification time: equal before and after an untouched copy."""
+    return sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+                  for f in root.rglob("*") if f.is_file())
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    """Copy the store: ``chroma.sqlite3`` through SQLite's backup API from a read-only connection (consistent
+    while a writer commits), the segment directories file by file.
+
+    :raises SourceChanged: when the store's files changed while they were copied, three times over.
+    """
+    for _ in range(3):
+        before = _files_stamp(source)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, symlinks=False, ignore=shutil.ignore_patterns(f"{SQLITE_FILE}*"))
+        reader = sqlite3.connect(f"{(source / SQLITE_FILE).as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
+        writer = sqlite3.connect(target / SQLITE_FILE)
+        try:
+            reader.backup(writer)
+        finally:
+            writer.close()
+            reader.close()
+        if _files_stamp(source) == before:
+            return
+    shutil.rmtree(target, ignore_errors=True)
+    raise SourceChanged(f"Chroma store {str(source)!r} was written each time vectorops copied it; run again once "
+                        "its writer is idle")
 
 
 def store_bytes(path: Path) -> int:
@@ -71,6 +105,9 @@ def private_copy(path: str | Path) -> Path:
         if existing is not None and existing.is_dir():
             return existing
         root = scratch_root()
+        if root.is_relative_to(source) or source.is_relative_to(root):
+            raise SourceError(f"VECTOROPS_HOME ({root.parents[1]}) and the Chroma store {str(source)!r} contain one "
+                              "another: a private copy would be made inside the store. Point VECTOROPS_HOME elsewhere")
         root.mkdir(parents=True, exist_ok=True)
         remove_orphans(root)
         need = store_bytes(source)
@@ -80,13 +117,16 @@ def private_copy(path: str | Path) -> Path:
                               f"MiB) under VECTOROPS_HOME ({root}: {free / 2**20:.0f} MiB free); free some space or "
                               "point VECTOROPS_HOME at a larger disk")
         target = root / f"pid{os.getpid()}-{len(_copies)}-{source.name}"
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target, symlinks=False)
         try:
+            _copy_store(source, target)
             chroma_copy_upgrade.upgrade_copy(target)
-        except Exception:
+        except SourceError:
             shutil.rmtree(target, ignore_errors=True)
             raise
+        except (OSError, sqlite3.Error, FilesUnreadable) as exc:
+            shutil.rmtree(target, ignore_errors=True)
+            raise SourceError(f"Chroma store {str(source)!r}: its private copy at {target} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
         _copies[str(source)] = target
         log.info("Chroma store %s: reading a private copy at %s (%.1f MiB) through Chroma's API; the copy is removed "
                  "when this process ends", source, target, need / 2**20)

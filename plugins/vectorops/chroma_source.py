@@ -12,23 +12,28 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import Any
 
 from vectorops import chroma_catalog, chroma_files, chroma_snapshot, chroma_store
 from vectorops.chroma_settings import resolve_settings
-from vectorops.chroma_store import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, SourceChanged, SourceError
+from vectorops.chroma_store import (
+    DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+    CollectionRef,
+    SourceError,
+    SourceSpec,
+    as_ref,
+)
+from vectorops.chroma_unreadable import FilesDamaged
+from vectorops.chroma_versions import RUST
 from vectorops.config import SettingError
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-R = TypeVar("R")
 READER_ENV = "VECTOROPS_CHROMA_READER"
 READERS = ("auto", "files", "api")
 
@@ -36,34 +41,6 @@ READERS = ("auto", "files", "api")
 DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
 DEFAULT_FUNCTION_DIMENSIONS = 384
 ANY_DOCUMENT = {"$regex": "^"}  # matches every record that has a document, even an empty one
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """Where the Chroma store is: a PersistentClient path, or an HTTP server.
-
-    Holds nothing secret: it travels in plans (XCom). A server's credentials and CA bundle stay in the Airflow
-    connection ``conn_id`` and are read when a client is opened (:mod:`vectorops.chroma_server`).
-
-    :param ssl: the server speaks HTTPS.
-    :param tenant: a server's tenant to read (``None``: ``default_tenant``).
-    :param database: a server's one database to read (``None``: every database of the tenant).
-    """
-
-    path: str | None = None
-    host: str | None = None
-    port: int = 8000
-    conn_id: str | None = None
-    ssl: bool = False
-    tenant: str | None = None
-    database: str | None = None
-
-    @property
-    def uri(self) -> str:
-        """A stable description of the source, used in fingerprints and the registry."""
-        if self.host:
-            return f"chroma+http{'s' if self.ssl else ''}://{self.host}:{self.port}"
-        return f"chroma+file://{Path(self.path or '').resolve()}"
 
 
 @dataclass(frozen=True)
@@ -109,11 +86,6 @@ class RecordBatch:
     uris: list[str | None]
 
 
-def as_ref(collection: CollectionRef | str) -> CollectionRef:
-    """``collection`` as a ref: a label (``name`` or ``tenant/database/name``) is parsed."""
-    return collection if isinstance(collection, CollectionRef) else CollectionRef.parse(collection)
-
-
 @cache
 def open_client(spec: SourceSpec, tenant: str | None = None, database: str | None = None) -> Any:
     """Chroma's client for ``spec`` (once per process, tenant and database).
@@ -140,6 +112,33 @@ def open_client(spec: SourceSpec, tenant: str | None = None, database: str | Non
     except Exception as exc:  # chromadb raises many types for a broken store
         raise SourceError(f"Chroma path {str(path)!r} could not be opened (a private copy, by chromadb "
                           f"{chroma_store.chromadb_version()}): {exc}") from exc
+
+
+@contextmanager
+def api_errors(spec: SourceSpec, name: CollectionRef | str, doing: str) -> Iterator[None]:
+    """Turn a failure of Chroma's API into one :class:`SourceError` naming the collection and what it was doing.
+
+    A server's failure is described by :func:`vectorops.chroma_server.source_error` (which setting to fix).
+    """
+    try:
+        yield
+    except SourceError:
+        raise
+    except Exception as exc:
+        ref = as_ref(name)
+        if spec.host:
+            from vectorops import chroma_server
+
+            raise chroma_server.source_error(spec, exc, ref.tenant, ref.database) from None
+        raise SourceError(f"collection {ref.label!r} of {spec.uri}: Chroma's API (chromadb, on a private copy of the "
+                          f"store) failed to {doing}: {type(exc).__name__}: {exc}") from None
+
+
+def damaged(spec: SourceSpec, name: CollectionRef | str, problem: Exception) -> SourceError:
+    """The error for files in a known layout whose contents do not add up (a rerun reads the same files)."""
+    return SourceError(f"collection {as_ref(name).label!r} of {spec.uri} cannot be read: {problem}. The store's "
+                       f"files look damaged; if Chroma itself reads them, {READER_ENV}=api reads the collection "
+                       "through Chroma's API on a private copy")
 
 
 def _unreadable(spec: SourceSpec, what: str, exc: Exception) -> SourceError:
@@ -188,6 +187,10 @@ def get_collection(spec: SourceSpec, name: CollectionRef | str) -> Any:
         known = ", ".join(collection_names(spec)) or "none"
         raise SourceError(f"collection {ref.label!r} not found in {spec.uri} (collections: {known})") from exc
     except Exception as exc:
+        if spec.host:
+            from vectorops import chroma_server
+
+            raise chroma_server.source_error(spec, exc, ref.tenant, ref.database) from None
         raise _unreadable(spec, f"collection {ref.label!r}", exc) from exc
 
 
@@ -220,14 +223,18 @@ def describe(spec: SourceSpec, name: CollectionRef | str) -> CollectionInfo:
     if entry is None:
         known = ", ".join(collection_names(spec)) or "none"
         raise SourceError(f"collection {ref.label!r} not found in {spec.uri} (collections: {known})")
+    if entry.settings is None:
+        raise SourceError(f"{entry.problem} in {spec.uri}: a setting no Chroma vectorops knows writes; it is not "
+                          "migrated (the store's other collections are)")
     settings = entry.settings
     files, why = locate_files(spec, ref, settings.space)
     if files is not None:
         count, dimensions, reader = files.count, files.dimensions if files.count else None, "files"
     else:
         handle = get_collection(spec, ref)
-        count, reader = handle.count(), "api-snapshot"
-        dimensions = len(handle.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
+        with api_errors(spec, ref, "count and sample its records"):
+            count, reader = handle.count(), "api-snapshot"
+            dimensions = len(handle.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
     return CollectionInfo(
         name=ref.name, tenant=ref.tenant, database=ref.database, collection_id=entry.collection_id, count=count,
         space=settings.space, dimensions=dimensions, hnsw_m=settings.m, hnsw_ef_construction=settings.ef_construction,
@@ -241,11 +248,15 @@ def _describe_server(spec: SourceSpec, ref: CollectionRef) -> CollectionInfo:
     collection = get_collection(spec, ref)
     metadata = dict(collection.metadata or {})
     try:
-        settings = resolve_settings(metadata, collection.configuration_json or {}, {})
+        schema = getattr(collection, "_model", None)
+        schema = getattr(schema, "serialized_schema", None) or {}  # the server's 1.3+ index settings live here
+        settings = resolve_settings(metadata, collection.configuration_json or {}, schema if isinstance(
+            schema, dict) else {}, writer=RUST)
     except ValueError as exc:
         raise SourceError(f"collection {ref.label!r} in {spec.uri}: {exc}") from exc
-    count = collection.count()
-    dimensions = len(collection.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
+    with api_errors(spec, ref, "count and sample its records"):
+        count = collection.count()
+        dimensions = len(collection.get(limit=1, include=["embeddings"])["embeddings"][0]) if count else None
     return CollectionInfo(
         name=ref.name, tenant=ref.tenant, database=ref.database, collection_id=str(collection.id), count=count,
         space=settings.space, dimensions=dimensions, hnsw_m=settings.m, hnsw_ef_construction=settings.ef_construction,
@@ -297,6 +308,8 @@ def locate_files(spec: SourceSpec, name: CollectionRef | str, space: str, staged
             _open_files.cache_clear()
             found = _open_files(*key)
         return found, "vectorops reads this store's files directly"
+    except FilesDamaged as exc:
+        raise damaged(spec, ref, exc) from None
     except chroma_files.FilesUnreadable as exc:
         if mode == "files":
             raise SourceError(f"{READER_ENV}=files, but collection {ref.label!r} in {spec.path!r} cannot be read "
@@ -331,149 +344,3 @@ def max_batch(spec: SourceSpec, wanted: int, name: CollectionRef | str | None = 
     ref = as_ref(name) if name is not None else None
     client = open_client(spec, ref.tenant if ref else spec.tenant, ref.database if ref else spec.database)
     return max(1, min(wanted, int(client.get_max_batch_size())))
-
-
-def has_documents(spec: SourceSpec, name: CollectionRef | str, space: str | None = None) -> bool:
-    """Whether any record of the collection has a document (read from the files when they can be read)."""
-    if space is None:
-        space = describe(spec, name).space
-    files = store_files(spec, name, space)
-    if files:
-        return chroma_files.has_documents(files)
-    return bool(get_collection(spec, name).get(where_document=ANY_DOCUMENT, limit=1, include=[])["ids"])
-
-
-def iter_id_pages(spec: SourceSpec, name: CollectionRef | str, page: int) -> Iterator[list[str]]:
-    """All ids of the collection through the API, a page at a time (``include=[]``: no payload is read)."""
-    collection = get_collection(spec, name)
-    offset = 0
-    while True:
-        ids = collection.get(include=[], limit=page, offset=offset)["ids"]
-        if not ids:
-            return
-        yield list(ids)
-        offset += len(ids)
-
-
-def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
-    """Fetch ``ids`` through the API with embeddings, documents, metadatas and uris, in the order of ``ids``.
-
-    :raises SourceError: when ids are missing from the source (it changed during the migration).
-    """
-    collection = get_collection(spec, name)
-    got = collection.get(ids=list(ids), include=["embeddings", "documents", "metadatas", "uris"])
-    position = {record_id: i for i, record_id in enumerate(got["ids"])}
-    missing = [i for i in ids if i not in position]
-    if missing or len(position) != len(ids):
-        raise SourceError(f"collection {as_ref(name).label!r} changed during the migration: {len(missing)} of "
-                          f"{len(ids)} ids are missing from the source (first: {missing[:3]!r})")
-    order = [position[i] for i in ids]
-    embeddings = got["embeddings"]
-    if isinstance(embeddings, np.ndarray):
-        embeddings = embeddings[order] if order != list(range(len(order))) else embeddings
-    else:
-        embeddings = [embeddings[j] for j in order]
-
-    def pick(key: str) -> list[Any]:
-        values = got.get(key)
-        return [None] * len(ids) if values is None else [values[j] for j in order]
-
-    return RecordBatch(ids=list(ids), embeddings=embeddings, documents=pick("documents"),
-                       metadatas=pick("metadatas"), uris=pick("uris"))
-
-
-def iter_records(spec: SourceSpec, name: CollectionRef | str, space: str, page: int = 5000,
-                 limit: int | None = None) -> Iterator[RecordBatch]:
-    """Records of the collection, a page at a time, from the files when they can be read (else the API).
-
-    :param limit: stop after this many records (in the reader's order).
-    """
-    files = store_files(spec, name, space)
-    left = limit
-    if files is None:
-        collection = get_collection(spec, name)
-        offset = 0
-        while left is None or left > 0:
-            size = page if left is None else min(page, left)
-            got = collection.get(limit=size, offset=offset, include=["embeddings", "documents", "metadatas", "uris"])
-            if not got["ids"]:
-                return
-            count = len(got["ids"])
-            yield RecordBatch(ids=list(got["ids"]), embeddings=got["embeddings"],
-                              documents=list(got.get("documents") or [None] * count),
-                              metadatas=list(got.get("metadatas") or [None] * count),
-                              uris=list(got.get("uris") or [None] * count))
-            offset += count
-            left = None if left is None else left - count
-        return
-    with chroma_files.StoreReader(files) as reader:
-        for ids, positions in chroma_files.iter_id_positions(files, batch=page):
-            if left is not None:
-                if left <= 0:
-                    return
-                ids, positions = ids[:left], positions[:left]
-                left -= len(ids)
-            documents, metadatas, uris = reader.fields(ids)
-            yield RecordBatch(ids=ids, embeddings=reader.vectors(positions.tolist(), ids), documents=documents,
-                              metadatas=metadatas, uris=uris)
-
-
-def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-    """``work(item)`` for each item in a worker thread, one item ahead of the consumer (two results at most)."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
-        pending = None
-        for item in items:
-            following = pool.submit(work, item)
-            if pending is not None:
-                yield pending.result()
-            pending = following
-        if pending is not None:
-            yield pending.result()
-
-
-def fetch_ahead(spec: SourceSpec, name: CollectionRef | str,
-                id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
-    """Fetch each batch of ids through Chroma's API, one batch ahead of the consumer, so reading Chroma
-    overlaps the caller's work. At most two batches are in memory at once.
-    """
-    return _one_ahead(lambda ids: fetch(spec, name, ids), id_batches)
-
-
-def changed_error(name: CollectionRef | str, detail: str) -> SourceError:
-    """The error for a source that changed between staging and loading."""
-    return SourceChanged(f"collection {as_ref(name).label!r} changed during the migration: {detail}; "
-                         "run the migration again")
-
-
-def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp: str | None,
-                 batches: Iterable[tuple[list[str], list[int] | None]]) -> Iterator[RecordBatch]:
-    """Fetch staged batches of ids, one batch ahead of the consumer.
-
-    :param stamp: the files' stamp when the ids were staged from them (their positions are then given), or
-        ``None`` when they were staged through the API.
-    :raises SourceError: when the files changed since the ids were staged, or an id is gone.
-    """
-    if stamp is None:
-        yield from fetch_ahead(spec, name, (ids for ids, _ in batches))
-        return
-    files = store_files(spec, name, space, staged_stamp=stamp)
-    if files is None:
-        raise changed_error(name, "its ids were staged from the store's files, which can no longer be read")
-    if chroma_files.current_stamp(files) != stamp:
-        raise changed_error(name, "its files were written after the ids were staged")
-    with chroma_files.StoreReader(files) as reader:
-
-        def read(batch: tuple[list[str], list[int] | None]) -> RecordBatch:
-            ids, positions = batch
-            if positions is None or len(positions) != len(ids) or any(p is None for p in positions):
-                raise changed_error(name, "an id was staged without its position in the files")
-            try:
-                documents, metadatas, uris = reader.fields(ids)
-                vectors = reader.vectors(positions, ids)
-            except KeyError as exc:
-                raise changed_error(name, f"id {exc.args[0]!r} is no longer in the source") from exc
-            except chroma_files.FilesUnreadable as exc:
-                raise changed_error(name, str(exc)) from exc
-            return RecordBatch(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas, uris=uris)
-
-        yield from _one_ahead(read, batches)

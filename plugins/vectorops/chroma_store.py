@@ -15,11 +15,11 @@ a migration past :data:`KNOWN_MIGRATIONS` means a newer Chroma, and is refused. 
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from vectorops.chroma_versions import KNOWN_MIGRATIONS, release_of
 
@@ -31,6 +31,7 @@ SQLITE_FILE = "chroma.sqlite3"
 log = logging.getLogger(__name__)
 
 
+_KEY_SUFFIX = re.compile(r"@[0-9a-f]{8}$")
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 
@@ -74,13 +75,52 @@ class CollectionRef:
 
     @classmethod
     def parse(cls, label: str) -> CollectionRef:
-        """The ref a :attr:`label` (or a :attr:`path`) names: a bare name is in the default tenant and database."""
+        """The ref a :attr:`label` (or a :attr:`path`) names: a bare name is in the default tenant and database.
+
+        A platform key (``label@<8 hex digits>``, the key of a collection whose label another store's collection
+        had first; :func:`vectorops.migration.collection_key_for`) names the same ref: no Chroma name holds ``@``.
+        """
+        label = _KEY_SUFFIX.sub("", label)
         if "/" not in label:
             return cls(DEFAULT_TENANT, DEFAULT_DATABASE, label)
         parts = label.rsplit("/", 2)
         if len(parts) != 3 or not all(parts):
             raise SourceError(f"collection {label!r} is neither a name nor tenant/database/name")
         return cls(*parts)
+
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where the Chroma store is: a PersistentClient path, or an HTTP server.
+
+    Holds nothing secret: it travels in plans (XCom). A server's credentials and CA bundle stay in the Airflow
+    connection ``conn_id`` and are read when a client is opened (:mod:`vectorops.chroma_server`).
+
+    :param ssl: the server speaks HTTPS.
+    :param tenant: a server's tenant to read (``None``: ``default_tenant``).
+    :param database: a server's one database to read (``None``: every database of the tenant).
+    """
+
+    path: str | None = None
+    host: str | None = None
+    port: int = 8000
+    conn_id: str | None = None
+    ssl: bool = False
+    tenant: str | None = None
+    database: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """A stable description of the source, used in fingerprints and the registry."""
+        if self.host:
+            return f"chroma+http{'s' if self.ssl else ''}://{self.host}:{self.port}"
+        return f"chroma+file://{Path(self.path or '').resolve()}"
+
+
+def as_ref(collection: CollectionRef | str) -> CollectionRef:
+    """``collection`` as a ref: a label (``name`` or ``tenant/database/name``) is parsed."""
+    return collection if isinstance(collection, CollectionRef) else CollectionRef.parse(collection)
 
 
 
@@ -109,22 +149,6 @@ def check_local_store(path: str | None, thorough: bool = False) -> Path:
     except StoreUnusable as exc:
         raise SourceError(f"Chroma path {path!r} {exc}") from exc
     return Path(path)
-
-
-def unreadable_collections(client: Any, path: str) -> list[str]:
-    """The collections of the store at ``path`` that Chroma's ``client`` fails to open, by name."""
-    conn = sqlite3.connect(f"{(Path(path) / SQLITE_FILE).resolve().as_uri()}?mode=ro", uri=True, timeout=LOCK_WAIT_S)
-    try:
-        names = sorted(r[0] for r in conn.execute("SELECT name FROM collections"))
-    finally:
-        conn.close()
-    failing = []
-    for name in names:
-        try:
-            client.get_collection(name)
-        except Exception:  # whatever chromadb raises for it
-            failing.append(name)
-    return failing
 
 
 def check_store(path: Path, thorough: bool = False) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from vectorops.config import SettingError, load_settings
@@ -50,7 +51,9 @@ def chroma_conn_id(value: str | None) -> str | None:
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "chroma_path": args.chroma_path, "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
+        # the DAG's param takes an absolute path; a relative one means the caller's working directory
+        "chroma_path": str(Path(args.chroma_path).expanduser().absolute()) if args.chroma_path else None,
+        "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
         "chroma_conn": chroma_conn_id(args.chroma_conn),
         "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
         "batch_size": args.batch_size, "dry_run": args.dry_run,
@@ -87,9 +90,11 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
     from vectorops import db
+    from vectorops.chroma_store import CollectionRef
 
     with db.connect(dsn, autocommit=True) as conn:
-        found = {r[0]: r for r in conn.execute(
+        # the run's keys, by the label the request listed (a key may carry its store's suffix)
+        found = {CollectionRef.parse(r[0]).label: r for r in conn.execute(
             """SELECT collection, status, source_count, loaded_count, quarantined_count, dimensions, distance,
                       rows_per_s, error, table_name, target_schema, reader
                FROM vectorops.migration_runs WHERE run_id = %s""", (run_id,))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vectorops import chroma_source, db, indexing, reembed
+from vectorops import chroma_fetch, chroma_source, db, indexing, reembed
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
 from vectorops.naming import table_name_for
@@ -13,10 +13,10 @@ from vectorops.naming import table_name_for
 def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
     """What a migration of ``collection`` would do, without writing anything anywhere."""
     info = chroma_source.describe(request.source, collection)
-    has_documents = chroma_source.has_documents(request.source, collection, info.space)
+    has_documents = chroma_fetch.has_documents(request.source, collection, info.space)
     plan = reembed.plan_embedding(request.reembed, info, has_documents)
     sampled = text_bytes = 0
-    for batch in chroma_source.iter_records(request.source, collection, info.space, page=500, limit=500):
+    for batch in chroma_fetch.iter_records(request.source, collection, info.space, page=500, limit=500):
         sampled += len(batch.ids)
         text_bytes += sum(len(d.encode("utf-8", "surrogatepass")) for d in batch.documents if d)
         text_bytes += sum(len(str(m)) for m in batch.metadatas if m)
@@ -60,7 +60,7 @@ def _reembed_counts(request: MigrationRequest, collection: str, plan: reembed.Em
     if plan.mode == reembed.COPY:
         return {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
     counts = {"reembed_count": 0, "no_document_kept": 0, "no_document_quarantined": 0}
-    for batch in chroma_source.iter_records(request.source, collection, space):
+    for batch in chroma_fetch.iter_records(request.source, collection, space):
         matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
         for i, document in enumerate(batch.documents):
             if reembed.gets_new_vector(plan, document, unusable[i]):
@@ -84,8 +84,7 @@ def plan_note(plans: list[dict[str, Any]], source_uri: str, target_schema: str) 
     lines = [f"**Dry run**: nothing was written. {len(plans)} collection(s), {rows:,} rows from {source_uri} "
              f"→ schema `{target_schema}`."]
     for p in plans:
-        lines.append(f"- `{p['collection']}` (reader {p['reader']}): {p['rows']:,} rows, "
-                     f"{p['dimensions'] or '?'} dims, {p['space']}, "
+        lines.append(f"- `{p['collection']}`: {p['rows']:,} rows, {p['dimensions'] or '?'} dims, {p['space']}, "
                      f"vectors {p['vectors']} ({p['reembed_count']:,} re-embedded), index "
-                     f"~{p['index_memory_mb']} MB")
+                     f"~{p['index_memory_mb']} MB, read by {p['reader']}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ row, and a new run adopts an interrupted attempt of the same source.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from typing import Any
 from psycopg import sql
 
 from vectorops import (
+    chroma_fetch,
     chroma_source,
     claims,
     db,
@@ -46,6 +48,32 @@ def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: r
     # an interrupted attempt is only resumed by a run that would write the same vectors
     return (f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}|{plan.mode}|"
             f"{plan.model}|{plan.dimensions}")
+
+
+def collection_key_for(conn: Any, source_uri: str, ref: CollectionRef) -> str:
+    """The platform's key for the collection ``ref`` of ``source_uri``: what claims, runs, quarantine and
+    validation rows call ``collection``, unique per source identity.
+
+    The key the registry records for this identity; else its label (``docs``, ``acme/prod/docs``), unless another
+    source's collection goes by it (registered, or in an unfinished attempt that a new claim would supersede):
+    then ``label@`` and 8 hex digits of the store's SHA-256, so the two never share a claim, an attempt's shadow
+    table or quarantine rows.
+    """
+    row = conn.execute("""SELECT collection_key FROM vectorops.collection_registry
+                          WHERE source_uri = %s AND tenant = %s AND database = %s AND collection = %s""",
+                       (source_uri, ref.tenant, ref.database, ref.name)).fetchone()
+    if row:
+        return str(row[0])
+    taken = conn.execute(
+        """SELECT 1 FROM vectorops.collection_registry WHERE collection_key = %(key)s
+                  AND source_uri IS DISTINCT FROM %(uri)s
+           UNION ALL
+           SELECT 1 FROM vectorops.migration_runs WHERE collection = %(key)s AND source_uri IS DISTINCT FROM %(uri)s
+                  AND status IN ('scanning', 'loading', 'failed', 'rejected')
+           LIMIT 1""", {"key": ref.label, "uri": source_uri}).fetchone()
+    if taken is None:
+        return ref.label
+    return f"{ref.label}@{hashlib.sha256(source_uri.encode()).hexdigest()[:8]}"
 
 
 def table_for(conn: Any, source_uri: str, ref: CollectionRef, schema: str) -> str:
@@ -90,10 +118,11 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
              info.reader_reason, info.space, info.hnsw_m, info.hnsw_ef_construction, info.hnsw_ef_search,
              info.settings_origin or "as the server reports them")
     embedding_plan = reembed.plan_embedding(request.reembed, info, request.reembed != "never" and (
-        chroma_source.has_documents(request.source, collection, info.space)))
+        chroma_fetch.has_documents(request.source, collection, info.space)))
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
         table = table_for(conn, request.source.uri, info.ref, request.target_schema)
+        collection = collection_key_for(conn, request.source.uri, info.ref)
         attempt = claims.claim(conn, collection=collection, run_id=run_id,
                                fingerprint=_fingerprint(request.source, info, embedding_plan),
                                target_schema=request.target_schema, table_name=table,

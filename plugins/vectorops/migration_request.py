@@ -128,7 +128,8 @@ def select_collections(request: MigrationRequest) -> list[str]:
         elif matches[0].label not in chosen:
             chosen.append(matches[0].label)
     if unknown:
-        listed = ", ".join(repr(ref.label) for ref in known) or "none"
+        names = [ref.name for ref in known]
+        listed = ", ".join(repr(ref.name if names.count(ref.name) == 1 else ref.path) for ref in known) or "none"
         raise SourceError(f"unknown collection(s) {', '.join(map(repr, unknown))} in {request.source.uri}; "
                           f"collections: {listed}")
     return chosen

@@ -20,7 +20,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import chroma_source, embedding, pgvector_sink, reembed
+from vectorops import chroma_fetch, embedding, pgvector_sink, reembed
 from vectorops.chroma_source import SourceSpec
 from vectorops.exact_search import ExactTopK
 from vectorops.quality_suites import ExpectationOutcome
@@ -149,7 +149,7 @@ def _source_rows(conn: psycopg.Connection, spec: SourceSpec, collection: str, at
     """Source records in id byte order, with what the loader should have done with each."""
     stamp = pgvector_sink.source_stamp(conn, attempt_id)
     pages = _staged_id_pages(conn, attempt_id, fetch_batch)
-    for batch in chroma_source.fetch_staged(spec, collection, space, stamp, pages):
+    for batch in chroma_fetch.fetch_staged(spec, collection, space, stamp, pages):
         matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
         fits = matrix.shape[1] == plan.dimensions
         big_endian = matrix.astype(">f4")

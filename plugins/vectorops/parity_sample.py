@@ -25,7 +25,7 @@ from vectorops.reembed import EmbeddingPlan
 #: the least top-10 overlap with Chroma's own query that lets a table be promoted (``VECTOROPS_MIN_TOP10_OVERLAP``)
 MIN_TOP10_OVERLAP = 0.95
 #: neighbours asked of Chroma per query: its HNSW search looks at least this wide, so its top 10 are near exact
-CHROMA_QUERY_K = 100
+CHROMA_QUERY_K = 500
 #: Chroma computes distances in float32, the check in float64 from the same float32 vectors
 DISTANCE_REL_TOLERANCE = 1e-3
 DISTANCE_ABS_TOLERANCE = 1e-4
@@ -50,34 +50,39 @@ def query_sample(conn: psycopg.Connection, schema: str, table: str, ids: list[st
     return chosen, matrix
 
 
-def _api_fetch(spec: SourceSpec, collection: str, ids: list[str]) -> chroma_source.RecordBatch:
-    """The sample through Chroma's own API: a cross-check of the files reader.
+def neighbours_to_ask(differ: Collection[str]) -> int:
+    """How many neighbours to ask Chroma per query: :data:`CHROMA_QUERY_K`, plus room to drop ``differ``."""
+    return CHROMA_QUERY_K + min(len(differ), MAX_EXCLUDED)
 
-    For a local store in a child process on a private copy (:mod:`vectorops.chroma_snapshot`): Chroma's client
-    writes to the store it opens and loads the whole HNSW index, which the load never needed.
+
+def ask_chroma(spec: SourceSpec, collection: str, ids: list[str], queries: np.ndarray,
+               n_results: int) -> chroma_api_child.Answers:
+    """Chroma's own records for the sample ``ids`` and its neighbours of ``queries``, in one call.
+
+    For a local store in one child process on one private copy (:mod:`vectorops.chroma_snapshot`): Chroma's
+    client writes to the store it opens and loads the whole HNSW index, which the load never needed.
+
+    :param n_results: neighbours per query; ``0`` asks no query.
     """
+    if not ids and not (len(queries) and n_results):
+        return None, None
     if spec.host:
-        return chroma_source.fetch(spec, collection, ids)
-    return chroma_api_child.fetch(spec, collection, ids)
-
-
-def _api_query(spec: SourceSpec, collection: str, queries: np.ndarray, n_results: int
-               ) -> tuple[list[list[str]], list[list[float]]]:
-    """Chroma's own top-``n_results`` ids and distances for ``queries`` (a local store: as :func:`_api_fetch`)."""
-    if spec.host:
-        return chroma_api_child.query_here(spec, collection, queries, n_results)
-    return chroma_api_child.query(spec, collection, queries, n_results)
+        return chroma_api_child.crosscheck_here(spec, collection, ids, queries, n_results)
+    return chroma_api_child.crosscheck(spec, collection, ids, queries, n_results)
 
 
 def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
-                    plan: EmbeddingPlan, space: str, ids: list[str], seed: int) -> list[ExpectationOutcome]:
-    """Exact equality with the source for a seeded sample of ids (re-embedded vectors: against the model)."""
-    if not ids:
+                    plan: EmbeddingPlan, space: str, ids: list[str], seed: int,
+                    batch: chroma_source.RecordBatch | None) -> list[ExpectationOutcome]:
+    """Exact equality with the source for a seeded sample of ids (re-embedded vectors: against the model).
+
+    :param batch: Chroma's own records for ``ids`` (:func:`ask_chroma`).
+    """
+    if not ids or batch is None:
         return []
     stored = {r[0]: r[1:] for r in conn.execute(sql.SQL(
         """SELECT id, substr(vector_send(embedding), 5), document, metadata, uri FROM {}
            WHERE id = ANY(%s)""").format(sql.Identifier(schema, table)), (ids,))}
-    batch = _api_fetch(spec, collection, ids)
     matrix, unusable = reembed.source_vectors(batch.embeddings, len(batch.ids), plan, space)
     unequal: list[str] = []
     last_bit: list[str] = []
@@ -161,6 +166,7 @@ def _table_vectors(conn: psycopg.Connection, schema: str, table: str, ids: Colle
 def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
                   plan: EmbeddingPlan, space: str, query_ids: list[str], queries: np.ndarray,
                   source_exact: list[list[str]] | None, differ: set[str],
+                  neighbours: tuple[list[list[str]], list[list[float]]] | None,
                   min_overlap: float = MIN_TOP10_OVERLAP) -> ExpectationOutcome:
     """Top-10 agreement between Chroma's own ``query`` and pgvector's exact search: enforced.
 
@@ -178,6 +184,8 @@ def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str
 
     :param source_exact: the source's exact top-10 per query (from the checksum pass), when vectors were copied.
     :param differ: ids whose table vector differs from the source on purpose (quarantined, re-embedded).
+    :param neighbours: Chroma's :func:`neighbours_to_ask` neighbours (ids, distances) of ``queries``
+        (:func:`ask_chroma`).
     """
     if not query_ids:
         return ExpectationOutcome("top10_overlap", True, {"queries": 0}, "vectorops.parity")
@@ -197,8 +205,10 @@ def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str
     # records that differ on purpose are in Chroma but not (as they were) in the table: ask Chroma for enough
     # extra neighbours to drop them, and leave them out of the table's search too
     in_table = _stored_ids(conn, schema, table, differ)
-    asked = CHROMA_QUERY_K + min(len(differ), MAX_EXCLUDED)
-    ids, distances = _api_query(spec, collection, queries, asked)
+    asked = neighbours_to_ask(differ)
+    if neighbours is None:
+        raise ValueError(f"collection {collection!r}: the top-10 check needs Chroma's neighbours of its queries")
+    ids, distances = neighbours
     chroma = [[(i, d) for i, d in zip(r, ds, strict=True) if i not in differ][:10] for r, ds in zip(ids, distances,
                                                                                                      strict=True)]
     found = [exact_top_k(conn, schema, table, space, vector, exclude=in_table) for vector in queries]

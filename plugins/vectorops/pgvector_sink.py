@@ -12,7 +12,17 @@ import psycopg
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
-from vectorops import chroma_files, chroma_source, db, failpoints, quarantine, reembed, unkeyable_ids, unlogged_shadow
+from vectorops import (
+    chroma_fetch,
+    chroma_files,
+    chroma_source,
+    db,
+    failpoints,
+    quarantine,
+    reembed,
+    unkeyable_ids,
+    unlogged_shadow,
+)
 from vectorops.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
 from vectorops.records import (
     UnstorableValue,
@@ -110,16 +120,14 @@ def stage_ids(conn: psycopg.Connection, spec: chroma_source.SourceSpec, collecti
             with conn.transaction():
                 return _stage_from_files(conn, files, attempt_id)
         except chroma_files.FilesUnreadable as exc:
-            if chroma_source.reader_setting() == "files":
-                raise chroma_source.SourceError(f"collection {collection!r}: its files cannot be read: {exc}") from exc
-            log.warning("collection %r: staging from the files failed (%s); reading through Chroma's API",
-                        collection, exc)
+            # the layout was recognised, so Chroma's API would read the same inconsistent files
+            raise chroma_fetch.read_failure(spec, collection, files, files.stamp, exc) from None
     _clear_staging(conn, attempt_id)
     conn.execute("UPDATE vectorops.migration_runs SET source_stamp = NULL WHERE attempt_id = %s", (attempt_id,))
     staged = 0
     long_ids: list[tuple[bytes, int | None]] = []
     with conn.cursor().copy("COPY vectorops.migration_source_ids (attempt_id, id) FROM STDIN") as copy:
-        for ids in chroma_source.iter_id_pages(spec, collection, page):
+        for ids in chroma_fetch.iter_id_pages(spec, collection, page):
             for record_id in ids:
                 encoded = _encode_id(record_id)
                 if unkeyable_ids.is_long(encoded):
@@ -157,7 +165,7 @@ def _stage_from_files(conn: psycopg.Connection, files: chroma_files.StoreCollect
             failpoints.hit("stage_ids")
     refused = unkeyable_ids.stage_long_ids(conn, attempt_id, long_ids)
     if chroma_files.current_stamp(files) != files.stamp:
-        raise chroma_source.changed_error(files.name, "its files were written while the ids were staged")
+        raise chroma_fetch.changed_error(files.name, "its files were written while the ids were staged")
     conn.execute("UPDATE vectorops.migration_runs SET source_stamp = %s WHERE attempt_id = %s",
                  (files.stamp, attempt_id))
     return StagedIds(staged, refused)
@@ -213,7 +221,7 @@ def copy_chunk(conn: psycopg.Connection, *, spec: chroma_source.SourceSpec, coll
     tally = _Tally()
     progress = None if plan.mode == reembed.COPY else (
         lambda read: _log_progress(collection, chunk_no, read, len(ids), started, tally))
-    batches = chroma_source.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch))
+    batches = chroma_fetch.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch))
     quarantined = write_batches(conn, schema, shadow, batches, plan, space, tally, progress)
     loaded = tally.loaded
     quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=run_id, entries=quarantined)

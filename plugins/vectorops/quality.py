@@ -130,10 +130,12 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
         checks, report.baseline_sha256, differ = parity.checksum_parity(
             conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
             source_top_k=source_top_k, **common)
-        checks += parity_sample.sample_equality(conn, ids=ids, seed=settings.validation_seed, **common)
+        asked = parity_sample.neighbours_to_ask(differ) if embedding_plan.mode != reembed.COLLECTION else 0
+        batch, neighbours = parity_sample.ask_chroma(source, plan["collection"], ids, queries, asked)
+        checks += parity_sample.sample_equality(conn, ids=ids, seed=settings.validation_seed, batch=batch, **common)
         checks.append(parity_sample.top10_overlap(
             conn, query_ids=query_ids, queries=queries,
-            source_exact=source_top_k.result() if source_top_k else None, differ=differ,
+            source_exact=source_top_k.result() if source_top_k else None, differ=differ, neighbours=neighbours,
             min_overlap=settings.min_top10_overlap, **common))
         if suite is not None:
             report.outcomes += suite.result()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import psycopg
 
-from vectorops import chroma_source, quarantine
+from vectorops import chroma_fetch, chroma_source, quarantine
 
 #: Ids up to this many UTF-8 bytes always fit a btree entry, whatever they compress to.
 LONG_ID_BYTES = 2000
@@ -65,7 +65,7 @@ def quarantine_refused(conn: psycopg.Connection, *, spec: chroma_source.SourceSp
     ids = [encoded.decode("utf-8", "surrogatepass") for encoded, _ in refused]
     positions = [position for _, position in refused]
     entries = []
-    for batch in chroma_source.fetch_staged(spec, collection, space, stamp, [(ids, positions)]):
+    for batch in chroma_fetch.fetch_staged(spec, collection, space, stamp, [(ids, positions)]):
         for i, record_id in enumerate(batch.ids):
             original = batch.embeddings[i] if batch.embeddings is not None else None
             entries.append(quarantine.entry(record_id, original, batch.documents[i], batch.metadatas[i],

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.support import chroma_client, migrate_command, migrate_in_process, platform_snapshot
+from tests.support import chroma_client, forget_collection, migrate_command, migrate_in_process, platform_snapshot
 from vectorops import chroma_source, chroma_store
 from vectorops.chroma_source import SourceError, SourceSpec
 
@@ -234,6 +234,7 @@ def test_a_writer_mid_transaction_does_not_stop_the_read(reader: str, template: 
     finally:
         holder.kill()
         holder.wait()
+        forget_collection(dsn, COLLECTION, SCHEMA)  # later tests (backups) dump every registered schema
 
 
 @pytest.mark.parametrize("version", ["0.4.24", "0.5.18", "0.6.3", "1.0.21"])

@@ -132,16 +132,17 @@ def test_ids_holding_a_nul_or_any_unicode_are_read(tmp_path: Path) -> None:
         assert (document, metadata) == (got["documents"][i], got["metadatas"][i]), record_id
 
 
-def _damage_header(path: Path, name: str, space: str) -> None:
-    found = chroma_files.open_collection(path, name, space)
-    (found.segment_dir / "header.bin").write_bytes(b"\x00" * 10)
+def _future_header(path: Path, name: str, space: str) -> None:
+    """A header.bin of a persistence version this reader does not know (what a future hnswlib might write)."""
+    header = chroma_files.open_collection(path, name, space).segment_dir / "header.bin"
+    header.write_bytes((2).to_bytes(4, "little") + header.read_bytes()[4:])
 
 
 def test_unreadable_files_are_refused_and_auto_falls_back_to_the_api(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _store(tmp_path, "pending", "l2", n=120)
-    _damage_header(tmp_path, "pending", "l2")  # a copy made for the test: Chroma's own files, one of them broken
-    with pytest.raises(chroma_files.FilesUnreadable, match=r"header.bin has 10 bytes"):
+    _future_header(tmp_path, "pending", "l2")  # a copy made for the test: Chroma's own files, of a newer format
+    with pytest.raises(chroma_files.FilesUnreadable, match=r"header.bin is persistence version 2"):
         chroma_files.open_collection(tmp_path, "pending", "l2")
     spec = chroma_source.SourceSpec(path=str(tmp_path))
     chroma_source.forget_files()

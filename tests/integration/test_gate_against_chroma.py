@@ -28,13 +28,14 @@ def store(tmp_path: Path) -> Path:
     return Path(shutil.copytree(FIXTURES / "chroma-0.5.18" / "store", tmp_path / "store"))
 
 
-def _gate_rows(dsn: str, collection: str) -> dict[str, tuple[bool, Any]]:
+def _gate_rows(dsn: str, run_id: str) -> dict[str, tuple[bool, Any]]:
+    """The newest gate's expectations of the run ``run_id``."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
             """SELECT expectation, success, observed_value FROM vectorops.validation_results
-               WHERE collection = %s AND stage = 'gate' AND validation_id = (
-                   SELECT validation_id FROM vectorops.validation_results WHERE collection = %s AND stage = 'gate'
-                   ORDER BY result_id DESC LIMIT 1)""", (collection, collection)).fetchall()
+               WHERE run_id = %s AND stage = 'gate' AND validation_id = (
+                   SELECT validation_id FROM vectorops.validation_results WHERE run_id = %s AND stage = 'gate'
+                   ORDER BY result_id DESC LIMIT 1)""", (run_id, run_id)).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
@@ -51,7 +52,7 @@ def test_a_collection_loaded_in_the_wrong_space_fails_the_gate(store: Path, sett
     with pytest.raises(quality.ValidationFailed, match="top10_overlap"):
         migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA,
                                       "collections": [COS_DOCS]}, "wrong-space")
-    success, observed = _gate_rows(dsn, "cos_docs")["top10_overlap"]
+    success, observed = _gate_rows(dsn, "wrong-space")["top10_overlap"]
     assert success is False
     assert observed["space"] == "l2" and observed["distance_mismatches"] > 0, observed
     with psycopg.connect(dsn) as conn:
@@ -64,7 +65,7 @@ def test_a_collection_loaded_in_the_wrong_space_fails_the_gate(store: Path, sett
     summaries = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA,
                                               "collections": [COS_DOCS]}, "right-space")
     assert summaries[0]["space"] == "cosine"
-    success, observed = _gate_rows(dsn, "cos_docs")["top10_overlap"]
+    success, observed = _gate_rows(dsn, "right-space")["top10_overlap"]
     assert success is True and observed["overlap"] >= settings.min_top10_overlap
     assert observed["distance_mismatches"] == 0 and observed["distances_compared"] >= 40, observed
     forget_schema(dsn, SCHEMA)

@@ -22,6 +22,7 @@ import pytest
 from psycopg import sql
 
 from tests.support import forget_schema, migrate_in_process
+from vectorops.chroma_store import CollectionRef
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
 VERSIONS = ["0.4.24", "0.5.18", "0.6.3", "1.0.21", "1.5.9"]
@@ -43,10 +44,16 @@ def label(entry: dict[str, Any]) -> str:
 
 
 def registry(dsn: str, schema: str) -> dict[str, dict[str, Any]]:
+    """The schema's registry rows by label (a key may carry a store suffix: other tests' stores share names)."""
     with psycopg.connect(dsn) as conn:
         cur = conn.execute("SELECT * FROM vectorops.collection_registry WHERE table_schema = %s", (schema,))
         names = [d.name for d in cur.description or []]
-        return {row[names.index("collection_key")]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return {label({"tenant": r["tenant"], "database": r["database"], "name": r["collection"]}): r for r in rows}
+
+
+def labels(summaries: list[dict[str, Any]]) -> list[str]:
+    return sorted(CollectionRef.parse(s["collection"]).label for s in summaries)
 
 
 def table_records(dsn: str, schema: str, table: str) -> dict[str, dict[str, Any]]:
@@ -93,7 +100,7 @@ def test_every_version_migrates_exactly_and_is_never_written(version: str, store
     summaries = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": schema}, f"v-{version}")
     assert store_hashes(store) == before, "migrate wrote to the source"
     entries = {label(e): e for e in expected(version)}
-    assert sorted(s["collection"] for s in summaries) == sorted(entries)
+    assert labels(summaries) == sorted(entries)
     assert all(s["reader"] == "files" for s in summaries), [(s["collection"], s["reader"]) for s in summaries]
     rows = registry(dsn, schema)
     assert sorted(rows) == sorted(entries)
@@ -117,7 +124,7 @@ def test_every_version_migrates_exactly_and_is_never_written(version: str, store
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("CHROMA_DB_PATH", str(store))
     for key in entries:
-        assert cli.main(["validate", "--collection", key]) == 0, capsys.readouterr()
+        assert cli.main(["validate", "--collection", rows[key]["collection_key"]]) == 0, capsys.readouterr()
     assert store_hashes(store) == before, "validate wrote to the source"
     assert cli.main(["backup"]) == 0, capsys.readouterr()
     assert store_hashes(store) == before, "backup wrote to the source"
@@ -132,7 +139,7 @@ def test_three_tenant_database_pairs_arrive_whole_in_distinct_tables(stores: dic
     entries = {label(e): e for e in expected("1.5.9-tenants")}
     assert {"docs", "acme/prod/docs"} <= set(entries)
     summaries = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": schema}, "tenants")
-    assert sorted(s["collection"] for s in summaries) == sorted(entries)
+    assert labels(summaries) == sorted(entries)
     rows = registry(dsn, schema)
     assert sorted(rows) == sorted(entries)
     assert len({r["table_name"] for r in rows.values()}) == len(rows), "two collections share a table"
@@ -163,3 +170,28 @@ def test_an_ambiguous_bare_name_is_refused_listing_the_candidates(stores: dict[s
     unambiguous = migration_request.request_from_params(
         {"chroma_path": str(store), "collections": ["notes", "default_tenant/default_database/docs"]}, settings)
     assert migration_request.select_collections(unambiguous) == ["acme/staging/notes", "docs"]
+
+
+def test_two_stores_with_a_collection_of_the_same_name_never_share_a_key_or_table(
+        stores: dict[str, Path], settings: Any, dsn: str) -> None:
+    schema = "two_stores"
+    first, second = stores["1.0.21"], stores["1.5.9"]
+    one = migrate_in_process(settings, {"chroma_path": str(first), "target_schema": schema, "collections": ["tiny"]},
+                             "s1")[0]
+    two = migrate_in_process(settings, {"chroma_path": str(second), "target_schema": schema,
+                                        "collections": ["tiny"]}, "s2")[0]
+    assert one["collection"] != two["collection"], "two stores' collections share a claim and a run ledger"
+    assert {CollectionRef.parse(one["collection"]).name, CollectionRef.parse(two["collection"]).name} == {"tiny"}
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("""SELECT collection_key, source_uri, table_name, last_run_id, collection
+                               FROM vectorops.collection_registry WHERE table_schema = %s ORDER BY last_run_id""",
+                            (schema,)).fetchall()
+    assert [(r[0], r[3], r[4]) for r in rows] == [(one["collection"], "s1", "tiny"), (two["collection"], "s2", "tiny")]
+    assert len({r[1] for r in rows}) == 2 and len({r[2] for r in rows}) == 2
+    # the first store again: its own row and table only
+    migrate_in_process(settings, {"chroma_path": str(first), "target_schema": schema, "collections": ["tiny"]}, "s3")
+    with psycopg.connect(dsn) as conn:
+        again = dict(conn.execute("""SELECT collection_key, last_run_id FROM vectorops.collection_registry
+                                     WHERE table_schema = %s""", (schema,)).fetchall())
+    assert again == {one["collection"]: "s3", two["collection"]: "s2"}
+    forget_schema(dsn, schema)

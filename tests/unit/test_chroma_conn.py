@@ -132,7 +132,9 @@ def test_the_hook_declares_the_chroma_connection_type_and_its_form() -> None:
     (entry,) = get_provider_info()["connection-types"]
     assert entry["hook-class-name"] == f"{ChromaHook.__module__}.{ChromaHook.__qualname__}"
     assert set(entry["conn-fields"]) == {"tenant", "database", "https", "ca_bundle", "verify", "auth_type"}
-    assert entry["conn-fields"]["auth_type"]["schema"]["enum"] == list(chroma_connection.AUTH_TYPES)
+    # empty is a choice of its own: basic with a login, else bearer
+    assert entry["conn-fields"]["auth_type"]["schema"]["enum"] == [*chroma_connection.AUTH_TYPES, None]
+    assert "default" not in entry["conn-fields"]["auth_type"]["schema"]
     behaviour = ChromaHook.get_ui_field_behaviour()
     assert behaviour["hidden_fields"] == ["schema"] and behaviour["relabeling"]["password"] == "Password (token)"
 
@@ -149,15 +151,6 @@ def test_airflow_discovers_the_chroma_connection_type_from_the_installed_package
         f"extra__chroma__{f}" for f in ("tenant", "database", "https", "ca_bundle", "verify", "auth_type")}
     assert manager.field_behaviours["chroma"]["relabeling"] == {"login": "Login (basic auth only)",
                                                                 "password": "Password (token)"}
-
-
-def test_the_hook_form_widgets_for_airflow_before_3_2() -> None:
-    pytest.importorskip("wtforms")
-    pytest.importorskip("flask_appbuilder")
-    from vectorops.airflow_chroma_hook import ChromaHook
-    from vectorops.airflow_provider_info import CHROMA_CONN_FIELDS
-
-    assert set(ChromaHook.get_connection_form_widgets()) == set(CHROMA_CONN_FIELDS)
 
 
 def test_reading_a_connection_masks_its_password_and_the_basic_header_built_from_it(

@@ -124,12 +124,33 @@ ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS content_sha25
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validated_at timestamptz;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validation_success boolean;
 -- A row per source identity (store, tenant, database, collection): `collection` is the bare Chroma name and
--- `collection_key` the platform's handle for it (the name, or tenant/database/name outside Chroma's defaults),
--- which migration_runs, claims, quarantine, validation_results and search_metrics call `collection`.
+-- `collection_key` the platform's handle for it, unique (the name, or tenant/database/name outside Chroma's
+-- defaults; with @ and 8 hex digits of the store when another store's collection had that label first), which
+-- migration_runs, claims, quarantine, validation_results and search_metrics call `collection`.
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS collection_key text;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS tenant text NOT NULL DEFAULT 'default_tenant';
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS database text NOT NULL DEFAULT 'default_database';
 UPDATE vectorops.collection_registry SET collection_key = collection WHERE collection_key IS NULL;
+-- a row written without a key (by an older vectorops, or by hand) takes its collection name, as before keys
+DO $outer$
+BEGIN
+    -- created once, by whoever bootstraps first; later bootstraps (as another role) leave it alone
+    IF to_regprocedure('vectorops.collection_registry_default_key()') IS NULL THEN
+        CREATE FUNCTION vectorops.collection_registry_default_key() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            NEW.collection_key := coalesce(NEW.collection_key, NEW.collection);
+            RETURN NEW;
+        END $$;
+    END IF;
+END $outer$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'collection_registry_default_key'
+                   AND tgrelid = 'vectorops.collection_registry'::regclass) THEN
+        CREATE TRIGGER collection_registry_default_key BEFORE INSERT ON vectorops.collection_registry
+            FOR EACH ROW EXECUTE FUNCTION vectorops.collection_registry_default_key();
+    END IF;
+END $$;
 ALTER TABLE vectorops.collection_registry ALTER COLUMN collection_key SET NOT NULL;
 ALTER TABLE vectorops.collection_registry DROP CONSTRAINT IF EXISTS collection_registry_pkey;
 DO $$
@@ -139,7 +160,7 @@ BEGIN
             UNIQUE NULLS NOT DISTINCT (source_uri, tenant, database, collection);
     END IF;
 END $$;
-CREATE INDEX IF NOT EXISTS collection_registry_key_idx ON vectorops.collection_registry (collection_key);
+CREATE UNIQUE INDEX IF NOT EXISTS collection_registry_key_idx ON vectorops.collection_registry (collection_key);
 
 -- One row per expectation per validation run: the gate before promotion, or a later check of the live table.
 CREATE TABLE IF NOT EXISTS vectorops.validation_results (
