@@ -131,7 +131,10 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
             conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
             source_top_k=source_top_k, **common)
         asked = parity_sample.neighbours_to_ask(differ) if embedding_plan.mode != reembed.COLLECTION else 0
+        asking = time.perf_counter()
         batch, neighbours = parity_sample.ask_chroma(source, plan["collection"], ids, queries, asked)
+        log.info("collection %r: asked Chroma for %s sample record(s) and %s neighbour(s) of %s queries in %.2fs",
+                 plan["collection"], len(ids), asked, len(queries), time.perf_counter() - asking)
         checks += parity_sample.sample_equality(conn, ids=ids, seed=settings.validation_seed, batch=batch, **common)
         checks.append(parity_sample.top10_overlap(
             conn, query_ids=query_ids, queries=queries,
