@@ -231,9 +231,10 @@ class StoreReader:
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), ID_PARAMS):
             chunk = unique[start:start + ID_PARAMS]
-            marks = ", ".join("?" * len(chunk))
-            yield from self._db.execute(f"{select} WHERE e.segment_id = ? AND e.embedding_id IN ({marks}) {order}",
-                                        (self.collection.metadata_segment, *chunk))
+            # only placeholders are added to the fixed statement: the ids themselves are bound
+            statement = " ".join((select, "WHERE e.segment_id = ? AND e.embedding_id IN (",
+                                  ", ".join("?" * len(chunk)), ")", order))
+            yield from self._db.execute(statement, (self.collection.metadata_segment, *chunk))
 
     def _add_arrays(self, ids: Sequence[str], index: dict[str, int],
                     metadatas: list[dict[str, Any] | None]) -> None:

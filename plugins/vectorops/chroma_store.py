@@ -78,7 +78,8 @@ class CollectionRef:
         """The ref a :attr:`label` (or a :attr:`path`) names: a bare name is in the default tenant and database.
 
         A platform key (``label@<8 hex digits>``, the key of a collection whose label another store's collection
-        had first; :func:`vectorops.migration.collection_key_for`) names the same ref: no Chroma name holds ``@``.
+        had first; :func:`vectorops.migration_target.collection_key_for`) names the same ref: no Chroma name holds
+        ``@``.
         """
         label = _KEY_SUFFIX.sub("", label)
         if "/" not in label:

@@ -87,7 +87,7 @@ def decode_seq_id(value: Any) -> int:
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:
     """The column names of ``table`` (empty when there is no such table)."""
-    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    return {row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,))}
 
 
 def has_table(conn: sqlite3.Connection, table: str) -> bool:

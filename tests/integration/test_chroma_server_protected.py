@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
 
+from tests.chroma_run import chroma_run, free_port
 from tests.support import add_records, digest, pg_digest, record_line
 from tests.tls_token_proxy import CertificateAuthority, TokenProxy, make_ca
 from vectorops import chroma_server
@@ -53,12 +48,6 @@ class Server:
     proxies: dict[str, TokenProxy]
     ca: CertificateAuthority
     other_ca: CertificateAuthority
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _direct(port: int, tenant: str = "default_tenant", database: str = "default_database") -> Any:
@@ -91,19 +80,7 @@ def _seed(port: int) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("chroma-protected")
-    port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(root / "store"), "--host", "127.0.0.1", "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "chroma run did not come up"
-                time.sleep(0.3)
+    with chroma_run(root / "store") as port:
         _seed(port)
         ca, other_ca = make_ca(root / "ca"), make_ca(root / "other-ca", "some other CA")
         proxies = {mode: TokenProxy(port, ca, TOKEN, mode) for mode in ("x-chroma-token", "bearer", "basic")}
@@ -114,9 +91,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         finally:
             for proxy in proxies.values():
                 proxy.__exit__()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(autouse=True)
@@ -272,7 +246,7 @@ def test_each_failure_is_one_line_naming_the_setting(case: str, server: Server, 
     if fields.get("ca_bundle") == "OTHER":
         fields["ca_bundle"] = str(server.other_ca.ca_file)
     if fields.pop("port", None) == "FREE":
-        conn_id = _connect(monkeypatch, f"prot_bad_{case}", _free_port(), https=True)
+        conn_id = _connect(monkeypatch, f"prot_bad_{case}", free_port(), https=True)
     else:
         conn_id = _tls(server, monkeypatch, f"prot_bad_{case}", **fields)
     proxy = server.proxies["x-chroma-token"]
