@@ -66,25 +66,27 @@ def vector_type(dimensions: int | None) -> sql.Composable:
     return sql.SQL("vector({})").format(sql.Literal(int(dimensions)))
 
 
-def create_schema(conn: psycopg.Connection, schema: str) -> None:
-    """Create ``schema`` if it does not exist, also when another session creates it at the same moment.
+def create_schema(conn: psycopg.Connection, schema: str, created_by: str = "vectorops") -> bool:
+    """Create ``schema`` and record it as vectorops's, unless it exists (see :func:`ownership.ensure_schema`).
 
     Call it outside a long transaction (in autocommit it commits at once): an uncommitted new schema makes every
     other session creating it wait until that transaction ends.
+
+    :return: whether vectorops created the schema.
     """
-    try:
-        with conn.transaction():  # a savepoint when inside a transaction
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    except psycopg.errors.UniqueViolation:
-        pass  # the other session committed it first; IF NOT EXISTS does not cover that race
+    return ownership.ensure_schema(conn, schema, created_by)
 
 
 def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions: int | None) -> None:
-    """Create the target schema and the attempt's shadow table if they do not exist."""
-    create_schema(conn, schema)
+    """Create the attempt's shadow table in ``schema`` and record it, unless this attempt already made it.
 
+    :raises ownership.NotCreatedByVectorops: when a table vectorops did not create has the shadow's name.
+    """
+    create_schema(conn, schema)
+    ownership.require_absent_or_ours(conn, schema, shadow)
     conn.execute(db.statement("load/create_shadow_table", table=sql.Identifier(schema, shadow),
                               vector_type=vector_type(dimensions)))
+    ownership.record_table(conn, schema, shadow, f"attempt {shadow.rsplit('__shadow_', 1)[-1]}")
 
 
 class StagedIds(NamedTuple):

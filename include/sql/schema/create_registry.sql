@@ -153,11 +153,19 @@ BEGIN
 END $$;
 ALTER TABLE vectorops.collection_registry ALTER COLUMN collection_key SET NOT NULL;
 ALTER TABLE vectorops.collection_registry DROP CONSTRAINT IF EXISTS collection_registry_pkey;
+-- The identity includes the schema: one source collection may live in two schemas only when a migration was
+-- told so explicitly (`previous_schema`: keep), each table then registered, validated and monitored under its own key.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'collection_registry_source_identity') THEN
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'collection_registry_source_identity'
+               AND conrelid = 'vectorops.collection_registry'::regclass
+               AND pg_get_constraintdef(oid) NOT LIKE '%table_schema%') THEN
+        ALTER TABLE vectorops.collection_registry DROP CONSTRAINT collection_registry_source_identity;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'collection_registry_source_identity'
+                   AND conrelid = 'vectorops.collection_registry'::regclass) THEN
         ALTER TABLE vectorops.collection_registry ADD CONSTRAINT collection_registry_source_identity
-            UNIQUE NULLS NOT DISTINCT (source_uri, tenant, database, collection);
+            UNIQUE NULLS NOT DISTINCT (source_uri, tenant, database, collection, table_schema);
     END IF;
 END $$;
 CREATE UNIQUE INDEX IF NOT EXISTS collection_registry_key_idx ON vectorops.collection_registry (collection_key);
@@ -182,3 +190,53 @@ CREATE INDEX IF NOT EXISTS validation_results_collection_idx
     ON vectorops.validation_results (collection, validated_at DESC);
 -- Shadow tables are UNLOGGED while they load: the server start they were last checked under (see unlogged_shadow.py).
 ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS shadow_server_start timestamptz;
+
+-- What vectorops created: the only schemas and tables it ever renames, drops, hands to vectorops_etl or grants
+-- on (see ownership.py). A table or schema counts as created by vectorops while its oid is still the recorded
+-- one, so a table dropped and re-created by someone else under the same name is theirs. Recorded when created,
+-- renamed at promotion, adopted by a verified restore. An install from before the record adopts, once, what it
+-- certainly made: the tables of its registry and the schema `vectors`, where vectorops_etl owns them.
+DO $$
+BEGIN
+    IF to_regclass('vectorops.owned_objects') IS NULL THEN
+        CREATE TABLE vectorops.owned_objects (
+            kind         text NOT NULL CHECK (kind IN ('schema', 'table')),
+            schema_name  text NOT NULL,
+            object_name  text NOT NULL DEFAULT '',
+            object_oid   oid NOT NULL,
+            created_by   text,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (kind, schema_name, object_name)
+        );
+        IF to_regrole('vectorops_etl') IS NOT NULL THEN
+            INSERT INTO vectorops.owned_objects (kind, schema_name, object_name, object_oid, created_by)
+            SELECT 'table', r.table_schema, r.table_name, c.oid, 'adopted from the registry'
+            FROM vectorops.collection_registry r
+            JOIN pg_namespace n ON n.nspname = r.table_schema
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
+            WHERE c.relowner = 'vectorops_etl'::regrole
+            ON CONFLICT DO NOTHING;
+            INSERT INTO vectorops.owned_objects (kind, schema_name, object_oid, created_by)
+            SELECT 'schema', n.nspname, n.oid, 'adopted: schema vectors'
+            FROM pg_namespace n WHERE n.nspname = 'vectors' AND n.nspowner = 'vectorops_etl'::regrole
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END IF;
+END $$;
+-- Whether an application wrote the table through vectorops.store (its rows change by design, so validation
+-- compares no migration counts or checksum with it): a property of this identity, set by the store when it
+-- creates the table; a migration's promotion sets it false.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'vectorops.collection_registry'::regclass
+                   AND attname = 'app_written' AND NOT attisdropped) THEN
+        ALTER TABLE vectorops.collection_registry ADD COLUMN app_written boolean NOT NULL DEFAULT false;
+        -- once, when the column arrives: the store-created identities of an older install (no source, nothing
+        -- migrated, a store row under their key) stay app-written
+        IF to_regclass('vectorops.store_collections') IS NOT NULL THEN
+            UPDATE vectorops.collection_registry r SET app_written = true
+            WHERE r.source_uri IS NULL AND r.loaded_count = 0
+              AND EXISTS (SELECT 1 FROM vectorops.store_collections s WHERE s.collection = r.collection_key);
+        END IF;
+    END IF;
+END $$;

@@ -1,0 +1,152 @@
+"""What vectorops created, and the rule that it acts only on that.
+
+Every schema and table vectorops creates is recorded in ``vectorops.owned_objects`` with its oid, in the
+transaction that creates it. Renames (promotion), drops, hand-overs to ``vectorops_etl`` and grants touch only
+recorded objects whose oid is still the recorded one: a customer's table that happens to carry a target name
+stops the run instead (:class:`NotCreatedByVectorops`), and a table someone dropped and re-created under a name
+vectorops once used is theirs.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+SCHEMA = "schema"
+TABLE = "table"
+
+
+class NotCreatedByVectorops(ValueError):
+    """A target name is taken by a schema or table that vectorops did not create; nothing was changed."""
+
+
+def _table_oid(conn: psycopg.Connection, schema: str, table: str) -> int | None:
+    row = conn.execute("SELECT to_regclass(%s)::oid", (sql.Identifier(schema, table).as_string(conn),)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _schema_oid(conn: psycopg.Connection, schema: str) -> int | None:
+    row = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _recorded(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int) -> bool:
+    return conn.execute(
+        """SELECT 1 FROM vectorops.owned_objects
+           WHERE kind = %s AND schema_name = %s AND object_name = %s AND object_oid = %s""",
+        (kind, schema, name, oid)).fetchone() is not None
+
+
+def _record(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int, created_by: str) -> None:
+    conn.execute(
+        """INSERT INTO vectorops.owned_objects (kind, schema_name, object_name, object_oid, created_by)
+           VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (kind, schema_name, object_name) DO UPDATE
+           SET object_oid = EXCLUDED.object_oid, created_by = EXCLUDED.created_by, created_at = now()""",
+        (kind, schema, name, oid, created_by))
+
+
+def owns_schema(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether ``schema`` exists and vectorops created it."""
+    oid = _schema_oid(conn, schema)
+    return oid is not None and _recorded(conn, SCHEMA, schema, "", oid)
+
+
+def owns_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """Whether ``schema.table`` exists and vectorops created it."""
+    oid = _table_oid(conn, schema, table)
+    return oid is not None and _recorded(conn, TABLE, schema, table, oid)
+
+
+def ensure_schema(conn: psycopg.Connection, schema: str, created_by: str) -> bool:
+    """Create ``schema`` and record it, unless it exists; also when another session creates it at the same moment.
+
+    A schema that existed before is used as it is (tables vectorops creates in it are still recorded one by
+    one), but it is never recorded, renamed, handed over or granted on.
+
+    :param created_by: what created it (an attempt, a store service), for the record.
+    :return: whether vectorops created the schema (now or earlier).
+    """
+    with conn.transaction():  # a savepoint inside a transaction
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:schema:' || %s, 0))", (schema,))
+        oid = _schema_oid(conn, schema)
+        if oid is not None:
+            return _recorded(conn, SCHEMA, schema, "", oid)
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        except (psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation):
+            return owns_schema(conn, schema)  # a session without the lock (an older vectorops) made it first
+        _record(conn, SCHEMA, schema, "", _schema_oid(conn, schema) or 0, created_by)
+        return True
+
+
+def require_absent_or_ours(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """Stop before touching ``schema.table`` when it exists and vectorops did not create it.
+
+    :raises NotCreatedByVectorops: naming the table.
+    """
+    if _table_oid(conn, schema, table) is not None and not owns_table(conn, schema, table):
+        raise NotCreatedByVectorops(f"table {schema}.{table} exists and was not created by vectorops; nothing was "
+                                    "changed: migrate into another schema, or rename or drop that table yourself")
+
+
+def record_table(conn: psycopg.Connection, schema: str, table: str, created_by: str) -> None:
+    """Record ``schema.table``, just created by vectorops in this transaction."""
+    oid = _table_oid(conn, schema, table)
+    if oid is None:
+        raise LookupError(f"table {schema}.{table} does not exist: nothing to record")
+    _record(conn, TABLE, schema, table, oid, created_by)
+
+
+def renamed_table(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
+    """Follow a rename of a recorded table (same oid, new name)."""
+    conn.execute("DELETE FROM vectorops.owned_objects WHERE kind = 'table' AND schema_name = %s AND object_name = %s",
+                 (schema, new))
+    conn.execute("""UPDATE vectorops.owned_objects SET object_name = %s
+                    WHERE kind = 'table' AND schema_name = %s AND object_name = %s""", (new, schema, old))
+
+
+def forget_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """Drop the record of ``schema.table`` (after vectorops dropped it)."""
+    conn.execute("DELETE FROM vectorops.owned_objects WHERE kind = 'table' AND schema_name = %s AND object_name = %s",
+                 (schema, table))
+
+
+def drop_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """Drop ``schema.table`` if vectorops created it; a table it did not create is left alone.
+
+    :return: whether a table was dropped.
+    :raises NotCreatedByVectorops: when the table exists and vectorops did not create it.
+    """
+    if _table_oid(conn, schema, table) is None:
+        forget_table(conn, schema, table)
+        return False
+    require_absent_or_ours(conn, schema, table)
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, table)))
+    forget_table(conn, schema, table)
+    return True
+
+
+def adopt_restored(conn: psycopg.Connection, schemas: list[str]) -> None:
+    """After a verified restore: the restored schemas' records point at the restored objects.
+
+    A restore re-creates every object under new oids. What the restored ``vectorops.owned_objects`` lists in
+    ``schemas`` is re-pointed at the object now under that name; records of objects the backup does not hold
+    are removed.
+
+    :param schemas: the schemas the restore swapped in.
+    """
+    conn.execute("""UPDATE vectorops.owned_objects o SET object_oid = n.oid
+                    FROM pg_namespace n WHERE o.kind = 'schema' AND n.nspname = o.schema_name
+                      AND o.schema_name = ANY(%s)""", (schemas,))
+    conn.execute("""UPDATE vectorops.owned_objects o SET object_oid = c.oid
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE o.kind = 'table' AND n.nspname = o.schema_name AND c.relname = o.object_name
+                      AND c.relkind IN ('r', 'p') AND o.schema_name = ANY(%s)""", (schemas,))
+    conn.execute("""DELETE FROM vectorops.owned_objects o WHERE o.schema_name = ANY(%s) AND NOT EXISTS (
+                        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE o.kind = 'table' AND n.nspname = o.schema_name AND c.relname = o.object_name
+                        UNION ALL
+                        SELECT 1 FROM pg_namespace n WHERE o.kind = 'schema' AND n.nspname = o.schema_name)""",
+                 (schemas,))
