@@ -16,14 +16,26 @@ from vectorops.promotion import INDEX_SUFFIXES
 def test_plain_names_are_kept_and_others_are_folded_with_a_hash() -> None:
     assert table_name_for("docs") == "docs"
     assert table_name_for("select") == "select"
-    assert re.fullmatch(r"my_collection_v2_[0-9a-f]{8}", table_name_for("My-Collection.v2"))
+    assert re.fullmatch(r"my_collection_v2_[0-9a-f]{16}", table_name_for("My-Collection.v2"))
 
 
 @pytest.mark.parametrize("pair", [("a-b", "a_b"), ("A_B", "a_b"), ("x.y", "x-y"), ("docs__prev", "docs"),
-                                  ("abc_deadbeef", "abc-deadbeef"), ("docs", "docs_pkey"), ("docs", "docs_hnsw"),
+                                  ("abc_deadbeef", "abc-deadbeef"),
+                                  ("abc_0123456789abcdef", "abc-0123456789abcdef"), ("docs", "docs_pkey"),
+                                  ("docs", "docs_hnsw"),
                                   ("select", "SELECT"), ("a" * 512, "A" * 512), ("docs", "docs\n")])
 def test_names_that_fold_alike_do_not_collide(pair: tuple[str, str]) -> None:
     assert table_name_for(pair[0]) != table_name_for(pair[1])
+
+
+def test_hashed_names_carry_16_hex_digits_and_plain_names_with_a_hashed_tail_are_hashed() -> None:
+    # 16 hex digits (64 bits): 8 could be matched by trying names for about a second
+    assert re.fullmatch(r"c_123_[0-9a-f]{16}", table_name_for("123"))
+    assert re.fullmatch(r"z{24}_[0-9a-f]{16}", table_name_for("Z" * 512))
+    # a plain name that looks like a hashed name of either release (8 digits: tables of older installs) is hashed
+    for plain in ("abc_deadbeef", "abc_0123456789abcdef"):
+        assert re.fullmatch(r"abc_[0-9a-f]{8,16}_[0-9a-f]{16}", table_name_for(plain)), plain
+    assert table_name_for("abc_0123456") == "abc_0123456"  # 7 digits are no hashed tail
 
 
 def test_suffixes_fit_postgres_identifier_limit() -> None:
