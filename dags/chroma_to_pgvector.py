@@ -69,6 +69,12 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
                                         "only if it fits the table; otherwise it is quarantined."),
         "target_schema": Param("vectors", type="string", pattern="^[a-z_][a-z0-9_]{0,62}$", title="Target schema",
                                section="Migration", description_md="PostgreSQL schema for the vector tables."),
+        "previous_table": Param("refuse", type="string", enum=["refuse", "keep", "drop"],
+                                title="Table in another schema", section="Migration",
+                                description_md="When a collection was migrated into another schema before: "
+                                               "`refuse` stops the run and names that table; `keep` leaves it, "
+                                               "still validated and monitored under its own key; `drop` drops it "
+                                               "once the new table is promoted (only a table vectorops created)."),
         "batch_size": Param(5000, type="integer", minimum=1, maximum=100000, title="Fetch batch size",
                             section="Migration",
                             description_md="Records fetched from Chroma per request (capped by Chroma's maximum)."),

@@ -17,6 +17,8 @@ from vectorops.chroma_store import CollectionRef, SourceChanged, SourceError
 from vectorops.config import Settings
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import ETL, MONITOR
+from vectorops.migration_target import TargetRefused
+from vectorops.ownership import NotCreatedByVectorops
 from vectorops.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def plan_request() -> list[str]:
         settings = settings_as(ETL)
         request = _request(settings)
         collections = migration_request.select_collections(request)
+        migration.preflight(settings, request, collections)
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
     except ValueError as exc:  # SettingError and SourceError are ValueErrors too
         from vectorops.run_note import set_run_note
@@ -71,7 +74,8 @@ def plan_request() -> list[str]:
 
 @contextmanager
 def _no_retry_for_source_errors() -> Iterator[None]:
-    """Fail the task at once on a source error: a wrong path, token, tenant or certificate stays wrong on retry.
+    """Fail the task at once on a source error: a wrong path, token, tenant or certificate stays wrong on retry;
+    so does a target the migration may not write (a table vectorops did not create, a collection in another schema).
 
     Only :class:`~vectorops.chroma_store.SourceChanged` (the source was written while it was read) is retried.
     """
@@ -81,7 +85,7 @@ def _no_retry_for_source_errors() -> Iterator[None]:
         yield
     except SourceChanged:
         raise
-    except SourceError as exc:
+    except (SourceError, NotCreatedByVectorops, TargetRefused) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 

@@ -21,6 +21,7 @@ from vectorops import (
     claims,
     db,
     indexing,
+    ownership,
     pgvector_sink,
     promotion,
     quality,
@@ -30,9 +31,11 @@ from vectorops import (
     unlogged_shadow,
 )
 from vectorops.chroma_source import SourceError, SourceSpec
+from vectorops.chroma_store import CollectionRef
 from vectorops.config import Settings
 from vectorops.migration_request import MigrationRequest
-from vectorops.migration_target import collection_key_for, table_for
+from vectorops.migration_target import check_target, collection_key_for
+from vectorops.naming import table_name_for
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,28 @@ def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: r
     # an interrupted attempt is only resumed by a run that would write the same vectors
     return (f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}|{plan.mode}|"
             f"{plan.model}|{plan.dimensions}")
+
+
+def preflight(settings: Settings, request: MigrationRequest, labels: list[str]) -> None:
+    """Refuse, before any work and on a dry run too, the targets this migration may not write: a table vectorops
+    did not create under a target name, or a collection migrated into another schema before when the request
+    does not say what becomes of that table.
+
+    :raises ownership.NotCreatedByVectorops: naming the table.
+    :raises TargetRefused: naming the table in the other schema and the choices.
+    """
+    with db.connect(runtime.start(settings), autocommit=True) as conn:
+        platform = conn.execute("SELECT to_regclass('vectorops.owned_objects') IS NOT NULL").fetchone()
+        for label in labels:
+            ref = CollectionRef.parse(label)
+            if platform and platform[0]:
+                check_target(conn, request.source.uri, ref, request.target_schema, request.previous_table)
+                continue
+            # a database vectorops never prepared: every table in it is someone else's
+            table = table_name_for(ref.label)
+            if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (
+                    sql.Identifier(request.target_schema, table).as_string(conn),)).fetchone()[0]:
+                raise ownership.not_ours(request.target_schema, table)
 
 
 def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:
@@ -64,8 +89,9 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
         chroma_fetch.has_documents(request.source, collection, info.space)))
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
-        table = table_for(conn, request.source.uri, info.ref, request.target_schema)
-        collection = collection_key_for(conn, request.source.uri, info.ref)
+        table = check_target(conn, request.source.uri, info.ref, request.target_schema, request.previous_table)
+        collection = collection_key_for(conn, request.source.uri, info.ref, request.target_schema,
+                                        request.previous_table)
         attempt = claims.claim(conn, collection=collection, run_id=run_id,
                                fingerprint=_fingerprint(request.source, info, embedding_plan),
                                target_schema=request.target_schema, table_name=table,
@@ -114,6 +140,7 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
         "reader": info.reader, "run_id": run_id, "attempt_id": attempt.attempt_id,
         "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
         "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
+        "previous_table": request.previous_table,
         "embedding": asdict(embedding_plan), "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
     }
 
@@ -211,7 +238,8 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
                                   "hnsw_ef_search": info.hnsw_ef_search, "source_uri": SourceSpec(**plan["source"]).uri,
                                   "source_collection_id": info.collection_id, "run_id": plan["run_id"],
-                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s})
+                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s},
+                              previous_table=plan.get("previous_table", "refuse"))
             quarantined_ids = [r[0] for r in conn.execute(
                 """SELECT record_id FROM vectorops.quarantine WHERE attempt_id = %s ORDER BY record_id LIMIT 20""",
                 (attempt_id,))]

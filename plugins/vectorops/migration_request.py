@@ -12,6 +12,8 @@ from vectorops.config import Settings
 from vectorops.naming import check_schema_name
 
 REEMBED_MODES = ("auto", "always", "never")
+#: what happens to a collection's table in another schema, when the collection is migrated into a new one
+PREVIOUS_TABLE_CHOICES = ("refuse", "keep", "drop")
 MAX_BATCH_SIZE = 100_000
 
 
@@ -25,10 +27,11 @@ class MigrationRequest:
     target_schema: str
     batch_size: int
     dry_run: bool
+    previous_table: str = "refuse"
 
 
 PARAMS = ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "reembed", "target_schema",
-          "batch_size", "dry_run")
+          "batch_size", "dry_run", "previous_table")
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -85,6 +88,9 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     dry_run = params.get("dry_run")
     if dry_run is not None and not isinstance(dry_run, bool):
         raise ValueError(f"dry_run={dry_run!r} must be true or false")
+    previous_table = params.get("previous_table") or "refuse"
+    if previous_table not in PREVIOUS_TABLE_CHOICES:
+        raise ValueError(f"previous_table={previous_table!r} is not one of {', '.join(PREVIOUS_TABLE_CHOICES)}")
     schema = params.get("target_schema")
     if schema is not None and not isinstance(schema, str):
         raise ValueError(f"target_schema={schema!r} must be a string")
@@ -95,6 +101,7 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
         target_schema=check_schema_name(schema or "vectors"),
         batch_size=_integer(params, "batch_size", settings.fetch_batch, 1, MAX_BATCH_SIZE),
         dry_run=bool(dry_run),
+        previous_table=previous_table,
     )
 
 

@@ -87,8 +87,13 @@ def require_absent_or_ours(conn: psycopg.Connection, schema: str, table: str) ->
     :raises NotCreatedByVectorops: naming the table.
     """
     if _table_oid(conn, schema, table) is not None and not owns_table(conn, schema, table):
-        raise NotCreatedByVectorops(f"table {schema}.{table} exists and was not created by vectorops; nothing was "
-                                    "changed: migrate into another schema, or rename or drop that table yourself")
+        raise not_ours(schema, table)
+
+
+def not_ours(schema: str, table: str) -> NotCreatedByVectorops:
+    """The error for ``schema.table``, which exists and which vectorops did not create."""
+    return NotCreatedByVectorops(f"table {schema}.{table} exists and was not created by vectorops; nothing was "
+                                 "changed: migrate into another schema, or rename or drop that table yourself")
 
 
 def record_table(conn: psycopg.Connection, schema: str, table: str, created_by: str) -> None:

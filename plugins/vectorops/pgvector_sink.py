@@ -18,6 +18,7 @@ from vectorops import (
     chroma_source,
     db,
     failpoints,
+    ownership,
     quarantine,
     reembed,
     unkeyable_ids,

@@ -210,10 +210,17 @@ BEGIN
         );
         IF to_regrole('vectorops_etl') IS NOT NULL THEN
             INSERT INTO vectorops.owned_objects (kind, schema_name, object_name, object_oid, created_by)
-            SELECT 'table', r.table_schema, r.table_name, c.oid, 'adopted from the registry'
-            FROM vectorops.collection_registry r
-            JOIN pg_namespace n ON n.nspname = r.table_schema
-            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
+            SELECT 'table', t.table_schema, t.table_name, c.oid, t.origin
+            FROM (SELECT r.table_schema, r.table_name, 'adopted from the registry' AS origin
+                  FROM vectorops.collection_registry r
+                  UNION ALL
+                  SELECT r.table_schema, r.table_name || '__prev', 'adopted: the registry''s previous table'
+                  FROM vectorops.collection_registry r
+                  UNION ALL
+                  SELECT m.target_schema, m.shadow_table, 'adopted: attempt ' || m.attempt_id
+                  FROM vectorops.migration_runs m WHERE m.status <> 'promoted') t
+            JOIN pg_namespace n ON n.nspname = t.table_schema
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name AND c.relkind IN ('r', 'p')
             WHERE c.relowner = 'vectorops_etl'::regrole
             ON CONFLICT DO NOTHING;
             INSERT INTO vectorops.owned_objects (kind, schema_name, object_oid, created_by)

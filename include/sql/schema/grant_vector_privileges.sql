@@ -1,7 +1,9 @@
--- Reads of every vector schema (those vectorops_etl owns, apart from vectorops) for vectorops_reader (and so
--- vectorops_monitor) and vectorops_maint, and MAINTAIN for vectorops_maint on PostgreSQL 17+. New tables get
--- them from the default privileges (alter_default_privileges.sql); this covers tables that existed before.
--- Only what is missing is granted.
+-- Reads of what vectorops created (vectorops.owned_objects: its schemas and tables, while their oid is the
+-- recorded one) for vectorops_reader (and so vectorops_monitor) and vectorops_maint, and MAINTAIN for
+-- vectorops_maint on PostgreSQL 17+. New tables get them from the default privileges
+-- (alter_default_privileges.sql); this covers tables that existed before. Only what is missing is granted, and
+-- nothing on a schema or table vectorops did not create: a vector table in someone else's schema is reachable
+-- by the reader roles once that schema's owner grants them USAGE.
 DO $$
 DECLARE
     target record;
@@ -9,7 +11,8 @@ DECLARE
 BEGIN
     FOR target IN
         SELECT n.nspname FROM pg_namespace n
-        WHERE n.nspowner = 'vectorops_etl'::regrole AND n.nspname <> 'vectorops'
+        JOIN vectorops.owned_objects o ON o.kind = 'schema' AND o.schema_name = n.nspname AND o.object_oid = n.oid
+        WHERE n.nspname <> 'vectorops'
           AND NOT (has_schema_privilege('vectorops_reader', n.oid, 'USAGE')
                    AND has_schema_privilege('vectorops_maint', n.oid, 'USAGE'))
     LOOP
@@ -19,7 +22,9 @@ BEGIN
         SELECT c.oid::regclass AS relation
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspowner = 'vectorops_etl'::regrole AND n.nspname <> 'vectorops' AND c.relkind IN ('r', 'p', 'v', 'm')
+        JOIN vectorops.owned_objects o ON o.kind = 'table' AND o.schema_name = n.nspname
+                                      AND o.object_name = c.relname AND o.object_oid = c.oid
+        WHERE n.nspname <> 'vectorops' AND c.relkind IN ('r', 'p')
           AND NOT (has_table_privilege('vectorops_reader', c.oid, 'SELECT')
                    AND has_table_privilege('vectorops_maint', c.oid, 'SELECT')
                    AND (NOT maintain OR has_table_privilege('vectorops_maint', c.oid, 'MAINTAIN')))

@@ -1,9 +1,11 @@
--- vectorops_etl owns the vectorops schema and every vector schema (`vectors`, those in the registry and those
--- migrations target), with what is in them, so that migrations may create, rename and drop there (promotion
--- renames live tables). Only what the bootstrap user itself owns is handed over (what an older version, or the
--- migration steps run directly, created as that user): nobody else's schema or table, whatever the registry says.
--- Sequences of a table's columns follow their table. A table in use (ALTER ... OWNER waits for an exclusive lock)
--- is left for the next bootstrap after a short lock_timeout, with a warning, rather than blocking the platform.
+-- vectorops_etl owns the vectorops schema and what vectorops created (vectorops.owned_objects: the schemas and
+-- tables it recorded creating, while their oid is the recorded one), so that migrations may create, rename and
+-- drop there (promotion renames live tables). Nothing else is touched: not a schema vectorops merely migrated
+-- into, not a table that happens to carry a target name, whatever the registry or a failed attempt says. Of
+-- those, only what the bootstrap user itself owns is handed over (what an older version, or the migration
+-- steps run directly, created as that user). Sequences of a table's columns follow their table. A table in use
+-- (ALTER ... OWNER waits for an exclusive lock) is left for the next bootstrap after a short lock_timeout, with
+-- a warning, rather than blocking the platform.
 DO $$
 DECLARE
     target record;
@@ -13,10 +15,9 @@ BEGIN
     FOR target IN
         SELECT n.nspname
         FROM pg_namespace n
-        WHERE (n.nspname IN ('vectorops', 'vectors')
-               OR n.nspname IN (SELECT r.table_schema FROM vectorops.collection_registry r)
-               OR n.nspname IN (SELECT m.target_schema FROM vectorops.migration_runs m))
-          AND n.nspname NOT IN ('public', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+        WHERE (n.nspname = 'vectorops'
+               OR EXISTS (SELECT 1 FROM vectorops.owned_objects o
+                          WHERE o.kind = 'schema' AND o.schema_name = n.nspname AND o.object_oid = n.oid))
           AND n.nspowner = current_user::regrole
     LOOP
         EXECUTE format('ALTER SCHEMA %I OWNER TO vectorops_etl', target.nspname);
@@ -27,11 +28,14 @@ BEGIN
                               WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspowner = 'vectorops_etl'::regrole
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
-          AND c.relowner = current_user::regrole
-          AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                                                 AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+        WHERE c.relowner = current_user::regrole
+          AND ((n.nspname = 'vectorops' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                                       AND d.objid = c.oid AND d.deptype IN ('a', 'i'))))
+               OR (c.relkind IN ('r', 'p')
+                   AND EXISTS (SELECT 1 FROM vectorops.owned_objects o
+                               WHERE o.kind = 'table' AND o.schema_name = n.nspname AND o.object_name = c.relname
+                                 AND o.object_oid = c.oid)))
     LOOP
         BEGIN
             EXECUTE format('ALTER %s %s OWNER TO vectorops_etl', target.kind, target.relation);
