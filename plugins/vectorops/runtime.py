@@ -154,6 +154,9 @@ def start(settings: Settings) -> str:
             options = " ".join([
                 "-c listen_addresses=127.0.0.1", f"-c port={settings.db_port}",
                 "-c unix_socket_directories=''", "-c shared_preload_libraries=pg_stat_statements",
+                # pg_read_all_stats members (vectorops_maint) read every tracked statement: a utility statement
+                # such as ALTER ROLE ... PASSWORD 'plain' must never become one
+                "-c pg_stat_statements.track_utility=off",
                 # A single local server, never replicated: with wal_level=minimal, SET LOGGED of a loaded
                 # unlogged shadow and the index builds write no WAL (unlogged_shadow.py; measured in bench/).
                 "-c wal_level=minimal", "-c max_wal_senders=0",

@@ -1,0 +1,120 @@
+"""``vectorops db rotate-password ROLE``: a new password for one of the vectorops roles, never sent in clear.
+
+The SCRAM-SHA-256 verifier is computed here (libpq's ``PQencryptPasswordConn``), so the server, its log and
+``pg_stat_statements`` (readable by ``pg_read_all_stats`` members such as ``vectorops_maint``) only ever see the
+verifier; ``pg_stat_statements.track_utility`` is switched off for the transaction as well where the user may.
+A role whose password ``vectorops db up`` generated keeps ``VECTOROPS_HOME/secrets/db-roles.json`` in step, so the
+local DSNs log in with the new password.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from psycopg import sql
+
+from vectorops import db
+from vectorops.db_role_dsn import connection_env, env_connection_dsn
+from vectorops.db_role_grants import _untracked_utility_statements
+from vectorops.db_roles import ROLES, local_passwords_path, read_local_passwords
+
+
+def check_role(role: str) -> str:
+    """``role`` when it is one of :data:`vectorops.db_roles.ROLES`.
+
+    :raises ValueError: naming the role, for any other.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not a vectorops role: rotate-password changes only {', '.join(ROLES)}")
+    return role
+
+
+def read_new_password(role: str, password_file: str | None, *, stdin: object = None,
+                      ask: Callable[[str], str] | None = None) -> str:
+    """The new password: from ``password_file``, else from standard input when it is not a terminal, else asked
+    twice without echo.
+
+    A single trailing line break is not part of the password (files and pipes end with one).
+
+    :param role: the role, for the prompt and the messages.
+    :param password_file: a file holding the password, or ``None``.
+    :param stdin: the input stream (default ``sys.stdin``).
+    :param ask: the prompt without echo (default :func:`getpass.getpass`).
+    :raises ValueError: one line, when the file cannot be read, the password is empty, or the two entries differ.
+    """
+    stream = stdin if stdin is not None else sys.stdin
+    if password_file:
+        try:
+            text = Path(password_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--password-file {password_file}: cannot read it ({type(exc).__name__})") from None
+        source = f"--password-file {password_file}"
+    elif not stream.isatty():  # type: ignore[attr-defined]
+        text = stream.readline()  # type: ignore[attr-defined]
+        source = "standard input"
+    else:
+        import getpass
+
+        prompt = ask or getpass.getpass
+        text = prompt(f"New password for {role}: ")
+        if prompt(f"Repeat the new password for {role}: ") != text:
+            raise ValueError(f"the two passwords entered for {role} differ; nothing was changed")
+        source = "the prompt"
+    password = text[:-2] if text.endswith("\r\n") else text[:-1] if text.endswith("\n") else text
+    if not password:
+        raise ValueError(f"the new password for {role} from {source} is empty; nothing was changed")
+    if "\0" in password:
+        raise ValueError(f"the new password for {role} from {source} contains a NUL character; nothing was changed")
+    return password
+
+
+def rotate_password(dsn: str, home: Path, role: str, password: str) -> list[str]:
+    """Set ``role``'s password to ``password`` as a SCRAM-SHA-256 verifier, and keep its local password in step.
+
+    :param dsn: a DSN of the vectors database as a user that may alter the role (superuser or ``CREATEROLE``).
+    :param home: ``VECTOROPS_HOME`` (the local password file).
+    :param role: one of :data:`vectorops.db_roles.ROLES`.
+    :param password: the new password.
+    :return: what the operator still has to do, one line each (e.g. the connection that holds the old password).
+    :raises ValueError: when the role is not a vectorops role or does not exist on the server.
+    """
+    check_role(role)
+    local = read_local_passwords(home)
+    staged = _stage_local_password(home, {**local, role: password}) if role in local else None
+    try:
+        with db.connect(dsn) as conn, conn.transaction():
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                raise ValueError(f"role {role!r} does not exist on {conn.info.host}:{conn.info.port}; "
+                                 "run `vectorops db up` first")
+            _untracked_utility_statements(conn)
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
+                                                                     sql.Literal(verifier.decode())))
+        if staged is not None:
+            os.replace(staged, local_passwords_path(home))  # after the commit: the file never runs ahead
+            staged = None
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+    todo = []
+    if env_connection_dsn(role) is not None:
+        todo.append(f"{connection_env(role)} still holds the old password: put the new one there (and in any "
+                    f"secrets backend), or the next `vectorops db up` sets the old one again")
+    elif role not in local:
+        todo.append(f"put the new password into the Airflow connection {role!r} (or your secrets backend)")
+    return todo
+
+
+def _stage_local_password(home: Path, passwords: dict[str, str]) -> Path:
+    """The local password file's new content, written 0600 next to it, to be moved into place."""
+    path = local_passwords_path(home)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(passwords, out)
+    return scratch

@@ -1,0 +1,114 @@
+"""Passwords never reach ``pg_stat_statements`` (which ``vectorops_maint`` reads through ``pg_read_all_stats``), and
+``vectorops db rotate-password`` sends only a SCRAM verifier and keeps the local password file in step."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from vectorops import cli
+from vectorops.db_role_dsn import role_dsn
+from vectorops.db_roles import MAINT, READER, read_local_passwords
+from vectorops.password_rotation import read_new_password
+
+
+def _statements_as_maint(settings: Any, needle: str) -> list[str]:
+    """What ``vectorops_maint``, logged in with its local password, finds in ``pg_stat_statements``."""
+    with psycopg.connect(role_dsn(settings, MAINT), autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (MAINT,)
+        return [r[0] for r in conn.execute("SELECT query FROM pg_stat_statements WHERE strpos(query, %s) > 0",
+                                           (needle,))]
+
+
+def _server_log(settings: Any) -> str:
+    return (settings.pgdata / "server.log").read_text(errors="replace")
+
+
+def test_a_superusers_plain_alter_role_password_is_not_tracked(settings: Any, dsn: str) -> None:
+    role, secret = f"plain_{uuid.uuid4().hex[:8]}", f"plain-secret-{uuid.uuid4().hex}"
+    marker = f"tracked-{uuid.uuid4().hex}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SHOW pg_stat_statements.track_utility").fetchone() == ("off",)
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(role)))
+        try:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(secret)))
+            # the scan finds what a tracked utility statement leaves (the server's default, on): it can fail
+            conn.execute("SET pg_stat_statements.track_utility = on")
+            conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(marker)))
+            conn.execute("RESET pg_stat_statements.track_utility")
+        finally:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert _statements_as_maint(settings, marker)
+    assert _statements_as_maint(settings, secret) == []
+    assert _statements_as_maint(settings, "PASSWORD") == []
+
+
+def test_rotate_password_sends_only_a_verifier_and_keeps_the_local_password(
+        settings: Any, dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    old = read_local_passwords(settings.home)[READER]
+    new = f"rotated-{uuid.uuid4().hex}"
+    password_file = tmp_path / "password"
+    password_file.write_text(new + "\n")
+    # the command's session logs every statement it sends, so the server log shows what reached the server
+    monkeypatch.setenv("VECTOROPS_DSN", f"{dsn}?options={quote('-c log_statement=all')}")
+    try:
+        assert cli.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
+        assert f"the password of {READER} was changed" in capsys.readouterr().out
+        with psycopg.connect(make_conninfo(dsn, user=READER, password=new)) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (READER,)
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(make_conninfo(dsn, user=READER, password=old)).close()
+        assert read_local_passwords(settings.home)[READER] == new  # the local DSNs log in with it
+        with psycopg.connect(role_dsn(settings, READER)) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (READER,)
+        log = _server_log(settings)
+        sent = [line for line in log.splitlines() if "statement: ALTER ROLE" in line and READER in line]
+        assert sent and all("PASSWORD 'SCRAM-SHA-256$4096:" in line for line in sent), sent
+        assert new not in log
+        assert _statements_as_maint(settings, new) == [] and _statements_as_maint(settings, "SCRAM-SHA-256") == []
+    finally:
+        password_file.write_text(old)
+        assert cli.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
+    assert read_local_passwords(settings.home)[READER] == old
+
+
+@pytest.mark.parametrize("argv", [["db", "rotate-password", "postgres"], ["db", "rotate-password", "vectorops"],
+                                  ["db", "rotate-password"], ["db", "up", READER]])
+def test_rotate_password_refuses_other_roles_in_one_line(settings: Any, argv: list[str], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    password_file = tmp_path / "password"
+    password_file.write_text("never-used")
+    assert cli.main([*argv, "--password-file", str(password_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("vectorops: error: "), err
+    assert (argv[2] if len(argv) > 2 and argv[1] == "rotate-password" else "ROLE") in err
+
+
+def test_the_new_password_comes_from_a_pipe_or_twice_from_the_prompt(tmp_path: Path) -> None:
+    class Pipe(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert read_new_password(READER, None, stdin=Pipe("from a pipe\n")) == "from a pipe"
+    answers = iter(["typed", "typed"])
+    assert read_new_password(READER, None, stdin=Terminal(), ask=lambda prompt: next(answers)) == "typed"
+    answers = iter(["typed", "mistyped"])
+    with pytest.raises(ValueError, match=f"the two passwords entered for {READER} differ"):
+        read_new_password(READER, None, stdin=Terminal(), ask=lambda prompt: next(answers))
+    with pytest.raises(ValueError, match="is empty"):
+        read_new_password(READER, None, stdin=Pipe("\n"))
+    with pytest.raises(ValueError, match=r"--password-file .*missing: cannot read it"):
+        read_new_password(READER, str(tmp_path / "missing"))
