@@ -30,7 +30,7 @@ from vectorops import runtime
 from vectorops.airflow_connection import parse_connection
 from vectorops.alert_redaction import remember_secret
 from vectorops.config import SettingError, Settings, load_settings
-from vectorops.db_roles import ROLES, read_local_passwords
+from vectorops.db_roles import LOGIN_ROLES, RESTORE, read_local_passwords
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,31 @@ def configured_dsn(role: str, *, ask_airflow: bool = True) -> str | None:
     :param ask_airflow: also ask Airflow (secrets backends, metadata database) when running inside it.
     :raises SettingError: when the role is unknown or its connection unusable.
     """
-    if role not in ROLES:
-        raise SettingError(f"unknown database role {role!r}; expected one of {', '.join(ROLES)}")
+    if role not in LOGIN_ROLES:
+        raise SettingError(f"unknown database role {role!r}; expected one of {', '.join(LOGIN_ROLES)}")
     return env_connection_dsn(role) or (_airflow_connection_dsn(role) if ask_airflow else None)
+
+
+def restore_role_dsn(settings: Settings, dsn: str) -> str:
+    """The DSN ``vectorops_restore`` replays backups with, on the server of ``dsn``; never another role's.
+
+    Its Airflow connection when there is one, else ``dsn`` as ``vectorops_restore`` with the password
+    ``vectorops db up`` generated under ``VECTOROPS_HOME``. Callers replace its database.
+
+    :param settings: the platform settings (``VECTOROPS_HOME``).
+    :param dsn: a DSN of the server the backup is restored on.
+    :raises SettingError: when there is no credential for the role: a dump is never replayed as anyone else.
+    """
+    configured = configured_dsn(RESTORE)
+    if configured is None:
+        password = read_local_passwords(settings.home).get(RESTORE)
+        if password is None:
+            raise SettingError(f"no credentials for database role {RESTORE} (Airflow connection {RESTORE!r}, or "
+                               f"`vectorops db up` as a user that may create roles): backups are restored only as "
+                               f"{RESTORE}")
+        configured = make_conninfo(dsn, user=RESTORE, password=password)
+    _mask(conninfo_to_dict(configured).get("password"))
+    return configured
 
 
 def local_dsn(settings: Settings, role: str) -> str:

@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from vectorops import db
 from vectorops.config import Settings
 from vectorops.db_role_dsn import connection_env, env_connection_dsn
-from vectorops.db_roles import ETL, ROLES, ensure_local_passwords, read_local_passwords
+from vectorops.db_roles import ETL, LOGIN_ROLES, ensure_local_passwords, read_local_passwords
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,13 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
     :param settings: ``VECTOROPS_HOME`` (local passwords) and whether the server is the embedded one.
     :param dsn: the DSN of ``conn`` (the restore template is prepared through it).
     """
-    existing = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(ROLES),))}
+    existing = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                                           (list(LOGIN_ROLES),))}
     maintain = conn.info.server_version >= MAINTAIN_VERSION
     with conn.transaction():
         conn.execute(db.sql_text("schema/create_roles"))
         _untracked_utility_statements(conn)
-        for role, password in _passwords(settings, created=set(ROLES) - existing).items():
+        for role, password in _passwords(settings, created=set(LOGIN_ROLES) - existing).items():
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
             conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
                 sql.Identifier(role), sql.Literal(verifier.decode())))
@@ -79,9 +80,9 @@ def _passwords(settings: Settings, created: set[str]) -> dict[str, str]:
     A role that existed before, without a connection here and without a local password, is left out: someone
     else manages its password (e.g. through a secrets backend).
     """
-    configured = {role: env_connection_dsn(role) for role in ROLES}
+    configured = {role: env_connection_dsn(role) for role in LOGIN_ROLES}
     before = read_local_passwords(settings.home)
-    use_local = [r for r in ROLES if configured[r] is None and (r in created or r in before)]
+    use_local = [r for r in LOGIN_ROLES if configured[r] is None and (r in created or r in before)]
     local = ensure_local_passwords(settings.home) if use_local else before
     passwords = {role: local[role] for role in use_local}
     for role, dsn in configured.items():

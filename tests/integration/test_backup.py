@@ -142,6 +142,7 @@ def test_a_corrupted_dump_fails_verification_alerts_and_does_not_count_toward_re
 
 def test_a_restore_that_differs_from_the_manifest_fails_and_the_scratch_database_is_dropped(
         backup_env: Any, dsn: str) -> None:
+    from vectorops.backup.signing import ensure_key, sign_manifest
     from vectorops.backup.take import take_backup
     from vectorops.backup.verify import verify_backup
 
@@ -152,7 +153,10 @@ def test_a_restore_that_differs_from_the_manifest_fails_and_the_scratch_database
     tampered["top10"] = list(reversed(tampered["top10"]))
     taken.manifest_path.write_text(json.dumps(raw))
 
-    report = verify_backup(dsn, taken.manifest_path)  # no recorded manifest hash: the restore must catch it
+    unsigned = verify_backup(dsn, taken.manifest_path)  # edited without the key: refused before any restore
+    assert [f["expectation"] for f in unsigned.failures] == ["manifest_signed"] and unsigned.database is None
+    sign_manifest(taken.manifest_path, ensure_key(backup_env.home))  # signed with the key: the restore catches it
+    report = verify_backup(dsn, taken.manifest_path)  # no recorded manifest hash
     assert {f["expectation"] for f in report.failures} == {"checksum_matches", "top10_matches"}
     assert report.database and report.database not in _scratch_databases(dsn)
 

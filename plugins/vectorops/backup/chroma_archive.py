@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tarfile
 import tempfile
@@ -23,7 +24,7 @@ def _consistent_sqlite_copy(source: Path, target: Path) -> None:
 
 
 def archive_chroma(chroma_path: Path, directory: Path) -> Path:
-    """Write ``directory/chroma.tar.gz`` with the contents of ``chroma_path`` under ``chroma/``.
+    """Write ``directory/chroma.tar.gz`` (mode 0600) with the contents of ``chroma_path`` under ``chroma/``.
 
     ``chroma.sqlite3`` (records, metadata, the write-ahead log of the vectors) is copied with SQLite's backup
     API, so it is consistent; the HNSW segment files are plain file copies, which Chroma rebuilds from the
@@ -42,7 +43,9 @@ def archive_chroma(chroma_path: Path, directory: Path) -> Path:
         sqlite_copy = Path(scratch) / CHROMA_SQLITE
         _consistent_sqlite_copy(chroma_path / CHROMA_SQLITE, sqlite_copy)
         skipped = {CHROMA_SQLITE, *SQLITE_SIDE_FILES}
-        with tarfile.open(partial, "w:gz") as archive:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
             archive.add(sqlite_copy, arcname=f"{ARCHIVE_ROOT}/{CHROMA_SQLITE}")
             for entry in sorted(chroma_path.iterdir()):
                 if entry.name not in skipped:

@@ -55,7 +55,7 @@ def alert(event: str, message: str, failed: list[dict[str, Any]], *, dag_id: str
 
 
 def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, run_id: str | None = None,
-                      task_id: str | None = None) -> VerificationReport:
+                      task_id: str | None = None, settings: Settings | None = None) -> VerificationReport:
     """Verify a recorded backup, mark it ``verified`` or ``failed``, and alert when it fails.
 
     :param dsn: the vectors database (the scratch database is created on its server).
@@ -63,6 +63,7 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
     :param dag_id: the DAG, for the alert.
     :param run_id: the run, for the alert.
     :param task_id: the task, for the alert.
+    :param settings: ``VECTOROPS_HOME`` (signing key, the restore role's password); default from the environment.
     :return: the report; check ``report.ok``.
     :raises ValueError: when the backup is not recorded.
     """
@@ -72,7 +73,7 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
                           details={"verification_started_at": datetime.now(UTC).isoformat()})
         try:
             report = verify_backup(dsn, Path(row.path) / MANIFEST, expected_manifest_sha256=row.manifest_sha256,
-                                   backup_id=backup_id)
+                                   backup_id=backup_id, settings=settings)
         except Exception as exc:  # the server, not the backup: recorded, and raised so that a retry can verify again
             ledger.set_status(dsn, backup_id, "failed", error=f"verification of backup {backup_id} ({row.path}) "
                                                               f"could not run: {exc}")
@@ -107,7 +108,7 @@ def run_backup(settings: Settings, dsn: str, *, run_id: str | None = None, reten
         alert(BACKUP_FAILED, str(exc), [{"expectation": "backup_taken", "observed": str(exc)}], dag_id=None,
               run_id=run_id)
         raise
-    report = verify_and_record(dsn, taken.backup_id, run_id=run_id)
+    report = verify_and_record(dsn, taken.backup_id, run_id=run_id, settings=settings)
     kept = apply_retention(dsn, settings.backup) if retention and report.ok else None
     return BackupOutcome(taken, report, kept)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,18 +121,30 @@ def file_entry(path: Path) -> FileEntry:
     return FileEntry(path.name, path.stat().st_size, sha256_file(path))
 
 
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` with mode 0600, through a private temporary file replaced atomically.
+
+    :param path: the file.
+    :param data: its content.
+    :return: ``path``.
+    """
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a partial file left by an older run keeps its mode through O_CREAT
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    partial.replace(path)
+    return path
+
+
 def write_manifest(manifest: Manifest, directory: Path) -> Path:
-    """Write ``manifest.json`` into ``directory`` (atomically, through a temporary file).
+    """Write ``manifest.json`` into ``directory`` (mode 0600, atomically, through a temporary file).
 
     :param manifest: the manifest.
     :param directory: the backup directory.
     :return: the manifest's path.
     """
-    path = directory / MANIFEST
-    partial = directory / f".{MANIFEST}.partial"
-    partial.write_text(manifest.to_json(), encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_private(directory / MANIFEST, manifest.to_json().encode("utf-8"))
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -1,14 +1,16 @@
 """Running the server's own ``pg_dump`` and ``pg_restore``, with the password kept out of argv and messages.
 
-A tool dies with the process that started it (Linux ``PR_SET_PDEATHSIG``), and its server session checks every
-second that the tool is still there: a backup or verification killed half-way leaves no ``pg_dump`` writing
-into a backup nobody will record, and no ``pg_restore`` keeping a scratch database in use.
+Files the tools write are created 0600 (their umask is 077). A tool dies with the process that started it (Linux
+``PR_SET_PDEATHSIG``), and its server session checks every second that the tool is still there: a backup or
+verification killed half-way leaves no ``pg_dump`` writing into a backup nobody will record, and no ``pg_restore``
+keeping a scratch database in use.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,7 +29,9 @@ if _PRCTL is not None:
 
 
 def _die_with_parent(parent: int) -> None:
-    """In the child, before exec: be SIGKILLed when the parent dies (and exit if it already has)."""
+    """In the child, before exec: be SIGKILLed when the parent dies (and exit if it already has); files it
+    creates (a dump) are private, 0600."""
+    os.umask(0o077)
     if _PRCTL is not None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
@@ -126,7 +130,15 @@ def wait_tool(proc: subprocess.Popen[bytes], tool: str, *, what: str, dsn: str, 
                           f"({redacted_dsn(dsn)}):\n{text[-4000:]}", text[-4000:])
 
 
-def restore_dump(dump: Path, dsn: str, *, timeout_s: float | None = None) -> None:
+def name_pattern(*names: str) -> str:
+    """A pg_dump name pattern matching exactly ``names`` (quoted, so case and pattern characters are literal).
+
+    :param names: a schema, or a schema and a table.
+    """
+    return ".".join('"' + name.replace('"', '""') + '"' for name in names)
+
+
+def restore_dump(dump: Path, dsn: str, *, timeout_s: float | None = None, use_list: Path | None = None) -> None:
     """``pg_restore -e --single-transaction --no-owner --no-privileges`` of ``dump`` into ``dsn``.
 
     Nothing is left behind when it fails: the single transaction rolls back.
@@ -134,8 +146,47 @@ def restore_dump(dump: Path, dsn: str, *, timeout_s: float | None = None) -> Non
     :param dump: a ``pg_dump -Fc`` file.
     :param dsn: the target database.
     :param timeout_s: seconds before it is killed.
+    :param use_list: restore only the entries of this table of contents (:func:`write_toc_without_schemas`).
     :raises PgToolError: naming the dump, with pg_restore's stderr.
     """
+    selection = [f"--use-list={use_list}"] if use_list else []
     proc = run_tool("pg_restore", ["--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
-                                   str(dump)], dsn, what=str(dump))
+                                   *selection, str(dump)], dsn, what=str(dump))
     wait_tool(proc, "pg_restore", what=str(dump), dsn=dsn, timeout_s=timeout_s)
+
+
+def dump_schemas(dsn: str, schemas: list[str], dump: Path) -> None:
+    """``pg_dump -Fc`` of exactly ``schemas`` of ``dsn`` into ``dump`` (created 0600).
+
+    :param dsn: the database, as a role that may read every object of the schemas.
+    :param schemas: the schemas.
+    :param dump: the file to write.
+    :raises PgToolError: naming the dump, with pg_dump's stderr.
+    """
+    proc = run_tool("pg_dump", ["--format=custom", "--strict-names", *[f"--schema={name_pattern(s)}" for s in schemas],
+                                f"--file={dump}"], dsn, what=str(dump))
+    wait_tool(proc, "pg_dump", what=str(dump), dsn=dsn)
+
+
+_SCHEMA_ENTRY = re.compile(r"^\d+; \d+ \d+ SCHEMA - ")
+
+
+def write_toc_without_schemas(dump: Path, toc: Path) -> Path:
+    """Write the table of contents of ``dump`` without its ``CREATE SCHEMA`` entries into ``toc``.
+
+    Restoring with it fills schemas that exist already (created beforehand, owned by the restoring role).
+
+    :param dump: a ``pg_dump -Fc`` file.
+    :param toc: the list file to write.
+    :return: ``toc``.
+    :raises PgToolError: naming the dump when pg_restore cannot list it.
+    """
+    binary = runtime.bin_dir() / "pg_restore"
+    done = subprocess.run([str(binary), "--list", str(dump)], capture_output=True, check=False, cwd="/")
+    if done.returncode != 0:
+        text = done.stderr.decode("utf-8", "replace").strip()[-4000:]
+        raise PgToolError(f"pg_restore --list of {dump} failed with exit code {done.returncode}:\n{text}", text)
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    toc.write_text("".join(f";{line}\n" if _SCHEMA_ENTRY.match(line) else f"{line}\n" for line in lines),
+                   encoding="utf-8")
+    return toc

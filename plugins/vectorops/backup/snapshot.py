@@ -30,11 +30,6 @@ LOCK_WAIT_S = 60  # pg_dump and the checks give up rather than queue behind a DD
 STATEMENT_TIMEOUT_S = 7200
 
 
-def _pattern(*names: str) -> str:
-    """A pg_dump name pattern matching exactly ``names`` (quoted, so case and pattern characters are literal)."""
-    return ".".join('"' + name.replace('"', '""') + '"' for name in names)
-
-
 def fixed_query(conn: psycopg.Connection, schema: str, table: str) -> tuple[str, list[float]] | None:
     """The table's fixed query: the embedding of its smallest id (bytewise) that has one.
 
@@ -104,8 +99,8 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
             log.warning("backup %s: registry table %s does not exist; it is not in the backup", backup_id, name)
         schemas = sorted({schema for schema, _, _, present in registry if present} | {PLATFORM_SCHEMA})
         args = ["--format=custom", f"--snapshot={snapshot}", "--strict-names", f"--lock-wait-timeout={LOCK_WAIT_S}s",
-                *[f"--schema={_pattern(s)}" for s in schemas],
-                f"--exclude-table-data={_pattern(PLATFORM_SCHEMA, LEDGER_TABLE)}", f"--file={dump}"]
+                *[f"--schema={pg_tools.name_pattern(s)}" for s in schemas],
+                f"--exclude-table-data={pg_tools.name_pattern(PLATFORM_SCHEMA, LEDGER_TABLE)}", f"--file={dump}"]
         log.info("backup %s: pg_dump of schemas %s at snapshot %s into %s", backup_id, ", ".join(schemas),
                  snapshot, dump)
         proc = pg_tools.run_tool("pg_dump", args, dsn, what=str(dump))

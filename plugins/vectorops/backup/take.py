@@ -11,8 +11,10 @@ from pathlib import Path
 from vectorops.backup import ledger
 from vectorops.backup.chroma_archive import archive_chroma
 from vectorops.backup.manifest import DUMP, Manifest, file_entry, sha256_file, write_manifest
+from vectorops.backup.signing import ensure_key, sign_manifest
 from vectorops.backup.snapshot import take_snapshot
 from vectorops.config import Settings
+from vectorops.db_roles import private_directory
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> T
     """Dump, check, archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the manifest of a new backup.
 
     The row in ``vectorops.backups`` is ``running`` meanwhile and ``verifying`` after; ``failed`` when this raises.
-    Rows of backups whose process was killed half-way are closed as ``failed`` first.
+    Rows of backups whose process was killed half-way are closed as ``failed`` first. The backup directory (and the
+    backup root) are 0700 and every file 0600; the manifest is signed with the key under ``VECTOROPS_HOME``
+    (:mod:`vectorops.backup.signing`), created on first use.
 
     :param settings: the settings (backup directory, Chroma path).
     :param dsn: the vectors database.
@@ -60,9 +64,12 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> T
     """
     for closed in ledger.close_interrupted(dsn):
         log.warning("backup %s was interrupted half-way (its process died); marked failed, it never counted", closed)
+    key = ensure_key(settings.home)
     backup_id = new_backup_id()
+    private_directory(settings.backup.directory)
     directory = settings.backup.directory / backup_id
-    directory.mkdir(parents=True)
+    directory.mkdir(mode=0o700)
+    directory.chmod(0o700)
     with ledger.owned(dsn, backup_id):
         ledger.insert_running(dsn, backup_id, str(directory), run_id)
         try:
@@ -73,6 +80,7 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> T
                 files.append(archive_chroma(Path(manifest.chroma_path), directory))
             manifest.files = {entry.name: entry for entry in map(file_entry, files)}
             manifest_path = write_manifest(manifest, directory)
+            sign_manifest(manifest_path, key)
             manifest_sha256 = sha256_file(manifest_path)
             ledger.record_files(dsn, manifest, manifest_sha256)
         except Exception as exc:

@@ -1,4 +1,9 @@
-"""Verify a backup: sha256 of every file first, then a restore into a scratch database that is always dropped."""
+"""Verify a backup: its signature and the sha256 of every file first, then a restore into a scratch database.
+
+The dump is replayed by ``vectorops_restore``, which logs in itself (a dump cannot ``RESET ROLE`` back to the
+caller): whatever the dump runs, it runs without privilege. The scratch database is cloned from
+``vectorops_restore_template`` by the caller, lent to ``vectorops_restore`` (CONNECT, CREATE) and always dropped.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +25,15 @@ from vectorops.backup import pg_tools
 from vectorops.backup.chroma_archive import archive_problem
 from vectorops.backup.compare import compare_database
 from vectorops.backup.manifest import CHROMA, DUMP, Manifest, read_manifest, sha256_file
+from vectorops.backup.signing import signature_problem
+from vectorops.config import Settings, load_settings
+from vectorops.db_role_dsn import restore_role_dsn
+from vectorops.db_roles import RESTORE
 
 log = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = "vectorops_verify_"
+RESTORE_TEMPLATE = "vectorops_restore_template"
 
 
 @dataclass
@@ -88,25 +100,68 @@ def check_files(manifest_path: Path, manifest: Manifest, expected_manifest_sha25
     return failures
 
 
-def restore_and_compare(dsn: str, target: str, manifest_path: Path, manifest: Manifest) -> list[dict[str, Any]]:
-    """Restore the backup's dump into the database ``target`` (it exists) and compare it with the manifest.
+def authenticity_failures(manifest_path: Path, manifest: Manifest, home: Path) -> list[dict[str, Any]]:
+    """The failed expectations of the manifest's signature and its schemas (empty when it is authentic).
 
-    :param dsn: a DSN of the same server; only its database is replaced by ``target``.
-    :param target: the database to restore into.
+    :param manifest_path: the backup's ``manifest.json``.
+    :param manifest: its content.
+    :param home: ``VECTOROPS_HOME``, which holds the signing key.
+    """
+    failures = [problem] if (problem := signature_problem(manifest_path, home)) else []
+    unsafe = [name for name in manifest.schemas
+              if not name or name in ("public", "information_schema") or name.startswith("pg_")]
+    if unsafe:
+        failures.append({"expectation": "schemas_restorable", "observed": {"schemas": unsafe}})
+    return failures
+
+
+def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifest) -> list[dict[str, Any]]:
+    """Restore the backup's dump into a scratch database as ``vectorops_restore`` and compare it with the manifest.
+
+    :param restore_dsn: the scratch database, as ``vectorops_restore``.
     :param manifest_path: the backup's manifest.
     :param manifest: its content.
-    :return: the failed expectations; a failed ``pg_restore`` is one of them.
+    :return: the failed expectations; a failed ``pg_restore`` is one of them, and so are schemas the dump created
+        that the manifest does not list (or the reverse).
     """
-    target_dsn = pg_tools.dsn_for_database(dsn, target)
-    with db.connect(target_dsn, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     try:
-        pg_tools.restore_dump(manifest_path.parent / DUMP, target_dsn)
+        pg_tools.restore_dump(manifest_path.parent / DUMP, restore_dsn)
     except pg_tools.PgToolError as exc:
         return [{"expectation": "restore_succeeded",
                  "observed": {"error": exc.stderr[:2000] or str(exc), "dump": str(manifest_path.parent / DUMP)}}]
-    with db.connect(target_dsn, autocommit=True) as conn:
-        return compare_database(conn, manifest)
+    with db.connect(restore_dsn, autocommit=True, application_name="vectorops-restore-compare") as conn:
+        restored = sorted(r[0] for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspowner = current_user::regrole"))
+        failures: list[dict[str, Any]] = []
+        if restored != sorted(manifest.schemas):
+            failures.append({"expectation": "dump_schemas_match_manifest",
+                             "observed": {"manifest": sorted(manifest.schemas), "restored": restored}})
+        return failures + compare_database(conn, manifest)
+
+
+@contextmanager
+def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
+    """A new database cloned from ``vectorops_restore_template``, lent to ``vectorops_restore``; always dropped.
+
+    :param dsn: a DSN of the server, as a user that may create databases (the database is its own).
+    :param restore_dsn: a DSN of ``vectorops_restore`` on the same server.
+    :return: (yielded) the scratch database's DSN as ``vectorops_restore``.
+    """
+    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
+    name = sql.Identifier(scratch)
+    with db.connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
+        drop_abandoned_scratch_databases(admin)
+        # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
+        template = admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
+                                 "WHERE datname = %s AND datistemplate", (RESTORE_TEMPLATE,)).fetchone()[0]
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, sql.Identifier(template)))
+        try:
+            admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(name, sql.Identifier(RESTORE)))
+            with db.connect(pg_tools.dsn_for_database(dsn, scratch), autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            yield pg_tools.dsn_for_database(restore_dsn, scratch)
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 def drop_abandoned_scratch_databases(admin: psycopg.Connection) -> list[str]:
@@ -132,15 +187,21 @@ def drop_abandoned_scratch_databases(admin: psycopg.Connection) -> list[str]:
 
 
 def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: str | None = None,
-                  backup_id: str | None = None) -> VerificationReport:
+                  backup_id: str | None = None, settings: Settings | None = None) -> VerificationReport:
     """Verify a backup end to end; the scratch database is dropped whatever happens.
+
+    The manifest's signature (and its sha256 as recorded in ``vectorops.backups``, when given) is checked first,
+    then every file's sha256; only an authentic, intact backup is restored, as ``vectorops_restore``.
 
     :param dsn: a DSN of the server to restore on (the scratch database is created there).
     :param manifest_path: the backup's ``manifest.json``.
     :param expected_manifest_sha256: the manifest's recorded sha256, if known.
     :param backup_id: the backup's id (default: from the manifest, else the directory name).
+    :param settings: ``VECTOROPS_HOME`` (signing key, local role passwords); default from the environment.
     :return: the report; problems with the backup are failures in it, not exceptions.
+    :raises vectorops.config.SettingError: when there is no credential for ``vectorops_restore``.
     """
+    settings = settings or load_settings()
     started = time.perf_counter()
     report = VerificationReport(backup_id or manifest_path.parent.name, manifest_path.parent)
     try:
@@ -150,23 +211,15 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
         report.seconds = time.perf_counter() - started
         return report
     report.backup_id, report.tables, report.rows = manifest.backup_id, len(manifest.tables), manifest.total_rows
-    report.failures = check_files(manifest_path, manifest, expected_manifest_sha256)
-    if report.failures:  # a damaged file is not restored
+    report.failures = (authenticity_failures(manifest_path, manifest, settings.home)
+                       + check_files(manifest_path, manifest, expected_manifest_sha256))
+    if report.failures:  # a forged or damaged backup is not restored
         report.seconds = time.perf_counter() - started
+        log.error("%s", report.describe())
         return report
-    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
-    report.database = scratch
-    with db.connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
-        drop_abandoned_scratch_databases(admin)
-        # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
-        template = admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
-                                 "WHERE datname = 'vectorops_restore_template' AND datistemplate").fetchone()[0]
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(scratch),
-                                                                        sql.Identifier(template)))
-        try:
-            report.failures = restore_and_compare(dsn, scratch, manifest_path, manifest)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(scratch)))
+    with scratch_database(dsn, restore_role_dsn(settings, dsn)) as scratch_dsn:
+        report.database = pg_tools.database_name(scratch_dsn)
+        report.failures = restore_and_compare(scratch_dsn, manifest_path, manifest)
     report.seconds = time.perf_counter() - started
     log.info("%s", report.describe())
     return report
