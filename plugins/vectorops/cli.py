@@ -151,17 +151,32 @@ def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from vectorops import quality
+    from vectorops import alerts, quality
+    from vectorops.alert_redaction import describe_error, known_secrets
 
     settings = load_settings()
-    names = args.collection or quality.migrated_collections(settings)
+    known = quality.migrated_collections(settings)
+    if unknown := [name for name in args.collection or [] if name not in known]:
+        raise ValueError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; migrated "
+                         f"collections: {', '.join(map(repr, known)) or 'none'}")
+    names = args.collection or known
     if not names:
         print("no migrated collections to validate")
         return 0
     run_id = cli_run_id()
-    failed = 0
+    failed = errored = 0
     for name in names:
-        report = quality.validate_live(settings, name, run_id=run_id)
+        try:
+            report = quality.validate_live(settings, name, run_id=run_id)
+        except Exception as exc:  # one collection's error never stops the others; it is reported and alerted
+            errored += 1
+            error = (describe_error(exc, known_secrets()).splitlines() or [type(exc).__name__])[0]
+            logging.getLogger(__name__).debug("validation of %r could not run", name, exc_info=exc)
+            print(f"ERROR {name}: validation could not run: {error}")
+            alerts.send_alert(alerts.AlertEvent(
+                event="validation_error", dag_id=None, run_id=run_id, collection=name, table=None,
+                failed_expectations=[], run_url=None, message=f"validation of {name!r} could not run: {error}"))
+            continue
         print(f"{'PASS' if report.success else 'FAIL'} {name} ({report.schema}.{report.table}), "
               f"{report.seconds:.1f}s, validation {report.validation_id}")
         for outcome in report.outcomes:
@@ -171,9 +186,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if not report.success:
             failed += 1
             quality.alert_failure(report, event="validation_failed", dag_id=None, run_id=run_id)
-    print(f"{len(names) - failed} of {len(names)} collection(s) passed; Data Docs: "
-          f"{settings.home / 'data_docs' / 'index.html'}")
-    return 1 if failed else 0
+    passed = len(names) - failed - errored
+    print(f"{passed} of {len(names)} collection(s) passed" + (f", {failed} failed" if failed else "")
+          + (f", {errored} could not be validated" if errored else "")
+          + f"; Data Docs: {settings.home / 'data_docs' / 'index.html'}")
+    return 1 if failed or errored else 0
 
 
 def _cmd_seed_demo(args: argparse.Namespace) -> int:

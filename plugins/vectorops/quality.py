@@ -159,6 +159,10 @@ def is_normalized(plan: reembed.EmbeddingPlan, kept_vectors: int) -> bool:
 def validate_live(settings: Settings, collection: str, run_id: str | None = None) -> ValidationReport:
     """Re-check a promoted table against what its migration recorded (counts, suite, checksum baseline).
 
+    A check that cannot run (GX breaks, a query fails, anything raised after the registry lookup) does not abort
+    the caller's other collections: it is stored as the failed outcome ``validation_ran`` holding the error, so the
+    report fails, is alerted like any failure, and the history shows why.
+
     :raises ValueError: when ``collection`` was never migrated.
     """
     started = time.perf_counter()
@@ -166,7 +170,7 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
     with db.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             """SELECT table_schema, table_name, loaded_count, dimensions, distance, normalized, metadata_count,
-                      content_sha256 FROM vectorops.collection_registry WHERE collection_key = %s
+                      content_sha256, app_written FROM vectorops.collection_registry WHERE collection_key = %s
                ORDER BY migrated_at DESC LIMIT 1""",
             (collection,)).fetchone()
         if row is None:
@@ -174,34 +178,44 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
                 "SELECT DISTINCT collection_key FROM vectorops.collection_registry ORDER BY 1")]
             raise ValueError(f"collection {collection!r} has not been migrated; migrated collections: "
                              f"{', '.join(map(repr, known)) or 'none'}")
-        schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline = row
+        schema, table = row[0], row[1]
         report = ValidationReport(uuid.uuid4().hex, "live", collection, schema, table, run_id, None)
-        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                              (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
-        if not exists:
-            report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
-                                                      "vectorops.parity"))
-            return _finish_live(conn, report, started)
-        # A collection an application created through vectorops.store changes by design: its rows are not
-        # compared with a migration's counts or checksum, only checked for what every row must satisfy.
-        app_written = _store_created(conn, collection)
-        spec = TableSuiteSpec(schema=schema, table=table, expected_rows=None if app_written else int(loaded),
-                              dimensions=int(dimensions or 0), space=space, normalized=bool(normalized),
-                              metadata_rows=None if app_written else metadata_rows)
-        report.outcomes += _suite(settings, dsn, spec, f"live-{collection}")
-        if baseline is not None and not app_written:
-            current, rows = parity.table_checksum(conn, schema, table)
-            report.outcomes.append(ExpectationOutcome("checksum_matches_baseline", current == baseline, {
-                "baseline_sha256": baseline, "table_sha256": current, "rows": rows}, "vectorops.parity"))
+        try:
+            _check_live(settings, dsn, conn, report, row)
+        except Exception as exc:  # any failure of one table's checks is that table's failed validation
+            log.exception("live validation of collection %r (%s.%s) could not run", collection, schema, table)
+            report.outcomes.append(ExpectationOutcome("validation_ran", False, {"error": _error_line(exc)},
+                                                      "vectorops.quality"))
         return _finish_live(conn, report, started)
 
 
-def _store_created(conn: psycopg.Connection, collection: str) -> bool:
-    row = conn.execute("""SELECT to_regclass('vectorops.store_collections') IS NOT NULL""").fetchone()
-    if not (row and row[0]):
-        return False
-    return conn.execute("SELECT 1 FROM vectorops.store_collections WHERE collection = %s",
-                        (collection,)).fetchone() is not None
+def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: ValidationReport,
+                row: tuple[Any, ...]) -> None:
+    schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline, app_written = row
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                          (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
+    if not exists:
+        report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
+                                                  "vectorops.parity"))
+        return
+    # A collection an application created through vectorops.store changes by design: its rows are not compared
+    # with a migration's counts or checksum, only checked for what every row must satisfy. That is a property of
+    # the registry identity (app_written: set by the store when it creates the table, cleared by a promotion).
+    spec = TableSuiteSpec(schema=schema, table=table, expected_rows=None if app_written else int(loaded),
+                          dimensions=int(dimensions or 0), space=space, normalized=bool(normalized),
+                          metadata_rows=None if app_written else metadata_rows)
+    report.outcomes += _suite(settings, dsn, spec, f"live-{report.collection}")
+    if baseline is not None and not app_written:
+        current, rows = parity.table_checksum(conn, schema, table)
+        report.outcomes.append(ExpectationOutcome("checksum_matches_baseline", current == baseline, {
+            "baseline_sha256": baseline, "table_sha256": current, "rows": rows}, "vectorops.parity"))
+
+
+def _error_line(exc: BaseException) -> str:
+    """The first line of ``exc`` as ``Type: message``, with known secrets redacted (it is stored and alerted)."""
+    from vectorops.alert_redaction import describe_error, known_secrets
+
+    return (describe_error(exc, known_secrets()).strip().splitlines() or [type(exc).__name__])[0][:500]
 
 
 def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:

@@ -33,6 +33,7 @@ LOCK_FILE = ".vectorops-gx.lock"
 BATCH_DEFINITION = "whole_table"
 CHECK_KEY = "vectorops_check"
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 _SHADOW = re.compile(r"^(.+?)__shadow_.+$")  # naming.shadow_name; base names never contain "__"
 
 
@@ -92,6 +93,22 @@ def object_name(schema: str, table: str) -> str:
     raw = f"{schema}.{table}".encode("utf-8", "surrogatepass")
     folded = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{schema}.{table}")[:100]
     return f"{folded}_{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
+def file_name(text: str) -> str:
+    """``text`` as one path component that GX may use for a run name, on any file system: as it is when it is
+    plain (at most 100 of ``[A-Za-z0-9_.@-]``, not a dot name), else a folded prefix and 16 hex digits of its SHA-256.
+
+    Collection keys reach GX in run names, and a key may be as long as Chroma allows (512 characters, more with
+    its tenant and database), hold ``/``, ``..`` or any unicode.
+
+    :param text: any text.
+    """
+    if _PLAIN_FILE_NAME.fullmatch(text) and text.strip(".") and ".." not in text:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    folded = re.sub(r"[^A-Za-z0-9_@-]+", "_", text)[:80].strip("_")
+    return f"{folded}_{digest}" if folded else digest
 
 
 @contextmanager
@@ -192,7 +209,7 @@ def validate(dsn: str, schema: str, table: str, checks: list[Check], *, gx_root:
                 checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
                     name=name, validation_definitions=[definition], result_format="SUMMARY",
                     actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])]))
-                result = checkpoint.run(run_id=gx.RunIdentifier(run_name=run_name.replace("/", "_"),
+                result = checkpoint.run(run_id=gx.RunIdentifier(run_name=file_name(run_name),
                                                                 run_time=datetime.now(UTC)))
                 if fresh_docs:  # a new site directory gets the whole history, not just this run
                     context.build_data_docs(site_names=[SITE_NAME])
