@@ -72,7 +72,8 @@ def test_unregistered_table_is_not_taken_over(pg_store: PostgresStore, dsn: str)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(pg_store.table_schema)))
         conn.execute(sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(pg_store.table_schema, name)))
-    with pytest.raises(StoreError, match=r"not in vectorops\.collection_registry"):
+    with pytest.raises(StoreError, match=rf"table {pg_store.table_schema}\.{name} exists and was not created by "
+                                         "vectorops"):
         pg_store.get_or_create_collection(name)
     with pytest.raises(CollectionNotFound):
         pg_store.get_collection(name)
@@ -118,7 +119,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) 
 
 
 def test_migrated_table_is_served(migrated: dict[str, Any], dsn: str) -> None:
-    pg = PostgresStore(dsn, service="migrated-test")
+    pg = PostgresStore(dsn, table_schema=migrated["schema"], service="migrated-test")
     chroma = ChromaStore(migrated["path"])
     try:
         col, source = pg.get_collection(migrated["name"]), chroma.get_collection(migrated["name"])
@@ -157,9 +158,10 @@ def test_registry_row_pointing_nowhere(migrated: dict[str, Any], dsn: str) -> No
         cur.execute("""INSERT INTO vectorops.collection_registry (collection, table_schema, table_name, distance,
                        source_count, loaded_count, quarantined_count, migrated_at)
                        VALUES ('gone-table', %s, 'gone_table', 'l2', 0, 0, 0, now())""", (migrated["schema"],))
-    store = PostgresStore(dsn, service="gone")
+    store = PostgresStore(dsn, table_schema=migrated["schema"], service="gone")
     try:
-        with pytest.raises(CollectionNotFound, match="does not exist"):
+        with pytest.raises(CollectionNotFound, match=rf"registered at {migrated['schema']}\.gone_table, which does "
+                                                     "not exist"):
             store.get_collection("gone-table")
     finally:
         store.close()

@@ -1,9 +1,9 @@
--- A collection the store creates is registered like a migrated one, with nothing migrated (counts 0) and its
--- dimensions unknown until the first write.
+-- A collection the store creates is registered like a migrated one, with nothing migrated (counts 0), its
+-- dimensions unknown until the first write, no source, and app_written: applications write its rows.
 INSERT INTO vectorops.collection_registry (
-    collection_key, collection, table_schema, table_name, dimensions, distance, embedding_model, source_count, loaded_count,
-    quarantined_count, migrated_at, index_name, index_method, hnsw_m, hnsw_ef_construction, hnsw_ef_search)
+    collection_key, collection, table_schema, table_name, dimensions, distance, embedding_model, source_count,
+    loaded_count, quarantined_count, migrated_at, index_name, index_method, hnsw_m, hnsw_ef_construction,
+    hnsw_ef_search, app_written)
 VALUES (
-    %(collection)s, %(collection)s, %(table_schema)s, %(table_name)s, NULL, %(distance)s, NULL, 0, 0, 0, now(), NULL, NULL,
-    %(m)s, %(ef_construction)s, %(ef_search)s)
-ON CONFLICT DO NOTHING
+    %(collection_key)s, %(collection)s, %(table_schema)s, %(table_name)s, NULL, %(distance)s, NULL, 0, 0, 0, now(),
+    NULL, NULL, %(m)s, %(ef_construction)s, %(ef_search)s, true)

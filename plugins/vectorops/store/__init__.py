@@ -18,13 +18,15 @@ from vectorops.store.errors import (
     CollectionNotFound,
     DimensionMismatch,
     InvalidRecord,
+    PoolExhausted,
+    QueryTimeout,
     StoreError,
     UnsupportedFilter,
 )
 from vectorops.store.settings import StoreSettings, store_settings
 
-__all__ = ["Collection", "CollectionNotFound", "DimensionMismatch", "InvalidRecord", "StoreError", "StoreSettings",
-           "UnsupportedFilter", "VectorStore", "get_store", "open_store"]
+__all__ = ["Collection", "CollectionNotFound", "DimensionMismatch", "InvalidRecord", "PoolExhausted", "QueryTimeout",
+           "StoreError", "StoreSettings", "UnsupportedFilter", "VectorStore", "get_store", "open_store"]
 
 
 def open_store(settings: StoreSettings) -> VectorStore:
@@ -35,7 +37,8 @@ def open_store(settings: StoreSettings) -> VectorStore:
     if settings.storage_type == "chroma":
         return ChromaStore(settings.persist_directory)
     primary = PostgresStore(settings.database_url or "", table_schema=settings.table_schema,
-                            service=settings.service)
+                            service=settings.service, statement_timeout_ms=settings.statement_timeout_ms,
+                            pool_max_size=settings.pool_max_size)
     if settings.storage_type == "postgres":
         return primary
     from vectorops.store.dual import DualStore
@@ -48,7 +51,9 @@ def get_store(service: str) -> VectorStore:
 
     Reads ``<SERVICE>_STORAGE_TYPE`` (``postgres`` | ``chroma`` | ``dual``), ``DATABASE_URL``,
     ``<SERVICE>_PERSIST_DIRECTORY`` (else ``CHROMA_PERSIST_DIRECTORY``), and optionally ``<SERVICE>_TABLE_SCHEMA``
-    and ``<SERVICE>_DUAL_SAMPLE_RATE``. Nothing connects until the first call that needs the database.
+    (the only schema whose collections the service sees), ``<SERVICE>_DUAL_SAMPLE_RATE``,
+    ``<SERVICE>_STATEMENT_TIMEOUT_MS`` and ``<SERVICE>_POOL_MAX_SIZE``. Nothing connects until the first call that
+    needs the database.
 
     :param service: the service name; ``query`` reads ``QUERY_STORAGE_TYPE`` ...
     :raises SettingError: naming the variable that is missing or has an unusable value.

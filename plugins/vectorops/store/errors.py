@@ -24,3 +24,11 @@ class DimensionMismatch(StoreError):
 
 class CollectionNotFound(StoreError, LookupError):
     """A collection that neither the registry nor the store knows."""
+
+
+class QueryTimeout(StoreError):
+    """A statement that ran past the service's ``statement_timeout`` and was cancelled by PostgreSQL."""
+
+
+class PoolExhausted(StoreError):
+    """Every connection the service may hold was busy for longer than it may wait for one."""

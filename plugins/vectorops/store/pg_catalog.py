@@ -3,6 +3,7 @@ the store creates (laid out and registered like migrated ones)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db, indexing
+from vectorops import db, indexing, ownership
 from vectorops.naming import table_name_for
 from vectorops.store.errors import CollectionNotFound, StoreError
 from vectorops.store.inputs import HnswConfig
@@ -22,10 +23,13 @@ INDEX_BUILD_CAP_MB = 256
 class TableInfo:
     """Where a collection lives and how it is searched.
 
+    :param collection: the collection's name (Chroma's, bare).
+    :param key: its registry key (``collection_key``), unique across schemas.
     :param index_method: ``hnsw``, ``hnsw_halfvec`` or ``None`` (no index: exact search only).
     """
 
     collection: str
+    key: str
     schema: str
     table: str
     dimensions: int | None
@@ -70,51 +74,87 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _lock_collection(conn: psycopg.Connection, name: str) -> None:
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"vectorops.store:{name}",))
+def _lock_table(conn: psycopg.Connection, schema: str, table: str) -> None:
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"vectorops.store:{schema}.{table}",))
+
+
+def _row(conn: psycopg.Connection, name: str, schema: str) -> tuple[Any, ...] | None:
+    return conn.execute(db.sql_text("store/select_collection"), {"collection": name, "schema": schema}).fetchone()
 
 
 def _info(name: str, row: tuple[Any, ...]) -> TableInfo:
-    schema, table, dims, space, _index_name, method, m, ef_construction, ef_search, metadata, _store, exists = row
+    key, collection, schema, table, dims, space, method, m, ef_construction, ef_search, metadata, exists = row
     if not exists:
         raise CollectionNotFound(f"collection {name!r} is registered at {schema}.{table}, which does not exist")
-    return TableInfo(name, schema, table, dims, space, method if method in ("hnsw", "hnsw_halfvec") else None,
-                     m or 16, ef_construction or 100, ef_search or 100, metadata)
+    return TableInfo(collection, key, schema, table, dims, space,
+                     method if method in ("hnsw", "hnsw_halfvec") else None, m or 16, ef_construction or 100,
+                     ef_search or 100, metadata)
 
 
-def find_table(conn: psycopg.Connection, name: str) -> TableInfo | None:
-    """The registry's entry for ``name``, or ``None``."""
-    row = conn.execute(db.sql_text("store/select_collection"), {"collection": name}).fetchone()
+def find_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo | None:
+    """The collection ``name`` (a name, or an exact registry key) of the schema ``schema``, or ``None``.
+
+    Only ``schema``'s collections are seen: a service never reaches another schema's.
+    """
+    row = _row(conn, name, schema)
     return None if row is None else _info(name, row)
 
 
-def require_table(conn: psycopg.Connection, name: str) -> TableInfo:
-    """The registry's entry for ``name``.
+def not_found(name: str) -> CollectionNotFound:
+    """Chroma's error for a collection that does not exist; it names no other collection."""
+    return CollectionNotFound(f"Collection [{name}] does not exist")
 
-    :raises CollectionNotFound: naming the known collections.
+
+def require_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo:
+    """The collection ``name`` of the schema ``schema``.
+
+    :raises CollectionNotFound: naming only ``name``.
     """
-    info = find_table(conn, name)
+    info = find_table(conn, name, schema)
     if info is None:
-        known = [r[0] for r in conn.execute(db.sql_text("monitor/select_live_collections"))]
-        raise CollectionNotFound(f"Collection [{name}] does not exist; known: {', '.join(known) or 'none'}")
+        raise not_found(name)
     return info
+
+
+def list_tables(conn: psycopg.Connection, schema: str) -> list[str]:
+    """The collections of ``schema`` whose table exists, each by the handle that finds it (sorted)."""
+    return [r[0] for r in conn.execute(db.sql_text("store/select_schema_collections"), {"schema": schema})]
+
+
+def _new_key(conn: psycopg.Connection, name: str, schema: str) -> str:
+    """The registry key of a collection the store creates: its name when no collection or unfinished migration
+    has that key, else ``name@`` and 8 hex digits of ``store:<schema>`` (which ``CollectionRef.parse`` strips)."""
+    if not conn.execute(db.sql_text("store/select_key_taken"), {"key": name}).fetchone()[0]:
+        return name
+    return f"{name}@{hashlib.sha256(f'store:{schema}'.encode()).hexdigest()[:8]}"
 
 
 def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswConfig,
                  metadata: dict[str, Any] | None, service: str) -> TableInfo:
-    """The collection ``name``, creating its table and registry row unless another session just did.
+    """The collection ``name`` of ``schema``, creating its table and registry row unless another session just did.
 
-    :raises StoreError: when the table name is taken by a table the registry does not know.
+    The table is recorded as created by vectorops, and the registry row marked app-written, in the transaction
+    that creates them.
+
+    :raises StoreError: when the table name is taken by a table vectorops did not create (nothing is changed), or
+        by one the registry does not know.
     """
     from vectorops.pgvector_sink import create_schema, vector_type
 
-    create_schema(conn, schema)
+    created_by = f"store:{service}"
+    create_schema(conn, schema, created_by)
+    table = table_name_for(name)
     with conn.transaction():
-        _lock_collection(conn, name)
-        existing = find_table(conn, name)
+        _lock_table(conn, schema, table)
+        existing = find_table(conn, name, schema)
         if existing is not None:
             return existing
-        table = table_name_for(name)
+        try:
+            ownership.require_absent_or_ours(conn, schema, table)
+        except ownership.NotCreatedByVectorops as exc:
+            raise StoreError(f"collection {name!r}: table {schema}.{table} exists and was not created by "
+                             "vectorops; nothing was changed (rename or drop that table, or use another collection "
+                             "name)") from exc
         try:
             with conn.transaction():
                 conn.execute(db.statement("store/create_collection_table", table=sql.Identifier(schema, table),
@@ -122,12 +162,20 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
         except psycopg.errors.DuplicateTable as exc:
             raise StoreError(f"collection {name!r}: table {schema}.{table} exists but is not in "
                              "vectorops.collection_registry; drop or rename it, or register it") from exc
-        conn.execute(db.sql_text("store/insert_registry_collection"), {
-            "collection": name, "table_schema": schema, "table_name": table, "distance": config.space,
-            "m": config.m, "ef_construction": config.ef_construction, "ef_search": config.ef_search})
+        ownership.record_table(conn, schema, table, created_by)
+        key = _new_key(conn, name, schema)
+        try:
+            with conn.transaction():
+                conn.execute(db.sql_text("store/insert_registry_collection"), {
+                    "collection_key": key, "collection": name, "table_schema": schema, "table_name": table,
+                    "distance": config.space, "m": config.m, "ef_construction": config.ef_construction,
+                    "ef_search": config.ef_search})
+        except psycopg.errors.UniqueViolation as exc:
+            raise StoreError(f"collection {name!r}: cannot register it in schema {schema} "
+                             f"({exc.diag.message_primary})") from exc
         conn.execute(db.sql_text("store/insert_store_collection"), {
-            "collection": name, "metadata": json.dumps(metadata) if metadata else None, "service": service})
-    return require_table(conn, name)
+            "collection": key, "metadata": json.dumps(metadata) if metadata else None, "service": service})
+        return require_table(conn, key, schema)
 
 
 def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -> TableInfo:
@@ -137,8 +185,8 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
     against it).
     """
     with conn.transaction():
-        _lock_collection(conn, info.collection)
-        current = require_table(conn, info.collection)
+        _lock_table(conn, info.schema, info.table)
+        current = require_table(conn, info.key, info.schema)
         if current.dimensions is not None:
             return current
         conn.execute(db.statement("store/set_embedding_dimensions", table=info.identifier,
@@ -147,20 +195,29 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
                                     space=info.space, dimensions=dimensions, rows=0, m=info.m,
                                     ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB)
         conn.execute(db.sql_text("store/update_registry_index"), {
-            "collection": info.collection, "dimensions": dimensions, "index_name": build.index_name,
+            "collection": info.key, "dimensions": dimensions, "index_name": build.index_name,
             "index_method": build.method if build.index_name else None})
-    return require_table(conn, info.collection)
+    return require_table(conn, info.key, info.schema)
 
 
-def drop_table(conn: psycopg.Connection, name: str) -> None:
-    """Drop a collection's table and its registry rows.
+def drop_table(conn: psycopg.Connection, name: str, schema: str) -> None:
+    """Drop a collection of ``schema``: its table when vectorops created it, and its registry and store rows.
 
-    :raises CollectionNotFound: when the registry does not know it.
+    :raises CollectionNotFound: when ``schema`` has no collection ``name``.
+    :raises StoreError: when its table exists and vectorops did not create it (nothing is changed).
     """
+    row = _row(conn, name, schema)
+    if row is None:
+        raise not_found(name)
+    key, table = row[0], row[3]
     with conn.transaction():
-        _lock_collection(conn, name)
-        row = conn.execute(db.sql_text("store/select_collection"), {"collection": name}).fetchone()
-        if row is None:
-            raise CollectionNotFound(f"Collection [{name}] does not exist")
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(row[0], row[1])))
-        conn.execute(db.sql_text("store/delete_collection"), {"collection": name})
+        _lock_table(conn, schema, table)
+        row = _row(conn, key, schema)
+        if row is None:  # another session dropped it meanwhile
+            raise not_found(name)
+        try:
+            ownership.drop_table(conn, schema, table)
+        except ownership.NotCreatedByVectorops as exc:
+            raise StoreError(f"collection {name!r}: table {schema}.{table} was not created by vectorops, so it is "
+                             "not dropped; the collection stays registered") from exc
+        conn.execute(db.sql_text("store/delete_collection"), {"collection": key})

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,14 +20,23 @@ import psycopg
 from psycopg import sql
 
 from vectorops import db
+from vectorops.config import SettingError
 from vectorops.exact_search import DISTANCE_OPERATORS
 from vectorops.records import metadata_json
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
+from vectorops.store.errors import QueryTimeout, StoreError
 from vectorops.store.inputs import RecordBatch, check_dimensions, collection_metadata, collection_name, hnsw_config
 from vectorops.store.pg_catalog import TableInfo
-from vectorops.store.pg_pool import ConnectionPool
+from vectorops.store.pg_pool import ConnectionPool, SessionLimits
 from vectorops.store.results import Row
+from vectorops.store.settings import (
+    DEFAULT_POOL_MAX_SIZE,
+    DEFAULT_STATEMENT_TIMEOUT_MS,
+    MAX_POOL_SIZE,
+    MAX_STATEMENT_TIMEOUT_MS,
+    env_prefix,
+)
 from vectorops.store.where_sql import compile_filter
 
 PAYLOAD = ("embedding", "document", "metadata", "uri")
@@ -78,7 +89,7 @@ class PostgresCollection(Collection):
     def _write(self, mode: str, batch: RecordBatch) -> None:
         if batch.embeddings is not None:
             if self.info.dimensions is None:
-                with self._store.pool.connection() as conn:
+                with self._store.session(self.name) as conn:
                     self.info = pg_catalog.fix_dimensions(conn, self.info, batch.embeddings.shape[1])
             check_dimensions(batch.embeddings, self.info.dimensions)
         rows = []
@@ -93,7 +104,7 @@ class PostgresCollection(Collection):
             })
         statement = db.statement(f"store/{'insert' if mode == 'add' else mode}_records",
                                  table=self.info.identifier)
-        with self._store.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with self._store.session(self.name) as conn, conn.transaction(), conn.cursor() as cur:
             cur.executemany(statement, rows)
         self._small = (0.0, False)
 
@@ -102,7 +113,7 @@ class PostgresCollection(Collection):
         condition, params = self._filter(ids, where, where_document)
         statement = db.statement("store/select_records", table=self.info.identifier, filter=condition,
                                  columns=self._columns(include))
-        with self._store.pool.connection() as conn:
+        with self._store.session(self.name) as conn:
             records = conn.execute(statement, {**params, "limit": limit, "offset": offset or 0},
                                    binary=True).fetchall()  # binary vectors: several times faster to read
         return [self._row(r) for r in records]
@@ -143,9 +154,9 @@ class PostgresCollection(Collection):
         condition, params = self._filter(ids, where, where_document)
         columns = self._columns(include)
         out = []
-        with self._store.pool.connection() as conn:
+        with self._store.session(self.name) as conn:
             if self.info.dimensions is None:  # another session may have written the first records since
-                self.info = pg_catalog.require_table(conn, self.name)
+                self.info = pg_catalog.require_table(conn, self.info.key, self.info.schema)
                 if self.info.dimensions is None:
                     return [[] for _ in range(len(vectors))]
             check_dimensions(vectors, self.info.dimensions)
@@ -159,38 +170,75 @@ class PostgresCollection(Collection):
 
     def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
         condition, params = self._filter(ids, where, where_document)
-        with self._store.pool.connection() as conn:
+        with self._store.session(self.name) as conn:
             deleted = conn.execute(db.statement("store/delete_records", table=self.info.identifier,
                                                 filter=condition), params).rowcount
         self._small = (0.0, False)
         return deleted
 
     def _count(self) -> int:
-        with self._store.pool.connection() as conn:
+        with self._store.session(self.name) as conn:
             return int(conn.execute(db.statement("store/count_records", table=self.info.identifier)).fetchone()[0])
 
 
 class PostgresStore(VectorStore):
-    """Collections in PostgreSQL + pgvector, found through ``vectorops.collection_registry``.
+    """Collections in PostgreSQL + pgvector, found through ``vectorops.collection_registry``, in one schema.
+
+    The store sees only the collections registered in ``table_schema`` (migrated there or created there by a
+    store): another schema's collection of the same name is not found, and each schema may hold its own ``docs``.
 
     :param dsn: libpq URL of the vectors database.
-    :param table_schema: schema of the tables of collections the store creates.
+    :param table_schema: the service's schema: where its collections are looked up and created.
     :param service: the service name, recorded with the collections it creates.
     :param exact_max_rows: tables up to this many rows are searched exactly (default 1,000).
+    :param statement_timeout_ms: ``statement_timeout`` of every session; a longer statement is cancelled and
+        raises :class:`QueryTimeout`.
+    :param pool_max_size: the most connections open at once.
     """
 
     backend = "postgres"
 
     def __init__(self, dsn: str, table_schema: str = "vectors", service: str = "vectorops",
-                 exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS) -> None:
+                 exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
+                 statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
+                 pool_max_size: int = DEFAULT_POOL_MAX_SIZE) -> None:
         self.table_schema = table_schema
         self.service = service
         self.exact_max_rows = exact_max_rows
-        self.pool = ConnectionPool(dsn, application_name=f"vectorops-store:{service}"[:63])
+        prefix = _setting_prefix(service)
+        for setting, value, high in ((f"{prefix}_STATEMENT_TIMEOUT_MS", statement_timeout_ms,
+                                      MAX_STATEMENT_TIMEOUT_MS),
+                                     (f"{prefix}_POOL_MAX_SIZE", pool_max_size, MAX_POOL_SIZE)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise StoreError(f"{setting}={value!r} must be an integer from 1 to {high}")
+        self.timeout_setting = f"{prefix}_STATEMENT_TIMEOUT_MS"
+        self.pool = ConnectionPool(dsn, application_name=f"vectorops-store:{service}"[:63],
+                                   limits=SessionLimits(statement_timeout_ms, pool_max_size,
+                                                        f"{prefix}_POOL_MAX_SIZE"))
         self._ready = False
         self._lock = threading.Lock()
         self.regex_collation: str | None = None
         self._ef_search: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        """The sessions' ``statement_timeout``."""
+        return self.pool.limits.statement_timeout_ms
+
+    @contextmanager
+    def session(self, collection: str) -> Iterator[psycopg.Connection]:
+        """A pooled connection for work on ``collection``; a statement PostgreSQL cancels becomes a one-line
+        :class:`StoreError` naming the collection (:class:`QueryTimeout` at the statement timeout)."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.errors.QueryCanceled as exc:
+            reason = exc.diag.message_primary or str(exc)
+            if "statement timeout" in reason:
+                raise QueryTimeout(f"collection {collection!r}: the query ran past the statement timeout of "
+                                   f"{self.statement_timeout_ms} ms and was cancelled ({self.timeout_setting}="
+                                   f"{self.statement_timeout_ms}); narrow the filter, or raise the setting") from exc
+            raise StoreError(f"collection {collection!r}: the query was cancelled ({reason})") from exc
 
     def search_settings(self, conn: psycopg.Connection, ef_search: int) -> None:
         """Set ``hnsw.ef_search`` (and the iterative scan) on a pooled connection, once per value: the index
@@ -204,7 +252,7 @@ class PostgresStore(VectorStore):
         with self._lock:
             if self._ready:
                 return
-            with db.connect(self.pool.dsn, autocommit=True, application_name=self.pool.application_name) as conn:
+            with self.pool.connection(registered=False) as conn:
                 self.regex_collation = pg_catalog.ensure_platform(conn)
             self._ready = True
 
@@ -212,8 +260,8 @@ class PostgresStore(VectorStore):
                                  configuration: Any = None) -> PostgresCollection:
         collection_name(name)
         self._prepare()
-        with self.pool.connection() as conn:
-            info = pg_catalog.find_table(conn, name)
+        with self.session(name) as conn:
+            info = pg_catalog.find_table(conn, name, self.table_schema)
             if info is None:
                 config = hnsw_config(metadata, configuration)
                 info = pg_catalog.create_table(conn, name, self.table_schema, config,
@@ -222,18 +270,25 @@ class PostgresStore(VectorStore):
 
     def get_collection(self, name: str) -> PostgresCollection:
         self._prepare()
-        with self.pool.connection() as conn:
-            return PostgresCollection(self, pg_catalog.require_table(conn, name))
+        with self.session(name) as conn:
+            return PostgresCollection(self, pg_catalog.require_table(conn, name, self.table_schema))
 
     def delete_collection(self, name: str) -> None:
         self._prepare()
-        with self.pool.connection() as conn:
-            pg_catalog.drop_table(conn, name)
+        with self.session(name) as conn:
+            pg_catalog.drop_table(conn, name, self.table_schema)
 
     def list_collections(self) -> list[str]:
         self._prepare()
         with self.pool.connection() as conn:
-            return [r[0] for r in conn.execute(db.sql_text("monitor/select_live_collections"))]
+            return pg_catalog.list_tables(conn, self.table_schema)
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _setting_prefix(service: str) -> str:
+    try:
+        return env_prefix(service)
+    except SettingError:
+        return "<SERVICE>"

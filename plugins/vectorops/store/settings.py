@@ -11,11 +11,16 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from vectorops.config import SettingError
+from vectorops.config import SettingError, _int_env
 
 STORAGE_TYPES = ("postgres", "chroma", "dual")
 DEFAULT_TABLE_SCHEMA = "vectors"
 DEFAULT_DUAL_SAMPLE_RATE = 0.1
+DEFAULT_STATEMENT_TIMEOUT_MS = 30_000
+DEFAULT_POOL_MAX_SIZE = 10
+#: PostgreSQL's own bound for statement_timeout (an int of milliseconds)
+MAX_STATEMENT_TIMEOUT_MS = 2 ** 31 - 1
+MAX_POOL_SIZE = 1000
 _SERVICE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 _DRIVER_SCHEMES = ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql+asyncpg://", "postgres://")
 
@@ -34,6 +39,9 @@ class StoreSettings:
         default ``vectors``, the migration's default).
     :param dual_sample_rate: share of queries that ``dual`` mode also sends to Chroma
         (``<SERVICE>_DUAL_SAMPLE_RATE``, 0 to 1, default 0.1).
+    :param statement_timeout_ms: PostgreSQL ``statement_timeout`` of every store session
+        (``<SERVICE>_STATEMENT_TIMEOUT_MS``, default 30000): a longer query is cancelled.
+    :param pool_max_size: the most connections the service holds at once (``<SERVICE>_POOL_MAX_SIZE``, default 10).
     """
 
     service: str
@@ -42,6 +50,8 @@ class StoreSettings:
     persist_directory: str | None
     table_schema: str = DEFAULT_TABLE_SCHEMA
     dual_sample_rate: float = DEFAULT_DUAL_SAMPLE_RATE
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    pool_max_size: int = DEFAULT_POOL_MAX_SIZE
 
 
 def env_prefix(service: str) -> str:
@@ -73,6 +83,13 @@ def _sample_rate(name: str) -> float:
         raise SettingError(f"{name}={raw!r} is not a number") from exc
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise SettingError(f"{name}={raw} must be a number from 0 to 1")
+    return value
+
+
+def _bounded_int(name: str, default: int, high: int) -> int:
+    value = _int_env(name, default, minimum=1)
+    if value > high:
+        raise SettingError(f"{name}={value} must be an integer from 1 to {high}")
     return value
 
 
@@ -108,4 +125,7 @@ def store_settings(service: str) -> StoreSettings:
     return StoreSettings(service=service, storage_type=storage_type,
                          database_url=libpq_url(database_url) if database_url else None,
                          persist_directory=persist, table_schema=schema,
-                         dual_sample_rate=_sample_rate(f"{prefix}_DUAL_SAMPLE_RATE"))
+                         dual_sample_rate=_sample_rate(f"{prefix}_DUAL_SAMPLE_RATE"),
+                         statement_timeout_ms=_bounded_int(f"{prefix}_STATEMENT_TIMEOUT_MS",
+                                                           DEFAULT_STATEMENT_TIMEOUT_MS, MAX_STATEMENT_TIMEOUT_MS),
+                         pool_max_size=_bounded_int(f"{prefix}_POOL_MAX_SIZE", DEFAULT_POOL_MAX_SIZE, MAX_POOL_SIZE))

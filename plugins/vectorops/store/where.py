@@ -9,6 +9,7 @@ Accepted (anything else raises :class:`UnsupportedFilter` naming the part):
   ``$not_contains`` (a str).
 - ``where_document``: ``$contains`` / ``$not_contains`` / ``$regex`` / ``$not_regex`` with a non-empty str,
   ``$and`` / ``$or`` over a list of at least two.
+- either: nested at most :data:`MAX_FILTER_DEPTH` levels deep, counting every dict and list as JSON nests them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ FIELD_OPERATORS = ("$eq", "$ne", *COMPARISONS, "$in", "$nin", "$contains", "$not
 DOCUMENT_OPERATORS = ("$contains", "$not_contains", "$regex", "$not_regex")
 LOGICAL = ("$and", "$or")
 DOCUMENT_KEY = "#document"
+#: Chroma 1.5.9 refuses a filter whose JSON nests 128 or more dicts and lists ("Invalid where clause", the Rust
+#: side's serde_json recursion limit): 63 levels of $and / $or around {"k": 1}, 62 around {"k": {"$eq": 1}}.
+#: tests/store/test_filter_bounds.py checks both sides of the limit against chromadb itself.
+MAX_FILTER_DEPTH = 127
 
 
 def _scalar(value: Any, where: str) -> None:
@@ -82,13 +87,45 @@ def _field(key: str, condition: Any, where: str) -> None:
         _scalar(operand, f"{where}.{op}")
 
 
+def filter_depth(value: Any, limit: int = MAX_FILTER_DEPTH) -> int:
+    """How many dicts and lists ``value`` nests (``{"k": 1}`` is 1), counted without recursion and only up to
+    ``limit + 1``: a filter nested any deeper costs no more to refuse."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def _check_depth(value: Any, path: str) -> None:
+    if filter_depth(value) > MAX_FILTER_DEPTH:
+        raise UnsupportedFilter(f"{path}: nested more than {MAX_FILTER_DEPTH} levels deep (dicts and lists), "
+                                "deeper than Chroma accepts; flatten the $and / $or")
+
+
 def check_where(where: Any, path: str = "where") -> None:
     """Raise :class:`UnsupportedFilter` unless ``where`` is a metadata filter Chroma accepts."""
+    _check_depth(where, path)
+    _where(where, path)
+
+
+def _where(where: Any, path: str) -> None:
     key, value = _single(where, path)
     if not isinstance(key, str):
         raise UnsupportedFilter(f"{path}: keys must be str, got {key!r}")
     if key in LOGICAL:
-        _logical(key, value, path, check_where)
+        _logical(key, value, path, _where)
     elif key.startswith("$"):
         raise UnsupportedFilter(f"{path}: {key!r} is not a metadata key or a logical operator ($and, $or)")
     else:
@@ -97,9 +134,14 @@ def check_where(where: Any, path: str = "where") -> None:
 
 def check_where_document(where_document: Any, path: str = "where_document") -> None:
     """Raise :class:`UnsupportedFilter` unless ``where_document`` is a document filter Chroma accepts."""
+    _check_depth(where_document, path)
+    _where_document(where_document, path)
+
+
+def _where_document(where_document: Any, path: str) -> None:
     op, operand = _single(where_document, path)
     if op in LOGICAL:
-        _logical(op, operand, path, check_where_document)
+        _logical(op, operand, path, _where_document)
         return
     if op not in DOCUMENT_OPERATORS:
         raise UnsupportedFilter(f"{path}: operator {op!r} is not supported; use one of "

@@ -8,6 +8,8 @@ records that lack the key or have no metadata at all, as Chroma's do. Types are 
   ints truncated, so ``{"$eq": 2.5}`` matches ``2``), never a bool with a number, never a scalar with a list;
   str and bool equality is ``metadata @> {"k": v}``.
 - ``$contains`` matches list values holding an element of the operand's own type: ``1`` is not in ``[1.0]``.
+- ``$in`` / ``$nin`` and ``ids`` lists go as typed array parameters (``= ANY(%s::text[])`` ...), one or two per list
+  whatever its length.
 
 A stored number is a float when its jsonb text has a decimal point (``records.metadata_json`` always writes one).
 """
@@ -21,9 +23,12 @@ from typing import Any
 from psycopg import sql
 
 from vectorops.records import metadata_json
+from vectorops.store.errors import UnsupportedFilter
 from vectorops.store.where import COMPARISONS, DOCUMENT_KEY, check_filters
 
 SAFE_INTEGER = 2 ** 53
+#: the most parameters one statement may carry (the protocol counts them in 16 bits)
+MAX_PARAMETERS = 65_535
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 _SQL_OPS = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 TRUE = sql.SQL("true")
@@ -33,11 +38,18 @@ FALSE = sql.SQL("false")
 @dataclass
 class _Params:
     values: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, sql.Placeholder] = field(default_factory=dict)
 
     def add(self, value: Any) -> sql.Placeholder:
         name = f"f{len(self.values)}"
         self.values[name] = value
         return sql.Placeholder(name)
+
+    def key(self, key: str) -> sql.Placeholder:
+        """One parameter per metadata key, however often the filter names it."""
+        if key not in self.keys:
+            self.keys[key] = self.add(key)
+        return self.keys[key]
 
 
 def _number(value: Any) -> bool:
@@ -76,7 +88,7 @@ def _chroma_compare(v: sql.Composable, op: str, x: int | float, p: _Params) -> s
 
 
 def _value(key: str, p: _Params) -> sql.Composable:
-    return sql.SQL("(metadata -> {})").format(p.add(key))
+    return sql.SQL("(metadata -> {})").format(p.key(key))
 
 
 def _is_number(v: sql.Composable, test: sql.Composable) -> sql.Composable:
@@ -95,10 +107,25 @@ def _eq(key: str, x: Any, p: _Params) -> sql.Composable:
 
 
 def _in(key: str, values: list[Any], p: _Params) -> sql.Composable:
-    if all(_containment_exact(x) for x in values):
-        docs = [metadata_json({key: x}) for x in values]
-        return sql.SQL("coalesce(metadata @> ANY({}::jsonb[]), false)").format(p.add(docs))
-    return sql.SQL("({})").format(sql.SQL(" OR ").join(_eq(key, x, p) for x in values))
+    """``$in`` as ``= ANY`` of typed array parameters (Chroma's lists hold one type), whatever the list's length.
+
+    Numbers compare as :func:`_chroma_compare` does: a stored int with the operands as integers (a float operand
+    truncated), a stored float with the operands as doubles.
+    """
+    v = _value(key, p)
+    first = values[0]
+    if isinstance(first, str):
+        test = sql.SQL("CASE WHEN jsonb_typeof({}) = 'string' THEN ({} #>> '{{}}') = ANY({}::text[]) END").format(
+            v, v, p.add(values))
+    elif isinstance(first, bool):
+        test = sql.SQL("CASE WHEN jsonb_typeof({}) = 'boolean' THEN {}::boolean = ANY({}::boolean[]) END").format(
+            v, v, p.add(values))
+    else:
+        ints = [x if isinstance(x, int) else saturating_int(x) for x in values]
+        test = sql.SQL("CASE WHEN jsonb_typeof({}) = 'number' THEN CASE WHEN scale({}::numeric) = 0 "
+                       "THEN {}::numeric = ANY({}::numeric[]) ELSE {}::float8 = ANY({}::float8[]) END END").format(
+            v, v, v, p.add(ints), v, p.add([float(x) for x in values]))
+    return sql.SQL("coalesce({}, false)").format(test)
 
 
 def _list_contains(key: str, x: Any, p: _Params) -> sql.Composable:
@@ -183,4 +210,8 @@ def compile_filter(where: dict[str, Any] | None = None, where_document: dict[str
         parts.append(_tree(where, p, regex_collation, _field))
     if where_document is not None:
         parts.append(_tree(where_document, p, regex_collation, _document))
+    if len(p.values) > MAX_PARAMETERS - 8:  # the statements around the filter take a few of their own
+        raise UnsupportedFilter(f"where / where_document: {len(p.values)} conditions are more than one PostgreSQL "
+                                f"statement can carry ({MAX_PARAMETERS - 8} parameters); put values of one key "
+                                "in one $in / $nin list")
     return (sql.SQL(" AND ").join(parts) if parts else TRUE), p.values
