@@ -289,6 +289,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from vectorops.db import login_refused
+
+        if (refused := login_refused(exc)) is not None:  # deterministic: no "run it again"
+            logging.getLogger(__name__).debug("the database refused the login", exc_info=exc)
+            print(f"vectorops: error: {refused}", file=sys.stderr)
+            return 1
         lost = database_lost(exc)
         if lost is None:
             raise
@@ -303,9 +309,15 @@ def database_lost(exc: BaseException) -> str | None:
     """The first line of the connection error in ``exc``'s chain (psycopg's, or SQLAlchemy's around it), or None.
 
     Only errors of the connection itself count: refused or closed (no SQLSTATE), class 08, or the server shutting
-    down (57P01-57P03). A timeout, a lock wait or any other SQL error is not a lost database.
+    down (57P01-57P03). A timeout, a lock wait, a refused login (:func:`vectorops.db.login_refused`) or any other
+    SQL error is not a lost database.
     """
     import psycopg
+
+    from vectorops.db import login_refused
+
+    if login_refused(exc) is not None:
+        return None
 
     seen: set[int] = set()
     current: BaseException | None = exc
