@@ -146,6 +146,9 @@ def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
               f"{p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
               f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
               f"  {p['server_maintenance_work_mem']}")
+    for p in plans:
+        for warning in p["warnings"]:
+            print(f"WARNING {p['collection']}: {warning}")
     print(json.dumps({"plans": plans}, sort_keys=True))
     return 0
 

@@ -124,7 +124,7 @@ class Settings:
         (``VECTOROPS_FETCH_BATCH``).
     :param chunk_rows: rows per mapped load chunk (``VECTOROPS_CHUNK_ROWS``).
     :param max_maintenance_work_mem_mb: the most memory an index build may ask for
-        (``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``).
+        (``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``; default 4 GB or half the machine's memory, never above it).
     :param claim_ttl_s: seconds after which an idle claim on a collection by another run is stale
         (``VECTOROPS_CLAIM_TTL_S``).
     :param validation_sample: ids compared exactly with the source in the validation sample
@@ -166,9 +166,27 @@ class Settings:
         return self.home / "airflow"
 
 
+def machine_memory_mb() -> int:
+    """This machine's physical memory in MB."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+
+
 def _default_shared_buffers_mb() -> int:
-    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    return max(128, min(2048, memory_mb // 8))
+    return max(128, min(2048, machine_memory_mb() // 8))
+
+
+def _max_maintenance_work_mem_mb() -> int:
+    """``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``: default 4 GB or half the machine's memory, whichever is less.
+
+    :raises SettingError: when it is above the machine's memory: an index build sized to it would be killed or swap.
+    """
+    memory_mb = machine_memory_mb()
+    name = "VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB"
+    value = _int_env(name, max(64, min(4096, memory_mb // 2)))
+    if value > memory_mb:
+        raise SettingError(f"{name}={value} is above this machine's memory ({memory_mb} MB): an index build "
+                           "given that much maintenance_work_mem would be killed or swap; set it below the memory")
+    return value
 
 
 def load_settings() -> Settings:
@@ -187,7 +205,7 @@ def load_settings() -> Settings:
         chroma_path=os.environ.get("CHROMA_DB_PATH") or None,
         fetch_batch=_int_env("VECTOROPS_FETCH_BATCH", 5000),
         chunk_rows=_int_env("VECTOROPS_CHUNK_ROWS", 100_000),
-        max_maintenance_work_mem_mb=_int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", 4096),
+        max_maintenance_work_mem_mb=_max_maintenance_work_mem_mb(),
         claim_ttl_s=_int_env("VECTOROPS_CLAIM_TTL_S", 600),
         validation_sample=_int_env("VECTOROPS_VALIDATION_SAMPLE", 200),
         validation_seed=_int_env("VECTOROPS_VALIDATION_SEED", 0, minimum=0),

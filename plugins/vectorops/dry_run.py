@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from vectorops import chroma_fetch, chroma_source, db, indexing, reembed
-from vectorops.config import Settings
+from vectorops.config import Settings, machine_memory_mb
 from vectorops.migration_request import MigrationRequest
 from vectorops.naming import table_name_for
 
@@ -38,7 +39,39 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
             info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
         "server_maintenance_work_mem": current,
         "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
+        "warnings": memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
+                                    None if settings.external_dsn else machine_memory_mb(),
+                                    None if settings.external_dsn else _free_shm_mb()),
     }
+
+
+def memory_warnings(index_mb: int, cap_mb: int, memory_mb: int | None, shm_free_mb: int | None) -> list[str]:
+    """What the index build's memory estimate exceeds, one line each with the numbers.
+
+    :param index_mb: the estimated HNSW graph size.
+    :param cap_mb: ``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``: above it the build spills to disk and slows down.
+    :param memory_mb: the database machine's memory, ``None`` when unknown (an external server).
+    :param shm_free_mb: free space in ``/dev/shm``, where parallel index builds keep the graph (dynamic shared
+        memory); ``None`` when unknown.
+    """
+    warnings = []
+    if index_mb > cap_mb:
+        warnings.append(f"the index estimate of {index_mb} MB exceeds VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB="
+                        f"{cap_mb}: the build gets {cap_mb} MB and spills to disk (much slower)")
+    if memory_mb is not None and index_mb > memory_mb:
+        warnings.append(f"the index estimate of {index_mb} MB exceeds this machine's memory ({memory_mb} MB)")
+    if shm_free_mb is not None and min(index_mb, cap_mb) > shm_free_mb:
+        warnings.append(f"the index build's {min(index_mb, cap_mb)} MB exceed the free space of /dev/shm "
+                        f"({shm_free_mb} MB), which parallel index builds use: the build fails unless /dev/shm "
+                        "is enlarged or the cap lowered")
+    return warnings
+
+
+def _free_shm_mb() -> int | None:
+    try:
+        return shutil.disk_usage("/dev/shm").free // (1024 * 1024)
+    except OSError:
+        return None
 
 
 def _current_maintenance_work_mem(settings: Settings) -> str:
@@ -87,4 +120,5 @@ def plan_note(plans: list[dict[str, Any]], source_uri: str, target_schema: str) 
         lines.append(f"- `{p['collection']}`: {p['rows']:,} rows, {p['dimensions'] or '?'} dims, {p['space']}, "
                      f"vectors {p['vectors']} ({p['reembed_count']:,} re-embedded), index "
                      f"~{p['index_memory_mb']} MB, read by {p['reader']}")
+        lines += [f"  - **warning**: {w}" for w in p.get("warnings", [])]
     return "\n".join(lines)
