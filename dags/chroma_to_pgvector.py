@@ -119,11 +119,11 @@ def chroma_to_pgvector() -> None:
         return finalize_collection(plan, MIGRATED_TABLES)
 
     @task(trigger_rule="all_done")
-    def summarize(collections: list[str], summaries: list[dict]) -> list[dict]:
+    def summarize(collections: list[str] | None, summaries: list[dict]) -> list[dict]:
         """Print the per-collection summary; fail the run if any collection did not arrive."""
         from vectorops.airflow_tasks import summarize
 
-        return summarize(list(collections), summaries[:])
+        return summarize(None if collections is None else list(collections), summaries[:])
 
     collections = plan_request()
     plans = prepare_collection.expand(collection=collections)

@@ -170,8 +170,13 @@ def list_migrated() -> list[str]:
     return collections
 
 
-def summarize(collections: list[str], summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Log one line per collection; raise if any collection was not promoted."""
+def summarize(collections: list[str] | None, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Log one line per collection; raise if any collection was not promoted.
+
+    :param collections: what ``plan_request`` planned; ``None`` when it refused the request.
+    """
+    if collections is None:
+        raise RuntimeError("the request was refused before any work: see plan_request's log (and the run note)")
     for line in format_table([{**s, "status": "promoted"} for s in summaries]):
         log.info(line)
     done = {CollectionRef.parse(s["collection"]).label for s in summaries}  # a key may carry its store's suffix

@@ -9,6 +9,8 @@
 DO $$
 DECLARE
     target record;
+    targets text[][];
+    i integer;
     previous_timeout text := current_setting('lock_timeout');
 BEGIN
     PERFORM set_config('lock_timeout', '1s', true);
@@ -22,8 +24,9 @@ BEGIN
     LOOP
         EXECUTE format('ALTER SCHEMA %I OWNER TO vectorops_etl', target.nspname);
     END LOOP;
-    FOR target IN
-        SELECT c.oid::regclass AS relation,
+    -- collected first: the loop alters vectorops.owned_objects itself, which an open cursor on it would forbid
+    SELECT array_agg(ARRAY[t.kind, t.relation]) INTO targets FROM (
+        SELECT c.oid::regclass::text AS relation,
                CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
                               WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
         FROM pg_class c
@@ -35,12 +38,12 @@ BEGIN
                OR (c.relkind IN ('r', 'p')
                    AND EXISTS (SELECT 1 FROM vectorops.owned_objects o
                                WHERE o.kind = 'table' AND o.schema_name = n.nspname AND o.object_name = c.relname
-                                 AND o.object_oid = c.oid)))
-    LOOP
+                                 AND o.object_oid = c.oid)))) t;
+    FOR i IN 1 .. coalesce(array_length(targets, 1), 0) LOOP
         BEGIN
-            EXECUTE format('ALTER %s %s OWNER TO vectorops_etl', target.kind, target.relation);
+            EXECUTE format('ALTER %s %s OWNER TO vectorops_etl', targets[i][1], targets[i][2]);
         EXCEPTION WHEN lock_not_available THEN
-            RAISE WARNING '% is in use: it is handed to vectorops_etl by the next `vectorops db up`', target.relation;
+            RAISE WARNING '% is in use: it is handed to vectorops_etl by the next `vectorops db up`', targets[i][2];
         END;
     END LOOP;
     PERFORM set_config('lock_timeout', previous_timeout, true);

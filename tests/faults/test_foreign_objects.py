@@ -1,0 +1,182 @@
+"""vectorops never renames, drops, hands over or grants on what it did not create (issue 18).
+
+The review's reproduction: a customer's schema ``app`` with a table ``docs`` (the target name of collection
+``docs``) and another table; three ``vectorops migrate --schema app --collection docs`` with a bootstrap between
+them took the schema over, granted it to the reader roles, renamed the customer's table to ``docs__prev`` and
+then dropped it. Here each run stops before any work, naming the table; the customer's objects keep their
+rows, owners and privileges. A table created under a target name between prepare and promotion stops the
+promotion the same way. A collection migrated into a second schema is refused unless the request says what
+becomes of the first table (kept and still registered, or dropped).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.support import chroma_client, forget_collection, forget_schema, migrate_command, migrate_in_process
+from vectorops import db, migration, migration_request
+from vectorops.migration_target import TargetRefused
+from vectorops.ownership import NotCreatedByVectorops
+
+CUSTOMER = "customer_app"
+ROLES = ("vectorops_etl", "vectorops_reader", "vectorops_maint", "vectorops_monitor")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("foreign-objects")
+    client = chroma_client(path)
+    client.create_collection("docs").add(ids=["a", "b", "c"], embeddings=np.eye(3, 4, dtype=np.float32))
+    client.create_collection("notes").add(ids=["x", "y"], embeddings=np.eye(2, 4, dtype=np.float32))
+    return path
+
+
+@pytest.fixture()
+def customer(dsn: str) -> Iterator[None]:
+    """The customer's schema: ``docs`` (the target name of collection ``docs``), with rows, and ``other``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(CUSTOMER)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(CUSTOMER)))
+        conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, s text)").format(
+            sql.Identifier(CUSTOMER, "docs")))
+        conn.execute(sql.SQL("INSERT INTO {} SELECT g, 'row ' || g FROM generate_series(1, 50) g").format(
+            sql.Identifier(CUSTOMER, "docs")))
+        conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(CUSTOMER, "other")))
+    yield
+    forget_schema(dsn, CUSTOMER)
+
+
+def _customer_state(dsn: str, schema: str = CUSTOMER) -> dict[str, Any]:
+    """Everything about the customer's schema a take-over would change: its tables, their owners, privileges
+    and rows, and the schema's owner and privileges."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schema_row = conn.execute("SELECT nspowner::regrole::text, nspacl::text FROM pg_namespace WHERE nspname = %s",
+                                  (schema,)).fetchone()
+        tables = conn.execute("""SELECT c.relname, c.relowner::regrole::text, c.relacl::text
+                                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE n.nspname = %s AND c.relkind = 'r' ORDER BY 1""", (schema,)).fetchall()
+        rows = {name: conn.execute(sql.SQL("SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {} t").format(
+            sql.Identifier(schema, name))).fetchone()[0] for name, _owner, _acl in tables}
+        reachable = conn.execute(
+            """SELECT r, has_schema_privilege(r, %s, 'USAGE') FROM unnest(%s::text[]) r""",
+            (schema, list(ROLES))).fetchall()
+    return {"schema": schema_row, "tables": tables, "rows": rows, "usage": reachable}
+
+
+def test_customer_table_survives_three_migrations(settings: Any, dsn: str, store: Path, customer: None) -> None:
+    before = _customer_state(dsn)
+    assert before["rows"]["docs"] is not None
+    for attempt in range(3):
+        done = subprocess.run([*migrate_command(store, CUSTOMER), "--collection", "docs"], text=True,
+                              capture_output=True, timeout=300)
+        assert done.returncode != 0, f"run {attempt + 1} migrated over the customer's table:\n{done.stdout}"
+        assert f"table {CUSTOMER}.docs exists and was not created by vectorops" in done.stdout + done.stderr, (
+            done.stdout[-3000:] + done.stderr[-3000:])
+        db.bootstrap(settings)  # `vectorops db up` between runs: hands over and grants what vectorops created
+        assert _customer_state(dsn) == before, f"run {attempt + 1} changed the customer's schema"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM vectorops.migration_runs WHERE target_schema = %s",
+                            (CUSTOMER,)).fetchone()[0] == 0, "a refused run still started an attempt"
+        assert conn.execute("SELECT count(*) FROM vectorops.owned_objects WHERE schema_name = %s",
+                            (CUSTOMER,)).fetchone()[0] == 0
+
+
+def test_tables_made_in_a_customer_schema_are_ours_and_nothing_else(settings: Any, dsn: str, store: Path,
+                                                                    customer: None) -> None:
+    """A migration into the customer's schema, of a collection whose name is free there: its table is recorded,
+    handed over and granted; the schema and the customer's tables are not."""
+    before = _customer_state(dsn)
+    try:
+        migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
+                                      "target_schema": CUSTOMER}, "foreign-notes")
+        db.bootstrap(settings)
+        after = _customer_state(dsn)
+        assert after["schema"] == before["schema"] and after["usage"] == before["usage"]
+        customer_tables = {t[0]: t for t in after["tables"] if t[0] in ("docs", "other")}
+        assert customer_tables == {t[0]: t for t in before["tables"]}
+        assert after["rows"]["docs"] == before["rows"]["docs"]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            owner = conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = to_regclass(%s)",
+                                 (f"{CUSTOMER}.notes",)).fetchone()[0]
+            readable = conn.execute("SELECT has_table_privilege('vectorops_reader', %s, 'SELECT')",
+                                    (f"{CUSTOMER}.notes",)).fetchone()[0]
+        assert owner == "vectorops_etl" and readable
+    finally:
+        forget_collection(dsn, "notes", CUSTOMER)
+
+
+def test_a_table_appearing_before_promotion_stops_it(settings: Any, dsn: str, store: Path) -> None:
+    """Prepared and loaded while the name was free; the customer creates ``docs`` before finalize: nothing of
+    theirs is renamed or dropped, and the run fails without retry."""
+    schema = "foreign_late"
+    request = migration_request.request_from_params(
+        {"chroma_path": str(store), "collections": ["docs"], "target_schema": schema}, settings)
+    try:
+        plan = migration.prepare(settings, request, "docs", "foreign-late")
+        for chunk_no in plan["chunks"]:
+            migration.load(settings, plan, chunk_no)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(schema, "docs")))
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (7)").format(sql.Identifier(schema, "docs")))
+        with pytest.raises(NotCreatedByVectorops, match=f"table {schema}.docs exists and was not created"):
+            migration.finalize(settings, plan)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute(sql.SQL("SELECT array_agg(id) FROM {}").format(
+                sql.Identifier(schema, "docs"))).fetchone()[0] == [7]
+            assert conn.execute("SELECT to_regclass(%s)", (f"{schema}.docs__prev",)).fetchone()[0] is None
+            assert conn.execute("SELECT status FROM vectorops.migration_runs WHERE attempt_id = %s",
+                                (plan["attempt_id"],)).fetchone()[0] == "failed"
+    finally:
+        forget_collection(dsn, "docs", schema)
+
+
+def test_a_second_schema_is_explicit(settings: Any, dsn: str, store: Path) -> None:
+    first, second, third = "foreign_first", "foreign_second", "foreign_third"
+    params = {"chroma_path": str(store), "collections": ["docs"]}
+    try:
+        migrate_in_process(settings, {**params, "target_schema": first}, "schema-1")
+        with pytest.raises(TargetRefused, match=f"already migrated to {first}.docs.*previous_table"):
+            migrate_in_process(settings, {**params, "target_schema": second}, "schema-2-refused")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute("SELECT to_regnamespace(%s)", (second,)).fetchone()[0] is None
+
+        # keep: both tables registered (validated and monitored), each under its own key
+        migrate_in_process(settings, {**params, "target_schema": second, "previous_table": "keep"}, "schema-2")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rows = conn.execute("""SELECT table_schema, collection_key FROM vectorops.collection_registry
+                                   WHERE collection = 'docs' AND table_schema IN (%s, %s) ORDER BY 1""",
+                                (first, second)).fetchall()
+        assert [r[0] for r in rows] == [first, second] and len({r[1] for r in rows}) == 2
+
+        # drop: the table in the other schemas goes once the new one is promoted, and its registry row with it
+        migrate_in_process(settings, {**params, "target_schema": third, "previous_table": "drop"}, "schema-3")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            registered = conn.execute("""SELECT table_schema FROM vectorops.collection_registry
+                                         WHERE collection = 'docs' AND source_uri = %s""",
+                                      (request_uri(settings, store),)).fetchall()
+            assert registered == [(third,)]
+            for schema in (first, second):
+                assert conn.execute("SELECT to_regclass(%s)", (f"{schema}.docs",)).fetchone()[0] is None
+            assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(third, "docs"))).fetchone()[0] == 3
+    finally:
+        for schema in (first, second, third):
+            forget_collection(dsn, "docs", schema)
+
+
+def request_uri(settings: Any, store: Path) -> str:
+    """The source uri the registry records for ``store``."""
+    return migration_request.request_from_params({"chroma_path": str(store)}, settings).source.uri
+
+
+def test_previous_table_is_checked(settings: Any) -> None:
+    with pytest.raises(ValueError, match="previous_table='sometimes' is not one of refuse, keep, drop"):
+        migration_request.request_from_params({"chroma_path": "/nowhere", "previous_table": "sometimes"}, settings)
