@@ -181,11 +181,11 @@ def _max_maintenance_work_mem_mb() -> int:
     :raises SettingError: when it is above the machine's memory: an index build sized to it would be killed or swap.
     """
     memory_mb = machine_memory_mb()
-    name = "VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB"
-    value = _int_env(name, max(64, min(4096, memory_mb // 2)))
+    value = _int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", max(64, min(4096, memory_mb // 2)))
     if value > memory_mb:
-        raise SettingError(f"{name}={value} is above this machine's memory ({memory_mb} MB): an index build "
-                           "given that much maintenance_work_mem would be killed or swap; set it below the memory")
+        raise SettingError(f"VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB={value} is above this machine's memory "
+                           f"({memory_mb} MB): an index build given that much maintenance_work_mem would be killed "
+                           "or swap; set it below the memory")
     return value
 
 
