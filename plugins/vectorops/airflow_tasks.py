@@ -15,6 +15,7 @@ from typing import Any
 from vectorops import dry_run, migration, migration_request, quality
 from vectorops.chroma_store import CollectionRef, SourceChanged, SourceError
 from vectorops.config import Settings
+from vectorops.db import LoginRefused
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import ETL, MONITOR
 from vectorops.migration_target import TargetRefused
@@ -73,9 +74,10 @@ def plan_request() -> list[str]:
 
 
 @contextmanager
-def _no_retry_for_source_errors() -> Iterator[None]:
+def _no_retry_for_deterministic_errors() -> Iterator[None]:
     """Fail the task at once on a source error: a wrong path, token, tenant or certificate stays wrong on retry;
-    so does a target the migration may not write (a table vectorops did not create, a collection in another schema).
+    so do a target the migration may not write (a table vectorops did not create, a collection in another schema)
+    and a refused login.
 
     Only :class:`~vectorops.chroma_store.SourceChanged` (the source was written while it was read) is retried.
     """
@@ -85,7 +87,7 @@ def _no_retry_for_source_errors() -> Iterator[None]:
         yield
     except SourceChanged:
         raise
-    except (SourceError, NotCreatedByVectorops, TargetRefused) as exc:
+    except (SourceError, NotCreatedByVectorops, TargetRefused, LoginRefused) as exc:
         raise AirflowFailException(str(exc)) from exc
 
 
@@ -93,7 +95,7 @@ def prepare_collection(collection: str) -> dict[str, Any]:
     """Claim, stage and plan one collection."""
     _context()["collection"] = collection
     settings = settings_as(ETL)
-    with _no_retry_for_source_errors():
+    with _no_retry_for_deterministic_errors():
         return migration.prepare(settings, _request(settings), collection, _run_id())
 
 
@@ -101,7 +103,7 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """Load one chunk of one collection."""
     plan = chunk["plan"]
     _context()["chunk_label"] = f"{plan['collection']} #{chunk['chunk_no']}"
-    with _no_retry_for_source_errors():
+    with _no_retry_for_deterministic_errors():
         return migration.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
 
 
@@ -137,7 +139,7 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
     context = _context()
     context["collection"] = plan["collection"]
     try:
-        with _no_retry_for_source_errors():
+        with _no_retry_for_deterministic_errors():
             summary = migration.finalize(settings_as(ETL), plan)
     except quality.ValidationFailed as exc:
         _fail_validation(exc.report, "migration_gate_failed")
@@ -153,7 +155,8 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
     """Re-validate one live table; emit a validated-table Asset event when it passes."""
     context = _context()
     context["collection"] = collection
-    report = quality.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
+    with _no_retry_for_deterministic_errors():
+        report = quality.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
     table = f"{report.schema}.{report.table}"
     if not report.success:
         _fail_validation(report, "validation_failed")
@@ -165,7 +168,8 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
 
 def list_migrated() -> list[str]:
     """The collections in the registry."""
-    collections = quality.migrated_collections(settings_as(MONITOR))
+    with _no_retry_for_deterministic_errors():
+        collections = quality.migrated_collections(settings_as(MONITOR))
     log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections) or "none")
     return collections
 

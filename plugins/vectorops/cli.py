@@ -68,7 +68,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
         "chroma_conn": chroma_conn_id(args.chroma_conn),
         "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
-        "batch_size": args.batch_size, "dry_run": args.dry_run,
+        "batch_size": args.batch_size, "dry_run": args.dry_run, "previous_table": args.previous_table,
     }
 
 
@@ -81,6 +81,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     params = _params(args)
     request = migration_request.request_from_params(params, settings)
     collections = migration_request.select_collections(request)
+    from vectorops import migration
+
+    migration.preflight(settings, request, collections)
     if request.dry_run:
         return _print_dry_run(settings, request, collections)
     from vectorops import claims, db
@@ -243,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--schema", default="vectors", help="target schema (default vectors)")
     mig.add_argument("--batch-size", type=int, default=5000, help="records per Chroma fetch (default 5000)")
     mig.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
+    mig.add_argument("--previous-table", default="refuse",  # validated with the DAG params
+                     help="a collection migrated into another schema before: refuse (default), keep that table "
+                          "(still validated and monitored), or drop it once the new one is promoted")
     mig.set_defaults(func=_cmd_migrate)
 
     val = sub.add_parser("validate", help="re-validate migrated tables (exit 1 when any fails, and alert)")
