@@ -132,6 +132,11 @@ def test_in_with_100k_floats_and_strings(dsn: str) -> None:
                               include=[])["ids"]) == expected[50:]
         top = col.query(query_embeddings=[[1.0, 1.0]], n_results=5, where={"x": {"$in": floats}}, include=[])
         assert len(top["ids"][0]) == 5 and set(top["ids"][0]) <= set(expected)
+        many = {"$or": [{"k": i} for i in range(40_000)]}  # one parameter a condition: still one statement
+        assert len(col.get(where=many, include=[])["ids"]) == n
+        with pytest.raises(UnsupportedFilter, match=r"^where / where_document: 70000 conditions are more than one "
+                                                    r"PostgreSQL statement can carry \(65527 parameters\)"):
+            col.get(where={"$or": [{"k": i} for i in range(70_000)]})
     finally:
         store.close()
         drop_store_schema(dsn, schema, store.service)
