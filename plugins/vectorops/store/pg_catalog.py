@@ -52,8 +52,10 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
     Runs once per store; each part is created only when absent, under an advisory lock, so services without the
     right to create anything work on a database that ``vectorops db up`` prepared.
     """
+    # owned_objects came with the registry's app_written column: an older registry gets both from create_registry
     present = conn.execute("""SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector'),
-                                     to_regclass('vectorops.collection_registry') IS NOT NULL,
+                                     to_regclass('vectorops.collection_registry') IS NOT NULL
+                                         AND to_regclass('vectorops.owned_objects') IS NOT NULL,
                                      to_regclass('vectorops.store_disagreements') IS NOT NULL""").fetchone()
     if not all(present):
         try:
@@ -65,7 +67,7 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
                     conn.execute(db.sql_text("schema/create_registry"))
                 conn.execute(db.sql_text("schema/create_store_tables"))
         except psycopg.errors.InsufficientPrivilege as exc:
-            missing = [what for what, ok in zip(("extension vector", "vectorops.collection_registry",
+            missing = [what for what, ok in zip(("extension vector", "vectorops.collection_registry / owned_objects",
                                                  "vectorops.store_* tables"), present, strict=True) if not ok]
             raise StoreError(f"the database lacks {', '.join(missing)} and this login may not create them "
                              f"({exc.diag.message_primary}); run `vectorops db up` against it, or create them as "
