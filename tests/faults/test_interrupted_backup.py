@@ -183,14 +183,17 @@ def test_a_verification_killed_mid_restore_is_never_verified(
     with open(tmp_path / "verify.log", "wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", VERIFY, dsn, taken.backup_id], stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+    seen: list[str] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        def building() -> Any:
-            return conn.execute(r"""SELECT datname FROM pg_stat_progress_create_index
-                                    WHERE datname LIKE 'vectorops\_verify\_%' AND phase LIKE 'building index%'"""
-                                ).fetchone()
+        def building() -> bool:
+            # kept from the sighting itself: a small table's build may be over by the time one asks again
+            seen.extend(r[0] for r in conn.execute(r"""SELECT datname FROM pg_stat_progress_create_index
+                                    WHERE datname LIKE 'vectorops\_verify\_%' AND phase LIKE 'building index%'"""))
+            return bool(seen)
 
         assert wait_for(lambda: building() or proc.poll() is not None, 120, 0.02), "the restore was never seen"
-        (scratch,) = building()
+        assert seen, f"the verification ended (exit {proc.poll()}) before its restore was seen building an index"
+        scratch = seen[0]
     restore = _child(proc.pid, "pg_restore")
     assert restore, "no pg_restore under the verifying process"
     os.kill(restore if victim == "pg_restore" else proc.pid, signal.SIGKILL)

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.faults.ledger_watch import wait_for
 from tests.support import add_records, chroma_client, migrate_in_process, pg_digest
 from vectorops.config import load_settings
 from vectorops.naming import table_name_for
@@ -276,6 +277,9 @@ def test_scratch_databases_left_by_a_killed_verification_are_dropped_by_the_next
         admin.execute("CREATE DATABASE vectorops_verifyxkeep")  # not ours: the prefix's "_" is literal
         with psycopg.connect(dsn.rsplit("/", 1)[0] + "/vectorops_verify_abandoned0001"):
             assert drop_abandoned_scratch_databases(admin) == []  # in use: left alone
+        # the server ends a closed session's backend a moment later (long under load): wait until it has
+        assert wait_for(lambda: admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                              "'vectorops_verify_abandoned0001'").fetchone()[0] == 0, 10)
         assert drop_abandoned_scratch_databases(admin) == ["vectorops_verify_abandoned0001"]
         left = {r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'vectorops_verify%'")}
         admin.execute("DROP DATABASE vectorops_verifyxkeep")

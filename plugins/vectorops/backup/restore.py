@@ -16,7 +16,6 @@ A backup refused at any step leaves the target as it was, and alerts (``restore_
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import secrets
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any, NoReturn
 import psycopg
 from psycopg import sql
 
-from vectorops import db
+from vectorops import db, ownership
 from vectorops.backup import ledger, pg_tools
 from vectorops.backup.compare import compare_database
 from vectorops.backup.manifest import Manifest, read_manifest, resolve_manifest, sha256_file
@@ -157,14 +156,13 @@ def _staged_manifest(manifest: Manifest, staging: dict[str, str]) -> Manifest:
                    tables=[replace(t, schema=staging[t.schema]) for t in manifest.tables])
 
 
-def _adopt(conn: psycopg.Connection, schemas: list[str]) -> None:
+def _adopt(conn: psycopg.Connection, schemas: list[str], report: RestoreReport) -> None:
     """Record the restored schemas and their tables as vectorops-created (:mod:`vectorops.ownership`)."""
-    if importlib.util.find_spec("vectorops.ownership") is None:
-        log.warning("vectorops.ownership is not installed: restored schemas %s are not recorded as "
-                    "vectorops-created", ", ".join(schemas))
+    if conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
+        report.warnings.append(f"backup {report.backup_id} predates vectorops.owned_objects: restored schema(s) "
+                               f"{', '.join(schemas)} are not recorded as vectorops-created")
+        log.warning("%s", report.warnings[-1])
         return
-    from vectorops import ownership  # type: ignore[attr-defined]
-
     ownership.adopt_restored(conn, schemas)
 
 
@@ -186,6 +184,7 @@ def _swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str],
         for name, staged in staging.items():
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(staged), sql.Identifier(name)))
         conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(RESTORE), sql.Identifier(ETL)))
+        _adopt(conn, list(manifest.schemas), report)  # first: the grants go to recorded objects only
         for name in PLATFORM_SQL:
             try:
                 with conn.transaction():
@@ -194,7 +193,6 @@ def _swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str],
                 report.warnings.append(f"{name} failed after the restore ({type(exc).__name__}: "
                                        f"{str(exc).splitlines()[0]}); run `vectorops db up`")
                 log.warning("%s", report.warnings[-1])
-        _adopt(conn, list(manifest.schemas))
     return present
 
 
