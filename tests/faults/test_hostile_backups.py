@@ -138,8 +138,10 @@ def copy_backup(good: Path, tmp_path: Path, backup_id: str | None = None) -> Pat
     return copy
 
 
-def crafted_dump(dsn: str, good: Path, into: Path) -> None:
-    """The good dump, plus a CHECK constraint on the vector table calling a function that creates a superuser."""
+def crafted_backup(dsn: str, good: Path, tmp_path: Path, backup_id: str) -> Path:
+    """A copy of the good backup as ``backup_id`` whose dump adds a CHECK constraint on the vector table calling a
+    function that creates a superuser, with the manifest re-hashed to match (what anyone can do without the key)."""
+    into = copy_backup(good, tmp_path, backup_id)
     evil_db = f"hostilebk_evil_{uuid.uuid4().hex[:8]}"
     table = sql.Identifier(SCHEMA, table_name_for(COLLECTION))
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -165,6 +167,8 @@ def crafted_dump(dsn: str, good: Path, into: Path) -> None:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(evil_db)))
+    rehash_dump(into)
+    return into
 
 
 def rehash_dump(backup: Path) -> None:
@@ -252,9 +256,7 @@ def test_an_edited_dump_is_refused_and_the_target_unchanged(
 def test_a_crafted_dump_with_a_rehashed_manifest_but_no_key_is_refused(
         env: Any, good: Path, target: str, dsn: str, tmp_path: Path, http_receiver: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
-    backup = copy_backup(good, tmp_path, f"{good.name[:-6]}c0ffee")
-    crafted_dump(dsn, good, backup)
-    rehash_dump(backup)
+    backup = crafted_backup(dsn, good, tmp_path, f"{good.name[:-6]}c0ffee")
     restore_refused(backup, target, dsn, http_receiver, capsys, "manifest_signed")
     (backup / SIGNATURE).unlink()  # no signature at all: refused the same way
     http_receiver.posts.clear()
@@ -265,9 +267,7 @@ def test_a_crafted_dump_with_a_rehashed_manifest_but_no_key_is_refused(
 def test_a_crafted_dump_signed_with_the_real_key_creates_no_role(
         env: Any, good: Path, target: str, dsn: str, tmp_path: Path, http_receiver: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
-    backup = copy_backup(good, tmp_path, f"{good.name[:-6]}bad0bad")
-    crafted_dump(dsn, good, backup)
-    rehash_dump(backup)
+    backup = crafted_backup(dsn, good, tmp_path, f"{good.name[:-6]}bad0bad")
     sign_manifest(backup / MANIFEST, ensure_key(env.home))  # a compromised key
     line = restore_refused(backup, target, dsn, http_receiver, capsys, "restore_succeeded")
     assert "failed verification in a scratch database" in line and "permission denied to create role" in line
