@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from vectorops import db
+from vectorops import db, ownership
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,10 @@ def _supersede_others(conn: psycopg.Connection, collection: str, keep: str | Non
              AND attempt_id IS DISTINCT FROM %s
            RETURNING attempt_id, target_schema, shadow_table""", (collection, keep)).fetchall()
     for attempt_id, schema, shadow in rows:
-        conn.execute(db.statement("promote/drop_table", table=sql.Identifier(schema, shadow)))
+        if ownership.owns_table(conn, schema, shadow):
+            ownership.drop_table(conn, schema, shadow)
+        elif ownership.relation_kind(conn, schema, shadow) is not None:
+            log.warning("attempt %s: %s.%s was not created by vectorops; left as it is", attempt_id, schema, shadow)
         conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
         conn.execute("DELETE FROM vectorops.migration_chunks WHERE attempt_id = %s", (attempt_id,))
         conn.execute("DELETE FROM vectorops.quarantine WHERE attempt_id = %s", (attempt_id,))

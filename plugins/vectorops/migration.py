@@ -61,17 +61,14 @@ def preflight(settings: Settings, request: MigrationRequest, labels: list[str]) 
     :raises TargetRefused: naming the table in the other schema and the choices.
     """
     with db.connect(runtime.start(settings), autocommit=True) as conn:
-        platform = conn.execute("SELECT to_regclass('vectorops.owned_objects') IS NOT NULL").fetchone()
+        platform = conn.execute("SELECT to_regclass('vectorops.collection_registry') IS NOT NULL").fetchone()
         for label in labels:
             ref = CollectionRef.parse(label)
             if platform and platform[0]:
                 check_target(conn, request.source.uri, ref, request.target_schema, request.previous_table)
-                continue
-            # a database vectorops never prepared: every table in it is someone else's
-            table = table_name_for(ref.label)
-            if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (
-                    sql.Identifier(request.target_schema, table).as_string(conn),)).fetchone()[0]:
-                raise ownership.not_ours(request.target_schema, table)
+            else:  # a database vectorops never prepared: nothing in it is vectorops's
+                ownership.require_absent_or_ours(conn, request.target_schema, table_name_for(ref.label))
+                ownership.require_schema_ours_or_absent(conn, request.target_schema)
 
 
 def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from vectorops import ownership
 from vectorops.chroma_store import CollectionRef
-from vectorops.naming import previous_name, table_name_for
+from vectorops.naming import INDEX_SUFFIXES, previous_name, table_name_for
 
 
 class TargetRefused(ValueError):
@@ -39,8 +39,9 @@ def check_previous(conn: Any, source_uri: str, ref: CollectionRef, schema: str, 
 
     :raises TargetRefused: naming the table and the choices.
     """
-    others = elsewhere(conn, source_uri, ref, schema)
-    if others and previous_table == "refuse":
+    rows = _registered(conn, source_uri, ref)
+    others = [row for row in rows if row[1] != schema]
+    if others and previous_table == "refuse" and len(others) == len(rows):
         tables = ", ".join(f"{s}.{t}" for _k, s, t in others)
         raise TargetRefused(
             f"collection {ref.label!r} of {source_uri} is already migrated to {tables}; to migrate it into schema "
@@ -106,8 +107,11 @@ def table_for(conn: Any, source_uri: str, ref: CollectionRef, schema: str) -> st
             raise TargetRefused(f"collection {ref.label!r} of {source_uri} maps to table {schema}.{candidate}, "
                                 f"which already holds collection {owner!r}")
         table = candidate
-    for name in (table, previous_name(table)):
+    prev = previous_name(table)
+    for name in (table, prev):
         ownership.require_absent_or_ours(conn, schema, name)
+        for suffix in INDEX_SUFFIXES:  # the names promotion gives the indexes
+            ownership.require_index_name_free(conn, schema, name + suffix, (table, prev))
     return table
 
 
@@ -124,11 +128,14 @@ def check_target(conn: Any, source_uri: str, ref: CollectionRef, schema: str, pr
     :return: the live table it would write.
     :raises TargetRefused: when the collection lives in another schema and the request did not say what happens
         to that table, or when the table to drop there was not created by vectorops.
-    :raises ownership.NotCreatedByVectorops: when the live table (or its ``__prev``) was not created by vectorops.
+    :raises ownership.NotCreatedByVectorops: when the live table, its ``__prev``, a name their indexes get, or
+        the schema itself exists and was not created by vectorops.
     """
     check_previous(conn, source_uri, ref, schema, previous_table)
     if previous_table == "drop":
         for _key, old_schema, old_table in elsewhere(conn, source_uri, ref, schema):
             for name in (old_table, previous_name(old_table)):
                 ownership.require_absent_or_ours(conn, old_schema, name)
-    return table_for(conn, source_uri, ref, schema)
+    table = table_for(conn, source_uri, ref, schema)
+    ownership.require_schema_ours_or_absent(conn, schema)
+    return table

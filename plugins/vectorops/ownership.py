@@ -31,6 +31,8 @@ def _schema_oid(conn: psycopg.Connection, schema: str) -> int | None:
 
 
 def _recorded(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int) -> bool:
+    if conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
+        return False  # a database vectorops never prepared: nothing in it is vectorops's
     return conn.execute(
         """SELECT 1 FROM vectorops.owned_objects
            WHERE kind = %s AND schema_name = %s AND object_name = %s AND object_oid = %s""",
@@ -81,19 +83,68 @@ def ensure_schema(conn: psycopg.Connection, schema: str, created_by: str) -> boo
         return True
 
 
-def require_absent_or_ours(conn: psycopg.Connection, schema: str, table: str) -> None:
-    """Stop before touching ``schema.table`` when it exists and vectorops did not create it.
+_KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view", "f": "foreign table",
+          "S": "sequence", "i": "index", "I": "partitioned index", "c": "composite type", "t": "TOAST table"}
 
-    :raises NotCreatedByVectorops: naming the table.
+
+def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    """What ``schema.name`` is (``table``, ``view``, ``index`` ...), or ``None`` when nothing has that name.
+
+    Tables, views, sequences, indexes and composite types share one namespace per schema: any of them blocks a
+    table or index name.
     """
-    if _table_oid(conn, schema, table) is not None and not owns_table(conn, schema, table):
-        raise not_ours(schema, table)
+    row = conn.execute("""SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = %s AND c.relname = %s""", (schema, name)).fetchone()
+    if row is not None:
+        return _KINDS.get(row[0], "relation")
+    row = conn.execute("""SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+                          WHERE n.nspname = %s AND t.typname = %s""", (schema, name)).fetchone()
+    return None if row is None else "type"
 
 
-def not_ours(schema: str, table: str) -> NotCreatedByVectorops:
-    """The error for ``schema.table``, which exists and which vectorops did not create."""
-    return NotCreatedByVectorops(f"table {schema}.{table} exists and was not created by vectorops; nothing was "
-                                 "changed: migrate into another schema, or rename or drop that table yourself")
+def require_absent_or_ours(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """Stop before touching ``schema.table`` when something of that name exists that vectorops did not create.
+
+    :raises NotCreatedByVectorops: naming the object and its kind.
+    """
+    kind = relation_kind(conn, schema, table)
+    if kind is not None and not (kind == "table" and owns_table(conn, schema, table)):
+        raise not_ours(schema, table, kind)
+
+
+def require_index_name_free(conn: psycopg.Connection, schema: str, index: str, tables: tuple[str, ...]) -> None:
+    """Stop when ``schema.index`` (a name promotion gives one of our indexes) is taken by anything but an index of
+    one of ``tables`` that vectorops created.
+
+    :raises NotCreatedByVectorops: naming the object and its kind.
+    """
+    kind = relation_kind(conn, schema, index)
+    if kind is None:
+        return
+    row = conn.execute("""SELECT t.relname FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+                          WHERE x.indexrelid = to_regclass(%s)""",
+                       (sql.Identifier(schema, index).as_string(conn),)).fetchone()
+    if row is None or row[0] not in tables or not owns_table(conn, schema, str(row[0])):
+        raise not_ours(schema, index, kind)
+
+
+def require_schema_ours_or_absent(conn: psycopg.Connection, schema: str) -> None:
+    """Stop when ``schema`` exists and vectorops did not create it: vector tables live in schemas vectorops
+    creates, so that backups, restores, hand-overs and grants never reach anyone else's objects.
+
+    :raises NotCreatedByVectorops: naming the schema.
+    """
+    if _schema_oid(conn, schema) is not None and not owns_schema(conn, schema):
+        raise NotCreatedByVectorops(
+            f"schema {schema} exists and was not created by vectorops; vector tables go in a schema vectorops "
+            f"creates (another name, e.g. {schema[:50]}_vectors), so that its backups, restores and grants never "
+            "reach your tables")
+
+
+def not_ours(schema: str, name: str, kind: str = "table") -> NotCreatedByVectorops:
+    """The error for ``schema.name``, which exists and which vectorops did not create."""
+    return NotCreatedByVectorops(f"{kind} {schema}.{name} exists and was not created by vectorops; nothing was "
+                                 "changed: migrate into another schema, or rename or drop it yourself")
 
 
 def record_table(conn: psycopg.Connection, schema: str, table: str, created_by: str) -> None:

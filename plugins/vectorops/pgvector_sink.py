@@ -85,6 +85,9 @@ def create_shadow(conn: psycopg.Connection, schema: str, shadow: str, dimensions
     """
     create_schema(conn, schema)
     ownership.require_absent_or_ours(conn, schema, shadow)
+    if ownership.owns_table(conn, schema, shadow):
+        return  # a resumed attempt's
+    # no IF NOT EXISTS: a table someone creates under this name meanwhile fails the create, and is never recorded
     conn.execute(db.statement("load/create_shadow_table", table=sql.Identifier(schema, shadow),
                               vector_type=vector_type(dimensions)))
     ownership.record_table(conn, schema, shadow, f"attempt {shadow.rsplit('__shadow_', 1)[-1]}")

@@ -9,9 +9,7 @@ from psycopg import sql
 
 from vectorops import db, failpoints, ownership
 from vectorops.migration_target import TargetRefused
-from vectorops.naming import previous_name
-
-INDEX_SUFFIXES = ("_pkey", "_hnsw")
+from vectorops.naming import INDEX_SUFFIXES, previous_name
 
 
 def _exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
@@ -70,7 +68,10 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
         conn.execute("SET LOCAL lock_timeout = '30s'")
         elsewhere = _identity_elsewhere(conn, registry)
-        if elsewhere and previous_table == "refuse":
+        here = conn.execute("""SELECT 1 FROM vectorops.collection_registry
+                               WHERE collection_key = %s AND table_schema = %s""",
+                            (registry["collection_key"], schema)).fetchone()
+        if elsewhere and previous_table == "refuse" and here is None:
             tables = ", ".join(f"{s}.{t}" for s, t in elsewhere)
             raise TargetRefused(f"collection {registry['collection']!r} of {registry['source_uri']} was migrated to "
                                 f"{tables} meanwhile; not promoted: set previous_table to 'keep' or 'drop'")
@@ -82,6 +83,7 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         if _exists(conn, schema, table):
             ownership.require_absent_or_ours(conn, schema, table)
             _rename(conn, schema, table, prev)
+        ownership.require_absent_or_ours(conn, schema, shadow)
         _rename(conn, schema, shadow, table)
         failpoints.hit("promote")
         conn.execute(db.sql_text("promote/upsert_registry"), registry)

@@ -89,28 +89,71 @@ def test_customer_table_survives_three_migrations(settings: Any, dsn: str, store
                             (CUSTOMER,)).fetchone()[0] == 0
 
 
-def test_tables_made_in_a_customer_schema_are_ours_and_nothing_else(settings: Any, dsn: str, store: Path,
-                                                                    customer: None) -> None:
-    """A migration into the customer's schema, of a collection whose name is free there: its table is recorded,
-    handed over and granted; the schema and the customer's tables are not."""
+def test_a_schema_vectorops_did_not_create_is_refused(settings: Any, dsn: str, store: Path, customer: None) -> None:
+    """Vector tables live in schemas vectorops creates: a migration into the customer's schema, even of a
+    collection whose name is free there, stops before any work (its backups, restores and grants would reach
+    the customer's tables), on a dry run too."""
     before = _customer_state(dsn)
-    try:
+    for dry_run in (True, False):
+        params = {"chroma_path": str(store), "collections": ["notes"], "target_schema": CUSTOMER,
+                  "dry_run": dry_run}
+        request = migration_request.request_from_params(params, settings)
+        with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists and was not created by vectorops"):
+            migration.preflight(settings, request, ["notes"])
+    with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists"):
         migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
                                       "target_schema": CUSTOMER}, "foreign-notes")
-        db.bootstrap(settings)
-        after = _customer_state(dsn)
-        assert after["schema"] == before["schema"] and after["usage"] == before["usage"]
-        customer_tables = {t[0]: t for t in after["tables"] if t[0] in ("docs", "other")}
-        assert customer_tables == {t[0]: t for t in before["tables"]}
-        assert after["rows"]["docs"] == before["rows"]["docs"]
+    db.bootstrap(settings)
+    assert _customer_state(dsn) == before
+
+
+@pytest.mark.parametrize("blocker", [
+    "CREATE TABLE {schema}.documents (id int PRIMARY KEY, v int);"
+    " CREATE INDEX docs__prev_pkey ON {schema}.documents (v)",
+    "CREATE VIEW {schema}.docs__prev AS SELECT 1 AS one",
+    "CREATE SEQUENCE {schema}.docs__prev_hnsw",
+])
+def test_any_object_under_a_name_promotion_uses_stops_the_run_first(settings: Any, dsn: str, store: Path,
+                                                                    blocker: str) -> None:
+    """Tables, views, sequences and indexes share a namespace: one of another origin under the live table's,
+    its ``__prev``'s or their indexes' names stops the run before any work, naming it and its kind."""
+    schema = "foreign_blockers"
+    try:
+        migrate_in_process(settings, {"chroma_path": str(store), "collections": ["docs"],
+                                      "target_schema": schema}, "blockers-1")
         with psycopg.connect(dsn, autocommit=True) as conn:
-            owner = conn.execute("SELECT relowner::regrole::text FROM pg_class WHERE oid = to_regclass(%s)",
-                                 (f"{CUSTOMER}.notes",)).fetchone()[0]
-            readable = conn.execute("SELECT has_table_privilege('vectorops_reader', %s, 'SELECT')",
-                                    (f"{CUSTOMER}.notes",)).fetchone()[0]
-        assert owner == "vectorops_etl" and readable
+            conn.execute(blocker.format(schema=schema))
+        request = migration_request.request_from_params(
+            {"chroma_path": str(store), "collections": ["docs"], "target_schema": schema}, settings)
+        with pytest.raises(NotCreatedByVectorops, match=rf"(index|view|sequence) {schema}\.docs__prev(_pkey|_hnsw)? "
+                                                        "exists and was not created by vectorops"):
+            migration.preflight(settings, request, ["docs"])
     finally:
-        forget_collection(dsn, "notes", CUSTOMER)
+        forget_collection(dsn, "docs", schema)
+
+
+def test_maintenance_leaves_a_foreign_prev_table_alone(settings: Any, dsn: str, store: Path) -> None:
+    """An invalid index on a ``<table>__prev`` someone else created is not a leftover of ours to drop."""
+    from vectorops.maintenance import catalog
+
+    schema = "foreign_maint"
+    try:
+        migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
+                                      "target_schema": schema}, "maint-1")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE TABLE {} (id int, v int)").format(sql.Identifier(schema, "notes__prev")))
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (1, 1), (2, 1)").format(
+                sql.Identifier(schema, "notes__prev")))
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY cust_v ON {} (v)").format(
+                    sql.Identifier(schema, "notes__prev")))  # leaves an invalid index behind
+            tables = catalog.live_tables(conn, None)
+            assert not [t for t in tables if t.schema == schema and t.table == "notes__prev"]
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not an invalid leftover"):
+                conn.execute("SELECT vectorops.drop_invalid_index(%s, 'cust_v')", (schema,))
+            assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{schema}.cust_v",)).fetchone()[0]
+    finally:
+        forget_collection(dsn, "notes", schema)
 
 
 def test_a_table_appearing_before_promotion_stops_it(settings: Any, dsn: str, store: Path) -> None:
@@ -155,6 +198,9 @@ def test_a_second_schema_is_explicit(settings: Any, dsn: str, store: Path) -> No
                                    WHERE collection = 'docs' AND table_schema IN (%s, %s) ORDER BY 1""",
                                 (first, second)).fetchall()
         assert [r[0] for r in rows] == [first, second] and len({r[1] for r in rows}) == 2
+
+        # the collection lives in both now: migrating it again into either needs no choice
+        migrate_in_process(settings, {**params, "target_schema": first}, "schema-1-again")
 
         # drop: the table in the other schemas goes once the new one is promoted, and its registry row with it
         migrate_in_process(settings, {**params, "target_schema": third, "previous_table": "drop"}, "schema-3")

@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from vectorops import claims, db, migration, pgvector_sink
 
@@ -33,7 +32,7 @@ def test_a_retry_in_the_same_run_restarts_a_failed_attempt_from_its_ledger(setti
 def test_two_prepares_may_create_the_same_new_schema_at_once(dsn: str) -> None:
     errors: list[BaseException] = []
     with psycopg.connect(dsn) as first, psycopg.connect(dsn) as second:
-        first.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier("race_schema")))  # not committed yet
+        pgvector_sink.create_schema(first, "race_schema")  # not committed yet
 
         def other_prepare() -> None:
             try:
@@ -44,7 +43,7 @@ def test_two_prepares_may_create_the_same_new_schema_at_once(dsn: str) -> None:
 
         thread = threading.Thread(target=other_prepare)
         thread.start()
-        time.sleep(1.0)  # the second CREATE SCHEMA now waits on the first one's uncommitted row
+        time.sleep(1.0)  # the second prepare now waits for the first one's uncommitted schema
         first.commit()
         thread.join(30)
         exists = first.execute("SELECT to_regclass('race_schema.race_shadow') IS NOT NULL").fetchone()

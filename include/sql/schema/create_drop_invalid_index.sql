@@ -1,7 +1,8 @@
 -- DROP INDEX is for the table's owner only, and MAINTAIN (REINDEX, VACUUM, ANALYZE) does not include it. This
 -- function lets vectorops_maint drop what interrupted index builds leave behind, and nothing else: an INVALID index
 -- that is either a <index>_ccnew[N] / _ccold[N] leftover of REINDEX CONCURRENTLY on a registry table, or any
--- invalid index of a registry table's <table>__prev (the table the last promotion replaced, which nothing queries).
+-- invalid index of a registry table's <table>__prev (the table the last promotion replaced, which nothing queries),
+-- in both cases of a table vectorops created.
 -- It runs as its owner, vectorops_etl, and takes the table's exclusive lock briefly (a plain DROP INDEX:
 -- CONCURRENTLY cannot run in a function), within the caller's lock_timeout. A missing index is not an error.
 CREATE OR REPLACE FUNCTION vectorops.drop_invalid_index(index_schema text, index_name text) RETURNS boolean
@@ -14,6 +15,10 @@ BEGIN
                WHERE r.table_schema = n.nspname
                  AND ((r.table_name = t.relname AND i.relname ~ '_cc(new|old)[0-9]*$')
                       OR r.table_name || '__prev' = t.relname))
+           -- and only on a table vectorops created (vectorops.owned_objects, by oid), whatever its name
+           AND EXISTS (SELECT FROM vectorops.owned_objects o
+                       WHERE o.kind = 'table' AND o.schema_name = n.nspname AND o.object_name = t.relname
+                         AND o.object_oid = t.oid)
     INTO eligible
     FROM pg_class i
     JOIN pg_namespace n ON n.oid = i.relnamespace

@@ -195,7 +195,9 @@ ALTER TABLE vectorops.migration_runs ADD COLUMN IF NOT EXISTS shadow_server_star
 -- on (see ownership.py). A table or schema counts as created by vectorops while its oid is still the recorded
 -- one, so a table dropped and re-created by someone else under the same name is theirs. Recorded when created,
 -- renamed at promotion, adopted by a verified restore. An install from before the record adopts, once, what it
--- certainly made: the tables of its registry and the schema `vectors`, where vectorops_etl owns them.
+-- certainly made, where vectorops_etl owns it: the tables of its registry, and their __prev and the shadow tables
+-- of unfinished attempts when they have the vector-table layout (an older bootstrap handed over whatever sat
+-- under those names); then each registry schema (and `vectors`) that holds nothing else.
 DO $$
 BEGIN
     IF to_regclass('vectorops.owned_objects') IS NULL THEN
@@ -210,22 +212,32 @@ BEGIN
         );
         IF to_regrole('vectorops_etl') IS NOT NULL THEN
             INSERT INTO vectorops.owned_objects (kind, schema_name, object_name, object_oid, created_by)
-            SELECT 'table', t.table_schema, t.table_name, c.oid, t.origin
-            FROM (SELECT r.table_schema, r.table_name, 'adopted from the registry' AS origin
+            SELECT DISTINCT ON (c.oid) 'table', t.table_schema, t.table_name, c.oid, t.origin
+            FROM (SELECT r.table_schema, r.table_name, 'adopted from the registry' AS origin, false AS by_name
                   FROM vectorops.collection_registry r
                   UNION ALL
-                  SELECT r.table_schema, r.table_name || '__prev', 'adopted: the registry''s previous table'
+                  SELECT r.table_schema, r.table_name || '__prev', 'adopted: the registry''s previous table', true
                   FROM vectorops.collection_registry r
                   UNION ALL
-                  SELECT m.target_schema, m.shadow_table, 'adopted: attempt ' || m.attempt_id
+                  SELECT m.target_schema, m.shadow_table, 'adopted: attempt ' || m.attempt_id, true
                   FROM vectorops.migration_runs m WHERE m.status <> 'promoted') t
             JOIN pg_namespace n ON n.nspname = t.table_schema
-            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name AND c.relkind IN ('r', 'p')
+            JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name AND c.relkind = 'r'
             WHERE c.relowner = 'vectorops_etl'::regrole
+              AND (NOT t.by_name OR ARRAY(SELECT a.attname::text FROM pg_attribute a
+                                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                                           ORDER BY a.attnum)
+                                     = ARRAY['id', 'embedding', 'document', 'metadata', 'uri'])
             ON CONFLICT DO NOTHING;
             INSERT INTO vectorops.owned_objects (kind, schema_name, object_oid, created_by)
-            SELECT 'schema', n.nspname, n.oid, 'adopted: schema vectors'
-            FROM pg_namespace n WHERE n.nspname = 'vectors' AND n.nspowner = 'vectorops_etl'::regrole
+            SELECT 'schema', n.nspname, n.oid, 'adopted: a registry schema holding only vector tables'
+            FROM pg_namespace n
+            WHERE (n.nspname = 'vectors' OR n.nspname IN (SELECT table_schema FROM vectorops.collection_registry))
+              AND n.nspowner = 'vectorops_etl'::regrole
+              AND NOT EXISTS (SELECT 1 FROM pg_class c
+                              WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                                AND NOT EXISTS (SELECT 1 FROM vectorops.owned_objects o
+                                                WHERE o.kind = 'table' AND o.object_oid = c.oid))
             ON CONFLICT DO NOTHING;
         END IF;
     END IF;

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from vectorops import db
+from vectorops import db, ownership
 from vectorops.naming import previous_name
 
 LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
@@ -99,7 +99,7 @@ def _previous(cur: psycopg.Cursor, collection: str, schema: str, table: str) -> 
     name = previous_name(table)
     row = cur.execute("SELECT to_regclass(%s)::oid AS relid",
                       (sql.Identifier(schema, name).as_string(cur.connection),)).fetchone()
-    if row is None or row["relid"] is None:
+    if row is None or row["relid"] is None or not ownership.owns_table(cur.connection, schema, name):
         return None
     indexes = _indexes(cur, row["relid"])
     if all(i.valid for i in indexes):

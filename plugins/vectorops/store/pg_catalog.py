@@ -144,7 +144,10 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
     from vectorops.pgvector_sink import create_schema, vector_type
 
     created_by = f"store:{service}"
-    create_schema(conn, schema, created_by)
+    if not create_schema(conn, schema, created_by):
+        raise StoreError(f"collection {name!r}: schema {schema} exists and was not created by vectorops; the store "
+                         "creates tables only in schemas vectorops creates (so that backups, restores and grants "
+                         "never reach other tables): point the service's TABLE_SCHEMA at another schema")
     table = table_name_for(name)
     with conn.transaction():
         _lock_table(conn, schema, table)
