@@ -17,11 +17,11 @@ from vectorops import db
 from vectorops.config import Settings
 from vectorops.db_role_dsn import connection_env, env_connection_dsn
 from vectorops.db_roles import ETL, LOGIN_ROLES, ensure_local_passwords, read_local_passwords
+from vectorops.ownership import MAINTAIN_VERSION
 
 log = logging.getLogger(__name__)
 
 RESTORE_TEMPLATE = "vectorops_restore_template"
-MAINTAIN_VERSION = 170000  # PostgreSQL 17 brought the MAINTAIN privilege
 
 
 def can_manage_roles(conn: psycopg.Connection) -> bool:
@@ -45,7 +45,7 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
     maintain = conn.info.server_version >= MAINTAIN_VERSION
     with conn.transaction():
         conn.execute(db.sql_text("schema/create_roles"))
-        _untracked_utility_statements(conn)
+        untracked_utility_statements(conn)
         for role, password in _passwords(settings, created=set(LOGIN_ROLES) - existing).items():
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
             conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
@@ -54,19 +54,22 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
                      "schema/create_drop_invalid_index", "schema/grant_platform_privileges",
                      "schema/grant_vector_privileges"):
             conn.execute(db.sql_text(name))
-        # on the embedded server, what its own superuser creates (the migration steps run directly, as tests and
-        # notebooks do) is a platform object too; elsewhere only vectorops_etl's objects are
-        for owner in [ETL] if settings.external_dsn else [ETL, conn.info.user]:
-            conn.execute(db.statement("schema/alter_default_privileges", owner=sql.Identifier(owner)))
+        conn.execute(db.statement("schema/alter_default_privileges", owner=sql.Identifier(ETL)))
+        if maintain:
+            conn.execute(db.statement("schema/alter_default_maintain", owner=sql.Identifier(ETL)))
+        if not settings.external_dsn:
+            # what the embedded superuser creates is granted only when vectorops recorded creating it (the
+            # migration steps run directly, as tests and notebooks do): ownership.record_table grants it
+            conn.execute(db.statement("schema/revoke_default_privileges", owner=sql.Identifier(conn.info.user)))
             if maintain:
-                conn.execute(db.statement("schema/alter_default_maintain", owner=sql.Identifier(owner)))
+                conn.execute(db.statement("schema/revoke_default_maintain", owner=sql.Identifier(conn.info.user)))
     if not maintain:
         log.warning("PostgreSQL %s has no MAINTAIN privilege (17+): vectorops_maint cannot VACUUM or REINDEX the "
                     "vector tables; point the vectorops_maint connection at vectorops_etl", conn.info.server_version)
     _ensure_restore_template(conn, dsn)
 
 
-def _untracked_utility_statements(conn: psycopg.Connection) -> None:
+def untracked_utility_statements(conn: psycopg.Connection) -> None:
     """Keep this transaction's ``ALTER ROLE ... PASSWORD`` (a SCRAM verifier) out of ``pg_stat_statements``, which
     ``pg_read_all_stats`` members such as ``vectorops_maint`` may read; a superuser's setting only."""
     conn.execute("""SELECT set_config('pg_stat_statements.track_utility', 'off', true)

@@ -80,6 +80,7 @@ def ensure_schema(conn: psycopg.Connection, schema: str, created_by: str) -> boo
         except (psycopg.errors.DuplicateSchema, psycopg.errors.UniqueViolation):
             return owns_schema(conn, schema)  # a session without the lock (an older vectorops) made it first
         _record(conn, SCHEMA, schema, "", _schema_oid(conn, schema) or 0, created_by)
+        _grant_readers(conn, sql.SQL("SCHEMA {}").format(sql.Identifier(schema)), "USAGE")
         return True
 
 
@@ -148,11 +149,30 @@ def not_ours(schema: str, name: str, kind: str = "table") -> NotCreatedByVectoro
 
 
 def record_table(conn: psycopg.Connection, schema: str, table: str, created_by: str) -> None:
-    """Record ``schema.table``, just created by vectorops in this transaction."""
+    """Record ``schema.table``, just created by vectorops in this transaction, and grant it to the reader and
+    maintenance roles (whoever created it: ``vectorops_etl``'s default privileges cover only its own tables)."""
     oid = _table_oid(conn, schema, table)
     if oid is None:
         raise LookupError(f"table {schema}.{table} does not exist: nothing to record")
     _record(conn, TABLE, schema, table, oid, created_by)
+    _grant_readers(conn, sql.SQL("TABLE {}").format(sql.Identifier(schema, table)), "SELECT")
+
+
+READER_ROLES = ("vectorops_reader", "vectorops_maint")
+MAINTAIN_VERSION = 170000  # PostgreSQL 17 brought the MAINTAIN privilege
+
+
+def _grant_readers(conn: psycopg.Connection, target: sql.Composable, privilege: str) -> None:
+    """Grant ``privilege`` on ``target`` to the reader roles that exist, and MAINTAIN on a table to
+    ``vectorops_maint`` (PostgreSQL 17+); the roles exist once ``vectorops db up`` ran with the right to make them."""
+    roles = [r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) ORDER BY 1",
+                                        (list(READER_ROLES),))]
+    if not roles:
+        return
+    conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(
+        sql.SQL(privilege), target, sql.SQL(", ").join(map(sql.Identifier, roles))))
+    if privilege == "SELECT" and "vectorops_maint" in roles and conn.info.server_version >= MAINTAIN_VERSION:
+        conn.execute(sql.SQL("GRANT MAINTAIN ON {} TO vectorops_maint").format(target))
 
 
 def renamed_table(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:

@@ -20,7 +20,7 @@ from psycopg import sql
 
 from vectorops import db
 from vectorops.db_role_dsn import connection_env, env_connection_dsn
-from vectorops.db_role_grants import _untracked_utility_statements
+from vectorops.db_role_grants import untracked_utility_statements
 from vectorops.db_roles import ROLES, local_passwords_path, read_local_passwords
 
 
@@ -91,7 +91,7 @@ def rotate_password(dsn: str, home: Path, role: str, password: str) -> list[str]
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                 raise ValueError(f"role {role!r} does not exist on {conn.info.host}:{conn.info.port}; "
                                  "run `vectorops db up` first")
-            _untracked_utility_statements(conn)
+            untracked_utility_statements(conn)
             verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
                                                                      sql.Literal(verifier.decode())))

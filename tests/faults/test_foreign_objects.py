@@ -105,6 +105,12 @@ def test_a_schema_vectorops_did_not_create_is_refused(settings: Any, dsn: str, s
                                       "target_schema": CUSTOMER}, "foreign-notes")
     db.bootstrap(settings)
     assert _customer_state(dsn) == before
+    # the embedded superuser created the customer's schema: nothing of it is granted to the platform's roles
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        granted = conn.execute(
+            """SELECT has_schema_privilege(r, %s, 'USAGE') OR has_table_privilege(r, %s, 'SELECT')
+               FROM unnest(%s::text[]) r""", (CUSTOMER, f"{CUSTOMER}.docs", list(ROLES[1:]))).fetchall()
+    assert granted == [(False,)] * 3
 
 
 @pytest.mark.parametrize("blocker", [

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from tests.support import add_records, chroma_client, forget_collection, migrate_in_process
-from vectorops import db, runtime
+from vectorops import db, ownership, runtime
 from vectorops.db_role_dsn import role_dsn, settings_as
 from vectorops.db_roles import ETL, MAINT, MONITOR, READER, ROLES, local_passwords_path
 from vectorops.maintenance import executor
@@ -161,6 +161,7 @@ def test_maint_drops_only_invalid_indexes_of_a_replaced_table(table: str, settin
     previous = sql.Identifier(SCHEMA, f"{table}__prev")
     with _as(settings, ETL) as owner:
         owner.execute(sql.SQL("CREATE TABLE {} (x int)").format(previous))
+        ownership.record_table(owner, SCHEMA, f"{table}__prev", "test: as a promotion leaves it")
         owner.execute(sql.SQL("INSERT INTO {} VALUES (1), (1)").format(previous))
         owner.execute(sql.SQL("CREATE INDEX prev_valid_idx ON {} (x)").format(previous))
         with pytest.raises(psycopg.errors.UniqueViolation):
