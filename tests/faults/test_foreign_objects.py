@@ -12,6 +12,7 @@ becomes of the first table (kept and still registered, or dropped).
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from psycopg import sql
 
 from tests.support import chroma_client, forget_collection, forget_schema, migrate_command, migrate_in_process
 from vectorops import db, migration, migration_request
+from vectorops.config import load_settings
 from vectorops.migration_target import TargetRefused
 from vectorops.ownership import NotCreatedByVectorops
 
@@ -232,3 +234,47 @@ def request_uri(settings: Any, store: Path) -> str:
 def test_previous_table_is_checked(settings: Any) -> None:
     with pytest.raises(ValueError, match="previous_table='sometimes' is not one of refuse, keep, drop"):
         migration_request.request_from_params({"chroma_path": "/nowhere", "previous_table": "sometimes"}, settings)
+
+
+def test_backups_and_restores_never_reach_a_schema_vectorops_did_not_create(
+        settings: Any, dsn: str, store: Path, customer: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry table in the customer's schema (an older version registered it) is left out of the backup,
+    and said so, rather than dumping the customer's tables; a restore --clean never replaces a schema of the
+    backup's name that vectorops did not create in the target."""
+    from vectorops import cli
+    from vectorops.backup import jobs, pg_tools
+
+    schema, target = "foreign_bk", f"foreign_restore_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.delenv("CHROMA_DB_PATH", raising=False)
+    try:
+        migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"], "target_schema": schema},
+                           "foreign-bk")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("""INSERT INTO vectorops.collection_registry (collection_key, collection, table_schema,
+                                table_name, distance, source_count, loaded_count, quarantined_count, migrated_at)
+                            VALUES ('legacy-docs', 'legacy-docs', %s, 'docs', 'l2', 50, 50, 0, now())""",
+                         (CUSTOMER,))
+        outcome = jobs.run_backup(load_settings(), dsn, run_id="foreign-bk", retention=False)
+        manifest = outcome.taken.manifest
+        assert schema in manifest.schemas and CUSTOMER not in manifest.schemas
+        assert any(f"{CUSTOMER}.docs" in m and "did not create" in m for m in manifest.missing_tables)
+        assert not [t for t in manifest.tables if t.schema == CUSTOMER]
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
+        target_dsn = pg_tools.dsn_for_database(dsn, target)
+        with psycopg.connect(target_dsn, autocommit=True) as conn:  # the target's own schema of that name
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            conn.execute(sql.SQL("CREATE TABLE {} (keep int)").format(sql.Identifier(schema, "mine")))
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (42)").format(sql.Identifier(schema, "mine")))
+        assert cli.main(["restore", "--backup", str(outcome.taken.directory), "--dsn", target_dsn, "--clean"]) != 0
+        with psycopg.connect(target_dsn, autocommit=True) as conn:
+            assert conn.execute(sql.SQL("SELECT keep FROM {}").format(
+                sql.Identifier(schema, "mine"))).fetchall() == [(42,)]
+            assert conn.execute("SELECT to_regnamespace('vectorops')").fetchone()[0] is None
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM vectorops.collection_registry WHERE collection_key = 'legacy-docs'")
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+        forget_collection(dsn, "notes", schema)

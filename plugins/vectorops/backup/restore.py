@@ -166,6 +166,12 @@ def _adopt(conn: psycopg.Connection, schemas: list[str], report: RestoreReport) 
     ownership.adopt_restored(conn, schemas)
 
 
+def _not_ours(conn: psycopg.Connection, schemas: list[str]) -> list[str]:
+    """Which of ``schemas`` (present in the target) vectorops did not create there: a restore never replaces those.
+    The platform schema is the platform's wherever it is."""
+    return [name for name in schemas if name != PLATFORM_SCHEMA and not ownership.owns_schema(conn, name)]
+
+
 def _swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str], clean: bool,
           report: RestoreReport) -> list[str]:
     """In one transaction: drop the old schemas, rename the staged ones into place, hand them to vectorops_etl.
@@ -177,6 +183,9 @@ def _swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str],
         present = existing_schemas(conn, manifest.schemas)
         if present and not clean:
             raise BackupError(f"schema(s) {', '.join(present)} appeared in the target while it was restored")
+        if foreign := _not_ours(conn, present):
+            raise BackupError(f"schema(s) {', '.join(foreign)} in the target were not created by vectorops; "
+                              "not replaced")
         if PLATFORM_SCHEMA in present and PLATFORM_SCHEMA in staging:
             _carry_over_ledger(conn, PLATFORM_SCHEMA, staging[PLATFORM_SCHEMA])
         for name in present:
@@ -273,6 +282,12 @@ def restore_backup(backup: Path, dsn: str, *, clean: bool = False, settings: Set
         _refuse(report, "does not match its manifest", damaged, run_id)
     with db.connect(dsn, autocommit=True, application_name="vectorops-restore") as conn:
         present = existing_schemas(conn, manifest.schemas)
+        foreign = _not_ours(conn, present)
+    if foreign:
+        raise ValueError(
+            f"target database {pg_tools.database_name(dsn)} has schema(s) {', '.join(foreign)} of backup "
+            f"{manifest.backup_id}, which vectorops did not create there; a restore replaces only schemas vectorops "
+            "created: restore into another database, or rename or drop them yourself")
     if present and not clean:
         raise ValueError(
             f"target database {pg_tools.database_name(dsn)} already has schema(s) {', '.join(present)} of "

@@ -93,11 +93,21 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
         created_at = datetime.now(UTC).isoformat()
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         registry = conn.execute(db.sql_text("backup/select_registry_tables")).fetchall()
-        missing = [f"{schema}.{table} ({collection})" for schema, table, collection, present in registry
+        missing = [f"{schema}.{table} ({collection})" for schema, table, collection, present, _ours in registry
                    if not present]
         for name in missing:
             log.warning("backup %s: registry table %s does not exist; it is not in the backup", backup_id, name)
-        schemas = sorted({schema for schema, _, _, present in registry if present} | {PLATFORM_SCHEMA})
+        # a schema vectorops did not create (registered by an older version) would put someone else's tables in
+        # the backup, and under a restore --clean: its vector tables are left out, and said so
+        foreign = [f"{schema}.{table} ({collection})" for schema, table, collection, present, ours in registry
+                   if present and not ours]
+        for name in foreign:
+            log.warning("backup %s: registry table %s is in a schema vectorops did not create; it is not in the "
+                        "backup: migrate the collection into a schema vectorops creates (previous_table='drop')",
+                        backup_id, name)
+        missing += [f"{name}: in a schema vectorops did not create" for name in foreign]
+        schemas = sorted({schema for schema, _, _, present, ours in registry if present and ours}
+                         | {PLATFORM_SCHEMA})
         args = ["--format=custom", f"--snapshot={snapshot}", "--strict-names", f"--lock-wait-timeout={LOCK_WAIT_S}s",
                 *[f"--schema={pg_tools.name_pattern(s)}" for s in schemas],
                 f"--exclude-table-data={pg_tools.name_pattern(PLATFORM_SCHEMA, LEDGER_TABLE)}", f"--file={dump}"]
