@@ -37,6 +37,25 @@ def _dsn(args: argparse.Namespace) -> str:
     return db.bootstrap(load_settings())
 
 
+def _schema_of(dsn: str, collection: str) -> str:
+    """The schema the registry holds ``collection`` in (by key, else by name).
+
+    :raises ValueError: when no schema or several hold it (then ``--schema`` says which).
+    """
+    from vectorops import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        schemas = [r[0] for r in conn.execute(
+            """SELECT DISTINCT table_schema FROM vectorops.collection_registry
+               WHERE collection_key = %(c)s OR (collection = %(c)s AND NOT EXISTS (
+                   SELECT 1 FROM vectorops.collection_registry WHERE collection_key = %(c)s))
+               ORDER BY 1""", {"c": collection})]
+    if len(schemas) != 1:
+        raise ValueError(f"--collection {collection!r} is " + (
+            f"in schemas {', '.join(schemas)}: say which with --schema" if schemas else "not in the registry"))
+    return str(schemas[0])
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from vectorops.compare import dataset, run_comparison, write_outputs
     from vectorops.compare.measure import Options
@@ -47,7 +66,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if args.collection:
         from vectorops.store.postgres import PostgresStore
 
-        source = PostgresStore(dsn, service="vectorops-compare")
+        source = PostgresStore(dsn, table_schema=args.schema or _schema_of(dsn, args.collection),
+                               service="vectorops-compare")
         try:
             data = dataset.migrated(source, args.collection, args.rows, args.queries, args.seed)
         finally:
@@ -78,6 +98,7 @@ def add_commands(sub: Any) -> None:
     cmp.add_argument("--queries", type=_bounded(int, 1, 10_000), default=200,
                      help="queries timed for latency, recall and filtered throughput (default 200)")
     cmp.add_argument("--collection", help="compare on this migrated collection's records instead of generated ones")
+    cmp.add_argument("--schema", help="the schema of --collection (default: the one the registry holds it in)")
     cmp.add_argument("--clients", type=_bounded(int, 1, 16), default=4,
                      help="concurrent clients of the reliability phase (default 4)")
     cmp.add_argument("--seconds", type=_bounded(float, 0.5, 60), default=10.0,

@@ -204,6 +204,23 @@ def drop_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
     return True
 
 
+def drop_schema(conn: psycopg.Connection, schema: str) -> bool:
+    """Drop ``schema`` if vectorops created it and it is empty (never CASCADE: whatever someone else put in it stays,
+    and so does the schema), with its records.
+
+    :return: whether it was dropped.
+    """
+    if not owns_schema(conn, schema):
+        return False
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP SCHEMA {} RESTRICT").format(sql.Identifier(schema)))
+            conn.execute("DELETE FROM vectorops.owned_objects WHERE schema_name = %s", (schema,))
+    except psycopg.errors.DependentObjectsStillExist:
+        return False
+    return True
+
+
 def adopt_restored(conn: psycopg.Connection, schemas: list[str]) -> None:
     """After a verified restore: the restored schemas' records point at the restored objects.
 

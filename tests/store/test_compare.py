@@ -64,3 +64,27 @@ def test_scoring() -> None:
     assert (best.total, best.grade) == (100, "A+")
     assert other.points == {"connection": 10, "write": 12.5, "read": 6.2, "query": 4 + 3 + 5.4, "reliability": 9}
     assert other.grade == "F" and grade(93) == "A" and grade(89.9) == "B+" and grade(60) == "D-"
+
+
+def test_compare_on_a_migrated_collection_finds_its_schema(settings: Any, dsn: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """``--collection`` reads the collection from the schema the registry holds it in (the store sees one schema)."""
+    import numpy as np
+
+    from tests.support import chroma_client, forget_collection, migrate_in_process
+
+    store = tmp_path / "chroma"
+    rng = np.random.default_rng(3)
+    chroma_client(store).create_collection("cmp-src").add(
+        ids=[f"r{i}" for i in range(200)], embeddings=rng.standard_normal((200, 8), dtype=np.float32))
+    try:
+        migrate_in_process(settings, {"chroma_path": str(store), "target_schema": "compare_src_schema"}, "cmp")
+        args = _parser().parse_args(["compare", "--collection", "cmp-src", "--rows", "200", "--queries", "10",
+                                     "--clients", "1", "--seconds", "1", "--reads", "3", "--dsn", dsn,
+                                     "--html", str(tmp_path / "r.html")])
+        assert args.func(args) == 0
+        assert re.search(r"^grade\s+\S+\s+\S+$", capsys.readouterr().out, re.M)
+        with pytest.raises(ValueError, match="'no-such' is not in the registry"):
+            cli_compare._schema_of(dsn, "no-such")
+    finally:
+        forget_collection(dsn, "cmp-src", "compare_src_schema")

@@ -50,9 +50,7 @@ def _postgres_backend(dsn: str, schema: str) -> Backend:
 
 
 def _cleanup(dsn: str, schema: str, collection: str, workdir: Path) -> None:
-    from psycopg import sql
-
-    from vectorops import db
+    from vectorops import db, ownership
     from vectorops.store.postgres import PostgresStore
 
     store = PostgresStore(dsn, table_schema=schema, service=SERVICE)
@@ -62,7 +60,9 @@ def _cleanup(dsn: str, schema: str, collection: str, workdir: Path) -> None:
     finally:
         store.close()
     with db.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        if not ownership.drop_schema(conn, schema) and conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+            log.warning("compare: schema %s was kept: it is not empty, or vectorops did not create it", schema)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
