@@ -210,6 +210,14 @@ def test_a_second_schema_is_explicit(settings: Any, dsn: str, store: Path) -> No
         # the collection lives in both now: migrating it again into either needs no choice
         migrate_in_process(settings, {**params, "target_schema": first}, "schema-1-again")
 
+        # the dry run says what drop would do
+        from vectorops import dry_run
+
+        plan = dry_run.dry_run_plan(settings, migration_request.request_from_params(
+            {**params, "target_schema": third, "previous_table": "drop", "dry_run": True}, settings), "docs")
+        assert f"{first}.docs (in another schema) is dropped once the new table is promoted" in plan["warnings"]
+        assert sorted(plan["previous_tables"]) == [f"{first}.docs", f"{second}.docs"]
+
         # drop: the table in the other schemas goes once the new one is promoted, and its registry row with it
         migrate_in_process(settings, {**params, "target_schema": third, "previous_table": "drop"}, "schema-3")
         with psycopg.connect(dsn, autocommit=True) as conn:
