@@ -94,7 +94,7 @@ def test_hnsw_recall(big: dict[str, Any], pg_store: Any, dsn: str) -> None:
     truth = _truth("cosine", queries, big["ids"], big["vectors"], 10)
     for backend, col in big["cols"].items():
         assert _recall(col.query(query_embeddings=queries, n_results=10, include=[])["ids"], truth) >= 0.99, backend
-    with pg_store.pool.connection() as conn:  # the pool is LIFO: the connection that ran the queries
+    with pg_store.pool.connection() as conn:  # one caller at a time: the pool holds just the connection that ran them
         conn.execute("SELECT pg_stat_force_next_flush()")  # its counters reach pg_stat at once, not ~10 s later
     deadline = time.monotonic() + 20
     while _index_scans(dsn, big["cols"]["postgres"].info) < before + 50 and time.monotonic() < deadline:
