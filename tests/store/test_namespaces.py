@@ -181,3 +181,50 @@ def test_a_stale_store_row_does_not_make_a_migrated_collection_app_written(tenan
     assert (col.info.table, col.metadata) == (table, None)
     assert _rows(dsn, "SELECT app_written FROM vectorops.collection_registry WHERE collection = %s", name) == [
         {"app_written": False}]
+
+
+def test_two_services_creating_one_name_at_once_both_succeed(dsn: str) -> None:
+    """Two services, two schemas, the same new name at the same moment: each gets its collection (one under
+    ``name@<hex>``), never a duplicate-key error."""
+    import threading
+
+    tag = uuid.uuid4().hex[:6]
+    name = f"race-{tag}"
+    schemas = [f"race_{i}_{tag}" for i in range(2)]
+    stores = [PostgresStore(dsn, table_schema=s, service=f"race-{i}-{tag}") for i, s in enumerate(schemas)]
+    for store in stores:
+        store.list_collections()  # connected and prepared before the race
+    barrier, errors = threading.Barrier(2), []
+
+    def create(store: PostgresStore) -> None:
+        try:
+            barrier.wait()
+            store.get_or_create_collection(name).add(ids=["x"], embeddings=[[1.0, 0.0]])
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        for _round in range(3):
+            threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert errors == []
+            keys = {r["collection_key"] for r in _rows(
+                dsn, "SELECT collection_key FROM vectorops.collection_registry WHERE collection = %s", name)}
+            assert len(keys) == 2 and name in keys
+            for store in stores:
+                store.delete_collection(name)
+    finally:
+        for store, schema in zip(stores, schemas, strict=True):
+            store.close()
+            drop_store_schema(dsn, schema, store.service)
+
+
+@pytest.mark.parametrize("schema", ["s" * 64, "", "pg_temp", "Upper", 'x"; drop table y; --'])
+def test_a_schema_postgres_would_rename_or_refuse_is_refused_by_name(dsn: str, schema: str) -> None:
+    """A name PostgreSQL would truncate (the registry would then hold another name than the table's) or refuse
+    is a one-line StoreError naming the setting, before anything connects."""
+    with pytest.raises(StoreError, match=r"table_schema.*is not allowed"):
+        PostgresStore(dsn, table_schema=schema, service="bad-schema")

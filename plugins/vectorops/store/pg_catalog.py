@@ -126,6 +126,8 @@ def list_tables(conn: psycopg.Connection, schema: str) -> list[str]:
 def _new_key(conn: psycopg.Connection, name: str, schema: str) -> str:
     """The registry key of a collection the store creates: its name when no collection or unfinished migration
     has that key, else ``name@`` and 8 hex digits of ``store:<schema>`` (which ``CollectionRef.parse`` strips)."""
+    # two services creating the same name in two schemas at once: the second waits for the first's key
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops.store-key:' || %s, 0))", (name,))
     if not conn.execute(db.sql_text("store/select_key_taken"), {"key": name}).fetchone()[0]:
         return name
     return f"{name}@{hashlib.sha256(f'store:{schema}'.encode()).hexdigest()[:8]}"

@@ -22,6 +22,7 @@ from psycopg import sql
 from vectorops import db
 from vectorops.config import SettingError
 from vectorops.exact_search import DISTANCE_OPERATORS
+from vectorops.naming import check_schema_name
 from vectorops.records import metadata_json
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
@@ -202,7 +203,10 @@ class PostgresStore(VectorStore):
                  exact_max_rows: int = DEFAULT_EXACT_MAX_ROWS,
                  statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS,
                  pool_max_size: int = DEFAULT_POOL_MAX_SIZE) -> None:
-        self.table_schema = table_schema
+        try:
+            self.table_schema = check_schema_name(table_schema)
+        except ValueError as exc:  # PostgreSQL would truncate a long name: the registry would hold another
+            raise StoreError(f"PostgresStore(table_schema=...): {exc}") from exc
         self.service = service
         self.exact_max_rows = exact_max_rows
         prefix = _setting_prefix(service)
