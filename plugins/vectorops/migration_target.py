@@ -64,8 +64,9 @@ def collection_key_for(conn: Any, source_uri: str, ref: CollectionRef, schema: s
     here = [key for key, table_schema, _t in rows if table_schema == schema]
     if here:
         return here[0]
-    if rows and previous_table == "drop":
-        return rows[0][0]
+    if rows and previous_table == "drop":  # the label's own key when one of the dropped tables has it
+        keys = [key for key, _s, _t in rows]
+        return ref.label if ref.label in keys else keys[0]
     digest = hashlib.sha256(source_uri.encode()).hexdigest()[:8]
     in_schema = hashlib.sha256(f"{source_uri}\0{schema}".encode()).hexdigest()[:8]
     for key in (ref.label, f"{ref.label}@{digest}", f"{ref.label}@{in_schema}"):

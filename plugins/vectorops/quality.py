@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db, parity, parity_sample, reembed, runtime
+from vectorops import db, ownership, parity, parity_sample, reembed, runtime
 from vectorops.chroma_source import SourceSpec
 from vectorops.config import Settings
 from vectorops.exact_search import ExactTopK
@@ -197,6 +197,11 @@ def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: 
     if not exists:
         report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
                                                   "vectorops.parity"))
+        return
+    if not ownership.owns_table(conn, schema, table):  # dropped and re-created by someone else: not ours to judge
+        report.outcomes.append(ExpectationOutcome("table_created_by_vectorops", False, {
+            "table": f"{schema}.{table}", "problem": "the table under this name is not the one vectorops created"},
+            "vectorops.ownership"))
         return
     # A collection an application created through vectorops.store changes by design: its rows are not compared
     # with a migration's counts or checksum, only checked for what every row must satisfy. That is a property of

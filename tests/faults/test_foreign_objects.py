@@ -286,3 +286,29 @@ def test_backups_and_restores_never_reach_a_schema_vectorops_did_not_create(
             conn.execute("DELETE FROM vectorops.collection_registry WHERE collection_key = 'legacy-docs'")
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
         forget_collection(dsn, "notes", schema)
+
+
+def test_validation_flags_a_table_someone_recreated_under_a_registry_name(settings: Any, dsn: str,
+                                                                          store: Path) -> None:
+    """The customer drops vectorops's table and creates their own under its name: validation says so (as the
+    monitor role) instead of judging their table, and maintenance sees it as missing."""
+    from vectorops import quality
+    from vectorops.db_role_dsn import settings_as
+    from vectorops.db_roles import MONITOR
+    from vectorops.maintenance import catalog
+
+    schema = "foreign_recreated"
+    try:
+        key = migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
+                                            "target_schema": schema}, "recreated")[0]["collection"]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "notes")))
+            conn.execute(sql.SQL("CREATE TABLE {} (id text, embedding text)").format(sql.Identifier(schema, "notes")))
+        report = quality.validate_live(settings_as(MONITOR), key)
+        assert not report.success
+        assert [o.expectation for o in report.outcomes if not o.success] == ["table_created_by_vectorops"]
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            state = [t for t in catalog.live_tables(conn, [key]) if t.schema == schema]
+        assert state and not state[0].exists
+    finally:
+        forget_collection(dsn, "notes", schema)

@@ -20,5 +20,7 @@ GRANT SELECT, INSERT, DELETE ON vectorops.search_probes TO vectorops_monitor;
 GRANT INSERT ON vectorops.search_metrics, vectorops.validation_results TO vectorops_monitor;
 GRANT INSERT, UPDATE ON vectorops.index_health TO vectorops_monitor;
 GRANT UPDATE (validated_at, validation_success) ON vectorops.collection_registry TO vectorops_monitor;
+-- which tables vectorops created: validation judges only those (a table re-created under a registry name is not)
+GRANT SELECT ON vectorops.owned_objects TO vectorops_monitor;
 GRANT USAGE ON SEQUENCE vectorops.search_metrics_metric_id_seq, vectorops.validation_results_result_id_seq
     TO vectorops_monitor;
