@@ -140,8 +140,10 @@ def _client(backend: Backend, collection: str, data: Dataset, client_no: int, st
     rng = random.Random(client_no)
     ops = errors = 0
     samples: list[str] = []
+    store = None
     try:
-        col = backend.open_store().get_collection(collection)
+        store = backend.open_store()
+        col = store.get_collection(collection)
     except Exception as exc:  # a client that cannot even connect counts as one failed operation
         col, errors, ops = None, 1, 1
         samples.append(f"{type(exc).__name__}: {exc}")
@@ -162,6 +164,8 @@ def _client(backend: Backend, collection: str, data: Dataset, client_no: int, st
             if len(samples) < 3:
                 samples.append(f"{type(exc).__name__}: {exc}"[:300])
         ops += 1
+    if store is not None:
+        store.close()  # its connections (and pool threads) end with the client
     with lock:
         tally["ops"] += ops
         tally["errors"] += errors
@@ -199,4 +203,5 @@ def measure_backend(backend: Backend, collection: str, data: Dataset, options: O
     result.filtered_qps = measure_filtered(col, data)
     result.load_ops, result.load_errors, result.load_ops_per_s, result.error_samples = measure_reliability(
         backend, collection, data, options)
+    store.close()
     return result
