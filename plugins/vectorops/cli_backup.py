@@ -52,6 +52,20 @@ def _check_age(settings: Any, dsn: str) -> int:
     return 1 if freshness.stale else 0
 
 
+def _sign(settings: Any, directory: Path) -> int:
+    from vectorops.backup.take import BackupError
+    from vectorops.backup.verify import sign_backup
+
+    try:
+        signature = sign_backup(directory, settings.home)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"signed backup {directory} ({signature}) on your word: restoring it still replays it as "
+          "vectorops_restore and refuses a dump that carries code")
+    return 0
+
+
 def _run_id() -> str:
     return cli_run_id()
 
@@ -62,13 +76,16 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from vectorops.backup.take import BackupError
 
     settings = load_settings()
+    if args.sign:
+        return _sign(settings, Path(args.sign))
     dsn = db.bootstrap(settings)
     if args.list:
         return _list(dsn)
     if args.check_age:
         return _check_age(settings, dsn)
     try:
-        outcome = jobs.run_backup(settings, dsn, run_id=_run_id(), retention=not args.no_retention)
+        outcome = jobs.run_backup(settings, dsn, run_id=_run_id(), retention=not args.no_retention,
+                                  new_key=args.new_key)
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
@@ -124,6 +141,12 @@ def add_commands(sub: Any) -> None:
                       help="exit 1 and alert when the newest verified backup is older than "
                            "VECTOROPS_BACKUP_MAX_AGE_HOURS (default 26)")
     mode.add_argument("--no-retention", action="store_true", help="take and verify, but expire nothing")
+    mode.add_argument("--sign", metavar="DIR",
+                      help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
+                           "must match its manifest")
+    backup.add_argument("--new-key", action="store_true",
+                        help="start a new signing key when it is missing although recorded backups were signed with "
+                             "it (those backups can then no longer be restored)")
     backup.set_defaults(func=_cmd_backup)
 
     restore = sub.add_parser("restore", help="verify a signed backup in a scratch database as vectorops_restore, then "

@@ -24,6 +24,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vectorops import runtime
@@ -131,6 +132,49 @@ def restore_role_dsn(settings: Settings, dsn: str) -> str:
         configured = make_conninfo(dsn, user=RESTORE, password=password)
     _mask(conninfo_to_dict(configured).get("password"))
     return configured
+
+
+class RestoreLoginRefused(SettingError):
+    """The login of the ``vectorops_restore`` connection is not the unprivileged ``vectorops_restore``."""
+
+
+def restore_login_source() -> str:
+    """Where the restore connection's credentials come from, for messages (never the value)."""
+    if env_connection_dsn(RESTORE) is not None:
+        return f"connection {RESTORE} ({connection_env(RESTORE)})"
+    return (f"Airflow connection {RESTORE!r}" if configured_dsn(RESTORE) is not None
+            else f"connection {RESTORE} (the local password in VECTOROPS_HOME/secrets/db-roles.json)")
+
+
+def check_restore_login(conn: psycopg.Connection) -> None:
+    """Refuse to replay a dump over ``conn`` unless it logged in as ``vectorops_restore`` without privilege.
+
+    Whatever ``AIRFLOW_CONN_VECTOROPS_RESTORE`` (or a secrets backend) names, the session must be
+    ``vectorops_restore`` itself, not a superuser, without ``CREATEROLE``, ``CREATEDB``, ``BYPASSRLS`` or
+    ``REPLICATION``, and a member of no role.
+
+    :param conn: a connection made with :func:`restore_role_dsn`.
+    :raises RestoreLoginRefused: one line naming the connection and what is wrong.
+    """
+    row = conn.execute(
+        """SELECT session_user::text, current_user::text, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+                  r.rolreplication,
+                  ARRAY(SELECT m.roleid::regrole::text FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid
+                        ORDER BY 1)
+           FROM pg_catalog.pg_roles r WHERE r.rolname = session_user""").fetchone()
+    if row is None:  # not reachable: session_user always has a row
+        raise RestoreLoginRefused(f"{restore_login_source()} logs in as a role pg_roles does not list")
+    session, current, superuser, createrole, createdb, bypassrls, replication, member_of = row
+    problems = [f"logs in as {session}, not {RESTORE}"] if RESTORE not in (session, current) or session != current \
+        else []
+    problems += [what for what, present in (("is a superuser", superuser), ("has CREATEROLE", createrole),
+                                            ("has CREATEDB", createdb), ("has BYPASSRLS", bypassrls),
+                                            ("has REPLICATION", replication)) if present]
+    if member_of:
+        problems.append(f"is a member of {', '.join(member_of)}")
+    if problems:
+        raise RestoreLoginRefused(f"{restore_login_source()} {'; '.join(problems)}: backups are replayed only as "
+                                  f"the unprivileged {RESTORE} (`vectorops db up` creates it); not restored")
 
 
 def local_dsn(settings: Settings, role: str) -> str:

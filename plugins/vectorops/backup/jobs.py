@@ -91,7 +91,8 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
     return report
 
 
-def run_backup(settings: Settings, dsn: str, *, run_id: str | None = None, retention: bool = True) -> BackupOutcome:
+def run_backup(settings: Settings, dsn: str, *, run_id: str | None = None, retention: bool = True,
+               new_key: bool = False) -> BackupOutcome:
     """Take a backup, verify it, then apply retention (only after a successful verification).
 
     A backup that cannot be taken or fails verification alerts.
@@ -100,10 +101,11 @@ def run_backup(settings: Settings, dsn: str, *, run_id: str | None = None, reten
     :param dsn: the vectors database.
     :param run_id: recorded with the backup and sent with alerts.
     :param retention: apply retention after a verified backup.
-    :raises BackupError: when the backup cannot be taken (after alerting).
+    :param new_key: start a new signing key although signed backups are recorded (see :func:`take_backup`).
+    :raises BackupError: when the backup cannot be taken, its signing key included (after alerting).
     """
     try:
-        taken = take_backup(settings, dsn, run_id=run_id)
+        taken = take_backup(settings, dsn, run_id=run_id, new_key=new_key)
     except BackupError as exc:
         alert(BACKUP_FAILED, str(exc), [{"expectation": "backup_taken", "observed": str(exc)}], dag_id=None,
               run_id=run_id)

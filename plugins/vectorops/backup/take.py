@@ -10,17 +10,14 @@ from pathlib import Path
 
 from vectorops.backup import ledger
 from vectorops.backup.chroma_archive import archive_chroma
+from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import DUMP, Manifest, file_entry, sha256_file, write_manifest
-from vectorops.backup.signing import ensure_key, sign_manifest
+from vectorops.backup.signing import SIGNATURE, ensure_key, sign_manifest
 from vectorops.backup.snapshot import take_snapshot
 from vectorops.config import Settings
 from vectorops.db_roles import private_directory
 
 log = logging.getLogger(__name__)
-
-
-class BackupError(RuntimeError):
-    """A backup could not be taken, verified or expired; the message names the backup id and path."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,16 @@ def new_backup_id(now: datetime | None = None) -> str:
     return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> TakenBackup:
+def signed_backups(dsn: str) -> list[str]:
+    """The recorded backups (not expired) whose directory holds a signature: they need the current key.
+
+    :param dsn: the vectors database.
+    """
+    return [row.backup_id for row in ledger.list_backups(dsn)
+            if row.status != "expired" and (Path(row.path) / SIGNATURE).is_file()]
+
+
+def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None, new_key: bool = False) -> TakenBackup:
     """Dump, check, archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the manifest of a new backup.
 
     The row in ``vectorops.backups`` is ``running`` meanwhile and ``verifying`` after; ``failed`` when this raises.
@@ -60,11 +66,13 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None) -> T
     :param settings: the settings (backup directory, Chroma path).
     :param dsn: the vectors database.
     :param run_id: the run taking it, recorded in the row's details.
-    :raises BackupError: naming the backup id and directory, with the cause.
+    :param new_key: start a new signing key although recorded backups were signed with the missing one.
+    :raises BackupError: naming the backup id and directory, with the cause; or naming the signing key when it is
+        missing while signed backups need it, or not private (:func:`vectorops.backup.signing.ensure_key`).
     """
     for closed in ledger.close_interrupted(dsn):
         log.warning("backup %s was interrupted half-way (its process died); marked failed, it never counted", closed)
-    key = ensure_key(settings.home)
+    key = ensure_key(settings.home, signed_backups=signed_backups(dsn), new_key=new_key)
     backup_id = new_backup_id()
     private_directory(settings.backup.directory)
     directory = settings.backup.directory / backup_id

@@ -24,16 +24,18 @@ from vectorops import db
 from vectorops.backup import pg_tools
 from vectorops.backup.chroma_archive import archive_problem
 from vectorops.backup.compare import compare_database
-from vectorops.backup.manifest import CHROMA, DUMP, Manifest, read_manifest, sha256_file
-from vectorops.backup.signing import signature_problem
+from vectorops.backup.errors import BackupError
+from vectorops.backup.manifest import CHROMA, DUMP, MANIFEST, Manifest, read_manifest, sha256_file
+from vectorops.backup.signing import SIGNATURE, load_key, sign_manifest, signature_problem
 from vectorops.config import Settings, load_settings
-from vectorops.db_role_dsn import restore_role_dsn
+from vectorops.db_role_dsn import check_restore_login, restore_role_dsn
 from vectorops.db_roles import RESTORE
 
 log = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = "vectorops_verify_"
 RESTORE_TEMPLATE = "vectorops_restore_template"
+PLATFORM_SCHEMA = "vectorops"
 
 
 @dataclass
@@ -115,6 +117,27 @@ def authenticity_failures(manifest_path: Path, manifest: Manifest, home: Path) -
     return failures
 
 
+def code_failures(conn: psycopg.Connection, schemas: list[str],
+                  platform: str = PLATFORM_SCHEMA) -> list[dict[str, Any]]:
+    """The code a restored dump carries in ``schemas``: functions, triggers, rules, policies, views, domains,
+    operators, casts, event triggers, and expressions (CHECK, defaults, generated columns, index expressions and
+    predicates) calling a function outside ``pg_catalog``, one PUBLIC may not execute, or a volatile one other
+    than ``nextval``. The platform's own two functions and its registry trigger are allowed (the swap replaces
+    their bodies with the platform's). ``include/sql/backup/select_restored_code.sql`` says what is looked at.
+
+    :param conn: a connection to the database restored into.
+    :param schemas: the schemas restored (the platform schema may carry a staging name).
+    :param platform: the name the platform schema has among them.
+    :return: one failed expectation ``dump_carries_no_code`` listing the objects, or nothing.
+    """
+    rows = conn.execute(db.sql_text("backup/select_restored_code"),
+                        {"schemas": schemas, "platform": platform}).fetchall()
+    if not rows:
+        return []
+    return [{"expectation": "dump_carries_no_code",
+             "observed": {"objects": [f"{what} {problem}" for what, problem in rows[:20]], "count": len(rows)}}]
+
+
 def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifest) -> list[dict[str, Any]]:
     """Restore the backup's dump into a scratch database as ``vectorops_restore`` and compare it with the manifest.
 
@@ -122,7 +145,8 @@ def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifes
     :param manifest_path: the backup's manifest.
     :param manifest: its content.
     :return: the failed expectations; a failed ``pg_restore`` is one of them, and so are schemas the dump created
-        that the manifest does not list (or the reverse).
+        that the manifest does not list (or the reverse), and any code the dump carries (:func:`code_failures`:
+        then nothing else is compared).
     """
     try:
         pg_tools.restore_dump(manifest_path.parent / DUMP, restore_dsn)
@@ -136,6 +160,8 @@ def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifes
         if restored != sorted(manifest.schemas):
             failures.append({"expectation": "dump_schemas_match_manifest",
                              "observed": {"manifest": sorted(manifest.schemas), "restored": restored}})
+        if code := code_failures(conn, sorted(set(restored) | set(manifest.schemas))):
+            return code + failures
         return failures + compare_database(conn, manifest)
 
 
@@ -159,6 +185,8 @@ def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
             admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(name, sql.Identifier(RESTORE)))
             with db.connect(pg_tools.dsn_for_database(dsn, scratch), autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            with db.connect(pg_tools.dsn_for_database(restore_dsn, scratch), autocommit=True) as mine:
+                check_restore_login(mine)  # before any dump is replayed with it
             yield pg_tools.dsn_for_database(restore_dsn, scratch)
         finally:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
@@ -223,3 +251,32 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
     report.seconds = time.perf_counter() - started
     log.info("%s", report.describe())
     return report
+
+
+def sign_backup(directory: Path, home: Path) -> Path:
+    """Sign a backup that has no signature (one taken before backups were signed), which the operator vouches
+    for: its files must match its manifest, and the key must exist. It is then restored like any other, as
+    ``vectorops_restore``, and refused when its dump carries code (:func:`code_failures`).
+
+    :param directory: the backup's directory.
+    :param home: ``VECTOROPS_HOME``, which holds the key.
+    :return: the signature's path.
+    :raises BackupError: naming the backup when it has no manifest, is signed already, or its files do not match
+        its manifest; naming the key when it is missing or not private.
+    """
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise BackupError(f"backup {directory} has no {MANIFEST}; nothing to sign")
+    if manifest_path.with_name(SIGNATURE).exists():
+        raise BackupError(f"backup {directory} is signed already ({SIGNATURE}); not signed again")
+    key = load_key(home)
+    try:
+        manifest = read_manifest(manifest_path)
+    except ValueError as exc:
+        raise BackupError(f"backup {directory} has no readable manifest; not signed: {exc}") from None
+    if failures := check_files(manifest_path, manifest, None):
+        raise BackupError(f"backup {directory} does not match its manifest; not signed: "
+                          f"{json.dumps(failures, default=str)[:400]}")
+    signature = sign_manifest(manifest_path, key)
+    log.warning("backup %s (%s) signed on the operator's word: it predates signing", manifest.backup_id, directory)
+    return signature
