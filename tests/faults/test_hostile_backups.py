@@ -138,12 +138,10 @@ def copy_backup(good: Path, tmp_path: Path, backup_id: str | None = None) -> Pat
     return copy
 
 
-def crafted_backup(dsn: str, good: Path, tmp_path: Path, backup_id: str) -> Path:
-    """A copy of the good backup as ``backup_id`` whose dump adds a CHECK constraint on the vector table calling a
-    function that creates a superuser, with the manifest re-hashed to match (what anyone can do without the key)."""
-    into = copy_backup(good, tmp_path, backup_id)
+def recraft_dump(dsn: str, good: Path, into: Path, statements: list[Any]) -> None:
+    """Replace the dump of the backup copy ``into`` by the good backup's dump plus what ``statements`` create (run
+    as the superuser in a database of its own), and re-hash the manifest (what anyone can do without the key)."""
     evil_db = f"hostilebk_evil_{uuid.uuid4().hex[:8]}"
-    table = sql.Identifier(SCHEMA, table_name_for(COLLECTION))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(evil_db)))
     evil_dsn = pg_tools.dsn_for_database(dsn, evil_db)
@@ -152,22 +150,32 @@ def crafted_backup(dsn: str, good: Path, tmp_path: Path, backup_id: str) -> Path
             conn.execute("CREATE EXTENSION vector")
         pg_tools.restore_dump(good / DUMP, evil_dsn)
         with psycopg.connect(evil_dsn, autocommit=True) as conn:
-            function = sql.Identifier(SCHEMA, "hostile_check")
-            conn.execute(sql.SQL("CREATE FUNCTION {}(text) RETURNS boolean LANGUAGE plpgsql AS "
-                                 "'BEGIN RETURN true; END'").format(function))
-            conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT hostile CHECK ({}(id))").format(table, function))
-            # the body only now, so that adding the constraint here (as the superuser) created nothing
-            # idempotent, so that a restore running it as a superuser goes through with the role created
-            body = (f"BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PWNED}') THEN "
-                    f"EXECUTE 'CREATE ROLE {PWNED} SUPERUSER LOGIN'; END IF; RETURN true; END")
-            conn.execute(sql.SQL("CREATE OR REPLACE FUNCTION {}(text) RETURNS boolean LANGUAGE plpgsql AS {}").format(
-                function, sql.Literal(body)))
+            for statement in statements:
+                conn.execute(statement)
         (into / DUMP).unlink()
         pg_tools.dump_schemas(evil_dsn, json.loads((good / MANIFEST).read_text())["schemas"], into / DUMP)
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(evil_db)))
     rehash_dump(into)
+
+
+def crafted_backup(dsn: str, good: Path, tmp_path: Path, backup_id: str) -> Path:
+    """A copy of the good backup as ``backup_id`` whose dump adds a CHECK constraint on the vector table calling a
+    function that creates a superuser, with the manifest re-hashed to match (what anyone can do without the key)."""
+    into = copy_backup(good, tmp_path, backup_id)
+    table = sql.Identifier(SCHEMA, table_name_for(COLLECTION))
+    function = sql.Identifier(SCHEMA, "hostile_check")
+    # the body only at the end, so that adding the constraint (as the superuser) created nothing; idempotent, so
+    # that a restore running it as a superuser goes through with the role created
+    body = (f"BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PWNED}') THEN "
+            f"EXECUTE 'CREATE ROLE {PWNED} SUPERUSER LOGIN'; END IF; RETURN true; END")
+    recraft_dump(dsn, good, into, [
+        sql.SQL("CREATE FUNCTION {}(text) RETURNS boolean LANGUAGE plpgsql AS 'BEGIN RETURN true; END'").format(
+            function),
+        sql.SQL("ALTER TABLE {} ADD CONSTRAINT hostile CHECK ({}(id))").format(table, function),
+        sql.SQL("CREATE OR REPLACE FUNCTION {}(text) RETURNS boolean LANGUAGE plpgsql AS {}").format(
+            function, sql.Literal(body))])
     return into
 
 

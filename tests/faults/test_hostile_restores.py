@@ -35,11 +35,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.faults.test_hostile_backups import fingerprint, rehash_dump, roles
+from tests.faults.test_hostile_backups import copy_backup, fingerprint, recraft_dump, roles
 from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
 from vectorops import ownership
 from vectorops.backup import pg_tools
-from vectorops.backup.manifest import DUMP, MANIFEST
+from vectorops.backup.manifest import MANIFEST
 from vectorops.backup.restore import RESTORE_FAILED, RESTORE_LOCK
 from vectorops.backup.signing import SIGNATURE, ensure_key, key_path, sign_manifest
 from vectorops.config import load_settings
@@ -111,28 +111,8 @@ def restored(good: Path, make: Callable[[], str]) -> str:
 def crafted(dsn: str, good: Path, tmp_path: Path, backup_id: str, statements: list[Any]) -> Path:
     """A copy of the good backup whose dump also holds what ``statements`` create, signed with the real key (a
     compromised key)."""
-    into = tmp_path / backup_id
-    shutil.copytree(good, into)
-    raw = json.loads((into / MANIFEST).read_text())
-    raw["backup_id"] = backup_id
-    (into / MANIFEST).write_text(json.dumps(raw, indent=2))
-    evil = f"hostilers_evil_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(evil)))
-    evil_dsn = pg_tools.dsn_for_database(dsn, evil)
-    try:
-        with psycopg.connect(evil_dsn, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION vector")
-        pg_tools.restore_dump(good / DUMP, evil_dsn)
-        with psycopg.connect(evil_dsn, autocommit=True) as conn:
-            for statement in statements:
-                conn.execute(statement)
-        (into / DUMP).unlink()
-        pg_tools.dump_schemas(evil_dsn, raw["schemas"], into / DUMP)
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(evil)))
-    rehash_dump(into)
+    into = copy_backup(good, tmp_path, backup_id)
+    recraft_dump(dsn, good, into, statements)
     sign_manifest(into / MANIFEST, ensure_key(load_settings().home))
     return into
 
