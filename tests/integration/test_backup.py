@@ -236,6 +236,8 @@ def unrestorable_table(dsn: str) -> Iterator[None]:
         conn.execute("CREATE FUNCTION public.bk_always_true(integer) RETURNS boolean LANGUAGE sql IMMUTABLE "
                      "AS 'SELECT true'")
         conn.execute("CREATE TABLE vectorops.bk_unrestorable (n integer CHECK (public.bk_always_true(n)))")
+        # as `db up` grants the platform's tables: the backup (vectorops_maint) reads it
+        conn.execute("GRANT SELECT ON vectorops.bk_unrestorable TO vectorops_maint")
     yield
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE vectorops.bk_unrestorable")
