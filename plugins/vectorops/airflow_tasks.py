@@ -50,7 +50,8 @@ def plan_request() -> list[str]:
         settings = settings_as(ETL)
         request = _request(settings)
         collections = migration_request.select_collections(request)
-        migration.preflight(settings, request, collections)
+        if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
+            migration.preflight(settings, request, collections)
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
     except ValueError as exc:  # SettingError and SourceError are ValueErrors too
         from vectorops.run_note import set_run_note

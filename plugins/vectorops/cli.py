@@ -83,7 +83,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     collections = migration_request.select_collections(request)
     from vectorops import migration
 
-    migration.preflight(settings, request, collections)
+    if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
+        migration.preflight(settings, request, collections)
     if request.dry_run:
         return _print_dry_run(settings, request, collections)
     from vectorops import claims, db

@@ -26,7 +26,7 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
     est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
     index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
     current = _current_maintenance_work_mem(settings)
-    table, previous = _target(settings, request, info.ref, collection)
+    table, previous, refusal = _target(settings, request, info.ref, collection)
     return {
         "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
         "reader": info.reader, "reader_reason": info.reader_reason,
@@ -43,7 +43,8 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         "warnings": memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
                                     None if settings.external_dsn else machine_memory_mb(),
                                     None if settings.external_dsn else _free_shm_mb())
-        + [f"{name} (in another schema) {_FATE.get(request.previous_table, _FATE['refuse'])}" for name in previous],
+        + [f"{name} (in another schema) {_FATE.get(request.previous_table, _FATE['refuse'])}" for name in previous]
+        + ([f"the run would be refused: {refusal}"] if refusal else []),
     }
 
 
@@ -52,21 +53,30 @@ _FATE = {"drop": "is dropped once the new table is promoted", "keep": "is kept, 
          "refuse": "holds the collection: the run is refused unless previous_table is keep or drop"}
 
 
-def _target(settings: Settings, request: MigrationRequest, ref: Any, collection: str) -> tuple[str, list[str]]:
-    """The live table the migration would write, and the collection's tables in other schemas (what
-    ``previous_table`` keeps or drops), as the registry has them; the table of the name alone when the server is
-    not running or has no registry."""
-    from vectorops import migration_target, runtime
+def _target(settings: Settings, request: MigrationRequest, ref: Any,
+            collection: str) -> tuple[str, list[str], str | None]:
+    """The live table the migration would write, the collection's tables in other schemas (what
+    ``previous_table`` keeps or drops), as the registry has them, and why the run would be refused (a target
+    vectorops did not create, a collection in another schema without a choice), if it would; the table of the
+    name alone when the server is not running or has no registry."""
+    from vectorops import migration, migration_target, runtime
+    from vectorops.ownership import NotCreatedByVectorops
 
-    fallback = table_name_for(collection), []
+    fallback = table_name_for(collection), [], None
     if not settings.external_dsn and runtime.running_port(settings.pgdata) is None:
         return fallback
+    try:
+        migration.preflight(settings, request, [collection])
+        refusal = None
+    except (NotCreatedByVectorops, migration_target.TargetRefused) as exc:
+        refusal = str(exc)
     with db.connect(runtime.dsn(settings), autocommit=True) as conn:
         if conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
-            return fallback
-        table = migration_target.table_for(conn, request.source.uri, ref, request.target_schema)
+            return fallback[0], [], refusal
+        table = table_name_for(collection) if refusal else migration_target.table_for(
+            conn, request.source.uri, ref, request.target_schema)
         others = migration_target.elsewhere(conn, request.source.uri, ref, request.target_schema)
-    return table, [f"{schema}.{name}" for _key, schema, name in others]
+    return table, [f"{schema}.{name}" for _key, schema, name in others], refusal
 
 
 def memory_warnings(index_mb: int, cap_mb: int, memory_mb: int | None, shm_free_mb: int | None) -> list[str]:

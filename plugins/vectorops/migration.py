@@ -53,9 +53,9 @@ def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: r
 
 
 def preflight(settings: Settings, request: MigrationRequest, labels: list[str]) -> None:
-    """Refuse, before any work and on a dry run too, the targets this migration may not write: a table vectorops
-    did not create under a target name, or a collection migrated into another schema before when the request
-    does not say what becomes of that table.
+    """Refuse, before any work, the targets this migration may not write: a table vectorops did not create under
+    a target name, or a collection migrated into another schema before when the request does not say what becomes
+    of that table. A dry run lists the refusal among its plan's warnings (:mod:`vectorops.dry_run`).
 
     :raises ownership.NotCreatedByVectorops: naming the table.
     :raises TargetRefused: naming the table in the other schema and the choices.

@@ -102,6 +102,11 @@ def test_a_schema_vectorops_did_not_create_is_refused(settings: Any, dsn: str, s
         request = migration_request.request_from_params(params, settings)
         with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists and was not created by vectorops"):
             migration.preflight(settings, request, ["notes"])
+    from vectorops import dry_run  # the dry run says so among its warnings, and writes nothing
+
+    warnings = dry_run.dry_run_plan(settings, request, "notes")["warnings"]
+    assert f"the run would be refused: schema {CUSTOMER} exists and was not created by vectorops" in " ".join(
+        warnings)
     with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists"):
         migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
                                       "target_schema": CUSTOMER}, "foreign-notes")

@@ -64,7 +64,9 @@ def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from vectorops.cli import main
 
-    code = main(["migrate", "--chroma-path", str(store), "--collection", "dag_faq", "--schema", "clitest"])
+    # dag_faq lives in schema dagtest too (an earlier test): the second schema is kept apart, explicitly
+    code = main(["migrate", "--chroma-path", str(store), "--collection", "dag_faq", "--schema", "clitest",
+                 "--previous-table", "keep"])
     out = capsys.readouterr().out
     assert code == 0, out
     line = next(line for line in out.splitlines() if line.startswith("dag_faq"))
@@ -125,11 +127,12 @@ def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
 
     monkeypatch.setenv("VECTOROPS_TASK_RETRIES", "1")
     monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "1")
-    request = migration_request.request_from_params({"chroma_path": str(store), "target_schema": "isolated"}, settings)
+    request = migration_request.request_from_params({"chroma_path": str(store), "target_schema": "isolated",
+                                                     "previous_table": "keep"}, settings)
     with claims.owner_token_held(dsn):  # another live run holds dag.images
         migration.prepare(settings, request, "dag.images", "someone-else")
         monkeypatch.delenv("VECTOROPS_OWNER_TOKEN", raising=False)
-        code = main(["migrate", "--chroma-path", str(store), "--schema", "isolated",
+        code = main(["migrate", "--chroma-path", str(store), "--schema", "isolated", "--previous-table", "keep",
                      "--collection", "dag.images", "--collection", "dag-docs"])
     out = capsys.readouterr()
     assert code == 1

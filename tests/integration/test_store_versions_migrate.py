@@ -176,10 +176,11 @@ def test_two_stores_with_a_collection_of_the_same_name_never_share_a_key_or_tabl
         stores: dict[str, Path], settings: Any, dsn: str) -> None:
     schema = "two_stores"
     first, second = stores["1.0.21"], stores["1.5.9"]
-    one = migrate_in_process(settings, {"chroma_path": str(first), "target_schema": schema, "collections": ["tiny"]},
-                             "s1")[0]
+    # the first store's tiny lives in another schema too (an earlier test): kept apart, explicitly
+    one = migrate_in_process(settings, {"chroma_path": str(first), "target_schema": schema, "collections": ["tiny"],
+                                        "previous_table": "keep"}, "s1")[0]
     two = migrate_in_process(settings, {"chroma_path": str(second), "target_schema": schema,
-                                        "collections": ["tiny"]}, "s2")[0]
+                                        "collections": ["tiny"], "previous_table": "keep"}, "s2")[0]
     assert one["collection"] != two["collection"], "two stores' collections share a claim and a run ledger"
     assert {CollectionRef.parse(one["collection"]).name, CollectionRef.parse(two["collection"]).name} == {"tiny"}
     with psycopg.connect(dsn) as conn:
