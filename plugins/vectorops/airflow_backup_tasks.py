@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from vectorops import runtime
+from vectorops.airflow_no_retry import no_retry
 from vectorops.backup import jobs
 from vectorops.backup.retention import apply_retention
 from vectorops.backup.take import take_backup
@@ -48,6 +49,7 @@ def _fail_alerted(message: str, failed: list[dict[str, Any]]) -> None:
     raise alerted_failure(message, failed)
 
 
+@no_retry
 def take() -> dict[str, Any]:
     """Take a backup of the registry schemas and ``vectorops`` (and Chroma, when configured)."""
     settings, dsn = _as_maint()
@@ -56,6 +58,7 @@ def take() -> dict[str, Any]:
             "rows": taken.manifest.total_rows, "files": {e.name: e.bytes for e in taken.manifest.files.values()}}
 
 
+@no_retry
 def verify(backup: dict[str, Any]) -> dict[str, Any]:
     """Verify the backup by restoring it into a scratch database; a mismatch is recorded, alerted and fails."""
     report = jobs.verify_and_record(_as_maint()[1], backup["backup_id"], **_where())
@@ -65,6 +68,7 @@ def verify(backup: dict[str, Any]) -> dict[str, Any]:
             "seconds": round(report.seconds, 2)}
 
 
+@no_retry
 def retain() -> dict[str, Any]:
     """Expire verified backups beyond the newest N or the age limit, and old unverified ones."""
     settings, dsn = _as_maint()
@@ -74,6 +78,7 @@ def retain() -> dict[str, Any]:
     return {"kept": result.kept, "expired": [backup_id for backup_id, _ in result.expired]}
 
 
+@no_retry
 def check_age() -> dict[str, Any]:
     """Fail, alerted, when the newest verified backup is older than ``VECTOROPS_BACKUP_MAX_AGE_HOURS``."""
     settings, dsn = _as_maint()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from vectorops.airflow_no_retry import no_retry
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import MAINT
 from vectorops.maintenance import executor
@@ -15,6 +16,7 @@ from vectorops.maintenance import executor
 log = logging.getLogger(__name__)
 
 
+@no_retry
 def plan_maintenance() -> list[str]:
     """Log the plan of every live table; return the collections that have something to do."""
     settings = settings_as(MAINT)
@@ -31,6 +33,7 @@ def plan_maintenance() -> list[str]:
     return [p.state.collection for p in plans if p.actions or p.reset_baseline]
 
 
+@no_retry
 def maintain_table(collection: str) -> dict[str, Any]:
     """Re-plan one table from the current statistics and run its actions.
 

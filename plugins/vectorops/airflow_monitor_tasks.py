@@ -11,12 +11,14 @@ import logging
 from typing import Any
 
 from vectorops import monitor
+from vectorops.airflow_no_retry import no_retry
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import MONITOR
 
 log = logging.getLogger(__name__)
 
 
+@no_retry
 def list_live() -> list[str]:
     """The collections whose live table exists."""
     collections = monitor.live_collections(settings_as(MONITOR))
@@ -24,6 +26,7 @@ def list_live() -> list[str]:
     return collections
 
 
+@no_retry
 def probe_table(collection: str) -> dict[str, Any]:
     """Measure one table and record it; on a breach, alert and fail the task without retries.
 

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from vectorops import dry_run, migration, migration_request, quality
-from vectorops.chroma_store import CollectionRef, SourceChanged, SourceError
+from vectorops.airflow_no_retry import no_retry_for_deterministic_errors
+from vectorops.chroma_store import CollectionRef
 from vectorops.config import Settings
-from vectorops.db import LoginRefused
 from vectorops.db_role_dsn import settings_as
 from vectorops.db_roles import ETL, MONITOR
-from vectorops.migration_target import TargetRefused
-from vectorops.ownership import NotCreatedByVectorops
 from vectorops.summary import format_table
 
 log = logging.getLogger(__name__)
@@ -74,29 +70,11 @@ def plan_request() -> list[str]:
     return collections
 
 
-@contextmanager
-def _no_retry_for_deterministic_errors() -> Iterator[None]:
-    """Fail the task at once on a source error: a wrong path, token, tenant or certificate stays wrong on retry;
-    so do a target the migration may not write (a table vectorops did not create, a collection in another schema)
-    and a refused login.
-
-    Only :class:`~vectorops.chroma_store.SourceChanged` (the source was written while it was read) is retried.
-    """
-    from airflow.sdk.exceptions import AirflowFailException
-
-    try:
-        yield
-    except SourceChanged:
-        raise
-    except (SourceError, NotCreatedByVectorops, TargetRefused, LoginRefused) as exc:
-        raise AirflowFailException(str(exc)) from exc
-
-
 def prepare_collection(collection: str) -> dict[str, Any]:
     """Claim, stage and plan one collection."""
     _context()["collection"] = collection
     settings = settings_as(ETL)
-    with _no_retry_for_deterministic_errors():
+    with no_retry_for_deterministic_errors():
         return migration.prepare(settings, _request(settings), collection, _run_id())
 
 
@@ -104,7 +82,7 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """Load one chunk of one collection."""
     plan = chunk["plan"]
     _context()["chunk_label"] = f"{plan['collection']} #{chunk['chunk_no']}"
-    with _no_retry_for_deterministic_errors():
+    with no_retry_for_deterministic_errors():
         return migration.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
 
 
@@ -140,7 +118,7 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
     context = _context()
     context["collection"] = plan["collection"]
     try:
-        with _no_retry_for_deterministic_errors():
+        with no_retry_for_deterministic_errors():
             summary = migration.finalize(settings_as(ETL), plan)
     except quality.ValidationFailed as exc:
         _fail_validation(exc.report, "migration_gate_failed")
@@ -156,7 +134,7 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
     """Re-validate one live table; emit a validated-table Asset event when it passes."""
     context = _context()
     context["collection"] = collection
-    with _no_retry_for_deterministic_errors():
+    with no_retry_for_deterministic_errors():
         report = quality.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
     table = f"{report.schema}.{report.table}"
     if not report.success:
@@ -169,7 +147,7 @@ def validate_table(collection: str, alias: Any) -> dict[str, Any]:
 
 def list_migrated() -> list[str]:
     """The collections in the registry."""
-    with _no_retry_for_deterministic_errors():
+    with no_retry_for_deterministic_errors():
         collections = quality.migrated_collections(settings_as(MONITOR))
     log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections) or "none")
     return collections

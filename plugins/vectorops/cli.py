@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -305,14 +306,35 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(__name__).debug("the database refused the login", exc_info=exc)
             print(f"vectorops: error: {refused}", file=sys.stderr)
             return 1
+        if (missing := _missing_database(exc)) is not None:  # deterministic too: the DSN names no database
+            print(f"vectorops: error: {missing}: check VECTOROPS_DSN, or run `vectorops db up` to create the "
+                  "embedded one; retrying will not help", file=sys.stderr)
+            return 1
         lost = database_lost(exc)
         if lost is None:
             raise
         logging.getLogger(__name__).debug("the database went away", exc_info=exc)
-        print(f"vectorops: error: lost the connection to the database ({lost}). Committed chunks are kept: run the "
-              "same command again once the server is back, and the migration resumes where it stopped.",
-              file=sys.stderr)
+        resumes = " (a migration resumes where it stopped: committed chunks are kept)" if args.func is _cmd_migrate \
+            else ""
+        print(f"vectorops: error: lost the connection to the database ({lost}): run the same command again once "
+              f"the server is back{resumes}.", file=sys.stderr)
         return 1
+
+
+_MISSING_DATABASE = re.compile(r'FATAL:\s+(database "[^"]*" does not exist)')
+
+
+def _missing_database(exc: BaseException) -> str | None:
+    """``database "x" does not exist`` when ``exc`` (or its chain) is a connection refused for that reason."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for candidate in (current, getattr(current, "orig", None)):
+            if candidate is not None and (match := _MISSING_DATABASE.search(str(candidate))):
+                return f"the server says {match.group(1)}"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def database_lost(exc: BaseException) -> str | None:

@@ -166,23 +166,39 @@ class Settings:
         return self.home / "airflow"
 
 
+#: where a container's memory limit is (cgroup v2, then v1): a limit below the physical memory is what counts
+_CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
+
+
 def machine_memory_mb() -> int:
-    """This machine's physical memory in MB."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    """The memory this process may use, in MB: the machine's physical memory, or the container's (cgroup) memory
+    limit when that is lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in _CGROUP_LIMITS:
+        try:
+            raw = path.read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit():  # "max" (v2) means no limit; v1 reports a huge number instead
+            physical = min(physical, int(raw))
+        break
+    return physical // (1024 * 1024)
 
 
 def _default_shared_buffers_mb() -> int:
     return max(128, min(2048, machine_memory_mb() // 8))
 
 
-def _max_maintenance_work_mem_mb() -> int:
+def _max_maintenance_work_mem_mb(external: bool) -> int:
     """``VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB``: default 4 GB or half the machine's memory, whichever is less.
 
-    :raises SettingError: when it is above the machine's memory: an index build sized to it would be killed or swap.
+    :param external: the database runs elsewhere (``VECTOROPS_DSN``): this machine's memory says nothing of it.
+    :raises SettingError: when it is above the memory of this machine, where the embedded server builds indexes: an
+        index build sized to it would be killed or swap.
     """
     memory_mb = machine_memory_mb()
     value = _int_env("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", max(64, min(4096, memory_mb // 2)))
-    if value > memory_mb:
+    if value > memory_mb and not external:
         raise SettingError(f"VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB={value} is above this machine's memory "
                            f"({memory_mb} MB): an index build given that much maintenance_work_mem would be killed "
                            "or swap; set it below the memory")
@@ -205,7 +221,7 @@ def load_settings() -> Settings:
         chroma_path=os.environ.get("CHROMA_DB_PATH") or None,
         fetch_batch=_int_env("VECTOROPS_FETCH_BATCH", 5000),
         chunk_rows=_int_env("VECTOROPS_CHUNK_ROWS", 100_000),
-        max_maintenance_work_mem_mb=_max_maintenance_work_mem_mb(),
+        max_maintenance_work_mem_mb=_max_maintenance_work_mem_mb(bool(os.environ.get("VECTOROPS_DSN"))),
         claim_ttl_s=_int_env("VECTOROPS_CLAIM_TTL_S", 600),
         validation_sample=_int_env("VECTOROPS_VALIDATION_SAMPLE", 200),
         validation_seed=_int_env("VECTOROPS_VALIDATION_SEED", 0, minimum=0),

@@ -42,8 +42,9 @@ class LoginRefused(psycopg.OperationalError):
 
 
 # libpq reports a refused login without a SQLSTATE: the server's FATAL message is all there is
-_REFUSED_LOGIN = re.compile(r"password authentication failed for user|role \".*\" does not exist|"
-                            r"no pg_hba\.conf entry|authentication failed for user|is not permitted to log in")
+_REFUSED_LOGIN = re.compile(r"FATAL:\s+(?:password authentication failed for user|"
+                            r"role \"[^\"]*\" (?:does not exist|is not permitted to log in)|"
+                            r"no pg_hba\.conf entry|\S+ authentication failed for user)")
 _REFUSED_STATES = {"28P01", "28000"}
 
 
@@ -60,8 +61,10 @@ def login_refused(exc: BaseException) -> str | None:
         for candidate in (current, getattr(current, "orig", None)):  # SQLAlchemy's DBAPIError wraps the driver's
             if isinstance(candidate, LoginRefused):
                 return str(candidate)
+            # libpq's own connection failures carry no SQLSTATE; an error of a session that had logged in does
             if isinstance(candidate, psycopg.OperationalError) and (
-                    candidate.sqlstate in _REFUSED_STATES or _REFUSED_LOGIN.search(str(candidate))):
+                    candidate.sqlstate in _REFUSED_STATES
+                    or (candidate.sqlstate is None and _REFUSED_LOGIN.search(str(candidate)))):
                 return _refused_line(candidate)
         current = current.__cause__ or current.__context__
     return None

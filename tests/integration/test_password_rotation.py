@@ -112,3 +112,88 @@ def test_the_new_password_comes_from_a_pipe_or_twice_from_the_prompt(tmp_path: P
         read_new_password(READER, None, stdin=Pipe("\n"))
     with pytest.raises(ValueError, match=r"--password-file .*missing: cannot read it"):
         read_new_password(READER, str(tmp_path / "missing"))
+
+
+def test_careless_input_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A multi-line pipe is not cut to its first line, an empty --password-file (an unset variable) does not fall
+    back to standard input, and a closed standard input asks for --password-file."""
+    class Pipe(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    with pytest.raises(ValueError, match="holds a line break"):
+        read_new_password(READER, None, stdin=Pipe("first\nsecond\n"))
+    with pytest.raises(ValueError, match="holds a line break"):
+        (tmp_path / "two-lines").write_text("first\r\nsecond")
+        read_new_password(READER, str(tmp_path / "two-lines"))
+    with pytest.raises(ValueError, match="--password-file : cannot read it"):
+        read_new_password(READER, "", stdin=Pipe("from a pipe\n"))
+    import sys
+
+    saved, sys.stdin = sys.stdin, None  # type: ignore[assignment]
+    try:
+        with pytest.raises(ValueError, match=r"no standard input .* use --password-file"):
+            read_new_password(READER, None)
+    finally:
+        sys.stdin = saved
+
+
+def test_concurrent_rotations_lose_nothing_and_restore_rotates(settings: Any, dsn: str) -> None:
+    """Two rotations at once (and `db up` beside them) are serialised: the local file ends with both new
+    passwords, each logs in, and the next bootstrap does not set an old one back. vectorops_restore rotates too."""
+    import threading
+
+    from vectorops import db
+    from vectorops.db_roles import MONITOR, RESTORE
+    from vectorops.password_rotation import rotate_password
+
+    new = {role: f"concurrent-{role}-{uuid.uuid4().hex}" for role in (READER, MONITOR, RESTORE)}
+    errors: list[BaseException] = []
+
+    def rotate(role: str) -> None:
+        try:
+            rotate_password(dsn, settings.home, role, new[role])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rotate, args=(role,)) for role in new]
+    threads.append(threading.Thread(target=db.bootstrap, args=(settings,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    db.bootstrap(settings)
+    local = read_local_passwords(settings.home)
+    for role, password in new.items():
+        assert local[role] == password, f"{role}'s rotation was lost from the local file"
+        with psycopg.connect(make_conninfo(dsn, user=role, password=password, dbname="vectorops")) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (role,)
+
+
+def test_a_connection_error_that_is_no_login_is_not_called_a_refused_login(dsn: str) -> None:
+    """An error of a logged-in session whose text quotes a login failure (a hostile table name) is what it is."""
+    from vectorops.db import login_refused
+
+    name = 'role "x" does not exist'
+    with psycopg.connect(dsn, autocommit=True) as holder, psycopg.connect(dsn, autocommit=True) as other:
+        holder.execute(sql.SQL("CREATE TABLE {} (n int)").format(sql.Identifier("public", name)))
+        try:
+            holder.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(sql.Identifier("public", name)))
+            holder.execute("BEGIN")
+            holder.execute(sql.SQL("SELECT * FROM {} FOR UPDATE").format(sql.Identifier("public", name)))
+            with pytest.raises(psycopg.errors.LockNotAvailable) as caught:
+                other.execute(sql.SQL("SELECT * FROM {} FOR UPDATE NOWAIT").format(sql.Identifier("public", name)))
+            assert login_refused(caught.value) is None
+            holder.execute("ROLLBACK")
+        finally:
+            holder.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("public", name)))
+
+
+def test_a_missing_database_is_said_once_and_not_as_a_lost_connection(
+        dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("VECTOROPS_DSN", make_conninfo(dsn, dbname="no_such_database"))
+    assert cli.main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert 'database "no_such_database" does not exist' in err and "lost the connection" not in err
+    assert "resumes" not in err
