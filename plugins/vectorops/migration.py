@@ -87,12 +87,19 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
     dsn = db.bootstrap(settings)
     with db.connect(dsn, autocommit=True) as conn:
         table = check_target(conn, request.source.uri, info.ref, request.target_schema, request.previous_table)
-        collection = collection_key_for(conn, request.source.uri, info.ref, request.target_schema,
-                                        request.previous_table)
-        attempt = claims.claim(conn, collection=collection, run_id=run_id,
-                               fingerprint=_fingerprint(request.source, info, embedding_plan),
-                               target_schema=request.target_schema, table_name=table,
-                               source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
+        # the key is chosen and claimed under a lock on the label (the store takes it too), so two migrations of
+        # one label (two stores, two schemas) started at once never pick the same key
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('vectorops.store-key:' || %s, 0))", (info.ref.label,))
+        try:
+            collection = collection_key_for(conn, request.source.uri, info.ref, request.target_schema,
+                                            request.previous_table)
+            attempt = claims.claim(conn, collection=collection, run_id=run_id,
+                                   fingerprint=_fingerprint(request.source, info, embedding_plan),
+                                   target_schema=request.target_schema, table_name=table,
+                                   source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops.store-key:' || %s, 0))",
+                         (info.ref.label,))
         try:
             pgvector_sink.create_schema(conn, request.target_schema)  # committed now: parallel prepares need it
             with claims.holding_live_lock(conn, collection), conn.transaction():
