@@ -71,10 +71,13 @@ def _command(how: str, store: Path, schema: str) -> list[str]:
 
 
 def _waiting_on_claim(conn: psycopg.Connection) -> int:
+    """Runs waiting to claim the collection: on the claim itself, or (the second) on the lock under which a key is
+    chosen and claimed, which the first holds while it waits on the claim."""
     return int(conn.execute(
         """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1
-             AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('vectorops:claim:' || %s, 0)""",
-        (COLLECTION,)).fetchone()[0])
+             AND ((classid::bigint << 32) | objid::bigint) IN (hashtextextended('vectorops:claim:' || %s, 0),
+                                                             hashtextextended('vectorops.store-key:' || %s, 0))""",
+        (COLLECTION, COLLECTION)).fetchone()[0])
 
 
 def test_two_runs_started_together_exactly_one_writes_and_the_other_names_it(
