@@ -296,7 +296,7 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from vectorops import cli
+    from vectorops import cli, cli_migrate
 
     monkeypatch.delenv("AIRFLOW_CONN_VECTOROPS_CLI_CHROMA", raising=False)  # undone after the test
     url = (f"https://127.0.0.1:{server.proxies['bearer'].port}/?token={TOKEN}&ca_bundle={server.ca.ca_file}"
@@ -309,6 +309,6 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
     with create_session() as session:
         run = session.scalars(select(DagRun).where(DagRun.dag_id == "chroma_to_pgvector")
                               .order_by(DagRun.id.desc()).limit(1)).one()
-        assert run.conf["chroma_conn"] == cli.CLI_CHROMA_CONN and TOKEN not in json.dumps(run.conf)
+        assert run.conf["chroma_conn"] == cli_migrate.CLI_CHROMA_CONN and TOKEN not in json.dumps(run.conf)
         values = session.scalars(select(XComModel.value).where(XComModel.run_id == run.run_id)).all()
     assert values and TOKEN not in json.dumps(values, default=str)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from vectorops import chroma_connection, cli
+from vectorops import chroma_connection, cli, cli_migrate
 from vectorops.chroma_connection import connection_from_url, server_connection
 from vectorops.chroma_store import SourceError
 from vectorops.config import load_settings
@@ -62,11 +62,11 @@ def test_a_bad_url_is_rejected_without_echoing_it(url: str, message: str) -> Non
 
 def test_the_cli_keeps_an_id_and_turns_a_url_into_a_process_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_VECTOROPS_CLI_CHROMA", raising=False)
-    assert cli.chroma_conn_id("chroma_prod") == "chroma_prod" and cli.chroma_conn_id(None) is None
+    assert cli_migrate.chroma_conn_id("chroma_prod") == "chroma_prod" and cli_migrate.chroma_conn_id(None) is None
     assert "AIRFLOW_CONN_VECTOROPS_CLI_CHROMA" not in os.environ
     args = cli.build_parser().parse_args(["migrate", "--chroma-conn", "https://h:9443/?token=s3cret-t0ken&tenant=t1"])
-    params = cli._params(args)
-    assert params["chroma_conn"] == cli.CLI_CHROMA_CONN and "s3cret" not in json.dumps(params)
+    params = cli_migrate._params(args)
+    assert params["chroma_conn"] == cli_migrate.CLI_CHROMA_CONN and "s3cret" not in json.dumps(params)
     assert json.loads(os.environ["AIRFLOW_CONN_VECTOROPS_CLI_CHROMA"])["password"] == "s3cret-t0ken"
     with pytest.raises(SystemExit):  # one source at a time
         cli.build_parser().parse_args(["migrate", "--chroma-conn", "c", "--chroma-path", "/x"])
