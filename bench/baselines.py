@@ -16,8 +16,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops import chroma_fetch, chroma_source, db
+from vectorops.chroma import fetch, source
 from vectorops.config import Settings
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.connect import connect
 
 
 @dataclass(frozen=True)
@@ -45,29 +47,29 @@ class CopyTiming:
 
 def read_vectors(store_path: Path, collection: str) -> np.ndarray:
     """All embeddings of ``collection`` as one float32 (rows, dims) array (read once, outside any timing)."""
-    spec = chroma_source.SourceSpec(path=str(store_path))
-    coll = chroma_source.get_collection(spec, collection)
-    page = chroma_source.max_batch(spec, 50_000)
+    spec = source.SourceSpec(path=str(store_path))
+    coll = source.get_collection(spec, collection)
+    page = source.max_batch(spec, 50_000)
     parts: list[np.ndarray] = []
-    for ids in chroma_fetch.iter_id_pages(spec, collection, page):
+    for ids in fetch.iter_id_pages(spec, collection, page):
         got = coll.get(ids=ids, include=["embeddings"])
         parts.append(np.asarray(got["embeddings"], dtype=np.float32))
     return np.ascontiguousarray(np.concatenate(parts))
 
 
-def read_records(store_path: Path, collection: str, limit: int) -> chroma_source.RecordBatch:
+def read_records(store_path: Path, collection: str, limit: int) -> source.RecordBatch:
     """The first ``limit`` records (by Chroma's scan order) with every field, for the INSERT baseline."""
-    spec = chroma_source.SourceSpec(path=str(store_path))
-    page = chroma_source.max_batch(spec, 50_000)
+    spec = source.SourceSpec(path=str(store_path))
+    page = source.max_batch(spec, 50_000)
     ids: list[str] = []
-    for page_ids in chroma_fetch.iter_id_pages(spec, collection, page):
+    for page_ids in fetch.iter_id_pages(spec, collection, page):
         ids.extend(page_ids)
         if len(ids) >= limit:
             break
     ids = ids[:limit]
-    batches = [chroma_fetch.fetch(spec, collection, ids[i:i + page]) for i in range(0, len(ids), page)]
+    batches = [fetch.fetch(spec, collection, ids[i:i + page]) for i in range(0, len(ids), page)]
     embeddings = np.concatenate([np.asarray(b.embeddings, dtype=np.float32) for b in batches])
-    return chroma_source.RecordBatch(ids=ids, embeddings=embeddings,
+    return source.RecordBatch(ids=ids, embeddings=embeddings,
                                      documents=[d for b in batches for d in b.documents],
                                      metadatas=[m for b in batches for m in b.metadatas],
                                      uris=[u for b in batches for u in b.uris])
@@ -91,7 +93,7 @@ def raw_copy(settings: Settings, vectors: np.ndarray, run: int) -> CopyTiming:
     from pgvector.psycopg import register_vector
 
     dims = int(vectors.shape[1])
-    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+    with connect(bootstrap(settings), application_name="vectorops-bench") as conn:
         register_vector(conn)
         table = _fresh_table(conn, f"raw_copy_{run}", f"embedding vector({dims})", unlogged=True)
         cur = conn.cursor()
@@ -110,7 +112,7 @@ def raw_copy(settings: Settings, vectors: np.ndarray, run: int) -> CopyTiming:
     return CopyTiming(len(vectors), seconds)
 
 
-def insert_loop(settings: Settings, records: chroma_source.RecordBatch, run: int) -> CopyTiming:
+def insert_loop(settings: Settings, records: source.RecordBatch, run: int) -> CopyTiming:
     """The naive load: one ``cursor.execute`` INSERT per record, one commit at the end.
 
     Into a fresh unindexed table shaped like a vectorops shadow table (id, embedding, document, metadata, uri).
@@ -119,7 +121,7 @@ def insert_loop(settings: Settings, records: chroma_source.RecordBatch, run: int
 
     dims = int(records.embeddings.shape[1])
     columns = f"id text NOT NULL, embedding vector({dims}), document text, metadata jsonb, uri text"
-    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+    with connect(bootstrap(settings), application_name="vectorops-bench") as conn:
         register_vector(conn)
         table = _fresh_table(conn, f"insert_loop_{run}", columns, unlogged=False)
         insert = sql.SQL("INSERT INTO {} (id, embedding, document, metadata, uri) VALUES (%s, %s, %s, %s, %s)"

@@ -1,7 +1,7 @@
 """What the validation gate's Chroma cross-check costs, beside a full read of the same collection's files.
 
 The gate asks Chroma's own API (one child process, on one private copy of the store: see
-``vectorops.chroma_snapshot``) for the sample's records and 500 neighbours of 20 queries. This measures, alternating
+``vectorops.chroma.snapshot``) for the sample's records and 500 neighbours of 20 queries. This measures, alternating
 in one process, three times each: a full files read of the collection (the baseline), the private copy alone, and
 the whole cross-check. Run: ``.venv/bin/python bench/crosscheck_bench.py 100000`` (seeds the Gaussian bench store
 under ``bench/.cache`` when it is missing; prints one JSON line).
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from synthetic_store import COLLECTION, is_seeded, seed_store, store_path
 
-from vectorops import chroma_api_child, chroma_fetch, chroma_snapshot
-from vectorops.chroma_source import SourceSpec, describe
+from vectorops.chroma import api_child, fetch, snapshot
+from vectorops.chroma.source import SourceSpec, describe
 
 RUNS = 3
 QUERIES = 20
@@ -35,22 +35,22 @@ def main(argv: list[str]) -> int:
         seed_store(path, rows)
     spec = SourceSpec(path=str(path))
     info = describe(spec, COLLECTION)
-    sample = next(chroma_fetch.iter_records(spec, COLLECTION, info.space, page=SAMPLE, limit=SAMPLE)).ids
+    sample = next(fetch.iter_records(spec, COLLECTION, info.space, page=SAMPLE, limit=SAMPLE)).ids
     queries = np.random.default_rng(0).standard_normal((QUERIES, info.dimensions or 1)).astype(np.float32)
     read, copy, check = [], [], []
     for _ in range(RUNS):
         started = time.perf_counter()
-        sum(len(batch.ids) for batch in chroma_fetch.iter_records(spec, COLLECTION, info.space))
+        sum(len(batch.ids) for batch in fetch.iter_records(spec, COLLECTION, info.space))
         read.append(time.perf_counter() - started)
         started = time.perf_counter()
-        chroma_snapshot.private_copy(path)
+        snapshot.private_copy(path)
         copy.append(time.perf_counter() - started)
-        chroma_snapshot.discard(path)
+        snapshot.discard(path)
         started = time.perf_counter()
-        chroma_api_child.crosscheck(spec, COLLECTION, sample, queries, NEIGHBOURS)
+        api_child.crosscheck(spec, COLLECTION, sample, queries, NEIGHBOURS)
         check.append(time.perf_counter() - started)
     print(json.dumps({
-        "rows": rows, "store_mb": round(chroma_snapshot.store_bytes(path) / 2**20, 1),
+        "rows": rows, "store_mb": round(snapshot.store_bytes(path) / 2**20, 1),
         "full_files_read_s": [round(s, 2) for s in read], "private_copy_s": [round(s, 2) for s in copy],
         "crosscheck_s": [round(s, 2) for s in check],
         "crosscheck_over_full_read": round(statistics.median(check) / statistics.median(read), 2),

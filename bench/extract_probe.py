@@ -7,7 +7,7 @@ uri) of ``bench_vectors`` and prints one JSON line. Modes:
 * ``paged_api``: an id scan (``include=[]``, pages of 50,000), then ``get(ids=...)`` by 5,000 ids, in the
   migration's id order (Chroma's API, as vectorops reads an HTTP source or a store it cannot read directly);
 * ``vectorops``: what a migration reads (:func:`load_bench.staged_batches`): the ids and positions from the
-  files, sorted bytewise as the chunk plan orders them, then :func:`vectorops.chroma_fetch.fetch_staged` by 5,000.
+  files, sorted bytewise as the chunk plan orders them, then :func:`vectorops.chroma.fetch.fetch_staged` by 5,000.
 
 The clock starts after the imports and stops when the last record is in memory; peak memory is this process's
 ``VmHWM`` (fresh per mode, so no mode inherits another's peak).
@@ -31,9 +31,9 @@ ID_PAGE = 50_000
 
 
 def _unpaged(path: Path) -> int:
-    from vectorops import chroma_source
+    from vectorops.chroma import source
 
-    collection = chroma_source.get_collection(chroma_source.SourceSpec(path=str(path)), COLLECTION)
+    collection = source.get_collection(source.SourceSpec(path=str(path)), COLLECTION)
     got = collection.get(include=["embeddings", "documents", "metadatas"])
     return len(got["ids"])
 
@@ -43,12 +43,12 @@ def _sorted_bytewise(ids: list[str]) -> list[str]:
 
 
 def _paged_api(path: Path) -> int:
-    from vectorops import chroma_fetch, chroma_source
+    from vectorops.chroma import fetch, source
 
-    spec = chroma_source.SourceSpec(path=str(path))
-    ids = _sorted_bytewise([i for page in chroma_fetch.iter_id_pages(spec, COLLECTION, ID_PAGE) for i in page])
+    spec = source.SourceSpec(path=str(path))
+    ids = _sorted_bytewise([i for page in fetch.iter_id_pages(spec, COLLECTION, ID_PAGE) for i in page])
     read = 0
-    for batch in chroma_fetch.fetch_ahead(spec, COLLECTION, (ids[i:i + FETCH] for i in range(0, len(ids), FETCH))):
+    for batch in fetch.fetch_ahead(spec, COLLECTION, (ids[i:i + FETCH] for i in range(0, len(ids), FETCH))):
         read += len(batch.ids)
     return read
 

@@ -3,7 +3,7 @@
 :func:`run` copies a loaded table to ``<schema>.index_bench`` (the live table and its index stay untouched),
 then builds an HNSW index on the copy, alternating, ``runs`` times each:
 
-* ``vectorops``: :func:`vectorops.indexing.build_hnsw` exactly as ``migration.finalize`` calls it (m and
+* ``vectorops``: :func:`vectorops.load.indexing.build_hnsw` exactly as ``migration.finalize`` calls it (m and
   ef_construction of the collection, 16 and 100 when the registry has none; ``cap_mb`` =
   ``settings.max_maintenance_work_mem_mb``): ``maintenance_work_mem`` from ``estimate_hnsw_mb``,
   ``max_parallel_maintenance_workers`` = cores − 1. Its time is the ``CREATE INDEX`` alone, as vectorops
@@ -54,7 +54,7 @@ def _say(message: str) -> None:
 
 
 def _workers() -> int:
-    """cores − 1, as :func:`vectorops.indexing.build_hnsw` sets it (and the issue asks of the hand-tuned build)."""
+    """cores − 1, as :func:`vectorops.load.indexing.build_hnsw` sets it (and the issue asks of the hand-tuned build)."""
     return max(0, min(7, (os.cpu_count() or 2) - 1))
 
 
@@ -80,7 +80,7 @@ def graph_bytes_per_row(conn: psycopg.Connection, schema: str, table: str, space
 
     :return: ``None`` when the sample fit (too few rows to fill the memory).
     """
-    from vectorops.indexing import OPCLASS
+    from vectorops.load.indexing import OPCLASS
 
     notices: list[str] = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
@@ -103,7 +103,7 @@ def graph_bytes_per_row(conn: psycopg.Connection, schema: str, table: str, space
 def hand_tuned_memory_mb(estimate_mb: int, measured_mb: float | None) -> int:
     """``maintenance_work_mem`` of the hand-tuned build: twice the larger of the estimate and the measured graph.
 
-    :param estimate_mb: :func:`vectorops.indexing.estimate_hnsw_mb` for the table.
+    :param estimate_mb: :func:`vectorops.load.indexing.estimate_hnsw_mb` for the table.
     :param measured_mb: the graph's size from :func:`graph_bytes_per_row`, if it could be measured.
     """
     return max(64, HAND_TUNED_HEADROOM * max(estimate_mb, math.ceil(measured_mb or 0)))
@@ -117,7 +117,7 @@ def _reset(dsn: str, schema: str) -> None:
 
 
 def _build_vectorops(dsn: str, settings: Any, schema: str, space: str, shape: dict[str, Any]) -> dict[str, Any]:
-    from vectorops import indexing
+    from vectorops.load import indexing
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.perf_counter()
@@ -136,7 +136,7 @@ def _build_vectorops(dsn: str, settings: Any, schema: str, space: str, shape: di
 
 def _build_hand_tuned(dsn: str, schema: str, space: str, shape: dict[str, Any], memory_mb: int,
                       workers: int) -> dict[str, Any]:
-    from vectorops.indexing import OPCLASS
+    from vectorops.load.indexing import OPCLASS
 
     notices: list[str] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -179,10 +179,11 @@ def run(settings: Any, schema: str, table: str, space: str, runs: int = 3) -> di
     :param runs: builds of each kind; medians are reported.
     :return: medians, every run, ``ratio`` (vectorops ÷ hand-tuned), the settings of both and the graph NOTICEs.
     """
-    from vectorops import db, indexing
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.load import indexing
 
     started = time.perf_counter()
-    dsn = db.bootstrap(settings)
+    dsn = bootstrap(settings)
     with psycopg.connect(dsn, autocommit=True) as conn:
         shape = _table_shape(conn, schema, table)
         server = {name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]
@@ -261,13 +262,15 @@ def main(argv: list[str] | None = None) -> int:
     from search_monitor_bench import _seed
     from synthetic_store import COLLECTION, DIMENSIONS, SPACE
 
-    from vectorops import db, runtime
+    pass
     from vectorops.config import load_settings
+    from vectorops.db import runtime
+    from vectorops.db.bootstrap import bootstrap
 
     with contextlib.redirect_stdout(sys.stderr):  # the progress lines of search_monitor_bench
         store = _seed(args.rows, DIMENSIONS, args.shape)
     settings = load_settings()
-    dsn = db.bootstrap(settings)
+    dsn = bootstrap(settings)
     try:
         workloads.reset_schema(settings)
         _say(f"migrating {store.name} into schema {workloads.SCHEMA}")

@@ -10,7 +10,7 @@ import os
 import socket
 from pathlib import Path
 
-from vectorops.runtime import port_is_free, running_port
+from vectorops.db.runtime import port_is_free, running_port
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent

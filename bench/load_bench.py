@@ -3,9 +3,9 @@
 All four write the same records, read once from the store beforehand (not timed), into a fresh unindexed table
 on the same server, timed from the first statement to the commit:
 
-* ``vectorops``: :func:`vectorops.pgvector_sink.write_batches`, the loader itself (per-record checks,
+* ``vectorops``: :func:`vectorops.load.sink.write_batches`, the loader itself (per-record checks,
   quarantine decisions, binary encoding, one ``COPY ... (FORMAT BINARY)`` fed by a writer thread) into a shadow
-  table made by :func:`vectorops.pgvector_sink.create_shadow`: five columns, UNLOGGED, as a migration writes
+  table made by :func:`vectorops.load.sink.create_shadow`: five columns, UNLOGGED, as a migration writes
   them; then, timed apart, the ``SET LOGGED`` that finalize runs to make it durable;
 * ``raw_copy`` (:func:`baselines.raw_copy`): the physical limit, the vectors alone into an UNLOGGED table;
 * ``insert_loop`` (:func:`baselines.insert_loop`) and ``executemany``: the usual alternatives, every field.
@@ -24,51 +24,56 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops import chroma_fetch, chroma_files, chroma_source, db, pgvector_sink, reembed, unlogged_shadow
+from vectorops.chroma import fetch, source
+from vectorops.chroma.files import reader
 from vectorops.config import Settings
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.connect import connect
+from vectorops.embedding import policy
+from vectorops.load import sink, unlogged
 
 BATCH = 5_000
 
 
 def staged_batches(store_path: str, collection: str, limit: int | None = None
-                   ) -> Iterator[chroma_source.RecordBatch]:
+                   ) -> Iterator[source.RecordBatch]:
     """The collection's records as a migration reads them: ids and positions from the store's files, sorted
     bytewise as the chunk plan orders them, then fetched in 5,000-record batches (the files reader's thread)."""
-    spec = chroma_source.SourceSpec(path=store_path)
-    files = chroma_source.store_files(spec, collection, "cosine")
+    spec = source.SourceSpec(path=store_path)
+    files = source.store_files(spec, collection, "cosine")
     if files is None:
         raise RuntimeError(f"{store_path}: the store's files cannot be read directly")
     ids: list[str] = []
     positions: list[int] = []
-    for page, where in chroma_files.iter_id_positions(files):
+    for page, where in reader.iter_id_positions(files):
         ids.extend(page)
         positions.extend(where.tolist())
     order = sorted(range(len(ids)), key=lambda k: ids[k].encode("utf-8", "surrogatepass"))[:limit]
     ids = [ids[k] for k in order]
     positions = [positions[k] for k in order]
     pages = ((ids[i:i + BATCH], positions[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    return chroma_fetch.fetch_staged(spec, collection, "cosine", files.stamp, pages)
+    return fetch.fetch_staged(spec, collection, "cosine", files.stamp, pages)
 
 
-def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[chroma_source.RecordBatch]:
+def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[source.RecordBatch]:
     """:func:`staged_batches`, all in memory."""
     return list(staged_batches(store_path, collection, limit))
 
 
-def stacked(batches: Sequence[chroma_source.RecordBatch]) -> np.ndarray:
+def stacked(batches: Sequence[source.RecordBatch]) -> np.ndarray:
     """All vectors of ``batches`` as one float32 array (for the raw COPY baseline)."""
     return np.ascontiguousarray(np.concatenate([np.asarray(b.embeddings, dtype=np.float32) for b in batches]))
 
 
-def merged(batches: Sequence[chroma_source.RecordBatch]) -> chroma_source.RecordBatch:
+def merged(batches: Sequence[source.RecordBatch]) -> source.RecordBatch:
     """``batches`` as one batch (for the row-by-row baselines)."""
-    return chroma_source.RecordBatch(ids=[i for b in batches for i in b.ids], embeddings=stacked(batches),
+    return source.RecordBatch(ids=[i for b in batches for i in b.ids], embeddings=stacked(batches),
                                      documents=[d for b in batches for d in b.documents],
                                      metadatas=[m for b in batches for m in b.metadatas],
                                      uris=[u for b in batches for u in b.uris])
 
 
-def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBatch], space: str,
+def vectorops_load(settings: Settings, batches: Sequence[source.RecordBatch], space: str,
                    run: int) -> CopyTiming:
     """Check, encode and COPY ``batches`` the way ``pgvector_sink.copy_chunk`` does, into a fresh shadow table,
     then make it logged as ``migration.finalize`` does (timed apart: ``logged_seconds``).
@@ -76,20 +81,20 @@ def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBat
     :raises RuntimeError: when a record was quarantined or the table does not hold every record.
     """
     dims = int(np.asarray(batches[0].embeddings).shape[1])
-    plan = reembed.EmbeddingPlan(reembed.COPY, dims, dims, None, None, False, "benchmark: source vectors")
+    plan = policy.EmbeddingPlan(policy.COPY, dims, dims, None, None, False, "benchmark: source vectors")
     rows = sum(len(b.ids) for b in batches)
     name = f"vectorops_load_{run}"
-    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+    with connect(bootstrap(settings), application_name="vectorops-bench") as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, name)))
-        pgvector_sink.create_shadow(conn, SCHEMA, name, dims)
+        sink.create_shadow(conn, SCHEMA, name, dims)
         conn.commit()
-        tally = pgvector_sink._Tally()
+        tally = sink._Tally()
         started = time.perf_counter()
-        quarantined = len(pgvector_sink.write_batches(conn, SCHEMA, name, batches, plan, space, tally))
+        quarantined = len(sink.write_batches(conn, SCHEMA, name, batches, plan, space, tally))
         conn.commit()
         seconds = time.perf_counter() - started
         started = time.perf_counter()
-        unlogged_shadow.make_logged(conn, SCHEMA, name)  # what finalize does before indexing
+        unlogged.make_logged(conn, SCHEMA, name)  # what finalize does before indexing
         conn.commit()
         logged_seconds = time.perf_counter() - started
         count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, name))).fetchone()
@@ -100,13 +105,13 @@ def vectorops_load(settings: Settings, batches: Sequence[chroma_source.RecordBat
     return CopyTiming(rows, seconds, logged_seconds)
 
 
-def executemany(settings: Settings, records: chroma_source.RecordBatch, run: int) -> CopyTiming:
+def executemany(settings: Settings, records: source.RecordBatch, run: int) -> CopyTiming:
     """``cursor.executemany`` of one INSERT over every record (psycopg pipelines it), one commit."""
     from pgvector.psycopg import register_vector
 
     dims = int(records.embeddings.shape[1])
     columns = f"id text NOT NULL, embedding vector({dims}), document text, metadata jsonb, uri text"
-    with db.connect(db.bootstrap(settings), application_name="vectorops-bench") as conn:
+    with connect(bootstrap(settings), application_name="vectorops-bench") as conn:
         register_vector(conn)
         table = _fresh_table(conn, f"executemany_{run}", columns, unlogged=False)
         insert = sql.SQL("INSERT INTO {} (id, embedding, document, metadata, uri) VALUES (%s, %s, %s, %s, %s)"

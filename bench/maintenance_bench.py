@@ -69,12 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     from search_monitor_bench import _isolate
 
     _isolate()
-    from vectorops import db
     from vectorops.config import load_settings
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.connect import connect
 
     settings = load_settings()
-    dsn = db.bootstrap(settings)
-    with db.connect(dsn, autocommit=True) as conn:
+    dsn = bootstrap(settings)
+    with connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             """SELECT collection, table_schema, table_name, index_name, loaded_count FROM vectorops.collection_registry
                WHERE (%s::text IS NULL OR collection = %s) ORDER BY loaded_count DESC LIMIT 1""",

@@ -63,10 +63,10 @@ def main() -> None:
         dsn = args.dsn
     else:
         isolation.isolate()
-        from vectorops import db
         from vectorops.config import load_settings
+        from vectorops.db.bootstrap import bootstrap
 
-        dsn = db.bootstrap(load_settings())
+        dsn = bootstrap(load_settings())
     from vectorops.store.postgres import PostgresStore
 
     schema = "bench_pool"

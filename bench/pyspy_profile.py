@@ -19,9 +19,9 @@ from typing import Any
 import isolation
 
 RATE = 200
-STEPS = {"prepare": "prepare (vectorops/migration.py)", "load": "load (vectorops/migration.py)",
-         "finalize": "finalize (vectorops/migration.py)",
-         "finalize: Great Expectations suite (pool thread)": "_suite (vectorops/quality.py)"}
+STEPS = {"prepare": "prepare (vectorops/migration/steps.py)", "load": "load (vectorops/migration/steps.py)",
+         "finalize": "finalize (vectorops/migration/steps.py)",
+         "finalize: Great Expectations suite (pool thread)": "_suite (vectorops/quality/gate.py)"}
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?):(?P<line>\d+)\)$")
 
 

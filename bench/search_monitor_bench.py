@@ -63,9 +63,10 @@ def _migrate(settings: Any, store: Path, collection: str, rows: int, again: bool
     """Migrate unless the server already holds this store's table in full (``--remigrate`` forces it)."""
     import workloads
 
-    from vectorops import db
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.connect import connect
 
-    with db.connect(db.bootstrap(settings), autocommit=True) as conn:
+    with connect(bootstrap(settings), autocommit=True) as conn:
         found = conn.execute("""SELECT loaded_count, source_uri FROM vectorops.collection_registry
                                 WHERE collection = %s AND table_schema = %s""", (collection, SCHEMA)).fetchone()
     if found and found[0] == rows and str(store) in str(found[1]) and not again:
@@ -94,13 +95,16 @@ def _chroma(settings: Any, store: Path, collection: str, metadata_filter: dict[s
     """Chroma's own query on the monitor's probe set, scored against pgvector's exact top-10."""
     from pgvector.psycopg import register_vector
 
-    from vectorops import chroma_source, db, runtime
+    pass
+    from vectorops.chroma import source
+    from vectorops.db import runtime
+    from vectorops.db.connect import connect
     from vectorops.monitor import probe_queries
     from vectorops.monitor.latency import percentiles
     from vectorops.monitor.probe_set import stored_probe_set
     from vectorops.monitor.target import load_target
 
-    with db.connect(runtime.start(settings), autocommit=True) as conn:
+    with connect(runtime.start(settings), autocommit=True) as conn:
         register_vector(conn)
         target = load_target(conn, collection, None)
         probes = stored_probe_set(conn, target)
@@ -108,9 +112,9 @@ def _chroma(settings: Any, store: Path, collection: str, metadata_filter: dict[s
         exact = probe_queries.exact_round(conn, target, probes.record_ids, probes.vectors)
         exact_filtered = (probe_queries.exact_round(conn, target, probes.record_ids, probes.vectors, metadata_filter)
                           if metadata_filter else None)
-    spec = chroma_source.SourceSpec(path=str(store))
-    col = chroma_source.get_collection(spec, collection)
-    result: dict[str, Any] = {"ef_search": chroma_source.describe(spec, collection).hnsw_ef_search}
+    spec = source.SourceSpec(path=str(store))
+    col = source.get_collection(spec, collection)
+    result: dict[str, Any] = {"ef_search": source.describe(spec, collection).hnsw_ef_search}
     for name, where, truth in (("", None, exact), ("filtered_", metadata_filter, exact_filtered)):
         if truth is None:
             continue
@@ -159,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     _isolate()
     from synthetic_store import COLLECTION
 
-    from vectorops import runtime
     from vectorops.config import load_settings
+    from vectorops.db import runtime
 
     started = time.perf_counter()
     store = _seed(args.rows, args.dimensions, args.shape)

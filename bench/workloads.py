@@ -21,9 +21,13 @@ from typing import Any
 
 from psycopg import sql
 
-from vectorops import chroma_fetch, db, migration, pgvector_sink
+from vectorops.chroma import fetch
 from vectorops.config import Settings
-from vectorops.migration_request import request_from_params
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.connect import connect
+from vectorops.load import sink
+from vectorops.migration import steps as migration_steps
+from vectorops.migration.request import request_from_params
 
 SCHEMA = "bench"
 
@@ -83,7 +87,7 @@ class MigrationTiming:
 
 def checkpoint(settings: Settings) -> None:
     """Flush dirty buffers so that one run's writes do not slow the next one down."""
-    with db.connect(db.bootstrap(settings), autocommit=True) as conn:
+    with connect(bootstrap(settings), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
 
 
@@ -96,7 +100,7 @@ def drop_schema(dsn: str, schema: str) -> None:
 
     Claims and chunks go with their migration runs (``ON DELETE CASCADE``).
     """
-    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
+    with connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
         conn.execute("""DELETE FROM vectorops.migration_source_ids WHERE attempt_id IN
                             (SELECT attempt_id FROM vectorops.migration_runs WHERE target_schema = %s)""", (schema,))
@@ -110,9 +114,9 @@ def drop_schema(dsn: str, schema: str) -> None:
 
 def reset_schema(settings: Settings) -> None:
     """Drop the benchmark's schema and its bookkeeping rows (see :func:`drop_schema`), then create it empty."""
-    dsn = db.bootstrap(settings)
+    dsn = bootstrap(settings)
     drop_schema(dsn, SCHEMA)
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
 
 
@@ -133,7 +137,7 @@ def phase_clock() -> Iterator[dict[str, float]]:
     """
     clock = {"fetch_s": 0.0, "encode_s": 0.0, "fetch_overlapped": 0.0}
     caller = threading.get_ident()
-    targets = [(chroma_fetch, "fetch", "fetch_s"), (pgvector_sink, "_encode_batch", "encode_s")]
+    targets = [(fetch, "fetch", "fetch_s"), (sink, "_encode_batch", "encode_s")]
     originals: list[tuple[Any, str, Callable[..., Any]]] = []
 
     def timed(func: Callable[..., Any], key: str) -> Callable[..., Any]:
@@ -170,18 +174,18 @@ def run_migration(settings: Settings, store_path: Path, collection: str, run_id:
     """
     request = migration_request(store_path, collection, settings, schema)
     started = time.perf_counter()
-    plan = migration.prepare(settings, request, collection, run_id)
+    plan = migration_steps.prepare(settings, request, collection, run_id)
     prepared = time.perf_counter()
     if on_step:
         on_step("prepare")
     loaded = 0
     with phase_clock() as clock:
         for chunk_no in plan["chunks"]:
-            loaded += int(migration.load(settings, plan, chunk_no)["loaded"])
+            loaded += int(migration_steps.load(settings, plan, chunk_no)["loaded"])
     load_done = time.perf_counter()
     if on_step:
         on_step("load")
-    summary = migration.finalize(settings, plan)
+    summary = migration_steps.finalize(settings, plan)
     finished = time.perf_counter()
     if on_step:
         on_step("finalize")
@@ -207,9 +211,9 @@ def profile_chunk_load(settings: Settings, store_path: Path, collection: str, ru
     """
     request = migration_request(store_path, collection, settings)
     prepare_profiler = cProfile.Profile()
-    plan = prepare_profiler.runcall(migration.prepare, settings, request, collection, run_id)
+    plan = prepare_profiler.runcall(migration_steps.prepare, settings, request, collection, run_id)
     load_profiler = cProfile.Profile()
-    result = load_profiler.runcall(migration.load, settings, plan, plan["chunks"][0])
+    result = load_profiler.runcall(migration_steps.load, settings, plan, plan["chunks"][0])
     return {"chunk_rows": int(result["read"]), "prepare": _top_functions(prepare_profiler, limit),
             "load": _top_functions(load_profiler, limit)}
 
@@ -228,9 +232,9 @@ def pyinstrument_chunk_load(settings: Settings, store_path: Path, collection: st
     request = migration_request(store_path, collection, settings)
     steps: dict[str, Any] = {}
     with Profiler(interval=0.001, async_mode="disabled") as prepare_profiler:
-        plan = migration.prepare(settings, request, collection, run_id)
+        plan = migration_steps.prepare(settings, request, collection, run_id)
     with Profiler(interval=0.001, async_mode="disabled") as load_profiler:
-        result = migration.load(settings, plan, plan["chunks"][0])
+        result = migration_steps.load(settings, plan, plan["chunks"][0])
     for step, profiler in (("prepare", prepare_profiler), ("load", load_profiler)):
         session = profiler.last_session
         own: dict[str, float] = {}
@@ -264,7 +268,7 @@ def _top_functions(profiler: cProfile.Profile, limit: int) -> dict[str, Any]:
 
 
 def _short_path(filename: str) -> str:
-    """``vectorops/pgvector_sink.py`` rather than the full site-packages or checkout path."""
+    """``vectorops/load/sink.py`` rather than the full site-packages or checkout path."""
     parts = Path(filename).parts
     for anchor in ("vectorops", "chromadb", "psycopg", "numpy", "pgvector"):
         if anchor in parts:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import AssetAlias, Param, dag, task
 
-from vectorops.dag_defaults import default_args
+from vectorops.airflow.defaults import default_args
 
 MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
 
@@ -86,42 +86,42 @@ def chroma_to_pgvector() -> None:
     @task
     def plan_request() -> list[str]:
         """Validate the params and list the collections to migrate (empty on a dry run)."""
-        from vectorops.airflow_tasks import plan_request
+        from vectorops.airflow.tasks.migration import plan_request
 
         return plan_request()
 
     @task(map_index_template="{{ collection }}")
     def prepare_collection(collection: str) -> dict:
         """Claim the collection, stage its ids and plan its chunks."""
-        from vectorops.airflow_tasks import prepare_collection
+        from vectorops.airflow.tasks.migration import prepare_collection
 
         return prepare_collection(collection)
 
     @task(trigger_rule="all_done")
     def list_chunks(plans: list[dict]) -> list[dict]:
         """One entry per chunk of every planned collection."""
-        from vectorops.migration import chunk_tasks
+        from vectorops.migration.steps import chunk_tasks
 
         return chunk_tasks(plans[:])
 
     @task(map_index_template="{{ chunk_label }}")
     def load_chunk(chunk: dict) -> dict:
         """Fetch one id-range chunk from Chroma and COPY it into the shadow table."""
-        from vectorops.airflow_tasks import load_chunk
+        from vectorops.airflow.tasks.migration import load_chunk
 
         return load_chunk(chunk)
 
     @task(trigger_rule="all_done", map_index_template="{{ collection }}", outlets=[MIGRATED_TABLES])
     def finalize_collection(plan: dict) -> dict:
         """Check counts, build the HNSW index, ANALYZE and promote; emits an Asset event for the table."""
-        from vectorops.airflow_tasks import finalize_collection
+        from vectorops.airflow.tasks.migration import finalize_collection
 
         return finalize_collection(plan, MIGRATED_TABLES)
 
     @task(trigger_rule="all_done")
     def summarize(collections: list[str] | None, summaries: list[dict]) -> list[dict]:
         """Print the per-collection summary; fail the run if any collection did not arrive."""
-        from vectorops.airflow_tasks import summarize
+        from vectorops.airflow.tasks.migration import summarize
 
         return summarize(None if collections is None else list(collections), summaries[:])
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from vectorops.dag_defaults import default_args
+from vectorops.airflow.defaults import default_args
 
 
 @dag(
@@ -41,28 +41,28 @@ def pgvector_backup() -> None:
     @task
     def take_backup() -> dict:
         """Dump and check the vector schemas and `vectorops` in one snapshot; archive Chroma; write the manifest."""
-        from vectorops.airflow_backup_tasks import take
+        from vectorops.airflow.tasks.backup import take
 
         return take()
 
     @task
     def verify_backup(backup: dict) -> dict:
         """Restore into a scratch database and compare with the manifest; a mismatch fails and alerts."""
-        from vectorops.airflow_backup_tasks import verify
+        from vectorops.airflow.tasks.backup import verify
 
         return verify(backup)
 
     @task
     def apply_retention() -> dict:
         """Expire backups beyond the kept count or age."""
-        from vectorops.airflow_backup_tasks import retain
+        from vectorops.airflow.tasks.backup import retain
 
         return retain()
 
     @task(trigger_rule="all_done")
     def check_backup_age() -> dict:
         """Alert when the newest verified backup is too old; runs even when the backup failed."""
-        from vectorops.airflow_backup_tasks import check_age
+        from vectorops.airflow.tasks.backup import check_age
 
         return check_age()
 

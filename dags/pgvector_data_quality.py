@@ -19,7 +19,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from vectorops.dag_defaults import default_args
+from vectorops.airflow.defaults import default_args
 
 VALIDATED_TABLES = AssetAlias("vectorops_validated_tables")
 
@@ -39,7 +39,7 @@ def pgvector_data_quality() -> None:
     @task
     def list_migrated() -> list[str]:
         """The collections in `vectorops.collection_registry`."""
-        from vectorops.airflow_tasks import list_migrated
+        from vectorops.airflow.tasks.migration import list_migrated
 
         return list_migrated()
 
@@ -47,7 +47,7 @@ def pgvector_data_quality() -> None:
     @task(map_index_template="{{ collection[:240] }}", outlets=[VALIDATED_TABLES])
     def validate_table(collection: str) -> dict:
         """Run the suite and the checksum check on one live table."""
-        from vectorops.airflow_tasks import validate_table
+        from vectorops.airflow.tasks.migration import validate_table
 
         return validate_table(collection, VALIDATED_TABLES)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from vectorops.dag_defaults import default_args
+from vectorops.airflow.defaults import default_args
 
 
 @dag(
@@ -41,7 +41,7 @@ def pgvector_maintenance() -> None:
     @task
     def plan_maintenance() -> list[str]:
         """Log the plan of every live table and list the tables with work to do."""
-        from vectorops.airflow_maintenance_tasks import plan_maintenance
+        from vectorops.airflow.tasks.maintenance import plan_maintenance
 
         return plan_maintenance()
 
@@ -49,7 +49,7 @@ def pgvector_maintenance() -> None:
     @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1)
     def maintain_table(collection: str) -> dict:
         """Drop or rebuild invalid indexes, rebuild the HNSW index when due, then VACUUM or ANALYZE."""
-        from vectorops.airflow_maintenance_tasks import maintain_table
+        from vectorops.airflow.tasks.maintenance import maintain_table
 
         return maintain_table(collection)
 

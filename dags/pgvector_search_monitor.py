@@ -21,7 +21,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
-from vectorops.dag_defaults import default_args
+from vectorops.airflow.defaults import default_args
 
 
 @dag(
@@ -39,7 +39,7 @@ def pgvector_search_monitor() -> None:
     @task
     def list_live() -> list[str]:
         """The collections whose live table exists."""
-        from vectorops.airflow_monitor_tasks import list_live
+        from vectorops.airflow.tasks.monitor import list_live
 
         return list_live()
 
@@ -47,7 +47,7 @@ def pgvector_search_monitor() -> None:
     @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1)
     def probe_table(collection: str) -> dict:
         """Probe one table's latency and recall; record, advise, alert."""
-        from vectorops.airflow_monitor_tasks import probe_table
+        from vectorops.airflow.tasks.monitor import probe_table
 
         return probe_table(collection)
 

@@ -34,7 +34,7 @@ for _name in ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_CHUNK_ROWS", "VECTOR
               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "VECTOROPS_OWNER_TOKEN"):
     os.environ.pop(_name, None)
 
-from vectorops.airflow_env import airflow_environment  # noqa: E402
+from vectorops.airflow.env import airflow_environment  # noqa: E402
 from vectorops.config import Settings, load_settings  # noqa: E402
 
 # a port nothing listens on: a dag.test() that calls the public API (run notes) never reaches a `make run` on 8080
@@ -45,10 +45,11 @@ os.environ.update(airflow_environment(load_settings()))
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     """Settings of the test session; the embedded server runs for the whole session."""
-    from vectorops import db, runtime
+    from vectorops.db import runtime
+    from vectorops.db.bootstrap import bootstrap
 
     current = load_settings()
-    db.bootstrap(current)
+    bootstrap(current)
     yield current
     if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes away
         sys.modules["airflow.settings"].dispose_orm()
@@ -59,7 +60,7 @@ def settings() -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def dsn(settings: Settings) -> str:
     """DSN of the vectors database of the test server."""
-    from vectorops import runtime
+    from vectorops.db import runtime
 
     return runtime.dsn(settings)
 
@@ -67,7 +68,7 @@ def dsn(settings: Settings) -> str:
 @pytest.fixture(scope="session")
 def airflow_db(settings: Settings) -> dict[str, str]:
     """Airflow's metadata database in the embedded server, migrated once per session."""
-    from vectorops.airflow_env import migrate_metadata
+    from vectorops.airflow.env import migrate_metadata
 
     env = airflow_environment(settings)
     migrate_metadata(env)

@@ -118,15 +118,16 @@ def registry_row(dsn: str, collection: str) -> dict[str, Any]:
 
 def migrate_in_process(settings: Any, params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """Run the migration steps in order, as the DAG wires them, without Airflow (fast for fidelity tests)."""
-    from vectorops import migration, migration_request
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
 
     request = migration_request.request_from_params(params, settings)
     summaries = []
     for name in migration_request.select_collections(request):
-        plan = migration.prepare(settings, request, name, run_id)
+        plan = steps.prepare(settings, request, name, run_id)
         for chunk_no in plan["chunks"]:
-            migration.load(settings, plan, chunk_no)
-        summaries.append(migration.finalize(settings, plan))
+            steps.load(settings, plan, chunk_no)
+        summaries.append(steps.finalize(settings, plan))
     return summaries
 
 

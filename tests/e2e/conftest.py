@@ -24,7 +24,7 @@ import requests
 from psycopg import sql
 
 from tests.support import add_records, chroma_client
-from vectorops.airflow_env import airflow_environment
+from vectorops.airflow.env import airflow_environment
 from vectorops.config import Settings
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

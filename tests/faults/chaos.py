@@ -87,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     _isolated_environment(home)
     from tests.faults import kill_harness
     from tests.faults.kill_source import Source
-    from vectorops import db, runtime
-    from vectorops.airflow_env import airflow_environment, migrate_metadata
+    from vectorops.airflow.env import airflow_environment, migrate_metadata
     from vectorops.config import load_settings
+    from vectorops.db import runtime
+    from vectorops.db.bootstrap import bootstrap
 
     points = args.points.split(",") if args.points else list(kill_harness.POINTS)
     unknown = set(points) - set(kill_harness.POINTS)
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     env = airflow_environment(settings)
     os.environ.update(env)
     try:
-        dsn = db.bootstrap(settings)
+        dsn = bootstrap(settings)
         migrate_metadata(env)
         print(f"chaos: {args.kills} kills on {args.rows} rows x {args.dims} dims, seed {args.seed}, home {home}",
               flush=True)

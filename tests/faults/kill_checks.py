@@ -10,7 +10,7 @@ from psycopg import sql
 
 from tests.faults.ledger_watch import wait_for
 from tests.support import pg_digest
-from vectorops import parity
+from vectorops.quality import parity
 
 if TYPE_CHECKING:
     from tests.faults.kill_harness import Round, Workload

@@ -35,9 +35,9 @@ from tests.support import (
     migrate_in_process,
     pg_digest,
 )
-from vectorops import migration
 from vectorops.maintenance import executor
-from vectorops.migration_request import request_from_params
+from vectorops.migration import steps
+from vectorops.migration.request import request_from_params
 from vectorops.naming import previous_name, table_name_for
 
 SCHEMA = "cancelled"
@@ -192,10 +192,10 @@ def test_a_killed_maintenance_run_leaves_an_invalid_index_that_the_next_run_drop
 def test_a_cancelled_hnsw_build_in_a_migration_leaves_no_index_and_the_rerun_converges(
         store: Path, settings: Any, dsn: str) -> None:
     request = request_from_params({"chroma_path": str(store), "target_schema": SCHEMA}, settings)
-    plan = migration.prepare(settings, request, BUILD, "cancelled-build")
+    plan = steps.prepare(settings, request, BUILD, "cancelled-build")
     for chunk_no in plan["chunks"]:
-        migration.load(settings, plan, chunk_no)
-    error = _cancel_mid_build(dsn, plan["shadow"], lambda: migration.finalize(settings, plan))
+        steps.load(settings, plan, chunk_no)
+    error = _cancel_mid_build(dsn, plan["shadow"], lambda: steps.finalize(settings, plan))
     assert isinstance(error, psycopg.errors.QueryCanceled), error
     assert _invalid(dsn) == set()
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -38,7 +38,7 @@ COLLECTION = "raced"
 
 DAG_TEST = """
 import json, sys
-from vectorops.airflow_run import run_dag
+from vectorops.airflow.run import run_dag
 from vectorops.config import load_settings
 state, run_id = run_dag("chroma_to_pgvector", json.loads(sys.argv[1]), load_settings())
 print(f"dag.test finished {state} {run_id}")

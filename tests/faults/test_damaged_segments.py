@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import forget_collection, migrate_in_process
-from vectorops.chroma_store import SourceChanged, SourceError
+from vectorops.chroma.preflight import SourceChanged, SourceError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stores" / "chroma-1.5.9" / "store"
 SCHEMA = "damaged"
@@ -51,13 +51,13 @@ def _hashes(store: Path) -> dict[str, str]:
 def test_damaged_files_fail_in_one_line_naming_the_collection(damage: Callable[[Path], None], tmp_path: Path,
                                                               settings: Any, dsn: str,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     store = Path(shutil.copytree(FIXTURE, tmp_path / "store"))
     damage(store)
     before = _hashes(store)
 
-    assert cli.main(["migrate", "--dry-run", "--chroma-path", str(store), "--collection", "l2_docs"]) == 2
+    assert main.main(["migrate", "--dry-run", "--chroma-path", str(store), "--collection", "l2_docs"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "'l2_docs'" in err and str(store) in err, err

@@ -25,7 +25,7 @@ from tests.support import (
     pg_digest,
     registry_row,
 )
-from vectorops import runtime
+from vectorops.db import runtime
 from vectorops.naming import table_name_for
 
 ROWS = 20_000

@@ -23,10 +23,12 @@ import pytest
 from psycopg import sql
 
 from tests.support import chroma_client, forget_collection, forget_schema, migrate_command, migrate_in_process
-from vectorops import db, migration, migration_request
 from vectorops.config import load_settings
-from vectorops.migration_target import TargetRefused
-from vectorops.ownership import NotCreatedByVectorops
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.ownership import NotCreatedByVectorops
+from vectorops.migration import request as migration_request
+from vectorops.migration import steps
+from vectorops.migration.target import TargetRefused
 
 CUSTOMER = "customer_app"
 ROLES = ("vectorops_etl", "vectorops_reader", "vectorops_maint", "vectorops_monitor")
@@ -82,7 +84,7 @@ def test_customer_table_survives_three_migrations(settings: Any, dsn: str, store
         assert done.returncode != 0, f"run {attempt + 1} migrated over the customer's table:\n{done.stdout}"
         assert f"table {CUSTOMER}.docs exists and was not created by vectorops" in done.stdout + done.stderr, (
             done.stdout[-3000:] + done.stderr[-3000:])
-        db.bootstrap(settings)  # `vectorops db up` between runs: hands over and grants what vectorops created
+        bootstrap(settings)  # `vectorops db up` between runs: hands over and grants what vectorops created
         assert _customer_state(dsn) == before, f"run {attempt + 1} changed the customer's schema"
     with psycopg.connect(dsn, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM vectorops.migration_runs WHERE target_schema = %s",
@@ -101,8 +103,8 @@ def test_a_schema_vectorops_did_not_create_is_refused(settings: Any, dsn: str, s
                   "dry_run": dry_run}
         request = migration_request.request_from_params(params, settings)
         with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists and was not created by vectorops"):
-            migration.preflight(settings, request, ["notes"])
-    from vectorops import dry_run  # the dry run says so among its warnings, and writes nothing
+            steps.preflight(settings, request, ["notes"])
+    from vectorops.migration import dry_run  # the dry run says so among its warnings, and writes nothing
 
     warnings = dry_run.dry_run_plan(settings, request, "notes")["warnings"]
     assert f"the run would be refused: schema {CUSTOMER} exists and was not created by vectorops" in " ".join(
@@ -110,7 +112,7 @@ def test_a_schema_vectorops_did_not_create_is_refused(settings: Any, dsn: str, s
     with pytest.raises(NotCreatedByVectorops, match=f"schema {CUSTOMER} exists"):
         migrate_in_process(settings, {"chroma_path": str(store), "collections": ["notes"],
                                       "target_schema": CUSTOMER}, "foreign-notes")
-    db.bootstrap(settings)
+    bootstrap(settings)
     assert _customer_state(dsn) == before
     # the embedded superuser created the customer's schema: nothing of it is granted to the platform's roles
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -140,7 +142,7 @@ def test_any_object_under_a_name_promotion_uses_stops_the_run_first(settings: An
             {"chroma_path": str(store), "collections": ["docs"], "target_schema": schema}, settings)
         with pytest.raises(NotCreatedByVectorops, match=rf"(index|view|sequence) {schema}\.docs__prev(_pkey|_hnsw)? "
                                                         "exists and was not created by vectorops"):
-            migration.preflight(settings, request, ["docs"])
+            steps.preflight(settings, request, ["docs"])
     finally:
         forget_collection(dsn, "docs", schema)
 
@@ -176,14 +178,14 @@ def test_a_table_appearing_before_promotion_stops_it(settings: Any, dsn: str, st
     request = migration_request.request_from_params(
         {"chroma_path": str(store), "collections": ["docs"], "target_schema": schema}, settings)
     try:
-        plan = migration.prepare(settings, request, "docs", "foreign-late")
+        plan = steps.prepare(settings, request, "docs", "foreign-late")
         for chunk_no in plan["chunks"]:
-            migration.load(settings, plan, chunk_no)
+            steps.load(settings, plan, chunk_no)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(schema, "docs")))
             conn.execute(sql.SQL("INSERT INTO {} VALUES (7)").format(sql.Identifier(schema, "docs")))
         with pytest.raises(NotCreatedByVectorops, match=f"table {schema}.docs exists and was not created"):
-            migration.finalize(settings, plan)
+            steps.finalize(settings, plan)
         with psycopg.connect(dsn, autocommit=True) as conn:
             assert conn.execute(sql.SQL("SELECT array_agg(id) FROM {}").format(
                 sql.Identifier(schema, "docs"))).fetchone()[0] == [7]
@@ -216,7 +218,7 @@ def test_a_second_schema_is_explicit(settings: Any, dsn: str, store: Path) -> No
         migrate_in_process(settings, {**params, "target_schema": first}, "schema-1-again")
 
         # the dry run says what drop would do
-        from vectorops import dry_run
+        from vectorops.migration import dry_run
 
         plan = dry_run.dry_run_plan(settings, migration_request.request_from_params(
             {**params, "target_schema": third, "previous_table": "drop", "dry_run": True}, settings), "docs")
@@ -254,8 +256,8 @@ def test_backups_and_restores_never_reach_a_schema_vectorops_did_not_create(
     """A registry table in the customer's schema (an older version registered it) is left out of the backup,
     and said so, rather than dumping the customer's tables; a restore --clean never replaces a schema of the
     backup's name that vectorops did not create in the target."""
-    from vectorops import cli
     from vectorops.backup import jobs, pg_tools
+    from vectorops.cli import main
 
     schema, target = "foreign_bk", f"foreign_restore_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
@@ -281,7 +283,7 @@ def test_backups_and_restores_never_reach_a_schema_vectorops_did_not_create(
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             conn.execute(sql.SQL("CREATE TABLE {} (keep int)").format(sql.Identifier(schema, "mine")))
             conn.execute(sql.SQL("INSERT INTO {} VALUES (42)").format(sql.Identifier(schema, "mine")))
-        assert cli.main(["restore", "--backup", str(outcome.taken.directory), "--dsn", target_dsn, "--clean"]) != 0
+        assert main.main(["restore", "--backup", str(outcome.taken.directory), "--dsn", target_dsn, "--clean"]) != 0
         with psycopg.connect(target_dsn, autocommit=True) as conn:
             assert conn.execute(sql.SQL("SELECT keep FROM {}").format(
                 sql.Identifier(schema, "mine"))).fetchall() == [(42,)]
@@ -297,10 +299,10 @@ def test_validation_flags_a_table_someone_recreated_under_a_registry_name(settin
                                                                           store: Path) -> None:
     """The customer drops vectorops's table and creates their own under its name: validation says so (as the
     monitor role) instead of judging their table, and maintenance sees it as missing."""
-    from vectorops import quality
-    from vectorops.db_role_dsn import settings_as
-    from vectorops.db_roles import MONITOR
+    from vectorops.db.dsn import settings_as
+    from vectorops.db.roles import MONITOR
     from vectorops.maintenance import catalog
+    from vectorops.quality import gate
 
     schema = "foreign_recreated"
     try:
@@ -309,7 +311,7 @@ def test_validation_flags_a_table_someone_recreated_under_a_registry_name(settin
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(schema, "notes")))
             conn.execute(sql.SQL("CREATE TABLE {} (id text, embedding text)").format(sql.Identifier(schema, "notes")))
-        report = quality.validate_live(settings_as(MONITOR), key)
+        report = gate.validate_live(settings_as(MONITOR), key)
         assert not report.success
         assert [o.expectation for o in report.outcomes if not o.success] == ["table_created_by_vectorops"]
         with psycopg.connect(dsn, autocommit=True) as conn:

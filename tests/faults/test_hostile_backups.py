@@ -29,7 +29,7 @@ from vectorops.backup.manifest import DUMP, MANIFEST, file_entry
 from vectorops.backup.restore import RESTORE_FAILED
 from vectorops.backup.signing import SIGNATURE, ensure_key, key_path, sign_manifest
 from vectorops.config import load_settings
-from vectorops.db_roles import ETL, RESTORE
+from vectorops.db.roles import ETL, RESTORE
 from vectorops.naming import table_name_for
 
 SCHEMA, COLLECTION = "hostilebk", "hostile-bk"
@@ -87,13 +87,13 @@ def good(chroma_store: Path, backup_root: Path, dsn: str) -> Path:
 @pytest.fixture(scope="module")
 def target(good: Path, dsn: str) -> Iterator[str]:
     """A database the good backup was restored into (by the CLI); its DSN."""
-    from vectorops import cli
+    from vectorops.cli import main
 
     name = f"hostilebk_target_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     target_dsn = pg_tools.dsn_for_database(dsn, name)
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target_dsn]) == 0
+    assert main.main(["restore", "--backup", str(good), "--dsn", target_dsn]) == 0
     yield target_dsn
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
@@ -190,10 +190,10 @@ def rehash_dump(backup: Path) -> None:
 def restore_refused(backup: Path, target: str, dsn: str, http_receiver: Any, capsys: pytest.CaptureFixture[str],
                     expectation: str) -> str:
     """``vectorops restore --clean`` of ``backup`` into ``target``: exit 1, alerted, no role, target unchanged."""
-    from vectorops import cli
+    from vectorops.cli import main
 
     before, roles_before = fingerprint(target), roles(dsn)
-    assert cli.main(["restore", "--backup", str(backup), "--dsn", target, "--clean"]) == 1
+    assert main.main(["restore", "--backup", str(backup), "--dsn", target, "--clean"]) == 1
     err = capsys.readouterr().err
     assert fingerprint(target) == before
     assert roles(dsn) == roles_before and PWNED not in roles(dsn)

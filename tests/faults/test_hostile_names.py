@@ -31,8 +31,8 @@ from tests.support import (
     pg_digest,
     registry_row,
 )
+from vectorops.migration.promotion import INDEX_SUFFIXES
 from vectorops.naming import table_name_for
-from vectorops.promotion import INDEX_SUFFIXES
 
 SCHEMA = "hostile_names"
 BYSTANDERS = ("hostile_names_bystander", "public")

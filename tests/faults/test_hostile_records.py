@@ -32,7 +32,7 @@ from tests.support import (
     record_line,
     registry_row,
 )
-from vectorops import chroma_source
+from vectorops.chroma import source as chroma_source
 from vectorops.naming import table_name_for
 
 COLLECTION = "hostile-records"

@@ -37,13 +37,13 @@ from psycopg import sql
 
 from tests.faults.test_hostile_backups import copy_backup, fingerprint, recraft_dump, roles
 from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
-from vectorops import ownership
 from vectorops.backup import pg_tools
 from vectorops.backup.manifest import MANIFEST
 from vectorops.backup.restore import RESTORE_FAILED, RESTORE_LOCK
 from vectorops.backup.signing import SIGNATURE, ensure_key, key_path, sign_manifest
 from vectorops.config import load_settings
-from vectorops.db_roles import ETL, RESTORE
+from vectorops.db import ownership
+from vectorops.db.roles import ETL, RESTORE
 from vectorops.naming import table_name_for
 
 SCHEMA, COLLECTION = "hostilers", "hostile-rs"
@@ -101,10 +101,10 @@ def alerts(monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> Callable[[str
 
 def restored(good: Path, make: Callable[[], str]) -> str:
     """A new database the good backup was restored into; its DSN."""
-    from vectorops import cli
+    from vectorops.cli import main
 
     target = make()
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target]) == 0
+    assert main.main(["restore", "--backup", str(good), "--dsn", target]) == 0
     return target
 
 
@@ -129,7 +129,7 @@ def staging_schemas(target: str) -> list[tuple[str, str]]:
 def test_a_signed_dump_that_carries_code_is_refused_in_the_scratch_database(
         good: Path, dsn: str, tmp_path: Path, new_db: Callable[[], str], alerts: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     body = TRIGGER_BODY.format(r=PWNED)
     table = sql.Identifier(SCHEMA, table_name_for(COLLECTION))
@@ -144,7 +144,7 @@ def test_a_signed_dump_that_carries_code_is_refused_in_the_scratch_database(
     ])
     target = restored(good, new_db)
     before, roles_before = fingerprint(target), roles(dsn)
-    assert cli.main(["restore", "--backup", str(backup), "--dsn", target, "--clean"]) == 1
+    assert main.main(["restore", "--backup", str(backup), "--dsn", target, "--clean"]) == 1
     err = capsys.readouterr().err
     assert fingerprint(target) == before and roles(dsn) == roles_before and PWNED not in roles(dsn)
     (line,) = [x for x in err.splitlines() if x.startswith("vectorops: error:")]
@@ -160,14 +160,14 @@ def test_a_signed_dump_that_carries_code_is_refused_in_the_scratch_database(
 
 def test_the_platform_function_a_dump_may_carry_gets_the_platform_body_back(
         good: Path, dsn: str, tmp_path: Path, new_db: Callable[[], str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     body = TRIGGER_BODY.format(r=PWNED)
     backup = crafted(dsn, good, tmp_path, f"{good.name[:-6]}e33e33", [
         "CREATE OR REPLACE FUNCTION vectorops.collection_registry_default_key() RETURNS trigger LANGUAGE plpgsql "
         f"SECURITY DEFINER AS $f${body}$f$"])
     target = new_db()
-    assert cli.main(["restore", "--backup", str(backup), "--dsn", target]) == 0
+    assert main.main(["restore", "--backup", str(backup), "--dsn", target]) == 0
     with psycopg.connect(target, autocommit=True) as conn:
         source, definer, owner = conn.execute(
             """SELECT prosrc, prosecdef, pg_get_userbyid(proowner) FROM pg_proc
@@ -185,16 +185,16 @@ def test_a_restore_connection_that_logs_in_as_the_superuser_is_refused_before_pg
         capsys: pytest.CaptureFixture[str]) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
-    from vectorops import cli
     from vectorops.backup.verify import verify_backup
-    from vectorops.db_role_dsn import RestoreLoginRefused
+    from vectorops.cli import main
+    from vectorops.db.dsn import RestoreLoginRefused
 
     params = conninfo_to_dict(dsn)
     monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_RESTORE", f"postgresql://{params['user']}:{params['password']}@"
                                                           f"{params['host']}:{params['port']}/{params['dbname']}")
     target = new_db()
     before = fingerprint(target)
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target]) == 1
+    assert main.main(["restore", "--backup", str(good), "--dsn", target]) == 1
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("vectorops: error:")]
     assert "restore_login_unprivileged" in line and "AIRFLOW_CONN_VECTOROPS_RESTORE" in line
@@ -210,7 +210,7 @@ def test_a_restore_connection_that_logs_in_as_the_superuser_is_refused_before_pg
 
 def test_clean_refuses_while_objects_outside_depend_on_the_replaced_schemas(
         good: Path, new_db: Callable[[], str], capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     target = restored(good, new_db)
     table = sql.Identifier(SCHEMA, table_name_for(COLLECTION))
@@ -220,14 +220,14 @@ def test_clean_refuses_while_objects_outside_depend_on_the_replaced_schemas(
         conn.execute(sql.SQL("CREATE TABLE app.keep (k int, snap {})").format(table))
         conn.execute(sql.SQL("INSERT INTO app.keep SELECT 1, x FROM {} x LIMIT 1").format(table))
     before = fingerprint(target)
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 2
+    assert main.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 2
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("vectorops: error:")]
     assert "view app.v" in line and "column snap of table app.keep" in line and "--clean" in line
     assert fingerprint(target) == before
     with psycopg.connect(target, autocommit=True) as conn:  # once they are gone, --clean goes through
         conn.execute("DROP SCHEMA app CASCADE")
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
+    assert main.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
 
 
 # 4 ------------------------------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_clean_refuses_while_objects_outside_depend_on_the_replaced_schemas(
 
 def test_a_killed_restore_leaves_nothing_the_next_one_does_not_sweep(
         good: Path, dsn: str, new_db: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     target = restored(good, new_db)
     database = pg_tools.database_name(target)
@@ -243,7 +243,7 @@ def test_a_killed_restore_leaves_nothing_the_next_one_does_not_sweep(
         conn.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
     blocker = psycopg.connect(target)
     blocker.execute(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(SCHEMA, table_name_for(COLLECTION))))
-    code = (f"import sys; from vectorops import cli; sys.exit(cli.main(['restore', '--backup', {str(good)!r}, "
+    code = (f"import sys; from vectorops.cli.main import main; sys.exit(main(['restore', '--backup', {str(good)!r}, "
             f"'--dsn', {target!r}, '--clean']))")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -271,7 +271,7 @@ def test_a_killed_restore_leaves_nothing_the_next_one_does_not_sweep(
 
     # the next restore sweeps the staging schemas and takes back the lent CONNECT, saying so
     with caplog.at_level("INFO", logger="vectorops.backup.restore"):
-        assert cli.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
+        assert main.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
     assert all(any(f"dropped staging schema {name}" in r.getMessage() for r in caplog.records) for name, _ in staged)
     assert staging_schemas(target) == []
     with psycopg.connect(target) as conn:
@@ -285,7 +285,7 @@ def test_a_killed_restore_leaves_nothing_the_next_one_does_not_sweep(
         conn.execute("ALTER TABLE other__restoring_0badf00d.t OWNER TO vectorops_restore")
     with psycopg.connect(target, autocommit=True) as live:
         live.execute("SELECT pg_advisory_lock(%s, %s)", (RESTORE_LOCK, 0x0badf00d))
-        assert cli.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
+        assert main.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 0
         assert staging_schemas(target) == [("other__restoring_0badf00d", RESTORE)]
         with psycopg.connect(target) as conn:
             assert conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class "
@@ -308,13 +308,13 @@ def wait_until(check: Callable[[], bool], seconds: float) -> bool:
 
 def test_clean_refuses_while_the_target_holds_schemas_vectorops_created_after_the_backup(
         good: Path, new_db: Callable[[], str], capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     target = restored(good, new_db)
     with psycopg.connect(target, autocommit=True) as conn, conn.transaction():
         ownership.ensure_schema(conn, "hostilers_later", "a store service")
     before = fingerprint(target)
-    assert cli.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 2
+    assert main.main(["restore", "--backup", str(good), "--dsn", target, "--clean"]) == 2
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("vectorops: error:")]
     assert "hostilers_later" in line and "after backup" in line
@@ -375,16 +375,16 @@ def test_a_lost_key_is_not_replaced_while_signed_backups_need_it(
 
 def test_a_backup_from_before_signing_is_restored_once_the_operator_signs_it(
         good: Path, tmp_path: Path, new_db: Callable[[], str], capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     old = tmp_path / good.name
     shutil.copytree(good, old)
     (old / SIGNATURE).unlink()
     target = new_db()
-    assert cli.main(["restore", "--backup", str(old), "--dsn", target]) == 1
+    assert main.main(["restore", "--backup", str(old), "--dsn", target]) == 1
     assert "has no signature" in capsys.readouterr().err
-    assert cli.main(["backup", "--sign", str(old)]) == 0
+    assert main.main(["backup", "--sign", str(old)]) == 0
     assert "on your word" in capsys.readouterr().out
-    assert cli.main(["backup", "--sign", str(old)]) == 1  # once
+    assert main.main(["backup", "--sign", str(old)]) == 1  # once
     assert "signed already" in capsys.readouterr().err
-    assert cli.main(["restore", "--backup", str(old), "--dsn", target]) == 0
+    assert main.main(["restore", "--backup", str(old), "--dsn", target]) == 0

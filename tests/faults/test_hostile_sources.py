@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 from tests.support import chroma_client, forget_collection, migrate_command, migrate_in_process, platform_snapshot
-from vectorops import chroma_source, chroma_store
-from vectorops.chroma_source import SourceError, SourceSpec
+from vectorops.chroma import preflight
+from vectorops.chroma import source as chroma_source
+from vectorops.chroma.source import SourceError, SourceSpec
 
 COLLECTION = "docs"
 SCHEMA = "hostile_sources"
@@ -226,7 +227,7 @@ def test_a_writer_mid_transaction_does_not_stop_the_read(reader: str, template: 
     holder = _hold_lock(store, "IMMEDIATE")
     try:
         files = _files(store)
-        assert chroma_store.check_local_store(str(store), thorough=True) == store
+        assert preflight.check_local_store(str(store), thorough=True) == store
         summary = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA},
                                      f"mid-transaction-{reader}")[0]
         assert summary["validation"] == "passed" and summary["loaded"] == 8
@@ -241,7 +242,7 @@ def test_a_writer_mid_transaction_does_not_stop_the_read(reader: str, template: 
 def test_a_store_of_an_older_chroma_is_read_not_refused(version: str, tmp_path: Path) -> None:
     store = Path(shutil.copytree(FIXTURES / f"chroma-{version}" / "store", tmp_path / "store"))
     files = _files(store)
-    assert chroma_store.check_local_store(str(store), thorough=True) == store
+    assert preflight.check_local_store(str(store), thorough=True) == store
     assert "cos_docs" in chroma_source.collection_names(SourceSpec(path=str(store)))
     assert _files(store) == files, "the source was written"
 
@@ -250,7 +251,7 @@ def test_a_healthy_copy_passes_the_checks_unchanged(template: Path, tmp_path: Pa
     store = Path(shutil.copytree(template, tmp_path / "store"))
     raw = _sha256(store / "chroma.sqlite3")
     # the check only reads
-    assert chroma_store.check_local_store(str(store), thorough=True) == store
+    assert preflight.check_local_store(str(store), thorough=True) == store
     assert _sha256(store / "chroma.sqlite3") == raw and not (store / "chroma.sqlite3-journal").exists()
     assert chroma_source.collection_names(SourceSpec(path=str(store))) == [COLLECTION]
 
@@ -259,4 +260,4 @@ def test_known_migrations_are_those_the_installed_chromadb_writes(template: Path
     conn = sqlite3.connect(f"{(template / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)
     newest = dict(conn.execute("SELECT dir, max(version) FROM migrations GROUP BY dir").fetchall())
     conn.close()
-    assert newest == chroma_store.KNOWN_MIGRATIONS, f"chromadb {chroma_store.chromadb_version()} writes {newest}"
+    assert newest == preflight.KNOWN_MIGRATIONS, f"chromadb {preflight.chromadb_version()} writes {newest}"

@@ -27,8 +27,8 @@ from tests.faults import kill_harness
 from tests.faults.kill_source import Source
 from tests.faults.ledger_watch import Watch, observe, wait_for
 from tests.support import add_records, chroma_client, forget_collection, forget_schema
-from vectorops import migration
-from vectorops.migration_request import request_from_params
+from vectorops.migration import steps
+from vectorops.migration.request import request_from_params
 
 ROWS = 12_000
 COLLECTION = "sigkill-me"
@@ -58,9 +58,11 @@ def test_killed_at_commit_index_build_and_promotion_each_rerun_reaches_exact_par
 
 CHILD = """
 import sys
-from vectorops import claims, db, indexing
+from vectorops.db.connect import connect
+from vectorops.load import indexing
+from vectorops.migration import claims
 dsn, schema, table = sys.argv[1:]
-with db.connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, "sigkill-build"):
+with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, "sigkill-build"):
     indexing.build_hnsw(conn, schema=schema, table=table, index_name=table + "_hnsw", space="l2", dimensions=32,
                         rows=20000, m=16, ef_construction=400, cap_mb=256)
 """
@@ -116,7 +118,7 @@ def test_the_watch_catches_a_ledger_ahead_of_the_data(tmp_path: Path, dsn: str, 
     col = chroma_client(tmp_path).create_collection(name)
     add_records(col, [f"x{i}" for i in range(50)], np.random.default_rng(2).standard_normal((50, 4), dtype=np.float32))
     request = request_from_params({"chroma_path": str(tmp_path), "target_schema": schema}, settings)
-    plan = migration.prepare(settings, request, name, "ledger-ahead")
+    plan = steps.prepare(settings, request, name, "ledger-ahead")
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("""UPDATE vectorops.migration_chunks SET status = 'done', loaded_count = row_count

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from tests.alert_receivers import HttpReceiver, SmtpHandler, free_port
-from vectorops.alerts import (
+from vectorops.alerts.send import (
     AlertEvent,
     ChannelResult,
     alert_settings_from_env,
@@ -193,7 +193,7 @@ def test_a_dead_channel_does_not_stop_the_others(http_receiver: HttpReceiver, sm
     monkeypatch.setenv("VECTOROPS_ALERT_SMTP_CONN_ID", "alerts_smtp")
     monkeypatch.setenv("VECTOROPS_ALERT_EMAIL_TO", "oncall@example.com")
     monkeypatch.setenv("VECTOROPS_ALERT_TIMEOUT_S", "2")
-    with caplog.at_level(logging.WARNING, logger="vectorops.alerts"):
+    with caplog.at_level(logging.WARNING, logger="vectorops.alerts.send"):
         results = send_alert(_event())
     by_channel = {r.channel: r for r in results}
     assert list(by_channel) == ["webhook", "slack", "smtp"]
@@ -253,9 +253,9 @@ def test_credentials_never_leave_the_process(http_receiver: HttpReceiver, smtp_s
 
 
 def test_without_channels_the_alert_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="vectorops.alerts"):
+    with caplog.at_level(logging.INFO, logger="vectorops.alerts.send"):
         assert send_alert(_event()) == []
-    [record] = [r for r in caplog.records if r.name == "vectorops.alerts"]
+    [record] = [r for r in caplog.records if r.name == "vectorops.alerts.send"]
     assert record.levelno == logging.INFO and "no alert channel configured" in record.getMessage()
     assert '"event": "validation_failed"' in record.getMessage()
 
@@ -335,7 +335,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from vectorops.alert_notifier import VectoropsNotifier
+from vectorops.airflow.notifier import VectoropsNotifier
 
 
 @dag(dag_id="vectorops_alert_probe", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),

@@ -71,11 +71,12 @@ def _scratch_databases(dsn: str) -> list[str]:
 
 def test_backup_then_verified_restore_gives_identical_counts_and_checksums(
         backup_env: Any, dsn: str, fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli, parity
     from vectorops.backup import ledger
     from vectorops.backup.manifest import read_manifest
+    from vectorops.cli import main
+    from vectorops.quality import parity
 
-    assert cli.main(["backup"]) == 0, capsys.readouterr()
+    assert main.main(["backup"]) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     assert "VERIFIED backup" in out
     row = ledger.list_backups(dsn, limit=1)[0]
@@ -92,7 +93,7 @@ def test_backup_then_verified_restore_gives_identical_counts_and_checksums(
         check = checks[(SCHEMA, table_name_for(name))]
         assert check.rows == 300 and len(check.top10 or []) == 10 and check.query_id == f"{name}-000"
 
-    assert cli.main(["restore", "--backup", str(backup_dir / "vectors.dump"), "--dsn", fresh_db]) == 0
+    assert main.main(["restore", "--backup", str(backup_dir / "vectors.dump"), "--dsn", fresh_db]) == 0
     assert "VERIFIED" in capsys.readouterr().out
     with psycopg.connect(dsn) as source, psycopg.connect(fresh_db) as restored:
         for name in COLLECTIONS:
@@ -103,22 +104,22 @@ def test_backup_then_verified_restore_gives_identical_counts_and_checksums(
         assert restored.execute(query).fetchall() == source.execute(query).fetchall()
 
     # a second restore refuses to overwrite, naming the schemas; --clean replaces them and verifies again
-    assert cli.main(["restore", "--backup", str(backup_dir), "--dsn", fresh_db]) == 2
+    assert main.main(["restore", "--backup", str(backup_dir), "--dsn", fresh_db]) == 2
     err = capsys.readouterr().err
     assert f"schema(s) {SCHEMA}, vectorops" in err and "--clean" in err and "test-password" not in err
-    assert cli.main(["restore", "--backup", str(backup_dir / "manifest.json"), "--dsn", fresh_db, "--clean"]) == 0
+    assert main.main(["restore", "--backup", str(backup_dir / "manifest.json"), "--dsn", fresh_db, "--clean"]) == 0
     assert "replacing schema(s) bk, vectorops" in capsys.readouterr().out
     assert _scratch_databases(dsn) == []
-    assert cli.main(["backup", "--list"]) == 0
+    assert main.main(["backup", "--list"]) == 0
     assert re.search(rf"^{row.backup_id} +verified ", capsys.readouterr().out, re.MULTILINE)
 
 
 def test_a_corrupted_dump_fails_verification_alerts_and_does_not_count_toward_retention(
         backup_env: Any, dsn: str, http_receiver: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
     from vectorops.backup import jobs, ledger
     from vectorops.backup.retention import plan_retention
     from vectorops.backup.take import take_backup
+    from vectorops.cli import main
 
     taken = take_backup(backup_env, dsn, run_id="bk-corrupt")
     dump = taken.directory / "vectors.dump"
@@ -137,7 +138,7 @@ def test_a_corrupted_dump_fails_verification_alerts_and_does_not_count_toward_re
 
     plan = plan_retention(ledger.list_backups(dsn), backup_env.backup, row.started_at)
     assert taken.backup_id not in plan.kept and taken.backup_id not in dict(plan.expired)
-    assert cli.main(["restore", "--backup", str(taken.directory), "--dsn", dsn]) == 1
+    assert main.main(["restore", "--backup", str(taken.directory), "--dsn", dsn]) == 1
     assert "does not match its manifest" in capsys.readouterr().err
 
 
@@ -180,18 +181,18 @@ def test_retention_keeps_the_newest_n_verified_backups(backup_env: Any, dsn: str
 
 def test_staleness_alerts_when_the_newest_verified_backup_is_too_old(
         backup_env: Any, dsn: str, http_receiver: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
     from vectorops.backup import jobs
+    from vectorops.cli import main
 
-    assert cli.main(["backup", "--no-retention"]) == 0
-    assert cli.main(["backup", "--check-age"]) == 0
+    assert main.main(["backup", "--no-retention"]) == 0
+    assert main.main(["backup", "--check-age"]) == 0
     assert "OK newest verified backup" in capsys.readouterr().out
     assert _alerts(http_receiver, jobs.BACKUP_STALE) == []
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE vectorops.backups SET started_at = started_at - interval '30 hours' "
                      "WHERE status = 'verified'")
-    assert cli.main(["backup", "--check-age"]) == 1
+    assert main.main(["backup", "--check-age"]) == 1
     assert "older than VECTOROPS_BACKUP_MAX_AGE_HOURS=26" in capsys.readouterr().out
     (post,) = _alerts(http_receiver, jobs.BACKUP_STALE)
     observed = post["failed_expectations"][0]["observed"]
@@ -199,7 +200,7 @@ def test_staleness_alerts_when_the_newest_verified_backup_is_too_old(
 
 
 def test_the_dag_is_daily_and_checks_age_whatever_happened_before() -> None:
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     dag = load_dag("pgvector_backup")
     assert (dag.timetable.expression, str(dag.timetable.timezone)) == ("0 2 * * *", "UTC")
@@ -215,7 +216,7 @@ def test_the_dag_takes_verifies_and_retains_a_backup(backup_env: Any, airflow_db
                                                      http_receiver: Any) -> None:
     from airflow.utils.session import create_session
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
     from vectorops.backup import ledger
 
     run = load_dag("pgvector_backup").test()
@@ -248,7 +249,7 @@ def test_a_dag_run_whose_backup_does_not_restore_fails_alerts_once_and_still_che
         backup_env: Any, airflow_db: dict[str, str], dsn: str, http_receiver: Any, unrestorable_table: None) -> None:
     from airflow.utils.session import create_session
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
     from vectorops.backup import jobs, ledger
 
     run = load_dag("pgvector_backup").test()

@@ -1,4 +1,4 @@
-"""The files reader (``vectorops.chroma_files``) against Chroma's own API, on real Chroma stores.
+"""The files reader (``vectorops.chroma.files.reader``) against Chroma's own API, on real Chroma stores.
 
 Collections are created with a small HNSW ``sync_threshold`` so that Chroma persists its segment files after a
 few writes, as it does after 1,000 with its defaults.
@@ -15,7 +15,9 @@ import psycopg
 import pytest
 
 from tests.support import add_records, chroma_client, chroma_digest, migrate_in_process, pg_digest
-from vectorops import chroma_files, chroma_pickle, chroma_source
+from vectorops.chroma import source
+from vectorops.chroma.files import hnsw_pickle
+from vectorops.chroma.files import reader as files_reader
 from vectorops.naming import table_name_for
 
 SYNC = 50
@@ -32,9 +34,9 @@ def _flushed(collection: Any, path: Path, space: str, rng: np.random.Generator, 
     """Add filler records one by one until every write is in the segment files (none left in the log)."""
     for i in range(2 * SYNC):
         try:
-            if not chroma_files.log_overlay(chroma_files.open_collection(path, collection.name, space)):
+            if not files_reader.log_overlay(files_reader.open_collection(path, collection.name, space)):
                 return
-        except chroma_files.FilesUnreadable:
+        except files_reader.FilesUnreadable:
             pass
         collection.add(ids=[f"filler-{i}"], embeddings=rng.standard_normal((1, dims), dtype=np.float32),
                            documents=[f"filler {i}"], metadatas=[{"filler": i}])
@@ -67,10 +69,10 @@ def _store(path: Path, name: str, space: str, dims: int = 12, n: int = 400, flus
 
 
 def _all_from_files(path: Path, name: str, space: str) -> dict[str, tuple[np.ndarray, Any, Any, Any]]:
-    found = chroma_files.open_collection(path, name, space)
+    found = files_reader.open_collection(path, name, space)
     records: dict[str, tuple[np.ndarray, Any, Any, Any]] = {}
-    with chroma_files.StoreReader(found) as reader:
-        for ids, positions in chroma_files.iter_id_positions(found, batch=97):
+    with files_reader.StoreReader(found) as reader:
+        for ids, positions in files_reader.iter_id_positions(found, batch=97):
             vectors = reader.vectors(positions.tolist(), ids)
             documents, metadatas, uris = reader.fields(ids)
             for i, record_id in enumerate(ids):
@@ -83,8 +85,8 @@ def _all_from_files(path: Path, name: str, space: str) -> dict[str, tuple[np.nda
 def test_files_reader_returns_exactly_what_chroma_get_returns(tmp_path: Path, space: str, flush: bool) -> None:
     name = f"files-{space}"
     _store(tmp_path, name, space, flush=flush)
-    found = chroma_files.open_collection(tmp_path, name, space)
-    assert bool(chroma_files.log_overlay(found)) is not flush  # the unflushed store has writes in the log
+    found = files_reader.open_collection(tmp_path, name, space)
+    assert bool(files_reader.log_overlay(found)) is not flush  # the unflushed store has writes in the log
     from_files = _all_from_files(tmp_path, name, space)
     got = chroma_client(tmp_path).get_collection(name).get(include=["embeddings", "documents", "metadatas", "uris"])
     assert sorted(from_files) == sorted(got["ids"])
@@ -105,7 +107,7 @@ def test_a_never_flushed_collection_is_read_from_the_log(tmp_path: Path, space: 
     add_records(collection, [f"p{i}" for i in range(5)], rng.standard_normal((5, 4), dtype=np.float32),
                 documents=["a", None, "", "d", "e"], metadatas=[{"i": 1}, None, {"f": 1.0}, {"b": True}, None])
     collection.delete(ids=["p3"])
-    found = chroma_files.open_collection(tmp_path, "pending", space)
+    found = files_reader.open_collection(tmp_path, "pending", space)
     assert not found.in_files and found.count == 4  # no HNSW files yet: every vector is in the log
     from_files = _all_from_files(tmp_path, "pending", space)
     got = chroma_client(tmp_path).get_collection("pending").get(include=["embeddings", "documents", "metadatas"])
@@ -134,7 +136,7 @@ def test_ids_holding_a_nul_or_any_unicode_are_read(tmp_path: Path) -> None:
 
 def _future_header(path: Path, name: str, space: str) -> None:
     """A header.bin of a persistence version this reader does not know (what a future hnswlib might write)."""
-    header = chroma_files.open_collection(path, name, space).segment_dir / "header.bin"
+    header = files_reader.open_collection(path, name, space).segment_dir / "header.bin"
     header.write_bytes((2).to_bytes(4, "little") + header.read_bytes()[4:])
 
 
@@ -142,24 +144,24 @@ def test_unreadable_files_are_refused_and_auto_falls_back_to_the_api(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _store(tmp_path, "pending", "l2", n=120)
     _future_header(tmp_path, "pending", "l2")  # a copy made for the test: Chroma's own files, of a newer format
-    with pytest.raises(chroma_files.FilesUnreadable, match=r"header.bin is persistence version 2"):
-        chroma_files.open_collection(tmp_path, "pending", "l2")
-    spec = chroma_source.SourceSpec(path=str(tmp_path))
-    chroma_source.forget_files()
+    with pytest.raises(files_reader.FilesUnreadable, match=r"header.bin is persistence version 2"):
+        files_reader.open_collection(tmp_path, "pending", "l2")
+    spec = source.SourceSpec(path=str(tmp_path))
+    source.forget_files()
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "auto")
-    assert chroma_source.store_files(spec, "pending", "l2") is None
+    assert source.store_files(spec, "pending", "l2") is None
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
-    with pytest.raises(chroma_source.SourceError, match=r"VECTOROPS_CHROMA_READER=files.*'pending'"):
-        chroma_source.store_files(spec, "pending", "l2")
+    with pytest.raises(source.SourceError, match=r"VECTOROPS_CHROMA_READER=files.*'pending'"):
+        source.store_files(spec, "pending", "l2")
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "fast")
     with pytest.raises(ValueError, match="VECTOROPS_CHROMA_READER='fast'"):
-        chroma_source.store_files(spec, "pending", "l2")
+        source.store_files(spec, "pending", "l2")
 
 
 def test_migration_reads_the_files_and_matches_the_source(settings: Any, dsn: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
-    chroma_source.forget_files()
+    source.forget_files()
     _store(tmp_path, "files-migrated", "cosine", dims=16, n=600)
     summary = migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": "files_test",
                                             "collections": ["files-migrated"]}, "files-run-1")[0]
@@ -175,20 +177,21 @@ def test_migration_reads_the_files_and_matches_the_source(settings: Any, dsn: st
 
 def test_a_write_between_staging_and_loading_fails_the_load_clearly(settings: Any, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectorops import migration, migration_request
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
 
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
-    chroma_source.forget_files()
+    source.forget_files()
     _store(tmp_path, "files-changing", "l2", n=200)
     request = migration_request.request_from_params(
         {"chroma_path": str(tmp_path), "target_schema": "files_test", "collections": ["files-changing"]}, settings)
-    plan = migration.prepare(settings, request, "files-changing", "files-run-2")
+    plan = steps.prepare(settings, request, "files-changing", "files-run-2")
     collection = chroma_client(tmp_path).get_collection("files-changing")
     rng = np.random.default_rng(3)
     for i in range(SYNC):  # enough writes for Chroma to rewrite the segment files
         collection.add(ids=[f"late-{i}"], embeddings=rng.standard_normal((1, 12), dtype=np.float32))
-    with pytest.raises(chroma_source.SourceError, match="'files-changing' changed during the migration"):
-        migration.load(settings, plan, plan["chunks"][0])
+    with pytest.raises(source.SourceError, match="'files-changing' changed during the migration"):
+        steps.load(settings, plan, plan["chunks"][0])
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
@@ -199,11 +202,11 @@ def test_pickle_stream_reads_id_to_label_as_pickle_does(tmp_path: Path, protocol
     path = tmp_path / "index_metadata.pickle"
     path.write_bytes(pickle.dumps(data, protocol=protocol))
     with path.open("rb") as handle:
-        assert dict(chroma_pickle.PickleStream(handle).id_to_label()) == pickle.loads(path.read_bytes())["id_to_label"]
+        assert dict(hnsw_pickle.PickleStream(handle).id_to_label()) == pickle.loads(path.read_bytes())["id_to_label"]
 
 
 def test_pickle_stream_refuses_objects(tmp_path: Path) -> None:
     path = tmp_path / "index_metadata.pickle"
     path.write_bytes(pickle.dumps({"max_seq_id": None, "id_to_label": {"a": Path("/etc"), "b": 1}}, protocol=3))
-    with path.open("rb") as handle, pytest.raises(chroma_files.FilesUnreadable, match="opcode"):
-        dict(chroma_pickle.PickleStream(handle).id_to_label())
+    with path.open("rb") as handle, pytest.raises(files_reader.FilesUnreadable, match="opcode"):
+        dict(hnsw_pickle.PickleStream(handle).id_to_label())

@@ -21,9 +21,9 @@ import pytest
 from tests.chroma_run import chroma_run, free_port
 from tests.support import add_records, digest, pg_digest, record_line
 from tests.tls_token_proxy import CertificateAuthority, TokenProxy, make_ca
-from vectorops import chroma_server
-from vectorops.chroma_source import CollectionRef, SourceSpec
-from vectorops.chroma_store import SourceError
+from vectorops.chroma import server as chroma_server
+from vectorops.chroma.preflight import SourceError
+from vectorops.chroma.source import CollectionRef, SourceSpec
 
 TOKEN = "s3cret-Token_7f2c9e"
 TENANT, DATABASE, ARCHIVE = "acme-corp", "kb-main", "kb-archive"
@@ -151,7 +151,7 @@ def test_open_http_client_reads_a_tenants_collection_through_tls_and_token(serve
 
 def test_the_hook_opens_the_client_and_its_test_button_names_what_is_wrong(server: Server,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectorops.airflow_chroma_hook import ChromaHook
+    from vectorops.airflow.chroma_hook import ChromaHook
 
     hook = ChromaHook(_tls(server, monkeypatch, "prot_hook", "bearer", tenant=TENANT), database=ARCHIVE)
     assert hook.get_conn().get_collection("prot-zeta").count() == 25
@@ -163,17 +163,18 @@ def test_the_hook_opens_the_client_and_its_test_button_names_what_is_wrong(serve
 
 def _migrate(settings: Any, params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:
     """The DAG's steps in order (as tests.support.migrate_in_process), keeping what would travel through XCom."""
-    from vectorops import migration, migration_request
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
 
     request = migration_request.request_from_params(params, settings)
     xcom: list[Any] = [request.source]
     summaries = []
     for name in migration_request.select_collections(request):
-        plan = migration.prepare(settings, request, name, run_id)
+        plan = steps.prepare(settings, request, name, run_id)
         xcom.append(plan)
         for chunk_no in plan["chunks"]:
-            xcom.append(migration.load(settings, plan, chunk_no))
-        summaries.append(migration.finalize(settings, plan))
+            xcom.append(steps.load(settings, plan, chunk_no))
+        summaries.append(steps.finalize(settings, plan))
     xcom.extend(summaries)
     assert TOKEN not in json.dumps(xcom, default=repr)
     return summaries
@@ -239,7 +240,7 @@ BAD_CONNECTIONS = {
 @pytest.mark.parametrize("case", sorted(BAD_CONNECTIONS))
 def test_each_failure_is_one_line_naming_the_setting(case: str, server: Server, monkeypatch: pytest.MonkeyPatch,
                                                      settings: Any) -> None:
-    from vectorops import migration_request
+    from vectorops.migration import request as migration_request
 
     fields, pattern = BAD_CONNECTIONS[case]
     fields = dict(fields)
@@ -271,7 +272,7 @@ def test_a_refused_token_fails_the_dag_run_once_without_a_retry(server: Server, 
                                                                 capfd: pytest.CaptureFixture[str]) -> None:
     from airflow.utils.session import create_session
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "0.5")  # tasks keep their retries; waiting for them is not the point
     conn_id = _tls(server, monkeypatch, "prot_dag_wrong", password="wrong-token-1234")
@@ -296,12 +297,12 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from vectorops import cli, cli_migrate
+    from vectorops.cli import main, migrate
 
     monkeypatch.delenv("AIRFLOW_CONN_VECTOROPS_CLI_CHROMA", raising=False)  # undone after the test
     url = (f"https://127.0.0.1:{server.proxies['bearer'].port}/?token={TOKEN}&ca_bundle={server.ca.ca_file}"
            f"&tenant={TENANT}&database={ARCHIVE}")
-    assert cli.main(["migrate", "--chroma-conn", url, "--schema", "prot_cli", "--batch-size", "50"]) == 0
+    assert main.main(["migrate", "--chroma-conn", url, "--schema", "prot_cli", "--batch-size", "50"]) == 0
     out, err = capfd.readouterr()
     assert "promoted" in out and TOKEN not in out + err
     table = _registered(dsn, "prot_cli")["prot-zeta"][0]
@@ -309,6 +310,6 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
     with create_session() as session:
         run = session.scalars(select(DagRun).where(DagRun.dag_id == "chroma_to_pgvector")
                               .order_by(DagRun.id.desc()).limit(1)).one()
-        assert run.conf["chroma_conn"] == cli_migrate.CLI_CHROMA_CONN and TOKEN not in json.dumps(run.conf)
+        assert run.conf["chroma_conn"] == migrate.CLI_CHROMA_CONN and TOKEN not in json.dumps(run.conf)
         values = session.scalars(select(XComModel.value).where(XComModel.run_id == run.run_id)).all()
     assert values and TOKEN not in json.dumps(values, default=str)

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from tests.support import add_records, chroma_client, chroma_digest, pg_digest
-from vectorops import claims, migration
-from vectorops.migration_request import request_from_params
+from vectorops.migration import claims, steps
+from vectorops.migration.request import request_from_params
 from vectorops.naming import table_name_for
 
 
@@ -30,19 +30,19 @@ def test_second_run_is_refused_while_the_first_is_alive_and_takes_over_after_it_
     path, name = store
     request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent"}, settings)
     with claims.owner_token_held(dsn):
-        first_plan = migration.prepare(settings, request, name, "run-A")
+        first_plan = steps.prepare(settings, request, name, "run-A")
         os.environ.pop("VECTOROPS_OWNER_TOKEN")
         with pytest.raises(claims.CollectionBusy, match="being migrated by run run-A"):
-            migration.prepare(settings, request, name, "run-B")
+            steps.prepare(settings, request, name, "run-B")
     # run A's process is gone (its owner token is released): run B adopts A's attempt and finishes it
-    second_plan = migration.prepare(settings, request, name, "run-B")
+    second_plan = steps.prepare(settings, request, name, "run-B")
     assert second_plan["attempt_id"] == first_plan["attempt_id"]
     assert second_plan["resumed_from_run"] == "run-A"
     with pytest.raises(claims.CollectionBusy, match="no longer claimed"):
-        migration.load(settings, {**first_plan, "attempt_id": "deadbeef"}, 0)
+        steps.load(settings, {**first_plan, "attempt_id": "deadbeef"}, 0)
     for chunk_no in second_plan["chunks"]:
-        migration.load(settings, second_plan, chunk_no)
-    migration.finalize(settings, second_plan)
+        steps.load(settings, second_plan, chunk_no)
+    steps.finalize(settings, second_plan)
     assert chroma_digest(path, name) == pg_digest(dsn, "concurrent", table_name_for(name))
 
 
@@ -50,13 +50,13 @@ def test_an_airflow_claim_blocks_until_its_heartbeat_goes_stale(store: tuple[Pat
                                                                 dsn: str) -> None:
     path, name = store
     request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent2"}, settings)
-    migration.prepare(settings, request, name, "airflow-run-1")
+    steps.prepare(settings, request, name, "airflow-run-1")
     with pytest.raises(claims.CollectionBusy, match="airflow-run-1"):
-        migration.prepare(settings, request, name, "airflow-run-2")
+        steps.prepare(settings, request, name, "airflow-run-2")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("""UPDATE vectorops.migration_runs SET heartbeat_at = now() - interval '1 hour'
                         WHERE run_id = 'airflow-run-1'""")
-    plan = migration.prepare(settings, request, name, "airflow-run-2")
+    plan = steps.prepare(settings, request, name, "airflow-run-2")
     assert plan["resumed_from_run"] == "airflow-run-1"
 
 
@@ -64,9 +64,9 @@ def test_a_writer_holding_the_live_lock_keeps_even_a_stale_claim(store: tuple[Pa
                                                                   dsn: str) -> None:
     path, name = store
     request = request_from_params({"chroma_path": str(path), "target_schema": "concurrent3"}, settings)
-    migration.prepare(settings, request, name, "writer-run")
+    steps.prepare(settings, request, name, "writer-run")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE vectorops.migration_runs SET heartbeat_at = now() - interval '1 hour' "
                      "WHERE run_id = 'writer-run'")
         with claims.holding_live_lock(conn, name), pytest.raises(claims.CollectionBusy, match="writer-run"):
-            migration.prepare(settings, request, name, "intruder-run")
+            steps.prepare(settings, request, name, "intruder-run")

@@ -32,7 +32,7 @@ def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, 
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     dag = load_dag("chroma_to_pgvector")
     run = dag.test(run_conf={"chroma_path": str(store), "target_schema": "dagtest", "batch_size": 500})
@@ -51,7 +51,7 @@ def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, 
 
 
 def test_dag_run_fails_for_an_unknown_collection(store: Path, airflow_db: dict[str, str], dsn: str) -> None:
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     run = load_dag("chroma_to_pgvector").test(
         run_conf={"chroma_path": str(store), "collections": ["nope-not-here"], "target_schema": "dagfail"})
@@ -62,7 +62,7 @@ def test_dag_run_fails_for_an_unknown_collection(store: Path, airflow_db: dict[s
 
 def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict[str, str], dsn: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     # dag_faq lives in schema dagtest too (an earlier test): the second schema is kept apart, explicitly
     code = main(["migrate", "--chroma-path", str(store), "--collection", "dag_faq", "--schema", "clitest",
@@ -77,7 +77,7 @@ def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict
 
 def test_cli_dry_run_writes_nothing_and_prints_the_plan(store: Path, dsn: str, settings: Any,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     with psycopg.connect(dsn) as conn:
         runs_before = conn.execute("SELECT count(*) FROM vectorops.migration_runs").fetchone()
@@ -101,7 +101,7 @@ def test_cli_dry_run_writes_nothing_and_prints_the_plan(store: Path, dsn: str, s
 ])
 def test_cli_rejects_bad_arguments_before_any_work(store: Path, settings: Any, args: list[str], message: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     code = main(["migrate", "--chroma-path", str(store), *args])
     assert code == 2
@@ -109,7 +109,7 @@ def test_cli_rejects_bad_arguments_before_any_work(store: Path, settings: Any, a
 
 
 def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     missing = tmp_path / "nowhere"
     assert main(["migrate", "--chroma-path", str(missing)]) == 2
@@ -122,15 +122,16 @@ def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: 
 def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
         store: Path, airflow_db: dict[str, str], dsn: str, settings: Any, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectorops import claims, migration, migration_request
-    from vectorops.cli import main
+    from vectorops.cli.main import main
+    from vectorops.migration import claims, steps
+    from vectorops.migration import request as migration_request
 
     monkeypatch.setenv("VECTOROPS_TASK_RETRIES", "1")
     monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "1")
     request = migration_request.request_from_params({"chroma_path": str(store), "target_schema": "isolated",
                                                      "previous_table": "keep"}, settings)
     with claims.owner_token_held(dsn):  # another live run holds dag.images
-        migration.prepare(settings, request, "dag.images", "someone-else")
+        steps.prepare(settings, request, "dag.images", "someone-else")
         monkeypatch.delenv("VECTOROPS_OWNER_TOKEN", raising=False)
         code = main(["migrate", "--chroma-path", str(store), "--schema", "isolated", "--previous-table", "keep",
                      "--collection", "dag.images", "--collection", "dag-docs"])

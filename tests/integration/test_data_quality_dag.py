@@ -28,7 +28,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> list[st
 
 
 def test_the_dag_is_scheduled_daily_and_on_migrated_table_assets() -> None:
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     dag = load_dag("pgvector_data_quality")
     timetable = dag.timetable
@@ -43,7 +43,7 @@ def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dq"))
     with psycopg.connect(dsn, autocommit=True) as conn:

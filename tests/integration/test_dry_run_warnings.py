@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.support import add_records, chroma_client
-from vectorops import cli
+from vectorops.cli import main
 
 
 def test_the_dry_run_warns_when_the_index_estimate_exceeds_the_cap(
@@ -19,7 +19,7 @@ def test_the_dry_run_warns_when_the_index_estimate_exceeds_the_cap(
     add_records(col, [f"r{i}" for i in range(3000)], np.random.default_rng(1).standard_normal((3000, 4),
                                                                                              dtype=np.float32))
     monkeypatch.setenv("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", "1")
-    assert cli.main(["migrate", "--chroma-path", str(tmp_path), "--dry-run"]) == 0
+    assert main.main(["migrate", "--chroma-path", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     plan = json.loads(out.strip().splitlines()[-1])["plans"][0]
     assert plan["index_memory_mb"] > 1
@@ -28,5 +28,5 @@ def test_the_dry_run_warns_when_the_index_estimate_exceeds_the_cap(
     assert plan["warnings"] == [expected]
     assert f"WARNING dr-big: {expected}" in out
     monkeypatch.delenv("VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB")
-    assert cli.main(["migrate", "--chroma-path", str(tmp_path), "--dry-run"]) == 0
+    assert main.main(["migrate", "--chroma-path", str(tmp_path), "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["plans"][0]["warnings"] == []

@@ -41,15 +41,16 @@ def _gate_rows(dsn: str, run_id: str) -> dict[str, tuple[bool, Any]]:
 
 def test_a_collection_loaded_in_the_wrong_space_fails_the_gate(store: Path, settings: Any, dsn: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from vectorops import chroma_catalog, quality
+    from vectorops.chroma.files import catalog
+    from vectorops.quality import gate
 
-    real = chroma_catalog.read_catalog
+    real = catalog.read_catalog
 
     def as_l2(path: Any) -> list[Any]:
         return [dataclasses.replace(e, settings=dataclasses.replace(e.settings, space="l2")) for e in real(path)]
 
-    monkeypatch.setattr(chroma_catalog, "read_catalog", as_l2)
-    with pytest.raises(quality.ValidationFailed, match="top10_overlap"):
+    monkeypatch.setattr(catalog, "read_catalog", as_l2)
+    with pytest.raises(gate.ValidationFailed, match="top10_overlap"):
         migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA,
                                       "collections": [COS_DOCS]}, "wrong-space")
     success, observed = _gate_rows(dsn, "wrong-space")["top10_overlap"]
@@ -61,7 +62,7 @@ def test_a_collection_loaded_in_the_wrong_space_fails_the_gate(store: Path, sett
         status = conn.execute("SELECT status FROM vectorops.migration_runs WHERE run_id = 'wrong-space'").fetchone()
     assert status == ("rejected",)
 
-    monkeypatch.setattr(chroma_catalog, "read_catalog", real)
+    monkeypatch.setattr(catalog, "read_catalog", real)
     summaries = migrate_in_process(settings, {"chroma_path": str(store), "target_schema": SCHEMA,
                                               "collections": [COS_DOCS]}, "right-space")
     assert summaries[0]["space"] == "cosine"

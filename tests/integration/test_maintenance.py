@@ -200,7 +200,7 @@ def test_every_statement_runs_with_lock_and_statement_timeouts(migrated: dict[st
 
 def test_the_dag_rebuilds_a_flagged_index_on_its_schedule(migrated: dict[str, str], airflow_db: dict[str, str],
                                                          dsn: str) -> None:
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     dag = load_dag("pgvector_maintenance")
     assert "AssetOrTimeSchedule" in type(dag.timetable).__name__

@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from vectorops import cli
-from vectorops.db_role_dsn import role_dsn
-from vectorops.db_roles import MAINT, READER, read_local_passwords
-from vectorops.password_rotation import read_new_password
+from vectorops.cli import main
+from vectorops.db.dsn import role_dsn
+from vectorops.db.password_rotation import read_new_password
+from vectorops.db.roles import MAINT, READER, read_local_passwords
 
 
 def _statements_as_maint(settings: Any, needle: str) -> list[str]:
@@ -61,7 +61,7 @@ def test_rotate_password_sends_only_a_verifier_and_keeps_the_local_password(
     # the command's session logs every statement it sends, so the server log shows what reached the server
     monkeypatch.setenv("VECTOROPS_DSN", f"{dsn}?options={quote('-c log_statement=all')}")
     try:
-        assert cli.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
+        assert main.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
         assert f"the password of {READER} was changed" in capsys.readouterr().out
         with psycopg.connect(make_conninfo(dsn, user=READER, password=new)) as conn:
             assert conn.execute("SELECT current_user").fetchone() == (READER,)
@@ -77,7 +77,7 @@ def test_rotate_password_sends_only_a_verifier_and_keeps_the_local_password(
         assert _statements_as_maint(settings, new) == [] and _statements_as_maint(settings, "SCRAM-SHA-256") == []
     finally:
         password_file.write_text(old)
-        assert cli.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
+        assert main.main(["db", "rotate-password", READER, "--password-file", str(password_file)]) == 0
     assert read_local_passwords(settings.home)[READER] == old
 
 
@@ -87,7 +87,7 @@ def test_rotate_password_refuses_other_roles_in_one_line(settings: Any, argv: li
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     password_file = tmp_path / "password"
     password_file.write_text("never-used")
-    assert cli.main([*argv, "--password-file", str(password_file)]) == 2
+    assert main.main([*argv, "--password-file", str(password_file)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("vectorops: error: "), err
     assert (argv[2] if len(argv) > 2 and argv[1] == "rotate-password" else "ROLE") in err
@@ -143,9 +143,9 @@ def test_concurrent_rotations_lose_nothing_and_restore_rotates(settings: Any, ds
     passwords, each logs in, and the next bootstrap does not set an old one back. vectorops_restore rotates too."""
     import threading
 
-    from vectorops import db
-    from vectorops.db_roles import MONITOR, RESTORE
-    from vectorops.password_rotation import rotate_password
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.password_rotation import rotate_password
+    from vectorops.db.roles import MONITOR, RESTORE
 
     new = {role: f"concurrent-{role}-{uuid.uuid4().hex}" for role in (READER, MONITOR, RESTORE)}
     errors: list[BaseException] = []
@@ -157,13 +157,13 @@ def test_concurrent_rotations_lose_nothing_and_restore_rotates(settings: Any, ds
             errors.append(exc)
 
     threads = [threading.Thread(target=rotate, args=(role,)) for role in new]
-    threads.append(threading.Thread(target=db.bootstrap, args=(settings,)))
+    threads.append(threading.Thread(target=bootstrap, args=(settings,)))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(120)
     assert errors == []
-    db.bootstrap(settings)
+    bootstrap(settings)
     local = read_local_passwords(settings.home)
     for role, password in new.items():
         assert local[role] == password, f"{role}'s rotation was lost from the local file"
@@ -173,7 +173,7 @@ def test_concurrent_rotations_lose_nothing_and_restore_rotates(settings: Any, ds
 
 def test_a_connection_error_that_is_no_login_is_not_called_a_refused_login(dsn: str) -> None:
     """An error of a logged-in session whose text quotes a login failure (a hostile table name) is what it is."""
-    from vectorops.db import login_refused
+    from vectorops.db.connect import login_refused
 
     name = 'role "x" does not exist'
     with psycopg.connect(dsn, autocommit=True) as holder, psycopg.connect(dsn, autocommit=True) as other:
@@ -193,7 +193,7 @@ def test_a_connection_error_that_is_no_login_is_not_called_a_refused_login(dsn: 
 def test_a_missing_database_is_said_once_and_not_as_a_lost_connection(
         dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("VECTOROPS_DSN", make_conninfo(dsn, dbname="no_such_database"))
-    assert cli.main(["validate"]) == 1
+    assert main.main(["validate"]) == 1
     err = capsys.readouterr().err
     assert 'database "no_such_database" does not exist' in err and "lost the connection" not in err
     assert "resumes" not in err

@@ -8,17 +8,19 @@ from typing import Any
 
 import psycopg
 
-from vectorops import claims, db, migration, pgvector_sink
+from vectorops.db.connect import connect
+from vectorops.load import sink
+from vectorops.migration import claims, steps
 
 
 def test_a_retry_in_the_same_run_restarts_a_failed_attempt_from_its_ledger(settings: Any, dsn: str) -> None:
     common = {"collection": "retry-me", "run_id": "retry-run", "fingerprint": "f", "target_schema": "retry_schema",
               "table_name": "retry_me", "source_uri": "chroma:///nowhere", "ttl_s": 600}
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         first = claims.claim(conn, **common)
     assert first.status == "scanning"
-    migration.record_failure(settings, first.attempt_id, RuntimeError("the first try failed before staging"))
-    with db.connect(dsn, autocommit=True) as conn:
+    steps.record_failure(settings, first.attempt_id, RuntimeError("the first try failed before staging"))
+    with connect(dsn, autocommit=True) as conn:
         again = claims.claim(conn, **common)
         row = conn.execute("SELECT status, error FROM vectorops.migration_runs WHERE attempt_id = %s",
                            (first.attempt_id,)).fetchone()
@@ -32,12 +34,12 @@ def test_a_retry_in_the_same_run_restarts_a_failed_attempt_from_its_ledger(setti
 def test_two_prepares_may_create_the_same_new_schema_at_once(dsn: str) -> None:
     errors: list[BaseException] = []
     with psycopg.connect(dsn) as first, psycopg.connect(dsn) as second:
-        pgvector_sink.create_schema(first, "race_schema")  # not committed yet
+        sink.create_schema(first, "race_schema")  # not committed yet
 
         def other_prepare() -> None:
             try:
                 with second.transaction():
-                    pgvector_sink.create_shadow(second, "race_schema", "race_shadow", 4)
+                    sink.create_shadow(second, "race_schema", "race_shadow", 4)
             except BaseException as exc:
                 errors.append(exc)
 

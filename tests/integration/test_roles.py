@@ -17,9 +17,10 @@ import pytest
 from psycopg import sql
 
 from tests.support import add_records, chroma_client, forget_collection, migrate_in_process
-from vectorops import db, ownership, runtime
-from vectorops.db_role_dsn import role_dsn, settings_as
-from vectorops.db_roles import ETL, MAINT, MONITOR, READER, ROLES, local_passwords_path
+from vectorops.db import ownership, runtime
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.dsn import role_dsn, settings_as
+from vectorops.db.roles import ETL, MAINT, MONITOR, READER, ROLES, local_passwords_path
 from vectorops.maintenance import executor
 from vectorops.naming import table_name_for
 
@@ -63,7 +64,7 @@ def _live(table: str) -> sql.Composable:
 def test_db_up_creates_login_roles_with_local_only_passwords(settings: Any, dsn: str) -> None:
     path = local_passwords_path(settings.home)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    db.bootstrap(settings)  # idempotent: a second db up changes nothing and keeps the passwords working
+    bootstrap(settings)  # idempotent: a second db up changes nothing and keeps the passwords working
     with psycopg.connect(dsn) as conn:
         attributes = {r[0]: r[1:] for r in conn.execute(
             """SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls,
@@ -240,7 +241,7 @@ def test_a_role_connection_comes_from_a_secrets_backend(settings: Any, tmp_path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
     env.update(AIRFLOW__SECRETS__BACKEND="airflow.secrets.local_filesystem.LocalFilesystemBackend",
                AIRFLOW__SECRETS__BACKEND_KWARGS=json.dumps({"connections_file_path": str(backend)}))
-    probe = ("import airflow.sdk; from vectorops.db_role_dsn import configured_dsn; "
+    probe = ("import airflow.sdk; from vectorops.db.dsn import configured_dsn; "
              "print(configured_dsn('vectorops_reader')); print(configured_dsn('vectorops_etl'))")
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
                             check=True)

@@ -95,7 +95,7 @@ def _independent_recall(dsn: str, vectors: np.ndarray, probe_ids: list[str], ef_
 
 
 def test_the_dag_runs_every_15_minutes_one_run_at_a_time() -> None:
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     dag = load_dag("pgvector_search_monitor")
     assert type(dag.timetable).__name__ == "CronTriggerTimetable"
@@ -167,10 +167,10 @@ def test_the_probe_set_is_reused_and_resampled_after_a_remigration(store: dict[s
 def test_a_forced_recall_drop_alerts_flags_the_index_and_advises_an_ef_search(
         store: dict[str, Any], dsn: str, monkeypatch: pytest.MonkeyPatch, http_receiver: Any,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/m"))
-    assert cli.main(["monitor", "--collection", BIG, "--ef-search", "1"]) == 1
+    assert main.main(["monitor", "--collection", BIG, "--ef-search", "1"]) == 1
     out = capsys.readouterr()
     assert BIG in out.out and "recall" in out.out and "BREACH" in out.err
     posts = [p.json() for p in http_receiver.posts]
@@ -189,7 +189,7 @@ def test_the_dag_probes_every_live_table_and_alerts_once_per_breach(
         http_receiver: Any) -> None:
     from airflow.utils.session import create_session
 
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dag"))
     monkeypatch.setenv("VECTOROPS_HNSW_EF_SEARCH", "1")

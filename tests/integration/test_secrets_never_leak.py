@@ -30,10 +30,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.alert_receivers import HttpReceiver, SmtpHandler, free_port
 from tests.support import add_records, chroma_client
-from vectorops import db, runtime
 from vectorops.config import load_settings
-from vectorops.db_role_dsn import connection_env
-from vectorops.db_roles import ETL, MAINT, MONITOR, READER, ROLES
+from vectorops.db import runtime
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.dsn import connection_env
+from vectorops.db.roles import ETL, MAINT, MONITOR, READER, ROLES
 from vectorops.naming import table_name_for
 
 SCHEMA = "leaktest"
@@ -91,7 +92,7 @@ def smtp_with_login() -> Iterator[tuple[SmtpHandler, int]]:
 def seeded(settings: Any, dsn: str, store: Path, http_receiver: HttpReceiver, smtp_with_login: tuple[SmtpHandler, int],
            airflow_db: dict[str, str], tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The secrets in the environment and on the roles; notes sent to the API recorded; our collections alone."""
-    from vectorops import run_note
+    from vectorops.airflow import run_note
 
     notes: list[dict[str, Any]] = []
 
@@ -114,7 +115,7 @@ def seeded(settings: Any, dsn: str, store: Path, http_receiver: HttpReceiver, sm
         patch.setenv("VECTOROPS_MONITOR_MAX_P95_MS", "0.001")  # every probe breaches: an alert with measurements
         patch.setenv("VECTOROPS_TASK_RETRIES", "0")
         patch.delenv("CHROMA_DB_PATH", raising=False)
-        db.bootstrap(load_settings())  # the roles' passwords are now the seeded secrets
+        bootstrap(load_settings())  # the roles' passwords are now the seeded secrets
         try:
             yield {"notes": notes, "backups": tmp_path / "backups"}
         finally:
@@ -128,7 +129,7 @@ def seeded(settings: Any, dsn: str, store: Path, http_receiver: HttpReceiver, sm
                     conn.execute(sql.SQL("DELETE FROM {} WHERE table_schema = %s").format(
                         sql.Identifier("vectorops", name)), (SCHEMA,))
                 conn.execute("DELETE FROM vectorops.backups WHERE path LIKE %s", (f"{tmp_path}%",))
-    db.bootstrap(load_settings())  # the roles' local passwords again, for the modules after this one
+    bootstrap(load_settings())  # the roles' local passwords again, for the modules after this one
 
 
 def _record_connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
@@ -147,7 +148,7 @@ def _record_connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]
 
 def _run_dags(store: Path, dsn: str, made: list[tuple[str, str]]) -> dict[str, set[str]]:
     """Every DAG once (the migration also rejected once); the users each connected to the vectors database as."""
-    from vectorops.airflow_run import load_dag
+    from vectorops.airflow.run import load_dag
 
     def run(dag_id: str, conf: dict[str, Any] | None = None) -> str:
         first = len(made)

@@ -4,8 +4,8 @@ The stores under ``tests/fixtures/stores`` were written by the real chromadb 0.4
 1.5.9 (and a 1.5.9 store with three tenant/database pairs). Each ``expected.json`` holds what that Chroma's own
 client returned from a copy: every record (float32 vectors as hex), the space measured from its query distances,
 and the HNSW parameters it reported. Here, without Chroma and without PostgreSQL, every collection of every
-tenant and database is listed (:mod:`vectorops.chroma_catalog`), its settings resolved
-(:mod:`vectorops.chroma_settings`) and its records read from the files (:mod:`vectorops.chroma_files`), and
+tenant and database is listed (:mod:`vectorops.chroma.files.catalog`), its settings resolved
+(:mod:`vectorops.chroma.settings`) and its records read from the files (:mod:`vectorops.chroma.files.reader`), and
 compared bit for bit; the stores are hashed before and after, file by file.
 """
 
@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vectorops import chroma_catalog, chroma_files
-from vectorops.chroma_log import log_overlay
-from vectorops.chroma_store import CollectionRef, check_store
+from vectorops.chroma.files import catalog as files_catalog
+from vectorops.chroma.files import reader as files_reader
+from vectorops.chroma.files.write_log import log_overlay
+from vectorops.chroma.preflight import CollectionRef, check_store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
 STORES = ["0.4.24", "0.5.18", "0.6.3", "1.0.21", "1.5.9", "1.5.9-tenants"]
@@ -71,7 +72,7 @@ def test_every_store_passes_the_read_only_check(stores: dict[str, Path], store: 
 def test_the_catalog_lists_every_collection_of_every_tenant_and_database(stores: dict[str, Path],
                                                                         store: str) -> None:
     before = _hashes(stores[store])
-    catalog = chroma_catalog.read_catalog(stores[store])
+    catalog = files_catalog.read_catalog(stores[store])
     expected = _expected(store)
     assert [(e.ref.tenant, e.ref.database, e.ref.name) for e in catalog] == \
         [(c["tenant"], c["database"], c["name"]) for c in expected]
@@ -86,7 +87,7 @@ def test_the_catalog_lists_every_collection_of_every_tenant_and_database(stores:
 def test_settings_are_those_the_writing_chroma_uses(stores: dict[str, Path], store: str, tenant: str,
                                                    database: str, name: str) -> None:
     want = _entry(store, tenant, database, name)
-    entry = chroma_catalog.find(stores[store], CollectionRef(tenant, database, name))
+    entry = files_catalog.find(stores[store], CollectionRef(tenant, database, name))
     assert entry is not None
     settings = entry.settings
     # the space was measured from that Chroma's query distances; an empty collection has none to measure, and every
@@ -97,10 +98,10 @@ def test_settings_are_those_the_writing_chroma_uses(stores: dict[str, Path], sto
 
 
 def _read_all(store: Path, ref: CollectionRef, space: str, batch: int) -> dict[str, tuple[Any, ...]]:
-    found = chroma_files.open_collection(store, ref, space)
+    found = files_reader.open_collection(store, ref, space)
     records: dict[str, tuple[Any, ...]] = {}
-    with chroma_files.StoreReader(found) as reader:
-        for ids, positions in chroma_files.iter_id_positions(found, batch=batch):
+    with files_reader.StoreReader(found) as reader:
+        for ids, positions in files_reader.iter_id_positions(found, batch=batch):
             vectors = reader.vectors(positions.tolist(), ids)
             documents, metadatas, uris = reader.fields(ids)
             for i, record_id in enumerate(ids):
@@ -114,7 +115,7 @@ def test_the_files_reader_returns_exactly_what_that_chroma_returned(stores: dict
                                                                    tenant: str, database: str, name: str) -> None:
     path, ref, want = stores[store], CollectionRef(tenant, database, name), _entry(store, tenant, database, name)
     before = _hashes(path)
-    space = chroma_catalog.find(path, ref).settings.space  # type: ignore[union-attr]
+    space = files_catalog.find(path, ref).settings.space  # type: ignore[union-attr]
     records = _read_all(path, ref, space, batch=37)  # pages that split the files' ids and the log's
     assert sorted(records) == sorted(r["id"] for r in want["records"])
     assert len(records) == want["count"]
@@ -133,8 +134,8 @@ def test_the_stores_hold_the_hard_cases(stores: dict[str, Path], store: str) -> 
     and (in the version stores) an empty one."""
     path = stores[store]
     never_flushed = logged_vectors = logged_deletes = empty = 0
-    for entry in chroma_catalog.read_catalog(path):
-        found = chroma_files.open_collection(path, entry.ref, entry.settings.space)
+    for entry in files_catalog.read_catalog(path):
+        found = files_reader.open_collection(path, entry.ref, entry.settings.space)
         overlay = log_overlay(found)
         never_flushed += found.count > 0 and not found.in_files
         logged_vectors += found.in_files and any(v is not None for v in overlay.values())

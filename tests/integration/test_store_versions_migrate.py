@@ -22,7 +22,7 @@ import pytest
 from psycopg import sql
 
 from tests.support import forget_schema, migrate_in_process
-from vectorops.chroma_store import CollectionRef
+from vectorops.chroma.preflight import CollectionRef
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
 VERSIONS = ["0.4.24", "0.5.18", "0.6.3", "1.0.21", "1.5.9"]
@@ -85,13 +85,13 @@ def test_every_version_migrates_exactly_and_is_never_written(version: str, store
                                                              dsn: str, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops import cli
+    from vectorops.cli import main
 
     store = stores[version]
     schema = "v" + version.replace(".", "_")
     before = store_hashes(store)
 
-    assert cli.main(["migrate", "--dry-run", "--chroma-path", str(store), "--schema", schema]) == 0
+    assert main.main(["migrate", "--dry-run", "--chroma-path", str(store), "--schema", schema]) == 0
     out = capsys.readouterr().out
     assert store_hashes(store) == before, "migrate --dry-run wrote to the source"
     for entry in expected(version):
@@ -124,9 +124,9 @@ def test_every_version_migrates_exactly_and_is_never_written(version: str, store
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("CHROMA_DB_PATH", str(store))
     for key in entries:
-        assert cli.main(["validate", "--collection", rows[key]["collection_key"]]) == 0, capsys.readouterr()
+        assert main.main(["validate", "--collection", rows[key]["collection_key"]]) == 0, capsys.readouterr()
     assert store_hashes(store) == before, "validate wrote to the source"
-    assert cli.main(["backup"]) == 0, capsys.readouterr()
+    assert main.main(["backup"]) == 0, capsys.readouterr()
     assert store_hashes(store) == before, "backup wrote to the source"
     forget_schema(dsn, schema)
 
@@ -159,8 +159,8 @@ def test_three_tenant_database_pairs_arrive_whole_in_distinct_tables(stores: dic
 
 
 def test_an_ambiguous_bare_name_is_refused_listing_the_candidates(stores: dict[str, Path], settings: Any) -> None:
-    from vectorops import migration_request
-    from vectorops.chroma_source import SourceError
+    from vectorops.chroma.source import SourceError
+    from vectorops.migration import request as migration_request
 
     store = stores["1.5.9-tenants"]
     request = migration_request.request_from_params({"chroma_path": str(store), "collections": ["docs"]}, settings)

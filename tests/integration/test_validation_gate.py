@@ -56,7 +56,7 @@ def _results(dsn: str, collection: str, stage: str) -> dict[str, bool]:
 
 def test_a_clean_migration_passes_the_gate_and_the_live_check(migrated: list[str], dsn: str, settings: Any,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     gate = _results(dsn, "clean-table", "gate")
     assert gate and all(gate.values()), gate
@@ -75,7 +75,7 @@ def test_a_clean_migration_passes_the_gate_and_the_live_check(migrated: list[str
 def test_tampering_fails_validate_records_failures_and_alerts(
         collection: str, migrated: list[str], dsn: str, monkeypatch: pytest.MonkeyPatch, http_receiver: Any,
         smtp_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli import main
+    from vectorops.cli.main import main
 
     statement, expectation = TAMPERS[collection]
     handler, smtp_port = smtp_server
@@ -102,7 +102,9 @@ def test_tampering_fails_validate_records_failures_and_alerts(
 
 
 def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, settings: Any, dsn: str) -> None:
-    from vectorops import migration, migration_request, quality
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
+    from vectorops.quality import gate as quality_gate
 
     params = {"chroma_path": str(store), "collections": ["gate-blocked"], "target_schema": SCHEMA}
     migrate_in_process(settings, params, "gate-first")
@@ -110,14 +112,14 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
     live_before = pg_digest(dsn, SCHEMA, table)
     registry_before = registry_row(dsn, "gate-blocked")
     request = migration_request.request_from_params(params, settings)
-    plan = migration.prepare(settings, request, "gate-blocked", "gate-second")
+    plan = steps.prepare(settings, request, "gate-blocked", "gate-second")
     for chunk_no in plan["chunks"]:
-        migration.load(settings, plan, chunk_no)
+        steps.load(settings, plan, chunk_no)
     with psycopg.connect(dsn, autocommit=True) as conn:  # a loader bug, simulated: one document altered
         conn.execute(sql.SQL("UPDATE {} SET document = 'not what the source says' WHERE id = 'r-010'").format(
             sql.Identifier(SCHEMA, plan["shadow"])))
-    with pytest.raises(quality.ValidationFailed, match="checksum_matches_source") as failure:
-        migration.finalize(settings, plan)
+    with pytest.raises(quality_gate.ValidationFailed, match="checksum_matches_source") as failure:
+        steps.finalize(settings, plan)
     assert failure.value.report.stage == "gate"
     observed = next(f["observed"] for f in failure.value.failed_expectations
                     if f["expectation"] == "checksum_matches_source")
@@ -136,14 +138,16 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
 
 
 def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, settings: Any, dsn: str) -> None:
-    from vectorops import migration, migration_request, quality
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
+    from vectorops.quality import gate as quality_gate
     from vectorops.records import SourceRecord, quarantine_payload
 
     params = {"chroma_path": str(store), "collections": ["wrongly-quarantined"], "target_schema": SCHEMA}
     request = migration_request.request_from_params(params, settings)
-    plan = migration.prepare(settings, request, "wrongly-quarantined", "gate-quarantine")
+    plan = steps.prepare(settings, request, "wrongly-quarantined", "gate-quarantine")
     for chunk_no in plan["chunks"]:
-        migration.load(settings, plan, chunk_no)
+        steps.load(settings, plan, chunk_no)
     with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():  # a loader bug, simulated
         conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'r-020'").format(sql.Identifier(SCHEMA, plan["shadow"])))
         conn.execute("""INSERT INTO vectorops.quarantine (collection, record_id, reason, payload, attempt_id)
@@ -152,8 +156,8 @@ def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, set
         conn.execute("""UPDATE vectorops.migration_chunks SET loaded_count = loaded_count - 1,
                             quarantined_count = quarantined_count + 1
                         WHERE attempt_id = %s AND chunk_no = 0""", (plan["attempt_id"],))
-    with pytest.raises(quality.ValidationFailed, match="quarantine_justified") as failure:
-        migration.finalize(settings, plan)
+    with pytest.raises(quality_gate.ValidationFailed, match="quarantine_justified") as failure:
+        steps.finalize(settings, plan)
     observed = next(f["observed"] for f in failure.value.failed_expectations
                     if f["expectation"] == "quarantine_justified")
     assert observed["storable_but_quarantined"] == 1 and observed["samples"] == ["r-020"]

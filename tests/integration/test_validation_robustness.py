@@ -14,8 +14,10 @@ import pytest
 from psycopg import sql
 
 from tests.support import add_records, chroma_client, forget_collection, migrate_in_process
-from vectorops import cli, db, quality
+from vectorops.cli import main
+from vectorops.db.sql_files import sql_text
 from vectorops.naming import table_name_for
+from vectorops.quality import gate
 
 SCHEMA = "vrobust"
 LONG = "L" + "ong-name." * 33 + "x"  # 299 characters, Chroma-legal: GX once made a file name of it
@@ -57,7 +59,7 @@ def _stored(dsn: str, validation_id: str) -> dict[str, tuple[bool, Any]]:
 
 @pytest.mark.parametrize("role", ["long", "hostile"])
 def test_any_collection_key_validates_live(migrated: dict[str, str], settings: Any, dsn: str, role: str) -> None:
-    report = quality.validate_live(settings, migrated[role], run_id="vr-names")
+    report = gate.validate_live(settings, migrated[role], run_id="vr-names")
     assert report.success, report.describe()
     names = {o.expectation for o in report.outcomes}
     assert {"row_count_equals_expected", "checksum_matches_baseline", "embedding_dimensions"} <= names
@@ -77,7 +79,7 @@ def test_a_collection_that_errors_is_recorded_and_alerted_and_the_others_still_r
         conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN embedding TO vector_was_here").format(broken))
     try:
         # the broken collection comes first: before, its error ended the command there
-        code = cli.main(["validate", "--collection", BROKEN, "--collection", PLAIN, "--collection", LONG])
+        code = main.main(["validate", "--collection", BROKEN, "--collection", PLAIN, "--collection", LONG])
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN vector_was_here TO embedding").format(broken))
@@ -103,7 +105,7 @@ def test_an_unknown_collection_is_refused_before_any_validation(migrated: dict[s
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     with psycopg.connect(dsn) as conn:
         before = conn.execute("SELECT count(*) FROM vectorops.validation_results").fetchone()
-    assert cli.main(["validate", "--collection", PLAIN, "--collection", "vr-never-migrated"]) == 2
+    assert main.main(["validate", "--collection", PLAIN, "--collection", "vr-never-migrated"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'vr-never-migrated' have not been migrated" in err, err
     with psycopg.connect(dsn) as conn:
@@ -114,22 +116,22 @@ def test_app_written_is_the_registry_rows_property_not_a_store_row_of_the_name(
         migrated: dict[str, str], settings: Any, dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         # the name was once created through the store, then migrated: its store row outlives that table
-        conn.execute(db.sql_text("schema/create_store_tables"))  # what the store runs on first use
+        conn.execute(sql_text("schema/create_store_tables"))  # what the store runs on first use
         conn.execute("INSERT INTO vectorops.store_collections (collection, created_by) VALUES (%s, 'vr-test')",
                      (APP,))
         conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'r7'").format(sql.Identifier(SCHEMA, table_name_for(APP))))
-    report = quality.validate_live(settings, APP)
+    report = gate.validate_live(settings, APP)
     failed = {f["expectation"] for f in report.failed_expectations}
     assert failed == {"row_count_equals_expected", "checksum_matches_baseline", "metadata_present"}, report.describe()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("UPDATE vectorops.collection_registry SET app_written = true WHERE collection_key = %s", (APP,))
-    report = quality.validate_live(settings, APP)
+    report = gate.validate_live(settings, APP)
     names = {o.expectation for o in report.outcomes}
     assert report.success and not names & {"row_count_equals_expected", "checksum_matches_baseline"}, names
 
 
 def test_gx_file_names_are_safe_for_any_text() -> None:
-    from vectorops.quality_gx import file_name
+    from vectorops.quality.gx import file_name
 
     assert file_name("live-docs") == "live-docs" and file_name("gate-0123abcd") == "gate-0123abcd"
     for text in ["live-" + LONG, "live-" + HOSTILE_KEY, "..", ".", "a/b", "x" * 101, "ünï", "a..b", "/"]:

@@ -17,8 +17,9 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from tests.support import add_records, chroma_client, migrate_in_process
-from vectorops import db, runtime
 from vectorops.config import load_settings
+from vectorops.db import runtime
+from vectorops.db.bootstrap import bootstrap
 from vectorops.web.page import EMPTY_MESSAGE
 
 SCHEMA, OTHER_SCHEMA = "web_health", "web_health_other"
@@ -119,7 +120,7 @@ def _other_tokens(token: str) -> dict[str, str]:
     """Tokens Airflow must reject: garbage, another secret's signature, expired, tampered."""
     import jwt
 
-    from vectorops.web.auth import auth_manager
+    from vectorops.airflow.web_auth import auth_manager
 
     claims = jwt.decode(token, options={"verify_signature": False})
     user = auth_manager().deserialize_user(claims)
@@ -215,7 +216,7 @@ def empty_database(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 def test_empty_state_before_any_migration(anon: TestClient, token: str, empty_database: str) -> None:
     for prepare in ("nothing", "schema"):
         if prepare == "schema":  # what `vectorops db up` leaves: the tables and the roles' grants, no collection yet
-            db.bootstrap(load_settings())
+            bootstrap(load_settings())
         page = _get(anon, "/vector-health/", bearer=token)
         assert page.status_code == 200, (prepare, page.text)
         assert EMPTY_MESSAGE in page.text and "data-collection" not in page.text

@@ -11,14 +11,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from vectorops import cli_compare
+from vectorops.cli import compare
 from vectorops.compare.measure import Measurement
 from vectorops.compare.scoring import WEIGHTS, grade, score
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vectorops")
-    cli_compare.add_commands(parser.add_subparsers(dest="command", required=True))
+    compare.add_commands(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
@@ -85,6 +85,6 @@ def test_compare_on_a_migrated_collection_finds_its_schema(settings: Any, dsn: s
         assert args.func(args) == 0
         assert re.search(r"^grade\s+\S+\s+\S+$", capsys.readouterr().out, re.M)
         with pytest.raises(ValueError, match="'no-such' is not in the registry"):
-            cli_compare._schema_of(dsn, "no-such")
+            compare._schema_of(dsn, "no-such")
     finally:
         forget_collection(dsn, "cmp-src", "compare_src_schema")

@@ -10,8 +10,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import quality
 from vectorops.naming import table_name_for
+from vectorops.quality import gate
 from vectorops.store.postgres import PostgresStore
 
 
@@ -22,7 +22,7 @@ def test_app_written_collection_passes_without_count_or_checksum_checks(pg_store
     rng = np.random.default_rng(5)
     col.add(ids=[f"n{i}" for i in range(30)], embeddings=rng.standard_normal((30, 8)).tolist(),
             metadatas=[{"i": i} for i in range(30)])
-    report = quality.validate_live(settings, name)
+    report = gate.validate_live(settings, name)
     names = {o.expectation for o in report.outcomes}
     assert report.success, report.describe()
     assert "row_count_equals_expected" not in names and "checksum_matches_baseline" not in names
@@ -31,5 +31,5 @@ def test_app_written_collection_passes_without_count_or_checksum_checks(pg_store
     with psycopg.connect(dsn, autocommit=True) as conn:  # a row the app could not have written: still caught
         conn.execute(sql.SQL("INSERT INTO {} (id, embedding) VALUES ('zero', %s::vector)").format(
             sql.Identifier(pg_store.table_schema, table_name_for(name))), ("[" + ",".join(["0"] * 8) + "]",))
-    failed = quality.validate_live(settings, name)
+    failed = gate.validate_live(settings, name)
     assert [f["expectation"] for f in failed.failed_expectations] == ["embedding_nonzero_norm"]

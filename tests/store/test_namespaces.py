@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tests.store.conftest import drop_store_schema
-from vectorops.chroma_store import CollectionRef
+from vectorops.chroma.preflight import CollectionRef
 from vectorops.naming import table_name_for
 from vectorops.store import CollectionNotFound, StoreError
 from vectorops.store.postgres import PostgresStore

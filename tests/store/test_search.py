@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from vectorops.exact_search import ExactTopK
+from vectorops.quality.exact_search import ExactTopK
 
 SMALL_ROWS, SMALL_DIMS = 400, 16
 BIG_ROWS, BIG_DIMS = 4000, 24

@@ -15,8 +15,8 @@ from psycopg.rows import dict_row
 
 from tests.store.conftest import drop_store_schema
 from tests.support import add_records, chroma_client, migrate_in_process, registry_row
-from vectorops.exact_search import ExactTopK
 from vectorops.naming import table_name_for
+from vectorops.quality.exact_search import ExactTopK
 from vectorops.store import CollectionNotFound, StoreError
 from vectorops.store.chroma import ChromaStore
 from vectorops.store.postgres import PostgresStore

@@ -10,11 +10,12 @@ import os
 
 import pytest
 
-from vectorops import chroma_connection, cli, cli_migrate
-from vectorops.chroma_connection import connection_from_url, server_connection
-from vectorops.chroma_store import SourceError
+from vectorops.chroma import connection
+from vectorops.chroma.connection import connection_from_url, server_connection
+from vectorops.chroma.preflight import SourceError
+from vectorops.cli import main, migrate
 from vectorops.config import load_settings
-from vectorops.migration_request import request_from_params
+from vectorops.migration.request import request_from_params
 
 TOKEN = "tok-3f9a!x%y"  # punctuation that needs percent-encoding in a URL
 
@@ -62,14 +63,14 @@ def test_a_bad_url_is_rejected_without_echoing_it(url: str, message: str) -> Non
 
 def test_the_cli_keeps_an_id_and_turns_a_url_into_a_process_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_VECTOROPS_CLI_CHROMA", raising=False)
-    assert cli_migrate.chroma_conn_id("chroma_prod") == "chroma_prod" and cli_migrate.chroma_conn_id(None) is None
+    assert migrate.chroma_conn_id("chroma_prod") == "chroma_prod" and migrate.chroma_conn_id(None) is None
     assert "AIRFLOW_CONN_VECTOROPS_CLI_CHROMA" not in os.environ
-    args = cli.build_parser().parse_args(["migrate", "--chroma-conn", "https://h:9443/?token=s3cret-t0ken&tenant=t1"])
-    params = cli_migrate._params(args)
-    assert params["chroma_conn"] == cli_migrate.CLI_CHROMA_CONN and "s3cret" not in json.dumps(params)
+    args = main.build_parser().parse_args(["migrate", "--chroma-conn", "https://h:9443/?token=s3cret-t0ken&tenant=t1"])
+    params = migrate._params(args)
+    assert params["chroma_conn"] == migrate.CLI_CHROMA_CONN and "s3cret" not in json.dumps(params)
     assert json.loads(os.environ["AIRFLOW_CONN_VECTOROPS_CLI_CHROMA"])["password"] == "s3cret-t0ken"
     with pytest.raises(SystemExit):  # one source at a time
-        cli.build_parser().parse_args(["migrate", "--chroma-conn", "c", "--chroma-path", "/x"])
+        main.build_parser().parse_args(["migrate", "--chroma-conn", "c", "--chroma-path", "/x"])
 
 
 def test_a_request_from_a_connection_holds_where_but_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,8 +125,8 @@ def test_connection_fields_are_checked_and_defaulted() -> None:
 
 
 def test_the_hook_declares_the_chroma_connection_type_and_its_form() -> None:
-    from vectorops.airflow_chroma_hook import ChromaHook
-    from vectorops.airflow_provider_info import get_provider_info
+    from vectorops.airflow.chroma_hook import ChromaHook
+    from vectorops.airflow.provider_info import get_provider_info
 
     assert (ChromaHook.conn_name_attr, ChromaHook.default_conn_name, ChromaHook.conn_type, ChromaHook.hook_name) == (
         "chroma_conn_id", "chroma_default", "chroma", "Chroma")
@@ -133,7 +134,7 @@ def test_the_hook_declares_the_chroma_connection_type_and_its_form() -> None:
     assert entry["hook-class-name"] == f"{ChromaHook.__module__}.{ChromaHook.__qualname__}"
     assert set(entry["conn-fields"]) == {"tenant", "database", "https", "ca_bundle", "verify", "auth_type"}
     # empty is a choice of its own: basic with a login, else bearer
-    assert entry["conn-fields"]["auth_type"]["schema"]["enum"] == [*chroma_connection.AUTH_TYPES, None]
+    assert entry["conn-fields"]["auth_type"]["schema"]["enum"] == [*connection.AUTH_TYPES, None]
     assert "default" not in entry["conn-fields"]["auth_type"]["schema"]
     behaviour = ChromaHook.get_ui_field_behaviour()
     assert behaviour["hidden_fields"] == ["schema"] and behaviour["relabeling"]["password"] == "Password (token)"
@@ -144,7 +145,7 @@ def test_airflow_discovers_the_chroma_connection_type_from_the_installed_package
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     hook = ProvidersManagerTaskRuntime().hooks["chroma"]
-    assert (hook.hook_class_name, hook.connection_id_attribute_name) == ("vectorops.airflow_chroma_hook.ChromaHook",
+    assert (hook.hook_class_name, hook.connection_id_attribute_name) == ("vectorops.airflow.chroma_hook.ChromaHook",
                                                                           "chroma_conn_id")
     manager = ProvidersManager()  # the API server's form
     assert {k for k in manager.connection_form_widgets if k.startswith("extra__chroma__")} == {
@@ -159,6 +160,6 @@ def test_reading_a_connection_masks_its_password_and_the_basic_header_built_from
 
     monkeypatch.setenv("AIRFLOW_CONN_CHROMA_MASKED", json.dumps({
         "conn_type": "chroma", "host": "h", "login": "reader", "password": "masked-Secret-42"}))
-    conn = chroma_connection.read_connection("chroma_masked")
+    conn = connection.read_connection("chroma_masked")
     header = conn.headers()["Authorization"]
     assert redact(f"sent {header} for masked-Secret-42") == "sent *** for ***"

@@ -1,4 +1,4 @@
-"""``index_metadata.pickle`` read opcode by opcode (:mod:`vectorops.chroma_pickle`), never unpickled.
+"""``index_metadata.pickle`` read opcode by opcode (:mod:`vectorops.chroma.files.hnsw_pickle`), never unpickled.
 
 Pickles in the exact forms Chroma writes them: chromadb 0.4–0.6 pickle a ``PersistentData`` object with
 ``pickle.HIGHEST_PROTOCOL`` (0.4 with ``max_seq_id``), 1.x a plain dict; and the real pickles of the fixture stores.
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from vectorops.chroma_pickle import PERSISTENT_DATA, PickleStream, labels_of, read_header
-from vectorops.chroma_unreadable import FilesUnreadable
+from vectorops.chroma.files.hnsw_pickle import PERSISTENT_DATA, PickleStream, labels_of, read_header
+from vectorops.chroma.files.unreadable import FilesUnreadable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
 MODULE, CLASS = PERSISTENT_DATA

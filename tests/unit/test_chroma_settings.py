@@ -1,4 +1,4 @@
-"""The space/HNSW precedence of :mod:`vectorops.chroma_settings`, in the forms each Chroma stores them.
+"""The space/HNSW precedence of :mod:`vectorops.chroma.settings`, in the forms each Chroma stores them.
 
 The real stores of every version are checked in ``tests/integration/test_store_versions.py``; these cover the cases
 no fixture store has (a store upgraded from 0.x to 1.x, a configuration passed to 0.5/0.6 and ignored by them).
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vectorops.chroma_settings import resolve_settings
+from vectorops.chroma.settings import resolve_settings
 
 #: what chromadb 0.5.18 and 0.6.3 write into config_json_str for every collection (their defaults)
 CONFIG_05 = {"hnsw_configuration": {"space": "l2", "ef_construction": 100, "ef_search": 10, "num_threads": 2, "M": 16,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from vectorops.cli import database_lost
+from vectorops.cli.main import database_lost
 
 
 def test_a_server_shutting_down_is_a_lost_database() -> None:

@@ -39,7 +39,7 @@ OUR_ENV = re.compile(r"(?:VECTOROPS|CHROMA)_[A-Z0-9_]+")
 # scheme://user:password@ where the parts may be ${VAR...} references (whose messages may hold spaces)
 _URL_USERINFO = re.compile(r"://((?:\$\{[^}]*\}|[^/@\s$])*)@")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|_KEY$|TOKEN")
-# The database roles (vectorops.db_roles) and which services hold each one's connection: nobody else does.
+# The database roles (vectorops.db.roles) and which services hold each one's connection: nobody else does.
 ROLE_SERVICES = {
     "vectorops_etl": {"airflow-worker", "airflow-init"},
     "vectorops_maint": {"airflow-worker", "airflow-init"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vectorops.indexing import OPCLASS, estimate_hnsw_mb, maintenance_mem_mb
+from vectorops.load.indexing import OPCLASS, estimate_hnsw_mb, maintenance_mem_mb
 
 
 def test_estimate_grows_with_rows_dims_and_m() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vectorops.config import SettingError, load_settings, machine_memory_mb
-from vectorops.dry_run import memory_warnings
+from vectorops.migration.dry_run import memory_warnings
 
 
 def test_a_cap_above_the_machines_memory_is_a_one_line_error_naming_the_setting(

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support import EDGE_COLLECTION_NAMES, chroma_names, colliding_chroma_names
+from vectorops.migration.promotion import INDEX_SUFFIXES
 from vectorops.naming import check_schema_name, previous_name, shadow_name, table_name_for
-from vectorops.promotion import INDEX_SUFFIXES
 
 
 def test_plain_names_are_kept_and_others_are_folded_with_a_hash() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from vectorops.config import SettingError, load_settings
-from vectorops.migration_request import request_from_params
+from vectorops.migration.request import request_from_params
 
 
 @pytest.fixture()

@@ -6,9 +6,9 @@ from typing import Any
 
 import psycopg
 
-from vectorops import parity
 from vectorops.backup.manifest import Manifest, TableCheck
 from vectorops.backup.snapshot import table_check, top10
+from vectorops.quality import parity
 
 
 def _exists(conn: psycopg.Connection, check: TableCheck) -> bool:

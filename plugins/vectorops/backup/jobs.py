@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vectorops import alerts
+from vectorops.alerts import send
 from vectorops.backup import ledger
 from vectorops.backup.freshness import Freshness, check_freshness
 from vectorops.backup.manifest import MANIFEST
@@ -49,8 +49,8 @@ def alert(event: str, message: str, failed: list[dict[str, Any]], *, dag_id: str
     :param run_id: the run.
     :param task_id: the task.
     """
-    alerts.send_alert(alerts.AlertEvent(event=event, dag_id=dag_id, run_id=run_id, collection=None, table=None,
-                                        failed_expectations=failed, run_url=alerts.run_url(dag_id, run_id),
+    send.send_alert(send.AlertEvent(event=event, dag_id=dag_id, run_id=run_id, collection=None, table=None,
+                                        failed_expectations=failed, run_url=send.run_url(dag_id, run_id),
                                         message=message, task_id=task_id))
 
 

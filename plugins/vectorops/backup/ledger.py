@@ -12,8 +12,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from vectorops import db
 from vectorops.backup.manifest import CHROMA, DUMP, Manifest
+from vectorops.db.connect import connect
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ _COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(BackupRow))
 
 
 def _one(dsn: str, query: sql.Composable, params: tuple[Any, ...]) -> BackupRow | None:
-    with db.connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
+    with connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query, params).fetchone()
     return BackupRow(**row) if row else None
 
@@ -55,7 +55,7 @@ def insert_running(dsn: str, backup_id: str, path: str, run_id: str | None) -> N
     :param path: its directory.
     :param run_id: the Airflow run (or CLI run) that takes it.
     """
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, details)
                         VALUES (%s, 'running', %s, %s)""", (backup_id, path, Jsonb({"run_id": run_id})))
 
@@ -70,7 +70,7 @@ def record_files(dsn: str, manifest: Manifest, manifest_sha256: str) -> None:
     dump, chroma = manifest.files.get(DUMP), manifest.files.get(CHROMA)
     details = {"schemas": manifest.schemas, "snapshot": manifest.snapshot, "missing_tables": manifest.missing_tables,
                "server_version": manifest.server_version}
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         conn.execute("""UPDATE vectorops.backups SET status = 'verifying', finished_at = now(), dump_bytes = %s,
                                dump_sha256 = %s, chroma_bytes = %s, chroma_sha256 = %s, manifest_sha256 = %s,
                                tables = %s, total_rows = %s, details = coalesce(details, '{}') || %s
@@ -93,7 +93,7 @@ def set_status(dsn: str, backup_id: str, status: str, *, error: str | None = Non
     :param verify_seconds: how long its verification took.
     :raises ValueError: when there is no such backup.
     """
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         updated = conn.execute(
             """UPDATE vectorops.backups SET status = %(status)s,
                       error = CASE WHEN %(status)s = 'verified' THEN NULL ELSE coalesce(%(error)s, error) END,
@@ -138,7 +138,7 @@ def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int |
     :param statuses: only these statuses, when given.
     :param limit: at most this many.
     """
-    with db.connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
+    with connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql.SQL("""SELECT {} FROM vectorops.backups
                                       WHERE %(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s)
                                       ORDER BY started_at DESC, backup_id DESC LIMIT %(limit)s""").format(_COLUMNS),
@@ -158,7 +158,7 @@ def owned(dsn: str, backup_id: str) -> Iterator[None]:
     :param dsn: the vectors database.
     :param backup_id: the backup being taken or verified.
     """
-    with db.connect(dsn, autocommit=True, application_name="vectorops-backup-owner") as conn:
+    with connect(dsn, autocommit=True, application_name="vectorops-backup-owner") as conn:
         conn.execute(_LOCK_OWNER, (backup_id,))
         yield
 
@@ -171,7 +171,7 @@ def close_interrupted(dsn: str) -> list[str]:
     :return: the backups closed.
     """
     closed = []
-    with db.connect(dsn, autocommit=True) as conn:
+    with connect(dsn, autocommit=True) as conn:
         candidates = conn.execute("""SELECT backup_id, status FROM vectorops.backups
                                      WHERE status = 'running'
                                         OR (status = 'verifying' AND details ? 'verification_started_at')""").fetchall()

@@ -25,7 +25,7 @@ class TableCheck:
     :param schema: the table's schema.
     :param table: its name.
     :param rows: its row count.
-    :param sha256: :func:`vectorops.parity.table_checksum` of a vector table, else ``None``.
+    :param sha256: :func:`vectorops.quality.parity.table_checksum` of a vector table, else ``None``.
     :param collection: the registry's collection of a vector table.
     :param distance: its space, ``l2`` | ``cosine`` | ``ip``.
     :param query_id: the id whose embedding is the fixed query (the smallest id with an embedding).

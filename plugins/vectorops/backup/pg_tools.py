@@ -18,7 +18,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from vectorops import runtime
+from vectorops.db import runtime
 
 CLIENT_CHECK = "-c client_connection_check_interval=1000"
 PR_SET_PDEATHSIG = 1

@@ -33,7 +33,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db
 from vectorops.backup import ledger, pg_tools
 from vectorops.backup.compare import compare_database
 from vectorops.backup.errors import BackupError
@@ -64,8 +63,9 @@ from vectorops.backup.verify import (
     scratch_database,
 )
 from vectorops.config import Settings, load_settings
-from vectorops.db_role_dsn import RestoreLoginRefused, restore_role_dsn
-from vectorops.db_roles import RESTORE
+from vectorops.db.connect import connect
+from vectorops.db.dsn import RestoreLoginRefused, restore_role_dsn
+from vectorops.db.roles import RESTORE
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _into_target(dsn: str, restore_dsn: str, staged_dump: Path, manifest: Manife
     on failure. The session holds the token's advisory lock throughout, so that no other restore sweeps it."""
     database = pg_tools.database_name(dsn)
     staging = staging_names(manifest, token)
-    with db.connect(dsn, autocommit=True, application_name="vectorops-restore") as conn:
+    with connect(dsn, autocommit=True, application_name="vectorops-restore") as conn:
         conn.execute("SET search_path = pg_catalog, pg_temp")
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (RESTORE_LOCK, token_key(token)))
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")  # where dumps name it: public.vector
@@ -157,7 +157,7 @@ def _into_target(dsn: str, restore_dsn: str, staged_dump: Path, manifest: Manife
                 target_as_restore = pg_tools.dsn_for_database(restore_dsn, database)
                 toc = pg_tools.write_toc_without_schemas(staged_dump, staged_dump.with_suffix(".toc"))
                 pg_tools.restore_dump(staged_dump, target_as_restore, use_list=toc)
-                with db.connect(target_as_restore, autocommit=True) as mine:
+                with connect(target_as_restore, autocommit=True) as mine:
                     failures = (code_failures(mine, list(staging.values()), staging.get(PLATFORM_SCHEMA, ""))
                                 or compare_database(mine, staged_manifest(manifest, staging)))
                     if failures:
@@ -213,7 +213,7 @@ def restore_backup(backup: Path, dsn: str, *, clean: bool = False, settings: Set
     if damaged:
         refuse(report, "does not match its manifest", damaged, run_id)
     database = pg_tools.database_name(dsn)
-    with db.connect(dsn, autocommit=True, application_name="vectorops-restore") as conn:
+    with connect(dsn, autocommit=True, application_name="vectorops-restore") as conn:
         conn.execute("SET search_path = pg_catalog, pg_temp")
         sweep_abandoned_staging(conn)
         present = existing_schemas(conn, manifest.schemas)

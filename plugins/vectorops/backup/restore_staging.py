@@ -11,12 +11,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from vectorops import db
 from vectorops.backup import pg_tools
 from vectorops.backup.manifest import Manifest
 from vectorops.backup.restore_report import LENT_CONNECT, PLATFORM_SCHEMA, RESTORE_LOCK, RestoreReport
 from vectorops.backup.restore_swap import existing_schemas, outside_dependents
-from vectorops.db_roles import RESTORE
+from vectorops.db.connect import connect
+from vectorops.db.roles import RESTORE
+from vectorops.db.sql_files import sql_text, statement
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def token_key(token: str) -> int:
 
 def stage_in_scratch(scratch_dsn: str, staging: dict[str, str], dump: Path) -> None:
     """Rename the verified schemas of the scratch database to their staging names and dump them into ``dump``."""
-    with db.connect(scratch_dsn, autocommit=True) as conn, conn.transaction():
+    with connect(scratch_dsn, autocommit=True) as conn, conn.transaction():
         for name, staged in staging.items():
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(staged)))
     pg_tools.dump_schemas(scratch_dsn, list(staging.values()), dump)
@@ -65,7 +66,7 @@ def sweep_abandoned_staging(conn: psycopg.Connection, keep: str | None = None) -
                                ON d.oid = l.database AND d.datname = current_database()
                              WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objsubid = 2
                                AND l.pid <> pg_backend_pid()""", (RESTORE_LOCK,)).fetchone()[0]
-    for name, token, note in conn.execute(db.sql_text("backup/select_staging_schemas"), {"role": RESTORE}).fetchall():
+    for name, token, note in conn.execute(sql_text("backup/select_staging_schemas"), {"role": RESTORE}).fetchall():
         if token == keep or not conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
                                              (RESTORE_LOCK, token_key(token))).fetchone()[0]:
             continue  # a running restore's
@@ -123,7 +124,7 @@ def _adopt_staged(mine: psycopg.Connection, staging: dict[str, str], report: Res
                                f"{', '.join(staging)} are not recorded as vectorops-created")
         log.warning("%s", report.warnings[-1])
         return
-    mine.execute(db.statement("backup/update_staged_ownership", owned=owned),
+    mine.execute(statement("backup/update_staged_ownership", owned=owned),
                  {"finals": list(staging), "stageds": list(staging.values())})
 
 
@@ -139,6 +140,6 @@ def prepare_staging(admin: psycopg.Connection, mine: psycopg.Connection, staging
 
 
 def drop_staging(dsn: str, staging: dict[str, str]) -> None:
-    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
+    with connect(dsn, autocommit=True) as conn, conn.transaction():
         for staged in staging.values():
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(staged)))

@@ -9,7 +9,6 @@ import logging
 import psycopg
 from psycopg import sql
 
-from vectorops import db, ownership
 from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import Manifest
 from vectorops.backup.restore_report import (
@@ -19,7 +18,9 @@ from vectorops.backup.restore_report import (
     SWAP_LOCK_TIMEOUT,
     RestoreReport,
 )
-from vectorops.db_roles import ETL, RESTORE
+from vectorops.db import ownership
+from vectorops.db.roles import ETL, RESTORE
+from vectorops.db.sql_files import sql_text
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def outside_dependents(conn: psycopg.Connection, schemas: list[str], staging: li
     :param schemas: the schemas a restore would replace.
     :param staging: schemas that are not "outside" (the restore's own staging schemas).
     """
-    rows = conn.execute(db.sql_text("backup/select_outside_dependents"),
+    rows = conn.execute(sql_text("backup/select_outside_dependents"),
                         {"schemas": schemas, "staging": staging or []}).fetchall()
     return [f"{dependent} (depends on {what})" for dependent, what in rows]
 
@@ -76,14 +77,14 @@ def _hand_over(conn: psycopg.Connection, schemas: list[str]) -> None:
     etl = sql.Identifier(ETL)
     for name in schemas:
         conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(name), etl))
-    rows = conn.execute(db.sql_text("backup/select_restored_objects"), {"schemas": schemas, "role": RESTORE}).fetchall()
+    rows = conn.execute(sql_text("backup/select_restored_objects"), {"schemas": schemas, "role": RESTORE}).fetchall()
     for kind, schema, name, arg_schemas, arg_types in rows:
         target: sql.Composable = sql.Identifier(schema, name)
         if kind == "ROUTINE":
             target = sql.SQL("{}({})").format(target, sql.SQL(", ").join(
                 sql.Identifier(s, t) for s, t in zip(arg_schemas, arg_types, strict=True)))
         conn.execute(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), target, etl))
-    if left := [r[0] for r in conn.execute(db.sql_text("backup/select_restore_role_leftovers"),
+    if left := [r[0] for r in conn.execute(sql_text("backup/select_restore_role_leftovers"),
                                            {"schemas": schemas, "role": RESTORE})]:
         raise BackupError(f"{', '.join(left[:5])} would stay {RESTORE}'s after the swap; not swapped in")
 
@@ -93,7 +94,7 @@ def _platform_sql(conn: psycopg.Connection, report: RestoreReport, restored_plat
     for name in PLATFORM_FUNCTIONS + PLATFORM_GRANTS:
         try:
             with conn.transaction():
-                conn.execute(db.sql_text(name))
+                conn.execute(sql_text(name))
         except psycopg.Error as exc:
             if restored_platform and name in PLATFORM_FUNCTIONS:
                 raise BackupError(f"{name} failed in the swap ({type(exc).__name__}: {str(exc).splitlines()[0]}): "

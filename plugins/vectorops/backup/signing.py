@@ -2,7 +2,7 @@
 
 The manifest lists the sha256 of every file of a backup, so one HMAC over the manifest's bytes authenticates the
 whole backup. The key (``VECTOROPS_HOME/secrets/backup-hmac.key``, 32 random bytes, mode 0600 in a 0700 folder)
-is created on first use by ``vectorops backup``, like the local role passwords of :mod:`vectorops.db_roles`, and
+is created on first use by ``vectorops backup``, like the local role passwords of :mod:`vectorops.db.roles`, and
 never replaced silently: once backups it signed are recorded, a missing key stops the backup until it is restored
 (or ``--new-key`` starts a new one). A key others could read or replace is refused.
 The signature sits beside the manifest as ``manifest.json.hmac``. Someone who can write the backup directory but
@@ -23,7 +23,7 @@ from typing import Any
 
 from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import MANIFEST, write_private
-from vectorops.db_roles import write_secret_once
+from vectorops.db.roles import write_secret_once
 
 KEY_FILE = "secrets/backup-hmac.key"
 SIGNATURE = f"{MANIFEST}.hmac"

@@ -17,9 +17,11 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import db, exact_search, parity
 from vectorops.backup import pg_tools
 from vectorops.backup.manifest import DUMP, Manifest, TableCheck
+from vectorops.db.connect import connect
+from vectorops.db.sql_files import sql_text
+from vectorops.quality import exact_search, parity
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +87,14 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
     :raises pg_tools.PgToolError: when pg_dump fails, naming the dump file.
     """
     dump = directory / DUMP
-    with db.connect(dsn, application_name="vectorops-backup", lock_timeout_ms=LOCK_WAIT_S * 1000,
+    with connect(dsn, application_name="vectorops-backup", lock_timeout_ms=LOCK_WAIT_S * 1000,
                     statement_timeout_s=STATEMENT_TIMEOUT_S) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         created_at = datetime.now(UTC).isoformat()
         server_version = conn.execute("SHOW server_version").fetchone()[0]
-        registry = conn.execute(db.sql_text("backup/select_registry_tables")).fetchall()
+        registry = conn.execute(sql_text("backup/select_registry_tables")).fetchall()
         missing = [f"{schema}.{table} ({collection})" for schema, table, collection, present, _ours in registry
                    if not present]
         for name in missing:
@@ -115,7 +117,7 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
                  snapshot, dump)
         proc = pg_tools.run_tool("pg_dump", args, dsn, what=str(dump))
         try:
-            listed = conn.execute(db.sql_text("backup/select_dumped_tables"), {"schemas": schemas}).fetchall()
+            listed = conn.execute(sql_text("backup/select_dumped_tables"), {"schemas": schemas}).fetchall()
             tables = [table_check(conn, *row) for row in listed]
         except BaseException:
             proc.kill()

@@ -15,7 +15,7 @@ from vectorops.backup.manifest import DUMP, Manifest, file_entry, sha256_file, w
 from vectorops.backup.signing import SIGNATURE, ensure_key, sign_manifest
 from vectorops.backup.snapshot import take_snapshot
 from vectorops.config import Settings
-from vectorops.db_roles import private_directory
+from vectorops.db.roles import private_directory
 
 log = logging.getLogger(__name__)
 

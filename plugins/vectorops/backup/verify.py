@@ -20,7 +20,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db
 from vectorops.backup import pg_tools
 from vectorops.backup.chroma_archive import archive_problem
 from vectorops.backup.compare import compare_database
@@ -28,8 +27,10 @@ from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import CHROMA, DUMP, MANIFEST, Manifest, read_manifest, sha256_file
 from vectorops.backup.signing import SIGNATURE, load_key, sign_manifest, signature_problem
 from vectorops.config import Settings, load_settings
-from vectorops.db_role_dsn import check_restore_login, restore_role_dsn
-from vectorops.db_roles import RESTORE
+from vectorops.db.connect import connect
+from vectorops.db.dsn import check_restore_login, restore_role_dsn
+from vectorops.db.roles import RESTORE
+from vectorops.db.sql_files import sql_text
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def code_failures(conn: psycopg.Connection, schemas: list[str],
     :param platform: the name the platform schema has among them.
     :return: one failed expectation ``dump_carries_no_code`` listing the objects, or nothing.
     """
-    rows = conn.execute(db.sql_text("backup/select_restored_code"),
+    rows = conn.execute(sql_text("backup/select_restored_code"),
                         {"schemas": schemas, "platform": platform}).fetchall()
     if not rows:
         return []
@@ -153,7 +154,7 @@ def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifes
     except pg_tools.PgToolError as exc:
         return [{"expectation": "restore_succeeded",
                  "observed": {"error": exc.stderr[:2000] or str(exc), "dump": str(manifest_path.parent / DUMP)}}]
-    with db.connect(restore_dsn, autocommit=True, application_name="vectorops-restore-compare") as conn:
+    with connect(restore_dsn, autocommit=True, application_name="vectorops-restore-compare") as conn:
         restored = sorted(r[0] for r in conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspowner = current_user::regrole"))
         failures: list[dict[str, Any]] = []
@@ -175,7 +176,7 @@ def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
     """
     scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
     name = sql.Identifier(scratch)
-    with db.connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
+    with connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
         drop_abandoned_scratch_databases(admin)
         # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
         template = admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
@@ -183,9 +184,9 @@ def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, sql.Identifier(template)))
         try:
             admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(name, sql.Identifier(RESTORE)))
-            with db.connect(pg_tools.dsn_for_database(dsn, scratch), autocommit=True) as conn:
+            with connect(pg_tools.dsn_for_database(dsn, scratch), autocommit=True) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            with db.connect(pg_tools.dsn_for_database(restore_dsn, scratch), autocommit=True) as mine:
+            with connect(pg_tools.dsn_for_database(restore_dsn, scratch), autocommit=True) as mine:
                 check_restore_login(mine)  # before any dump is replayed with it
             yield pg_tools.dsn_for_database(restore_dsn, scratch)
         finally:
@@ -202,7 +203,7 @@ def drop_abandoned_scratch_databases(admin: psycopg.Connection) -> list[str]:
     :return: the databases dropped.
     """
     dropped = []
-    for (name,) in admin.execute(db.sql_text("backup/select_abandoned_scratch_databases"),
+    for (name,) in admin.execute(sql_text("backup/select_abandoned_scratch_databases"),
                                  {"prefix": SCRATCH_PREFIX.replace("_", r"\_") + "%"}).fetchall():
         try:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))

@@ -50,7 +50,8 @@ def _postgres_backend(dsn: str, schema: str) -> Backend:
 
 
 def _cleanup(dsn: str, schema: str, collection: str, workdir: Path) -> None:
-    from vectorops import db, ownership
+    from vectorops.db import ownership
+    from vectorops.db.connect import connect as db_connect
     from vectorops.store.postgres import PostgresStore
 
     store = PostgresStore(dsn, table_schema=schema, service=SERVICE)
@@ -59,7 +60,7 @@ def _cleanup(dsn: str, schema: str, collection: str, workdir: Path) -> None:
             store.delete_collection(collection)
     finally:
         store.close()
-    with db.connect(dsn, autocommit=True) as conn:
+    with db_connect(dsn, autocommit=True) as conn:
         if not ownership.drop_schema(conn, schema) and conn.execute(
                 "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
             log.warning("compare: schema %s was kept: it is not empty, or vectorops did not create it", schema)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from vectorops.exact_search import ExactTopK
+from vectorops.quality.exact_search import ExactTopK
 
 RECALL_K = 10
 

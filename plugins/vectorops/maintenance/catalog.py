@@ -9,7 +9,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from vectorops import db, ownership
+from vectorops.db import ownership
+from vectorops.db.sql_files import sql_text
 from vectorops.naming import previous_name
 
 LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
@@ -90,7 +91,7 @@ def _options(raw: list[str]) -> dict[str, str]:
 def _indexes(cur: psycopg.Cursor, relid: int) -> list[IndexState]:
     return [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
                        options=_options(i["options"]), building_pid=i["building_pid"])
-            for i in cur.execute(db.sql_text("maintenance/select_table_indexes"), {"relid": relid})]
+            for i in cur.execute(sql_text("maintenance/select_table_indexes"), {"relid": relid})]
 
 
 def _previous(cur: psycopg.Cursor, collection: str, schema: str, table: str) -> TableState | None:
@@ -114,7 +115,7 @@ def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) 
     :raises ValueError: when a named collection is not in the registry.
     """
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(db.sql_text("maintenance/select_live_tables")).fetchall()
+        rows = cur.execute(sql_text("maintenance/select_live_tables")).fetchall()
         if collections:
             unknown = sorted(set(collections) - {r["collection"] for r in rows})
             if unknown:

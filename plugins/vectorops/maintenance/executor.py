@@ -19,8 +19,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db, runtime
 from vectorops.config import Settings
+from vectorops.db import runtime
+from vectorops.db.connect import connect as db_connect
 from vectorops.maintenance import catalog, ledger, planner
 from vectorops.maintenance.planner import Action, TablePlan
 
@@ -61,7 +62,7 @@ def connect(settings: Settings) -> psycopg.Connection:
     killed maintenance run (a rebuild of many minutes) is cancelled instead of running on for nobody, and the
     invalid index it leaves is dropped by the next run.
     """
-    conn = db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-maintenance",
+    conn = db_connect(runtime.start(settings), autocommit=True, application_name="vectorops-maintenance",
                       lock_timeout_ms=settings.maintenance.lock_timeout_ms,
                       statement_timeout_s=settings.maintenance.statement_timeout_s)
     conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(sql.Literal(CLIENT_CHECK_MS)))

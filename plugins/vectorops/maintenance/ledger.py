@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from vectorops import db
+from vectorops.db.sql_files import sql_text
 from vectorops.maintenance.planner import Action
 
 
@@ -19,7 +19,7 @@ def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[i
     takes a share lock); the action that follows then records the lock error itself.
     """
     try:
-        row = conn.execute(db.sql_text("maintenance/select_table_activity"),
+        row = conn.execute(sql_text("maintenance/select_table_activity"),
                            {"table": sql.Identifier(schema, table).as_string(conn)}).fetchone()
     except psycopg.errors.LockNotAvailable:
         return None, None, 0, 0
@@ -31,7 +31,7 @@ def table_activity(conn: psycopg.Connection, schema: str, table: str) -> tuple[i
 def start_action(conn: psycopg.Connection, action: Action, run_id: str | None, sizes: tuple[int | None, int | None],
                  details: dict[str, Any]) -> int:
     """Record that ``action`` starts; returns its ``log_id``."""
-    row = conn.execute(db.sql_text("maintenance/insert_maintenance_log"), {
+    row = conn.execute(sql_text("maintenance/insert_maintenance_log"), {
         "run_id": run_id, "schema": action.schema, "table": action.table, "index": action.index,
         "kind": action.kind, "reason": action.reason, "table_bytes": sizes[0], "index_bytes": sizes[1],
         "details": Jsonb(details)}).fetchone()
@@ -42,7 +42,7 @@ def start_action(conn: psycopg.Connection, action: Action, run_id: str | None, s
 def finish_action(conn: psycopg.Connection, log_id: int, *, status: str, seconds: float,
                   sizes: tuple[int | None, int | None], details: dict[str, Any], error: str | None) -> None:
     """Record how the action ended: ``done`` or ``failed``, with the sizes after it."""
-    conn.execute(db.sql_text("maintenance/update_maintenance_log"), {
+    conn.execute(sql_text("maintenance/update_maintenance_log"), {
         "log_id": log_id, "status": status, "seconds": seconds, "table_bytes": sizes[0], "index_bytes": sizes[1],
         "details": Jsonb(details), "error": error})
 
@@ -50,7 +50,7 @@ def finish_action(conn: psycopg.Connection, log_id: int, *, status: str, seconds
 def record_index_build(conn: psycopg.Connection, *, schema: str, table: str, index: str | None, rows: int,
                        changes: int, dead: int) -> None:
     """Make the table's current rows, change counter and dead tuples the baseline of its vector index."""
-    conn.execute(db.sql_text("maintenance/record_index_build"),
+    conn.execute(sql_text("maintenance/record_index_build"),
                  {"schema": schema, "table": table, "index": index, "rows": rows, "changes": changes, "dead": dead})
 
 
@@ -77,5 +77,5 @@ def close_abandoned(conn: psycopg.Connection, schema: str, table: str) -> list[t
 
     :return: ``(log_id, action, index or table, started_at)`` of each row closed.
     """
-    return [tuple(r) for r in conn.execute(db.sql_text("maintenance/close_abandoned_actions"),
+    return [tuple(r) for r in conn.execute(sql_text("maintenance/close_abandoned_actions"),
                                            {"schema": schema, "table": table}).fetchall()]

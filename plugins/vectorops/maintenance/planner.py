@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from vectorops import indexing
 from vectorops.config import MaintenanceSettings
+from vectorops.load import indexing
 from vectorops.maintenance.catalog import IndexState, TableState
 
 DROP_INDEX = "drop_index"

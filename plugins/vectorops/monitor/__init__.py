@@ -10,8 +10,9 @@ one metadata filter (:mod:`.metadata_filter`); the smallest ef_search reaching t
 
 from __future__ import annotations
 
-from vectorops import db, runtime
 from vectorops.config import Settings
+from vectorops.db import runtime
+from vectorops.db.connect import connect
 from vectorops.monitor.alerting import alert_breaches
 from vectorops.monitor.measurement import SearchMeasurement
 from vectorops.monitor.report import format_measurements
@@ -26,5 +27,5 @@ def live_collections(settings: Settings) -> list[str]:
 
     :param settings: where the database is.
     """
-    with db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-monitor") as conn:
+    with connect(runtime.start(settings), autocommit=True, application_name="vectorops-monitor") as conn:
         return select_live_collections(conn)

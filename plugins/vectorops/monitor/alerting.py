@@ -16,11 +16,11 @@ def alert_breaches(measurement: SearchMeasurement, *, dag_id: str | None, run_id
     event = measurement.event
     if event is None:
         return False
-    from vectorops import alerts
+    from vectorops.alerts import send
 
-    alerts.send_alert(alerts.AlertEvent(
+    send.send_alert(send.AlertEvent(
         event=event, dag_id=dag_id, run_id=run_id, collection=measurement.collection, table=measurement.table,
         failed_expectations=[{"expectation": b["expectation"], "observed": b["observed"]}
                              for b in measurement.breaches],
-        run_url=alerts.run_url(dag_id, run_id), message=measurement.describe()))
+        run_url=send.run_url(dag_id, run_id), message=measurement.describe()))
     return True

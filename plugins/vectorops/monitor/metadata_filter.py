@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from vectorops import db
+from vectorops.db.sql_files import statement
 from vectorops.monitor.target import ProbeTarget
 
 FILTER_SAMPLE_ROWS = 2000
@@ -32,12 +32,12 @@ def choose_filter(conn: psycopg.Connection, target: ProbeTarget, seed: int,
     :param seed: the sample's seed (the probe set's), so runs pick the same filter while the data holds.
     :param sample_rows: rows sampled.
     """
-    row = conn.execute(db.statement("monitor/select_filter_candidate", table=target.identifier),
+    row = conn.execute(statement("monitor/select_filter_candidate", table=target.identifier),
                        {"seed": seed, "size": sample_rows}).fetchone()
     if row is not None:
         return MetadataFilter(row[0], round(int(row[1]) / int(row[2]), 4), int(row[2]))
     with_metadata = conn.execute(
-        db.statement("monitor/count_metadata_rows", table=target.identifier),
+        statement("monitor/count_metadata_rows", table=target.identifier),
         {"seed": seed, "size": sample_rows}).fetchone()
     if not with_metadata or not with_metadata[0]:
         reason = "no sampled row has metadata"

@@ -6,7 +6,7 @@ import json
 
 import psycopg
 
-from vectorops import db
+from vectorops.db.sql_files import sql_text
 from vectorops.monitor.measurement import SearchMeasurement
 
 
@@ -20,7 +20,7 @@ def record_measurement(conn: psycopg.Connection, measurement: SearchMeasurement)
     row = measurement.row()
     for column in ("filter", "breaches", "details"):
         row[column] = json.dumps(row[column], default=str) if row[column] is not None else None
-    metric_id = conn.execute(db.sql_text("monitor/insert_search_metrics"), row).fetchone()[0]
+    metric_id = conn.execute(sql_text("monitor/insert_search_metrics"), row).fetchone()[0]
     measurement.metric_id = int(metric_id)
     return measurement.metric_id
 
@@ -31,7 +31,7 @@ def record_advice(conn: psycopg.Connection, measurement: SearchMeasurement) -> N
     :param conn: a connection to the vectors database.
     :param measurement: a measurement of an indexed table.
     """
-    conn.execute(db.sql_text("monitor/upsert_index_advice"), {
+    conn.execute(sql_text("monitor/upsert_index_advice"), {
         "table_schema": measurement.table_schema, "table_name": measurement.table_name,
         "index_name": measurement.index_name, "advised_ef_search": measurement.advised_ef_search,
         "advised_recall": measurement.advised_recall})
@@ -44,6 +44,6 @@ def request_rebuild(conn: psycopg.Connection, measurement: SearchMeasurement, re
     :param measurement: the measurement that breached.
     :param reason: a readable sentence with the numbers.
     """
-    conn.execute(db.sql_text("monitor/request_index_rebuild"), {
+    conn.execute(sql_text("monitor/request_index_rebuild"), {
         "table_schema": measurement.table_schema, "table_name": measurement.table_name,
         "index_name": measurement.index_name, "reason": reason})

@@ -18,8 +18,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops.exact_search import DISTANCE_OPERATORS, exact_top_k
 from vectorops.monitor.target import ProbeTarget
+from vectorops.quality.exact_search import DISTANCE_OPERATORS, exact_top_k
 
 K = 10
 

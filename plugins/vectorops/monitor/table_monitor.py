@@ -8,15 +8,16 @@ import time
 import numpy as np
 import psycopg
 
-from vectorops import db, runtime
 from vectorops.config import MonitorSettings, Settings
-from vectorops.exact_search import exact_top_k
+from vectorops.db import runtime
+from vectorops.db.connect import connect
 from vectorops.monitor import ef_advice, metrics_store, probe_queries
 from vectorops.monitor.latency import percentiles
 from vectorops.monitor.measurement import INDEX, RECALL, SearchMeasurement, find_breaches, rebuild_reason
 from vectorops.monitor.metadata_filter import choose_filter
 from vectorops.monitor.probe_set import ProbeSet, ensure_probe_set
 from vectorops.monitor.target import ProbeTarget, load_target, table_stats
+from vectorops.quality.exact_search import exact_top_k
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
     """
     started = time.perf_counter()
     config = settings.monitor
-    with db.connect(runtime.start(settings), autocommit=True, application_name="vectorops-monitor",
+    with connect(runtime.start(settings), autocommit=True, application_name="vectorops-monitor",
                     lock_timeout_ms=LOCK_TIMEOUT_MS, statement_timeout_s=config.statement_timeout_s) as conn:
         from pgvector.psycopg import register_vector
 

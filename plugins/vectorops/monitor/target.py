@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from vectorops import db
 from vectorops.config import SettingError
+from vectorops.db.sql_files import sql_text
 
 PGVECTOR_DEFAULT_EF_SEARCH = 40  # hnsw.ef_search when nothing sets it
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
@@ -61,7 +61,7 @@ def select_live_collections(conn: psycopg.Connection) -> list[str]:
 
     :param conn: a connection to the vectors database.
     """
-    return [r[0] for r in conn.execute(db.sql_text("monitor/select_live_collections"))]
+    return [r[0] for r in conn.execute(sql_text("monitor/select_live_collections"))]
 
 
 def load_target(conn: psycopg.Connection, collection: str, ef_override: int | None) -> ProbeTarget:
@@ -88,7 +88,7 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
         raise ValueError(f"collection {collection!r}: its table {schema}.{table} does not exist")
     if not dimensions:
         raise ValueError(f"collection {collection!r}: no vector dimension recorded (an empty collection)")
-    index = conn.execute(db.sql_text("monitor/select_vector_index"),
+    index = conn.execute(sql_text("monitor/select_vector_index"),
                          {"table": qualified, "index_name": registry_index}).fetchone()
     if index is None:
         return ProbeTarget(collection, schema, table, int(dimensions), space, attempt_id, None, False, False, None,

@@ -1,7 +1,7 @@
 """The collection API every backend offers, with Chroma 1.5's signatures and semantics.
 
 This layer checks and normalises the arguments once (``inputs``, ``where``), embeds documents and
-``query_texts`` with the configured local model (``vectorops.embedding``; nothing is downloaded), and shapes the
+``query_texts`` with the configured local model (``vectorops.embedding.model``; nothing is downloaded), and shapes the
 results (``results``). A backend implements only the primitives at the bottom of :class:`Collection`.
 """
 
@@ -22,9 +22,9 @@ from vectorops.store.where import check_filters
 
 def embed_texts(texts: list[str]) -> np.ndarray:
     """Embed ``texts`` with the configured local model (``VECTOROPS_EMBEDDING_MODEL``), offline."""
-    from vectorops import embedding
+    from vectorops.embedding import model
 
-    return embedding.encode(texts)
+    return model.encode(texts)
 
 
 class Collection(ABC):

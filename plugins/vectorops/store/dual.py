@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vectorops import db
+from vectorops.db.sql_files import sql_text
 from vectorops.store.base import Collection, VectorStore
 from vectorops.store.chroma import ChromaCollection, ChromaStore
 from vectorops.store.errors import CollectionNotFound
@@ -181,7 +181,7 @@ class DualStore(VectorStore):
         if rows:
             try:
                 with self.primary.pool.connection() as conn, conn.cursor() as cur:
-                    cur.executemany(db.sql_text("store/insert_disagreement"), rows)
+                    cur.executemany(sql_text("store/insert_disagreement"), rows)
             except Exception as exc:
                 self.stats["record_errors"] += 1
                 log.warning("dual mode: recording %d disagreement(s) failed: %s", len(rows), exc)

@@ -11,7 +11,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from vectorops import db, indexing, ownership
+from vectorops.db import ownership
+from vectorops.db.sql_files import sql_text, statement
+from vectorops.load import indexing
 from vectorops.naming import table_name_for
 from vectorops.store.errors import CollectionNotFound, StoreError
 from vectorops.store.inputs import HnswConfig
@@ -62,17 +64,17 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops.store:ddl', 0))")
                 if not present[0]:
-                    conn.execute(db.sql_text("schema/create_extensions"))
+                    conn.execute(sql_text("schema/create_extensions"))
                 if not present[1]:
-                    conn.execute(db.sql_text("schema/create_registry"))
-                conn.execute(db.sql_text("schema/create_store_tables"))
+                    conn.execute(sql_text("schema/create_registry"))
+                conn.execute(sql_text("schema/create_store_tables"))
         except psycopg.errors.InsufficientPrivilege as exc:
             missing = [what for what, ok in zip(("extension vector", "vectorops.collection_registry / owned_objects",
                                                  "vectorops.store_* tables"), present, strict=True) if not ok]
             raise StoreError(f"the database lacks {', '.join(missing)} and this login may not create them "
                              f"({exc.diag.message_primary}); run `vectorops db up` against it, or create them as "
                              "the owner (include/sql/schema/create_store_tables.sql)") from exc
-    row = conn.execute(db.sql_text("store/select_regex_collation")).fetchone()
+    row = conn.execute(sql_text("store/select_regex_collation")).fetchone()
     return row[0] if row else None
 
 
@@ -81,7 +83,7 @@ def _lock_table(conn: psycopg.Connection, schema: str, table: str) -> None:
 
 
 def _row(conn: psycopg.Connection, name: str, schema: str) -> tuple[Any, ...] | None:
-    return conn.execute(db.sql_text("store/select_collection"), {"collection": name, "schema": schema}).fetchone()
+    return conn.execute(sql_text("store/select_collection"), {"collection": name, "schema": schema}).fetchone()
 
 
 def _info(name: str, row: tuple[Any, ...]) -> TableInfo:
@@ -120,7 +122,7 @@ def require_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo
 
 def list_tables(conn: psycopg.Connection, schema: str) -> list[str]:
     """The collections of ``schema`` whose table exists, each by the handle that finds it (sorted)."""
-    return [r[0] for r in conn.execute(db.sql_text("store/select_schema_collections"), {"schema": schema})]
+    return [r[0] for r in conn.execute(sql_text("store/select_schema_collections"), {"schema": schema})]
 
 
 def _new_key(conn: psycopg.Connection, name: str, schema: str) -> str:
@@ -128,7 +130,7 @@ def _new_key(conn: psycopg.Connection, name: str, schema: str) -> str:
     has that key, else ``name@`` and 8 hex digits of ``store:<schema>`` (which ``CollectionRef.parse`` strips)."""
     # two services creating the same name in two schemas at once: the second waits for the first's key
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops.store-key:' || %s, 0))", (name,))
-    if not conn.execute(db.sql_text("store/select_key_taken"), {"key": name}).fetchone()[0]:
+    if not conn.execute(sql_text("store/select_key_taken"), {"key": name}).fetchone()[0]:
         return name
     return f"{name}@{hashlib.sha256(f'store:{schema}'.encode()).hexdigest()[:8]}"
 
@@ -143,7 +145,7 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
     :raises StoreError: when the table name is taken by a table vectorops did not create (nothing is changed), or
         by one the registry does not know.
     """
-    from vectorops.pgvector_sink import create_schema, vector_type
+    from vectorops.load.sink import create_schema, vector_type
 
     created_by = f"store:{service}"
     if not create_schema(conn, schema, created_by):
@@ -164,7 +166,7 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
                              "name)") from exc
         try:
             with conn.transaction():
-                conn.execute(db.statement("store/create_collection_table", table=sql.Identifier(schema, table),
+                conn.execute(statement("store/create_collection_table", table=sql.Identifier(schema, table),
                                           vector_type=vector_type(None)))
         except psycopg.errors.DuplicateTable as exc:
             raise StoreError(f"collection {name!r}: table {schema}.{table} exists but is not in "
@@ -173,14 +175,14 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
         key = _new_key(conn, name, schema)
         try:
             with conn.transaction():
-                conn.execute(db.sql_text("store/insert_registry_collection"), {
+                conn.execute(sql_text("store/insert_registry_collection"), {
                     "collection_key": key, "collection": name, "table_schema": schema, "table_name": table,
                     "distance": config.space, "m": config.m, "ef_construction": config.ef_construction,
                     "ef_search": config.ef_search})
         except psycopg.errors.UniqueViolation as exc:
             raise StoreError(f"collection {name!r}: cannot register it in schema {schema} "
                              f"({exc.diag.message_primary})") from exc
-        conn.execute(db.sql_text("store/insert_store_collection"), {
+        conn.execute(sql_text("store/insert_store_collection"), {
             "collection": key, "metadata": json.dumps(metadata) if metadata else None, "service": service})
         return require_table(conn, key, schema)
 
@@ -196,12 +198,12 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
         current = require_table(conn, info.key, info.schema)
         if current.dimensions is not None:
             return current
-        conn.execute(db.statement("store/set_embedding_dimensions", table=info.identifier,
+        conn.execute(statement("store/set_embedding_dimensions", table=info.identifier,
                                   dimensions=sql.Literal(int(dimensions))))
         build = indexing.build_hnsw(conn, schema=info.schema, table=info.table, index_name=f"{info.table}_hnsw",
                                     space=info.space, dimensions=dimensions, rows=0, m=info.m,
                                     ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB)
-        conn.execute(db.sql_text("store/update_registry_index"), {
+        conn.execute(sql_text("store/update_registry_index"), {
             "collection": info.key, "dimensions": dimensions, "index_name": build.index_name,
             "index_method": build.method if build.index_name else None})
     return require_table(conn, info.key, info.schema)
@@ -227,4 +229,4 @@ def drop_table(conn: psycopg.Connection, name: str, schema: str) -> None:
         except ownership.NotCreatedByVectorops as exc:
             raise StoreError(f"collection {name!r}: table {schema}.{table} was not created by vectorops, so it is "
                              "not dropped; the collection stays registered") from exc
-        conn.execute(db.sql_text("store/delete_collection"), {"collection": key})
+        conn.execute(sql_text("store/delete_collection"), {"collection": key})

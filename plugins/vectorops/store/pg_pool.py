@@ -14,7 +14,7 @@ import psycopg_pool
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from vectorops import db
+from vectorops.db.connect import connect
 from vectorops.store.errors import PoolExhausted
 
 #: libpq TCP keepalives: a peer that vanished without closing (host down, network cut) is noticed in about a
@@ -100,7 +100,7 @@ class ConnectionPool:
 
     def open_session(self) -> psycopg.Connection:
         """A new autocommit connection with the pool's session limits, outside the pool (the caller closes it)."""
-        conn = db.connect(self._conninfo, autocommit=True, application_name=self.application_name)
+        conn = connect(self._conninfo, autocommit=True, application_name=self.application_name)
         try:
             self._session_limits(conn)
         except BaseException:

@@ -19,10 +19,10 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops import db
 from vectorops.config import SettingError
-from vectorops.exact_search import DISTANCE_OPERATORS
+from vectorops.db.sql_files import statement as db_statement
 from vectorops.naming import check_schema_name
+from vectorops.quality.exact_search import DISTANCE_OPERATORS
 from vectorops.records import metadata_json
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
@@ -103,7 +103,7 @@ class PostgresCollection(Collection):
                 "metadata": None if meta is None else metadata_json(meta),
                 "uri": batch.uris[i] if batch.uris is not None else None,
             })
-        statement = db.statement(f"store/{'insert' if mode == 'add' else mode}_records",
+        statement = db_statement(f"store/{'insert' if mode == 'add' else mode}_records",
                                  table=self.info.identifier)
         with self._store.session(self.name) as conn, conn.transaction(), conn.cursor() as cur:
             cur.executemany(statement, rows)
@@ -112,7 +112,7 @@ class PostgresCollection(Collection):
     def _get(self, ids: list[str] | None, where: Any, where_document: Any, limit: int | None,
              offset: int | None, include: list[str]) -> list[Row]:
         condition, params = self._filter(ids, where, where_document)
-        statement = db.statement("store/select_records", table=self.info.identifier, filter=condition,
+        statement = db_statement("store/select_records", table=self.info.identifier, filter=condition,
                                  columns=self._columns(include))
         with self._store.session(self.name) as conn:
             records = conn.execute(statement, {**params, "limit": limit, "offset": offset or 0},
@@ -124,7 +124,7 @@ class PostgresCollection(Collection):
         now = time.monotonic()
         if now >= expires:
             cap = self._store.exact_max_rows + 1
-            count = conn.execute(db.statement("store/count_records_up_to", table=self.info.identifier),
+            count = conn.execute(db_statement("store/count_records_up_to", table=self.info.identifier),
                                  {"cap": cap}).fetchone()[0]
             small = count < cap
             self._small = (now + SIZE_CHECK_SECONDS, small)
@@ -139,7 +139,7 @@ class PostgresCollection(Collection):
 
     def _nearest(self, conn: psycopg.Connection, vector: np.ndarray, k: int, condition: sql.Composable,
                  params: dict[str, Any], columns: sql.Composable, exact: bool) -> list[tuple[Any, ...]]:
-        statement = db.statement("store/query_nearest", table=self.info.identifier, filter=condition,
+        statement = db_statement("store/query_nearest", table=self.info.identifier, filter=condition,
                                  columns=columns, distance=self._distance(),
                                  tiebreak=sql.SQL(", id") if exact else sql.SQL(""))
         if not exact:
@@ -172,14 +172,14 @@ class PostgresCollection(Collection):
     def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
         condition, params = self._filter(ids, where, where_document)
         with self._store.session(self.name) as conn:
-            deleted = conn.execute(db.statement("store/delete_records", table=self.info.identifier,
+            deleted = conn.execute(db_statement("store/delete_records", table=self.info.identifier,
                                                 filter=condition), params).rowcount
         self._small = (0.0, False)
         return deleted
 
     def _count(self) -> int:
         with self._store.session(self.name) as conn:
-            return int(conn.execute(db.statement("store/count_records", table=self.info.identifier)).fetchone()[0])
+            return int(conn.execute(db_statement("store/count_records", table=self.info.identifier)).fetchone()[0])
 
 
 class PostgresStore(VectorStore):

@@ -2,7 +2,7 @@
 
 ``GET /`` is the HTML page; ``GET /api/collections`` returns ``{"collections": [...]}``, one document per migrated
 collection (see :func:`vectorops.web.queries.collection_health`). Both need an authenticated Airflow user
-(:mod:`vectorops.web.auth`): 401 otherwise. When the vectors database cannot be read both answer 503, naming its
+(:mod:`vectorops.airflow.web_auth`): 401 otherwise. When the vectors database cannot be read both answer 503, naming its
 host and port, never its password.
 """
 
@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from vectorops.airflow.web_auth import NotAuthenticated, login_url, require_user
 from vectorops.config import SettingError, load_settings
 from vectorops.web import page, queries
-from vectorops.web.auth import NotAuthenticated, login_url, require_user
 
 URL_PREFIX = "/vector-health"
 NO_STORE = {"Cache-Control": "no-store"}

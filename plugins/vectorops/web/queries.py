@@ -19,12 +19,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from vectorops import db
-from vectorops.alert_redaction import describe_error, known_secrets
-from vectorops.alerts import run_url
+from vectorops.alerts.send import run_url
 from vectorops.config import load_settings
-from vectorops.db_role_dsn import role_dsn
-from vectorops.db_roles import READER
+from vectorops.db.dsn import role_dsn
+from vectorops.db.roles import READER
+from vectorops.db.sql_files import sql_text, statement
+from vectorops.redaction import describe_error, known_secrets
 
 log = logging.getLogger(__name__)
 MIGRATION_DAG_ID = "chroma_to_pgvector"
@@ -58,7 +58,7 @@ class Target:
 
 def current_target() -> Target:
     """The vectors database as ``vectorops_reader``: its Airflow connection, else ``VECTOROPS_DSN`` or the embedded
-    server with the role's local password (:func:`vectorops.db_role_dsn.role_dsn`).
+    server with the role's local password (:func:`vectorops.db.dsn.role_dsn`).
 
     Read on every request, so a changed environment (or a test's monkeypatch) takes effect at once.
 
@@ -100,7 +100,7 @@ def collection_health(target: Target) -> list[dict[str, Any]]:
     with connect(target) as conn:
         if not _has_registry(conn):
             return []
-        rows = conn.execute(db.sql_text("web/select_collection_health")).fetchall()
+        rows = conn.execute(sql_text("web/select_collection_health")).fetchall()
         return [_document(row, *_row_count(conn, row)) for row in rows]
 
 
@@ -116,7 +116,7 @@ def metric_series(target: Target, days: int = 7, max_points: int = 500) -> dict[
     with connect(target) as conn:
         if not _has_registry(conn):
             return series
-        rows = conn.execute(db.sql_text("web/select_search_metric_series"),
+        rows = conn.execute(sql_text("web/select_search_metric_series"),
                             {"days": int(days), "max_points": int(max_points)}).fetchall()
     for row in rows:
         series.setdefault(row["collection"], []).append(
@@ -133,13 +133,13 @@ def _row_count(conn: psycopg.Connection, row: dict[str, Any]) -> tuple[int | Non
     """Rows of the live table and whether that is the planner's estimate; ``None`` when the table is gone."""
     if not row["table_exists"]:
         return None, False
-    estimate = conn.execute(db.sql_text("web/select_table_estimate"),
+    estimate = conn.execute(sql_text("web/select_table_estimate"),
                             {"schema": row["table_schema"], "table": row["table_name"]}).fetchone()
     reltuples = int(estimate["reltuples"]) if estimate else -1
     if reltuples > EXACT_COUNT_LIMIT:
         return reltuples, True
     try:
-        counted = conn.execute(db.statement("web/count_table_rows",
+        counted = conn.execute(statement("web/count_table_rows",
                                             table=sql.Identifier(row["table_schema"], row["table_name"]))).fetchone()
     except (psycopg.errors.UndefinedTable, psycopg.errors.QueryCanceled) as exc:
         # swapped by a promotion since the registry was read, or too big to count in time: this row only

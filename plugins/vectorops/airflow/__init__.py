@@ -1,0 +1,1 @@
+"""Airflow glue: hooks, notifiers, connections, task functions and the local Airflow environment."""

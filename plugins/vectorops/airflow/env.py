@@ -1,0 +1,94 @@
+"""The Airflow configuration vectorops runs with locally: one place that builds the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from vectorops.config import Settings
+from vectorops.db import runtime
+
+
+def project_dir() -> Path:
+    """The checkout (``dags/``, ``plugins/``, ``include/``), or ``VECTOROPS_PROJECT_DIR``."""
+    override = os.environ.get("VECTOROPS_PROJECT_DIR")
+    return Path(override).resolve() if override else Path(__file__).resolve().parents[3]
+
+
+def metadata_conn(settings: Settings) -> str:
+    """SQLAlchemy URL of Airflow's metadata database.
+
+    ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` wins; else the ``airflow`` database of the embedded server;
+    with an external ``VECTOROPS_DSN`` and nothing else set, a SQLite file under ``AIRFLOW_HOME``.
+    """
+    explicit = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    if explicit:
+        return explicit
+    if settings.external_dsn:
+        return f"sqlite:///{settings.airflow_home / 'airflow.db'}"
+    return runtime.dsn(settings, "airflow").replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def airflow_environment(settings: Settings) -> dict[str, str]:
+    """Environment variables for every Airflow process (and ``dag.test()``) of the local platform."""
+    project = project_dir()
+    port = os.environ.get("AIRFLOW_PORT", "8080")
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_conn(settings),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__API__PORT": port,
+        # the local login is a local-only value (.env): the UI listens on this machine only unless told otherwise
+        "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST") or "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{os.environ.get('VECTOROPS_ADMIN_USER', 'admin')}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.airflow_home / "passwords.json"),
+        "VECTOROPS_HOME": str(settings.home),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(project / "plugins"), os.environ.get("PYTHONPATH")])),
+        # airflow standalone and the executors start `airflow ...` from PATH: put this venv first.
+        "PATH": os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])),
+    }
+    # the public API, for tasks that write their run's note (vectorops.airflow.run_note); local-only login from .env
+    env["AIRFLOW_CONN_VECTOROPS_API"] = (
+        f"http://{quote(os.environ.get('VECTOROPS_ADMIN_USER', 'admin'), safe='')}:"
+        f"{quote(os.environ.get('VECTOROPS_ADMIN_PASSWORD', 'admin'), safe='')}@127.0.0.1:{port}")
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql"):
+        env.setdefault("AIRFLOW__CORE__EXECUTOR", os.environ.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor"))
+    _write_passwords(settings)
+    return env
+
+
+def _write_passwords(settings: Settings) -> None:
+    user = os.environ.get("VECTOROPS_ADMIN_USER", "admin")
+    password = os.environ.get("VECTOROPS_ADMIN_PASSWORD", "admin")
+    path = settings.airflow_home / "passwords.json"
+    path.write_text(json.dumps({user: password}))
+    path.chmod(0o600)
+
+
+def migrate_metadata(env: dict[str, str]) -> None:
+    """Run ``airflow db migrate`` (idempotent; quick when the schema is current)."""
+    marker = Path(env["AIRFLOW_HOME"]) / ".db-migrated"
+    stamp = f"{env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}|{_airflow_version()}"
+    if marker.exists() and marker.read_text() == stamp:
+        return
+    airflow = Path(sys.executable).with_name("airflow")
+    proc = subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **env}, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`airflow db migrate` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    marker.write_text(stamp)
+
+
+def _airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow-core")

@@ -1,0 +1,89 @@
+"""Airflow glue for the ``pgvector_backup`` DAG: context in, backup steps called, alerted failures out.
+
+Every step connects as ``vectorops_maint``: it reads everything, writes ``vectorops.backups`` and may create the
+scratch database of a verified restore.
+
+Imported only inside task bodies, so DAG parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vectorops.airflow.no_retry import no_retry
+from vectorops.backup import jobs
+from vectorops.backup.retention import apply_retention
+from vectorops.backup.take import take_backup
+from vectorops.config import Settings
+from vectorops.db import runtime
+from vectorops.db.dsn import settings_as
+from vectorops.db.roles import MAINT
+
+log = logging.getLogger(__name__)
+
+
+def _context() -> Any:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def _where() -> dict[str, str | None]:
+    context = _context()
+    ti = context.get("ti")
+    return {"dag_id": context["dag"].dag_id, "run_id": str(context["run_id"]),
+            "task_id": getattr(ti, "task_id", None)}
+
+
+def _as_maint() -> tuple[Settings, str]:
+    """The settings and DSN of ``vectorops_maint``."""
+    settings = settings_as(MAINT)
+    return settings, runtime.dsn(settings)
+
+
+def _fail_alerted(message: str, failed: list[dict[str, Any]]) -> None:
+    """Fail the task without retries; the alert was sent, so the failure callback sends none."""
+    from vectorops.airflow.notifier import alerted_failure
+
+    raise alerted_failure(message, failed)
+
+
+@no_retry
+def take() -> dict[str, Any]:
+    """Take a backup of the registry schemas and ``vectorops`` (and Chroma, when configured)."""
+    settings, dsn = _as_maint()
+    taken = take_backup(settings, dsn, run_id=_where()["run_id"])
+    return {"backup_id": taken.backup_id, "path": str(taken.directory), "tables": len(taken.manifest.vector_tables),
+            "rows": taken.manifest.total_rows, "files": {e.name: e.bytes for e in taken.manifest.files.values()}}
+
+
+@no_retry
+def verify(backup: dict[str, Any]) -> dict[str, Any]:
+    """Verify the backup by restoring it into a scratch database; a mismatch is recorded, alerted and fails."""
+    report = jobs.verify_and_record(_as_maint()[1], backup["backup_id"], **_where())
+    if not report.ok:
+        _fail_alerted(report.describe(), report.failures)
+    return {"backup_id": report.backup_id, "tables": report.tables, "rows": report.rows,
+            "seconds": round(report.seconds, 2)}
+
+
+@no_retry
+def retain() -> dict[str, Any]:
+    """Expire verified backups beyond the newest N or the age limit, and old unverified ones."""
+    settings, dsn = _as_maint()
+    result = apply_retention(dsn, settings.backup)
+    for backup_id, reason in result.expired:
+        log.info("expired backup %s: %s", backup_id, reason)
+    return {"kept": result.kept, "expired": [backup_id for backup_id, _ in result.expired]}
+
+
+@no_retry
+def check_age() -> dict[str, Any]:
+    """Fail, alerted, when the newest verified backup is older than ``VECTOROPS_BACKUP_MAX_AGE_HOURS``."""
+    settings, dsn = _as_maint()
+    freshness = jobs.check_and_alert_freshness(settings, dsn, **_where())
+    if freshness.stale:
+        _fail_alerted(freshness.describe(), freshness.failed_expectations())
+    return {"backup_id": freshness.backup_id, "age_hours": round(freshness.age_h or 0.0, 2),
+            "max_age_hours": freshness.max_age_h}

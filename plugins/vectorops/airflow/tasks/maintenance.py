@@ -1,0 +1,50 @@
+"""Airflow glue for ``pgvector_maintenance``: plan, then maintain one table per mapped task, as ``vectorops_maint``.
+
+Imported only inside task bodies, so DAG parsing stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vectorops.airflow.no_retry import no_retry
+from vectorops.db.dsn import settings_as
+from vectorops.db.roles import MAINT
+from vectorops.maintenance import executor
+
+log = logging.getLogger(__name__)
+
+
+@no_retry
+def plan_maintenance() -> list[str]:
+    """Log the plan of every live table; return the collections that have something to do."""
+    settings = settings_as(MAINT)
+    with executor.connect(settings) as conn:
+        plans = executor.plan(conn, settings)
+    for table_plan in plans:
+        for note in table_plan.notes:
+            log.warning("%s: %s", table_plan.state.qualified, note)
+        for action in table_plan.actions:
+            log.info("planned: %s %s%s: %s", action.kind, table_plan.state.qualified,
+                     f" (index {action.index})" if action.index else "", action.reason)
+        if not table_plan.actions:
+            log.info("%s: nothing to do", table_plan.state.qualified)
+    return [p.state.collection for p in plans if p.actions or p.reset_baseline]
+
+
+@no_retry
+def maintain_table(collection: str) -> dict[str, Any]:
+    """Re-plan one table from the current statistics and run its actions.
+
+    :raises MaintenanceFailed: when an action failed (after the others ran); the failure callback alerts.
+    """
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    context["collection"] = collection
+    results = executor.maintain(settings_as(MAINT), [collection], run_id=str(context["run_id"]))
+    executor.raise_for_failures(results)
+    return {"collection": collection,
+            "actions": [{"action": r.action.kind, "index": r.action.index, "status": r.status,
+                         "seconds": round(r.seconds, 2), "reason": r.action.reason} for r in results]}

@@ -1,0 +1,1 @@
+"""Alert events and their delivery."""

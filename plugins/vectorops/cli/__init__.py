@@ -1,0 +1,1 @@
+"""The ``vectorops`` command, one module per command group."""

@@ -1,0 +1,161 @@
+"""The ``vectorops backup`` and ``vectorops restore`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from vectorops.config import load_settings
+from vectorops.migration.summary import cli_run_id
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _mb(value: int | None) -> str:
+    return f"{value / 1e6:.1f}" if value is not None else "-"
+
+
+def _print_failures(failures: list[dict[str, Any]]) -> None:
+    for failure in failures:
+        observed = json.dumps(failure["observed"], default=str)
+        print(f"  FAIL {failure['expectation']:28} {observed if len(observed) < 300 else observed[:297] + '...'}")
+
+
+def _list(dsn: str) -> int:
+    from vectorops.backup import ledger
+
+    rows = ledger.list_backups(dsn)
+    header = (f"{'backup_id':24} {'status':9} {'started (UTC)':19} {'dump MB':>8} {'chroma MB':>9} {'tables':>6} "
+              f"{'rows':>10} {'verify s':>8}  path / error")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        seconds = f"{r.verify_seconds:.1f}" if r.verify_seconds is not None else "-"
+        print(f"{r.backup_id:24} {r.status:9} {r.started_at:%Y-%m-%d %H:%M:%S} {_mb(r.dump_bytes):>8} "
+              f"{_mb(r.chroma_bytes):>9} {_cell(r.tables):>6} {_cell(r.total_rows):>10} {seconds:>8}  {r.path}")
+        if r.error and r.status == "failed":
+            print(f"    error: {r.error[:500]}")
+    print(f"{len(rows)} backup(s)")
+    return 0
+
+
+def _check_age(settings: Any, dsn: str) -> int:
+    from vectorops.backup import jobs
+
+    freshness = jobs.check_and_alert_freshness(settings, dsn, run_id=_run_id())
+    print(("STALE " if freshness.stale else "OK ") + freshness.describe())
+    return 1 if freshness.stale else 0
+
+
+def _sign(settings: Any, directory: Path) -> int:
+    from vectorops.backup.take import BackupError
+    from vectorops.backup.verify import sign_backup
+
+    try:
+        signature = sign_backup(directory, settings.home)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"signed backup {directory} ({signature}) on your word: restoring it still replays it as "
+          "vectorops_restore and refuses a dump that carries code")
+    return 0
+
+
+def _run_id() -> str:
+    return cli_run_id()
+
+
+def _cmd_backup(args: argparse.Namespace) -> int:
+    from vectorops.backup import jobs
+    from vectorops.backup.take import BackupError
+    from vectorops.db.bootstrap import bootstrap
+
+    settings = load_settings()
+    if args.sign:
+        return _sign(settings, Path(args.sign))
+    dsn = bootstrap(settings)
+    if args.list:
+        return _list(dsn)
+    if args.check_age:
+        return _check_age(settings, dsn)
+    try:
+        outcome = jobs.run_backup(settings, dsn, run_id=_run_id(), retention=not args.no_retention,
+                                  new_key=args.new_key)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    taken, report = outcome.taken, outcome.report
+    files = ", ".join(f"{e.name} {e.bytes / 1e6:.1f} MB" for e in taken.manifest.files.values())
+    print(f"backup {taken.backup_id} in {taken.directory}: {files}")
+    print(f"schemas {', '.join(taken.manifest.schemas)}; {len(taken.manifest.vector_tables)} vector table(s), "
+          f"{taken.manifest.total_rows} rows; {len(taken.manifest.tables)} table(s) counted")
+    for missing in taken.manifest.missing_tables:
+        print(f"  warning: registry table {missing} does not exist and is not in the backup")
+    print(("VERIFIED " if report.ok else "FAILED ") + report.describe())
+    _print_failures(report.failures)
+    if outcome.retention is not None:
+        print(f"retention: kept {len(outcome.retention.kept)} verified backup(s), expired "
+              f"{len(outcome.retention.expired)}")
+        for backup_id, reason in outcome.retention.expired:
+            print(f"  expired {backup_id}: {reason}")
+    return 0 if report.ok else 1
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from vectorops.backup.restore import restore_backup
+    from vectorops.backup.take import BackupError
+    from vectorops.db import runtime
+
+    settings = load_settings()
+    dsn = args.dsn or runtime.start(settings)
+    try:
+        report = restore_backup(Path(args.backup), dsn, clean=args.clean, settings=settings,
+                                ledger_dsn=runtime.dsn(settings), run_id=_run_id())
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored backup {report.backup_id} ({report.manifest_path.parent}) into {report.target} "
+          f"in {report.seconds:.1f}s" + (f", replacing schema(s) {', '.join(report.replaced)}" if report.replaced
+                                           else ""))
+    print(f"VERIFIED {report.tables} table(s), {report.rows} vector rows: counts, checksums and top-10 "
+          "queries match the manifest")
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``backup`` and ``restore`` to the ``vectorops`` parser.
+
+    :param sub: the parser's subparsers action.
+    """
+    backup = sub.add_parser("backup", help="take a verified backup, apply retention (exit 1 when verification fails)")
+    mode = backup.add_mutually_exclusive_group()
+    mode.add_argument("--list", action="store_true", help="list the backups in vectorops.backups")
+    mode.add_argument("--check-age", action="store_true",
+                      help="exit 1 and alert when the newest verified backup is older than "
+                           "VECTOROPS_BACKUP_MAX_AGE_HOURS (default 26)")
+    mode.add_argument("--no-retention", action="store_true", help="take and verify, but expire nothing")
+    mode.add_argument("--sign", metavar="DIR",
+                      help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
+                           "must match its manifest")
+    backup.add_argument("--new-key", action="store_true",
+                        help="start a new signing key when it is missing although recorded backups were signed with "
+                             "it (those backups can then no longer be restored)")
+    backup.set_defaults(func=_cmd_backup)
+
+    restore = sub.add_parser("restore", help="verify a signed backup in a scratch database as vectorops_restore, then "
+                                             "swap it into a database (exit 1, target unchanged, when it fails)")
+    restore.add_argument("--backup", required=True,
+                         help="the backup directory, its manifest.json or its vectors.dump")
+    restore.add_argument("--dsn", help="target database (default: VECTOROPS_DSN or the embedded server's vectorops "
+                                       "database)")
+    restore.add_argument("--clean", action="store_true",
+                         help="replace schemas of the backup that already exist in the target (dropped only "
+                              "once the restored copy matches the manifest)")
+    restore.set_defaults(func=_cmd_restore)

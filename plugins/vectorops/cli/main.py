@@ -1,0 +1,158 @@
+"""The ``vectorops`` command: database runtime, migrations, demo data and the local platform."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from vectorops.cli.errors import database_lost, missing_database
+from vectorops.config import SettingError, load_settings
+from vectorops.db.runtime import RuntimeErrorWithLog
+from vectorops.migration.summary import cli_run_id
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from vectorops.alerts import send
+    from vectorops.quality import gate
+    from vectorops.redaction import describe_error, known_secrets
+
+    settings = load_settings()
+    known = gate.migrated_collections(settings)
+    if unknown := [name for name in args.collection or [] if name not in known]:
+        raise ValueError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; migrated "
+                         f"collections: {', '.join(map(repr, known)) or 'none'}")
+    names = args.collection or known
+    if not names:
+        print("no migrated collections to validate")
+        return 0
+    run_id = cli_run_id()
+    failed = errored = 0
+    for name in names:
+        try:
+            report = gate.validate_live(settings, name, run_id=run_id)
+        except Exception as exc:  # one collection's error never stops the others; it is reported and alerted
+            errored += 1
+            error = (describe_error(exc, known_secrets()).splitlines() or [type(exc).__name__])[0]
+            logging.getLogger(__name__).debug("validation of %r could not run", name, exc_info=exc)
+            print(f"ERROR {name}: validation could not run: {error}")
+            send.send_alert(send.AlertEvent(
+                event="validation_error", dag_id=None, run_id=run_id, collection=name, table=None,
+                failed_expectations=[], run_url=None, message=f"validation of {name!r} could not run: {error}"))
+            continue
+        print(f"{'PASS' if report.success else 'FAIL'} {name} ({report.schema}.{report.table}), "
+              f"{report.seconds:.1f}s, validation {report.validation_id}")
+        for outcome in report.outcomes:
+            observed = json.dumps(outcome.observed, default=str)
+            print(f"  {'ok  ' if outcome.success else 'FAIL'} {outcome.expectation:40} "
+                  f"{observed if len(observed) < 200 else observed[:197] + '...'}")
+        if not report.success:
+            failed += 1
+            gate.alert_failure(report, event="validation_failed", dag_id=None, run_id=run_id)
+    passed = len(names) - failed - errored
+    print(f"{passed} of {len(names)} collection(s) passed" + (f", {failed} failed" if failed else "")
+          + (f", {errored} could not be validated" if errored else "")
+          + f"; Data Docs: {settings.home / 'data_docs' / 'index.html'}")
+    return 1 if failed or errored else 0
+
+
+def _cmd_seed_demo(args: argparse.Namespace) -> int:
+    from vectorops.cli.demo import seed_demo_store
+
+    print(seed_demo_store(args.path, rows=args.rows))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from vectorops.cli.platform import run_platform
+
+    return run_platform(load_settings())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by the tests)."""
+    parser = argparse.ArgumentParser(prog="vectorops", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    val = sub.add_parser("validate", help="re-validate migrated tables (exit 1 when any fails, and alert)")
+    val.add_argument("--collection", action="append", help="collection to validate (repeatable; default: all)")
+    val.set_defaults(func=_cmd_validate)
+
+    seed = sub.add_parser("seed-demo", help="write a small demo Chroma store")
+    seed.add_argument("path")
+    seed.add_argument("--rows", type=int, default=2000)
+    seed.set_defaults(func=_cmd_seed_demo)
+
+    run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
+    run.set_defaults(func=_cmd_run)
+
+    from vectorops.cli import backup, compare, db, maintenance, migrate, monitor
+
+    db.add_commands(sub)
+    migrate.add_commands(sub)
+    maintenance.add_commands(sub)
+    backup.add_commands(sub)
+    monitor.add_commands(sub)
+    compare.add_commands(sub)
+    return parser
+
+
+def _load_dotenv() -> None:
+    """Read the project's ``.env`` (local-only values); variables already set win."""
+    from dotenv import load_dotenv
+
+    from vectorops.airflow.env import project_dir
+
+    load_dotenv(project_dir() / ".env", override=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vectorops`` console script."""
+    args = build_parser().parse_args(argv)
+    _load_dotenv()
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except (SettingError, ValueError) as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeErrorWithLog as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from vectorops.db.connect import login_refused
+
+        if (refused := login_refused(exc)) is not None:  # deterministic: no "run it again"
+            logging.getLogger(__name__).debug("the database refused the login", exc_info=exc)
+            print(f"vectorops: error: {refused}", file=sys.stderr)
+            return 1
+        if (missing := missing_database(exc)) is not None:  # deterministic too: the DSN names no database
+            print(f"vectorops: error: {missing}: check VECTOROPS_DSN, or run `vectorops db up` to create the "
+                  "embedded one; retrying will not help", file=sys.stderr)
+            return 1
+        lost = database_lost(exc)
+        if lost is None:
+            raise
+        logging.getLogger(__name__).debug("the database went away", exc_info=exc)
+        resumes = " (a migration resumes where it stopped: committed chunks are kept)" if args.command == "migrate" \
+            else ""
+        print(f"vectorops: error: lost the connection to the database ({lost}): run the same command again once "
+              f"the server is back{resumes}.", file=sys.stderr)
+        return 1
+
+
+
+
+
+
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""``vectorops migrate``: the migration DAG run in-process, its dry run, and the per-collection summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vectorops.config import load_settings
+
+#: the process-local connection a ``--chroma-conn`` URL becomes
+CLI_CHROMA_CONN = "vectorops_cli_chroma"
+
+
+def chroma_conn_id(value: str | None) -> str | None:
+    """``--chroma-conn``: a connection id as it is, or a URL made into this process's connection
+    :data:`CLI_CHROMA_CONN` (``AIRFLOW_CONN_VECTOROPS_CLI_CHROMA``, Airflow's JSON form), so its secret never enters
+    the params, XCom or logs: only the id does.
+
+    :raises ValueError: naming what is wrong with the URL.
+    """
+    if not value or "://" not in value:
+        return value
+    from vectorops.chroma.connection import connection_from_url
+
+    os.environ[f"AIRFLOW_CONN_{CLI_CHROMA_CONN.upper()}"] = connection_from_url(value)
+    return CLI_CHROMA_CONN
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        # the DAG's param takes an absolute path; a relative one means the caller's working directory
+        "chroma_path": str(Path(args.chroma_path).expanduser().absolute()) if args.chroma_path else None,
+        "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
+        "chroma_conn": chroma_conn_id(args.chroma_conn),
+        "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
+        "batch_size": args.batch_size, "dry_run": args.dry_run, "previous_table": args.previous_table,
+    }
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from vectorops.migration import request as migration_request
+
+    if args.dsn:
+        os.environ["VECTOROPS_DSN"] = args.dsn
+    settings = load_settings()
+    params = _params(args)
+    request = migration_request.request_from_params(params, settings)
+    collections = migration_request.select_collections(request)
+    from vectorops.migration import steps
+
+    if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
+        steps.preflight(settings, request, collections)
+    if request.dry_run:
+        return _print_dry_run(settings, request, collections)
+    from vectorops.airflow.run import run_dag
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.migration import claims
+
+    dsn = bootstrap(settings)
+    started = time.perf_counter()
+    with claims.owner_token_held(dsn):
+        state, run_id = run_dag("chroma_to_pgvector", params, settings)
+    wall = time.perf_counter() - started
+    rows = _run_rows(dsn, run_id, collections)
+    _print_summary(rows, wall)
+    failed = [r for r in rows if r["status"] != "promoted"]
+    if state != "success" or failed:
+        print(f"migration run {run_id} finished {state}; {len(failed)} collection(s) not promoted", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
+    pass
+    from vectorops.chroma.preflight import CollectionRef
+    from vectorops.db.connect import connect
+
+    with connect(dsn, autocommit=True) as conn:
+        # the run's keys, by the label the request listed (a key may carry its store's suffix)
+        found = {CollectionRef.parse(r[0]).label: r for r in conn.execute(
+            """SELECT collection, status, source_count, loaded_count, quarantined_count, dimensions, distance,
+                      rows_per_s, error, table_name, target_schema, reader
+               FROM vectorops.migration_runs WHERE run_id = %s""", (run_id,))}
+    rows = []
+    for name in collections:
+        r = found.get(name)
+        if r is None:
+            rows.append({"collection": name, "status": "not started", "error": "see the log above"})
+            continue
+        rows.append({"collection": name, "status": r[1], "read": r[2], "loaded": r[3], "quarantined": r[4],
+                     "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}",
+                     "reader": r[11]})
+    return rows
+
+
+def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
+    from vectorops.migration.summary import format_table
+
+    print("\n".join(format_table(rows)))
+    total = sum(r.get("read") or 0 for r in rows)
+    rate = total / wall if wall else 0.0
+    print(f"{len(rows)} collection(s), {total} rows in {wall:.1f}s ({rate:.0f} rows/s end to end)")
+
+
+def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
+    from vectorops.migration import dry_run
+
+    plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
+    print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
+    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'vectors':>10} "
+              f"{'re-embed':>8} {'no-doc kept':>11} {'no-doc quar.':>12} {'index MB':>8} {'build mwm':>9}  "
+              "server maintenance_work_mem")
+    print(header)
+    print("-" * len(header))
+    for p in plans:
+        print(f"{p['collection'][:30]:30} {p['rows']:>9} {p['dimensions'] or '-':>5} {p['space']:>6} {p['bytes']:>12} "
+              f"{p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
+              f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
+              f"  {p['server_maintenance_work_mem']}")
+    for p in plans:
+        for warning in p["warnings"]:
+            print(f"WARNING {p['collection']}: {warning}")
+    print(json.dumps({"plans": plans}, sort_keys=True))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``migrate`` to the ``vectorops`` parser.
+
+    :param sub: the parser's subparsers action.
+    """
+    mig = sub.add_parser("migrate", help="migrate Chroma collections into pgvector (runs the DAG in-process)")
+    src = mig.add_mutually_exclusive_group()
+    src.add_argument("--chroma-path", help="Chroma PersistentClient directory (default: CHROMA_DB_PATH)")
+    src.add_argument("--chroma-host", help="Chroma HTTP server host")
+    src.add_argument("--chroma-conn", metavar="ID_OR_URL",
+                     help="Chroma server through an Airflow connection id (AIRFLOW_CONN_<ID>), or a URL "
+                          "http(s)://[login:password@]host:port/?tenant=&database=&token=&ca_bundle=&verify=&"
+                          "auth_type= (docs/chroma-servers.md)")
+    mig.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
+    mig.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
+    mig.add_argument("--collection", action="append", help="collection to migrate (repeatable; default: all)")
+    mig.add_argument("--reembed", default="never",  # validated with the DAG params, for the same message
+                     help="never: copy the source vectors; always: embed every document with "
+                          "VECTOROPS_EMBEDDING_MODEL; auto: re-embed when the collection's model differs, "
+                          "and repair unusable vectors (default never)")
+    mig.add_argument("--schema", default="vectors", help="target schema (default vectors)")
+    mig.add_argument("--batch-size", type=int, default=5000, help="records per Chroma fetch (default 5000)")
+    mig.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
+    mig.add_argument("--previous-table", default="refuse",  # validated with the DAG params
+                     help="a collection migrated into another schema before: refuse (default), keep that table "
+                          "(still validated and monitored), or drop it once the new one is promoted")
+    mig.set_defaults(func=_cmd_migrate)

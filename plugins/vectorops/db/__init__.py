@@ -1,0 +1,1 @@
+"""The database: connections, SQL files, the embedded server, roles, grants and what vectorops owns."""

@@ -1,0 +1,1 @@
+"""The embedding model and the re-embedding policy."""

@@ -1,0 +1,1 @@
+"""The migration pipeline: requests, targets, claims, the steps, promotion and summaries."""

@@ -1,0 +1,224 @@
+"""Who may write a collection: claims, advisory locks, adoption of an interrupted attempt.
+
+Two advisory locks per collection:
+
+* the *live* lock is held in shared mode by every session that is writing for the owning attempt;
+  another run can take it exclusively only when none of them is at work;
+* the *claim* lock serialises the claim decision itself (transaction-scoped).
+
+``vectorops migrate`` also holds an *owner token* lock for its whole process, so its claims die with it.
+A claim held by another run is stale when nobody holds its live lock and either its owner token is
+no longer held (the CLI died) or, for Airflow runs, its heartbeat is older than ``VECTOROPS_CLAIM_TTL_S``.
+A stale attempt with the same source fingerprint and target is adopted, so a rerun resumes from
+the chunks that committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from vectorops.db import ownership
+from vectorops.db.connect import connect
+
+log = logging.getLogger(__name__)
+
+_LIVE = "SELECT hashtextextended('vectorops:live:' || %s, 0)"
+#: How often (ms) a writing session checks that its client is alive; a dead client's statement is then cancelled.
+CLIENT_CHECK_MS = 1000
+
+
+class CollectionBusy(RuntimeError):
+    """Another run is migrating the collection."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The attempt a run writes a collection through."""
+
+    attempt_id: str
+    shadow_table: str
+    status: str
+    adopted_from_run: str | None
+
+
+def owner_token() -> str | None:
+    """The token ``vectorops migrate`` holds a lock on for its whole run; ``None`` under Airflow."""
+    return os.environ.get("VECTOROPS_OWNER_TOKEN") or None
+
+
+def _token_key(conn: psycopg.Connection, token: str) -> int:
+    row = conn.execute("SELECT hashtextextended('vectorops:owner:' || %s, 0)", (token,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _live_key(conn: psycopg.Connection, collection: str) -> int:
+    row = conn.execute(_LIVE, (collection,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@contextmanager
+def holding_live_lock(conn: psycopg.Connection, collection: str) -> Iterator[None]:
+    """Hold the collection's live lock in shared mode on ``conn`` for the block.
+
+    The session also checks every :data:`CLIENT_CHECK_MS` that its client is still there. Without that, a
+    statement whose client was killed (an index build, ``SET LOGGED``) runs to its end on the server, holding
+    the live lock, and a rerun is refused for minutes by a run that no longer exists.
+    """
+    key = _live_key(conn, collection)
+    conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(sql.Literal(CLIENT_CHECK_MS)))
+    conn.execute("SELECT pg_advisory_lock_shared(%s)", (key,))
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock_shared(%s)", (key,))
+
+
+def _someone_writing(conn: psycopg.Connection, collection: str) -> bool:
+    key = _live_key(conn, collection)
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    if row and row[0]:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return False
+    return True
+
+
+def _token_alive(conn: psycopg.Connection, token: str) -> bool:
+    key = _token_key(conn, token)
+    row = conn.execute("SELECT pg_try_advisory_lock_shared(%s)", (key,)).fetchone()
+    if row and row[0]:
+        conn.execute("SELECT pg_advisory_unlock_shared(%s)", (key,))
+        return False
+    return True
+
+
+def _shadow_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                       (sql.Identifier(schema, table).as_string(conn),)).fetchone()
+    return bool(row and row[0])
+
+
+def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint: str, target_schema: str,
+          table_name: str, source_uri: str, ttl_s: int) -> Attempt:
+    """Claim ``collection`` for ``run_id``: reuse its own attempt, adopt a stale one, or start a new one.
+
+    Must be called outside a transaction; commits on return.
+
+    :raises CollectionBusy: naming the run that owns the collection now.
+    """
+    from vectorops.naming import shadow_name
+
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
+        current = conn.execute(
+            """SELECT c.attempt_id, c.run_id, r.owner_token, r.heartbeat_at < now() - make_interval(secs => %s),
+                      (r.source_fingerprint, r.target_schema, r.table_name) = (%s, %s, %s)
+               FROM vectorops.collection_claims c JOIN vectorops.migration_runs r USING (attempt_id)
+               WHERE c.collection = %s""", (ttl_s, fingerprint, target_schema, table_name, collection)).fetchone()
+        if current and current[1] == run_id and current[4]:
+            # the run's own attempt, e.g. a task retry: a failed one goes back to where its ledger says it was
+            row = conn.execute(
+                """UPDATE vectorops.migration_runs SET heartbeat_at = now(), error = NULL,
+                       status = CASE WHEN status <> 'failed' THEN status
+                                     WHEN chunks IS NULL THEN 'scanning' ELSE 'loading' END
+                   WHERE attempt_id = %s RETURNING shadow_table, status""", (current[0],)).fetchone()
+            assert row is not None
+            return Attempt(current[0], row[0], row[1], None)
+        if current and current[1] != run_id:
+            token, heartbeat_old = current[2], current[3]
+            alive = _token_alive(conn, token) if token else not heartbeat_old
+            if alive or _someone_writing(conn, collection):
+                raise CollectionBusy(
+                    f"collection {collection!r} is being migrated by run {current[1]} (attempt {current[0]}); "
+                    f"wait for it to finish, or for its claim to go stale after {ttl_s}s without progress")
+            log.warning("collection %r: claim of run %s is stale; taking over", collection, current[1])
+        candidate = conn.execute(
+            """SELECT attempt_id, run_id, shadow_table, status FROM vectorops.migration_runs
+               WHERE collection = %s AND status IN ('scanning', 'loading', 'failed')
+                 AND source_fingerprint = %s AND target_schema = %s AND table_name = %s
+               ORDER BY started_at DESC LIMIT 1""",
+            (collection, fingerprint, target_schema, table_name)).fetchone()
+        if candidate and _shadow_exists(conn, target_schema, candidate[2]):
+            attempt_id, old_run, shadow, _ = candidate
+            status = conn.execute(
+                """UPDATE vectorops.migration_runs
+                   SET run_id = %s, owner_token = %s, heartbeat_at = now(), error = NULL,
+                       status = CASE WHEN chunks IS NULL THEN 'scanning' ELSE 'loading' END
+                   WHERE attempt_id = %s RETURNING status""", (run_id, owner_token(), attempt_id)).fetchone()
+            _supersede_others(conn, collection, keep=attempt_id)
+            adopted = Attempt(attempt_id, shadow, status[0] if status else "loading", old_run)
+            log.info("collection %r: run %s resumes attempt %s of run %s", collection, run_id, attempt_id, old_run)
+        else:
+            _supersede_others(conn, collection, keep=None)
+            attempt_id = secrets.token_hex(4)
+            shadow = shadow_name(table_name, attempt_id)
+            conn.execute(
+                """INSERT INTO vectorops.migration_runs (attempt_id, run_id, collection, status, target_schema,
+                       table_name, shadow_table, source_uri, source_fingerprint, owner_token)
+                   VALUES (%s, %s, %s, 'scanning', %s, %s, %s, %s, %s, %s)""",
+                (attempt_id, run_id, collection, target_schema, table_name, shadow, source_uri, fingerprint,
+                 owner_token()))
+            adopted = Attempt(attempt_id, shadow, "scanning", None)
+        conn.execute(
+            """INSERT INTO vectorops.collection_claims (collection, attempt_id, run_id) VALUES (%s, %s, %s)
+               ON CONFLICT (collection) DO UPDATE SET attempt_id = EXCLUDED.attempt_id, run_id = EXCLUDED.run_id,
+                   claimed_at = now()""", (collection, adopted.attempt_id, run_id))
+    return adopted
+
+
+def _supersede_others(conn: psycopg.Connection, collection: str, keep: str | None) -> None:
+    """Drop what unfinished attempts other than ``keep`` left behind: shadow tables, staging, quarantine."""
+    rows = conn.execute(
+        """UPDATE vectorops.migration_runs SET status = 'superseded', finished_at = now()
+           WHERE collection = %s AND status IN ('scanning', 'loading', 'failed', 'rejected')
+             AND attempt_id IS DISTINCT FROM %s
+           RETURNING attempt_id, target_schema, shadow_table""", (collection, keep)).fetchall()
+    for attempt_id, schema, shadow in rows:
+        if ownership.owns_table(conn, schema, shadow):
+            ownership.drop_table(conn, schema, shadow)
+        elif ownership.relation_kind(conn, schema, shadow) is not None:
+            log.warning("attempt %s: %s.%s was not created by vectorops; left as it is", attempt_id, schema, shadow)
+        conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+        conn.execute("DELETE FROM vectorops.migration_chunks WHERE attempt_id = %s", (attempt_id,))
+        conn.execute("DELETE FROM vectorops.quarantine WHERE attempt_id = %s", (attempt_id,))
+
+
+def verify_owner(conn: psycopg.Connection, collection: str, attempt_id: str) -> None:
+    """Raise :class:`CollectionBusy` unless ``attempt_id`` still holds the claim on ``collection``."""
+    row = conn.execute("SELECT attempt_id, run_id FROM vectorops.collection_claims WHERE collection = %s",
+                       (collection,)).fetchone()
+    if row is None or row[0] != attempt_id:
+        owner = f"run {row[1]} (attempt {row[0]})" if row else "nobody"
+        raise CollectionBusy(f"collection {collection!r} is no longer claimed by attempt {attempt_id}; "
+                             f"it is now claimed by {owner}")
+
+
+@contextmanager
+def owner_token_held(dsn: str) -> Iterator[str]:
+    """Hold a fresh owner token for the block and export it as ``VECTOROPS_OWNER_TOKEN``.
+
+    Used by ``vectorops migrate``: claims made in this process are stale as soon as it dies.
+    """
+    token = secrets.token_hex(8)
+    conn = connect(dsn, autocommit=True, application_name="vectorops-cli-owner")
+    previous = os.environ.get("VECTOROPS_OWNER_TOKEN")
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_token_key(conn, token),))
+        os.environ["VECTOROPS_OWNER_TOKEN"] = token
+        yield token
+    finally:
+        if previous is None:
+            os.environ.pop("VECTOROPS_OWNER_TOKEN", None)
+        else:
+            os.environ["VECTOROPS_OWNER_TOKEN"] = previous
+        conn.close()

@@ -1,0 +1,98 @@
+"""Promotion: one transaction swaps shadow → live, keeps live as ``<name>__prev`` and updates the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from vectorops import failpoints
+from vectorops.db import ownership
+from vectorops.db.sql_files import sql_text, statement
+from vectorops.migration.target import TargetRefused
+from vectorops.naming import INDEX_SUFFIXES, previous_name
+
+
+def _exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(schema, name).as_string(conn),)
+                       ).fetchone()
+    return bool(row and row[0])
+
+
+def _rename(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
+    """Rename a table vectorops created, and those of its indexes that carry its name (``_pkey``, ``_hnsw``)."""
+    conn.execute(statement("promote/rename_table", old=sql.Identifier(schema, old), new=sql.Identifier(new)))
+    ownership.renamed_table(conn, schema, old, new)
+    for suffix in INDEX_SUFFIXES:
+        # only this table's own index: an index of that name on another table is not ours to rename
+        owned = conn.execute("""SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass(%s)
+                                AND i.indrelid = to_regclass(%s)""",
+                             (sql.Identifier(schema, old + suffix).as_string(conn),
+                              sql.Identifier(schema, new).as_string(conn))).fetchone()
+        if owned:
+            conn.execute(statement("promote/rename_index", old=sql.Identifier(schema, old + suffix),
+                                      new=sql.Identifier(new + suffix)))
+
+
+def _identity_elsewhere(conn: psycopg.Connection, registry: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(table_schema, table_name)`` of the registry rows of the same source collection in other schemas."""
+    return [(str(r[0]), str(r[1])) for r in conn.execute(
+        """SELECT table_schema, table_name FROM vectorops.collection_registry
+           WHERE source_uri IS NOT DISTINCT FROM %(source_uri)s AND tenant = %(tenant)s
+             AND database = %(database)s AND collection = %(collection)s AND table_schema <> %(table_schema)s""",
+        registry)]
+
+
+def _retire(conn: psycopg.Connection, schema: str, table: str) -> None:
+    """Drop a table the promoted one replaces in another schema (``previous_table='drop'``), with its
+    ``__prev`` and its registry and index-health rows."""
+    for name in (table, previous_name(table)):
+        ownership.drop_table(conn, schema, name)
+    conn.execute("DELETE FROM vectorops.collection_registry WHERE table_schema = %s AND table_name = %s",
+                 (schema, table))
+    conn.execute("DELETE FROM vectorops.index_health WHERE table_schema = %s AND table_name = %s", (schema, table))
+
+
+def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: str, shadow: str, attempt_id: str,
+            registry: dict[str, Any], previous_table: str = "refuse") -> None:
+    """Swap the shadow table in, atomically, and record the result.
+
+    Only tables vectorops created are renamed or dropped: a live table or ``__prev`` of another origin stops the
+    promotion (:class:`ownership.NotCreatedByVectorops`) and nothing changes.
+
+    :param registry: the ``collection_registry`` row (see ``include/sql/promote/upsert_registry.sql``).
+    :param previous_table: what happens to the collection's table in another schema: ``refuse`` (stop),
+        ``keep`` (stays registered under its own key), ``drop``.
+    :raises TargetRefused: when the collection lives in another schema and ``previous_table`` is ``refuse``.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
+        conn.execute("SET LOCAL lock_timeout = '30s'")
+        elsewhere = _identity_elsewhere(conn, registry)
+        here = conn.execute("""SELECT 1 FROM vectorops.collection_registry
+                               WHERE collection_key = %s AND table_schema = %s""",
+                            (registry["collection_key"], schema)).fetchone()
+        if elsewhere and previous_table == "refuse" and here is None:
+            tables = ", ".join(f"{s}.{t}" for s, t in elsewhere)
+            raise TargetRefused(f"collection {registry['collection']!r} of {registry['source_uri']} was migrated to "
+                                f"{tables} meanwhile; not promoted: set previous_table to 'keep' or 'drop'")
+        if previous_table == "drop":
+            for old_schema, old_table in elsewhere:
+                _retire(conn, old_schema, old_table)
+        prev = previous_name(table)
+        ownership.drop_table(conn, schema, prev)
+        if _exists(conn, schema, table):
+            ownership.require_absent_or_ours(conn, schema, table)
+            _rename(conn, schema, table, prev)
+        ownership.require_absent_or_ours(conn, schema, shadow)
+        _rename(conn, schema, shadow, table)
+        failpoints.hit("promote")
+        conn.execute(sql_text("promote/upsert_registry"), registry)
+        conn.execute(sql_text("promote/reset_index_health"), registry)
+        conn.execute(
+            """UPDATE vectorops.migration_runs SET status = 'promoted', finished_at = now(), heartbeat_at = now(),
+                   rows_per_s = %s WHERE attempt_id = %s""", (registry.get("rows_per_s"), attempt_id))
+        conn.execute("DELETE FROM vectorops.collection_claims WHERE collection = %s AND attempt_id = %s",
+                     (collection, attempt_id))
+        conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))

@@ -1,0 +1,321 @@
+"""The migration steps, one plain function each. The DAG and the CLI only wire them together.
+
+prepare (claim, stage ids, plan chunks) → load (one mapped call per chunk) → finalize (primary key,
+HNSW index, ANALYZE, checks, promote). Every step is safe to rerun: a chunk commits with its ledger
+row, and a new run adopts an interrupted attempt of the same source.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from psycopg import sql
+
+from vectorops.chroma import fetch
+from vectorops.chroma import source as chroma_source
+from vectorops.chroma.preflight import CollectionRef
+from vectorops.chroma.source import SourceError, SourceSpec
+from vectorops.config import Settings
+from vectorops.db import ownership, runtime
+from vectorops.db.bootstrap import bootstrap
+from vectorops.db.connect import connect
+from vectorops.db.sql_files import statement
+from vectorops.embedding import policy
+from vectorops.load import indexing, sink, unkeyable_ids, unlogged
+from vectorops.migration import claims, promotion
+from vectorops.migration.request import MigrationRequest
+from vectorops.migration.target import check_target, collection_key_for
+from vectorops.naming import table_name_for
+from vectorops.quality import gate
+
+log = logging.getLogger(__name__)
+
+ID_SCAN_PAGE = 50_000
+
+
+class IncompleteMigration(RuntimeError):
+    """The loaded data does not add up; the collection is not promoted."""
+
+
+def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: policy.EmbeddingPlan) -> str:
+    # an interrupted attempt is only resumed by a run that would write the same vectors
+    return (f"{source.uri}|{info.collection_id}|{info.count}|{info.dimensions}|{info.space}|{plan.mode}|"
+            f"{plan.model}|{plan.dimensions}")
+
+
+def preflight(settings: Settings, request: MigrationRequest, labels: list[str]) -> None:
+    """Refuse, before any work, the targets this migration may not write: a table vectorops did not create under
+    a target name, or a collection migrated into another schema before when the request does not say what becomes
+    of that table. A dry run lists the refusal among its plan's warnings (:mod:`vectorops.migration.dry_run`).
+
+    :raises ownership.NotCreatedByVectorops: naming the table.
+    :raises TargetRefused: naming the table in the other schema and the choices.
+    """
+    with connect(runtime.start(settings), autocommit=True) as conn:
+        platform = conn.execute("SELECT to_regclass('vectorops.collection_registry') IS NOT NULL").fetchone()
+        for label in labels:
+            ref = CollectionRef.parse(label)
+            if platform and platform[0]:
+                check_target(conn, request.source.uri, ref, request.target_schema, request.previous_table)
+            else:  # a database vectorops never prepared: nothing in it is vectorops's
+                ownership.require_absent_or_ours(conn, request.target_schema, table_name_for(ref.label))
+                ownership.require_schema_ours_or_absent(conn, request.target_schema)
+
+
+def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:
+    """Claim the collection, create its shadow table, stage its ids and plan its chunks.
+
+    :return: the collection plan (JSON-friendly) that ``load`` and ``finalize`` take.
+    """
+    started = time.perf_counter()
+    info = chroma_source.describe(request.source, collection)
+    log.info("collection %r (%s/%s/%s in %s): reader %s: %s; space %s, HNSW m=%s ef_construction=%s ef_search=%s "
+             "(%s)", collection, info.tenant, info.database, info.name, request.source.uri, info.reader,
+             info.reader_reason, info.space, info.hnsw_m, info.hnsw_ef_construction, info.hnsw_ef_search,
+             info.settings_origin or "as the server reports them")
+    embedding_plan = policy.plan_embedding(request.reembed, info, request.reembed != "never" and (
+        fetch.has_documents(request.source, collection, info.space)))
+    dsn = bootstrap(settings)
+    with connect(dsn, autocommit=True) as conn:
+        table = check_target(conn, request.source.uri, info.ref, request.target_schema, request.previous_table)
+        # the key is chosen and claimed under a lock on the label (the store takes it too), so two migrations of
+        # one label (two stores, two schemas) started at once never pick the same key
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('vectorops.store-key:' || %s, 0))", (info.ref.label,))
+        try:
+            collection = collection_key_for(conn, request.source.uri, info.ref, request.target_schema,
+                                            request.previous_table)
+            attempt = claims.claim(conn, collection=collection, run_id=run_id,
+                                   fingerprint=_fingerprint(request.source, info, embedding_plan),
+                                   target_schema=request.target_schema, table_name=table,
+                                   source_uri=request.source.uri, ttl_s=settings.claim_ttl_s)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops.store-key:' || %s, 0))",
+                         (info.ref.label,))
+        try:
+            sink.create_schema(conn, request.target_schema)  # committed now: parallel prepares need it
+            with claims.holding_live_lock(conn, collection), conn.transaction():
+                claims.verify_owner(conn, collection, attempt.attempt_id)
+                sink.create_shadow(conn, request.target_schema, attempt.shadow_table,
+                                            embedding_plan.dimensions)
+                unlogged.ensure_intact(conn, collection=collection, attempt_id=attempt.attempt_id,
+                                              schema=request.target_schema, shadow=attempt.shadow_table)
+                if attempt.status == "scanning":
+                    # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
+                    # offset scan from going quadratic
+                    page = ID_SCAN_PAGE
+                    staged = sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
+                                                     info.space)
+                    if staged.count != info.count:
+                        raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
+                                          f"{info.count}, the scan found {staged.count}")
+                    unkeyable_ids.quarantine_refused(conn, spec=request.source, collection=collection,
+                                                     space=info.space, attempt_id=attempt.attempt_id, run_id=run_id,
+                                                     refused=staged.refused)
+                    chunks = sink.assign_chunks(conn, attempt.attempt_id, settings.chunk_rows)
+                    conn.execute(
+                        """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
+                               dimensions = %s, distance = %s, embedding_mode = %s, embedding_model = %s,
+                               reader = %s, heartbeat_at = now() WHERE attempt_id = %s""",
+                        (chunks, info.count, embedding_plan.dimensions, info.space, embedding_plan.mode,
+                         embedding_plan.table_model, info.reader, attempt.attempt_id))
+            conn.execute("UPDATE vectorops.migration_runs SET prepare_seconds = prepare_seconds + %s "
+                         "WHERE attempt_id = %s", (time.perf_counter() - started, attempt.attempt_id))
+            chunk_nos = [r[0] for r in conn.execute(
+                "SELECT chunk_no FROM vectorops.migration_chunks WHERE attempt_id = %s ORDER BY chunk_no",
+                (attempt.attempt_id,))]
+        except Exception as exc:
+            record_failure(settings, attempt.attempt_id, exc)
+            raise
+    log.info("collection %r → %s.%s: %s rows, %s → %s dims, space %s, vectors: %s (%s), %s chunk(s), attempt %s%s",
+             collection, request.target_schema, table, info.count, info.dimensions, embedding_plan.dimensions,
+             info.space, embedding_plan.mode, embedding_plan.reason, len(chunk_nos),
+             attempt.attempt_id, f" (resumed from run {attempt.adopted_from_run})" if attempt.adopted_from_run else "")
+    return {
+        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
+        "reader": info.reader, "run_id": run_id, "attempt_id": attempt.attempt_id,
+        "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
+        "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
+        "previous_table": request.previous_table,
+        "embedding": asdict(embedding_plan), "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
+    }
+
+
+def chunk_tasks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten collection plans into one mapped-task argument per chunk."""
+    return [{"plan": plan, "chunk_no": chunk_no} for plan in plans for chunk_no in plan["chunks"]]
+
+
+def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str, Any]:
+    """Load one chunk of a planned collection (skipped when it already committed)."""
+    dsn = runtime.start(settings)  # prepare already bootstrapped the schema
+    source = SourceSpec(**plan["source"])
+    fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]), plan["collection"])
+    with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan["collection"]):
+        try:
+            with conn.transaction():
+                claims.verify_owner(conn, plan["collection"], plan["attempt_id"])
+                result = sink.copy_chunk(
+                    conn, spec=source, collection=plan["collection"], attempt_id=plan["attempt_id"],
+                    run_id=plan["run_id"], schema=plan["schema"], shadow=plan["shadow"], chunk_no=chunk_no,
+                    plan=policy.EmbeddingPlan(**plan["embedding"]), space=plan["info"]["space"],
+                    fetch_batch=fetch_batch)
+        except claims.CollectionBusy:
+            raise
+        except Exception as exc:
+            record_failure(settings, plan["attempt_id"], exc)
+            raise
+    if result.skipped:
+        log.info("collection %r chunk %s: already loaded, skipped", plan["collection"], chunk_no)
+    else:
+        log.info("collection %r chunk %s: read %s, loaded %s, quarantined %s in %.2fs (%.0f rows/s)%s",
+                 plan["collection"], chunk_no, result.read, result.loaded, result.quarantined, result.seconds,
+                 result.read / result.seconds if result.seconds else 0.0,
+                 f"; re-embedded {result.reembedded} ({result.reembedded / result.encode_seconds:.0f} sentences/s), "
+                 f"kept {result.kept_vectors} old vector(s)" if result.encode_seconds else "")
+    return asdict(result)
+
+
+def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the counts, add the primary key, build the index, ANALYZE and promote.
+
+    :raises IncompleteMigration: when a chunk is missing or the counts do not add up; nothing is promoted.
+    """
+    started = time.perf_counter()
+    dsn = runtime.start(settings)  # prepare already bootstrapped the schema
+    collection, attempt_id = plan["collection"], plan["attempt_id"]
+    schema, shadow, table = plan["schema"], plan["shadow"], plan["table"]
+    info = chroma_source.CollectionInfo(**plan["info"])
+    embedding_plan = policy.EmbeddingPlan(**plan["embedding"])
+    with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
+        try:
+            claims.verify_owner(conn, collection, attempt_id)
+            with conn.transaction():
+                unlogged.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
+                                              shadow=shadow)
+            counts = _verified_counts(conn, plan, info)
+            logged_seconds = unlogged.make_logged(conn, schema, shadow)
+            if logged_seconds is not None:
+                log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow,
+                         logged_seconds)
+            _add_primary_key(conn, schema, shadow)
+            validated = time.perf_counter()
+            report = gate.gate(settings, conn, plan=dict(plan), counts=counts, metadata_rows=counts["metadata"],
+                                  kept_vectors=counts["kept"])
+            conn.execute("UPDATE vectorops.migration_runs SET validate_seconds = %s WHERE attempt_id = %s",
+                         (time.perf_counter() - validated, attempt_id))
+            build = indexing.build_hnsw(conn, schema=schema, table=shadow, index_name=f"{shadow}_hnsw",
+                                        space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"],
+                                        m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
+                                        cap_mb=settings.max_maintenance_work_mem_mb)
+            row = conn.execute("SELECT prepare_seconds, load_seconds FROM vectorops.migration_runs "
+                               "WHERE attempt_id = %s", (attempt_id,)).fetchone()
+            prepare_seconds, load_seconds = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
+            finalize_seconds = time.perf_counter() - started
+            conn.execute("UPDATE vectorops.migration_runs SET index_seconds = %s, finalize_seconds = %s "
+                         "WHERE attempt_id = %s", (build.seconds, finalize_seconds, attempt_id))
+            # working time of the attempt: prepare + chunk loads + finalize (not the idle time between tasks)
+            total = prepare_seconds + load_seconds + finalize_seconds
+            rows_per_s = counts["source"] / total if total > 0 else None
+            promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
+                              attempt_id=attempt_id, registry={
+                                  "collection_key": collection, "tenant": info.tenant, "database": info.database,
+                                  "collection": info.name, "table_schema": schema, "table_name": table,
+                                  "dimensions": embedding_plan.dimensions, "distance": info.space,
+                                  "embedding_model": embedding_plan.table_model,
+                                  "source_embedding_model": info.embedding_model,
+                                  "embedding_mode": embedding_plan.mode, "reembedded_count": counts["reembedded"],
+                                  "kept_vector_count": counts["kept"], "metadata_count": counts["metadata"],
+                                  "normalized": gate.is_normalized(embedding_plan, counts["kept"]),
+                                  "content_sha256": report.baseline_sha256, "source_count": counts["source"],
+                                  "loaded_count": counts["loaded"], "quarantined_count": counts["quarantined"],
+                                  "index_name": f"{table}_hnsw" if build.index_name else None,
+                                  "index_method": build.method, "hnsw_m": info.hnsw_m,
+                                  "hnsw_ef_construction": info.hnsw_ef_construction,
+                                  "hnsw_ef_search": info.hnsw_ef_search, "source_uri": SourceSpec(**plan["source"]).uri,
+                                  "source_collection_id": info.collection_id, "run_id": plan["run_id"],
+                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s},
+                              previous_table=plan.get("previous_table", "refuse"))
+            quarantined_ids = [r[0] for r in conn.execute(
+                """SELECT record_id FROM vectorops.quarantine WHERE attempt_id = %s ORDER BY record_id LIMIT 20""",
+                (attempt_id,))]
+        except claims.CollectionBusy:
+            raise
+        except gate.ValidationFailed as exc:
+            _reject(conn, collection, attempt_id, exc)
+            raise
+        except Exception as exc:
+            record_failure(settings, attempt_id, exc)
+            raise
+    summary = {
+        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
+        "reader": info.reader, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
+        "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids,
+        "dimensions": embedding_plan.dimensions, "space": info.space, "vectors": embedding_plan.mode,
+        "reembedded": counts["reembedded"], "validation": "passed", "index": build.method,
+        "load_seconds": round(load_seconds, 3),
+        "index_seconds": round(build.seconds, 3), "rows_per_s": round(rows_per_s or 0.0, 1),
+        "attempt_id": attempt_id, "run_id": plan["run_id"],
+    }
+    log.info("collection %r promoted to %s: read %s, loaded %s, quarantined %s%s; %s dims, %s; %.0f rows/s",
+             collection, summary["table"], summary["read"], summary["loaded"], summary["quarantined"],
+             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", embedding_plan.dimensions, info.space,
+             summary["rows_per_s"])
+    return summary
+
+
+def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.CollectionInfo) -> dict[str, int]:
+    row = conn.execute(
+        """SELECT count(*) FILTER (WHERE status <> 'done'), coalesce(sum(loaded_count), 0),
+                  coalesce(sum(quarantined_count), 0), coalesce(sum(row_count), 0), coalesce(sum(reembedded_count), 0),
+                  coalesce(sum(kept_vector_count), 0), coalesce(sum(metadata_count), 0)
+           FROM vectorops.migration_chunks WHERE attempt_id = %s""", (plan["attempt_id"],)).fetchone()
+    pending, loaded, quarantined, planned, reembedded, kept, metadata = (int(v) for v in row)
+    unkeyable = int(conn.execute("SELECT unkeyable_count FROM vectorops.migration_runs WHERE attempt_id = %s",
+                                 (plan["attempt_id"],)).fetchone()[0])
+    collection = plan["collection"]
+    if pending:
+        raise IncompleteMigration(f"collection {collection!r}: {pending} chunk(s) of attempt {plan['attempt_id']} "
+                                  "are not loaded; rerun the migration to resume")
+    in_table = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+        sql.Identifier(plan["schema"], plan["shadow"]))).fetchone()[0]
+    if in_table != loaded or loaded + quarantined != planned or planned + unkeyable != info.count:
+        raise IncompleteMigration(
+            f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
+            f"loaded {loaded}, in table {in_table}, quarantined {quarantined}, ids no key holds {unkeyable}); "
+            "not promoted")
+    return {"source": info.count, "loaded": loaded, "quarantined": quarantined + unkeyable, "reembedded": reembedded,
+            "kept": kept, "metadata": metadata}
+
+
+def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
+    row = conn.execute("""SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'""",
+                       (sql.Identifier(schema, shadow).as_string(conn),)).fetchone()
+    if row is None:
+        conn.execute(statement("load/add_primary_key", table=sql.Identifier(schema, shadow),
+                                  constraint=sql.Identifier(f"{shadow}_pkey")))
+
+
+def _reject(conn: Any, collection: str, attempt_id: str, error: gate.ValidationFailed) -> None:
+    """A shadow table that failed validation: keep it for inspection, never resume it, release the claim."""
+    with conn.transaction():
+        conn.execute("""UPDATE vectorops.migration_runs SET status = 'rejected', error = %s, finished_at = now(),
+                            heartbeat_at = now() WHERE attempt_id = %s""", (str(error)[:4000], attempt_id))
+        conn.execute("DELETE FROM vectorops.collection_claims WHERE collection = %s AND attempt_id = %s",
+                     (collection, attempt_id))
+    log.error("collection %r: attempt %s rejected, not promoted; the live table is unchanged. %s", collection,
+              attempt_id, error)
+
+
+def record_failure(settings: Settings, attempt_id: str, error: BaseException) -> None:
+    """Mark an attempt failed with its error (a rerun resumes it). Never masks the original error."""
+    try:
+        with connect(runtime.start(settings), autocommit=True) as conn:
+            conn.execute("""UPDATE vectorops.migration_runs SET status = 'failed', error = %s, heartbeat_at = now()
+                            WHERE attempt_id = %s AND status <> 'promoted'""",
+                         (f"{type(error).__name__}: {error}"[:4000], attempt_id))
+    except Exception:  # the original error matters more than the bookkeeping
+        log.exception("could not record the failure of attempt %s", attempt_id)

@@ -1,0 +1,252 @@
+"""The validation gate before promotion, and later checks of live tables.
+
+Each validation runs the Great Expectations table suite (``quality_suites``) and the parity checks with
+the source (``parity``), stores one row per expectation in ``vectorops.validation_results`` and returns a
+:class:`ValidationReport`. The gate raises :class:`ValidationFailed`, which blocks the promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from vectorops.chroma.source import SourceSpec
+from vectorops.config import Settings
+from vectorops.db import ownership, runtime
+from vectorops.db.connect import connect
+from vectorops.embedding import policy
+from vectorops.quality import parity, sampling
+from vectorops.quality.exact_search import ExactTopK
+from vectorops.quality.suites import ExpectationOutcome, TableSuiteSpec, run_table_suite
+
+log = logging.getLogger(__name__)
+
+TOP10_QUERIES = 20
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of one validation of one table."""
+
+    validation_id: str
+    stage: str  # "gate" (shadow table, before promotion) or "live"
+    collection: str
+    schema: str
+    table: str
+    run_id: str | None
+    attempt_id: str | None
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    baseline_sha256: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        """Every expectation passed."""
+        return all(o.success for o in self.outcomes)
+
+    @property
+    def failed_expectations(self) -> list[dict[str, Any]]:
+        """The failed expectations as ``{"expectation", "observed"}``, as alerts carry them."""
+        return [{"expectation": o.expectation, "observed": o.observed} for o in self.outcomes if not o.success]
+
+    def describe(self) -> str:
+        """One line for logs and error messages."""
+        failed = self.failed_expectations
+        if not failed:
+            return (f"collection {self.collection!r} ({self.schema}.{self.table}): all {len(self.outcomes)} "
+                    f"expectations passed in {self.seconds:.1f}s")
+        details = "; ".join(f"{f['expectation']}: {json.dumps(f['observed'], default=str)[:300]}" for f in failed)
+        return (f"collection {self.collection!r} ({self.schema}.{self.table}) failed {len(failed)} of "
+                f"{len(self.outcomes)} expectations: {details}")
+
+
+class ValidationFailed(RuntimeError):
+    """A table failed validation; at the gate, it is not promoted."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.describe())
+        self.report = report
+        self.failed_expectations = report.failed_expectations
+        self.collection = report.collection
+        self.table = f"{report.schema}.{report.table}"
+
+
+def _suite(settings: Settings, dsn: str, spec: TableSuiteSpec, name: str) -> list[ExpectationOutcome]:
+    return run_table_suite(dsn, spec, gx_root=settings.home / "gx", data_docs_dir=settings.home / "data_docs",
+                           run_name=name)
+
+
+def store_report(conn: psycopg.Connection, report: ValidationReport) -> None:
+    """Write one ``vectorops.validation_results`` row per expectation of ``report``."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO vectorops.validation_results (validation_id, stage, collection, table_schema, table_name,
+                   run_id, attempt_id, suite, expectation, success, observed_value)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            [(report.validation_id, report.stage, report.collection, report.schema, report.table, report.run_id,
+              report.attempt_id, o.gx_type, o.expectation, o.success, json.dumps(o.observed, default=str))
+             for o in report.outcomes])
+
+
+def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], counts: dict[str, int],
+         metadata_rows: int, kept_vectors: int) -> ValidationReport:
+    """Validate a loaded shadow table before promotion.
+
+    :param plan: the collection plan from ``migration.prepare``.
+    :param counts: ``source``, ``loaded`` and ``quarantined`` from the chunk ledger.
+    :param metadata_rows: loaded rows that carry metadata.
+    :param kept_vectors: rows that kept their old vector although the collection was re-embedded.
+    :raises ValidationFailed: when any expectation fails (the results are stored first).
+    """
+    started = time.perf_counter()
+    embedding_plan = policy.EmbeddingPlan(**plan["embedding"])
+    space = plan["info"]["space"]
+    schema, shadow = plan["schema"], plan["shadow"]
+    report = ValidationReport(uuid.uuid4().hex, "gate", plan["collection"], schema, shadow, plan["run_id"],
+                              plan["attempt_id"])
+    spec = TableSuiteSpec(
+        schema=schema, table=shadow, expected_rows=counts["source"] - counts["quarantined"],
+        dimensions=int(embedding_plan.dimensions or 0), space=space,
+        normalized=is_normalized(embedding_plan, kept_vectors), metadata_rows=metadata_rows)
+    report.outcomes.append(ExpectationOutcome(
+        "rows_loaded", counts["loaded"] > 0 or counts["source"] == 0,
+        {"source": counts["source"], "loaded": counts["loaded"], "quarantined": counts["quarantined"]},
+        "vectorops.parity"))
+    # the GX suite is SQL-bound and the parity pass Chroma-bound: run them side by side
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suite") as pool:
+        suite = pool.submit(_suite, settings, runtime.dsn(settings), spec, f"gate-{plan['attempt_id']}") if (
+            embedding_plan.dimensions is not None) else None
+        source = SourceSpec(**plan["source"])
+        common = {"spec": source, "collection": plan["collection"], "schema": schema, "table": shadow,
+                  "plan": embedding_plan, "space": space}
+        ids = sampling.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
+        query_ids, queries = sampling.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
+        source_top_k = ExactTopK(queries, space) if embedding_plan.mode != policy.COLLECTION and query_ids else None
+        checks, report.baseline_sha256, differ = parity.checksum_parity(
+            conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
+            source_top_k=source_top_k, **common)
+        asked = sampling.neighbours_to_ask(differ) if embedding_plan.mode != policy.COLLECTION else 0
+        asking = time.perf_counter()
+        batch, neighbours = sampling.ask_chroma(source, plan["collection"], ids, queries, asked)
+        log.info("collection %r: asked Chroma for %s sample record(s) and %s neighbour(s) of %s queries in %.2fs",
+                 plan["collection"], len(ids), asked, len(queries), time.perf_counter() - asking)
+        checks += sampling.sample_equality(conn, ids=ids, seed=settings.validation_seed, batch=batch, **common)
+        checks.append(sampling.top10_overlap(
+            conn, query_ids=query_ids, queries=queries,
+            source_exact=source_top_k.result() if source_top_k else None, differ=differ, neighbours=neighbours,
+            min_overlap=settings.min_top10_overlap, **common))
+        if suite is not None:
+            report.outcomes += suite.result()
+    report.outcomes += checks
+    report.seconds = time.perf_counter() - started
+    store_report(conn, report)
+    log.info("validation gate: %s", report.describe())
+    if not report.success:
+        raise ValidationFailed(report)
+    return report
+
+
+def is_normalized(plan: policy.EmbeddingPlan, kept_vectors: int) -> bool:
+    """Whether every vector of the table is expected to have unit length."""
+    return plan.mode == policy.COLLECTION and plan.normalizes and kept_vectors == 0
+
+
+def validate_live(settings: Settings, collection: str, run_id: str | None = None) -> ValidationReport:
+    """Re-check a promoted table against what its migration recorded (counts, suite, checksum baseline).
+
+    A check that cannot run (GX breaks, a query fails, anything raised after the registry lookup) does not abort
+    the caller's other collections: it is stored as the failed outcome ``validation_ran`` holding the error, so the
+    report fails, is alerted like any failure, and the history shows why.
+
+    :raises ValueError: when ``collection`` was never migrated.
+    """
+    started = time.perf_counter()
+    dsn = runtime.start(settings)
+    with connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            """SELECT table_schema, table_name, loaded_count, dimensions, distance, normalized, metadata_count,
+                      content_sha256, app_written FROM vectorops.collection_registry WHERE collection_key = %s
+               ORDER BY migrated_at DESC LIMIT 1""",
+            (collection,)).fetchone()
+        if row is None:
+            known = [r[0] for r in conn.execute(
+                "SELECT DISTINCT collection_key FROM vectorops.collection_registry ORDER BY 1")]
+            raise ValueError(f"collection {collection!r} has not been migrated; migrated collections: "
+                             f"{', '.join(map(repr, known)) or 'none'}")
+        schema, table = row[0], row[1]
+        report = ValidationReport(uuid.uuid4().hex, "live", collection, schema, table, run_id, None)
+        try:
+            _check_live(settings, dsn, conn, report, row)
+        except Exception as exc:  # any failure of one table's checks is that table's failed validation
+            log.exception("live validation of collection %r (%s.%s) could not run", collection, schema, table)
+            report.outcomes.append(ExpectationOutcome("validation_ran", False, {"error": _error_line(exc)},
+                                                      "vectorops.quality"))
+        return _finish_live(conn, report, started)
+
+
+def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: ValidationReport,
+                row: tuple[Any, ...]) -> None:
+    schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline, app_written = row
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                          (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
+    if not exists:
+        report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
+                                                  "vectorops.parity"))
+        return
+    if not ownership.owns_table(conn, schema, table):  # dropped and re-created by someone else: not ours to judge
+        report.outcomes.append(ExpectationOutcome("table_created_by_vectorops", False, {
+            "table": f"{schema}.{table}", "problem": "the table under this name is not the one vectorops created"},
+            "vectorops.ownership"))
+        return
+    # A collection an application created through vectorops.store changes by design: its rows are not compared
+    # with a migration's counts or checksum, only checked for what every row must satisfy. That is a property of
+    # the registry identity (app_written: set by the store when it creates the table, cleared by a promotion).
+    spec = TableSuiteSpec(schema=schema, table=table, expected_rows=None if app_written else int(loaded),
+                          dimensions=int(dimensions or 0), space=space, normalized=bool(normalized),
+                          metadata_rows=None if app_written else metadata_rows)
+    report.outcomes += _suite(settings, dsn, spec, f"live-{report.collection}")
+    if baseline is not None and not app_written:
+        current, rows = parity.table_checksum(conn, schema, table)
+        report.outcomes.append(ExpectationOutcome("checksum_matches_baseline", current == baseline, {
+            "baseline_sha256": baseline, "table_sha256": current, "rows": rows}, "vectorops.parity"))
+
+
+def _error_line(exc: BaseException) -> str:
+    """The first line of ``exc`` as ``Type: message``, with known secrets redacted (it is stored and alerted)."""
+    from vectorops.redaction import describe_error, known_secrets
+
+    return (describe_error(exc, known_secrets()).strip().splitlines() or [type(exc).__name__])[0][:500]
+
+
+def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:
+    report.seconds = time.perf_counter() - started
+    store_report(conn, report)
+    conn.execute("""UPDATE vectorops.collection_registry SET validated_at = now(), validation_success = %s
+                    WHERE collection_key = %s""", (report.success, report.collection))
+    log.info("live validation: %s", report.describe())
+    return report
+
+
+def migrated_collections(settings: Settings) -> list[str]:
+    """Every collection in the registry, sorted."""
+    with connect(runtime.start(settings), autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT DISTINCT collection_key FROM vectorops.collection_registry ORDER BY 1")]
+
+
+def alert_failure(report: ValidationReport, *, event: str, dag_id: str | None, run_id: str | None) -> None:
+    """Send a validation failure to every configured alert channel (never raises)."""
+    from vectorops.alerts import send
+
+    send.send_alert(send.AlertEvent(
+        event=event, dag_id=dag_id, run_id=run_id, collection=report.collection,
+        table=f"{report.schema}.{report.table}", failed_expectations=report.failed_expectations,
+        run_url=send.run_url(dag_id, run_id) if dag_id and run_id else None, message=report.describe()))
