@@ -7,9 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-class SettingError(ValueError):
-    """A setting from the environment or a parameter has a value we cannot use."""
+from vectorops.errors import SettingError
 
 
 def _int_env(name: str, default: int, minimum: int = 1) -> int:

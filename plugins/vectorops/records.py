@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from vectorops.errors import DataError
+
 MetadataValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 
-class UnstorableValue(ValueError):
+class UnstorableValue(DataError):
     """A value PostgreSQL cannot hold as it is; the message says which and why."""
 
 

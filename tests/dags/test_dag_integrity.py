@@ -16,7 +16,7 @@ HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "nu
 LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db",
                    "vectorops.airflow.defaults", "vectorops.airflow.notifier", "vectorops.alerts.send",
                    "vectorops.redaction", "vectorops.alerts.smtp", "vectorops.config",
-                   "vectorops.airflow.connections", "vectorops.db.roles"}  # the last two: stdlib only
+                   "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors"}  # the last three: stdlib only
 
 PROBE = """
 import json, sys, time

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support import forget_collection, migrate_in_process
-from vectorops.chroma.preflight import SourceChanged, SourceError
+from vectorops.errors import SourceChanged, SourceError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stores" / "chroma-1.5.9" / "store"
 SCHEMA = "damaged"

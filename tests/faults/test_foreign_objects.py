@@ -26,9 +26,9 @@ from tests.support import chroma_client, forget_collection, forget_schema, migra
 from vectorops.config import load_settings
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.ownership import NotCreatedByVectorops
+from vectorops.errors import TargetRefused
 from vectorops.migration import request as migration_request
 from vectorops.migration import steps
-from vectorops.migration.target import TargetRefused
 
 CUSTOMER = "customer_app"
 ROLES = ("vectorops_etl", "vectorops_reader", "vectorops_maint", "vectorops_monitor")

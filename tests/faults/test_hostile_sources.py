@@ -25,7 +25,8 @@ import pytest
 from tests.support import chroma_client, forget_collection, migrate_command, migrate_in_process, platform_snapshot
 from vectorops.chroma import preflight
 from vectorops.chroma import source as chroma_source
-from vectorops.chroma.source import SourceError, SourceSpec
+from vectorops.chroma.source import SourceSpec
+from vectorops.errors import SourceError
 
 COLLECTION = "docs"
 SCHEMA = "hostile_sources"

@@ -26,7 +26,7 @@ from vectorops.alerts.send import (
     send_alert,
     smtp_connection,
 )
-from vectorops.config import SettingError
+from vectorops.errors import SettingError
 
 ALERT_ENV = ("VECTOROPS_ALERT_WEBHOOK", "VECTOROPS_ALERT_SLACK_WEBHOOK", "VECTOROPS_ALERT_SMTP_CONN_ID",
              "VECTOROPS_ALERT_EMAIL_TO", "VECTOROPS_ALERT_EMAIL_FROM", "VECTOROPS_ALERT_TIMEOUT_S",

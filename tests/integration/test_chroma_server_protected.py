@@ -22,8 +22,8 @@ from tests.chroma_run import chroma_run, free_port
 from tests.support import add_records, digest, pg_digest, record_line
 from tests.tls_token_proxy import CertificateAuthority, TokenProxy, make_ca
 from vectorops.chroma import server as chroma_server
-from vectorops.chroma.preflight import SourceError
 from vectorops.chroma.source import CollectionRef, SourceSpec
+from vectorops.errors import SourceError
 
 TOKEN = "s3cret-Token_7f2c9e"
 TENANT, DATABASE, ARCHIVE = "acme-corp", "kb-main", "kb-archive"

@@ -151,8 +151,8 @@ def test_dry_run_counts_what_would_be_reembedded_kept_or_quarantined(store: Path
 
 
 def test_the_model_setting_is_checked_and_never_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vectorops.config import SettingError
     from vectorops.embedding import model
+    from vectorops.errors import SettingError
 
     monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", "BAAI/bge-small-en-v1.5")
     with pytest.raises(SettingError, match=r"VECTOROPS_EMBEDDING_MODEL='BAAI/bge-small-en-v1\.5'.*never downloaded"):

@@ -159,7 +159,7 @@ def test_three_tenant_database_pairs_arrive_whole_in_distinct_tables(stores: dic
 
 
 def test_an_ambiguous_bare_name_is_refused_listing_the_candidates(stores: dict[str, Path], settings: Any) -> None:
-    from vectorops.chroma.source import SourceError
+    from vectorops.errors import SourceError
     from vectorops.migration import request as migration_request
 
     store = stores["1.5.9-tenants"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vectorops.config import SettingError
+from vectorops.errors import SettingError
 from vectorops.store import StoreError, get_store
 from vectorops.store.chroma import ChromaStore
 from vectorops.store.dual import DualStore

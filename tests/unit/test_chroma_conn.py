@@ -12,9 +12,9 @@ import pytest
 
 from vectorops.chroma import connection
 from vectorops.chroma.connection import connection_from_url, server_connection
-from vectorops.chroma.preflight import SourceError
 from vectorops.cli import main, migrate
 from vectorops.config import load_settings
+from vectorops.errors import SourceError
 from vectorops.migration.request import request_from_params
 
 TOKEN = "tok-3f9a!x%y"  # punctuation that needs percent-encoding in a URL

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vectorops.config import SettingError, load_settings, machine_memory_mb
+from vectorops.config import load_settings, machine_memory_mb
+from vectorops.errors import SettingError
 from vectorops.migration.dry_run import memory_warnings
 
 

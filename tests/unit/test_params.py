@@ -11,7 +11,8 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from vectorops.config import SettingError, load_settings
+from vectorops.config import load_settings
+from vectorops.errors import SettingError
 from vectorops.migration.request import request_from_params
 
 

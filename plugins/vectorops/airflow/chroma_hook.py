@@ -12,7 +12,7 @@ from airflow.sdk import BaseHook
 
 from vectorops.airflow.provider_info import CHROMA_FIELD_BEHAVIOUR
 from vectorops.chroma import server
-from vectorops.chroma.preflight import SourceError
+from vectorops.errors import SourceError
 
 
 class ChromaHook(BaseHook):

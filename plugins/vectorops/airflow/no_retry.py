@@ -8,10 +8,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from vectorops.chroma.preflight import SourceChanged, SourceError
 from vectorops.db.connect import LoginRefused
 from vectorops.db.ownership import NotCreatedByVectorops
-from vectorops.migration.target import TargetRefused
+from vectorops.errors import SourceChanged, SourceError, TargetRefused
 
 Result = TypeVar("Result")
 
@@ -22,7 +21,7 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
     a target the migration may not write (a table vectorops did not create, a collection in another schema), and
     a refused login.
 
-    Only :class:`~vectorops.chroma.preflight.SourceChanged` (the source was written while it was read) is retried.
+    Only :class:`~vectorops.errors.SourceChanged` (the source was written while it was read) is retried.
     """
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -28,7 +28,7 @@ from vectorops.alerts.smtp import (
     send_alert_email,
     smtp_connection,
 )
-from vectorops.config import SettingError
+from vectorops.errors import SettingError
 from vectorops.redaction import REDACTED, SLACK_WEBHOOK_ENV, WEBHOOK_ENV, describe_error, known_secrets, redact
 
 __all__ = [

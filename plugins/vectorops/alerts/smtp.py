@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from vectorops.airflow.connections import parse_connection
-from vectorops.config import SettingError
+from vectorops.errors import SettingError
 
 SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"
 EMAIL_TO_ENV = "VECTOROPS_ALERT_EMAIL_TO"

@@ -193,7 +193,7 @@ def restore_backup(backup: Path, dsn: str, *, clean: bool = False, settings: Set
     :raises BackupError: (after alerting) when the backup is not authentic, its files do not match its manifest,
         its restore login is privileged, its dump carries code, its restore fails or differs from the manifest,
         or the swap finds it unsafe; the target is then unchanged.
-    :raises vectorops.config.SettingError: when there is no credential for ``vectorops_restore``.
+    :raises vectorops.errors.SettingError: when there is no credential for ``vectorops_restore``.
     """
     settings = settings or load_settings()
     started = time.perf_counter()

@@ -228,7 +228,7 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
     :param backup_id: the backup's id (default: from the manifest, else the directory name).
     :param settings: ``VECTOROPS_HOME`` (signing key, local role passwords); default from the environment.
     :return: the report; problems with the backup are failures in it, not exceptions.
-    :raises vectorops.config.SettingError: when there is no credential for ``vectorops_restore``.
+    :raises vectorops.errors.SettingError: when there is no credential for ``vectorops_restore``.
     """
     settings = settings or load_settings()
     started = time.perf_counter()

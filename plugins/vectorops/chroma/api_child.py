@@ -25,8 +25,8 @@ import numpy as np
 import vectorops
 from vectorops.chroma import fetch as chroma_fetch
 from vectorops.chroma import snapshot, source
-from vectorops.chroma.preflight import SourceChanged
-from vectorops.chroma.source import CollectionRef, RecordBatch, SourceError, SourceSpec
+from vectorops.chroma.source import CollectionRef, RecordBatch, SourceSpec
+from vectorops.errors import SourceChanged, SourceError
 
 TIMEOUT_S = 3600
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from vectorops.chroma.preflight import SourceError
+from vectorops.errors import SourceError
 
 CONN_TYPE = "chroma"
 AUTH_TYPES = ("x-chroma-token", "bearer", "basic")

@@ -1,8 +1,8 @@
 """Read a Chroma collection's records: from the store's files when they can be read, else through Chroma's API.
 
-Whatever goes wrong reading a source ends in one :class:`~vectorops.chroma.preflight.SourceError` naming the
+Whatever goes wrong reading a source ends in one :class:`~vectorops.errors.SourceError` naming the
 collection and the store: damaged files, or Chroma's API failing on them (a private copy of a local store, or a
-server). Only :class:`~vectorops.chroma.preflight.SourceChanged` (the files were written while they were read) is
+server). Only :class:`~vectorops.errors.SourceChanged` (the files were written while they were read) is
 worth a retry.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from vectorops.chroma.files import reader as files_reader
-from vectorops.chroma.preflight import CollectionRef, SourceChanged, SourceError
+from vectorops.chroma.preflight import CollectionRef
 from vectorops.chroma.source import (
     ANY_DOCUMENT,
     RecordBatch,
@@ -27,6 +27,7 @@ from vectorops.chroma.source import (
     get_collection,
     store_files,
 )
+from vectorops.errors import SourceChanged, SourceError
 
 T = TypeVar("T")
 R = TypeVar("R")

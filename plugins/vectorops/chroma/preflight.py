@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from vectorops.chroma.files.versions import KNOWN_MIGRATIONS, release_of
+from vectorops.errors import SourceError
 
 #: how long a check waits for another process's lock on ``chroma.sqlite3`` before it says the store is locked
 LOCK_WAIT_S = 5.0
@@ -34,17 +35,6 @@ log = logging.getLogger(__name__)
 _KEY_SUFFIX = re.compile(r"@[0-9a-f]{8}$")
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
-
-
-class SourceError(ValueError):
-    """The Chroma source is missing, unreadable, or not what was asked for; names the path or collection.
-
-    Raised from here and from :mod:`vectorops.chroma.source`, which exports it.
-    """
-
-
-class SourceChanged(SourceError):
-    """The source changed while a migration read it: a rerun reads it again (the one source error worth a retry)."""
 
 
 @dataclass(frozen=True, order=True)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from vectorops.chroma import connection, source
 from vectorops.chroma.connection import ServerConnection
-from vectorops.chroma.preflight import SourceError
+from vectorops.errors import SourceError
 
 if TYPE_CHECKING:
     from vectorops.chroma.source import CollectionRef, SourceSpec

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from vectorops.chroma import copy_upgrade
 from vectorops.chroma.files.unreadable import FilesUnreadable
-from vectorops.chroma.preflight import LOCK_WAIT_S, SQLITE_FILE, SourceChanged, SourceError
+from vectorops.chroma.preflight import LOCK_WAIT_S, SQLITE_FILE
+from vectorops.errors import SourceChanged, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,9 @@ from vectorops.chroma.files import catalog
 from vectorops.chroma.files import reader as files_reader
 from vectorops.chroma.files.unreadable import FilesDamaged
 from vectorops.chroma.files.versions import RUST
-from vectorops.chroma.preflight import (
-    DEFAULT_DATABASE,
-    DEFAULT_TENANT,
-    CollectionRef,
-    SourceError,
-    SourceSpec,
-    as_ref,
-)
+from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, SourceSpec, as_ref
 from vectorops.chroma.settings import resolve_settings
-from vectorops.config import SettingError
+from vectorops.errors import SettingError, SourceError
 
 log = logging.getLogger(__name__)
 READER_ENV = "VECTOROPS_CHROMA_READER"

@@ -8,8 +8,9 @@ import logging
 import sys
 
 from vectorops.cli.errors import database_lost, missing_database
-from vectorops.config import SettingError, load_settings
+from vectorops.config import load_settings
 from vectorops.db.runtime import RuntimeErrorWithLog
+from vectorops.errors import SettingError
 from vectorops.migration.summary import cli_run_id
 
 

@@ -28,9 +28,10 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vectorops.airflow.connections import parse_connection
-from vectorops.config import SettingError, Settings, load_settings
+from vectorops.config import Settings, load_settings
 from vectorops.db import runtime
 from vectorops.db.roles import LOGIN_ROLES, RESTORE, read_local_passwords
+from vectorops.errors import SettingError
 from vectorops.redaction import remember_secret
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from vectorops.config import SettingError
+from vectorops.errors import SettingError
 
 log = logging.getLogger(__name__)
 

@@ -27,16 +27,13 @@ from psycopg import sql
 
 from vectorops.db import ownership
 from vectorops.db.connect import connect
+from vectorops.errors import CollectionBusy
 
 log = logging.getLogger(__name__)
 
 _LIVE = "SELECT hashtextextended('vectorops:live:' || %s, 0)"
 #: How often (ms) a writing session checks that its client is alive; a dead client's statement is then cancelled.
 CLIENT_CHECK_MS = 1000
-
-
-class CollectionBusy(RuntimeError):
-    """Another run is migrating the collection."""
 
 
 @dataclass(frozen=True)

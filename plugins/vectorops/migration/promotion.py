@@ -10,7 +10,7 @@ from psycopg import sql
 from vectorops import failpoints
 from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text, statement
-from vectorops.migration.target import TargetRefused
+from vectorops.errors import TargetRefused
 from vectorops.naming import INDEX_SUFFIXES, previous_name
 
 

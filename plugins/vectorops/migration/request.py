@@ -8,8 +8,9 @@ from typing import Any
 
 from vectorops.chroma import preflight, server
 from vectorops.chroma import source as chroma_source
-from vectorops.chroma.source import SourceError, SourceSpec
+from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
+from vectorops.errors import SourceError
 from vectorops.naming import check_schema_name
 
 REEMBED_MODES = ("auto", "always", "never")

@@ -18,13 +18,14 @@ from psycopg import sql
 from vectorops.chroma import fetch
 from vectorops.chroma import source as chroma_source
 from vectorops.chroma.preflight import CollectionRef
-from vectorops.chroma.source import SourceError, SourceSpec
+from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
 from vectorops.db.sql_files import statement
 from vectorops.embedding import policy
+from vectorops.errors import IncompleteMigration, SourceError
 from vectorops.load import indexing, sink, unkeyable_ids, unlogged
 from vectorops.migration import claims, promotion
 from vectorops.migration.request import MigrationRequest
@@ -35,10 +36,6 @@ from vectorops.quality import gate
 log = logging.getLogger(__name__)
 
 ID_SCAN_PAGE = 50_000
-
-
-class IncompleteMigration(RuntimeError):
-    """The loaded data does not add up; the collection is not promoted."""
 
 
 def _fingerprint(source: SourceSpec, info: chroma_source.CollectionInfo, plan: policy.EmbeddingPlan) -> str:

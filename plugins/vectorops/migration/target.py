@@ -12,11 +12,8 @@ from typing import Any
 
 from vectorops.chroma.preflight import CollectionRef
 from vectorops.db import ownership
+from vectorops.errors import TargetRefused
 from vectorops.naming import INDEX_SUFFIXES, previous_name, table_name_for
-
-
-class TargetRefused(ValueError):
-    """The migration may not write where it was asked to; nothing was changed. Retrying cannot help."""
 
 
 def _registered(conn: Any, source_uri: str, ref: CollectionRef) -> list[tuple[str, str, str]]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from vectorops.config import SettingError
 from vectorops.db.sql_files import sql_text
+from vectorops.errors import SettingError
 
 PGVECTOR_DEFAULT_EF_SEARCH = 40  # hnsw.ef_search when nothing sets it
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search

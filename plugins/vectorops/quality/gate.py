@@ -23,6 +23,7 @@ from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
+from vectorops.errors import ValidationFailed
 from vectorops.quality import parity, sampling
 from vectorops.quality.exact_search import ExactTopK
 from vectorops.quality.suites import ExpectationOutcome, TableSuiteSpec, run_table_suite
@@ -66,17 +67,6 @@ class ValidationReport:
         details = "; ".join(f"{f['expectation']}: {json.dumps(f['observed'], default=str)[:300]}" for f in failed)
         return (f"collection {self.collection!r} ({self.schema}.{self.table}) failed {len(failed)} of "
                 f"{len(self.outcomes)} expectations: {details}")
-
-
-class ValidationFailed(RuntimeError):
-    """A table failed validation; at the gate, it is not promoted."""
-
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.describe())
-        self.report = report
-        self.failed_expectations = report.failed_expectations
-        self.collection = report.collection
-        self.table = f"{report.schema}.{report.table}"
 
 
 def _suite(settings: Settings, dsn: str, spec: TableSuiteSpec, name: str) -> list[ExpectationOutcome]:

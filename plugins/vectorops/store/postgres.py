@@ -19,8 +19,8 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops.config import SettingError
 from vectorops.db.sql_files import statement as db_statement
+from vectorops.errors import SettingError
 from vectorops.naming import check_schema_name
 from vectorops.quality.exact_search import DISTANCE_OPERATORS
 from vectorops.records import metadata_json

@@ -11,7 +11,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from vectorops.config import SettingError, _int_env
+from vectorops.config import _int_env
+from vectorops.errors import SettingError
 
 STORAGE_TYPES = ("postgres", "chroma", "dual")
 DEFAULT_TABLE_SCHEMA = "vectors"

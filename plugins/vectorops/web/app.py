@@ -15,7 +15,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from vectorops.airflow.web_auth import NotAuthenticated, login_url, require_user
-from vectorops.config import SettingError, load_settings
+from vectorops.config import load_settings
+from vectorops.errors import SettingError
 from vectorops.web import page, queries
 
 URL_PREFIX = "/vector-health"
