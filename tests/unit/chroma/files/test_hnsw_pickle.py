@@ -19,7 +19,7 @@ import pytest
 from vectorops.chroma.files.hnsw_pickle import PERSISTENT_DATA, PickleStream, labels_of, read_header
 from vectorops.chroma.files.unreadable import FilesUnreadable
 
-FIXTURES = Path(__file__).resolve().parents[4] / "fixtures" / "stores"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "stores"
 MODULE, CLASS = PERSISTENT_DATA
 
 
