@@ -55,6 +55,7 @@ RESULTS = CACHE_DIR / "restore_bench.json"
 # modules is wrapped under each binding, so that each call is counted once
 WRAPPED = (
     ("bootstrap (db up)", "vectorops.db", "bootstrap"),
+    ("bootstrap (db up)", "vectorops.db.bootstrap", "bootstrap"),  # the layout since issue 19
     ("take", "vectorops.backup.jobs", "take_backup"),
     ("take: pg_dump beside the manifest checks", "vectorops.backup.take", "take_snapshot"),
     ("take: manifest checks (count, checksum, top-10)", "vectorops.backup.snapshot", "table_check"),
@@ -109,7 +110,11 @@ def child(tree: str, out: str, argv: list[str]) -> int:
     import importlib
 
     import vectorops
-    from vectorops.cli import main as cli_main
+
+    try:  # the package layout since issue 19; a baseline tree from before it has a flat vectorops.cli
+        cli_main: Any = importlib.import_module("vectorops.cli.main")
+    except ImportError:
+        cli_main = importlib.import_module("vectorops.cli")
 
     imported = str(Path(vectorops.__file__).resolve())
     if not imported.startswith(str(Path(tree).resolve()) + os.sep):
