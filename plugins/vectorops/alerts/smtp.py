@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
-from vectorops.airflow.connections import parse_connection
+from vectorops.airflow.connections import airflow_connection, parse_connection
 from vectorops.errors import SettingError
 
 SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"
@@ -52,7 +52,8 @@ class SmtpConnection:
 
 def smtp_connection(conn_id: str) -> SmtpConnection:
     """The Airflow connection ``conn_id``, from ``AIRFLOW_CONN_<CONN_ID>`` (URI or JSON) without a running Airflow,
-    else from ``airflow.sdk.BaseHook.get_connection`` (inside a task).
+    else from ``airflow.sdk.BaseHook.get_connection`` (inside a task,
+    through :func:`vectorops.airflow.connections.airflow_connection`).
 
     :param conn_id: the connection id.
     :raises SettingError: when ``AIRFLOW_CONN_<CONN_ID>`` cannot be parsed or has no host.
@@ -60,13 +61,11 @@ def smtp_connection(conn_id: str) -> SmtpConnection:
     var = f"AIRFLOW_CONN_{conn_id.upper()}"
     value = (os.environ.get(var) or "").strip()
     if not value:
-        from airflow.sdk import BaseHook
-
-        conn = BaseHook.get_connection(conn_id)
+        conn = airflow_connection(conn_id)
         if not conn.host:
             raise SettingError(f"Airflow connection {conn_id!r} has no host")
         return SmtpConnection(host=conn.host, port=conn.port, login=conn.login or None,
-                              password=conn.password or None, extra=dict(conn.extra_dejson))
+                              password=conn.password or None, extra=conn.extra)
     try:
         parsed = parse_connection(value)
     except (ValueError, TypeError) as exc:

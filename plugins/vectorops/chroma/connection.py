@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from vectorops.airflow.connections import find_airflow_connection, mask_secret
 from vectorops.errors import SourceError
 
 CONN_TYPE = "chroma"
@@ -134,19 +135,15 @@ def read_connection(conn_id: str) -> ServerConnection:
 
     :raises SourceError: naming the connection when it is not defined or its fields are wrong.
     """
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-    from airflow.sdk.log import mask_secret
-
     try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        raise SourceError(f"Airflow connection {conn_id!r} (chroma_conn) is not defined: create it, or set "
-                          f"AIRFLOW_CONN_{conn_id.upper()}") from None
+        conn = find_airflow_connection(conn_id)
     except Exception as exc:  # a malformed AIRFLOW_CONN_* value, a secrets backend error
         raise SourceError(f"Airflow connection {conn_id!r} cannot be read ({type(exc).__name__}): check its "
                           "definition") from None
-    found = server_connection(conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra_dejson)
+    if conn is None:
+        raise SourceError(f"Airflow connection {conn_id!r} (chroma_conn) is not defined: create it, or set "
+                          f"AIRFLOW_CONN_{conn_id.upper()}")
+    found = server_connection(conn_id, conn.host, conn.port, conn.login, conn.password, conn.extra)
     for value in found.headers().values():  # Airflow masks the password; a Basic header encodes it
         mask_secret(value)
     return found

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import replace
 from functools import cache
 from typing import Any
@@ -27,7 +26,12 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from vectorops.airflow.connections import parse_connection
+from vectorops.airflow.connections import (
+    airflow_loaded,
+    find_airflow_connection,
+    mask_secret,
+    parse_connection,
+)
 from vectorops.config import Settings, load_settings
 from vectorops.db import runtime
 from vectorops.db.roles import LOGIN_ROLES, RESTORE, read_local_passwords
@@ -202,18 +206,14 @@ def _conninfo(*, host: str, port: Any, login: Any, password: Any, schema: Any, e
 
 def _airflow_connection_dsn(role: str) -> str | None:
     """The connection through Airflow (secrets backends, metadata database), inside an Airflow process only."""
-    if "airflow.sdk" not in sys.modules:  # not in Airflow: importing it here would cost seconds and find nothing
+    if not airflow_loaded():
         return None
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(role)
-    except AirflowNotFoundException:  # not defined: the next source (a denial or an outage is raised)
+    conn = find_airflow_connection(role)  # not defined: the next source (a denial or an outage is raised)
+    if conn is None:
         return None
     try:
         return _conninfo(host=conn.host, port=conn.port, login=conn.login, password=conn.password,
-                         schema=conn.schema, extra=conn.extra_dejson)
+                         schema=conn.schema, extra=conn.extra)
     except (ValueError, TypeError):
         raise SettingError(f"Airflow connection {role!r} is not a usable PostgreSQL connection") from None
 
@@ -221,10 +221,6 @@ def _airflow_connection_dsn(role: str) -> str | None:
 def _mask(password: str | None) -> None:
     """Hide ``password`` from alerts and, inside Airflow, from task logs."""
     remember_secret(password)
-    if not password or "airflow.sdk" not in sys.modules:
-        return
-    from airflow.sdk.log import mask_secret
-
     mask_secret(password)
 
 
