@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops.chroma import fetch, source
+from vectorops.chroma import fetch, locate, source
 from vectorops.chroma.files import reader
 from vectorops.config import Settings
 from vectorops.db.bootstrap import bootstrap
@@ -40,7 +40,7 @@ def staged_batches(store_path: str, collection: str, limit: int | None = None
     """The collection's records as a migration reads them: ids and positions from the store's files, sorted
     bytewise as the chunk plan orders them, then fetched in 5,000-record batches (the files reader's thread)."""
     spec = source.SourceSpec(path=store_path)
-    files = source.store_files(spec, collection, "cosine")
+    files = locate.store_files(spec, collection, "cosine")
     if files is None:
         raise RuntimeError(f"{store_path}: the store's files cannot be read directly")
     ids: list[str] = []

@@ -280,7 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import report
 
     pass
-    from vectorops.chroma import source
+    from vectorops.chroma import locate, source
     from vectorops.config import load_settings
     from vectorops.db import runtime
     from vectorops.db.bootstrap import bootstrap
@@ -320,7 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         workloads.reset_schema(settings)
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
                         "chroma_max_batch": source.max_batch(source.SourceSpec(path=str(big)), 10**9),
-                        "chroma_reader": source.reader_setting()}
+                        "chroma_reader": locate.reader_setting()}
         if "load" in chosen:
             benchmarks["load"] = _load(settings, big, collection, runs, min(rows, args.insert_rows))
         if "index" in chosen:

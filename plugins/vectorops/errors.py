@@ -6,16 +6,24 @@
     ├── RequestError        the request cannot be served as given; rejected before any work, never retried
     │   ├── SettingError    a setting or parameter has a value we cannot use
     │   ├── SourceError     the Chroma source is missing, unreadable or not what was asked for
-    │   │   └── SourceChanged   the source was written while it was read: the one source error worth a retry
+    │   │   ├── SourceChanged   the source was written while it was read: the one source error worth a retry
+    │   │   └── StoreUnusable   the path is not a Chroma store vectorops can read (preflight)
     │   └── TargetRefused   the migration may not write where it was asked to
     ├── DataError           a record or value PostgreSQL cannot hold as it is (it goes to quarantine)
+    │   └── UnstorableValue     a value of a record: NaN, a NUL, invalid Unicode, a type JSON cannot hold
     ├── ValidationFailed    a table failed validation; at the gate it is not promoted
     ├── IncompleteMigration the loaded data does not add up; the collection is not promoted
-    └── CollectionBusy      another run is migrating the collection
+    ├── CollectionBusy      another run is migrating the collection
+    ├── FilesUnreadable     the store's files are in no layout the files reader knows: read through Chroma's API
+    │   └── FilesDamaged    the files are in a known layout but do not add up: the API would read the same
+    └── QualitySuiteError   Great Expectations could not validate a table (never a failed expectation)
 
-Stage-specific errors subclass these (``FilesUnreadable``, ``StoreError``, ``BackupError``, ...). The classes
-that were ``ValueError`` or ``RuntimeError`` before this hierarchy keep that base too, so code that caught the
-builtin still catches them; new code catches these classes.
+Stage-specific errors that are the public vocabulary of their package stay beside it and subclass
+:class:`VectoropsError`: ``vectorops.store.errors.StoreError`` (and its kinds) and
+``vectorops.backup.errors.BackupError``. The classes that were ``ValueError`` or ``RuntimeError`` before this
+hierarchy keep that base too, so code that caught the builtin still catches them; new code catches these classes.
+``FilesUnreadable`` is no ``SourceError``: it tells the reader to read through Chroma's API instead, and the
+reader turns what it cannot recover from into a ``SourceError`` naming the collection.
 """
 
 from __future__ import annotations
@@ -44,12 +52,21 @@ class SourceChanged(SourceError):
     """The source changed while a migration read it: a rerun reads it again (the one source error worth a retry)."""
 
 
+class StoreUnusable(SourceError):
+    """The path is not a Chroma store this package can read as it is; the message says what is wrong (it reads
+    after the path: "does not exist", "has a corrupt chroma.sqlite3")."""
+
+
 class TargetRefused(RequestError):
     """The migration may not write where it was asked to; nothing was changed. Retrying cannot help."""
 
 
 class DataError(VectoropsError, ValueError):
     """A record or value PostgreSQL cannot hold as it is; the message says which and why."""
+
+
+class UnstorableValue(DataError):
+    """A value PostgreSQL cannot hold as it is; the message says which and why."""
 
 
 class _Report(Protocol):
@@ -85,3 +102,20 @@ class IncompleteMigration(VectoropsError, RuntimeError):
 
 class CollectionBusy(VectoropsError, RuntimeError):
     """Another run is migrating the collection."""
+
+
+class FilesUnreadable(VectoropsError):
+    """The store's files are not in a layout the files reader knows; the message says which part and why.
+
+    Not a :class:`SourceError`: the reader then reads the collection through Chroma's API, which may know it.
+    """
+
+
+class FilesDamaged(FilesUnreadable):
+    """The files are in a layout the files reader knows, but do not add up (a file missing, shorter than its header
+    says): Chroma's API would read the same damaged files, so nothing falls back to it."""
+
+
+class QualitySuiteError(VectoropsError, RuntimeError):
+    """Great Expectations could not validate the table (no connection, a query failed, GX broke); never for a failed
+    expectation."""

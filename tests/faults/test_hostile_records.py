@@ -32,7 +32,7 @@ from tests.support import (
     record_line,
     registry_row,
 )
-from vectorops.chroma import source as chroma_source
+from vectorops.chroma import locate
 from vectorops.naming import table_name_for
 
 COLLECTION = "hostile-records"
@@ -106,7 +106,7 @@ def migrated(request: pytest.FixtureRequest, store: Path, settings: Any, dsn: st
     reader = request.param
     schema = f"hostile_records_{reader}"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(chroma_source.READER_ENV, reader)
+        patch.setenv(locate.READER_ENV, reader)
         try:
             migrate_in_process(settings, {"chroma_path": str(store), "target_schema": schema, "batch_size": 5},
                                f"hostile-records-{reader}")
@@ -174,7 +174,7 @@ def test_an_incompressible_5000_character_id_is_quarantined_with_its_payload(tmp
                                        "é" * 5000: ("compressible", None, None)})
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(chroma_source.READER_ENV, reader)
+            patch.setenv(locate.READER_ENV, reader)
             migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": schema}, f"ids-{reader}")
         quarantined = _check_collection(tmp_path, dsn, schema, name)
         assert set(quarantined) == {INCOMPRESSIBLE_ID}

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from tests.support import chroma_client, forget_collection, migrate_command, migrate_in_process, platform_snapshot
-from vectorops.chroma import preflight
+from vectorops.chroma import locate, preflight
 from vectorops.chroma import source as chroma_source
 from vectorops.chroma.source import SourceSpec
 from vectorops.errors import SourceError
@@ -147,7 +147,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 @pytest.fixture(params=["files", "api"])
 def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(chroma_source.READER_ENV, request.param)
+    monkeypatch.setenv(locate.READER_ENV, request.param)
     return str(request.param)
 
 

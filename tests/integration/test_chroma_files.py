@@ -15,9 +15,10 @@ import psycopg
 import pytest
 
 from tests.support import add_records, chroma_client, chroma_digest, migrate_in_process, pg_digest
-from vectorops.chroma import source
+from vectorops.chroma import locate, source
 from vectorops.chroma.files import hnsw_pickle
 from vectorops.chroma.files import reader as files_reader
+from vectorops.errors import FilesUnreadable
 from vectorops.naming import table_name_for
 
 SYNC = 50
@@ -36,7 +37,7 @@ def _flushed(collection: Any, path: Path, space: str, rng: np.random.Generator, 
         try:
             if not files_reader.log_overlay(files_reader.open_collection(path, collection.name, space)):
                 return
-        except files_reader.FilesUnreadable:
+        except FilesUnreadable:
             pass
         collection.add(ids=[f"filler-{i}"], embeddings=rng.standard_normal((1, dims), dtype=np.float32),
                            documents=[f"filler {i}"], metadatas=[{"filler": i}])
@@ -144,24 +145,24 @@ def test_unreadable_files_are_refused_and_auto_falls_back_to_the_api(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _store(tmp_path, "pending", "l2", n=120)
     _future_header(tmp_path, "pending", "l2")  # a copy made for the test: Chroma's own files, of a newer format
-    with pytest.raises(files_reader.FilesUnreadable, match=r"header.bin is persistence version 2"):
+    with pytest.raises(FilesUnreadable, match=r"header.bin is persistence version 2"):
         files_reader.open_collection(tmp_path, "pending", "l2")
     spec = source.SourceSpec(path=str(tmp_path))
-    source.forget_files()
+    locate.forget_files()
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "auto")
-    assert source.store_files(spec, "pending", "l2") is None
+    assert locate.store_files(spec, "pending", "l2") is None
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
     with pytest.raises(source.SourceError, match=r"VECTOROPS_CHROMA_READER=files.*'pending'"):
-        source.store_files(spec, "pending", "l2")
+        locate.store_files(spec, "pending", "l2")
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "fast")
     with pytest.raises(ValueError, match="VECTOROPS_CHROMA_READER='fast'"):
-        source.store_files(spec, "pending", "l2")
+        locate.store_files(spec, "pending", "l2")
 
 
 def test_migration_reads_the_files_and_matches_the_source(settings: Any, dsn: str, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
-    source.forget_files()
+    locate.forget_files()
     _store(tmp_path, "files-migrated", "cosine", dims=16, n=600)
     summary = migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": "files_test",
                                             "collections": ["files-migrated"]}, "files-run-1")[0]
@@ -181,7 +182,7 @@ def test_a_write_between_staging_and_loading_fails_the_load_clearly(settings: An
     from vectorops.migration import steps
 
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
-    source.forget_files()
+    locate.forget_files()
     _store(tmp_path, "files-changing", "l2", n=200)
     request = migration_request.request_from_params(
         {"chroma_path": str(tmp_path), "target_schema": "files_test", "collections": ["files-changing"]}, settings)
@@ -208,5 +209,5 @@ def test_pickle_stream_reads_id_to_label_as_pickle_does(tmp_path: Path, protocol
 def test_pickle_stream_refuses_objects(tmp_path: Path) -> None:
     path = tmp_path / "index_metadata.pickle"
     path.write_bytes(pickle.dumps({"max_seq_id": None, "id_to_label": {"a": Path("/etc"), "b": 1}}, protocol=3))
-    with path.open("rb") as handle, pytest.raises(files_reader.FilesUnreadable, match="opcode"):
+    with path.open("rb") as handle, pytest.raises(FilesUnreadable, match="opcode"):
         dict(hnsw_pickle.PickleStream(handle).id_to_label())

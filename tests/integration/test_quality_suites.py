@@ -13,13 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vectorops.quality.suites import (
-    ExpectationOutcome,
-    QualitySuiteError,
-    TableSuiteSpec,
-    run_table_suite,
-    suite_checks,
-)
+from vectorops.errors import QualitySuiteError
+from vectorops.quality.suites import ExpectationOutcome, TableSuiteSpec, run_table_suite, suite_checks
 
 SCHEMA = "gx_suites"
 ROWS = 300

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vectorops.errors import UnstorableValue
+from vectorops.metadata_json import metadata_json
 from vectorops.records import (
     SourceRecord,
-    UnstorableValue,
     batch_checked_fields,
     checked_fields,
-    metadata_json,
     printable_id,
     quarantine_payload,
     unstorable_reason,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from vectorops.errors import VectoropsError
 
-class BackupError(RuntimeError):
+
+class BackupError(VectoropsError, RuntimeError):
     """A backup could not be taken, verified, signed, restored or expired; the message names the backup id and path
     (or the signing key's file)."""

@@ -25,7 +25,9 @@ import numpy as np
 import vectorops
 from vectorops.chroma import fetch as chroma_fetch
 from vectorops.chroma import snapshot, source
-from vectorops.chroma.source import CollectionRef, RecordBatch, SourceSpec
+from vectorops.chroma.api_errors import api_errors
+from vectorops.chroma.preflight import CollectionRef, SourceSpec
+from vectorops.chroma.source import RecordBatch
 from vectorops.errors import SourceChanged, SourceError
 
 TIMEOUT_S = 3600
@@ -44,7 +46,7 @@ def query_here(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray,
 
     ref = source.as_ref(name)
     store = ChromaStore(client=source.open_client(spec, ref.tenant, ref.database))
-    with source.api_errors(spec, ref, f"answer {len(queries)} cross-check queries"):
+    with api_errors(spec, ref, f"answer {len(queries)} cross-check queries"):
         result = store.get_collection(ref.name).query(query_embeddings=queries, n_results=n_results,
                                                       include=["distances"])
     return [list(ids) for ids in result["ids"]], [[float(d) for d in row] for row in result["distances"]]
@@ -117,19 +119,19 @@ def _call_once(operation: str, spec: SourceSpec, name: CollectionRef | str, *arg
 
 def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
     """:func:`vectorops.chroma.fetch.fetch` in a child process."""
-    return _call("fetch", spec, name, list(ids))  # type: ignore[no-any-return]
+    return _call("fetch", spec, name, list(ids))
 
 
 def query(spec: SourceSpec, name: CollectionRef | str, queries: np.ndarray, n_results: int
           ) -> tuple[list[list[str]], list[list[float]]]:
     """The ids and distances of Chroma's ``query()`` answers for ``queries``, in a child process."""
-    return _call("query", spec, name, np.asarray(queries, dtype=np.float32), n_results)  # type: ignore[no-any-return]
+    return _call("query", spec, name, np.asarray(queries, dtype=np.float32), n_results)
 
 
 def crosscheck(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str], queries: np.ndarray,
                n_results: int) -> Answers:
     """:func:`crosscheck_here` in a child process: one private copy of a local store serves both questions."""
-    return _call("crosscheck", spec, name, list(ids), np.asarray(queries, dtype=np.float32),  # type: ignore[no-any-return]
+    return _call("crosscheck", spec, name, list(ids), np.asarray(queries, dtype=np.float32),
                  n_results)
 
 

@@ -14,20 +14,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from vectorops.chroma.api_errors import api_errors
 from vectorops.chroma.files import reader as files_reader
-from vectorops.chroma.preflight import CollectionRef
-from vectorops.chroma.source import (
-    ANY_DOCUMENT,
-    RecordBatch,
-    SourceSpec,
-    api_errors,
-    as_ref,
-    damaged,
-    describe,
-    get_collection,
-    store_files,
-)
-from vectorops.errors import SourceChanged, SourceError
+from vectorops.chroma.locate import damaged, store_files
+from vectorops.chroma.preflight import CollectionRef, SourceSpec, as_ref
+from vectorops.chroma.source import ANY_DOCUMENT, RecordBatch, describe, get_collection
+from vectorops.errors import FilesUnreadable, SourceChanged, SourceError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -126,7 +118,7 @@ def iter_records(spec: SourceSpec, name: CollectionRef | str, space: str, page: 
                 documents, metadatas, uris = reader.fields(ids)
                 yield RecordBatch(ids=ids, embeddings=reader.vectors(positions.tolist(), ids), documents=documents,
                                   metadatas=metadatas, uris=uris)
-    except (files_reader.FilesUnreadable, KeyError, OSError) as exc:
+    except (FilesUnreadable, KeyError, OSError) as exc:
         raise read_failure(spec, name, files, files.stamp, exc) from None
 
 
@@ -187,7 +179,7 @@ def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp:
         raise changed_error(name, "its files were written after the ids were staged")
     try:
         reader = files_reader.StoreReader(files)
-    except (OSError, files_reader.FilesUnreadable) as exc:  # a writer replaced the files since the stamp
+    except (OSError, FilesUnreadable) as exc:  # a writer replaced the files since the stamp
         raise read_failure(spec, name, files, stamp, exc) from None
     with reader:
 
@@ -198,7 +190,7 @@ def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp:
             try:
                 documents, metadatas, uris = reader.fields(ids)
                 vectors = reader.vectors(positions, ids)
-            except (KeyError, OSError, files_reader.FilesUnreadable) as exc:
+            except (KeyError, OSError, FilesUnreadable) as exc:
                 raise read_failure(spec, name, files, stamp, exc) from None
             return RecordBatch(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas, uris=uris)
 

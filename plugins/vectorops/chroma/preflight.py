@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from vectorops.chroma.files.versions import KNOWN_MIGRATIONS, release_of
-from vectorops.errors import SourceError
+from vectorops.errors import SourceError, StoreUnusable
 
 #: how long a check waits for another process's lock on ``chroma.sqlite3`` before it says the store is locked
 LOCK_WAIT_S = 5.0
@@ -113,10 +113,6 @@ def as_ref(collection: CollectionRef | str) -> CollectionRef:
     """``collection`` as a ref: a label (``name`` or ``tenant/database/name``) is parsed."""
     return collection if isinstance(collection, CollectionRef) else CollectionRef.parse(collection)
 
-
-
-class StoreUnusable(Exception):
-    """The path is not a Chroma store this package can read as it is; the message says what is wrong."""
 
 
 def chromadb_version() -> str:

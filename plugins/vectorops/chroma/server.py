@@ -1,6 +1,6 @@
 """Chroma servers: an HTTP client with TLS, auth, tenant and database, and every collection of a tenant.
 
-A :class:`~vectorops.chroma.source.SourceSpec` says where the server is and which tenant and database to read; the
+A :class:`~vectorops.chroma.preflight.SourceSpec` says where the server is and which tenant and database to read; the
 token, the CA bundle and ``verify`` come from its Airflow connection ``conn_id`` when a client is first opened
 (:mod:`vectorops.chroma.connection`), and never travel in the spec. Before chromadb's client is built, one request
 (``GET /api/v2/auth/identity``, with a timeout) tells a refused connection, an untrusted certificate and refused
@@ -16,14 +16,12 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vectorops.chroma import connection, source
+from vectorops.chroma import connection
 from vectorops.chroma.connection import ServerConnection
+from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, SourceSpec
 from vectorops.errors import SourceError
-
-if TYPE_CHECKING:
-    from vectorops.chroma.source import CollectionRef, SourceSpec
 
 API_PATH = "/api/v2"
 PROBE_TIMEOUT_S = 30.0
@@ -49,8 +47,8 @@ def source_from_connection(conn_id: str) -> SourceSpec:
     :raises SourceError: naming the connection when it is not defined or a field is wrong.
     """
     conn = connection.read_connection(conn_id)
-    return source.SourceSpec(host=conn.host, port=conn.port, conn_id=conn_id, ssl=conn.ssl,
-                                    tenant=conn.tenant, database=conn.database)
+    return SourceSpec(host=conn.host, port=conn.port, conn_id=conn_id, ssl=conn.ssl, tenant=conn.tenant,
+                      database=conn.database)
 
 
 def _where(spec: SourceSpec) -> str:
@@ -168,12 +166,12 @@ def source_error(spec: SourceSpec, exc: BaseException, tenant: str | None = None
         if isinstance(error, NotFoundError):
             what = _first_line(error)
             if what.startswith("Tenant"):
-                return SourceError(f"tenant {(tenant or spec.tenant or source.DEFAULT_TENANT)!r} not found on "
+                return SourceError(f"tenant {(tenant or spec.tenant or DEFAULT_TENANT)!r} not found on "
                                    f"Chroma server {_where(spec)}: check extra 'tenant' of {_conn_name(spec)}")
             if what.startswith("Database"):
-                name = database or spec.database or source.DEFAULT_DATABASE
+                name = database or spec.database or DEFAULT_DATABASE
                 return SourceError(f"database {name!r} not found in tenant "
-                                   f"{(tenant or spec.tenant or source.DEFAULT_TENANT)!r} on Chroma server "
+                                   f"{(tenant or spec.tenant or DEFAULT_TENANT)!r} on Chroma server "
                                    f"{_where(spec)}: check extra 'database' of {_conn_name(spec)}")
     for error in chain:
         if isinstance(error, httpx.TimeoutException):
@@ -216,8 +214,8 @@ def open_http_client(spec: SourceSpec, tenant: str | None = None, database: str 
 
     if not spec.host:
         raise SourceError(f"{spec.uri} is not a Chroma server: give chroma_host or chroma_conn")
-    tenant = tenant or spec.tenant or source.DEFAULT_TENANT
-    database = database or spec.database or source.DEFAULT_DATABASE
+    tenant = tenant or spec.tenant or DEFAULT_TENANT
+    database = database or spec.database or DEFAULT_DATABASE
     key = (spec, tenant, database)
     with _lock:
         client = _clients.get(key)
@@ -254,7 +252,7 @@ def list_collections(spec: SourceSpec) -> list[CollectionRef]:
 
     :raises SourceError: one line naming the setting to fix (an unknown tenant or database among them).
     """
-    tenant = spec.tenant or source.DEFAULT_TENANT
+    tenant = spec.tenant or DEFAULT_TENANT
     admin = _admin_client(spec)
     try:
         admin.get_tenant(tenant)  # list_databases of an unknown tenant is empty, not an error
@@ -262,14 +260,14 @@ def list_collections(spec: SourceSpec) -> list[CollectionRef]:
             tenant=tenant))
     except Exception as exc:
         raise source_error(spec, exc, tenant) from None
-    refs = []
+    refs: list[CollectionRef] = []
     for database in databases:
         client = open_http_client(spec, tenant, database)
         try:
             names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
         except Exception as exc:
             raise source_error(spec, exc, tenant, database) from None
-        refs.extend(source.CollectionRef(tenant, database, name) for name in names)
+        refs.extend(CollectionRef(tenant, database, name) for name in names)
     return sorted(refs)
 
 

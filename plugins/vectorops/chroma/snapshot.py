@@ -19,9 +19,8 @@ import threading
 from pathlib import Path
 
 from vectorops.chroma import copy_upgrade
-from vectorops.chroma.files.unreadable import FilesUnreadable
 from vectorops.chroma.preflight import LOCK_WAIT_S, SQLITE_FILE
-from vectorops.errors import SourceChanged, SourceError
+from vectorops.errors import FilesUnreadable, SourceChanged, SourceError
 
 log = logging.getLogger(__name__)
 

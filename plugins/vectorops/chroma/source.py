@@ -1,36 +1,27 @@
-"""The Chroma source: open a store, describe collections, scan ids, fetch records by id.
+"""The Chroma source: open a store, list and describe its collections.
 
 A local store is read straight from its files when :mod:`vectorops.chroma.files.reader` recognises them (fast, and
-memory does not grow with the collection); otherwise, and for HTTP sources, through Chroma's API.
-``VECTOROPS_CHROMA_READER`` chooses: ``auto`` (the default: files when possible), ``files`` (fail when the files
-cannot be read directly) or ``api``.
+memory does not grow with the collection); otherwise, and for HTTP sources, through Chroma's API
+(:mod:`vectorops.chroma.locate` decides which). Records are read by :mod:`vectorops.chroma.fetch`.
 
 chromadb is imported inside the functions that need it, never at module import.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from vectorops.chroma import preflight, snapshot
+from vectorops.chroma.api_errors import api_errors, unreadable
 from vectorops.chroma.files import catalog
-from vectorops.chroma.files import reader as files_reader
-from vectorops.chroma.files.unreadable import FilesDamaged
 from vectorops.chroma.files.versions import RUST
+from vectorops.chroma.locate import locate_files
 from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, SourceSpec, as_ref
 from vectorops.chroma.settings import resolve_settings
-from vectorops.errors import SettingError, SourceError
-
-log = logging.getLogger(__name__)
-READER_ENV = "VECTOROPS_CHROMA_READER"
-READERS = ("auto", "files", "api")
+from vectorops.errors import FilesUnreadable, SourceError
 
 # Chroma's built-in embedding functions that record no model name: its default is all-MiniLM-L6-v2 (ONNX)
 DEFAULT_FUNCTION_MODELS = {"default": "all-MiniLM-L6-v2", "onnx_mini_lm_l6_v2": "all-MiniLM-L6-v2"}
@@ -109,40 +100,6 @@ def open_client(spec: SourceSpec, tenant: str | None = None, database: str | Non
                           f"{preflight.chromadb_version()}): {exc}") from exc
 
 
-@contextmanager
-def api_errors(spec: SourceSpec, name: CollectionRef | str, doing: str) -> Iterator[None]:
-    """Turn a failure of Chroma's API into one :class:`SourceError` naming the collection and what it was doing.
-
-    A server's failure is described by :func:`vectorops.chroma.server.source_error` (which setting to fix).
-    """
-    try:
-        yield
-    except SourceError:
-        raise
-    except Exception as exc:
-        ref = as_ref(name)
-        if spec.host:
-            from vectorops.chroma import server
-
-            raise server.source_error(spec, exc, ref.tenant, ref.database) from None
-        raise SourceError(f"collection {ref.label!r} of {spec.uri}: Chroma's API (chromadb, on a private copy of the "
-                          f"store) failed to {doing}: {type(exc).__name__}: {exc}") from None
-
-
-def damaged(spec: SourceSpec, name: CollectionRef | str, problem: Exception) -> SourceError:
-    """The error for files in a known layout whose contents do not add up (a rerun reads the same files)."""
-    return SourceError(f"collection {as_ref(name).label!r} of {spec.uri} cannot be read: {problem}. The store's "
-                       f"files look damaged; if Chroma itself reads them, {READER_ENV}=api reads the collection "
-                       "through Chroma's API on a private copy")
-
-
-def _unreadable(spec: SourceSpec, what: str, exc: Exception) -> SourceError:
-    version = preflight.chromadb_version()
-    return SourceError(f"{what} in {spec.uri} cannot be read by chromadb {version} ({type(exc).__name__}: {exc}); "
-                       f"was it written by another Chroma version? Migrate it with a vectorops whose chromadb "
-                       "matches the Chroma that wrote it")
-
-
 def list_collections(spec: SourceSpec) -> list[CollectionRef]:
     """Every collection of the source, in every tenant and database, sorted by tenant, database and name.
 
@@ -157,7 +114,7 @@ def list_collections(spec: SourceSpec) -> list[CollectionRef]:
     path = preflight.check_local_store(spec.path)
     try:
         return [entry.ref for entry in catalog.read_catalog(path)]
-    except (files_reader.FilesUnreadable, ValueError) as exc:
+    except (FilesUnreadable, ValueError) as exc:
         raise SourceError(f"Chroma path {str(path)!r}: its collections cannot be listed: {exc}") from exc
 
 
@@ -186,7 +143,7 @@ def get_collection(spec: SourceSpec, name: CollectionRef | str) -> Any:
             from vectorops.chroma import server
 
             raise server.source_error(spec, exc, ref.tenant, ref.database) from None
-        raise _unreadable(spec, f"collection {ref.label!r}", exc) from exc
+        raise unreadable(spec, f"collection {ref.label!r}", exc) from exc
 
 
 def _model(name: str | None, function: str | None, dimensions: int | None) -> str | None:
@@ -213,7 +170,7 @@ def describe(spec: SourceSpec, name: CollectionRef | str) -> CollectionInfo:
         entry = catalog.find(path, ref)
     except ValueError as exc:
         raise SourceError(f"collection {ref.label!r} in {spec.uri}: {exc}") from exc
-    except files_reader.FilesUnreadable as exc:
+    except FilesUnreadable as exc:
         raise SourceError(f"Chroma path {str(path)!r}: its collections cannot be listed: {exc}") from exc
     if entry is None:
         known = ", ".join(collection_names(spec)) or "none"
@@ -259,70 +216,6 @@ def _describe_server(spec: SourceSpec, ref: CollectionRef) -> CollectionInfo:
         settings_origin=", ".join(f"{k}={v}" for k, v in settings.origins),
         embedding_model=_model(metadata.get("embedding_model") or settings.model_name, settings.embedding_function,
                                dimensions))
-
-
-def reader_setting() -> str:
-    """``VECTOROPS_CHROMA_READER``: ``auto`` (default), ``files`` or ``api``.
-
-    :raises SettingError: naming the variable when it holds anything else.
-    """
-    value = (os.environ.get(READER_ENV) or "auto").strip().lower()
-    if value not in READERS:
-        raise SettingError(f"{READER_ENV}={value!r} is not one of {', '.join(READERS)}")
-    return value
-
-
-@cache
-def _open_files(path: str, ref: CollectionRef, space: str, check_values: bool) -> files_reader.StoreCollection:
-    return files_reader.open_collection(path, ref, space, check_values)
-
-
-def locate_files(spec: SourceSpec, name: CollectionRef | str, space: str, staged_stamp: str | None = None
-                 ) -> tuple[files_reader.StoreCollection | None, str]:
-    """The collection located in the store's files, or ``None`` when it is to be read through the API; and why.
-
-    Located once per process, and again when the files changed since (their stamp differs).
-
-    :param staged_stamp: the stamp recorded when the ids were staged from these files (their values were
-        checked then): the value scan is skipped, and the caller compares the stamps.
-    :raises SourceError: when ``VECTOROPS_CHROMA_READER=files`` and the files cannot be read directly.
-    """
-    ref = as_ref(name)
-    mode = reader_setting()
-    if spec.host or not spec.path:
-        if mode == "files":
-            raise SourceError(f"{READER_ENV}=files, but collection {ref.label!r} comes from {spec.uri}, not local "
-                              "files")
-        return None, f"the source is the server {spec.uri}"
-    if mode == "api":
-        return None, f"{READER_ENV}=api"
-    key = (str(Path(spec.path).resolve()), ref, space, staged_stamp is None)
-    try:
-        found = _open_files(*key)
-        if files_reader.current_stamp(found) != found.stamp:  # written since this process located it
-            _open_files.cache_clear()
-            found = _open_files(*key)
-        return found, "vectorops reads this store's files directly"
-    except FilesDamaged as exc:
-        raise damaged(spec, ref, exc) from None
-    except files_reader.FilesUnreadable as exc:
-        if mode == "files":
-            raise SourceError(f"{READER_ENV}=files, but collection {ref.label!r} in {spec.path!r} cannot be read "
-                              f"from its files: {exc}") from exc
-        log.info("collection %r in %s: its files cannot be read directly (%s); reading a private copy through "
-                 "Chroma's API", ref.label, spec.path, exc)
-        return None, f"its files cannot be read directly ({exc})"
-
-
-def store_files(spec: SourceSpec, name: CollectionRef | str, space: str,
-                staged_stamp: str | None = None) -> files_reader.StoreCollection | None:
-    """:func:`locate_files` without the reason."""
-    return locate_files(spec, name, space, staged_stamp)[0]
-
-
-def forget_files() -> None:
-    """Drop the per-process cache of located collections (after the store was rewritten)."""
-    _open_files.cache_clear()
 
 
 #: records per ``get(ids=...)`` through the API of a local store's copy (SQLite's variable limit is near 32k)

@@ -57,7 +57,7 @@ def encode_rows(ids: Sequence[str], embeddings: np.ndarray, documents: Sequence[
     :param ids: record ids.
     :param embeddings: float32 array of shape (rows, dims).
     :param documents: document per row, or ``None``.
-    :param metadata_json: metadata JSON text per row (see :func:`vectorops.records.metadata_json`), or ``None``.
+    :param metadata_json: metadata JSON text per row (see :func:`vectorops.metadata_json.metadata_json`), or ``None``.
     :param uris: uri per row, or ``None``.
     :return: the encoded tuples.
     """

@@ -13,19 +13,15 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from vectorops import failpoints
-from vectorops.chroma import fetch, source
+from vectorops.chroma import fetch, locate, source
 from vectorops.chroma.files import reader
 from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.embedding import policy
+from vectorops.errors import UnstorableValue
 from vectorops.load import quarantine, unkeyable_ids, unlogged
 from vectorops.load.copy_encoder import COPY_HEADER, COPY_TRAILER, encode_rows
-from vectorops.records import (
-    UnstorableValue,
-    batch_checked_fields,
-    checked_fields,
-    embedding_matrix,
-)
+from vectorops.records import batch_checked_fields, checked_fields, embedding_matrix
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +111,7 @@ def stage_ids(conn: psycopg.Connection, spec: source.SourceSpec, collection: str
     :return: the number of ids read from the source, and the ids (with positions) that could not be staged.
     :raises psycopg.errors.UniqueViolation: if the source listed an id twice.
     """
-    files = source.store_files(spec, collection, space)
+    files = locate.store_files(spec, collection, space)
     if files is not None:
         try:
             with conn.transaction():

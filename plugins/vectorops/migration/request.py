@@ -10,13 +10,17 @@ from vectorops.chroma import preflight, server
 from vectorops.chroma import source as chroma_source
 from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
-from vectorops.errors import SourceError
+from vectorops.db.ownership import NotCreatedByVectorops
+from vectorops.errors import RequestError, SettingError, SourceError
 from vectorops.naming import check_schema_name
 
 REEMBED_MODES = ("auto", "always", "never")
 #: what happens to a collection's table in another schema, when the collection is migrated into a new one
 PREVIOUS_TABLE_CHOICES = ("refuse", "keep", "drop")
 MAX_BATCH_SIZE = 100_000
+#: what refuses a request before any work starts: a parameter or setting, the source, or a target vectorops may not
+#: write. Nothing else (a bug, a value PostgreSQL cannot hold, an outage) is reported as a refusal.
+REFUSALS: tuple[type[Exception], ...] = (RequestError, NotCreatedByVectorops)
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{name}={value!r} must be a string")
+        raise SettingError(f"{name}={value!r} must be a string")
     return value.strip() or None
 
 
@@ -50,7 +54,7 @@ def _integer(params: Mapping[str, Any], name: str, default: int, low: int, high:
     value = params.get(name)
     value = default if value is None else value
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ValueError(f"{name}={value!r} must be an integer from {low} to {high}")
+        raise SettingError(f"{name}={value!r} must be an integer from {low} to {high}")
     return value
 
 
@@ -60,47 +64,58 @@ def _collections(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [c.strip() for c in value.split(",") if c.strip()]
     if not isinstance(value, list | tuple) or not all(isinstance(c, str) and c for c in value):
-        raise ValueError(f"collections={value!r} must be a list of collection names")
+        raise SettingError(f"collections={value!r} must be a list of collection names")
     return tuple(dict.fromkeys(value))
+
+
+def _schema(name: str) -> str:
+    try:
+        return check_schema_name(name)
+    except ValueError as exc:  # naming raises the builtin for every caller; here it is a parameter's value
+        raise SettingError(str(exc)) from exc
 
 
 def request_from_params(params: Mapping[str, Any], settings: Settings) -> MigrationRequest:
     """Validate DAG params (or CLI arguments in the same shape) before any work starts.
 
-    :raises ValueError: naming the parameter and what is wrong with it.
+    :param params: the DAG params or CLI arguments (:data:`PARAMS`).
+    :param settings: the settings they complete (``CHROMA_DB_PATH``, the fetch batch).
+    :raises SettingError: naming the parameter and what is wrong with it.
+    :raises SourceError: when ``chroma_conn`` names a connection that is not defined or not usable.
     """
     unknown = sorted(set(params) - set(PARAMS))
     if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; known: {', '.join(PARAMS)}")
+        raise SettingError(f"unknown parameter(s) {', '.join(map(repr, unknown))}; known: {', '.join(PARAMS)}")
     conn_id = _text(params, "chroma_conn")
     host = _text(params, "chroma_host")
     path = _text(params, "chroma_path") or settings.chroma_path
     port = _integer(params, "chroma_port", 8000, 1, 65535)
     if conn_id and host:
-        raise ValueError(f"chroma_conn={conn_id!r} and chroma_host={host!r}: give one (the connection holds the host)")
+        raise SettingError(f"chroma_conn={conn_id!r} and chroma_host={host!r}: give one (the connection holds the "
+                           "host)")
     if not conn_id and not host and not path:
-        raise ValueError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
+        raise SettingError("chroma_path is empty and CHROMA_DB_PATH is not set: say where the Chroma store is")
     if conn_id:  # host, port, HTTPS, tenant and database; the secrets stay in the connection
         source = server.source_from_connection(conn_id)
     else:
         source = SourceSpec(path=None if host else path, host=host, port=port)
     reembed = params.get("reembed") or "never"
     if reembed not in REEMBED_MODES:
-        raise ValueError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
+        raise SettingError(f"reembed={reembed!r} is not one of {', '.join(REEMBED_MODES)}")
     dry_run = params.get("dry_run")
     if dry_run is not None and not isinstance(dry_run, bool):
-        raise ValueError(f"dry_run={dry_run!r} must be true or false")
+        raise SettingError(f"dry_run={dry_run!r} must be true or false")
     previous_table = params.get("previous_table") or "refuse"
     if previous_table not in PREVIOUS_TABLE_CHOICES:
-        raise ValueError(f"previous_table={previous_table!r} is not one of {', '.join(PREVIOUS_TABLE_CHOICES)}")
+        raise SettingError(f"previous_table={previous_table!r} is not one of {', '.join(PREVIOUS_TABLE_CHOICES)}")
     schema = params.get("target_schema")
     if schema is not None and not isinstance(schema, str):
-        raise ValueError(f"target_schema={schema!r} must be a string")
+        raise SettingError(f"target_schema={schema!r} must be a string")
     return MigrationRequest(
         source=source,
         collections=_collections(params.get("collections")),
         reembed=reembed,
-        target_schema=check_schema_name(schema or "vectors"),
+        target_schema=_schema(schema or "vectors"),
         batch_size=_integer(params, "batch_size", settings.fetch_batch, 1, MAX_BATCH_SIZE),
         dry_run=bool(dry_run),
         previous_table=previous_table,

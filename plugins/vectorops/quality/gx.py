@@ -19,14 +19,14 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg import sql
 
-if TYPE_CHECKING:
-    from vectorops.quality.suites import Check
+from vectorops.errors import QualitySuiteError
 
 SITE_NAME = "vectorops"
 LOCK_FILE = ".vectorops-gx.lock"
@@ -37,8 +37,24 @@ _PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 _SHADOW = re.compile(r"^(.+?)__shadow_.+$")  # naming.shadow_name; base names never contain "__"
 
 
-class QualitySuiteError(RuntimeError):
-    """GX could not validate the table (no connection, a query failed, GX broke); never for a failed expectation."""
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a suite, as data: its GX class, keyword arguments and how to sample bad rows.
+
+    :param name: the stable name its outcome reports (:attr:`vectorops.quality.suites.ExpectationOutcome.expectation`).
+    :param gx_type: class name in ``great_expectations.expectations``.
+    :param kwargs: constructor arguments for that class.
+    :param sample_query: a query with ``{batch}`` whose first column samples the offending rows, or ``None``.
+    :param description: what Data Docs shows instead of the raw query.
+    :param expected: the value the check compares against, when the outcome should report it.
+    """
+
+    name: str
+    gx_type: str
+    kwargs: dict[str, Any]
+    sample_query: str | None = None
+    description: str | None = None
+    expected: Any = None
 
 
 def _gx() -> Any:

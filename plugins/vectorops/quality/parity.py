@@ -25,10 +25,11 @@ from vectorops.chroma.source import SourceSpec
 from vectorops.embedding import model as embedding_model
 from vectorops.embedding import policy
 from vectorops.embedding.policy import EmbeddingPlan
+from vectorops.errors import UnstorableValue
 from vectorops.load import sink
 from vectorops.quality.exact_search import ExactTopK
 from vectorops.quality.suites import ExpectationOutcome
-from vectorops.records import UnstorableValue, checked_fields, printable_id
+from vectorops.records import checked_fields, printable_id
 
 REEMBEDDED = b"\x00re-embedded"
 MIN_MODEL_COSINE = 0.999

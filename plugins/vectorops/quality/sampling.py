@@ -13,7 +13,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops.chroma import api_child, source
+from vectorops.chroma import api_child, locate, source
 from vectorops.chroma.files.versions import PYTHON
 from vectorops.chroma.source import SourceSpec
 from vectorops.embedding import model, policy
@@ -124,7 +124,7 @@ def _replays_cosine_differently(spec: SourceSpec, collection: str, space: str) -
     """
     if space != "cosine" or spec.host:
         return False
-    files = source.store_files(spec, collection, space)
+    files = locate.store_files(spec, collection, space)
     return files is not None and files.writer == PYTHON
 
 

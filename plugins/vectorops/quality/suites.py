@@ -14,9 +14,9 @@ from typing import Any
 from psycopg import sql
 
 from vectorops.quality import gx
-from vectorops.quality.gx import QualitySuiteError
+from vectorops.quality.gx import Check
 
-__all__ = ["ExpectationOutcome", "QualitySuiteError", "TableSuiteSpec", "run_table_suite", "suite_checks"]
+__all__ = ["ExpectationOutcome", "TableSuiteSpec", "run_table_suite", "suite_checks"]
 
 SPACES = ("l2", "cosine", "ip")
 SAMPLE_SIZE = 5
@@ -76,29 +76,9 @@ class ExpectationOutcome:
     gx_type: str
 
 
-@dataclass(frozen=True)
-class Check:
-    """One expectation of a suite, as data: its GX class, keyword arguments and how to sample bad rows.
-
-    :param name: the stable :attr:`ExpectationOutcome.expectation` name.
-    :param gx_type: class name in ``great_expectations.expectations``.
-    :param kwargs: constructor arguments for that class.
-    :param sample_query: a query with ``{batch}`` whose first column samples the offending rows, or ``None``.
-    :param description: what Data Docs shows instead of the raw query.
-    :param expected: the value the check compares against, when the outcome should report it.
-    """
-
-    name: str
-    gx_type: str
-    kwargs: dict[str, Any]
-    sample_query: str | None = None
-    description: str | None = None
-    expected: Any = None
-
-
 def _query(template: str, *parts: sql.Composable) -> str:
     """Query text for GX: ``{}`` placeholders get ``parts``; ``{{batch}}`` stays ``{batch}`` for GX to fill."""
-    return sql.SQL(template).format(*parts).as_string()  # type: ignore[arg-type]
+    return sql.SQL(template).format(*parts).as_string()
 
 
 def _rows_check(name: str, where: sql.Composable, description: str) -> Check:

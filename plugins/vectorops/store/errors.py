@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vectorops.errors import VectoropsError
 
-class StoreError(ValueError):
+
+class StoreError(VectoropsError, ValueError):
     """A request the store cannot serve as asked; the message says what and why."""
 
 

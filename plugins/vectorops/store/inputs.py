@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from vectorops.records import UnstorableValue, check_text
+from vectorops.errors import UnstorableValue
+from vectorops.metadata_json import check_text
 from vectorops.store.errors import DimensionMismatch, InvalidRecord, StoreError
 
 GET_INCLUDE = ("metadatas", "documents")

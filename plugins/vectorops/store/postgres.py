@@ -21,9 +21,9 @@ from psycopg import sql
 
 from vectorops.db.sql_files import statement as db_statement
 from vectorops.errors import SettingError
+from vectorops.metadata_json import metadata_json
 from vectorops.naming import check_schema_name
 from vectorops.quality.exact_search import DISTANCE_OPERATORS
-from vectorops.records import metadata_json
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
 from vectorops.store.errors import QueryTimeout, StoreError

@@ -11,7 +11,7 @@ records that lack the key or have no metadata at all, as Chroma's do. Types are 
 - ``$in`` / ``$nin`` and ``ids`` lists go as typed array parameters (``= ANY(%s::text[])`` ...), one or two per list
   whatever its length.
 
-A stored number is a float when its jsonb text has a decimal point (``records.metadata_json`` always writes one).
+A stored number is a float when its jsonb text has a decimal point (``metadata_json.metadata_json`` always writes one).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from psycopg import sql
 
-from vectorops.records import metadata_json
+from vectorops.metadata_json import metadata_json
 from vectorops.store.errors import UnsupportedFilter
 from vectorops.store.where import COMPARISONS, DOCUMENT_KEY, check_filters
 

@@ -12,8 +12,19 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from vectorops.config import load_settings
-from vectorops.errors import SettingError
-from vectorops.migration.request import request_from_params
+from vectorops.db.ownership import NotCreatedByVectorops
+from vectorops.errors import (
+    CollectionBusy,
+    DataError,
+    IncompleteMigration,
+    SettingError,
+    SourceChanged,
+    SourceError,
+    TargetRefused,
+    UnstorableValue,
+)
+from vectorops.migration.request import REFUSALS, request_from_params, select_collections
+from vectorops.records import checked_fields
 
 
 @pytest.fixture()
@@ -48,7 +59,7 @@ def settings():
     ({}, "CHROMA_DB_PATH"),
 ])
 def test_bad_params_are_rejected_with_their_name(settings, params: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+    with pytest.raises(SettingError, match=message.replace("(", r"\(")):
         request_from_params(params, settings)
 
 
@@ -56,7 +67,7 @@ def test_bad_params_are_rejected_with_their_name(settings, params: dict, message
                                     "Vectors", "vectors ", "a b", "a-b", "a.b", "pg_toast", "information_schema",
                                     "vectorops", "ünïcode", "1abc", "a" * 64, "x\x00y", "vectors\n"])
 def test_a_schema_name_that_is_sql_is_rejected_naming_the_setting(settings, schema: str) -> None:
-    with pytest.raises(ValueError, match="target_schema"):
+    with pytest.raises(SettingError, match="target_schema"):
         request_from_params({"chroma_path": "/x", "target_schema": schema}, settings)
 
 
@@ -89,3 +100,35 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, name: s
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingError, match=name):
         load_settings()
+
+
+def _raised(action) -> Exception:
+    try:
+        action()
+    except Exception as exc:
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+def test_what_the_request_checks_raise_is_a_refusal(settings, tmp_path) -> None:
+    bad_param = _raised(lambda: request_from_params({"chroma_path": "/x", "batch_size": 0}, settings))
+    bad_schema = _raised(lambda: request_from_params({"chroma_path": "/x", "target_schema": "a;b"}, settings))
+    no_store = _raised(lambda: select_collections(request_from_params({"chroma_path": str(tmp_path / "none")},
+                                                                      settings)))
+    assert isinstance(bad_param, SettingError) and isinstance(bad_schema, SettingError)
+    assert isinstance(no_store, SourceError) and "does not exist" in str(no_store)
+    for refusal in (bad_param, bad_schema, no_store, TargetRefused("t"), NotCreatedByVectorops("n"),
+                    SourceChanged("c")):
+        assert isinstance(refusal, REFUSALS), refusal
+
+
+def test_a_stray_error_is_not_a_refusal(settings) -> None:
+    """Only a refusal is reported as "Rejected before any work": a value PostgreSQL cannot hold, a bug or an outage
+    in the planning is an error of its own (it was, while plan_request caught every ValueError)."""
+    unstorable = _raised(lambda: checked_fields("id\x00", None, None, None))
+    assert isinstance(unstorable, UnstorableValue) and isinstance(unstorable, ValueError)
+    bug = _raised(lambda: request_from_params(None, settings))  # type: ignore[arg-type]
+    assert isinstance(bug, TypeError)
+    for stray in (unstorable, bug, ValueError("a bug"), KeyError("plan"), DataError("d"), OSError("disk"),
+                  IncompleteMigration("i"), CollectionBusy("b")):
+        assert not isinstance(stray, REFUSALS), stray

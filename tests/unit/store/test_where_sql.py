@@ -12,13 +12,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from vectorops.records import metadata_json
+from vectorops.metadata_json import metadata_json
 from vectorops.store.errors import UnsupportedFilter
 from vectorops.store.where import MAX_FILTER_DEPTH, filter_depth
 from vectorops.store.where_sql import MAX_PARAMETERS, compile_filter, saturating_int
 
 BIG = 2 ** 60
-# id -> (metadata, document); metadata stored as the loader stores it (records.metadata_json)
+# id -> (metadata, document); metadata stored as the loader stores it (vectorops.metadata_json)
 ROWS: dict[str, tuple[dict[str, Any] | None, str | None]] = {
     "int1": ({"k": 1}, "the quick brown fox"),
     "float1": ({"k": 1.0}, "The Quick Brown Fox"),

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vectorops.chroma.files.layout import HNSW_SEGMENT, FilesUnreadable, connect_readonly
+from vectorops.chroma.files.layout import HNSW_SEGMENT, connect_readonly
 from vectorops.chroma.files.versions import applied_migrations, columns, has_table, writer_of
 from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, SQLITE_FILE, CollectionRef
 from vectorops.chroma.settings import IndexSettings, resolve_settings
+from vectorops.errors import FilesUnreadable
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from vectorops.chroma.files.unreadable import FilesDamaged, FilesUnreadable
+from vectorops.errors import FilesDamaged, FilesUnreadable
 
 HEADER_FORMAT = struct.Struct("<iQQQQQQiIQQQdQ")  # chroma-hnswlib 0.7 and Chroma 1.x: persistence version 1
 HEADER_VERSION = 1

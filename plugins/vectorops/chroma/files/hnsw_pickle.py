@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectorops.chroma.files.unreadable import FilesUnreadable
+from vectorops.errors import FilesUnreadable
 
 #: the only class a Chroma ``index_metadata.pickle`` names
 PERSISTENT_DATA = ("chromadb.segment.impl.vector.local_persistent_hnsw", "PersistentData")

@@ -31,7 +31,6 @@ from typing import Any
 
 from vectorops.chroma.files.hnsw import PICKLE, SEGMENT_FILES, HnswHeader, checked_header
 from vectorops.chroma.files.hnsw_pickle import read_header
-from vectorops.chroma.files.unreadable import FilesUnreadable
 from vectorops.chroma.files.versions import (
     PYTHON,
     applied_migrations,
@@ -41,8 +40,9 @@ from vectorops.chroma.files.versions import (
     writer_of,
 )
 from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, as_ref
+from vectorops.errors import FilesUnreadable
 
-__all__ = ["PICKLE", "FilesUnreadable", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp",
+__all__ = ["PICKLE", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp",
            "has_documents", "open_collection", "scalar"]
 
 HNSW_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"

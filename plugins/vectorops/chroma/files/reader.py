@@ -21,7 +21,6 @@ from vectorops.chroma.files.hnsw_pickle import PickleStream
 from vectorops.chroma.files.layout import (
     DOCUMENT_KEY,
     URI_KEY,
-    FilesUnreadable,
     HnswHeader,
     StoreCollection,
     connect_readonly,
@@ -32,8 +31,9 @@ from vectorops.chroma.files.layout import (
 )
 from vectorops.chroma.files.versions import PYTHON, columns
 from vectorops.chroma.files.write_log import log_overlay
+from vectorops.errors import FilesUnreadable
 
-__all__ = ["FROM_LOG", "FilesUnreadable", "StoreCollection", "StoreReader", "current_stamp", "has_documents",
+__all__ = ["FROM_LOG", "StoreCollection", "StoreReader", "current_stamp", "has_documents",
            "iter_id_positions", "log_overlay", "open_collection"]
 
 ID_BATCH = 50_000
@@ -202,7 +202,7 @@ class StoreReader:
             present[i] = True
             if key is None:
                 continue
-            value = text if text is not None else number if number is not None else real if real is not None \
+            value: Any = text if text is not None else number if number is not None else real if real is not None \
                 else bool(flag)
             if key == DOCUMENT_KEY:
                 documents[i] = value

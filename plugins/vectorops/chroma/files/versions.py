@@ -26,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from vectorops.chroma.files.unreadable import FilesUnreadable
+from vectorops.errors import FilesUnreadable
 
 #: the newest migration of each kind that any release this package reads applies (chromadb 1.5.9)
 KNOWN_MIGRATIONS = {"embeddings_queue": 2, "metadb": 6, "sysdb": 10}

@@ -24,8 +24,9 @@ from functools import lru_cache
 import numpy as np
 
 from vectorops.chroma.files.hnsw_pickle import labels_of
-from vectorops.chroma.files.layout import PICKLE, FilesUnreadable, StoreCollection, connect_readonly
+from vectorops.chroma.files.layout import PICKLE, StoreCollection, connect_readonly
 from vectorops.chroma.files.versions import PYTHON
+from vectorops.errors import FilesUnreadable
 
 LOG_ADD, LOG_UPDATE, LOG_UPSERT, LOG_DELETE = 0, 1, 2, 3
 Overlay = dict[str, np.ndarray | None]
@@ -85,6 +86,7 @@ def _overlay(collection: StoreCollection) -> Overlay:
         return {}
     held = set(labels_of(collection.segment_dir / PICKLE, {w.record_id for w in writes})) if collection.in_files \
         else set()
+    replay: PythonReplay | RustReplay
     if collection.writer == PYTHON:
         replay = PythonReplay(held, collection.batch_size, counts_records=_counts_records(collection),
                               initialized=collection.in_files)

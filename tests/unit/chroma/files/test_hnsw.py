@@ -10,7 +10,7 @@ import pytest
 from tests.unit.chroma.files.conftest import VERSIONS
 from vectorops.chroma.files.hnsw import HEADER_FORMAT, SEGMENT_FILES, HnswHeader, checked_header
 from vectorops.chroma.files.layout import open_collection
-from vectorops.chroma.files.unreadable import FilesDamaged, FilesUnreadable
+from vectorops.errors import FilesDamaged, FilesUnreadable
 
 # (M, ef_construction) each main collection was written with (tests/fixtures/stores/README.md)
 PARAMS = {"cos_docs": (12, 80), "l2_docs": (10, 90), "ip_docs": (14, 70)}

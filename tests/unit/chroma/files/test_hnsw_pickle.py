@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from vectorops.chroma.files.hnsw_pickle import PERSISTENT_DATA, PickleStream, labels_of, read_header
-from vectorops.chroma.files.unreadable import FilesUnreadable
+from vectorops.errors import FilesUnreadable
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "stores"
 MODULE, CLASS = PERSISTENT_DATA

@@ -18,8 +18,8 @@ from vectorops.chroma.files.layout import (
     has_documents,
     open_collection,
 )
-from vectorops.chroma.files.unreadable import FilesUnreadable
 from vectorops.chroma.preflight import CollectionRef
+from vectorops.errors import FilesUnreadable
 
 # the log position each main collection's HNSW files hold (tests/fixtures/stores/README.md, "pending")
 APPLIED = {"0.4.24": (288, 603, 918), "0.5.18": (300, 615, 930), "0.6.3": (300, 615, 930),

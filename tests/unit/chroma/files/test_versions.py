@@ -9,7 +9,6 @@ import pytest
 
 from tests.unit.chroma.files.conftest import VERSIONS
 from vectorops.chroma.files.layout import connect_readonly
-from vectorops.chroma.files.unreadable import FilesUnreadable
 from vectorops.chroma.files.versions import (
     KNOWN_MIGRATIONS,
     PYTHON,
@@ -22,6 +21,7 @@ from vectorops.chroma.files.versions import (
     release_of,
     writer_of,
 )
+from vectorops.errors import FilesUnreadable
 
 FAMILY = {"0.4.24": ("0.4.16–0.4.24", PYTHON), "0.5.18": ("0.5–0.6", PYTHON), "0.6.3": ("0.5–0.6", PYTHON),
           "1.0.21": ("1.0–1.2", RUST), "1.5.9": ("1.5", RUST)}
