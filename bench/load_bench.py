@@ -3,9 +3,9 @@
 All four write the same records, read once from the store beforehand (not timed), into a fresh unindexed table
 on the same server, timed from the first statement to the commit:
 
-* ``vectorops``: :func:`vectorops.load.sink.write_batches`, the loader itself (per-record checks,
+* ``vectorops``: :func:`vectorops.migration.chunk_load.write_fetched`, the loader itself (per-record checks,
   quarantine decisions, binary encoding, one ``COPY ... (FORMAT BINARY)`` fed by a writer thread) into a shadow
-  table made by :func:`vectorops.load.sink.create_shadow`: five columns, UNLOGGED, as a migration writes
+  table made by :func:`vectorops.load.shadow.create_shadow`: five columns, UNLOGGED, as a migration writes
   them; then, timed apart, the ``SET LOGGED`` that finalize runs to make it durable;
 * ``raw_copy`` (:func:`baselines.raw_copy`): the physical limit, the vectors alone into an UNLOGGED table;
 * ``insert_loop`` (:func:`baselines.insert_loop`) and ``executemany``: the usual alternatives, every field.
@@ -30,7 +30,8 @@ from vectorops.config import Settings
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
-from vectorops.load import sink, unlogged
+from vectorops.load import copy, shadow, unlogged
+from vectorops.migration import chunk_load
 
 BATCH = 5_000
 
@@ -75,7 +76,7 @@ def merged(batches: Sequence[source.RecordBatch]) -> source.RecordBatch:
 
 def vectorops_load(settings: Settings, batches: Sequence[source.RecordBatch], space: str,
                    run: int) -> CopyTiming:
-    """Check, encode and COPY ``batches`` the way ``pgvector_sink.copy_chunk`` does, into a fresh shadow table,
+    """Check, encode and COPY ``batches`` the way ``migration.chunk_load.copy_chunk`` does, into a fresh shadow table,
     then make it logged as ``migration.finalize`` does (timed apart: ``logged_seconds``).
 
     :raises RuntimeError: when a record was quarantined or the table does not hold every record.
@@ -86,11 +87,11 @@ def vectorops_load(settings: Settings, batches: Sequence[source.RecordBatch], sp
     name = f"vectorops_load_{run}"
     with connect(bootstrap(settings), application_name="vectorops-bench") as conn:
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, name)))
-        sink.create_shadow(conn, SCHEMA, name, dims)
+        shadow.create_shadow(conn, SCHEMA, name, dims)
         conn.commit()
-        tally = sink._Tally()
+        tally = copy.Tally()
         started = time.perf_counter()
-        quarantined = len(sink.write_batches(conn, SCHEMA, name, batches, plan, space, tally))
+        quarantined = len(chunk_load.write_fetched(conn, SCHEMA, name, batches, plan, space, tally))
         conn.commit()
         seconds = time.perf_counter() - started
         started = time.perf_counter()

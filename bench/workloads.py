@@ -25,7 +25,7 @@ from vectorops.chroma import fetch
 from vectorops.config import Settings
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
-from vectorops.load import sink
+from vectorops.load import copy
 from vectorops.migration import steps as migration_steps
 from vectorops.migration.request import request_from_params
 
@@ -128,16 +128,16 @@ def migration_request(store_path: Path, collection: str, settings: Settings, sch
 
 @contextmanager
 def phase_clock() -> Iterator[dict[str, float]]:
-    """Accumulate the seconds spent in ``chroma_fetch.fetch`` and ``pgvector_sink._encode_batch`` in the block.
+    """Accumulate the seconds spent in ``chroma_fetch.fetch`` and ``load.copy.encode_batch`` in the block.
 
-    Wraps the module attributes that ``pgvector_sink.copy_chunk`` calls (one call per fetched batch and per
-    encoded slice of ``pgvector_sink.ENCODE_ROWS`` rows; about 1 µs each) and restores them afterwards. A name
+    Wraps the module attributes that ``migration.chunk_load.copy_chunk`` calls (one call per fetched batch and per
+    encoded slice of ``load.copy.ENCODE_ROWS`` rows; about 1 µs each) and restores them afterwards. A name
     missing from the plugin is left alone.
     ``fetch_overlapped`` becomes 1.0 when a fetch ran off the calling thread (a prefetching loader).
     """
     clock = {"fetch_s": 0.0, "encode_s": 0.0, "fetch_overlapped": 0.0}
     caller = threading.get_ident()
-    targets = [(fetch, "fetch", "fetch_s"), (sink, "_encode_batch", "encode_s")]
+    targets = [(fetch, "fetch", "fetch_s"), (copy, "encode_batch", "encode_s")]
     originals: list[tuple[Any, str, Callable[..., Any]]] = []
 
     def timed(func: Callable[..., Any], key: str) -> Callable[..., Any]:
@@ -268,7 +268,7 @@ def _top_functions(profiler: cProfile.Profile, limit: int) -> dict[str, Any]:
 
 
 def _short_path(filename: str) -> str:
-    """``vectorops/load/sink.py`` rather than the full site-packages or checkout path."""
+    """``vectorops/load/copy.py`` rather than the full site-packages or checkout path."""
     parts = Path(filename).parts
     for anchor in ("vectorops", "chromadb", "psycopg", "numpy", "pgvector"):
         if anchor in parts:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from vectorops.db.connect import connect
-from vectorops.load import sink
+from vectorops.load import shadow
 from vectorops.migration import claims, steps
 
 
@@ -34,12 +34,12 @@ def test_a_retry_in_the_same_run_restarts_a_failed_attempt_from_its_ledger(setti
 def test_two_prepares_may_create_the_same_new_schema_at_once(dsn: str) -> None:
     errors: list[BaseException] = []
     with psycopg.connect(dsn) as first, psycopg.connect(dsn) as second:
-        sink.create_schema(first, "race_schema")  # not committed yet
+        shadow.create_schema(first, "race_schema")  # not committed yet
 
         def other_prepare() -> None:
             try:
                 with second.transaction():
-                    sink.create_shadow(second, "race_schema", "race_shadow", 4)
+                    shadow.create_shadow(second, "race_schema", "race_shadow", 4)
             except BaseException as exc:
                 errors.append(exc)
 

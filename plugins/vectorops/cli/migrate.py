@@ -76,16 +76,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
-    pass
     from vectorops.chroma.preflight import CollectionRef
     from vectorops.db.connect import connect
+    from vectorops.migration import ledger
 
     with connect(dsn, autocommit=True) as conn:
         # the run's keys, by the label the request listed (a key may carry its store's suffix)
-        found = {CollectionRef.parse(r[0]).label: r for r in conn.execute(
-            """SELECT collection, status, source_count, loaded_count, quarantined_count, dimensions, distance,
-                      rows_per_s, error, table_name, target_schema, reader
-               FROM vectorops.migration_runs WHERE run_id = %s""", (run_id,))}
+        found = {CollectionRef.parse(r[0]).label: r for r in ledger.run_rows(conn, run_id)}
     rows = []
     for name in collections:
         r = found.get(name)

@@ -28,6 +28,7 @@ from psycopg import sql
 from vectorops.db import ownership
 from vectorops.db.connect import connect
 from vectorops.errors import CollectionBusy
+from vectorops.migration import ledger
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +118,12 @@ def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint
 
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
-        current = conn.execute(
-            """SELECT c.attempt_id, c.run_id, r.owner_token, r.heartbeat_at < now() - make_interval(secs => %s),
-                      (r.source_fingerprint, r.target_schema, r.table_name) = (%s, %s, %s)
-               FROM vectorops.collection_claims c JOIN vectorops.migration_runs r USING (attempt_id)
-               WHERE c.collection = %s""", (ttl_s, fingerprint, target_schema, table_name, collection)).fetchone()
+        target = {"fingerprint": fingerprint, "target_schema": target_schema, "table_name": table_name}
+        current = ledger.current_claim(conn, collection=collection, ttl_s=ttl_s, **target)
         if current and current[1] == run_id and current[4]:
             # the run's own attempt, e.g. a task retry: a failed one goes back to where its ledger says it was
-            row = conn.execute(
-                """UPDATE vectorops.migration_runs SET heartbeat_at = now(), error = NULL,
-                       status = CASE WHEN status <> 'failed' THEN status
-                                     WHEN chunks IS NULL THEN 'scanning' ELSE 'loading' END
-                   WHERE attempt_id = %s RETURNING shadow_table, status""", (current[0],)).fetchone()
-            assert row is not None
-            return Attempt(current[0], row[0], row[1], None)
+            shadow, status = ledger.resume_own_attempt(conn, current[0])
+            return Attempt(current[0], shadow, status, None)
         if current and current[1] != run_id:
             token, heartbeat_old = current[2], current[3]
             alive = _token_alive(conn, token) if token else not heartbeat_old
@@ -139,61 +132,37 @@ def claim(conn: psycopg.Connection, *, collection: str, run_id: str, fingerprint
                     f"collection {collection!r} is being migrated by run {current[1]} (attempt {current[0]}); "
                     f"wait for it to finish, or for its claim to go stale after {ttl_s}s without progress")
             log.warning("collection %r: claim of run %s is stale; taking over", collection, current[1])
-        candidate = conn.execute(
-            """SELECT attempt_id, run_id, shadow_table, status FROM vectorops.migration_runs
-               WHERE collection = %s AND status IN ('scanning', 'loading', 'failed')
-                 AND source_fingerprint = %s AND target_schema = %s AND table_name = %s
-               ORDER BY started_at DESC LIMIT 1""",
-            (collection, fingerprint, target_schema, table_name)).fetchone()
+        candidate = ledger.resumable_attempt(conn, collection=collection, **target)
         if candidate and _shadow_exists(conn, target_schema, candidate[2]):
             attempt_id, old_run, shadow, _ = candidate
-            status = conn.execute(
-                """UPDATE vectorops.migration_runs
-                   SET run_id = %s, owner_token = %s, heartbeat_at = now(), error = NULL,
-                       status = CASE WHEN chunks IS NULL THEN 'scanning' ELSE 'loading' END
-                   WHERE attempt_id = %s RETURNING status""", (run_id, owner_token(), attempt_id)).fetchone()
+            adopted_status = ledger.adopt_attempt(conn, attempt_id, run_id, owner_token())
             _supersede_others(conn, collection, keep=attempt_id)
-            adopted = Attempt(attempt_id, shadow, status[0] if status else "loading", old_run)
+            adopted = Attempt(attempt_id, shadow, adopted_status or "loading", old_run)
             log.info("collection %r: run %s resumes attempt %s of run %s", collection, run_id, attempt_id, old_run)
         else:
             _supersede_others(conn, collection, keep=None)
             attempt_id = secrets.token_hex(4)
             shadow = shadow_name(table_name, attempt_id)
-            conn.execute(
-                """INSERT INTO vectorops.migration_runs (attempt_id, run_id, collection, status, target_schema,
-                       table_name, shadow_table, source_uri, source_fingerprint, owner_token)
-                   VALUES (%s, %s, %s, 'scanning', %s, %s, %s, %s, %s, %s)""",
-                (attempt_id, run_id, collection, target_schema, table_name, shadow, source_uri, fingerprint,
-                 owner_token()))
+            ledger.insert_run(conn, attempt_id=attempt_id, run_id=run_id, collection=collection,
+                              shadow_table=shadow, source_uri=source_uri, owner_token=owner_token(), **target)
             adopted = Attempt(attempt_id, shadow, "scanning", None)
-        conn.execute(
-            """INSERT INTO vectorops.collection_claims (collection, attempt_id, run_id) VALUES (%s, %s, %s)
-               ON CONFLICT (collection) DO UPDATE SET attempt_id = EXCLUDED.attempt_id, run_id = EXCLUDED.run_id,
-                   claimed_at = now()""", (collection, adopted.attempt_id, run_id))
+        ledger.set_claim(conn, collection, adopted.attempt_id, run_id)
     return adopted
 
 
 def _supersede_others(conn: psycopg.Connection, collection: str, keep: str | None) -> None:
     """Drop what unfinished attempts other than ``keep`` left behind: shadow tables, staging, quarantine."""
-    rows = conn.execute(
-        """UPDATE vectorops.migration_runs SET status = 'superseded', finished_at = now()
-           WHERE collection = %s AND status IN ('scanning', 'loading', 'failed', 'rejected')
-             AND attempt_id IS DISTINCT FROM %s
-           RETURNING attempt_id, target_schema, shadow_table""", (collection, keep)).fetchall()
-    for attempt_id, schema, shadow in rows:
+    for attempt_id, schema, shadow in ledger.supersede_attempts(conn, collection, keep):
         if ownership.owns_table(conn, schema, shadow):
             ownership.drop_table(conn, schema, shadow)
         elif ownership.relation_kind(conn, schema, shadow) is not None:
             log.warning("attempt %s: %s.%s was not created by vectorops; left as it is", attempt_id, schema, shadow)
-        conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
-        conn.execute("DELETE FROM vectorops.migration_chunks WHERE attempt_id = %s", (attempt_id,))
-        conn.execute("DELETE FROM vectorops.quarantine WHERE attempt_id = %s", (attempt_id,))
+        ledger.forget_attempt(conn, attempt_id)
 
 
 def verify_owner(conn: psycopg.Connection, collection: str, attempt_id: str) -> None:
     """Raise :class:`CollectionBusy` unless ``attempt_id`` still holds the claim on ``collection``."""
-    row = conn.execute("SELECT attempt_id, run_id FROM vectorops.collection_claims WHERE collection = %s",
-                       (collection,)).fetchone()
+    row = ledger.claim_holder(conn, collection)
     if row is None or row[0] != attempt_id:
         owner = f"run {row[1]} (attempt {row[0]})" if row else "nobody"
         raise CollectionBusy(f"collection {collection!r} is no longer claimed by attempt {attempt_id}; "

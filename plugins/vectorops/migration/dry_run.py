@@ -66,7 +66,7 @@ def _target(settings: Settings, request: MigrationRequest, ref: Any,
     from vectorops.db.ownership import NotCreatedByVectorops
     from vectorops.migration import steps, target
 
-    fallback = table_name_for(collection), [], None
+    fallback: tuple[str, list[str], str | None] = table_name_for(collection), [], None
     if not settings.external_dsn and runtime.running_port(settings.pgdata) is None:
         return fallback
     try:
@@ -75,7 +75,8 @@ def _target(settings: Settings, request: MigrationRequest, ref: Any,
     except (NotCreatedByVectorops, target.TargetRefused) as exc:
         refusal = str(exc)
     with connect(runtime.dsn(settings), autocommit=True) as conn:
-        if conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
+        registry = conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()
+        if registry is None or registry[0] is None:
             return fallback[0], [], refusal
         table = table_name_for(collection) if refusal else target.table_for(
             conn, request.source.uri, ref, request.target_schema)

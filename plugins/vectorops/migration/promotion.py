@@ -11,6 +11,7 @@ from vectorops import failpoints
 from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.errors import TargetRefused
+from vectorops.migration import ledger
 from vectorops.naming import INDEX_SUFFIXES, previous_name
 
 
@@ -90,9 +91,4 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         failpoints.hit("promote")
         conn.execute(sql_text("promote/upsert_registry"), registry)
         conn.execute(sql_text("promote/reset_index_health"), registry)
-        conn.execute(
-            """UPDATE vectorops.migration_runs SET status = 'promoted', finished_at = now(), heartbeat_at = now(),
-                   rows_per_s = %s WHERE attempt_id = %s""", (registry.get("rows_per_s"), attempt_id))
-        conn.execute("DELETE FROM vectorops.collection_claims WHERE collection = %s AND attempt_id = %s",
-                     (collection, attempt_id))
-        conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (attempt_id,))
+        ledger.mark_promoted(conn, collection, attempt_id, registry.get("rows_per_s"))

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from psycopg import sql
-
 from vectorops.chroma import fetch
 from vectorops.chroma import source as chroma_source
 from vectorops.chroma.preflight import CollectionRef
@@ -23,11 +21,10 @@ from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
-from vectorops.db.sql_files import statement
 from vectorops.embedding import policy
 from vectorops.errors import IncompleteMigration, SourceError
-from vectorops.load import indexing, sink, unkeyable_ids, unlogged
-from vectorops.migration import claims, promotion
+from vectorops.load import indexing, shadow, unlogged
+from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
 from vectorops.migration.request import MigrationRequest
 from vectorops.migration.target import check_target, collection_key_for
 from vectorops.naming import table_name_for
@@ -93,37 +90,31 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
             conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops.store-key:' || %s, 0))",
                          (info.ref.label,))
         try:
-            sink.create_schema(conn, request.target_schema)  # committed now: parallel prepares need it
+            shadow.create_schema(conn, request.target_schema)  # committed now: parallel prepares need it
             with claims.holding_live_lock(conn, collection), conn.transaction():
                 claims.verify_owner(conn, collection, attempt.attempt_id)
-                sink.create_shadow(conn, request.target_schema, attempt.shadow_table,
-                                            embedding_plan.dimensions)
-                unlogged.ensure_intact(conn, collection=collection, attempt_id=attempt.attempt_id,
-                                              schema=request.target_schema, shadow=attempt.shadow_table)
+                shadow.create_shadow(conn, request.target_schema, attempt.shadow_table, embedding_plan.dimensions)
+                recovery.ensure_intact(conn, collection=collection, attempt_id=attempt.attempt_id,
+                                       schema=request.target_schema, shadow=attempt.shadow_table)
                 if attempt.status == "scanning":
                     # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
                     # offset scan from going quadratic
                     page = ID_SCAN_PAGE
-                    staged = sink.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
-                                                     info.space)
-                    if staged.count != info.count:
+                    staged = staging.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
+                                               info.space)
+                    if staged.read != info.count:
                         raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
-                                          f"{info.count}, the scan found {staged.count}")
-                    unkeyable_ids.quarantine_refused(conn, spec=request.source, collection=collection,
-                                                     space=info.space, attempt_id=attempt.attempt_id, run_id=run_id,
-                                                     refused=staged.refused)
-                    chunks = sink.assign_chunks(conn, attempt.attempt_id, settings.chunk_rows)
-                    conn.execute(
-                        """UPDATE vectorops.migration_runs SET status = 'loading', chunks = %s, source_count = %s,
-                               dimensions = %s, distance = %s, embedding_mode = %s, embedding_model = %s,
-                               reader = %s, heartbeat_at = now() WHERE attempt_id = %s""",
-                        (chunks, info.count, embedding_plan.dimensions, info.space, embedding_plan.mode,
-                         embedding_plan.table_model, info.reader, attempt.attempt_id))
-            conn.execute("UPDATE vectorops.migration_runs SET prepare_seconds = prepare_seconds + %s "
-                         "WHERE attempt_id = %s", (time.perf_counter() - started, attempt.attempt_id))
-            chunk_nos = [r[0] for r in conn.execute(
-                "SELECT chunk_no FROM vectorops.migration_chunks WHERE attempt_id = %s ORDER BY chunk_no",
-                (attempt.attempt_id,))]
+                                          f"{info.count}, the scan found {staged.read}")
+                    staging.quarantine_refused(conn, spec=request.source, collection=collection,
+                                               space=info.space, attempt_id=attempt.attempt_id, run_id=run_id,
+                                               refused=staged.refused)
+                    chunks = ledger.plan_chunks(conn, attempt.attempt_id, settings.chunk_rows)
+                    ledger.mark_planned(conn, attempt.attempt_id, chunks=chunks, source_count=info.count,
+                                        dimensions=embedding_plan.dimensions, distance=info.space,
+                                        embedding_mode=embedding_plan.mode,
+                                        embedding_model=embedding_plan.table_model, reader=info.reader)
+            ledger.add_prepare_seconds(conn, attempt.attempt_id, time.perf_counter() - started)
+            chunk_nos = ledger.chunk_numbers(conn, attempt.attempt_id)
         except Exception as exc:
             record_failure(settings, attempt.attempt_id, exc)
             raise
@@ -155,7 +146,7 @@ def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str
         try:
             with conn.transaction():
                 claims.verify_owner(conn, plan["collection"], plan["attempt_id"])
-                result = sink.copy_chunk(
+                result = chunk_load.copy_chunk(
                     conn, spec=source, collection=plan["collection"], attempt_id=plan["attempt_id"],
                     run_id=plan["run_id"], schema=plan["schema"], shadow=plan["shadow"], chunk_no=chunk_no,
                     plan=policy.EmbeddingPlan(**plan["embedding"]), space=plan["info"]["space"],
@@ -184,40 +175,36 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     dsn = runtime.start(settings)  # prepare already bootstrapped the schema
     collection, attempt_id = plan["collection"], plan["attempt_id"]
-    schema, shadow, table = plan["schema"], plan["shadow"], plan["table"]
+    schema, shadow_table, table = plan["schema"], plan["shadow"], plan["table"]
     info = chroma_source.CollectionInfo(**plan["info"])
     embedding_plan = policy.EmbeddingPlan(**plan["embedding"])
     with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)
             with conn.transaction():
-                unlogged.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
-                                              shadow=shadow)
+                recovery.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
+                                       shadow=shadow_table)
             counts = _verified_counts(conn, plan, info)
-            logged_seconds = unlogged.make_logged(conn, schema, shadow)
+            logged_seconds = unlogged.make_logged(conn, schema, shadow_table)
             if logged_seconds is not None:
-                log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow,
+                log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow_table,
                          logged_seconds)
-            _add_primary_key(conn, schema, shadow)
+            shadow.add_primary_key(conn, schema, shadow_table)
             validated = time.perf_counter()
             report = gate.gate(settings, conn, plan=dict(plan), counts=counts, metadata_rows=counts["metadata"],
                                   kept_vectors=counts["kept"])
-            conn.execute("UPDATE vectorops.migration_runs SET validate_seconds = %s WHERE attempt_id = %s",
-                         (time.perf_counter() - validated, attempt_id))
-            build = indexing.build_hnsw(conn, schema=schema, table=shadow, index_name=f"{shadow}_hnsw",
+            ledger.set_validate_seconds(conn, attempt_id, time.perf_counter() - validated)
+            build = indexing.build_hnsw(conn, schema=schema, table=shadow_table, index_name=f"{shadow_table}_hnsw",
                                         space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"],
                                         m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
                                         cap_mb=settings.max_maintenance_work_mem_mb)
-            row = conn.execute("SELECT prepare_seconds, load_seconds FROM vectorops.migration_runs "
-                               "WHERE attempt_id = %s", (attempt_id,)).fetchone()
-            prepare_seconds, load_seconds = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
+            prepare_seconds, load_seconds = ledger.working_seconds(conn, attempt_id)
             finalize_seconds = time.perf_counter() - started
-            conn.execute("UPDATE vectorops.migration_runs SET index_seconds = %s, finalize_seconds = %s "
-                         "WHERE attempt_id = %s", (build.seconds, finalize_seconds, attempt_id))
+            ledger.set_finalize_seconds(conn, attempt_id, build.seconds, finalize_seconds)
             # working time of the attempt: prepare + chunk loads + finalize (not the idle time between tasks)
             total = prepare_seconds + load_seconds + finalize_seconds
             rows_per_s = counts["source"] / total if total > 0 else None
-            promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow,
+            promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow_table,
                               attempt_id=attempt_id, registry={
                                   "collection_key": collection, "tenant": info.tenant, "database": info.database,
                                   "collection": info.name, "table_schema": schema, "table_name": table,
@@ -236,9 +223,7 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
                                   "source_collection_id": info.collection_id, "run_id": plan["run_id"],
                                   "attempt_id": attempt_id, "rows_per_s": rows_per_s},
                               previous_table=plan.get("previous_table", "refuse"))
-            quarantined_ids = [r[0] for r in conn.execute(
-                """SELECT record_id FROM vectorops.quarantine WHERE attempt_id = %s ORDER BY record_id LIMIT 20""",
-                (attempt_id,))]
+            quarantined_ids = ledger.quarantined_ids(conn, attempt_id, limit=20)
         except claims.CollectionBusy:
             raise
         except gate.ValidationFailed as exc:
@@ -265,54 +250,41 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.CollectionInfo) -> dict[str, int]:
-    row = conn.execute(
-        """SELECT count(*) FILTER (WHERE status <> 'done'), coalesce(sum(loaded_count), 0),
-                  coalesce(sum(quarantined_count), 0), coalesce(sum(row_count), 0), coalesce(sum(reembedded_count), 0),
-                  coalesce(sum(kept_vector_count), 0), coalesce(sum(metadata_count), 0)
-           FROM vectorops.migration_chunks WHERE attempt_id = %s""", (plan["attempt_id"],)).fetchone()
-    pending, loaded, quarantined, planned, reembedded, kept, metadata = (int(v) for v in row)
-    unkeyable = int(conn.execute("SELECT unkeyable_count FROM vectorops.migration_runs WHERE attempt_id = %s",
-                                 (plan["attempt_id"],)).fetchone()[0])
+    totals = ledger.chunk_totals(conn, plan["attempt_id"])
+    unkeyable = ledger.unkeyable_count(conn, plan["attempt_id"])
     collection = plan["collection"]
-    if pending:
-        raise IncompleteMigration(f"collection {collection!r}: {pending} chunk(s) of attempt {plan['attempt_id']} "
-                                  "are not loaded; rerun the migration to resume")
-    in_table = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-        sql.Identifier(plan["schema"], plan["shadow"]))).fetchone()[0]
+    if totals.pending:
+        raise IncompleteMigration(f"collection {collection!r}: {totals.pending} chunk(s) of attempt "
+                                  f"{plan['attempt_id']} are not loaded; rerun the migration to resume")
+    in_table = shadow.row_count(conn, plan["schema"], plan["shadow"])
+    loaded, quarantined, planned = totals.loaded, totals.quarantined, totals.planned
     if in_table != loaded or loaded + quarantined != planned or planned + unkeyable != info.count:
         raise IncompleteMigration(
             f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
             f"loaded {loaded}, in table {in_table}, quarantined {quarantined}, ids no key holds {unkeyable}); "
             "not promoted")
-    return {"source": info.count, "loaded": loaded, "quarantined": quarantined + unkeyable, "reembedded": reembedded,
-            "kept": kept, "metadata": metadata}
-
-
-def _add_primary_key(conn: Any, schema: str, shadow: str) -> None:
-    row = conn.execute("""SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'p'""",
-                       (sql.Identifier(schema, shadow).as_string(conn),)).fetchone()
-    if row is None:
-        conn.execute(statement("load/add_primary_key", table=sql.Identifier(schema, shadow),
-                                  constraint=sql.Identifier(f"{shadow}_pkey")))
+    return {"source": info.count, "loaded": loaded, "quarantined": quarantined + unkeyable,
+            "reembedded": totals.reembedded, "kept": totals.kept, "metadata": totals.metadata}
 
 
 def _reject(conn: Any, collection: str, attempt_id: str, error: gate.ValidationFailed) -> None:
     """A shadow table that failed validation: keep it for inspection, never resume it, release the claim."""
     with conn.transaction():
-        conn.execute("""UPDATE vectorops.migration_runs SET status = 'rejected', error = %s, finished_at = now(),
-                            heartbeat_at = now() WHERE attempt_id = %s""", (str(error)[:4000], attempt_id))
-        conn.execute("DELETE FROM vectorops.collection_claims WHERE collection = %s AND attempt_id = %s",
-                     (collection, attempt_id))
+        ledger.mark_rejected(conn, attempt_id, str(error))
+        ledger.release_claim(conn, collection, attempt_id)
     log.error("collection %r: attempt %s rejected, not promoted; the live table is unchanged. %s", collection,
               attempt_id, error)
 
 
 def record_failure(settings: Settings, attempt_id: str, error: BaseException) -> None:
-    """Mark an attempt failed with its error (a rerun resumes it). Never masks the original error."""
+    """Mark an attempt failed with its error (a rerun resumes it). Never masks the original error.
+
+    :param settings: the platform settings.
+    :param attempt_id: the attempt.
+    :param error: what failed it.
+    """
     try:
         with connect(runtime.start(settings), autocommit=True) as conn:
-            conn.execute("""UPDATE vectorops.migration_runs SET status = 'failed', error = %s, heartbeat_at = now()
-                            WHERE attempt_id = %s AND status <> 'promoted'""",
-                         (f"{type(error).__name__}: {error}"[:4000], attempt_id))
+            ledger.mark_failed(conn, attempt_id, f"{type(error).__name__}: {error}")
     except Exception:  # the original error matters more than the bookkeeping
         log.exception("could not record the failure of attempt %s", attempt_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -16,7 +16,7 @@ def _cell(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-def format_table(rows: list[Mapping[str, Any]]) -> list[str]:
+def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Fixed-width lines: status, rows read / loaded / quarantined, dims, space, rows/s and table per collection.
 
     :param rows: one mapping per collection with ``collection`` and any of ``status``, ``read``, ``loaded``,

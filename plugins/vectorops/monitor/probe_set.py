@@ -2,7 +2,7 @@
 
 The set is reused until the table is migrated again (the registry's ``last_attempt_id`` changes), its dimension,
 the seed or the wanted number of probes changes; then it is sampled afresh with
-:func:`vectorops.quality.sampling.sample_ids`.
+:func:`vectorops.samples.sample_ids`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
+from vectorops import samples
 from vectorops.monitor.target import ProbeTarget
-from vectorops.quality import sampling
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ def ensure_probe_set(conn: psycopg.Connection, target: ProbeTarget, *, size: int
     if reason is None and stored is not None:
         return stored
     # a few more ids than needed, as rows without a usable vector are skipped
-    ids = sampling.sample_ids(conn, target.schema, target.table, size + max(10, size // 5), seed)
-    chosen, vectors = sampling.query_sample(conn, target.schema, target.table, ids, size)
+    ids = samples.sample_ids(conn, target.schema, target.table, size + max(10, size // 5), seed)
+    chosen, vectors = samples.query_sample(conn, target.schema, target.table, ids, size)
     with conn.transaction():
         # two monitors resampling the same table at once take turns (same seed and data: the same probes)
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:probes:' || %s, 0))",

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from vectorops import samples
 from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
 from vectorops.db import ownership, runtime
@@ -117,8 +118,8 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
         source = SourceSpec(**plan["source"])
         common = {"spec": source, "collection": plan["collection"], "schema": schema, "table": shadow,
                   "plan": embedding_plan, "space": space}
-        ids = sampling.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
-        query_ids, queries = sampling.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
+        ids = samples.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
+        query_ids, queries = samples.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
         source_top_k = ExactTopK(queries, space) if embedding_plan.mode != policy.COLLECTION and query_ids else None
         checks, report.baseline_sha256, differ = parity.checksum_parity(
             conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),

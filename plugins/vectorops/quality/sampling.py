@@ -18,8 +18,9 @@ from vectorops.chroma.files.versions import PYTHON
 from vectorops.chroma.source import SourceSpec
 from vectorops.embedding import model, policy
 from vectorops.embedding.policy import EmbeddingPlan
+from vectorops.quality.canonical import canonical_metadata
 from vectorops.quality.exact_search import exact_top_k
-from vectorops.quality.parity import canonical_metadata, model_agreement
+from vectorops.quality.parity import model_agreement
 from vectorops.quality.suites import ExpectationOutcome
 from vectorops.records import printable_id
 
@@ -31,24 +32,6 @@ CHROMA_QUERY_K = 500
 DISTANCE_REL_TOLERANCE = 1e-3
 DISTANCE_ABS_TOLERANCE = 1e-4
 MAX_EXCLUDED = 1000  # beyond this many differing records, Chroma's top-10 may hold fewer than 10 comparable ids
-
-
-def sample_ids(conn: psycopg.Connection, schema: str, table: str, size: int, seed: int) -> list[str]:
-    """A seeded random sample of the table's ids (the same seed gives the same sample)."""
-    rows = conn.execute(sql.SQL("SELECT id FROM {} ORDER BY md5(id || %s::text), id LIMIT %s").format(
-        sql.Identifier(schema, table)), (seed, size)).fetchall()
-    return [r[0] for r in rows]
-
-
-def query_sample(conn: psycopg.Connection, schema: str, table: str, ids: list[str],
-                 count: int) -> tuple[list[str], np.ndarray]:
-    """Up to ``count`` of ``ids`` with a non-zero stored vector, and those vectors as query vectors."""
-    stored = {r[0]: np.frombuffer(bytes(r[1]), dtype=">f4").astype(np.float32) for r in conn.execute(sql.SQL(
-        "SELECT id, substr(vector_send(embedding), 5) FROM {} WHERE id = ANY(%s) AND embedding IS NOT NULL").format(
-        sql.Identifier(schema, table)), (ids,))}
-    chosen = [i for i in ids if i in stored and np.any(stored[i])][:count]
-    matrix = np.vstack([stored[i] for i in chosen]) if chosen else np.zeros((0, 0), dtype=np.float32)
-    return chosen, matrix
 
 
 def neighbours_to_ask(differ: Collection[str]) -> int:
@@ -91,8 +74,10 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     ulp_ok = _replays_cosine_differently(spec, collection, space)
     for i, record_id in enumerate(ids):
         vector, document, metadata, uri = stored[record_id]
-        if vector is not None and policy.gets_new_vector(plan, batch.documents[i], unusable[i]):
-            model_rows.append((record_id, batch.documents[i], bytes(vector)))
+        chroma_document = batch.documents[i]
+        if (vector is not None and chroma_document is not None
+                and policy.gets_new_vector(plan, chroma_document, unusable[i])):
+            model_rows.append((record_id, chroma_document, bytes(vector)))
             vector_equal = True
         else:
             vector_equal = vector is not None and matrix[i].astype(">f4").tobytes() == bytes(vector)

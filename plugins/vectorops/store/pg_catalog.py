@@ -145,7 +145,7 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
     :raises StoreError: when the table name is taken by a table vectorops did not create (nothing is changed), or
         by one the registry does not know.
     """
-    from vectorops.load.sink import create_schema, vector_type
+    from vectorops.load.shadow import create_schema, vector_type
 
     created_by = f"store:{service}"
     if not create_schema(conn, schema, created_by):

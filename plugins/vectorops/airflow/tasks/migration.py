@@ -123,6 +123,7 @@ def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
         with no_retry_for_deterministic_errors():
             summary = steps.finalize(settings_as(ETL), plan)
     except gate.ValidationFailed as exc:
+        assert isinstance(exc.report, gate.ValidationReport)  # the gate raises it with its own report
         _fail_validation(exc.report, "migration_gate_failed")
         raise
     context["outlet_events"][alias].add(
