@@ -99,8 +99,8 @@ def known_secrets() -> set[str]:
                 continue
             values.add(conn.password)
     # Very short values would blank out ordinary words; flags are not secrets.
-    values = {v for v in values if v and len(v) >= 4 and v.lower() not in _NOT_SECRETS}
-    return values | {quote(v, safe="") for v in values}
+    kept = {v for v in values if v and len(v) >= 4 and v.lower() not in _NOT_SECRETS}
+    return kept | {quote(v, safe="") for v in kept}
 
 
 def remember_secret(value: str | None) -> None:

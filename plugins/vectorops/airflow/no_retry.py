@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from vectorops.db.connect import LoginRefused
-from vectorops.db.ownership import NotCreatedByVectorops
 from vectorops.errors import SourceChanged, SourceError, TargetRefused
 
 Result = TypeVar("Result")
@@ -29,7 +28,7 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
         yield
     except SourceChanged:
         raise
-    except (SourceError, NotCreatedByVectorops, TargetRefused, LoginRefused) as exc:
+    except (SourceError, TargetRefused, LoginRefused) as exc:  # TargetRefused: ownership.NotCreatedByVectorops too
         raise AirflowFailException(str(exc)) from exc
 
 

@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 
 from vectorops.backup.manifest import CHROMA, DUMP, Manifest
 from vectorops.db.connect import connect
+from vectorops.db.rows import one_value
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class BackupRow:
 _COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(BackupRow))
 
 
-def _one(dsn: str, query: sql.Composable, params: tuple[Any, ...]) -> BackupRow | None:
+def _one(dsn: str, query: sql.Composed, params: tuple[Any, ...]) -> BackupRow | None:
     with connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(query, params).fetchone()
     return BackupRow(**row) if row else None
@@ -176,8 +177,8 @@ def close_interrupted(dsn: str) -> list[str]:
                                      WHERE status = 'running'
                                         OR (status = 'verifying' AND details ? 'verification_started_at')""").fetchall()
         for backup_id, status in candidates:
-            key = conn.execute(_OWNER_KEY, (backup_id,)).fetchone()[0]
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            key = one_value(conn.execute(_OWNER_KEY, (backup_id,)))
+            if not one_value(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))):
                 continue  # its owner is alive
             try:
                 doing = "taking" if status == "running" else "verifying"

@@ -19,6 +19,7 @@ from pathlib import Path
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vectorops.db import runtime
+from vectorops.errors import VectoropsError
 
 CLIENT_CHECK = "-c client_connection_check_interval=1000"
 PR_SET_PDEATHSIG = 1
@@ -38,7 +39,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-class PgToolError(RuntimeError):
+class PgToolError(VectoropsError, RuntimeError):
     """``pg_dump`` or ``pg_restore`` failed; the message names the file and quotes the tool's stderr.
 
     :param message: the message.

@@ -66,6 +66,7 @@ from vectorops.config import Settings, load_settings
 from vectorops.db.connect import connect
 from vectorops.db.dsn import RestoreLoginRefused, restore_role_dsn
 from vectorops.db.roles import RESTORE
+from vectorops.db.rows import one_value
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,8 @@ def _into_target(dsn: str, restore_dsn: str, staged_dump: Path, manifest: Manife
         conn.execute("SET search_path = pg_catalog, pg_temp")
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (RESTORE_LOCK, token_key(token)))
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")  # where dumps name it: public.vector
-        lent = not conn.execute("SELECT has_database_privilege(%s, current_database(), 'CONNECT')",
-                                (RESTORE,)).fetchone()[0]
+        lent = not one_value(conn.execute("SELECT has_database_privilege(%s, current_database(), 'CONNECT')",
+                                          (RESTORE,)))
         try:
             with conn.transaction():  # the note says what a sweep must undo when this restore is killed
                 if lent:

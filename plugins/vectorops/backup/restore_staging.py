@@ -17,6 +17,7 @@ from vectorops.backup.restore_report import LENT_CONNECT, PLATFORM_SCHEMA, RESTO
 from vectorops.backup.restore_swap import existing_schemas, outside_dependents
 from vectorops.db.connect import connect
 from vectorops.db.roles import RESTORE
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text, statement
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ def sweep_abandoned_staging(conn: psycopg.Connection, keep: str | None = None) -
     """
     swept: list[str] = []
     lent = False
-    others = conn.execute("""SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_database d
-                               ON d.oid = l.database AND d.datname = current_database()
-                             WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objsubid = 2
-                               AND l.pid <> pg_backend_pid()""", (RESTORE_LOCK,)).fetchone()[0]
+    others = one_value(conn.execute("""SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_database d
+                                         ON d.oid = l.database AND d.datname = current_database()
+                                       WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objsubid = 2
+                                         AND l.pid <> pg_backend_pid()""", (RESTORE_LOCK,)))
     for name, token, note in conn.execute(sql_text("backup/select_staging_schemas"), {"role": RESTORE}).fetchall():
-        if token == keep or not conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
-                                             (RESTORE_LOCK, token_key(token))).fetchone()[0]:
+        if token == keep or not one_value(conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                                                                (RESTORE_LOCK, token_key(token)))):
             continue  # a running restore's
         try:
             if LENT_CONNECT in note and others:
@@ -119,7 +120,7 @@ def _adopt_staged(mine: psycopg.Connection, staging: dict[str, str], report: Res
     """As ``vectorops_restore``: point the staged ``owned_objects`` at the staged schemas and tables (the swap's
     renames keep their oids), dropping records of objects the backup does not hold."""
     owned = sql.Identifier(staging[PLATFORM_SCHEMA], "owned_objects")
-    if mine.execute("SELECT to_regclass(%s)", (owned.as_string(mine),)).fetchone()[0] is None:
+    if one_value(mine.execute("SELECT to_regclass(%s)", (owned.as_string(mine),))) is None:
         report.warnings.append(f"backup {report.backup_id} predates vectorops.owned_objects: restored schema(s) "
                                f"{', '.join(staging)} are not recorded as vectorops-created")
         log.warning("%s", report.warnings[-1])

@@ -20,6 +20,7 @@ from vectorops.backup.restore_report import (
 )
 from vectorops.db import ownership
 from vectorops.db.roles import ETL, RESTORE
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ def unbacked_schemas(conn: psycopg.Connection, manifest: Manifest) -> list[str]:
     :param conn: a connection to the target.
     :param manifest: the backup's manifest.
     """
-    if PLATFORM_SCHEMA not in manifest.schemas or conn.execute(
-            "SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
+    if PLATFORM_SCHEMA not in manifest.schemas or one_value(conn.execute(
+            "SELECT to_regclass('vectorops.owned_objects')")) is None:
         return []
     rows = conn.execute("""SELECT o.schema_name FROM vectorops.owned_objects o
                            JOIN pg_catalog.pg_namespace n ON n.nspname = o.schema_name AND n.oid = o.object_oid
@@ -114,7 +115,7 @@ def swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str], 
     with conn.transaction():
         # nothing the dump named may stand in for a builtin, and no restored trigger or rule fires
         conn.execute("SET LOCAL search_path = pg_catalog, pg_temp")
-        if conn.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')").fetchone()[0]:
+        if one_value(conn.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")):
             conn.execute("SET LOCAL session_replication_role = replica")
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
         present = existing_schemas(conn, manifest.schemas)

@@ -20,6 +20,7 @@ from psycopg import sql
 from vectorops.backup import pg_tools
 from vectorops.backup.manifest import DUMP, Manifest, TableCheck
 from vectorops.db.connect import connect
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 from vectorops.quality import exact_search, parity
 
@@ -68,7 +69,7 @@ def table_check(conn: psycopg.Connection, schema: str, table: str, collection: s
     :param distance: its registry space.
     """
     if collection is None:
-        rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()[0]
+        rows = one_value(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))))
         return TableCheck(schema, table, int(rows))
     sha256, rows = parity.table_checksum(conn, schema, table)
     query = fixed_query(conn, schema, table)
@@ -91,9 +92,9 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
                     statement_timeout_s=STATEMENT_TIMEOUT_S) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
-        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        snapshot = one_value(conn.execute("SELECT pg_export_snapshot()"))
         created_at = datetime.now(UTC).isoformat()
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
+        server_version = one_value(conn.execute("SHOW server_version"))
         registry = conn.execute(sql_text("backup/select_registry_tables")).fetchall()
         missing = [f"{schema}.{table} ({collection})" for schema, table, collection, present, _ours in registry
                    if not present]

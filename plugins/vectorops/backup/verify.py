@@ -30,6 +30,7 @@ from vectorops.config import Settings, load_settings
 from vectorops.db.connect import connect
 from vectorops.db.dsn import check_restore_login, restore_role_dsn
 from vectorops.db.roles import RESTORE
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,8 @@ def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
     with connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
         drop_abandoned_scratch_databases(admin)
         # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
-        template = admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
-                                 "WHERE datname = %s AND datistemplate", (RESTORE_TEMPLATE,)).fetchone()[0]
+        template = one_value(admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
+                                           "WHERE datname = %s AND datistemplate", (RESTORE_TEMPLATE,)))
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, sql.Identifier(template)))
         try:
             admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(name, sql.Identifier(RESTORE)))

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from chromadb.api.collection_configuration import Space
 
 TOPICS = ("billing", "shipping", "returns", "accounts", "security", "api", "search", "latency")
 
@@ -25,8 +29,9 @@ def seed_demo_store(path: str | Path, rows: int = 2000, seed: int = 7) -> str:
     client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
     existing = {c.name for c in client.list_collections()}
     rng = np.random.default_rng(seed)
-    specs = [("support_articles", "cosine", 384, rows), ("product_images", "l2", 64, rows // 2),
-             ("faq", "ip", 384, max(rows // 10, 1))]
+    specs: list[tuple[str, Space, int, int]] = [
+        ("support_articles", "cosine", 384, rows), ("product_images", "l2", 64, rows // 2),
+        ("faq", "ip", 384, max(rows // 10, 1))]
     for name, space, dims, count in specs:
         if name in existing:
             continue

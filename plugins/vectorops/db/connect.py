@@ -61,15 +61,16 @@ def connect(dsn: str, *, autocommit: bool = False, application_name: str = "vect
     :param statement_timeout_s: ``statement_timeout`` of the session, when given.
     :raises LoginRefused: naming the user and the server, when the server refuses the login.
     """
-    options = [conninfo_to_dict(dsn).get("options") or ""]  # keep the DSN's own options
+    options = [str(conninfo_to_dict(dsn).get("options") or "")]  # keep the DSN's own options
     if lock_timeout_ms is not None:
         options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
     if statement_timeout_s is not None:
         options.append(f"-c statement_timeout={int(statement_timeout_s) * 1000}")
-    extra = {"options": " ".join(o for o in options if o)} if len(options) > 1 else {}
+    # None leaves the DSN's options as they are (psycopg drops parameters that are None)
+    joined = " ".join(o for o in options if o) if len(options) > 1 else None
     try:
         return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, connect_timeout=15,
-                               **extra)
+                               options=joined)
     except psycopg.OperationalError as exc:
         if (refused := login_refused(exc)) is not None:
             raise LoginRefused(refused) from exc

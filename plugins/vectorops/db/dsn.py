@@ -82,7 +82,7 @@ def role_dsn(settings: Settings, role: str, *, ask_airflow: bool = True) -> str:
     :raises SettingError: when the role is unknown or its connection unusable.
     """
     dsn = configured_dsn(role, ask_airflow=ask_airflow) or local_dsn(settings, role)
-    _mask(conninfo_to_dict(dsn).get("password"))
+    _mask_password(dsn)
     return dsn
 
 
@@ -101,7 +101,7 @@ def settings_as(role: str, settings: Settings | None = None) -> Settings:
     if dsn is None:
         runtime.start(settings)
         dsn = local_dsn(settings, role)
-    _mask(conninfo_to_dict(dsn).get("password"))
+    _mask_password(dsn)
     return replace(settings, external_dsn=dsn)
 
 
@@ -135,7 +135,7 @@ def restore_role_dsn(settings: Settings, dsn: str) -> str:
                                f"`vectorops db up` as a user that may create roles): backups are restored only as "
                                f"{RESTORE}")
         configured = make_conninfo(dsn, user=RESTORE, password=password)
-    _mask(conninfo_to_dict(configured).get("password"))
+    _mask_password(configured)
     return configured
 
 
@@ -218,8 +218,10 @@ def _airflow_connection_dsn(role: str) -> str | None:
         raise SettingError(f"Airflow connection {role!r} is not a usable PostgreSQL connection") from None
 
 
-def _mask(password: str | None) -> None:
-    """Hide ``password`` from alerts and, inside Airflow, from task logs."""
+def _mask_password(dsn: str) -> None:
+    """Hide the password of ``dsn`` from alerts and, inside Airflow, from task logs."""
+    password = conninfo_to_dict(dsn).get("password")
+    password = None if password is None else str(password)
     remember_secret(password)
     mask_secret(password)
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from vectorops.db.rows import one_value
+from vectorops.errors import TargetRefused
+
 SCHEMA = "schema"
 TABLE = "table"
 
 
-class NotCreatedByVectorops(ValueError):
-    """A target name is taken by a schema or table that vectorops did not create; nothing was changed."""
+class NotCreatedByVectorops(TargetRefused):
+    """A target name is taken by a schema or table that vectorops did not create; nothing was changed (a
+    :class:`~vectorops.errors.TargetRefused`, so a ``ValueError`` too)."""
 
 
 def _table_oid(conn: psycopg.Connection, schema: str, table: str) -> int | None:
@@ -31,7 +35,7 @@ def _schema_oid(conn: psycopg.Connection, schema: str) -> int | None:
 
 
 def _recorded(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int) -> bool:
-    if conn.execute("SELECT to_regclass('vectorops.owned_objects')").fetchone()[0] is None:
+    if one_value(conn.execute("SELECT to_regclass('vectorops.owned_objects')")) is None:
         return False  # a database vectorops never prepared: nothing in it is vectorops's
     return conn.execute(
         """SELECT 1 FROM vectorops.owned_objects

@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 from psycopg import sql
@@ -24,6 +25,14 @@ from vectorops.db.connect import connect
 from vectorops.db.dsn import connection_env, env_connection_dsn
 from vectorops.db.grants import untracked_utility_statements
 from vectorops.db.roles import LOGIN_ROLES, local_passwords_path, read_local_passwords
+
+
+class _Input(Protocol):
+    """What is read of standard input: a pipe or a terminal."""
+
+    def isatty(self) -> bool: ...
+
+    def read(self) -> str: ...
 
 
 def check_role(role: str) -> str:
@@ -37,7 +46,7 @@ def check_role(role: str) -> str:
     return role
 
 
-def read_new_password(role: str, password_file: str | None, *, stdin: object = None,
+def read_new_password(role: str, password_file: str | None, *, stdin: _Input | None = None,
                       ask: Callable[[str], str] | None = None) -> str:
     """The new password: from ``password_file``, else from standard input when it is not a terminal, else asked
     twice without echo.
@@ -50,7 +59,7 @@ def read_new_password(role: str, password_file: str | None, *, stdin: object = N
     :param ask: the prompt without echo (default :func:`getpass.getpass`).
     :raises ValueError: one line, when the file cannot be read, the password is empty, or the two entries differ.
     """
-    stream = stdin if stdin is not None else sys.stdin
+    stream: _Input | None = stdin if stdin is not None else sys.stdin
     if password_file is not None:  # an empty path (an unset variable) is an error, not "read stdin instead"
         try:
             text = Path(password_file).read_text(encoding="utf-8")
@@ -59,8 +68,8 @@ def read_new_password(role: str, password_file: str | None, *, stdin: object = N
         source = f"--password-file {password_file}"
     elif stream is None:
         raise ValueError(f"no standard input to read the new password for {role} from: use --password-file")
-    elif not stream.isatty():  # type: ignore[attr-defined]
-        text = stream.read()  # type: ignore[attr-defined]
+    elif not stream.isatty():
+        text = stream.read()
         source = "standard input"
     else:
         import getpass

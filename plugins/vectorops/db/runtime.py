@@ -16,12 +16,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from vectorops.config import Settings
+from vectorops.errors import VectoropsError
 
 SERVER_USER = "embedded_postgres"
 DATABASES = ("vectorops", "airflow")
 
 
-class RuntimeErrorWithLog(RuntimeError):
+class RuntimeErrorWithLog(VectoropsError, RuntimeError):
     """The embedded server failed to start or stop; the message carries the tail of its log."""
 
 
@@ -110,6 +111,8 @@ def _prepare_pgdata(settings: Settings) -> None:
         )
 
         entry = ensure_user_exists(SERVER_USER)
+        if entry is None:  # it creates the user when it is missing
+            raise RuntimeError(f"the system user {SERVER_USER} could not be created")
         ensure_prefix_permissions(settings.pgdata)
         ensure_prefix_permissions(bin_dir())
         ensure_folder_permissions(bin_dir(), 0o555)

@@ -27,4 +27,4 @@ def statement(name: str, **parts: sql.Composable) -> sql.Composed:
     :param name: file path under ``include/sql`` without ``.sql``.
     :param parts: identifiers (``sql.Identifier``) or literals (``sql.Literal``) for the placeholders.
     """
-    return sql.SQL(sql_text(name)).format(**parts)  # type: ignore[arg-type]
+    return sql.SQL(sql_text(name)).format(**parts)

@@ -109,7 +109,7 @@ def _zero_norm_rows(matrix: np.ndarray, problems: Sequence[str | None]) -> list[
     if matrix.shape[1] == 0:
         return []
     norms = np.einsum("ij,ij->i", matrix, matrix)
-    return [int(i) for i in np.flatnonzero(norms == 0.0) if problems[i] is None]
+    return [i for i in map(int, np.flatnonzero(norms == 0.0)) if problems[i] is None]
 
 
 def apply_policy(plan: EmbeddingPlan | Mapping[str, Any], space: str, matrix: np.ndarray,

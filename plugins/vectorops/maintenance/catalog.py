@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -88,13 +89,13 @@ def _options(raw: list[str]) -> dict[str, str]:
     return dict(option.split("=", 1) for option in raw if "=" in option)
 
 
-def _indexes(cur: psycopg.Cursor, relid: int) -> list[IndexState]:
+def _indexes(cur: psycopg.Cursor[dict[str, Any]], relid: int) -> list[IndexState]:
     return [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
                        options=_options(i["options"]), building_pid=i["building_pid"])
             for i in cur.execute(sql_text("maintenance/select_table_indexes"), {"relid": relid})]
 
 
-def _previous(cur: psycopg.Cursor, collection: str, schema: str, table: str) -> TableState | None:
+def _previous(cur: psycopg.Cursor[dict[str, Any]], collection: str, schema: str, table: str) -> TableState | None:
     """The ``__prev`` table of a live table when it has an invalid index (an interrupted build it was promoted
     away with); ``None`` otherwise."""
     name = previous_name(table)

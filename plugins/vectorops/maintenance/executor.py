@@ -22,6 +22,8 @@ from psycopg import sql
 from vectorops.config import Settings
 from vectorops.db import runtime
 from vectorops.db.connect import connect as db_connect
+from vectorops.db.rows import one_value
+from vectorops.errors import VectoropsError
 from vectorops.maintenance import catalog, ledger, planner
 from vectorops.maintenance.planner import Action, TablePlan
 
@@ -43,7 +45,7 @@ class ActionResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class MaintenanceFailed(RuntimeError):
+class MaintenanceFailed(VectoropsError, RuntimeError):
     """At least one maintenance action failed; the others still ran and every one is in the log."""
 
     def __init__(self, failed: list[ActionResult]) -> None:
@@ -123,6 +125,9 @@ def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
 
 
 def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
+    index = action.index
+    if index is None:  # the planner names the index of every rebuild
+        raise ValueError(f"a rebuild of {action.schema}.{action.table} that names no index")
     notices: list[str] = []
 
     def on_notice(diag: psycopg.errors.Diagnostic) -> None:
@@ -145,7 +150,7 @@ def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], 
     try:
         with _concurrent_lock_timeout(conn, lock_s):
             conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(
-                sql.Identifier(action.schema, action.index)))
+                sql.Identifier(action.schema, index)))
     except psycopg.Error:
         try:
             details["dropped_leftovers"] = _drop_leftovers(conn, action)
@@ -159,8 +164,8 @@ def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], 
         if not conn.broken:
             conn.execute("RESET maintenance_work_mem")
             conn.execute("RESET max_parallel_maintenance_workers")
-    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(action.schema, action.table))
-                        ).fetchone()[0]
+    counting = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(action.schema, action.table))
+    rows = one_value(conn.execute(counting))
     details["rows"] = int(rows)
     if action.vector_index:
         # the counters lag our own statements by up to a second; the rebuild only resets them, so that is fine

@@ -6,6 +6,7 @@ import json
 
 import psycopg
 
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 from vectorops.monitor.measurement import SearchMeasurement
 
@@ -20,7 +21,7 @@ def record_measurement(conn: psycopg.Connection, measurement: SearchMeasurement)
     row = measurement.row()
     for column in ("filter", "breaches", "details"):
         row[column] = json.dumps(row[column], default=str) if row[column] is not None else None
-    metric_id = conn.execute(sql_text("monitor/insert_search_metrics"), row).fetchone()[0]
+    metric_id = one_value(conn.execute(sql_text("monitor/insert_search_metrics"), row))
     measurement.metric_id = int(metric_id)
     return measurement.metric_id
 

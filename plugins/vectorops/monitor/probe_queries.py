@@ -18,6 +18,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from vectorops.db.rows import one_value
 from vectorops.monitor.target import ProbeTarget
 from vectorops.quality.exact_search import DISTANCE_OPERATORS, exact_top_k
 
@@ -34,6 +35,8 @@ class ProbeRound:
 
 def _ann_statement(target: ProbeTarget, filtered: bool) -> sql.Composed:
     operator = sql.SQL(DISTANCE_OPERATORS[target.space])
+    column: sql.Composable
+    query: sql.Composable
     if target.halfvec:
         cast = sql.SQL("::halfvec({})").format(sql.Literal(target.dimensions))
         column = sql.SQL("(embedding{})").format(cast)
@@ -110,7 +113,7 @@ def explain_ann(conn: psycopg.Connection, target: ProbeTarget, vector: np.ndarra
     """
     statement = sql.SQL("EXPLAIN (FORMAT JSON) ") + _ann_statement(target, metadata_filter is not None)
     with ann_session(conn, ef_search, iterative=metadata_filter is not None):
-        document = conn.execute(statement, _params(vector, metadata_filter, K + 1)).fetchone()[0]
+        document = one_value(conn.execute(statement, _params(vector, metadata_filter, K + 1)))
     if isinstance(document, str):
         document = json.loads(document)
     nodes = list(_plan_nodes(document[0]["Plan"]))

@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 
 from vectorops import samples
+from vectorops.db.rows import one_value
 from vectorops.monitor.target import ProbeTarget
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,6 @@ def ensure_probe_set(conn: psycopg.Connection, target: ProbeTarget, *, size: int
                                                          attempt_id, seed) VALUES (%s, %s, %s, %s, %s, %s, %s)""",
                 [(target.schema, target.table, n, record_id, vectors[n], target.attempt_id, seed)
                  for n, record_id in enumerate(chosen)])
-        created = conn.execute("SELECT now()").fetchone()[0]
+        created = one_value(conn.execute("SELECT now()"))
     log.info("table %s: sampled %s probe vectors (seed %s): %s", target.qualified, len(chosen), seed, reason)
     return ProbeSet(chosen, vectors, target.attempt_id, seed, created, regenerated=True, reason=reason)

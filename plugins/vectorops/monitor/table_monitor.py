@@ -35,7 +35,7 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
     :param settings: ``settings.monitor`` holds the probe count, seed, ef_search override and thresholds.
     :param collection: a migrated collection.
     :param run_id: the DAG run or CLI run, stored with the row.
-    :raises ValueError: when the collection was never migrated or its table is gone.
+    :raises RequestError: when the collection was never migrated or its table is gone, or a setting is unusable.
     """
     started = time.perf_counter()
     config = settings.monitor

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from vectorops.db.rows import one_row, one_value
 from vectorops.db.sql_files import sql_text
-from vectorops.errors import SettingError
+from vectorops.errors import RequestError, SettingError
 
 PGVECTOR_DEFAULT_EF_SEARCH = 40  # hnsw.ef_search when nothing sets it
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
@@ -71,7 +72,7 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
     :param collection: a migrated collection.
     :param ef_override: ``VECTOROPS_HNSW_EF_SEARCH`` (``settings.monitor.ef_search``); else the collection's own
         ``hnsw_ef_search`` recorded at migration, else pgvector's default.
-    :raises ValueError: when the collection was never migrated, its table is gone or has no known dimension.
+    :raises RequestError: when the collection was never migrated, its table is gone or has no known dimension.
     :raises SettingError: when ``ef_override`` is outside pgvector's 1 to 1000.
     """
     if ef_override is not None and not 1 <= ef_override <= MAX_EF_SEARCH:
@@ -81,13 +82,13 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
            FROM vectorops.collection_registry WHERE collection_key = %s
            ORDER BY migrated_at DESC LIMIT 1""", (collection,)).fetchone()
     if row is None:
-        raise ValueError(f"collection {collection!r} has not been migrated")
+        raise RequestError(f"collection {collection!r} has not been migrated")
     schema, table, dimensions, space, registry_index, registry_ef, attempt_id = row
     qualified = sql.Identifier(schema, table).as_string(conn)
-    if not conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,)).fetchone()[0]:
-        raise ValueError(f"collection {collection!r}: its table {schema}.{table} does not exist")
+    if not one_value(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,))):
+        raise RequestError(f"collection {collection!r}: its table {schema}.{table} does not exist")
     if not dimensions:
-        raise ValueError(f"collection {collection!r}: no vector dimension recorded (an empty collection)")
+        raise RequestError(f"collection {collection!r}: no vector dimension recorded (an empty collection)")
     index = conn.execute(sql_text("monitor/select_vector_index"),
                          {"table": qualified, "index_name": registry_index}).fetchone()
     if index is None:
@@ -109,8 +110,8 @@ def table_stats(conn: psycopg.Connection, target: ProbeTarget) -> tuple[int, int
     :param conn: a connection to the vectors database.
     :param target: the table.
     """
-    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target.identifier)).fetchone()[0]
+    rows = one_value(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target.identifier)))
     qualified = target.identifier.as_string(conn)
-    sizes = conn.execute("SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)",
-                         (qualified, qualified)).fetchone()
+    sizes = one_row(conn.execute("SELECT pg_table_size(%s::regclass), pg_indexes_size(%s::regclass)",
+                                 (qualified, qualified)))
     return int(rows), int(sizes[0]), int(sizes[1])

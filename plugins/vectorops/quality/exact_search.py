@@ -52,7 +52,7 @@ class ExactTopK:
             # candidates tied with the k-th distance must stay, or the id tie-break could pick wrongly
             cutoff = max(float(row[i]) for i in nearest)
             tied = np.flatnonzero(row <= cutoff)
-            merged = self.best[q] + [(float(row[i]), ids[i]) for i in tied]
+            merged = self.best[q] + [(float(row[i]), ids[i]) for i in map(int, tied)]
             self.best[q] = sorted(merged)[:self.k]
 
     def result(self) -> list[list[str]]:

@@ -19,6 +19,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from vectorops.db.rows import one_value
 from vectorops.db.sql_files import statement as db_statement
 from vectorops.errors import SettingError
 from vectorops.metadata_json import metadata_json
@@ -124,8 +125,8 @@ class PostgresCollection(Collection):
         now = time.monotonic()
         if now >= expires:
             cap = self._store.exact_max_rows + 1
-            count = conn.execute(db_statement("store/count_records_up_to", table=self.info.identifier),
-                                 {"cap": cap}).fetchone()[0]
+            count = one_value(conn.execute(db_statement("store/count_records_up_to", table=self.info.identifier),
+                                           {"cap": cap}))
             small = count < cap
             self._small = (now + SIZE_CHECK_SECONDS, small)
         return small
@@ -179,7 +180,7 @@ class PostgresCollection(Collection):
 
     def _count(self) -> int:
         with self._store.session(self.name) as conn:
-            return int(conn.execute(db_statement("store/count_records", table=self.info.identifier)).fetchone()[0])
+            return int(one_value(conn.execute(db_statement("store/count_records", table=self.info.identifier))))
 
 
 class PostgresStore(VectorStore):

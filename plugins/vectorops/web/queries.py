@@ -23,7 +23,9 @@ from vectorops.alerts.send import run_url
 from vectorops.config import load_settings
 from vectorops.db.dsn import role_dsn
 from vectorops.db.roles import READER
+from vectorops.db.rows import one_row
 from vectorops.db.sql_files import sql_text, statement
+from vectorops.errors import VectoropsError
 from vectorops.redaction import describe_error, known_secrets
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ STATEMENT_TIMEOUT_MS = 10_000
 EXACT_COUNT_LIMIT = 2_000_000
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(VectoropsError, RuntimeError):
     """The vectors database could not be read.
 
     :param host: host of the database, from its DSN.
@@ -75,12 +77,12 @@ def current_target() -> Target:
 
 
 @contextmanager
-def connect(target: Target) -> Iterator[psycopg.Connection]:
+def connect(target: Target) -> Iterator[psycopg.Connection[dict[str, Any]]]:
     """A read-only session with a short ``connect_timeout`` and ``statement_timeout``.
 
     :raises DatabaseUnavailable: when the server cannot be reached or a statement fails on the way.
     """
-    options = " ".join(filter(None, [conninfo_to_dict(target.dsn).get("options") or "",
+    options = " ".join(filter(None, [str(conninfo_to_dict(target.dsn).get("options") or ""),
                                      f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
                                      "-c default_transaction_read_only=on"]))
     try:
@@ -124,12 +126,12 @@ def metric_series(target: Target, days: int = 7, max_points: int = 500) -> dict[
     return series
 
 
-def _has_registry(conn: psycopg.Connection) -> bool:
+def _has_registry(conn: psycopg.Connection[dict[str, Any]]) -> bool:
     row = conn.execute("SELECT to_regclass('vectorops.collection_registry') IS NOT NULL AS present").fetchone()
     return bool(row and row["present"])
 
 
-def _row_count(conn: psycopg.Connection, row: dict[str, Any]) -> tuple[int | None, bool]:
+def _row_count(conn: psycopg.Connection[dict[str, Any]], row: dict[str, Any]) -> tuple[int | None, bool]:
     """Rows of the live table and whether that is the planner's estimate; ``None`` when the table is gone."""
     if not row["table_exists"]:
         return None, False
@@ -139,8 +141,8 @@ def _row_count(conn: psycopg.Connection, row: dict[str, Any]) -> tuple[int | Non
     if reltuples > EXACT_COUNT_LIMIT:
         return reltuples, True
     try:
-        counted = conn.execute(statement("web/count_table_rows",
-                                            table=sql.Identifier(row["table_schema"], row["table_name"]))).fetchone()
+        counted = one_row(conn.execute(statement("web/count_table_rows",
+                                                 table=sql.Identifier(row["table_schema"], row["table_name"]))))
     except (psycopg.errors.UndefinedTable, psycopg.errors.QueryCanceled) as exc:
         # swapped by a promotion since the registry was read, or too big to count in time: this row only
         log.warning("vector health: no row count for %s.%s: %s", row["table_schema"], row["table_name"],

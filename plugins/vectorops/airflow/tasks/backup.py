@@ -9,9 +9,10 @@ Imported only inside task bodies, so DAG parsing stays cheap.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from vectorops.airflow.no_retry import no_retry
+from vectorops.airflow.tasks.context import current_context
 from vectorops.backup import jobs
 from vectorops.backup.retention import apply_retention
 from vectorops.backup.take import take_backup
@@ -23,14 +24,14 @@ from vectorops.db.roles import MAINT
 log = logging.getLogger(__name__)
 
 
-def _context() -> Any:
-    from airflow.sdk import get_current_context
+class _Where(TypedDict):
+    dag_id: str | None
+    run_id: str | None
+    task_id: str | None
 
-    return get_current_context()
 
-
-def _where() -> dict[str, str | None]:
-    context = _context()
+def _where() -> _Where:
+    context = current_context()
     ti = context.get("ti")
     return {"dag_id": context["dag"].dag_id, "run_id": str(context["run_id"]),
             "task_id": getattr(ti, "task_id", None)}

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from vectorops.airflow.no_retry import no_retry
+from vectorops.airflow.tasks.context import current_context
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import MAINT
 from vectorops.maintenance import executor
@@ -39,9 +40,8 @@ def maintain_table(collection: str) -> dict[str, Any]:
 
     :raises MaintenanceFailed: when an action failed (after the others ran); the failure callback alerts.
     """
-    from airflow.sdk import get_current_context
 
-    context = get_current_context()
+    context = current_context()
     context["collection"] = collection
     results = executor.maintain(settings_as(MAINT), [collection], run_id=str(context["run_id"]))
     executor.raise_for_failures(results)

@@ -12,8 +12,10 @@ from typing import Any
 
 from vectorops import monitor
 from vectorops.airflow.no_retry import no_retry
+from vectorops.airflow.tasks.context import current_context
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import MONITOR
+from vectorops.errors import RequestError
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,14 @@ def probe_table(collection: str) -> dict[str, Any]:
     The metrics row is written before the task fails, and the exception carries ``vectorops_alerted`` so the
     failure callback does not alert a second time.
     """
-    from airflow.sdk import get_current_context
     from airflow.sdk.exceptions import AirflowFailException
 
-    context = get_current_context()
+    context = current_context()
     context["collection"] = collection
     run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
     try:
         measurement = monitor.monitor_table(settings_as(MONITOR), collection, run_id)
-    except ValueError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
+    except RequestError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
         raise AirflowFailException(str(exc)) from exc
     for line in monitor.format_measurements([measurement]):
         log.info(line)
