@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 ROWS ?= 200000
 
-.PHONY: install chromium run test lint bench chaos db-up db-down clean fixtures
+.PHONY: install chromium run test lint typecheck bench chaos db-up db-down clean fixtures
 
 install: $(STAMP)
 
@@ -26,12 +26,19 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 run: install
 	$(BIN)/vectorops run
 
+# lint-imports: the layering contracts in pyproject.toml ([tool.importlinter]).
 test: install chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+# mypy on the package ([tool.mypy] in pyproject.toml: strict for the modules listed there).
+typecheck: install
+	$(BIN)/mypy
 
 # Bench-only extras (profiler, int8 export backends): never needed by the platform or the tests.
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
