@@ -12,11 +12,11 @@ import pytest
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "numpy", "psycopg", "pgvector")
 # DAG files may import the shared default_args and the failure notifier: stdlib + airflow.sdk only
-# the packages' __init__ modules hold only a docstring
+# the packages' __init__ modules hold only a docstring; airflow.connections, db.roles and errors: stdlib only
 LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db",
                    "vectorops.airflow.defaults", "vectorops.airflow.notifier", "vectorops.alerts.send",
                    "vectorops.redaction", "vectorops.alerts.smtp", "vectorops.config",
-                   "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors"}  # the last three: stdlib only
+                   "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors"}
 
 PROBE = """
 import json, sys, time

@@ -179,7 +179,8 @@ def connection_from_url(url: str) -> str:
     extra.update({key: value for key, value in query.items() if value != ""})
     if token and login and "auth_type" not in extra:
         extra["auth_type"] = "bearer"  # a token with a login is still a token
-    doc = {"conn_type": CONN_TYPE, "host": parts.hostname, "port": port, "login": login,
-           "password": token or password, "extra": extra}
-    server_connection("--chroma-conn", doc["host"], port, login, doc["password"], extra)  # fails early, same words
+    secret = token or password
+    doc = {"conn_type": CONN_TYPE, "host": parts.hostname, "port": port, "login": login, "password": secret,
+           "extra": extra}
+    server_connection("--chroma-conn", parts.hostname, port, login, secret, extra)  # fails early, same words
     return json.dumps(doc)

@@ -12,6 +12,7 @@ import psycopg
 from psycopg import sql
 
 from vectorops.db import ownership
+from vectorops.db.rows import one_row, one_value
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.load import indexing
 from vectorops.naming import table_name_for
@@ -55,10 +56,10 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
     right to create anything work on a database that ``vectorops db up`` prepared.
     """
     # owned_objects came with the registry's app_written column: an older registry gets both from create_registry
-    present = conn.execute("""SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector'),
+    present = one_row(conn.execute("""SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector'),
                                      to_regclass('vectorops.collection_registry') IS NOT NULL
                                          AND to_regclass('vectorops.owned_objects') IS NOT NULL,
-                                     to_regclass('vectorops.store_disagreements') IS NOT NULL""").fetchone()
+                                     to_regclass('vectorops.store_disagreements') IS NOT NULL"""))
     if not all(present):
         try:
             with conn.transaction():
@@ -130,7 +131,7 @@ def _new_key(conn: psycopg.Connection, name: str, schema: str) -> str:
     has that key, else ``name@`` and 8 hex digits of ``store:<schema>`` (which ``CollectionRef.parse`` strips)."""
     # two services creating the same name in two schemas at once: the second waits for the first's key
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops.store-key:' || %s, 0))", (name,))
-    if not conn.execute(sql_text("store/select_key_taken"), {"key": name}).fetchone()[0]:
+    if not one_value(conn.execute(sql_text("store/select_key_taken"), {"key": name})):
         return name
     return f"{name}@{hashlib.sha256(f'store:{schema}'.encode()).hexdigest()[:8]}"
 
@@ -200,9 +201,9 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
             return current
         conn.execute(statement("store/set_embedding_dimensions", table=info.identifier,
                                   dimensions=sql.Literal(int(dimensions))))
-        build = indexing.build_hnsw(conn, schema=info.schema, table=info.table, index_name=f"{info.table}_hnsw",
-                                    space=info.space, dimensions=dimensions, rows=0, m=info.m,
-                                    ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB)
+        build = indexing.build_hnsw(conn, indexing.HnswSpec(
+            schema=info.schema, table=info.table, index_name=f"{info.table}_hnsw", space=info.space,
+            dimensions=dimensions, rows=0, m=info.m, ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB))
         conn.execute(sql_text("store/update_registry_index"), {
             "collection": info.key, "dimensions": dimensions, "index_name": build.index_name,
             "index_method": build.method if build.index_name else None})
