@@ -121,10 +121,10 @@ def _build_vectorops(dsn: str, settings: Any, schema: str, space: str, shape: di
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.perf_counter()
-        build = indexing.build_hnsw(conn, schema=schema, table=COPY_TABLE, index_name=INDEX_NAME, space=space,
-                                    dimensions=shape["dimensions"], rows=shape["rows"], m=shape["m"],
-                                    ef_construction=shape["ef_construction"],
-                                    cap_mb=settings.max_maintenance_work_mem_mb)
+        build = indexing.build_hnsw(conn, indexing.HnswSpec(
+            schema=schema, table=COPY_TABLE, index_name=INDEX_NAME, space=space, dimensions=shape["dimensions"],
+            rows=shape["rows"], m=shape["m"], ef_construction=shape["ef_construction"],
+            cap_mb=settings.max_maintenance_work_mem_mb))
         wall = time.perf_counter() - started
         index_bytes = conn.execute("SELECT pg_relation_size(%s::regclass)",
                                    (sql.Identifier(schema, INDEX_NAME).as_string(conn),)).fetchone()[0]

@@ -180,7 +180,7 @@ def run_migration(settings: Settings, store_path: Path, collection: str, run_id:
         on_step("prepare")
     loaded = 0
     with phase_clock() as clock:
-        for chunk_no in plan["chunks"]:
+        for chunk_no in plan.chunks:
             loaded += int(migration_steps.load(settings, plan, chunk_no)["loaded"])
     load_done = time.perf_counter()
     if on_step:
@@ -189,11 +189,11 @@ def run_migration(settings: Settings, store_path: Path, collection: str, run_id:
     finished = time.perf_counter()
     if on_step:
         on_step("finalize")
-    rows = int(plan["info"]["count"])
+    rows = int(plan.info.count)
     if summary["loaded"] != rows or loaded != rows:
         raise RuntimeError(f"migration {run_id} loaded {loaded} of {rows} rows (summary: {summary})")
     return MigrationTiming(
-        run_id=run_id, rows=rows, loaded=loaded, chunks=len(plan["chunks"]), prepare_s=prepared - started,
+        run_id=run_id, rows=rows, loaded=loaded, chunks=len(plan.chunks), prepare_s=prepared - started,
         load_s=load_done - prepared, fetch_s=clock["fetch_s"], encode_s=clock["encode_s"],
         fetch_overlapped=bool(clock["fetch_overlapped"]),
         finalize_s=finished - load_done, index_s=float(summary["index_seconds"]), wall_s=finished - started,
@@ -213,7 +213,7 @@ def profile_chunk_load(settings: Settings, store_path: Path, collection: str, ru
     prepare_profiler = cProfile.Profile()
     plan = prepare_profiler.runcall(migration_steps.prepare, settings, request, collection, run_id)
     load_profiler = cProfile.Profile()
-    result = load_profiler.runcall(migration_steps.load, settings, plan, plan["chunks"][0])
+    result = load_profiler.runcall(migration_steps.load, settings, plan, plan.chunks[0])
     return {"chunk_rows": int(result["read"]), "prepare": _top_functions(prepare_profiler, limit),
             "load": _top_functions(load_profiler, limit)}
 
@@ -234,7 +234,7 @@ def pyinstrument_chunk_load(settings: Settings, store_path: Path, collection: st
     with Profiler(interval=0.001, async_mode="disabled") as prepare_profiler:
         plan = migration_steps.prepare(settings, request, collection, run_id)
     with Profiler(interval=0.001, async_mode="disabled") as load_profiler:
-        result = migration_steps.load(settings, plan, plan["chunks"][0])
+        result = migration_steps.load(settings, plan, plan.chunks[0])
     for step, profiler in (("prepare", prepare_profiler), ("load", load_profiler)):
         session = profiler.last_session
         own: dict[str, float] = {}

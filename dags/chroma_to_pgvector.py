@@ -100,9 +100,9 @@ def chroma_to_pgvector() -> None:
     @task(trigger_rule="all_done")
     def list_chunks(plans: list[dict]) -> list[dict]:
         """One entry per chunk of every planned collection."""
-        from vectorops.migration.steps import chunk_tasks
+        from vectorops.airflow.tasks.migration import list_chunks
 
-        return chunk_tasks(plans[:])
+        return list_chunks(plans[:])
 
     @task(map_index_template="{{ chunk_label }}")
     def load_chunk(chunk: dict) -> dict:

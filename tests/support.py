@@ -125,7 +125,7 @@ def migrate_in_process(settings: Any, params: dict[str, Any], run_id: str) -> li
     summaries = []
     for name in migration_request.select_collections(request):
         plan = steps.prepare(settings, request, name, run_id)
-        for chunk_no in plan["chunks"]:
+        for chunk_no in plan.chunks:
             steps.load(settings, plan, chunk_no)
         summaries.append(steps.finalize(settings, plan))
     return summaries

@@ -193,22 +193,22 @@ def test_a_cancelled_hnsw_build_in_a_migration_leaves_no_index_and_the_rerun_con
         store: Path, settings: Any, dsn: str) -> None:
     request = request_from_params({"chroma_path": str(store), "target_schema": SCHEMA}, settings)
     plan = steps.prepare(settings, request, BUILD, "cancelled-build")
-    for chunk_no in plan["chunks"]:
+    for chunk_no in plan.chunks:
         steps.load(settings, plan, chunk_no)
-    error = _cancel_mid_build(dsn, plan["shadow"], lambda: steps.finalize(settings, plan))
+    error = _cancel_mid_build(dsn, plan.shadow, lambda: steps.finalize(settings, plan))
     assert isinstance(error, psycopg.errors.QueryCanceled), error
     assert _invalid(dsn) == set()
     with psycopg.connect(dsn, autocommit=True) as conn:
         indexes = conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass",
-                               (sql.Identifier(SCHEMA, plan["shadow"]).as_string(conn),)).fetchall()
+                               (sql.Identifier(SCHEMA, plan.shadow).as_string(conn),)).fetchall()
         status = conn.execute("SELECT status, error FROM vectorops.migration_runs WHERE attempt_id = %s",
-                              (plan["attempt_id"],)).fetchone()
-    assert [i[0].split(".")[-1].strip('"') for i in indexes] == [f"{plan['shadow']}_pkey"]
+                              (plan.attempt_id,)).fetchone()
+    assert [i[0].split(".")[-1].strip('"') for i in indexes] == [f"{plan.shadow}_pkey"]
     assert status[0] == "failed" and "QueryCanceled" in status[1]
 
     (summary,) = migrate_in_process(settings, {"chroma_path": str(store), "collections": [BUILD],
                                                "target_schema": SCHEMA}, "cancelled-build")
-    assert summary["attempt_id"] == plan["attempt_id"] and summary["index"] == "hnsw"
+    assert summary["attempt_id"] == plan.attempt_id and summary["index"] == "hnsw"
     assert chroma_digest(store, BUILD) == pg_digest(dsn, SCHEMA, table_name_for(BUILD))
     assert _invalid(dsn) == set()
     with executor.connect(settings) as conn:

@@ -179,7 +179,7 @@ def test_a_table_appearing_before_promotion_stops_it(settings: Any, dsn: str, st
         {"chroma_path": str(store), "collections": ["docs"], "target_schema": schema}, settings)
     try:
         plan = steps.prepare(settings, request, "docs", "foreign-late")
-        for chunk_no in plan["chunks"]:
+        for chunk_no in plan.chunks:
             steps.load(settings, plan, chunk_no)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(schema, "docs")))
@@ -191,7 +191,7 @@ def test_a_table_appearing_before_promotion_stops_it(settings: Any, dsn: str, st
                 sql.Identifier(schema, "docs"))).fetchone()[0] == [7]
             assert conn.execute("SELECT to_regclass(%s)", (f"{schema}.docs__prev",)).fetchone()[0] is None
             assert conn.execute("SELECT status FROM vectorops.migration_runs WHERE attempt_id = %s",
-                                (plan["attempt_id"],)).fetchone()[0] == "failed"
+                                (plan.attempt_id,)).fetchone()[0] == "failed"
     finally:
         forget_collection(dsn, "docs", schema)
 

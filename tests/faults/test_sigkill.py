@@ -63,8 +63,8 @@ from vectorops.load import indexing
 from vectorops.migration import claims
 dsn, schema, table = sys.argv[1:]
 with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, "sigkill-build"):
-    indexing.build_hnsw(conn, schema=schema, table=table, index_name=table + "_hnsw", space="l2", dimensions=32,
-                        rows=20000, m=16, ef_construction=400, cap_mb=256)
+    indexing.build_hnsw(conn, indexing.HnswSpec(schema=schema, table=table, index_name=table + "_hnsw", space="l2",
+                                                dimensions=32, rows=20000, m=16, ef_construction=400, cap_mb=256))
 """
 
 
@@ -122,7 +122,7 @@ def test_the_watch_catches_a_ledger_ahead_of_the_data(tmp_path: Path, dsn: str, 
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("""UPDATE vectorops.migration_chunks SET status = 'done', loaded_count = row_count
-                            WHERE attempt_id = %s""", (plan["attempt_id"],))
+                            WHERE attempt_id = %s""", (plan.attempt_id,))
             conn.execute(sql.SQL("CREATE TABLE {} (id text, embedding vector(4))").format(
                 sql.Identifier(schema, "sigkill_ledger")))
         watch = Watch()
@@ -132,5 +132,5 @@ def test_the_watch_catches_a_ledger_ahead_of_the_data(tmp_path: Path, dsn: str, 
         assert watch.live_errors == ["the live table answered 0 rows instead of 5"]
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (plan["attempt_id"],))
+            conn.execute("DELETE FROM vectorops.migration_source_ids WHERE attempt_id = %s", (plan.attempt_id,))
         forget_collection(dsn, name, schema)

@@ -192,7 +192,7 @@ def test_a_write_between_staging_and_loading_fails_the_load_clearly(settings: An
     for i in range(SYNC):  # enough writes for Chroma to rewrite the segment files
         collection.add(ids=[f"late-{i}"], embeddings=rng.standard_normal((1, 12), dtype=np.float32))
     with pytest.raises(source.SourceError, match="'files-changing' changed during the migration"):
-        steps.load(settings, plan, plan["chunks"][0])
+        steps.load(settings, plan, plan.chunks[0])
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])

@@ -172,7 +172,7 @@ def _migrate(settings: Any, params: dict[str, Any], run_id: str) -> list[dict[st
     for name in migration_request.select_collections(request):
         plan = steps.prepare(settings, request, name, run_id)
         xcom.append(plan)
-        for chunk_no in plan["chunks"]:
+        for chunk_no in plan.chunks:
             xcom.append(steps.load(settings, plan, chunk_no))
         summaries.append(steps.finalize(settings, plan))
     xcom.extend(summaries)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,11 @@ def test_second_run_is_refused_while_the_first_is_alive_and_takes_over_after_it_
             steps.prepare(settings, request, name, "run-B")
     # run A's process is gone (its owner token is released): run B adopts A's attempt and finishes it
     second_plan = steps.prepare(settings, request, name, "run-B")
-    assert second_plan["attempt_id"] == first_plan["attempt_id"]
-    assert second_plan["resumed_from_run"] == "run-A"
+    assert second_plan.attempt_id == first_plan.attempt_id
+    assert second_plan.resumed_from_run == "run-A"
     with pytest.raises(claims.CollectionBusy, match="no longer claimed"):
-        steps.load(settings, {**first_plan, "attempt_id": "deadbeef"}, 0)
-    for chunk_no in second_plan["chunks"]:
+        steps.load(settings, dataclasses.replace(first_plan, attempt_id="deadbeef"), 0)
+    for chunk_no in second_plan.chunks:
         steps.load(settings, second_plan, chunk_no)
     steps.finalize(settings, second_plan)
     assert chroma_digest(path, name) == pg_digest(dsn, "concurrent", table_name_for(name))
@@ -57,7 +58,7 @@ def test_an_airflow_claim_blocks_until_its_heartbeat_goes_stale(store: tuple[Pat
         conn.execute("""UPDATE vectorops.migration_runs SET heartbeat_at = now() - interval '1 hour'
                         WHERE run_id = 'airflow-run-1'""")
     plan = steps.prepare(settings, request, name, "airflow-run-2")
-    assert plan["resumed_from_run"] == "airflow-run-1"
+    assert plan.resumed_from_run == "airflow-run-1"
 
 
 def test_a_writer_holding_the_live_lock_keeps_even_a_stale_claim(store: tuple[Path, str], settings: Any,

@@ -113,11 +113,11 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
     registry_before = registry_row(dsn, "gate-blocked")
     request = migration_request.request_from_params(params, settings)
     plan = steps.prepare(settings, request, "gate-blocked", "gate-second")
-    for chunk_no in plan["chunks"]:
+    for chunk_no in plan.chunks:
         steps.load(settings, plan, chunk_no)
     with psycopg.connect(dsn, autocommit=True) as conn:  # a loader bug, simulated: one document altered
         conn.execute(sql.SQL("UPDATE {} SET document = 'not what the source says' WHERE id = 'r-010'").format(
-            sql.Identifier(SCHEMA, plan["shadow"])))
+            sql.Identifier(SCHEMA, plan.shadow)))
     with pytest.raises(quality_gate.ValidationFailed, match="checksum_matches_source") as failure:
         steps.finalize(settings, plan)
     assert failure.value.report.stage == "gate"
@@ -129,9 +129,9 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
     assert after["last_run_id"] == registry_before["last_run_id"] == "gate-first"
     with psycopg.connect(dsn) as conn:
         status = conn.execute("SELECT status, error FROM vectorops.migration_runs WHERE attempt_id = %s",
-                              (plan["attempt_id"],)).fetchone()
+                              (plan.attempt_id,)).fetchone()
         shadow_exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                     (f"{SCHEMA}.{plan['shadow']}",)).fetchone()[0]
+                                     (f"{SCHEMA}.{plan.shadow}",)).fetchone()[0]
     assert status[0] == "rejected" and "checksum_matches_source" in status[1]
     assert shadow_exists  # kept for inspection; the live table is untouched
     assert _results(dsn, "gate-blocked", "gate")["checksum_matches_source"] is False
@@ -146,16 +146,16 @@ def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, set
     params = {"chroma_path": str(store), "collections": ["wrongly-quarantined"], "target_schema": SCHEMA}
     request = migration_request.request_from_params(params, settings)
     plan = steps.prepare(settings, request, "wrongly-quarantined", "gate-quarantine")
-    for chunk_no in plan["chunks"]:
+    for chunk_no in plan.chunks:
         steps.load(settings, plan, chunk_no)
     with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():  # a loader bug, simulated
-        conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'r-020'").format(sql.Identifier(SCHEMA, plan["shadow"])))
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'r-020'").format(sql.Identifier(SCHEMA, plan.shadow)))
         conn.execute("""INSERT INTO vectorops.quarantine (collection, record_id, reason, payload, attempt_id)
                         VALUES ('wrongly-quarantined', 'r-020', 'made up', %s, %s)""",
-                     (quarantine_payload(SourceRecord("r-020", None, None, None, None)), plan["attempt_id"]))
+                     (quarantine_payload(SourceRecord("r-020", None, None, None, None)), plan.attempt_id))
         conn.execute("""UPDATE vectorops.migration_chunks SET loaded_count = loaded_count - 1,
                             quarantined_count = quarantined_count + 1
-                        WHERE attempt_id = %s AND chunk_no = 0""", (plan["attempt_id"],))
+                        WHERE attempt_id = %s AND chunk_no = 0""", (plan.attempt_id,))
     with pytest.raises(quality_gate.ValidationFailed, match="quarantine_justified") as failure:
         steps.finalize(settings, plan)
     observed = next(f["observed"] for f in failure.value.failed_expectations

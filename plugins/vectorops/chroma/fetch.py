@@ -161,7 +161,7 @@ def read_failure(spec: SourceSpec, name: CollectionRef | str, files: files_reade
 
 
 def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp: str | None,
-                 batches: Iterable[tuple[list[str], list[int] | None]]) -> Iterator[RecordBatch]:
+                 batches: Iterable[tuple[list[str], list[int | None] | None]]) -> Iterator[RecordBatch]:
     """Fetch staged batches of ids, one batch ahead of the consumer.
 
     :param stamp: the files' stamp when the ids were staged from them (their positions are then given), or
@@ -183,9 +183,10 @@ def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp:
         raise read_failure(spec, name, files, stamp, exc) from None
     with reader:
 
-        def read(batch: tuple[list[str], list[int] | None]) -> RecordBatch:
-            ids, positions = batch
-            if positions is None or len(positions) != len(ids) or any(p is None for p in positions):
+        def read(batch: tuple[list[str], list[int | None] | None]) -> RecordBatch:
+            ids, staged = batch
+            positions = [p for p in staged if p is not None] if staged is not None else []
+            if staged is None or len(staged) != len(ids) or len(positions) != len(ids):
                 raise changed_error(name, "an id was staged without its position in the files")
             try:
                 documents, metadatas, uris = reader.fields(ids)

@@ -32,6 +32,32 @@ class IndexBuild:
     notices: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class HnswSpec:
+    """What an HNSW build needs: where, the Chroma space and parameters, and what sizes its memory.
+
+    :param schema: the table's schema.
+    :param table: the table.
+    :param index_name: the index (a leftover of that name is replaced).
+    :param space: the Chroma space (``l2``, ``cosine``, ``ip``), which picks the opclass.
+    :param dimensions: the vectors' length; ``None`` when unknown (an empty collection).
+    :param rows: the table's rows, to size ``maintenance_work_mem``.
+    :param m: HNSW ``m``.
+    :param ef_construction: HNSW ``ef_construction``.
+    :param cap_mb: the most ``maintenance_work_mem`` the build may take.
+    """
+
+    schema: str
+    table: str
+    index_name: str
+    space: str
+    dimensions: int | None
+    rows: int
+    m: int
+    ef_construction: int
+    cap_mb: int
+
+
 def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
     """Estimated in-memory HNSW graph size in MB: the vectors plus neighbour lists of every layer."""
     per_element = (8 + 4 * dimensions) + (2 * m) * 10 + (m * 10) // 4 + 120
@@ -43,14 +69,18 @@ def maintenance_mem_mb(rows: int, dimensions: int, m: int, cap_mb: int) -> int:
     return min(cap_mb, max(64, estimate_hnsw_mb(rows, dimensions, m)))
 
 
-def build_hnsw(conn: psycopg.Connection, *, schema: str, table: str, index_name: str, space: str,
-               dimensions: int | None, rows: int, m: int, ef_construction: int, cap_mb: int) -> IndexBuild:
-    """Build the HNSW index on ``schema.table`` (replacing a leftover of the same name), then ANALYZE.
+def build_hnsw(conn: psycopg.Connection, spec: HnswSpec) -> IndexBuild:
+    """Build the HNSW index on ``spec.schema.spec.table`` (replacing a leftover of the same name), then ANALYZE.
 
     Above 2,000 dimensions the index is on ``embedding::halfvec(d)``; above 4,000 no index is built
     and a warning says so. With unknown dimensions (an empty collection) the index waits for data.
     Runs in autocommit mode so that the build is one statement and the session settings stay local.
+
+    :param conn: an autocommit connection.
+    :param spec: the table, the index and its parameters.
     """
+    schema, table, index_name, space, dimensions = spec.schema, spec.table, spec.index_name, spec.space, spec.dimensions
+    rows, m, ef_construction, cap_mb = spec.rows, spec.m, spec.ef_construction, spec.cap_mb
     target = sql.Identifier(schema, table)
     if dimensions is None or dimensions > HALFVEC_INDEX_MAX_DIMS:
         log.warning("table %s.%s: no HNSW index (%s)", schema, table,

@@ -17,6 +17,7 @@ from vectorops.chroma import fetch, source
 from vectorops.embedding import policy
 from vectorops.load import copy, quarantine
 from vectorops.migration import ledger, recovery
+from vectorops.migration.plan import CollectionPlan
 from vectorops.records import embedding_matrix
 
 log = logging.getLogger(__name__)
@@ -38,27 +39,20 @@ class ChunkResult:
     encode_seconds: float = 0.0
 
 
-def copy_chunk(conn: psycopg.Connection, *, spec: source.SourceSpec, collection: str, attempt_id: str,
-               run_id: str, schema: str, shadow: str, chunk_no: int, plan: policy.EmbeddingPlan, space: str,
-               fetch_batch: int) -> ChunkResult:
+def copy_chunk(conn: psycopg.Connection, plan: CollectionPlan, chunk_no: int, *, fetch_batch: int) -> ChunkResult:
     """Load one chunk in one transaction: COPY its storable rows, quarantine the rest, mark it done.
 
-    Vectors are copied or re-embedded as ``plan`` says. Must be called inside a transaction; nothing is
-    visible (and the chunk is not done) until it commits.
+    Vectors are copied or re-embedded as the plan's embedding plan says. Must be called inside a transaction;
+    nothing is visible (and the chunk is not done) until it commits.
 
     :param conn: the connection, inside the chunk's transaction.
-    :param spec: the source.
-    :param collection: the collection's key.
-    :param attempt_id: the attempt.
-    :param run_id: the run, recorded with quarantined records.
-    :param schema: the shadow table's schema.
-    :param shadow: the shadow table.
+    :param plan: the collection's plan (source, attempt, run, shadow table, embedding plan, space).
     :param chunk_no: the chunk.
-    :param plan: the collection's embedding plan.
-    :param space: the collection's distance space.
     :param fetch_batch: records per fetch from the source.
     """
     started = time.perf_counter()
+    collection, attempt_id, schema, shadow = plan.collection, plan.attempt_id, plan.schema, plan.shadow
+    space = plan.info.space
     recovery.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema, shadow=shadow)
     chunk = ledger.lock_chunk(conn, attempt_id, chunk_no)
     if chunk is None:
@@ -71,11 +65,11 @@ def copy_chunk(conn: psycopg.Connection, *, spec: source.SourceSpec, collection:
         raise RuntimeError(f"collection {collection!r}: chunk {chunk_no} expects {chunk.row_count} ids, "
                            f"staged {len(ids)}")
     tally = copy.Tally()
-    progress = None if plan.mode == policy.COPY else (
+    progress = None if plan.embedding.mode == policy.COPY else (
         lambda read: _log_progress(collection, chunk_no, read, len(ids), started, tally))
-    batches = fetch.fetch_staged(spec, collection, space, stamp, _batches(ids, positions, fetch_batch))
-    quarantined = write_fetched(conn, schema, shadow, batches, plan, space, tally, progress)
-    quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=run_id, entries=quarantined)
+    batches = fetch.fetch_staged(plan.source, collection, space, stamp, _batches(ids, positions, fetch_batch))
+    quarantined = write_fetched(conn, schema, shadow, batches, plan.embedding, space, tally, progress)
+    quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=plan.run_id, entries=quarantined)
     seconds = time.perf_counter() - started
     ledger.finish_chunk(conn, attempt_id, chunk_no, loaded=tally.loaded, quarantined=len(quarantined),
                         seconds=seconds, reembedded=tally.reembedded, kept=tally.kept, metadata=tally.metadata_rows)

@@ -9,16 +9,24 @@ from vectorops.chroma import fetch, source
 from vectorops.config import Settings, machine_memory_mb
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
+from vectorops.errors import RequestError
 from vectorops.load import indexing
 from vectorops.migration.request import MigrationRequest
 from vectorops.naming import table_name_for
 
 
 def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str) -> dict[str, Any]:
-    """What a migration of ``collection`` would do, without writing anything anywhere."""
+    """What a migration of ``collection`` would do, without writing anything anywhere.
+
+    :raises RequestError: when the request's ``reembed`` cannot apply to the collection (no documents to embed).
+    """
     info = source.describe(request.source, collection)
     has_documents = fetch.has_documents(request.source, collection, info.space)
-    plan = policy.plan_embedding(request.reembed, info, has_documents)
+    try:
+        plan = policy.plan_embedding(request.reembed, info, has_documents)
+    except ValueError as exc:
+        # policy raises the builtin for a reembed mode this collection cannot take: a refusal of the request
+        raise RequestError(str(exc)) from exc
     sampled = text_bytes = 0
     for batch in fetch.iter_records(request.source, collection, info.space, page=500, limit=500):
         sampled += len(batch.ids)

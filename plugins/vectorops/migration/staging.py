@@ -16,6 +16,7 @@ import psycopg
 from vectorops import failpoints
 from vectorops.chroma import fetch, locate, source
 from vectorops.chroma.files import reader
+from vectorops.errors import FilesUnreadable
 from vectorops.load import quarantine, unkeyable_ids
 from vectorops.migration import ledger
 
@@ -46,7 +47,7 @@ def stage_ids(conn: psycopg.Connection, spec: source.SourceSpec, collection: str
         try:
             with conn.transaction():
                 return _stage_from_files(conn, files, attempt_id)
-        except reader.FilesUnreadable as exc:
+        except FilesUnreadable as exc:
             # the layout was recognised, so Chroma's API would read the same inconsistent files
             raise fetch.read_failure(spec, collection, files, files.stamp, exc) from None
     ledger.clear_staging(conn, attempt_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -22,9 +21,11 @@ from vectorops.db import ownership, runtime
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
-from vectorops.errors import IncompleteMigration, SourceError
+from vectorops.errors import IncompleteMigration, SourceError, ValidationFailed
 from vectorops.load import indexing, shadow, unlogged
+from vectorops.load.indexing import HnswSpec
 from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
+from vectorops.migration.plan import ChunkJob, CollectionPlan
 from vectorops.migration.request import MigrationRequest
 from vectorops.migration.target import check_target, collection_key_for
 from vectorops.naming import table_name_for
@@ -60,10 +61,14 @@ def preflight(settings: Settings, request: MigrationRequest, labels: list[str]) 
                 ownership.require_schema_ours_or_absent(conn, request.target_schema)
 
 
-def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> dict[str, Any]:
+def prepare(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> CollectionPlan:
     """Claim the collection, create its shadow table, stage its ids and plan its chunks.
 
-    :return: the collection plan (JSON-friendly) that ``load`` and ``finalize`` take.
+    :param settings: the platform settings.
+    :param request: the validated request.
+    :param collection: the collection's label.
+    :param run_id: the run preparing it.
+    :return: the collection plan that ``load`` and ``finalize`` take.
     """
     started = time.perf_counter()
     info = chroma_source.describe(request.source, collection)
@@ -122,82 +127,85 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
              collection, request.target_schema, table, info.count, info.dimensions, embedding_plan.dimensions,
              info.space, embedding_plan.mode, embedding_plan.reason, len(chunk_nos),
              attempt.attempt_id, f" (resumed from run {attempt.adopted_from_run})" if attempt.adopted_from_run else "")
-    return {
-        "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
-        "reader": info.reader, "run_id": run_id, "attempt_id": attempt.attempt_id,
-        "schema": request.target_schema, "table": table, "shadow": attempt.shadow_table,
-        "source": asdict(request.source), "batch_size": request.batch_size, "info": asdict(info),
-        "previous_table": request.previous_table,
-        "embedding": asdict(embedding_plan), "chunks": chunk_nos, "resumed_from_run": attempt.adopted_from_run,
-    }
+    return CollectionPlan(
+        collection=collection, run_id=run_id, attempt_id=attempt.attempt_id, schema=request.target_schema,
+        table=table, shadow=attempt.shadow_table, source=request.source, batch_size=request.batch_size, info=info,
+        embedding=embedding_plan, chunks=tuple(chunk_nos), previous_table=request.previous_table,
+        resumed_from_run=attempt.adopted_from_run)
 
 
-def chunk_tasks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Flatten collection plans into one mapped-task argument per chunk."""
-    return [{"plan": plan, "chunk_no": chunk_no} for plan in plans for chunk_no in plan["chunks"]]
+def chunk_tasks(plans: list[CollectionPlan]) -> list[ChunkJob]:
+    """Flatten collection plans into one mapped-task argument per chunk.
+
+    :param plans: the collection plans.
+    """
+    return [ChunkJob(plan, chunk_no) for plan in plans for chunk_no in plan.chunks]
 
 
-def load(settings: Settings, plan: Mapping[str, Any], chunk_no: int) -> dict[str, Any]:
-    """Load one chunk of a planned collection (skipped when it already committed)."""
+def load(settings: Settings, plan: CollectionPlan, chunk_no: int) -> dict[str, Any]:
+    """Load one chunk of a planned collection (skipped when it already committed).
+
+    :param settings: the platform settings.
+    :param plan: the collection's plan.
+    :param chunk_no: the chunk.
+    :return: the :class:`~vectorops.migration.chunk_load.ChunkResult` as a dict.
+    """
     dsn = runtime.start(settings)  # prepare already bootstrapped the schema
-    source = SourceSpec(**plan["source"])
-    fetch_batch = chroma_source.max_batch(source, int(plan["batch_size"]), plan["collection"])
-    with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan["collection"]):
+    fetch_batch = chroma_source.max_batch(plan.source, plan.batch_size, plan.collection)
+    with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, plan.collection):
         try:
             with conn.transaction():
-                claims.verify_owner(conn, plan["collection"], plan["attempt_id"])
-                result = chunk_load.copy_chunk(
-                    conn, spec=source, collection=plan["collection"], attempt_id=plan["attempt_id"],
-                    run_id=plan["run_id"], schema=plan["schema"], shadow=plan["shadow"], chunk_no=chunk_no,
-                    plan=policy.EmbeddingPlan(**plan["embedding"]), space=plan["info"]["space"],
-                    fetch_batch=fetch_batch)
+                claims.verify_owner(conn, plan.collection, plan.attempt_id)
+                result = chunk_load.copy_chunk(conn, plan, chunk_no, fetch_batch=fetch_batch)
         except claims.CollectionBusy:
             raise
         except Exception as exc:
-            record_failure(settings, plan["attempt_id"], exc)
+            record_failure(settings, plan.attempt_id, exc)
             raise
     if result.skipped:
-        log.info("collection %r chunk %s: already loaded, skipped", plan["collection"], chunk_no)
+        log.info("collection %r chunk %s: already loaded, skipped", plan.collection, chunk_no)
     else:
         log.info("collection %r chunk %s: read %s, loaded %s, quarantined %s in %.2fs (%.0f rows/s)%s",
-                 plan["collection"], chunk_no, result.read, result.loaded, result.quarantined, result.seconds,
+                 plan.collection, chunk_no, result.read, result.loaded, result.quarantined, result.seconds,
                  result.read / result.seconds if result.seconds else 0.0,
                  f"; re-embedded {result.reembedded} ({result.reembedded / result.encode_seconds:.0f} sentences/s), "
                  f"kept {result.kept_vectors} old vector(s)" if result.encode_seconds else "")
     return asdict(result)
 
 
-def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
+def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
     """Check the counts, add the primary key, build the index, ANALYZE and promote.
 
+    :param settings: the platform settings.
+    :param plan: the collection's plan.
+    :return: the collection's summary.
     :raises IncompleteMigration: when a chunk is missing or the counts do not add up; nothing is promoted.
     """
     started = time.perf_counter()
     dsn = runtime.start(settings)  # prepare already bootstrapped the schema
-    collection, attempt_id = plan["collection"], plan["attempt_id"]
-    schema, shadow_table, table = plan["schema"], plan["shadow"], plan["table"]
-    info = chroma_source.CollectionInfo(**plan["info"])
-    embedding_plan = policy.EmbeddingPlan(**plan["embedding"])
+    collection, attempt_id = plan.collection, plan.attempt_id
+    schema, shadow_table, table = plan.schema, plan.shadow, plan.table
+    info, embedding_plan = plan.info, plan.embedding
     with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)
             with conn.transaction():
                 recovery.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
                                        shadow=shadow_table)
-            counts = _verified_counts(conn, plan, info)
+            counts = _verified_counts(conn, plan)
             logged_seconds = unlogged.make_logged(conn, schema, shadow_table)
             if logged_seconds is not None:
                 log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow_table,
                          logged_seconds)
             shadow.add_primary_key(conn, schema, shadow_table)
             validated = time.perf_counter()
-            report = gate.gate(settings, conn, plan=dict(plan), counts=counts, metadata_rows=counts["metadata"],
+            report = gate.gate(settings, conn, plan=plan, counts=counts, metadata_rows=counts["metadata"],
                                   kept_vectors=counts["kept"])
             ledger.set_validate_seconds(conn, attempt_id, time.perf_counter() - validated)
-            build = indexing.build_hnsw(conn, schema=schema, table=shadow_table, index_name=f"{shadow_table}_hnsw",
-                                        space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"],
-                                        m=info.hnsw_m, ef_construction=info.hnsw_ef_construction,
-                                        cap_mb=settings.max_maintenance_work_mem_mb)
+            build = indexing.build_hnsw(conn, HnswSpec(
+                schema=schema, table=shadow_table, index_name=f"{shadow_table}_hnsw", space=info.space,
+                dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=info.hnsw_m,
+                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb))
             prepare_seconds, load_seconds = ledger.working_seconds(conn, attempt_id)
             finalize_seconds = time.perf_counter() - started
             ledger.set_finalize_seconds(conn, attempt_id, build.seconds, finalize_seconds)
@@ -219,14 +227,14 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
                                   "index_name": f"{table}_hnsw" if build.index_name else None,
                                   "index_method": build.method, "hnsw_m": info.hnsw_m,
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
-                                  "hnsw_ef_search": info.hnsw_ef_search, "source_uri": SourceSpec(**plan["source"]).uri,
-                                  "source_collection_id": info.collection_id, "run_id": plan["run_id"],
+                                  "hnsw_ef_search": info.hnsw_ef_search, "source_uri": plan.source.uri,
+                                  "source_collection_id": info.collection_id, "run_id": plan.run_id,
                                   "attempt_id": attempt_id, "rows_per_s": rows_per_s},
-                              previous_table=plan.get("previous_table", "refuse"))
+                              previous_table=plan.previous_table)
             quarantined_ids = ledger.quarantined_ids(conn, attempt_id, limit=20)
         except claims.CollectionBusy:
             raise
-        except gate.ValidationFailed as exc:
+        except ValidationFailed as exc:
             _reject(conn, collection, attempt_id, exc)
             raise
         except Exception as exc:
@@ -240,7 +248,7 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
         "reembedded": counts["reembedded"], "validation": "passed", "index": build.method,
         "load_seconds": round(load_seconds, 3),
         "index_seconds": round(build.seconds, 3), "rows_per_s": round(rows_per_s or 0.0, 1),
-        "attempt_id": attempt_id, "run_id": plan["run_id"],
+        "attempt_id": attempt_id, "run_id": plan.run_id,
     }
     log.info("collection %r promoted to %s: read %s, loaded %s, quarantined %s%s; %s dims, %s; %.0f rows/s",
              collection, summary["table"], summary["read"], summary["loaded"], summary["quarantined"],
@@ -249,14 +257,15 @@ def finalize(settings: Settings, plan: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.CollectionInfo) -> dict[str, int]:
-    totals = ledger.chunk_totals(conn, plan["attempt_id"])
-    unkeyable = ledger.unkeyable_count(conn, plan["attempt_id"])
-    collection = plan["collection"]
+def _verified_counts(conn: Any, plan: CollectionPlan) -> dict[str, int]:
+    info = plan.info
+    totals = ledger.chunk_totals(conn, plan.attempt_id)
+    unkeyable = ledger.unkeyable_count(conn, plan.attempt_id)
+    collection = plan.collection
     if totals.pending:
         raise IncompleteMigration(f"collection {collection!r}: {totals.pending} chunk(s) of attempt "
-                                  f"{plan['attempt_id']} are not loaded; rerun the migration to resume")
-    in_table = shadow.row_count(conn, plan["schema"], plan["shadow"])
+                                  f"{plan.attempt_id} are not loaded; rerun the migration to resume")
+    in_table = shadow.row_count(conn, plan.schema, plan.shadow)
     loaded, quarantined, planned = totals.loaded, totals.quarantined, totals.planned
     if in_table != loaded or loaded + quarantined != planned or planned + unkeyable != info.count:
         raise IncompleteMigration(
@@ -267,7 +276,7 @@ def _verified_counts(conn: Any, plan: Mapping[str, Any], info: chroma_source.Col
             "reembedded": totals.reembedded, "kept": totals.kept, "metadata": totals.metadata}
 
 
-def _reject(conn: Any, collection: str, attempt_id: str, error: gate.ValidationFailed) -> None:
+def _reject(conn: Any, collection: str, attempt_id: str, error: ValidationFailed) -> None:
     """A shadow table that failed validation: keep it for inspection, never resume it, release the claim."""
     with conn.transaction():
         ledger.mark_rejected(conn, attempt_id, str(error))

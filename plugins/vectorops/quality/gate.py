@@ -19,12 +19,12 @@ import psycopg
 from psycopg import sql
 
 from vectorops import samples
-from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
+from vectorops.migration.plan import CollectionPlan
 from vectorops.quality import parity, sampling
 from vectorops.quality.exact_search import ExactTopK
 from vectorops.quality.suites import ExpectationOutcome, TableSuiteSpec, run_table_suite
@@ -87,7 +87,7 @@ def store_report(conn: psycopg.Connection, report: ValidationReport) -> None:
              for o in report.outcomes])
 
 
-def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], counts: dict[str, int],
+def gate(settings: Settings, conn: psycopg.Connection, *, plan: CollectionPlan, counts: dict[str, int],
          metadata_rows: int, kept_vectors: int) -> ValidationReport:
     """Validate a loaded shadow table before promotion.
 
@@ -98,11 +98,9 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
     :raises ValidationFailed: when any expectation fails (the results are stored first).
     """
     started = time.perf_counter()
-    embedding_plan = policy.EmbeddingPlan(**plan["embedding"])
-    space = plan["info"]["space"]
-    schema, shadow = plan["schema"], plan["shadow"]
-    report = ValidationReport(uuid.uuid4().hex, "gate", plan["collection"], schema, shadow, plan["run_id"],
-                              plan["attempt_id"])
+    embedding_plan, space = plan.embedding, plan.info.space
+    schema, shadow = plan.schema, plan.shadow
+    report = ValidationReport(uuid.uuid4().hex, "gate", plan.collection, schema, shadow, plan.run_id, plan.attempt_id)
     spec = TableSuiteSpec(
         schema=schema, table=shadow, expected_rows=counts["source"] - counts["quarantined"],
         dimensions=int(embedding_plan.dimensions or 0), space=space,
@@ -113,27 +111,24 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: dict[str, Any], 
         "vectorops.parity"))
     # the GX suite is SQL-bound and the parity pass Chroma-bound: run them side by side
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suite") as pool:
-        suite = pool.submit(_suite, settings, runtime.dsn(settings), spec, f"gate-{plan['attempt_id']}") if (
+        suite = pool.submit(_suite, settings, runtime.dsn(settings), spec, f"gate-{plan.attempt_id}") if (
             embedding_plan.dimensions is not None) else None
-        source = SourceSpec(**plan["source"])
-        common = {"spec": source, "collection": plan["collection"], "schema": schema, "table": shadow,
-                  "plan": embedding_plan, "space": space}
+        source = plan.source
         ids = samples.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
         query_ids, queries = samples.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
         source_top_k = ExactTopK(queries, space) if embedding_plan.mode != policy.COLLECTION and query_ids else None
         checks, report.baseline_sha256, differ = parity.checksum_parity(
-            conn, attempt_id=plan["attempt_id"], fetch_batch=min(int(plan["batch_size"]), 5000),
-            source_top_k=source_top_k, **common)
+            conn, plan, fetch_batch=min(plan.batch_size, 5000), source_top_k=source_top_k)
         asked = sampling.neighbours_to_ask(differ) if embedding_plan.mode != policy.COLLECTION else 0
         asking = time.perf_counter()
-        batch, neighbours = sampling.ask_chroma(source, plan["collection"], ids, queries, asked)
+        batch, neighbours = sampling.ask_chroma(source, plan.collection, ids, queries, asked)
         log.info("collection %r: asked Chroma for %s sample record(s) and %s neighbour(s) of %s queries in %.2fs",
-                 plan["collection"], len(ids), asked, len(queries), time.perf_counter() - asking)
-        checks += sampling.sample_equality(conn, ids=ids, seed=settings.validation_seed, batch=batch, **common)
+                 plan.collection, len(ids), asked, len(queries), time.perf_counter() - asking)
+        checks += sampling.sample_equality(conn, plan, ids=ids, seed=settings.validation_seed, batch=batch)
         checks.append(sampling.top10_overlap(
-            conn, query_ids=query_ids, queries=queries,
+            conn, plan, query_ids=query_ids, queries=queries,
             source_exact=source_top_k.result() if source_top_k else None, differ=differ, neighbours=neighbours,
-            min_overlap=settings.min_top10_overlap, **common))
+            min_overlap=settings.min_top10_overlap))
         if suite is not None:
             report.outcomes += suite.result()
     report.outcomes += checks

@@ -23,6 +23,7 @@ from vectorops.embedding import policy
 from vectorops.embedding.policy import EmbeddingPlan
 from vectorops.errors import UnstorableValue
 from vectorops.migration import ledger
+from vectorops.migration.plan import CollectionPlan
 from vectorops.quality import merge
 from vectorops.quality.canonical import REEMBEDDED, Row, canonical_metadata, row_bytes
 from vectorops.quality.exact_search import ExactTopK
@@ -85,19 +86,23 @@ def _source_rows(conn: psycopg.Connection, spec: SourceSpec, collection: str, at
                                  uri), new_vector, vector_ok and text_ok)
 
 
-def checksum_parity(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, attempt_id: str, schema: str,
-                    table: str, plan: EmbeddingPlan, space: str, fetch_batch: int,
+def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_batch: int,
                     source_top_k: ExactTopK | None = None) -> tuple[list[ExpectationOutcome], str, set[str]]:
     """Compare every row of the table with the source, by checksum and field by field.
 
     A source record missing from the table passes only when the loader quarantined it and this pass finds a
     reason too (text PostgreSQL cannot hold, or a vector the policy cannot use).
 
+    :param conn: a connection to the database of the plan's shadow table and its ledger.
+    :param plan: the collection's plan; its shadow table is compared with its source.
+    :param fetch_batch: records per fetch from the source.
     :param source_top_k: when given, every source record that should be in the table with its source vector
         is offered to it, so the source's exact top-k comes out of the same pass.
     :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), and the
         ids whose table vector differs from the source's on purpose (quarantined, or re-embedded one by one).
     """
+    spec, collection, attempt_id = plan.source, plan.collection, plan.attempt_id
+    schema, table, space, embedding = plan.schema, plan.shadow, plan.info.space, plan.embedding
     quarantined = set(ledger.quarantined_ids(conn, attempt_id))
     result = merge.Merge()
     baseline = hashlib.sha256()
@@ -105,7 +110,7 @@ def checksum_parity(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as reader:
         table_rows = iter_table_rows(reader, schema, table)
         current = next(table_rows, None)
-        for source in _source_rows(conn, spec, collection, attempt_id, plan, space, fetch_batch):
+        for source in _source_rows(conn, spec, collection, attempt_id, embedding, space, fetch_batch):
             source_row = source.row
             source_key = source_row.id.encode("utf-8", "surrogatepass")
             while current is not None and current.id.encode("utf-8") < source_key:
@@ -123,7 +128,7 @@ def checksum_parity(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
                     candidates.offer(source_row, source.new_vector)
                 continue
             baseline.update(row_bytes(current))
-            merge.compare(result, source_row, current, source.new_vector, plan)
+            merge.compare(result, source_row, current, source.new_vector, embedding)
             candidates.offer(source_row, source.new_vector)
             current = next(table_rows, None)
         while current is not None:
@@ -132,8 +137,8 @@ def checksum_parity(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
     candidates.flush()
     # ``quarantined`` also holds the ids no key could hold, which were never staged
     # (:mod:`vectorops.load.unkeyable_ids`)
-    return _outcomes(result, plan), baseline.hexdigest(), set(result.quarantined_ids) | set(result.reembedded_ids) | (
-        quarantined)
+    differ = set(result.quarantined_ids) | set(result.reembedded_ids) | quarantined
+    return _outcomes(result, embedding), baseline.hexdigest(), differ
 
 
 def _outcomes(result: merge.Merge, plan: EmbeddingPlan) -> list[ExpectationOutcome]:

@@ -17,7 +17,7 @@ from vectorops.chroma import api_child, locate, source
 from vectorops.chroma.files.versions import PYTHON
 from vectorops.chroma.source import SourceSpec
 from vectorops.embedding import model, policy
-from vectorops.embedding.policy import EmbeddingPlan
+from vectorops.migration.plan import CollectionPlan
 from vectorops.quality.canonical import canonical_metadata
 from vectorops.quality.exact_search import exact_top_k
 from vectorops.quality.parity import model_agreement
@@ -55,19 +55,24 @@ def ask_chroma(spec: SourceSpec, collection: str, ids: list[str], queries: np.nd
     return api_child.crosscheck(spec, collection, ids, queries, n_results)
 
 
-def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
-                    plan: EmbeddingPlan, space: str, ids: list[str], seed: int,
+def sample_equality(conn: psycopg.Connection, plan: CollectionPlan, *, ids: list[str], seed: int,
                     batch: source.RecordBatch | None) -> list[ExpectationOutcome]:
     """Exact equality with the source for a seeded sample of ids (re-embedded vectors: against the model).
 
+    :param conn: a connection to the database of the plan's shadow table.
+    :param plan: the collection's plan; its shadow table is checked.
+    :param ids: the sampled ids.
+    :param seed: the sample's seed, recorded with the outcome.
     :param batch: Chroma's own records for ``ids`` (:func:`ask_chroma`).
     """
+    spec, collection, schema, table, space = plan.source, plan.collection, plan.schema, plan.shadow, plan.info.space
+    embedding = plan.embedding
     if not ids or batch is None:
         return []
     stored = {r[0]: r[1:] for r in conn.execute(sql.SQL(
         """SELECT id, substr(vector_send(embedding), 5), document, metadata, uri FROM {}
            WHERE id = ANY(%s)""").format(sql.Identifier(schema, table)), (ids,))}
-    matrix, unusable = policy.source_vectors(batch.embeddings, len(batch.ids), plan, space)
+    matrix, unusable = policy.source_vectors(batch.embeddings, len(batch.ids), embedding, space)
     unequal: list[str] = []
     last_bit: list[str] = []
     model_rows: list[tuple[str, str, bytes]] = []
@@ -76,7 +81,7 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
         vector, document, metadata, uri = stored[record_id]
         chroma_document = batch.documents[i]
         if (vector is not None and chroma_document is not None
-                and policy.gets_new_vector(plan, chroma_document, unusable[i])):
+                and policy.gets_new_vector(embedding, chroma_document, unusable[i])):
             model_rows.append((record_id, chroma_document, bytes(vector)))
             vector_equal = True
         else:
@@ -96,7 +101,7 @@ def sample_equality(conn: psycopg.Connection, *, spec: SourceSpec, collection: s
         observed["cosine_last_bit"] = len(last_bit)
     outcomes = [ExpectationOutcome("sample_exact_equality", not unequal, observed, "vectorops.parity")]
     if model_rows:
-        outcomes.append(model_agreement("sample_matches_model_embedding", model_rows, plan.model))
+        outcomes.append(model_agreement("sample_matches_model_embedding", model_rows, embedding.model))
     return outcomes
 
 
@@ -132,7 +137,8 @@ def chroma_distance(space: str, query: np.ndarray, vectors: np.ndarray) -> np.nd
     if space == "l2":
         return ((v - q) ** 2).sum(axis=1)
     if space == "ip":
-        return 1.0 - v @ q
+        ip: np.ndarray = 1.0 - v @ q
+        return ip
     norms = np.linalg.norm(v, axis=1) * np.linalg.norm(q)
     with np.errstate(divide="ignore", invalid="ignore"):
         cosine = (v @ q) / norms
@@ -149,8 +155,7 @@ def _table_vectors(conn: psycopg.Connection, schema: str, table: str, ids: Colle
         sql.Identifier(schema, table)), (list(ids),))}
 
 
-def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str, schema: str, table: str,
-                  plan: EmbeddingPlan, space: str, query_ids: list[str], queries: np.ndarray,
+def top10_overlap(conn: psycopg.Connection, plan: CollectionPlan, *, query_ids: list[str], queries: np.ndarray,
                   source_exact: list[list[str]] | None, differ: set[str],
                   neighbours: tuple[list[list[str]], list[list[float]]] | None,
                   min_overlap: float = MIN_TOP10_OVERLAP) -> ExpectationOutcome:
@@ -168,19 +173,26 @@ def top10_overlap(conn: psycopg.Connection, *, spec: SourceSpec, collection: str
     space this migration resolved, so it cannot vouch for that space. Re-embedded collections compare against
     the model's embedding of the documents instead, since Chroma holds other vectors.
 
+    :param conn: a connection to the database of the plan's shadow table.
+    :param plan: the collection's plan; its shadow table is checked.
+    :param query_ids: the ids whose vectors are the queries.
+    :param queries: the query vectors.
     :param source_exact: the source's exact top-10 per query (from the checksum pass), when vectors were copied.
     :param differ: ids whose table vector differs from the source on purpose (quarantined, re-embedded).
     :param neighbours: Chroma's :func:`neighbours_to_ask` neighbours (ids, distances) of ``queries``
         (:func:`ask_chroma`).
+    :param min_overlap: the least overlap that passes.
     """
+    collection, schema, table, space = plan.collection, plan.schema, plan.shadow, plan.info.space
+    embedding = plan.embedding
     if not query_ids:
         return ExpectationOutcome("top10_overlap", True, {"queries": 0}, "vectorops.parity")
-    if plan.mode == policy.COLLECTION:
+    if embedding.mode == policy.COLLECTION:
         documents = {r[0]: r[1] for r in conn.execute(sql.SQL(
             "SELECT id, document FROM {} WHERE id = ANY(%s) AND document IS NOT NULL").format(
             sql.Identifier(schema, table)), (query_ids,))}
         chosen = [n for n, i in enumerate(query_ids) if i in documents]
-        fresh = model.encode([documents[query_ids[n]] for n in chosen], plan.model) if chosen else queries[:0]
+        fresh = model.encode([documents[query_ids[n]] for n in chosen], embedding.model) if chosen else queries[:0]
         expected = [exact_top_k(conn, schema, table, space, vector) for vector in fresh]
         found = [exact_top_k(conn, schema, table, space, queries[n]) for n in chosen]
         overlap = _overlap(expected, found)

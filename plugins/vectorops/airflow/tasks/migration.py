@@ -15,8 +15,10 @@ from vectorops.chroma.preflight import CollectionRef
 from vectorops.config import Settings
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import ETL, MONITOR
+from vectorops.errors import ValidationFailed
 from vectorops.migration import dry_run, steps
 from vectorops.migration import request as migration_request
+from vectorops.migration.plan import ChunkJob, CollectionPlan
 from vectorops.migration.summary import format_table
 from vectorops.quality import gate
 
@@ -51,7 +53,7 @@ def plan_request() -> list[str]:
         if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
             steps.preflight(settings, request, collections)
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
-    except ValueError as exc:  # SettingError and SourceError are ValueErrors too
+    except migration_request.REFUSALS as exc:
         from vectorops.airflow.run_note import set_run_note
 
         context = _context()
@@ -73,19 +75,34 @@ def plan_request() -> list[str]:
 
 
 def prepare_collection(collection: str) -> dict[str, Any]:
-    """Claim, stage and plan one collection."""
+    """Claim, stage and plan one collection.
+
+    :param collection: the collection's label.
+    :return: its :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
+    """
     _context()["collection"] = collection
     settings = settings_as(ETL)
     with no_retry_for_deterministic_errors():
-        return steps.prepare(settings, _request(settings), collection, _run_id())
+        return steps.prepare(settings, _request(settings), collection, _run_id()).to_xcom()
+
+
+def list_chunks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One :class:`~vectorops.migration.plan.ChunkJob` (as XCom) per chunk of every planned collection.
+
+    :param plans: the XCom of the ``prepare_collection`` calls that succeeded.
+    """
+    return [job.to_xcom() for job in steps.chunk_tasks([CollectionPlan.from_xcom(plan) for plan in plans])]
 
 
 def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
-    """Load one chunk of one collection."""
-    plan = chunk["plan"]
-    _context()["chunk_label"] = f"{plan['collection']} #{chunk['chunk_no']}"
+    """Load one chunk of one collection.
+
+    :param chunk: a :class:`~vectorops.migration.plan.ChunkJob` as XCom.
+    """
+    job = ChunkJob.from_xcom(chunk)
+    _context()["chunk_label"] = job.label
     with no_retry_for_deterministic_errors():
-        return steps.load(settings_as(ETL), plan, int(chunk["chunk_no"]))
+        return steps.load(settings_as(ETL), job.plan, job.chunk_no)
 
 
 def table_asset(table: str) -> Any:
@@ -115,21 +132,26 @@ def _fail_validation(report: gate.ValidationReport, event: str) -> None:
     raise alerted_failure(report.describe())
 
 
-def finalize_collection(plan: dict[str, Any], alias: Any) -> dict[str, Any]:
-    """Validate and promote one collection and emit an Asset event for its table."""
+def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
+    """Validate and promote one collection and emit an Asset event for its table.
+
+    :param xcom: the collection's :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
+    :param alias: the AssetAlias the table's Asset event is added to.
+    """
+    plan = CollectionPlan.from_xcom(xcom)
     context = _context()
-    context["collection"] = plan["collection"]
+    context["collection"] = plan.collection
     try:
         with no_retry_for_deterministic_errors():
             summary = steps.finalize(settings_as(ETL), plan)
-    except gate.ValidationFailed as exc:
+    except ValidationFailed as exc:
         assert isinstance(exc.report, gate.ValidationReport)  # the gate raises it with its own report
         _fail_validation(exc.report, "migration_gate_failed")
         raise
     context["outlet_events"][alias].add(
         table_asset(summary["table"]),
-        extra={"collection": plan["collection"], "rows": summary["loaded"], "quarantined": summary["quarantined"],
-               "run_id": plan["run_id"]})
+        extra={"collection": plan.collection, "rows": summary["loaded"], "quarantined": summary["quarantined"],
+               "run_id": plan.run_id})
     return summary
 
 
