@@ -35,6 +35,7 @@ from vectorops.airflow.connections import (
 from vectorops.config import Settings, load_settings
 from vectorops.db import runtime
 from vectorops.db.roles import LOGIN_ROLES, RESTORE, read_local_passwords
+from vectorops.db.sql_files import sql_text
 from vectorops.errors import SettingError
 from vectorops.redaction import remember_secret
 
@@ -161,12 +162,7 @@ def check_restore_login(conn: psycopg.Connection) -> None:
     :param conn: a connection made with :func:`restore_role_dsn`.
     :raises RestoreLoginRefused: one line naming the connection and what is wrong.
     """
-    row = conn.execute(
-        """SELECT session_user::text, current_user::text, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
-                  r.rolreplication,
-                  ARRAY(SELECT m.roleid::regrole::text FROM pg_catalog.pg_auth_members m WHERE m.member = r.oid
-                        ORDER BY 1)
-           FROM pg_catalog.pg_roles r WHERE r.rolname = session_user""").fetchone()
+    row = conn.execute(sql_text("roles/select_session_role")).fetchone()
     if row is None:  # not reachable: session_user always has a row
         raise RestoreLoginRefused(f"{restore_login_source()} logs in as a role pg_roles does not list")
     session, current, superuser, createrole, createdb, bypassrls, replication, member_of = row

@@ -73,9 +73,7 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
 def untracked_utility_statements(conn: psycopg.Connection) -> None:
     """Keep this transaction's ``ALTER ROLE ... PASSWORD`` (a SCRAM verifier) out of ``pg_stat_statements``, which
     ``pg_read_all_stats`` members such as ``vectorops_maint`` may read; a superuser's setting only."""
-    conn.execute("""SELECT set_config('pg_stat_statements.track_utility', 'off', true)
-                    WHERE current_setting('pg_stat_statements.track_utility', true) IS NOT NULL
-                      AND (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)""")
+    conn.execute(sql_text("roles/disable_utility_tracking"))
 
 
 def _passwords(settings: Settings, created: set[str]) -> dict[str, str]:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg import sql
 
 from vectorops.db.rows import one_value
+from vectorops.db.sql_files import sql_text
 from vectorops.errors import TargetRefused
 
 SCHEMA = "schema"
@@ -37,19 +38,11 @@ def _schema_oid(conn: psycopg.Connection, schema: str) -> int | None:
 def _recorded(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int) -> bool:
     if one_value(conn.execute("SELECT to_regclass('vectorops.owned_objects')")) is None:
         return False  # a database vectorops never prepared: nothing in it is vectorops's
-    return conn.execute(
-        """SELECT 1 FROM vectorops.owned_objects
-           WHERE kind = %s AND schema_name = %s AND object_name = %s AND object_oid = %s""",
-        (kind, schema, name, oid)).fetchone() is not None
+    return conn.execute(sql_text("ownership/select_owned_object"), (kind, schema, name, oid)).fetchone() is not None
 
 
 def _record(conn: psycopg.Connection, kind: str, schema: str, name: str, oid: int, created_by: str) -> None:
-    conn.execute(
-        """INSERT INTO vectorops.owned_objects (kind, schema_name, object_name, object_oid, created_by)
-           VALUES (%s, %s, %s, %s, %s)
-           ON CONFLICT (kind, schema_name, object_name) DO UPDATE
-           SET object_oid = EXCLUDED.object_oid, created_by = EXCLUDED.created_by, created_at = now()""",
-        (kind, schema, name, oid, created_by))
+    conn.execute(sql_text("ownership/upsert_owned_object"), (kind, schema, name, oid, created_by))
 
 
 def owns_schema(conn: psycopg.Connection, schema: str) -> bool:
@@ -98,12 +91,10 @@ def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | Non
     Tables, views, sequences, indexes and composite types share one namespace per schema: any of them blocks a
     table or index name.
     """
-    row = conn.execute("""SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE n.nspname = %s AND c.relname = %s""", (schema, name)).fetchone()
+    row = conn.execute(sql_text("ownership/select_relation_kind"), (schema, name)).fetchone()
     if row is not None:
         return _KINDS.get(row[0], "relation")
-    row = conn.execute("""SELECT 1 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-                          WHERE n.nspname = %s AND t.typname = %s""", (schema, name)).fetchone()
+    row = conn.execute(sql_text("ownership/select_type_exists"), (schema, name)).fetchone()
     return None if row is None else "type"
 
 
@@ -126,8 +117,7 @@ def require_index_name_free(conn: psycopg.Connection, schema: str, index: str, t
     kind = relation_kind(conn, schema, index)
     if kind is None:
         return
-    row = conn.execute("""SELECT t.relname FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
-                          WHERE x.indexrelid = to_regclass(%s)""",
+    row = conn.execute(sql_text("ownership/select_index_table"),
                        (sql.Identifier(schema, index).as_string(conn),)).fetchone()
     if row is None or row[0] not in tables or not owns_table(conn, schema, str(row[0])):
         raise not_ours(schema, index, kind)
@@ -181,16 +171,13 @@ def _grant_readers(conn: psycopg.Connection, target: sql.Composable, privilege: 
 
 def renamed_table(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
     """Follow a rename of a recorded table (same oid, new name)."""
-    conn.execute("DELETE FROM vectorops.owned_objects WHERE kind = 'table' AND schema_name = %s AND object_name = %s",
-                 (schema, new))
-    conn.execute("""UPDATE vectorops.owned_objects SET object_name = %s
-                    WHERE kind = 'table' AND schema_name = %s AND object_name = %s""", (new, schema, old))
+    conn.execute(sql_text("ownership/delete_owned_table"), (schema, new))
+    conn.execute(sql_text("ownership/update_renamed_table"), (new, schema, old))
 
 
 def forget_table(conn: psycopg.Connection, schema: str, table: str) -> None:
     """Drop the record of ``schema.table`` (after vectorops dropped it)."""
-    conn.execute("DELETE FROM vectorops.owned_objects WHERE kind = 'table' AND schema_name = %s AND object_name = %s",
-                 (schema, table))
+    conn.execute(sql_text("ownership/delete_owned_table"), (schema, table))
 
 
 def drop_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -234,16 +221,5 @@ def adopt_restored(conn: psycopg.Connection, schemas: list[str]) -> None:
 
     :param schemas: the schemas the restore swapped in.
     """
-    conn.execute("""UPDATE vectorops.owned_objects o SET object_oid = n.oid
-                    FROM pg_namespace n WHERE o.kind = 'schema' AND n.nspname = o.schema_name
-                      AND o.schema_name = ANY(%s)""", (schemas,))
-    conn.execute("""UPDATE vectorops.owned_objects o SET object_oid = c.oid
-                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                    WHERE o.kind = 'table' AND n.nspname = o.schema_name AND c.relname = o.object_name
-                      AND c.relkind IN ('r', 'p') AND o.schema_name = ANY(%s)""", (schemas,))
-    conn.execute("""DELETE FROM vectorops.owned_objects o WHERE o.schema_name = ANY(%s) AND NOT EXISTS (
-                        SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                        WHERE o.kind = 'table' AND n.nspname = o.schema_name AND c.relname = o.object_name
-                        UNION ALL
-                        SELECT 1 FROM pg_namespace n WHERE o.kind = 'schema' AND n.nspname = o.schema_name)""",
-                 (schemas,))
+    for name in ("update_restored_schemas", "update_restored_tables", "delete_missing_objects"):
+        conn.execute(sql_text(f"ownership/{name}"), (schemas,))
