@@ -8,12 +8,13 @@ import psycopg
 
 from vectorops.backup.manifest import Manifest, TableCheck
 from vectorops.backup.snapshot import table_check, top10
+from vectorops.db.sql_files import sql_text
 from vectorops.quality import parity
 
 
 def _exists(conn: psycopg.Connection, check: TableCheck) -> bool:
-    row = conn.execute("""SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE n.nspname = %s AND c.relname = %s""", (check.schema, check.table)).fetchone()
+    # any relation of that name, as ownership.relation_kind looks for it (types aside)
+    row = conn.execute(sql_text("ownership/select_relation_kind"), (check.schema, check.table)).fetchone()
     return row is not None
 
 

@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from vectorops.backup.manifest import CHROMA, DUMP, Manifest
 from vectorops.db.connect import connect
 from vectorops.db.rows import one_value
+from vectorops.db.sql_files import sql_text, statement
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,7 @@ def insert_running(dsn: str, backup_id: str, path: str, run_id: str | None) -> N
     :param run_id: the Airflow run (or CLI run) that takes it.
     """
     with connect(dsn, autocommit=True) as conn:
-        conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, details)
-                        VALUES (%s, 'running', %s, %s)""", (backup_id, path, Jsonb({"run_id": run_id})))
+        conn.execute(sql_text("backup/insert_backup"), (backup_id, path, Jsonb({"run_id": run_id})))
 
 
 def record_files(dsn: str, manifest: Manifest, manifest_sha256: str) -> None:
@@ -72,10 +72,7 @@ def record_files(dsn: str, manifest: Manifest, manifest_sha256: str) -> None:
     details = {"schemas": manifest.schemas, "snapshot": manifest.snapshot, "missing_tables": manifest.missing_tables,
                "server_version": manifest.server_version}
     with connect(dsn, autocommit=True) as conn:
-        conn.execute("""UPDATE vectorops.backups SET status = 'verifying', finished_at = now(), dump_bytes = %s,
-                               dump_sha256 = %s, chroma_bytes = %s, chroma_sha256 = %s, manifest_sha256 = %s,
-                               tables = %s, total_rows = %s, details = coalesce(details, '{}') || %s
-                        WHERE backup_id = %s""",
+        conn.execute(sql_text("backup/update_backup_files"),
                      (dump.bytes if dump else None, dump.sha256 if dump else None, chroma.bytes if chroma else None,
                       chroma.sha256 if chroma else None, manifest_sha256, len(manifest.vector_tables),
                       manifest.total_rows, Jsonb(details), manifest.backup_id))
@@ -96,14 +93,7 @@ def set_status(dsn: str, backup_id: str, status: str, *, error: str | None = Non
     """
     with connect(dsn, autocommit=True) as conn:
         updated = conn.execute(
-            """UPDATE vectorops.backups SET status = %(status)s,
-                      error = CASE WHEN %(status)s = 'verified' THEN NULL ELSE coalesce(%(error)s, error) END,
-                      details = coalesce(details, '{}') || %(details)s,
-                      verify_seconds = coalesce(%(seconds)s, verify_seconds),
-                      verified_at = CASE %(status)s WHEN 'verified' THEN now() WHEN 'expired' THEN verified_at
-                                    ELSE NULL END,
-                      finished_at = coalesce(finished_at, now())
-               WHERE backup_id = %(backup_id)s""",
+            sql_text("backup/update_backup_status"),
             {"status": status, "error": error, "details": Jsonb(details or {}), "seconds": verify_seconds,
              "backup_id": backup_id}).rowcount
     if not updated:
@@ -128,8 +118,7 @@ def newest_verified(dsn: str) -> BackupRow | None:
 
     :param dsn: the vectors database.
     """
-    return _one(dsn, sql.SQL("""SELECT {} FROM vectorops.backups WHERE status = 'verified'
-                                ORDER BY started_at DESC, backup_id DESC LIMIT 1""").format(_COLUMNS), ())
+    return _one(dsn, statement("backup/select_newest_verified_backup", columns=_COLUMNS), ())
 
 
 def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int | None = None) -> list[BackupRow]:
@@ -140,9 +129,7 @@ def list_backups(dsn: str, statuses: tuple[str, ...] | None = None, limit: int |
     :param limit: at most this many.
     """
     with connect(dsn, autocommit=True) as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql.SQL("""SELECT {} FROM vectorops.backups
-                                      WHERE %(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s)
-                                      ORDER BY started_at DESC, backup_id DESC LIMIT %(limit)s""").format(_COLUMNS),
+        rows = cur.execute(statement("backup/select_backups", columns=_COLUMNS),
                            {"statuses": list(statuses) if statuses else None, "limit": limit}).fetchall()
     return [BackupRow(**row) for row in rows]
 
@@ -173,18 +160,14 @@ def close_interrupted(dsn: str) -> list[str]:
     """
     closed = []
     with connect(dsn, autocommit=True) as conn:
-        candidates = conn.execute("""SELECT backup_id, status FROM vectorops.backups
-                                     WHERE status = 'running'
-                                        OR (status = 'verifying' AND details ? 'verification_started_at')""").fetchall()
+        candidates = conn.execute(sql_text("backup/select_unfinished_backups")).fetchall()
         for backup_id, status in candidates:
             key = one_value(conn.execute(_OWNER_KEY, (backup_id,)))
             if not one_value(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))):
                 continue  # its owner is alive
             try:
                 doing = "taking" if status == "running" else "verifying"
-                if conn.execute("""UPDATE vectorops.backups SET status = 'failed', error = %s, verified_at = NULL,
-                                       finished_at = coalesce(finished_at, now())
-                                   WHERE backup_id = %s AND status = %s""",
+                if conn.execute(sql_text("backup/update_backup_interrupted"),
                                 (INTERRUPTED.format(doing=doing), backup_id, status)).rowcount:
                     closed.append(backup_id)
             finally:

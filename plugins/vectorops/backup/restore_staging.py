@@ -63,10 +63,7 @@ def sweep_abandoned_staging(conn: psycopg.Connection, keep: str | None = None) -
     """
     swept: list[str] = []
     lent = False
-    others = one_value(conn.execute("""SELECT count(*) FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_database d
-                                         ON d.oid = l.database AND d.datname = current_database()
-                                       WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objsubid = 2
-                                         AND l.pid <> pg_backend_pid()""", (RESTORE_LOCK,)))
+    others = one_value(conn.execute(sql_text("backup/count_other_restores"), (RESTORE_LOCK,)))
     for name, token, note in conn.execute(sql_text("backup/select_staging_schemas"), {"role": RESTORE}).fetchall():
         if token == keep or not one_value(conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
                                                                 (RESTORE_LOCK, token_key(token)))):
@@ -100,11 +97,8 @@ def _carry_over_ledger(admin: psycopg.Connection, mine: psycopg.Connection, stag
     """Copy the rows of the target's ``vectorops.backups`` into the staged ledger ``staged.backups``: read by the
     administrative user, written by ``vectorops_restore`` (no privileged DML on a restored table)."""
     old, new = sql.Identifier(PLATFORM_SCHEMA, "backups"), sql.Identifier(staged, "backups")
-    columns = [r[0] for r in admin.execute(
-        """SELECT a.attname::text FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attribute b
-             ON b.attrelid = to_regclass(%s) AND b.attname = a.attname AND b.attnum > 0 AND NOT b.attisdropped
-           WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-           ORDER BY a.attnum""", (new.as_string(admin), old.as_string(admin)))]
+    columns = [r[0] for r in admin.execute(sql_text("backup/select_shared_columns"),
+                                           (new.as_string(admin), old.as_string(admin)))]
     if "backup_id" not in columns:
         return
     present = [r[0] for r in mine.execute(sql.SQL("SELECT backup_id FROM {}").format(new))]

@@ -65,10 +65,7 @@ def unbacked_schemas(conn: psycopg.Connection, manifest: Manifest) -> list[str]:
     if PLATFORM_SCHEMA not in manifest.schemas or one_value(conn.execute(
             "SELECT to_regclass('vectorops.owned_objects')")) is None:
         return []
-    rows = conn.execute("""SELECT o.schema_name FROM vectorops.owned_objects o
-                           JOIN pg_catalog.pg_namespace n ON n.nspname = o.schema_name AND n.oid = o.object_oid
-                           WHERE o.kind = 'schema' AND o.schema_name <> ALL(%s) ORDER BY 1""",
-                        (list(manifest.schemas),)).fetchall()
+    rows = conn.execute(sql_text("backup/select_unbacked_schemas"), (list(manifest.schemas),)).fetchall()
     return [r[0] for r in rows]
 
 
@@ -127,10 +124,7 @@ def swap(conn: psycopg.Connection, manifest: Manifest, staging: dict[str, str], 
         if present and (newer := unbacked_schemas(conn, manifest)):
             raise BackupError(f"schema(s) {', '.join(newer)} were created by vectorops after the backup and are not "
                               "in it; not replaced")
-        for schema, relation in conn.execute("""SELECT n.nspname, c.relname FROM pg_class c
-                                                JOIN pg_namespace n ON n.oid = c.relnamespace
-                                                WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                                                ORDER BY c.oid""", (present,)).fetchall():
+        for schema, relation in conn.execute(sql_text("backup/select_replaced_relations"), (present,)).fetchall():
             # held to the commit: nothing can come to depend on them between the check and the drop
             conn.execute(sql.SQL("LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE").format(
                 sql.Identifier(schema, relation)))

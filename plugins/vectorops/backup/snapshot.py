@@ -21,7 +21,7 @@ from vectorops.backup import pg_tools
 from vectorops.backup.manifest import DUMP, Manifest, TableCheck
 from vectorops.db.connect import connect
 from vectorops.db.rows import one_value
-from vectorops.db.sql_files import sql_text
+from vectorops.db.sql_files import sql_text, statement
 from vectorops.quality import exact_search, parity
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,7 @@ def fixed_query(conn: psycopg.Connection, schema: str, table: str) -> tuple[str,
     :param table: the table.
     :return: that id and embedding, or ``None`` when no row has an embedding.
     """
-    row = conn.execute(sql.SQL("""SELECT id, embedding::text FROM {} WHERE embedding IS NOT NULL
-                                  ORDER BY id COLLATE "C" LIMIT 1""").format(sql.Identifier(schema, table))).fetchone()
+    row = conn.execute(statement("backup/select_first_embedding", table=sql.Identifier(schema, table))).fetchone()
     return (row[0], [float(x) for x in json.loads(row[1])]) if row else None
 
 
