@@ -56,10 +56,7 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
     right to create anything work on a database that ``vectorops db up`` prepared.
     """
     # owned_objects came with the registry's app_written column: an older registry gets both from create_registry
-    present = one_row(conn.execute("""SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector'),
-                                     to_regclass('vectorops.collection_registry') IS NOT NULL
-                                         AND to_regclass('vectorops.owned_objects') IS NOT NULL,
-                                     to_regclass('vectorops.store_disagreements') IS NOT NULL"""))
+    present = one_row(conn.execute(sql_text("store/select_platform_parts")))
     if not all(present):
         try:
             with conn.transaction():
