@@ -43,14 +43,10 @@ def _schema_of(dsn: str, collection: str) -> str:
     :raises ValueError: when no schema or several hold it (then ``--schema`` says which).
     """
     from vectorops.db.connect import connect
-    pass
+    from vectorops.db.sql_files import sql_text
 
     with connect(dsn, autocommit=True) as conn:
-        schemas = [r[0] for r in conn.execute(
-            """SELECT DISTINCT table_schema FROM vectorops.collection_registry
-               WHERE collection_key = %(c)s OR (collection = %(c)s AND NOT EXISTS (
-                   SELECT 1 FROM vectorops.collection_registry WHERE collection_key = %(c)s))
-               ORDER BY 1""", {"c": collection})]
+        schemas = [r[0] for r in conn.execute(sql_text("compare/select_collection_schemas"), {"c": collection})]
     if len(schemas) != 1:
         raise ValueError(f"--collection {collection!r} is " + (
             f"in schemas {', '.join(schemas)}: say which with --schema" if schemas else "not in the registry"))
