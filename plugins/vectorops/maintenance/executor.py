@@ -23,6 +23,7 @@ from vectorops.config import Settings
 from vectorops.db import runtime
 from vectorops.db.connect import connect as db_connect
 from vectorops.db.rows import one_value
+from vectorops.db.sql_files import sql_text
 from vectorops.errors import VectoropsError
 from vectorops.maintenance import catalog, ledger, planner
 from vectorops.maintenance.planner import Action, TablePlan
@@ -115,8 +116,7 @@ def _drop_index(conn: psycopg.Connection, action: Action, details: dict[str, Any
 def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
     """Drop the invalid ``<index>_ccnew*`` a failed ``REINDEX CONCURRENTLY`` of ``action.index`` left."""
     rows = conn.execute(
-        """SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-           WHERE x.indrelid = to_regclass(%s) AND NOT x.indisvalid AND i.relname LIKE %s""",
+        sql_text("maintenance/select_leftover_indexes"),
         (sql.Identifier(action.schema, action.table).as_string(conn),
          (action.index or "").replace("_", r"\_") + r"\_ccnew%")).fetchall()
     for (name,) in rows:

@@ -57,12 +57,7 @@ def record_index_build(conn: psycopg.Connection, *, schema: str, table: str, ind
 def set_change_baseline(conn: psycopg.Connection, *, schema: str, table: str, index: str | None, built_rows: int | None,
                         changes: int, dead: int) -> None:
     """Measure churn and dead tuples from now on (first look after a build, or after a statistics reset)."""
-    conn.execute("""INSERT INTO vectorops.index_health AS h (table_schema, table_name, index_name, built_rows,
-                                                             built_changes, built_dead_rows)
-                    VALUES (%s, %s, %s, %s, %s, %s)
-                    ON CONFLICT (table_schema, table_name) DO UPDATE SET
-                        built_rows = coalesce(h.built_rows, EXCLUDED.built_rows),
-                        built_changes = EXCLUDED.built_changes, built_dead_rows = EXCLUDED.built_dead_rows""",
+    conn.execute(sql_text("maintenance/upsert_change_baseline"),
                  (schema, table, index, built_rows, changes, dead))
 
 

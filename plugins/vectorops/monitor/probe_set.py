@@ -16,6 +16,7 @@ import psycopg
 
 from vectorops import samples
 from vectorops.db.rows import one_value
+from vectorops.db.sql_files import sql_text
 from vectorops.monitor.target import ProbeTarget
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,7 @@ def stored_probe_set(conn: psycopg.Connection, target: ProbeTarget) -> ProbeSet 
     :param conn: a connection with pgvector's types registered.
     :param target: the table.
     """
-    rows = conn.execute(
-        """SELECT record_id, embedding, attempt_id, seed, created_at FROM vectorops.search_probes
-           WHERE table_schema = %s AND table_name = %s ORDER BY probe_no""", (target.schema, target.table)).fetchall()
+    rows = conn.execute(sql_text("monitor/select_probes"), (target.schema, target.table)).fetchall()
     if not rows:
         return None
     vectors = np.vstack([_as_array(r[1]) for r in rows])
@@ -115,8 +114,7 @@ def ensure_probe_set(conn: psycopg.Connection, target: ProbeTarget, *, size: int
                      (target.schema, target.table))
         with conn.cursor() as cur:
             cur.executemany(
-                """INSERT INTO vectorops.search_probes (table_schema, table_name, probe_no, record_id, embedding,
-                                                         attempt_id, seed) VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                sql_text("monitor/insert_probe"),
                 [(target.schema, target.table, n, record_id, vectors[n], target.attempt_id, seed)
                  for n, record_id in enumerate(chosen)])
         created = one_value(conn.execute("SELECT now()"))

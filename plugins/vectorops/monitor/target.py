@@ -77,10 +77,7 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
     """
     if ef_override is not None and not 1 <= ef_override <= MAX_EF_SEARCH:
         raise SettingError(f"VECTOROPS_HNSW_EF_SEARCH={ef_override} must be between 1 and {MAX_EF_SEARCH}")
-    row = conn.execute(
-        """SELECT table_schema, table_name, dimensions, distance, index_name, hnsw_ef_search, last_attempt_id
-           FROM vectorops.collection_registry WHERE collection_key = %s
-           ORDER BY migrated_at DESC LIMIT 1""", (collection,)).fetchone()
+    row = conn.execute(sql_text("monitor/select_registry_entry"), (collection,)).fetchone()
     if row is None:
         raise RequestError(f"collection {collection!r} has not been migrated")
     schema, table, dimensions, space, registry_index, registry_ef, attempt_id = row
