@@ -26,15 +26,17 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 run: install
 	$(BIN)/vectorops run
 
-# lint-imports: the layering contracts in pyproject.toml ([tool.importlinter]).
+# lint-imports: the layering contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy] there.
 test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # mypy on the package ([tool.mypy] in pyproject.toml: strict for the modules listed there).
 typecheck: install

@@ -1,5 +1,5 @@
-"""Deterministic failures fail an Airflow task at once: retrying a wrong path, token, certificate or password, or a
-target vectorops may not write, cannot help."""
+"""Deterministic failures fail an Airflow task at once: retrying a wrong path, token, certificate, setting or
+password, or a target vectorops may not write, cannot help."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from vectorops.db.connect import LoginRefused
-from vectorops.errors import SourceChanged, SourceError, TargetRefused
+from vectorops.errors import RequestError, SourceChanged
 
 Result = TypeVar("Result")
 
 
 @contextmanager
 def no_retry_for_deterministic_errors() -> Iterator[None]:
-    """Fail the task at once on a source error (a wrong path, token, tenant or certificate stays wrong on retry),
-    a target the migration may not write (a table vectorops did not create, a collection in another schema), and
-    a refused login.
+    """Fail the task at once on a :class:`~vectorops.errors.RequestError`: a source error (a wrong path, token,
+    tenant or certificate stays wrong on retry), a setting vectorops cannot use, a target the migration may not
+    write (a table vectorops did not create, a collection in another schema); and on a refused login.
 
     Only :class:`~vectorops.errors.SourceChanged` (the source was written while it was read) is retried.
     """
@@ -28,7 +28,8 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
         yield
     except SourceChanged:
         raise
-    except (SourceError, TargetRefused, LoginRefused) as exc:  # TargetRefused: ownership.NotCreatedByVectorops too
+    except (RequestError, LoginRefused) as exc:  # RequestError: SettingError, SourceError, TargetRefused (and so
+        # ownership.NotCreatedByVectorops)
         raise AirflowFailException(str(exc)) from exc
 
 

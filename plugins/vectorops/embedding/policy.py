@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vectorops.embedding import model as embedding_model
+from vectorops.errors import RequestError
 from vectorops.records import embedding_matrix
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def plan_embedding(reembed: str, info: Any, has_documents: bool) -> EmbeddingPla
     target = embedding_model.model_info()
     if reembed == "always":
         if not has_documents and info.count:
-            raise ValueError(f"reembed='always' but collection {info.name!r} has no documents to embed; use "
+            raise RequestError(f"reembed='always' but collection {info.name!r} has no documents to embed; use "
                              "reembed='never' to copy its vectors")
         return EmbeddingPlan(COLLECTION, source_dims, target.dimensions, target.name, target.name, target.normalizes,
                              "reembed=always")

@@ -9,7 +9,6 @@ from vectorops.chroma import fetch, source
 from vectorops.config import Settings, machine_memory_mb
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
-from vectorops.errors import RequestError
 from vectorops.load import indexing
 from vectorops.migration.request import MigrationRequest
 from vectorops.naming import table_name_for
@@ -22,11 +21,7 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
     """
     info = source.describe(request.source, collection)
     has_documents = fetch.has_documents(request.source, collection, info.space)
-    try:
-        plan = policy.plan_embedding(request.reembed, info, has_documents)
-    except ValueError as exc:
-        # policy raises the builtin for a reembed mode this collection cannot take: a refusal of the request
-        raise RequestError(str(exc)) from exc
+    plan = policy.plan_embedding(request.reembed, info, has_documents)  # RequestError: a reembed it cannot take
     sampled = text_bytes = 0
     for batch in fetch.iter_records(request.source, collection, info.space, page=500, limit=500):
         sampled += len(batch.ids)

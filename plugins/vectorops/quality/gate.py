@@ -22,6 +22,7 @@ from vectorops import samples
 from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.connect import connect
+from vectorops.db.rows import one_value
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
 from vectorops.migration.plan import CollectionPlan
@@ -181,8 +182,8 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
 def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: ValidationReport,
                 row: tuple[Any, ...]) -> None:
     schema, table, loaded, dimensions, space, normalized, metadata_rows, baseline, app_written = row
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                          (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
+    exists = one_value(conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                    (sql.Identifier(schema, table).as_string(conn),)))
     if not exists:
         report.outcomes.append(ExpectationOutcome("table_exists", False, {"table": f"{schema}.{table}"},
                                                   "vectorops.parity"))
