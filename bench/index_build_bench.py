@@ -262,7 +262,6 @@ def main(argv: list[str] | None = None) -> int:
     from search_monitor_bench import _seed
     from synthetic_store import COLLECTION, DIMENSIONS, SPACE
 
-    pass
     from vectorops.config import load_settings
     from vectorops.db import runtime
     from vectorops.db.bootstrap import bootstrap

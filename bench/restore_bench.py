@@ -261,7 +261,6 @@ def main(argv: list[str]) -> int:
     from psycopg import sql
 
     import vectorops
-    pass
     from vectorops.config import load_settings
     from vectorops.db import runtime
     from vectorops.db.bootstrap import bootstrap

@@ -279,7 +279,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     import report
 
-    pass
     from vectorops.chroma import locate, source
     from vectorops.config import load_settings
     from vectorops.db import runtime

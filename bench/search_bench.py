@@ -69,7 +69,6 @@ def _restore_registry_row(dsn: str, saved: Any) -> None:
 
     from vectorops.db.connect import connect
 
-    pass
 
     if saved is None:
         return
@@ -183,7 +182,6 @@ def run(settings: Any, rows: int, runs: int = 3, filtered_runs: int = 1) -> dict
 
     from vectorops.db.bootstrap import bootstrap
 
-    pass
 
     started = time.perf_counter()
     load_at_start = [round(x, 2) for x in os.getloadavg()]

@@ -95,7 +95,6 @@ def _chroma(settings: Any, store: Path, collection: str, metadata_filter: dict[s
     """Chroma's own query on the monitor's probe set, scored against pgvector's exact top-10."""
     from pgvector.psycopg import register_vector
 
-    pass
     from vectorops.chroma import source
     from vectorops.db import runtime
     from vectorops.db.connect import connect
