@@ -27,8 +27,7 @@ def _rename(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
     ownership.renamed_table(conn, schema, old, new)
     for suffix in INDEX_SUFFIXES:
         # only this table's own index: an index of that name on another table is not ours to rename
-        owned = conn.execute("""SELECT 1 FROM pg_index i WHERE i.indexrelid = to_regclass(%s)
-                                AND i.indrelid = to_regclass(%s)""",
+        owned = conn.execute(sql_text("promote/select_index_of_table"),
                              (sql.Identifier(schema, old + suffix).as_string(conn),
                               sql.Identifier(schema, new).as_string(conn))).fetchone()
         if owned:
@@ -39,9 +38,7 @@ def _rename(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
 def _identity_elsewhere(conn: psycopg.Connection, registry: dict[str, Any]) -> list[tuple[str, str]]:
     """``(table_schema, table_name)`` of the registry rows of the same source collection in other schemas."""
     return [(str(r[0]), str(r[1])) for r in conn.execute(
-        """SELECT table_schema, table_name FROM vectorops.collection_registry
-           WHERE source_uri IS NOT DISTINCT FROM %(source_uri)s AND tenant = %(tenant)s
-             AND database = %(database)s AND collection = %(collection)s AND table_schema <> %(table_schema)s""",
+        sql_text("registry/select_tables_elsewhere"),
         registry)]
 
 
@@ -71,8 +68,7 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('vectorops:claim:' || %s, 0))", (collection,))
         conn.execute("SET LOCAL lock_timeout = '30s'")
         elsewhere = _identity_elsewhere(conn, registry)
-        here = conn.execute("""SELECT 1 FROM vectorops.collection_registry
-                               WHERE collection_key = %s AND table_schema = %s""",
+        here = conn.execute(sql_text("registry/select_key_in_schema"),
                             (registry["collection_key"], schema)).fetchone()
         if elsewhere and previous_table == "refuse" and here is None:
             tables = ", ".join(f"{s}.{t}" for s, t in elsewhere)

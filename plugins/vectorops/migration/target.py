@@ -12,6 +12,7 @@ from typing import Any
 
 from vectorops.chroma.preflight import CollectionRef
 from vectorops.db import ownership
+from vectorops.db.sql_files import sql_text
 from vectorops.errors import TargetRefused
 from vectorops.naming import INDEX_SUFFIXES, previous_name, table_name_for
 
@@ -19,8 +20,7 @@ from vectorops.naming import INDEX_SUFFIXES, previous_name, table_name_for
 def _registered(conn: Any, source_uri: str, ref: CollectionRef) -> list[tuple[str, str, str]]:
     """``(collection_key, table_schema, table_name)`` of every registry row of this source collection."""
     return [(str(r[0]), str(r[1]), str(r[2])) for r in conn.execute(
-        """SELECT collection_key, table_schema, table_name FROM vectorops.collection_registry
-           WHERE source_uri = %s AND tenant = %s AND database = %s AND collection = %s ORDER BY migrated_at""",
+        sql_text("registry/select_source_entries"),
         (source_uri, ref.tenant, ref.database, ref.name))]
 
 
@@ -67,13 +67,8 @@ def collection_key_for(conn: Any, source_uri: str, ref: CollectionRef, schema: s
     digest = hashlib.sha256(source_uri.encode()).hexdigest()[:8]
     in_schema = hashlib.sha256(f"{source_uri}\0{schema}".encode()).hexdigest()[:8]
     for key in (ref.label, f"{ref.label}@{digest}", f"{ref.label}@{in_schema}"):
-        taken = conn.execute(
-            """SELECT 1 FROM vectorops.collection_registry WHERE collection_key = %(key)s
-               UNION ALL
-               SELECT 1 FROM vectorops.migration_runs WHERE collection = %(key)s
-                      AND (source_uri IS DISTINCT FROM %(uri)s OR target_schema <> %(schema)s)
-                      AND status IN ('scanning', 'loading', 'failed', 'rejected')
-               LIMIT 1""", {"key": key, "uri": source_uri, "schema": schema}).fetchone()
+        taken = conn.execute(sql_text("registry/select_key_taken_by_other"),
+                             {"key": key, "uri": source_uri, "schema": schema}).fetchone()
         if taken is None:
             return key
     raise TargetRefused(f"collection {ref.label!r} of {source_uri}: keys {ref.label!r}, {ref.label}@{digest} and "
@@ -90,10 +85,8 @@ def table_for(conn: Any, source_uri: str, ref: CollectionRef, schema: str) -> st
     :raises TargetRefused: when even that table belongs to another collection.
     :raises ownership.NotCreatedByVectorops: when the name is taken by a table vectorops did not create.
     """
-    row = conn.execute("""SELECT table_name FROM vectorops.collection_registry
-                          WHERE source_uri = %s AND tenant = %s AND database = %s AND collection = %s
-                            AND table_schema = %s""", (source_uri, ref.tenant, ref.database, ref.name, schema)
-                       ).fetchone()
+    row = conn.execute(sql_text("registry/select_source_table"),
+                       (source_uri, ref.tenant, ref.database, ref.name, schema)).fetchone()
     if row:
         table = str(row[0])
     else:
@@ -115,8 +108,7 @@ def table_for(conn: Any, source_uri: str, ref: CollectionRef, schema: str) -> st
 
 def _table_owner(conn: Any, schema: str, table: str) -> str | None:
     """Which source collection holds ``schema.table`` in the registry (``uri tenant/database/name``), or None."""
-    row = conn.execute("""SELECT source_uri, tenant, database, collection FROM vectorops.collection_registry
-                          WHERE table_schema = %s AND table_name = %s""", (schema, table)).fetchone()
+    row = conn.execute(sql_text("registry/select_table_source"), (schema, table)).fetchone()
     return None if row is None else f"{row[0]} {row[1]}/{row[2]}/{row[3]}"
 
 

@@ -23,6 +23,7 @@ from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.connect import connect
 from vectorops.db.rows import one_value
+from vectorops.db.sql_files import sql_text
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
 from vectorops.migration.plan import CollectionPlan
@@ -80,9 +81,7 @@ def store_report(conn: psycopg.Connection, report: ValidationReport) -> None:
     """Write one ``vectorops.validation_results`` row per expectation of ``report``."""
     with conn.cursor() as cur:
         cur.executemany(
-            """INSERT INTO vectorops.validation_results (validation_id, stage, collection, table_schema, table_name,
-                   run_id, attempt_id, suite, expectation, success, observed_value)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            sql_text("quality/insert_validation_result"),
             [(report.validation_id, report.stage, report.collection, report.schema, report.table, report.run_id,
               report.attempt_id, o.gx_type, o.expectation, o.success, json.dumps(o.observed, default=str))
              for o in report.outcomes])
@@ -159,9 +158,7 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
     dsn = runtime.start(settings)
     with connect(dsn, autocommit=True) as conn:
         row = conn.execute(
-            """SELECT table_schema, table_name, loaded_count, dimensions, distance, normalized, metadata_count,
-                      content_sha256, app_written FROM vectorops.collection_registry WHERE collection_key = %s
-               ORDER BY migrated_at DESC LIMIT 1""",
+            sql_text("registry/select_live_table"),
             (collection,)).fetchone()
         if row is None:
             known = [r[0] for r in conn.execute(
@@ -216,8 +213,7 @@ def _error_line(exc: BaseException) -> str:
 def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:
     report.seconds = time.perf_counter() - started
     store_report(conn, report)
-    conn.execute("""UPDATE vectorops.collection_registry SET validated_at = now(), validation_success = %s
-                    WHERE collection_key = %s""", (report.success, report.collection))
+    conn.execute(sql_text("registry/update_validation"), (report.success, report.collection))
     log.info("live validation: %s", report.describe())
     return report
 
