@@ -35,6 +35,26 @@ PROJECT_DIR = BENCH_DIR.parent
 RESULTS = BENCH_DIR / ".cache" / "migrate_bench.json"
 
 
+def tree_metadata(tree: Path, out: Path) -> Path:
+    """Package metadata (``vectorops-0.1.0.dist-info``) with ``tree``'s own entry points, in ``out``.
+
+    Airflow finds the ``chroma`` connection type through the installed package's provider entry point; the venv's
+    metadata names HEAD's module (``vectorops.airflow.provider_info``), which a tree from before issue 19 lacks.
+    Put first on the child's path, this makes Airflow import the tree's own module.
+    """
+    import tomllib
+
+    project = tomllib.loads((tree / "pyproject.toml").read_text())["project"]
+    info = out / "vectorops-0.1.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: vectorops\nVersion: 0.1.0\n")
+    groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in entries.items()) + "\n"
+        for group, entries in groups.items()))
+    return out
+
+
 def main(argv: list[str]) -> int:
     """Measure; print and write the JSON document."""
     import restore_bench
@@ -63,6 +83,7 @@ def main(argv: list[str]) -> int:
     trees = {"baseline": base, "head": PROJECT_DIR}
     commits = {name: subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
                                     text=True, check=True).stdout.strip() for name, tree in trees.items()}
+    metadata = {name: tree_metadata(tree, restore_bench.CACHE_DIR / f"metadata-{name}") for name, tree in trees.items()}
     walls: dict[str, list[float]] = {name: [] for name in trees}
     load_at_start = os.getloadavg()
     for run in range(args.runs):
@@ -73,8 +94,8 @@ def main(argv: list[str]) -> int:
                 conn.execute("CHECKPOINT")
             try:
                 step = restore_bench.run_step(sys.executable, tree, [
-                    "migrate", "--chroma-path", str(store.path), "--collections", COLLECTION,
-                    "--target-schema", schema, "--previous-table", "keep"], log_path)
+                    "migrate", "--chroma-path", str(store.path), "--collection", COLLECTION,
+                    "--schema", schema, "--previous-table", "keep"], log_path, metadata[name])
                 with connect(dsn, autocommit=True) as conn:
                     row = conn.execute("SELECT loaded_count FROM vectorops.collection_registry "
                                        "WHERE table_schema = %s", (schema,)).fetchone()

@@ -179,11 +179,17 @@ def server_phases(text: str) -> dict[str, dict[str, float]]:
     return kinds
 
 
-def run_step(python: str, tree: Path, argv: list[str], log_path: Path) -> dict[str, Any]:
-    """``vectorops <argv>`` with ``tree``'s code in a fresh process: wall seconds, its output, the phases."""
+def run_step(python: str, tree: Path, argv: list[str], log_path: Path, extra_path: Path | None = None
+             ) -> dict[str, Any]:
+    """``vectorops <argv>`` with ``tree``'s code in a fresh process: wall seconds, its output, the phases.
+
+    :param extra_path: a directory put on ``PYTHONPATH`` after the tree's ``plugins`` (e.g. the tree's own package
+        metadata, see ``migrate_bench.tree_metadata``).
+    """
     out = CACHE_DIR / "restore_bench_child.json"
     out.unlink(missing_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(tree / "plugins"))
+    paths = [str(tree / "plugins"), *([str(extra_path)] if extra_path else [])]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     offset = log_path.stat().st_size
     started = time.perf_counter()
     done = subprocess.run([python, str(Path(__file__).resolve()), "--child", str(tree), str(out), "--", *argv],
