@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from vectorops.migration.ledger import chunks, runs
-
-
-@pytest.fixture()
-def conn(dsn: str) -> Iterator[psycopg.Connection]:
-    """The test's transaction; nothing it writes outlives the test."""
-    with psycopg.connect(dsn) as connection:
-        yield connection
-        connection.rollback()
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from vectorops.migration.ledger import chunks, runs
 
 SCHEMA = "unit_ledger"
-
-
-@pytest.fixture()
-def conn(dsn: str) -> Iterator[psycopg.Connection]:
-    """The test's transaction; nothing it writes outlives the test."""
-    with psycopg.connect(dsn) as connection:
-        yield connection
-        connection.rollback()
 
 
 @pytest.fixture()
