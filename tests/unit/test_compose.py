@@ -317,7 +317,7 @@ def check_mounts(compose: dict[str, Any], readme: str) -> list[str]:
             match = REQUIRED_VAR.fullmatch(source)
             default = re.fullmatch(r"\$\{\w+:?-([^}]+)\}", source)
             if match and match[1] not in readme:
-                problems.append(f"{service}: {source} is not documented in README's Scaling out section")
+                problems.append(f"{service}: {source} is not documented in docs/scaling-out.md's Scaling out section")
             elif default and not (ROOT / default[1]).exists():
                 problems.append(f"{service}: default of {source} does not exist")
             elif not match and not default:
@@ -411,7 +411,7 @@ def check_dockerignore(dockerfile: str, ignore_text: str) -> list[str]:
 
 
 def _readme_section() -> str:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "scaling-out.md").read_text()
     match = re.search(r"^## Scaling out\s*$(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
     return match[1] if match else ""
 
@@ -483,7 +483,7 @@ def test_readme_scaling_out_section_has_the_commands() -> None:
     assert "docker compose up airflow-init" in section
     assert "--scale airflow-worker=" in section
     for var in sorted(set(REQUIRED_VAR.findall(yaml.safe_dump(load_compose())))):
-        assert var in section, f"README's Scaling out section does not mention ${var}"
+        assert var in section, f"docs/scaling-out.md's Scaling out section does not mention ${var}"
 
 
 # --------------------------------------------------------------------- the checks can fail
