@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from vectorops.airflow.no_retry import no_retry_for_deterministic_errors
+from vectorops.airflow.tasks.context import current_context
 from vectorops.chroma.preflight import CollectionRef
 from vectorops.config import Settings
 from vectorops.db.dsn import settings_as
@@ -25,18 +26,12 @@ from vectorops.quality import gate
 log = logging.getLogger(__name__)
 
 
-def _context() -> Any:
-    from airflow.sdk import get_current_context
-
-    return get_current_context()
-
-
 def _request(settings: Settings) -> migration_request.MigrationRequest:
-    return migration_request.request_from_params(dict(_context()["params"]), settings)
+    return migration_request.request_from_params(dict(current_context()["params"]), settings)
 
 
 def _run_id() -> str:
-    return str(_context()["run_id"])
+    return str(current_context()["run_id"])
 
 
 def plan_request() -> list[str]:
@@ -56,7 +51,7 @@ def plan_request() -> list[str]:
     except migration_request.REFUSALS as exc:
         from vectorops.airflow.run_note import set_run_note
 
-        context = _context()
+        context = current_context()
         set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
         raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
@@ -65,7 +60,7 @@ def plan_request() -> list[str]:
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))
         from vectorops.airflow.run_note import set_run_note
 
-        context = _context()
+        context = current_context()
         set_run_note(context["dag"].dag_id, str(context["run_id"]),
                      dry_run.plan_note(plans, request.source.uri, request.target_schema))
         return []
@@ -80,7 +75,7 @@ def prepare_collection(collection: str) -> dict[str, Any]:
     :param collection: the collection's label.
     :return: its :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
     """
-    _context()["collection"] = collection
+    current_context()["collection"] = collection
     settings = settings_as(ETL)
     with no_retry_for_deterministic_errors():
         return steps.prepare(settings, _request(settings), collection, _run_id()).to_xcom()
@@ -100,7 +95,7 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     :param chunk: a :class:`~vectorops.migration.plan.ChunkJob` as XCom.
     """
     job = ChunkJob.from_xcom(chunk)
-    _context()["chunk_label"] = job.label
+    current_context()["chunk_label"] = job.label
     with no_retry_for_deterministic_errors():
         return steps.load(settings_as(ETL), job.plan, job.chunk_no)
 
@@ -127,7 +122,7 @@ def _fail_validation(report: gate.ValidationReport, event: str) -> None:
     """Alert with the failed expectations, then fail the task without retries (validation is deterministic)."""
     from vectorops.airflow.notifier import alerted_failure
 
-    context = _context()
+    context = current_context()
     gate.alert_failure(report, event=event, dag_id=context["dag"].dag_id, run_id=str(context["run_id"]))
     raise alerted_failure(report.describe())
 
@@ -139,7 +134,7 @@ def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
     :param alias: the AssetAlias the table's Asset event is added to.
     """
     plan = CollectionPlan.from_xcom(xcom)
-    context = _context()
+    context = current_context()
     context["collection"] = plan.collection
     try:
         with no_retry_for_deterministic_errors():
@@ -157,7 +152,7 @@ def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
 
 def validate_table(collection: str, alias: Any) -> dict[str, Any]:
     """Re-validate one live table; emit a validated-table Asset event when it passes."""
-    context = _context()
+    context = current_context()
     context["collection"] = collection
     with no_retry_for_deterministic_errors():
         report = gate.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
