@@ -29,35 +29,16 @@ from vectorops.chroma.files.layout import (
     open_collection,
     scalar,
 )
+from vectorops.chroma.files.positions import FROM_LOG, label_positions, positions_for_labels, positions_of
 from vectorops.chroma.files.versions import PYTHON, columns
 from vectorops.chroma.files.write_log import log_overlay
 from vectorops.errors import FilesUnreadable
 
 __all__ = ["FROM_LOG", "StoreCollection", "StoreReader", "current_stamp", "has_documents",
-           "iter_id_positions", "log_overlay", "open_collection"]
+           "iter_id_positions", "log_overlay", "open_collection", "positions_of"]
 
 ID_BATCH = 50_000
 ID_PARAMS = 5_000  # ids bound to one SQLite statement (SQLite allows 32,766 parameters)
-FROM_LOG = -1  # the staged position of a record whose vector is only in the log
-
-
-def _label_positions(collection: StoreCollection) -> np.ndarray:
-    """``positions[label]`` = the element holding that label, or -1; read from ``data_level0.bin`` in blocks."""
-    header = collection.header
-    assert header is not None  # only called for collections whose files hold records
-    labels = np.empty(header.element_count, dtype=np.int64)
-    per_block = max(1, (8 << 20) // header.element_bytes)
-    with open(collection.segment_dir / "data_level0.bin", "rb") as handle:
-        for start in range(0, header.element_count, per_block):
-            count = min(per_block, header.element_count - start)
-            block = np.frombuffer(handle.read(count * header.element_bytes), dtype=np.uint8)
-            rows = block.reshape(count, header.element_bytes)
-            labels[start:start + count] = rows[:, header.label_offset:header.label_offset + 8].copy().view("<i8")[:, 0]
-    if header.element_count and (labels.min() < 0 or labels.max() > 4 * header.element_count + (1 << 20)):
-        raise FilesUnreadable("data_level0.bin holds labels outside the expected range")
-    positions = np.full(int(labels.max()) + 1 if header.element_count else 0, -1, dtype=np.int64)
-    positions[labels] = np.arange(header.element_count, dtype=np.int64)
-    return positions
 
 
 def iter_id_positions(collection: StoreCollection, batch: int = ID_BATCH) -> Iterator[tuple[list[str], np.ndarray]]:
@@ -89,7 +70,7 @@ def _ids_in_files(collection: StoreCollection, overlay: dict[str, np.ndarray | N
                   batch: int) -> Iterator[tuple[list[str], np.ndarray]]:
     """The ids the HNSW files hold and the log keeps, with their element positions; adds the logged ones it met
     to ``in_files``."""
-    positions = _label_positions(collection)
+    positions = label_positions(collection)
     with open(collection.segment_dir / "index_metadata.pickle", "rb", buffering=1 << 20) as handle:
         ids: list[str] = []
         labels: list[int] = []
@@ -101,20 +82,10 @@ def _ids_in_files(collection: StoreCollection, overlay: dict[str, np.ndarray | N
             ids.append(record_id)
             labels.append(label)
             if len(ids) == batch:
-                yield ids, _positions_of(positions, labels)
+                yield ids, positions_for_labels(positions, labels)
                 ids, labels = [], []
         if ids:
-            yield ids, _positions_of(positions, labels)
-
-
-def _positions_of(positions: np.ndarray, labels: list[int]) -> np.ndarray:
-    wanted = np.asarray(labels, dtype=np.int64)
-    if wanted.size and (wanted.min() < 0 or wanted.max() >= positions.size):
-        raise FilesUnreadable("index_metadata.pickle has a label with no element in data_level0.bin")
-    found = positions[wanted]
-    if found.size and found.min() < 0:
-        raise FilesUnreadable("index_metadata.pickle has a label with no element in data_level0.bin")
-    return found
+            yield ids, positions_for_labels(positions, labels)
 
 
 class StoreReader:
@@ -221,6 +192,10 @@ class StoreReader:
         if self.collection.writer == PYTHON:  # chromadb 0.4–0.6 (_clean_metadata): no metadata left gives None
             metadatas = [meta or None for meta in metadatas]
         return documents, metadatas, uris
+
+    def present(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` the metadata segment holds now."""
+        return {str(row[0]) for row in self._by_ids("SELECT e.embedding_id FROM embeddings e", ids)}
 
     def _by_ids(self, select: str, ids: Sequence[str], order: str = "") -> Iterator[tuple[Any, ...]]:
         """The rows of ``select`` (over ``embeddings e``) for the metadata segment's records ``ids``.
