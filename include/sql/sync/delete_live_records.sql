@@ -1,0 +1,2 @@
+-- {table}: the live table.
+DELETE FROM {table} WHERE id = ANY(%s) RETURNING id

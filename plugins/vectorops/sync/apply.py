@@ -1,0 +1,123 @@
+"""Applying one batch of changes to a live table, in one transaction with the read point it reaches.
+
+The batch's current records are COPYed into a temporary table exactly as a migration loads them (the same
+encoder, embedding policy and quarantine), then upserted into the live table, whose HNSW index PostgreSQL keeps
+up to date row by row. A record deleted since it was listed, or one whose new value PostgreSQL cannot hold, leaves
+the table; the latter goes to quarantine with its payload, and its earlier quarantine entry is cleared. The
+registry's read point moves in the same transaction, so a kill loses or repeats nothing: a rerun starts from
+the last committed read point, and re-applying a change is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from vectorops import failpoints
+from vectorops.chroma.latest import LatestBatch
+from vectorops.db.sql_files import sql_text, statement
+from vectorops.embedding.policy import EmbeddingPlan
+from vectorops.errors import CollectionBusy, RequestError
+from vectorops.load import copy, quarantine
+from vectorops.migration.chunk_load import write_fetched
+from vectorops.records import printable_id
+from vectorops.sync.target import CUT_OVER, SYNCING, SyncTarget
+
+BATCH_TABLE = sql.Identifier("pg_temp", "vectorops_sync_rows")
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one applied batch did to the live table."""
+
+    added: int
+    updated: int
+    deleted: int
+    quarantined: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch: records read from the source, the table rows to delete, and the read point it reaches.
+
+    :param expected_point: the read point the registry must still hold (the previous batch's).
+    :param read_point: the read point the table holds once the batch commits.
+    :param deleted: live-table ids the source no longer holds.
+    :param cleared: quarantined ids the source no longer holds.
+    """
+
+    latest: LatestBatch | None
+    expected_point: int | None
+    read_point: int
+    listed_at: datetime
+    deleted: Sequence[str] = ()
+    cleared: Sequence[str] = ()
+
+
+def prepare_session(conn: psycopg.Connection, table: sql.Identifier) -> None:
+    """Create this session's batch table shaped like the live ``table`` (replacing another collection's)."""
+    conn.execute(sql_text("sync/drop_sync_rows"))
+    conn.execute(statement("sync/create_sync_rows", table=table))
+
+
+def _lock_read_point(conn: psycopg.Connection, target: SyncTarget, expected: int | None) -> None:
+    row = conn.execute(sql_text("sync/select_registry_read_point"), (target.key,)).fetchone()
+    if row is None:
+        raise RequestError(f"collection {target.key!r} is no longer in the registry")
+    point, state, attempt_id, schema, table = row
+    if state == CUT_OVER:
+        raise RequestError(f"collection {target.key!r} was cut over while this sync ran; nothing more is applied")
+    if attempt_id != target.attempt_id or (schema, table) != (target.schema, target.table) or point != expected:
+        raise CollectionBusy(f"collection {target.key!r} was migrated again or synced by another process while "
+                             f"this sync ran (read point {expected} became {point}); sync it again")
+
+
+def apply_batch(conn: psycopg.Connection, target: SyncTarget, sync_id: str, plan: EmbeddingPlan,
+                batch: Batch) -> BatchOutcome:
+    """Apply ``batch`` to the live table and move the registry's read point, in one transaction.
+
+    :param conn: a connection to the vectors database, outside a transaction, after :func:`prepare_session`.
+    :param target: the collection.
+    :param sync_id: the sync run (recorded with each quarantined record).
+    :param plan: how the records get their vectors (as the collection was migrated).
+    :param batch: the batch.
+    :raises CollectionBusy: when the read point moved under this sync (another sync, or a new migration).
+    """
+    table = sql.Identifier(target.schema, target.table)
+    entries: list[quarantine.Entry] = []
+    added = updated = 0
+    with conn.transaction():
+        _lock_read_point(conn, target, batch.expected_point)
+        read_ids: list[str] = []
+        gone: list[str] = []
+        if batch.latest is not None:
+            read_ids, gone = batch.latest.records.ids, batch.latest.gone
+            conn.execute("TRUNCATE pg_temp.vectorops_sync_rows")
+            entries = write_fetched(conn, "pg_temp", "vectorops_sync_rows", [batch.latest.records], plan,
+                                    target.space, copy.Tally())
+            for (inserted,) in conn.execute(statement("sync/upsert_live_records", table=table, batch=BATCH_TABLE)):
+                added, updated = added + bool(inserted), updated + (not inserted)
+        unstorable = {rid for rid, _, _ in entries}
+        removed = [i for i in read_ids if printable_id(i) in unstorable and printable_id(i) == i]
+        doomed = [*gone, *batch.deleted, *removed]
+        deleted_rows = {r[0] for r in conn.execute(statement("sync/delete_live_records", table=table), (doomed,))} \
+            if doomed else set()
+        touched = sorted({printable_id(i) for i in [*read_ids, *gone]} | set(batch.cleared))
+        cleared = conn.execute(sql_text("sync/update_quarantine_cleared"), {
+            "sync_id": sync_id, "collection": target.key, "attempt_id": target.attempt_id,
+            "record_ids": touched}).rowcount if touched else 0
+        quarantine.store(conn, collection=target.key, attempt_id=target.attempt_id, run_id=sync_id, entries=entries)
+        deleted = len(deleted_rows) - len([i for i in removed if i in deleted_rows])
+        conn.execute(sql_text("sync/update_registry_read_point"), {
+            "read_point": batch.read_point, "read_point_at": batch.listed_at, "sync_state": SYNCING,
+            "sync_id": sync_id, "collection": target.key, "loaded_delta": added - len(deleted_rows),
+            "quarantined_delta": len(entries) - cleared})
+        conn.execute(sql_text("sync/update_sync_run_progress"), {
+            "to_point": batch.read_point, "added": added, "updated": updated, "deleted": deleted,
+            "quarantined": len(entries), "sync_id": sync_id})
+    failpoints.hit("sync_batch")
+    return BatchOutcome(added, updated, deleted, len(entries))
