@@ -5,21 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 from typing import Any
 
+from vectorops.cli.source_args import add_source_arguments, source_params
 from vectorops.config import load_settings
-
-
-def _params(args: argparse.Namespace) -> dict[str, Any]:
-    from vectorops.cli.migrate import chroma_conn_id
-
-    return {
-        "chroma_path": str(Path(args.chroma_path).expanduser().absolute()) if args.chroma_path else None,
-        "chroma_host": args.chroma_host, "chroma_port": args.chroma_port,
-        "chroma_conn": chroma_conn_id(args.chroma_conn), "collections": args.collection or [],
-        "target_schema": args.schema, "batch_size": args.batch_size,
-    }
 
 
 def _line(outcome: Any) -> str:
@@ -53,7 +42,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     if args.watch is not None and args.watch <= 0:
         raise ValueError(f"--watch {args.watch}: give the seconds between syncs, more than 0")
     settings = load_settings()
-    request = sync_request(_params(args), settings)
+    request = sync_request(source_params(args, args.collection or []), settings)
     dsn = bootstrap(settings)
     while True:
         status = _round(dsn, request)
@@ -69,17 +58,8 @@ def add_commands(sub: Any) -> None:
     """
     cmd = sub.add_parser("sync", help="apply what was written to Chroma since the migration (exit 0 when every "
                                       "table equals its source as of its new read point)")
-    src = cmd.add_mutually_exclusive_group()
-    src.add_argument("--chroma-path", help="the Chroma directory the collections were migrated from "
-                                           "(default: CHROMA_DB_PATH)")
-    src.add_argument("--chroma-host", help="Chroma HTTP server host")
-    src.add_argument("--chroma-conn", metavar="ID_OR_URL", help="Chroma server through an Airflow connection id, "
-                                                                "or a URL (as for migrate)")
-    cmd.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
-    cmd.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
+    add_source_arguments(cmd)
     cmd.add_argument("--collection", action="append", help="collection to sync (repeatable; default: every "
                                                            "collection migrated from this source)")
-    cmd.add_argument("--schema", help="only tables in this schema")
-    cmd.add_argument("--batch-size", type=int, default=5000, help="records per applied batch (default 5000)")
     cmd.add_argument("--watch", type=float, metavar="SECONDS", help="sync again every SECONDS until interrupted")
     cmd.set_defaults(func=_cmd_sync)

@@ -44,7 +44,8 @@ class ChangeSet:
     cleared: list[str]
 
 
-def _storable(record_id: str) -> bool:
+def storable_id(record_id: str) -> bool:
+    """Whether PostgreSQL text can hold ``record_id`` (no NUL, no lone surrogate)."""
     try:
         check_text(record_id, "id")
     except UnstorableValue:
@@ -59,7 +60,7 @@ def _copy_ids(conn: psycopg.Connection, pages: Iterable[list[tuple[str, int]]],
     with conn.cursor().copy("COPY pg_temp.vectorops_sync_source (id, seq) FROM STDIN") as copy:
         for page in pages:
             for record_id, seq in page:
-                if _storable(record_id):
+                if storable_id(record_id):
                     copy.write_row((record_id, seq))
                 else:
                     untextable.append((record_id, seq))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -90,16 +92,41 @@ def _locked(conn: psycopg.Connection, target: SyncTarget) -> None:
                              "migration ends")
 
 
-def _files(spec: SourceSpec, target: SyncTarget) -> StoreCollection:
+def source_files(spec: SourceSpec, target: SyncTarget) -> StoreCollection:
+    """``target``'s collection located in its store's files, as they are now.
+
+    :raises RequestError: when it cannot be read from its files, or was re-created since its migration.
+    """
     files, why = locate.locate_files(spec, target.ref, target.space)
     if files is None:
         raise RequestError(f"collection {target.key!r} cannot be synced: {why}; `vectorops sync` reads the "
                            "changes from a local store's files")
+    if target.source_collection_id and files.collection_id != target.source_collection_id:
+        raise RequestError(f"collection {target.key!r} was deleted and re-created in {spec.uri} since it was "
+                           f"migrated (id {target.source_collection_id} is now {files.collection_id}); migrate it "
+                           "again")
     return files
 
 
+@contextmanager
+def sync_lock(conn: psycopg.Connection, target: SyncTarget) -> Iterator[None]:
+    """Hold ``target``'s sync lock on ``conn``'s session for the block.
+
+    :raises CollectionBusy: when another sync or a migration of the collection is running.
+    :raises RequestError: when the collection was cut over.
+    """
+    if target.state == CUT_OVER:
+        raise RequestError(f"collection {target.key!r} was cut over; syncs stop there (migrate it again to start "
+                           "over)")
+    _locked(conn, target)
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops:sync:' || %s, 0))", (target.key,))
+
+
 def sync_collection(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, batch_size: int) -> SyncResult:
-    """Bring ``target``'s live table up to date with its source.
+    """Bring ``target``'s live table up to date with its source, under its sync lock.
 
     :param conn: an autocommit connection to the vectors database (its session holds the sync's lock).
     :param spec: the source the collection was migrated from.
@@ -108,29 +135,28 @@ def sync_collection(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarg
     :raises CollectionBusy: when another sync or a migration of the collection is running.
     :raises RequestError: when the collection was cut over, re-created in the source, or cannot be synced.
     """
+    with sync_lock(conn, target):
+        return sync_locked(conn, spec, target, batch_size)
+
+
+def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, batch_size: int,
+                kind: str = "sync") -> SyncResult:
+    """:func:`sync_collection` for a caller that holds :func:`sync_lock` (a cutover holds it on past the sync).
+
+    :param kind: ``sync``, or ``cutover`` for a cutover's final sync (recorded in ``vectorops.sync_runs``).
+    """
     started, clock = time.perf_counter(), time.time()
-    if target.state == CUT_OVER:
-        raise RequestError(f"collection {target.key!r} was cut over; syncs stop there (migrate it again to start "
-                           "over)")
-    _locked(conn, target)
+    files = source_files(spec, target)
+    sync_id = f"{kind}-{uuid.uuid4().hex[:12]}"
+    conn.execute(sql_text("sync/insert_sync_run"), {"sync_id": sync_id, "collection": target.key,
+                                                    "kind": kind, "from_point": target.read_point})
     try:
-        files = _files(spec, target)
-        if target.source_collection_id and files.collection_id != target.source_collection_id:
-            raise RequestError(f"collection {target.key!r} was deleted and re-created in {spec.uri} since it was "
-                               f"migrated (id {target.source_collection_id} is now {files.collection_id}); migrate "
-                               "it again")
-        sync_id = f"sync-{uuid.uuid4().hex[:12]}"
-        conn.execute(sql_text("sync/insert_sync_run"), {"sync_id": sync_id, "collection": target.key,
-                                                        "kind": "sync", "from_point": target.read_point})
-        try:
-            return _run(conn, spec, target, files, batch_size, sync_id, started, clock)
-        except Exception as exc:
-            conn.execute(sql_text("sync/update_sync_run_failed"), {
-                "seconds": time.perf_counter() - started, "error": f"{type(exc).__name__}: {exc}"[:500],
-                "sync_id": sync_id})
-            raise
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops:sync:' || %s, 0))", (target.key,))
+        return _run(conn, spec, target, files, batch_size, sync_id, started, clock)
+    except Exception as exc:
+        conn.execute(sql_text("sync/update_sync_run_failed"), {
+            "seconds": time.perf_counter() - started, "error": f"{type(exc).__name__}: {exc}"[:500],
+            "sync_id": sync_id})
+        raise
 
 
 def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection, batch_size: int,
