@@ -11,7 +11,9 @@ The points (``tests/faults/chaos.py`` uses them):
 - ``copy_batch``: after each fetched batch is written to a chunk's COPY (mid-COPY);
 - ``chunk_commit``: a chunk's rows and its ledger row are written, its transaction not yet committed;
 - ``index_build``: just before the HNSW ``CREATE INDEX`` of the shadow table;
-- ``promote``: inside the promotion transaction, after the renames, before the registry update and commit.
+- ``promote``: inside the promotion transaction, after the renames, before the registry update and commit;
+- ``sync_apply``: inside a sync batch's transaction, its rows written, before the read point moves and it commits;
+- ``sync_batch``: after a sync batch committed.
 """
 
 from __future__ import annotations

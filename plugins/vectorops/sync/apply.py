@@ -111,6 +111,7 @@ def apply_batch(conn: psycopg.Connection, target: SyncTarget, sync_id: str, plan
             "sync_id": sync_id, "collection": target.key, "attempt_id": target.attempt_id,
             "record_ids": touched}).rowcount if touched else 0
         quarantine.store(conn, collection=target.key, attempt_id=target.attempt_id, run_id=sync_id, entries=entries)
+        failpoints.hit("sync_apply")
         deleted = len(deleted_rows) - len([i for i in removed if i in deleted_rows])
         conn.execute(sql_text("sync/update_registry_read_point"), {
             "read_point": batch.read_point, "read_point_at": batch.listed_at, "sync_state": SYNCING,

@@ -80,18 +80,6 @@ def embedding_plan(target: SyncTarget, files: StoreCollection) -> policy.Embeddi
                                 model.normalizes, "as migrated")
 
 
-def _locked(conn: psycopg.Connection, target: SyncTarget) -> None:
-    got = one_row(conn.execute("SELECT pg_try_advisory_lock(hashtextextended('vectorops:sync:' || %s, 0))",
-                               (target.key,)))[0]
-    if not got:
-        raise CollectionBusy(f"collection {target.key!r} is being synced by another process; try again when it ends")
-    claim = conn.execute("SELECT attempt_id FROM vectorops.collection_claims WHERE collection = %s",
-                         (target.key,)).fetchone()
-    if claim is not None:
-        raise CollectionBusy(f"collection {target.key!r} is being migrated (attempt {claim[0]}); sync it after the "
-                             "migration ends")
-
-
 def source_files(spec: SourceSpec, target: SyncTarget) -> StoreCollection:
     """``target``'s collection located in its store's files, as they are now.
 
@@ -118,8 +106,17 @@ def sync_lock(conn: psycopg.Connection, target: SyncTarget) -> Iterator[None]:
     if target.state == CUT_OVER:
         raise RequestError(f"collection {target.key!r} was cut over; syncs stop there (migrate it again to start "
                            "over)")
-    _locked(conn, target)
+    got = one_row(conn.execute("SELECT pg_try_advisory_lock(hashtextextended('vectorops:sync:' || %s, 0))",
+                               (target.key,)))[0]
+    if not got:
+        raise CollectionBusy(f"collection {target.key!r} is being synced by another process; try again when it ends")
     try:
+        claim = conn.execute("SELECT attempt_id FROM vectorops.collection_claims WHERE collection = %s",
+                             (target.key,)).fetchone()
+        if claim is not None:
+            raise CollectionBusy(f"collection {target.key!r} is being migrated (attempt {claim[0]}); sync it after "
+                                 "the migration ends")
+        conn.execute(sql_text("sync/update_sync_runs_interrupted"), (target.key,))
         yield
     finally:
         conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops:sync:' || %s, 0))", (target.key,))
