@@ -37,6 +37,7 @@ def bootstrap(settings: Settings) -> str:
         conn.execute(sql_text("schema/create_registry"))
         conn.execute(sql_text("schema/create_operations_tables"))
         conn.execute(sql_text("schema/create_sync_tables"))
+        conn.execute(sql_text("schema/create_sync_digests"))
         if grants.can_manage_roles(conn):
             grants.setup_roles(conn, settings, target)
     return target

@@ -10,7 +10,7 @@ the last committed read point, and re-applying a change is idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +40,33 @@ class BatchOutcome:
     quarantined: int
 
 
+@dataclass
+class Totals:
+    """What a sync's batches did together, and where they left the table.
+
+    :param read_point: the read point the last batch committed (``None`` for a source without one).
+    :param gone: records listed as changed that were deleted before they were read.
+    :param behind: records written after ``read_point`` when the pass ended (``None`` when not countable).
+    """
+
+    read_point: int | None
+    listed_at: datetime
+    source_count: int = 0
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    gone: int = 0
+    behind: int | None = None
+
+    def add(self, outcome: BatchOutcome) -> None:
+        """Count one applied batch."""
+        self.added += outcome.added
+        self.updated += outcome.updated
+        self.deleted += outcome.deleted
+        self.quarantined += outcome.quarantined
+
+
 @dataclass(frozen=True)
 class Batch:
     """One batch: records read from the source, the table rows to delete, and the read point it reaches.
@@ -48,14 +75,17 @@ class Batch:
     :param read_point: the read point the table holds once the batch commits.
     :param deleted: live-table ids the source no longer holds.
     :param cleared: quarantined ids the source no longer holds.
+    :param digests: for a source read through Chroma's API, the digest of each record read (recorded with the
+        rows), ``{}`` for a batch that only deletes; ``None`` for a local store (its sequence numbers suffice).
     """
 
     latest: LatestBatch | None
     expected_point: int | None
-    read_point: int
+    read_point: int | None
     listed_at: datetime
     deleted: Sequence[str] = ()
     cleared: Sequence[str] = ()
+    digests: Mapping[str, bytes] | None = None
 
 
 def prepare_session(conn: psycopg.Connection, table: sql.Identifier) -> None:
@@ -74,6 +104,15 @@ def _lock_read_point(conn: psycopg.Connection, target: SyncTarget, expected: int
     if attempt_id != target.attempt_id or (schema, table) != (target.schema, target.table) or point != expected:
         raise CollectionBusy(f"collection {target.key!r} was migrated again or synced by another process while "
                              f"this sync ran (read point {expected} became {point}); sync it again")
+
+
+def _record_digests(conn: psycopg.Connection, target: SyncTarget, digests: Mapping[str, bytes],
+                    deleted: Sequence[str]) -> None:
+    if digests:
+        ids = list(digests)
+        conn.execute(sql_text("sync/upsert_digests"), (target.key, target.attempt_id, ids, [digests[i] for i in ids]))
+    if deleted:
+        conn.execute(sql_text("sync/delete_digests"), (target.key, list(deleted)))
 
 
 def apply_batch(conn: psycopg.Connection, target: SyncTarget, sync_id: str, plan: EmbeddingPlan,
@@ -111,6 +150,8 @@ def apply_batch(conn: psycopg.Connection, target: SyncTarget, sync_id: str, plan
             "sync_id": sync_id, "collection": target.key, "attempt_id": target.attempt_id,
             "record_ids": touched}).rowcount if touched else 0
         quarantine.store(conn, collection=target.key, attempt_id=target.attempt_id, run_id=sync_id, entries=entries)
+        if batch.digests is not None:
+            _record_digests(conn, target, batch.digests, [*gone, *batch.deleted])
         failpoints.hit("sync_apply")
         deleted = len(deleted_rows) - len([i for i in removed if i in deleted_rows])
         conn.execute(sql_text("sync/update_registry_read_point"), {

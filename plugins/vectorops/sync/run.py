@@ -17,18 +17,16 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg import sql
 
-from vectorops.chroma import latest, locate
-from vectorops.chroma.files import changes
+from vectorops.chroma import locate
 from vectorops.chroma.files.reader import StoreCollection
-from vectorops.chroma.source import SourceSpec
+from vectorops.chroma.source import SourceSpec, describe
 from vectorops.db.connect import connect
 from vectorops.db.rows import one_row
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.embedding import model as embedding_model
 from vectorops.embedding import policy
 from vectorops.errors import CollectionBusy, RequestError, VectoropsError
-from vectorops.sync import apply
-from vectorops.sync.changeset import list_changes
+from vectorops.sync import file_pass, server_pass
 from vectorops.sync.request import SyncRequest
 from vectorops.sync.target import CUT_OVER, SyncTarget, select_targets
 
@@ -39,9 +37,12 @@ log = logging.getLogger(__name__)
 class SyncResult:
     """What one sync did, and where the table stands after it.
 
-    :param read_point: the source's sequence number the table now holds every change up to.
-    :param lag_records: records written to the source after ``read_point``, counted when the sync ended.
-    :param lag_seconds: how long the oldest of them has waited (0 when there are none).
+    :param read_point: the source's sequence number the table now holds every change up to (``None`` for a
+        server, which has none).
+    :param lag_records: records written to the source after ``read_point``, counted when the sync ended
+        (``None`` for a server: unknown until the next scan).
+    :param lag_seconds: how long the oldest of them has waited (0 when there are none; for a server, the time
+        since its scan began).
     :param in_parity: the table's ids equal the source's at ``read_point`` (less quarantined and since-deleted
         records), with every change up to it applied.
     """
@@ -50,48 +51,47 @@ class SyncResult:
     collection: str
     table: str
     from_point: int | None
-    read_point: int
+    read_point: int | None
     added: int
     updated: int
     deleted: int
     quarantined: int
     source_count: int
-    lag_records: int
+    lag_records: int | None
     lag_seconds: float
     seconds: float
     in_parity: bool
     started_at: float
 
 
-def embedding_plan(target: SyncTarget, files: StoreCollection) -> policy.EmbeddingPlan:
+def embedding_plan(target: SyncTarget, source_dimensions: int | None) -> policy.EmbeddingPlan:
     """How the changed records get their vectors: exactly as the collection was migrated.
 
     :raises RequestError: when the collection was re-embedded with a model other than the configured one.
     """
     mode = target.embedding_mode or policy.COPY
     if mode == policy.COPY:
-        return policy.EmbeddingPlan(policy.COPY, files.dimensions, files.dimensions, None, target.embedding_model,
+        return policy.EmbeddingPlan(policy.COPY, source_dimensions, source_dimensions, None, target.embedding_model,
                                     False, "as migrated")
     model = embedding_model.model_info()
     if not embedding_model.same_model(target.embedding_model or "", model.name):
         raise RequestError(f"collection {target.key!r} was re-embedded with {target.embedding_model!r}, but the "
                            f"configured model is {model.name!r}; syncing would mix two models in one table")
-    return policy.EmbeddingPlan(mode, files.dimensions, model.dimensions, model.name, target.embedding_model,
+    return policy.EmbeddingPlan(mode, source_dimensions, model.dimensions, model.name, target.embedding_model,
                                 model.normalizes, "as migrated")
 
 
-def source_files(spec: SourceSpec, target: SyncTarget) -> StoreCollection:
-    """``target``'s collection located in its store's files, as they are now.
+def source_files(spec: SourceSpec, target: SyncTarget) -> StoreCollection | None:
+    """``target``'s collection located in its store's files as they are now, or ``None`` when it is read through
+    Chroma's API (a server, or files in a layout vectorops does not read).
 
-    :raises RequestError: when it cannot be read from its files, or was re-created since its migration.
+    :raises RequestError: when the collection was deleted and re-created since its migration.
     """
-    files, why = locate.locate_files(spec, target.ref, target.space)
-    if files is None:
-        raise RequestError(f"collection {target.key!r} cannot be synced: {why}; `vectorops sync` reads the "
-                           "changes from a local store's files")
-    if target.source_collection_id and files.collection_id != target.source_collection_id:
+    files = locate.store_files(spec, target.ref, target.space)
+    found = files.collection_id if files is not None else describe(spec, target.ref).collection_id
+    if target.source_collection_id and found != target.source_collection_id:
         raise RequestError(f"collection {target.key!r} was deleted and re-created in {spec.uri} since it was "
-                           f"migrated (id {target.source_collection_id} is now {files.collection_id}); migrate it "
+                           f"migrated (id {target.source_collection_id} is now {found}); migrate it "
                            "again")
     return files
 
@@ -156,44 +156,34 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
         raise
 
 
-def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection, batch_size: int,
-         sync_id: str, started: float, clock: float) -> SyncResult:
+def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection | None,
+         batch_size: int, sync_id: str, started: float, clock: float) -> SyncResult:
     table = sql.Identifier(target.schema, target.table)
-    plan = embedding_plan(target, files)
-    held = {str(r[1]) for r in conn.execute(sql_text("sync/select_current_quarantine"),
-                                                   (target.key, target.attempt_id))}
-    found = list_changes(conn, files, table, target.read_point, held)
-    apply.prepare_session(conn, table)
-    point, totals, gone = target.read_point, [0, 0, 0, 0], 0
-    for start in range(0, len(found.changed), batch_size):
-        part = found.changed[start:start + batch_size]
-        read = next(latest.read_latest(spec, target.ref, target.space, [i for i, _ in part], len(part)))
-        gone += len(read.gone)
-        reached = max(part[-1][1], point if point is not None else -1)
-        done = apply.apply_batch(conn, target, sync_id, plan, apply.Batch(read, point, reached, found.listed_at))
-        point = reached
-        totals = [t + d for t, d in zip(totals, (done.added, done.updated, done.deleted, done.quarantined),
-                                        strict=True)]
-    done = apply.apply_batch(conn, target, sync_id, plan, apply.Batch(
-        None, point, found.read_point, found.listed_at, deleted=found.deleted, cleared=found.cleared))
-    totals[2] += done.deleted
-    in_parity = _in_parity(conn, table, target, gone)
-    behind = changes.count_changed_since(files, found.read_point)
-    lag_seconds = (datetime.now(UTC) - found.listed_at).total_seconds() if behind else 0.0
+    if files is not None:
+        totals = file_pass.run_pass(conn, spec, target, files, embedding_plan(target, files.dimensions), batch_size,
+                                    sync_id)
+    else:
+        plan = embedding_plan(target, describe(spec, target.ref).dimensions)
+        totals = server_pass.run_pass(conn, spec, target, plan, batch_size, sync_id)
+    in_parity = _in_parity(conn, table, target, totals.gone)
+    if totals.behind is None:  # a server: whatever was written after the scan began is unknown until the next
+        lag_seconds = (datetime.now(UTC) - totals.listed_at).total_seconds()
+    else:
+        lag_seconds = (datetime.now(UTC) - totals.listed_at).total_seconds() if totals.behind else 0.0
     conn.execute(sql_text("sync/update_registry_synced"), {
-        "source_count": found.source_count, "changes_behind": behind, "collection": target.key})
+        "source_count": totals.source_count, "changes_behind": totals.behind, "collection": target.key})
     seconds = time.perf_counter() - started
     conn.execute(sql_text("sync/update_sync_run_done"), {
-        "seconds": seconds, "lag_records": behind, "lag_seconds": lag_seconds, "window_seconds": None,
+        "seconds": seconds, "lag_records": totals.behind, "lag_seconds": lag_seconds, "window_seconds": None,
         "sync_id": sync_id})
-    added, updated, deleted, quarantined = totals
-    result = SyncResult(sync_id=sync_id, collection=target.key, table=f"{target.schema}.{target.table}",
-                        from_point=target.read_point, read_point=found.read_point, added=added, updated=updated,
-                        deleted=deleted, quarantined=quarantined, source_count=found.source_count, lag_records=behind,
-                        lag_seconds=lag_seconds, seconds=seconds, in_parity=in_parity, started_at=clock)
     log.info("collection %r synced to read point %s: added %s, updated %s, deleted %s, quarantined %s in %.2fs; "
-             "%s record(s) behind", target.key, found.read_point, *totals, seconds, behind)
-    return result
+             "%s record(s) behind", target.key, totals.read_point, totals.added, totals.updated, totals.deleted,
+             totals.quarantined, seconds, "unknown" if totals.behind is None else totals.behind)
+    return SyncResult(sync_id=sync_id, collection=target.key, table=f"{target.schema}.{target.table}",
+                      from_point=target.read_point, read_point=totals.read_point, added=totals.added,
+                      updated=totals.updated, deleted=totals.deleted, quarantined=totals.quarantined,
+                      source_count=totals.source_count, lag_records=totals.behind, lag_seconds=lag_seconds,
+                      seconds=seconds, in_parity=in_parity, started_at=clock)
 
 
 def _in_parity(conn: psycopg.Connection, table: sql.Identifier, target: SyncTarget, gone: int) -> bool:

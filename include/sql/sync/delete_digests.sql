@@ -1,0 +1,1 @@
+DELETE FROM vectorops.sync_digests WHERE collection = %s AND id = ANY(%s)
