@@ -50,3 +50,6 @@ CREATE INDEX IF NOT EXISTS sync_runs_collection_idx ON vectorops.sync_runs (coll
 -- A quarantined record a later sync loaded, deleted or quarantined again: kept as history, no longer counted.
 ALTER TABLE vectorops.quarantine ADD COLUMN IF NOT EXISTS cleared_at timestamptz;
 ALTER TABLE vectorops.quarantine ADD COLUMN IF NOT EXISTS cleared_by text;
+
+-- staged ids of the chunk the source no longer held when the chunk was loaded (deleted after the read point)
+ALTER TABLE vectorops.migration_chunks ADD COLUMN IF NOT EXISTS gone_count bigint NOT NULL DEFAULT 0;

@@ -52,28 +52,26 @@ def iter_id_pages(spec: SourceSpec, name: CollectionRef | str, page: int) -> Ite
 def fetch(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str]) -> RecordBatch:
     """Fetch ``ids`` through the API with embeddings, documents, metadatas and uris, in the order of ``ids``.
 
-    :raises SourceChanged: when ids are missing from the source (it changed during the migration).
+    An id the source no longer holds is left out (it was deleted after the ids were listed): the batch's ``ids``
+    say which records it holds.
     """
     collection = get_collection(spec, name)
     with api_errors(spec, name, f"get {len(ids)} records by id"):
         got = collection.get(ids=list(ids), include=["embeddings", "documents", "metadatas", "uris"])
     position = {record_id: i for i, record_id in enumerate(got["ids"])}
-    missing = [i for i in ids if i not in position]
-    if missing or len(position) != len(ids):
-        raise changed_error(name, f"{len(missing)} of {len(ids)} ids are missing from the source (first: "
-                                  f"{missing[:3]!r})")
-    order = [position[i] for i in ids]
+    present = [i for i in ids if i in position]
+    order = [position[i] for i in present]
     embeddings = got["embeddings"]
     if isinstance(embeddings, np.ndarray):
-        embeddings = embeddings[order] if order != list(range(len(order))) else embeddings
-    else:
+        embeddings = embeddings[order] if order != list(range(len(embeddings))) else embeddings
+    elif embeddings is not None:
         embeddings = [embeddings[j] for j in order]
 
     def pick(key: str) -> list[Any]:
         values = got.get(key)
-        return [None] * len(ids) if values is None else [values[j] for j in order]
+        return [None] * len(order) if values is None else [values[j] for j in order]
 
-    return RecordBatch(ids=list(ids), embeddings=embeddings, documents=pick("documents"),
+    return RecordBatch(ids=present, embeddings=embeddings, documents=pick("documents"),
                        metadatas=pick("metadatas"), uris=pick("uris"))
 
 
@@ -122,7 +120,7 @@ def iter_records(spec: SourceSpec, name: CollectionRef | str, space: str, page: 
         raise read_failure(spec, name, files, files.stamp, exc) from None
 
 
-def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+def one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     """``work(item)`` for each item in a worker thread, one item ahead of the consumer (two results at most)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-fetch") as pool:
         pending = None
@@ -133,14 +131,6 @@ def _one_ahead(work: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
             pending = following
         if pending is not None:
             yield pending.result()
-
-
-def fetch_ahead(spec: SourceSpec, name: CollectionRef | str,
-                id_batches: Iterable[Sequence[str]]) -> Iterator[RecordBatch]:
-    """Fetch each batch of ids through Chroma's API, one batch ahead of the consumer, so reading Chroma
-    overlaps the caller's work. At most two batches are in memory at once.
-    """
-    return _one_ahead(lambda ids: fetch(spec, name, ids), id_batches)
 
 
 def changed_error(name: CollectionRef | str, detail: str) -> SourceChanged:
@@ -158,41 +148,3 @@ def read_failure(spec: SourceSpec, name: CollectionRef | str, files: files_reade
         return damaged(spec, name, FileNotFoundError(f"id {problem.args[0]!r} is listed by the HNSW segment but "
                                                      "not by the metadata segment"))
     return damaged(spec, name, problem)
-
-
-def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp: str | None,
-                 batches: Iterable[tuple[list[str], list[int | None] | None]]) -> Iterator[RecordBatch]:
-    """Fetch staged batches of ids, one batch ahead of the consumer.
-
-    :param stamp: the files' stamp when the ids were staged from them (their positions are then given), or
-        ``None`` when they were staged through the API.
-    :raises SourceChanged: when the files changed since the ids were staged, or an id is gone.
-    :raises SourceError: when the unchanged files are damaged.
-    """
-    if stamp is None:
-        yield from fetch_ahead(spec, name, (ids for ids, _ in batches))
-        return
-    files = store_files(spec, name, space, staged_stamp=stamp)
-    if files is None:
-        raise changed_error(name, "its ids were staged from the store's files, which can no longer be read")
-    if files_reader.current_stamp(files) != stamp:
-        raise changed_error(name, "its files were written after the ids were staged")
-    try:
-        reader = files_reader.StoreReader(files)
-    except (OSError, FilesUnreadable) as exc:  # a writer replaced the files since the stamp
-        raise read_failure(spec, name, files, stamp, exc) from None
-    with reader:
-
-        def read(batch: tuple[list[str], list[int | None] | None]) -> RecordBatch:
-            ids, staged = batch
-            positions = [p for p in staged if p is not None] if staged is not None else []
-            if staged is None or len(staged) != len(ids) or len(positions) != len(ids):
-                raise changed_error(name, "an id was staged without its position in the files")
-            try:
-                documents, metadatas, uris = reader.fields(ids)
-                vectors = reader.vectors(positions, ids)
-            except (KeyError, OSError, FilesUnreadable) as exc:
-                raise read_failure(spec, name, files, stamp, exc) from None
-            return RecordBatch(ids=ids, embeddings=vectors, documents=documents, metadatas=metadatas, uris=uris)
-
-        yield from _one_ahead(read, batches)

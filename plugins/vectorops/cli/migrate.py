@@ -68,7 +68,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     rows = _run_rows(dsn, run_id, collections)
     _print_summary(rows, wall)
-    failed = [r for r in rows if r["status"] != "promoted"]
+    failed = [r for r in rows if not str(r["status"]).startswith("promoted")]
     if state != "success" or failed:
         print(f"migration run {run_id} finished {state}; {len(failed)} collection(s) not promoted", file=sys.stderr)
         return 1
@@ -79,6 +79,7 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
     from vectorops.chroma.preflight import CollectionRef
     from vectorops.db.connect import connect
     from vectorops.migration import ledger
+    from vectorops.migration.summary import promoted_status
 
     with connect(dsn, autocommit=True) as conn:
         # the run's keys, by the label the request listed (a key may carry its store's suffix)
@@ -89,9 +90,10 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
         if r is None:
             rows.append({"collection": name, "status": "not started", "error": "see the log above"})
             continue
-        rows.append({"collection": name, "status": r[1], "read": r[2], "loaded": r[3], "quarantined": r[4],
+        status = promoted_status(r[12]) if r[1] == "promoted" else r[1]
+        rows.append({"collection": name, "status": status, "read": r[2], "loaded": r[3], "quarantined": r[4],
                      "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}",
-                     "reader": r[11]})
+                     "reader": r[11], "read_point": r[13]})
     return rows
 
 

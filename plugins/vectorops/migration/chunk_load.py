@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import psycopg
 
 from vectorops import failpoints
-from vectorops.chroma import fetch, source
+from vectorops.chroma import source
+from vectorops.chroma.staged import StagedBatch, fetch_staged
 from vectorops.embedding import policy
 from vectorops.load import copy, quarantine
 from vectorops.migration import ledger, recovery
@@ -37,6 +38,7 @@ class ChunkResult:
     kept_vectors: int = 0
     metadata_rows: int = 0
     encode_seconds: float = 0.0
+    gone: int = 0  # staged ids the source no longer held (deleted after the read point)
 
 
 def copy_chunk(conn: psycopg.Connection, plan: CollectionPlan, chunk_no: int, *, fetch_batch: int) -> ChunkResult:
@@ -67,16 +69,29 @@ def copy_chunk(conn: psycopg.Connection, plan: CollectionPlan, chunk_no: int, *,
     tally = copy.Tally()
     progress = None if plan.embedding.mode == policy.COPY else (
         lambda read: _log_progress(collection, chunk_no, read, len(ids), started, tally))
-    batches = fetch.fetch_staged(plan.source, collection, space, stamp, _batches(ids, positions, fetch_batch))
+    gone: list[str] = []
+    batches = _records(fetch_staged(plan.source, collection, space, stamp, _batches(ids, positions, fetch_batch)),
+                       gone)
     quarantined = write_fetched(conn, schema, shadow, batches, plan.embedding, space, tally, progress)
     quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=plan.run_id, entries=quarantined)
     seconds = time.perf_counter() - started
     ledger.finish_chunk(conn, attempt_id, chunk_no, loaded=tally.loaded, quarantined=len(quarantined),
-                        seconds=seconds, reembedded=tally.reembedded, kept=tally.kept, metadata=tally.metadata_rows)
+                        seconds=seconds, reembedded=tally.reembedded, kept=tally.kept, metadata=tally.metadata_rows,
+                        gone=len(gone))
+    if gone:
+        log.info("collection %r chunk %s: %s staged record(s) were deleted from the source after its read point "
+                 "(first: %r); not loaded, the next sync accounts for them", collection, chunk_no, len(gone), gone[0])
     failpoints.hit("chunk_commit")
     return ChunkResult(chunk_no, len(ids), tally.loaded, len(quarantined), seconds, skipped=False,
                        reembedded=tally.reembedded, kept_vectors=tally.kept, metadata_rows=tally.metadata_rows,
-                       encode_seconds=tally.encode_seconds)
+                       encode_seconds=tally.encode_seconds, gone=len(gone))
+
+
+def _records(batches: Iterable[StagedBatch], gone: list[str]) -> Iterator[source.RecordBatch]:
+    """The records of ``batches``; the ids they found gone are added to ``gone``."""
+    for batch in batches:
+        gone.extend(batch.gone)
+        yield batch.records
 
 
 def write_fetched(conn: psycopg.Connection, schema: str, shadow: str, batches: Iterable[source.RecordBatch],

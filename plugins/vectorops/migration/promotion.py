@@ -87,4 +87,4 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         failpoints.hit("promote")
         conn.execute(sql_text("promote/upsert_registry"), registry)
         conn.execute(sql_text("promote/reset_index_health"), registry)
-        ledger.mark_promoted(conn, collection, attempt_id, registry.get("rows_per_s"))
+        ledger.mark_promoted(conn, collection, attempt_id, registry.get("rows_per_s"), registry.get("changes_behind"))

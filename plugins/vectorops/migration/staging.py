@@ -1,7 +1,8 @@
 """Staging a collection's ids: every source id into ``vectorops.migration_source_ids``, no payload read.
 
-From the store's files when they can be read directly: each id then carries its element's position, and the
-files' stamp is kept in the ledger. Otherwise through Chroma's API. Ids over
+From the store's files when they can be read directly: the ids the collection held at its read point (its
+newest sequence number, kept in the ledger with the files' stamp), each with its element's position when no
+write landed while they were listed. Otherwise through Chroma's API. Ids over
 :data:`vectorops.load.unkeyable_ids.LONG_ID_BYTES` are staged one by one, and those no key can hold are
 quarantined with their original records.
 """
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
 
 from vectorops import failpoints
 from vectorops.chroma import fetch, locate, source
-from vectorops.chroma.files import reader
+from vectorops.chroma.api_errors import api_errors
+from vectorops.chroma.files import changes, reader
+from vectorops.chroma.staged import fetch_staged
 from vectorops.errors import FilesUnreadable
 from vectorops.load import quarantine, unkeyable_ids
 from vectorops.migration import ledger
@@ -29,9 +33,22 @@ class StagedIds:
     refused: list[tuple[bytes, int | None]]
 
 
+#: id scans of a server collection before one whose count moved during every scan is given up on
+API_SCANS = 3
+
+
+class _Moved(Exception):
+    """The files were written while their ids were listed."""
+
+
 def stage_ids(conn: psycopg.Connection, spec: source.SourceSpec, collection: str, attempt_id: str,
-              page: int, space: str) -> StagedIds:
-    """Stream every source id of ``collection`` into the staging table (no payload is read).
+              page: int, space: str, expected: int) -> StagedIds:
+    """Stream every source id of ``collection`` into the staging table (no payload is read), at a read point.
+
+    From a store's files: the ids the collection held at its read point (its newest sequence number), recorded
+    with the attempt; a write during the listing is no error. Through Chroma's API: an offset-paged scan, which
+    can skip ids when records are deleted meanwhile, so it is accepted only when ``count()`` before it, its own
+    count and ``count()`` after it agree (and tried again, :data:`API_SCANS` times, when they do not).
 
     :param conn: the connection, in the staging transaction (from the files it opens its own).
     :param spec: the source.
@@ -39,8 +56,10 @@ def stage_ids(conn: psycopg.Connection, spec: source.SourceSpec, collection: str
     :param attempt_id: the attempt.
     :param page: ids per page read through the API.
     :param space: the collection's distance space.
+    :param expected: the source's ``count()`` before staging.
     :return: the number of ids read from the source, and the ids (with positions) that could not be staged.
     :raises psycopg.errors.UniqueViolation: if the source listed an id twice.
+    :raises SourceChanged: when a server collection's count moved during every scan.
     """
     files = locate.store_files(spec, collection, space)
     if files is not None:
@@ -50,19 +69,57 @@ def stage_ids(conn: psycopg.Connection, spec: source.SourceSpec, collection: str
         except FilesUnreadable as exc:
             # the layout was recognised, so Chroma's API would read the same inconsistent files
             raise fetch.read_failure(spec, collection, files, files.stamp, exc) from None
-    ledger.clear_staging(conn, attempt_id)
-    ledger.set_source_stamp(conn, attempt_id, None)
-    pages = ((ids, None) for ids in fetch.iter_id_pages(spec, collection, page))
-    return _write(conn, attempt_id, pages, with_positions=False)
+    before = expected
+    for _ in range(API_SCANS):
+        at = datetime.now(UTC)
+        with conn.transaction():
+            ledger.clear_staging(conn, attempt_id)
+            ledger.set_read_point(conn, attempt_id, None, at, None)
+            pages = ((ids, None) for ids in fetch.iter_id_pages(spec, collection, page))
+            staged = _write(conn, attempt_id, pages, with_positions=False)
+            after = _count(spec, collection)
+            if before == staged.read == after:
+                return staged
+        before = after
+    raise fetch.changed_error(collection, f"its count moved during each of {API_SCANS} scans of its ids through "
+                                          "Chroma's API (a scan by offset can skip ids while records are deleted); "
+                                          "pause its writers while the migration stages its ids")
+
+
+def _count(spec: source.SourceSpec, collection: str) -> int:
+    with api_errors(spec, collection, "count its records"):
+        return int(source.get_collection(spec, collection).count())
 
 
 def _stage_from_files(conn: psycopg.Connection, files: reader.StoreCollection, attempt_id: str) -> StagedIds:
+    """The ids with their element positions when no write lands while they are listed (the fast path of every
+    chunk load); else the ids alone, as of one read of ``chroma.sqlite3`` (the loads then read each by id)."""
+    at = datetime.now(UTC)
+    point = changes.read_point(files)
+    try:
+        with conn.transaction():  # a savepoint: a listing the files moved under is rolled back
+            ledger.clear_staging(conn, attempt_id)
+            pages = ((ids, positions.tolist()) for ids, positions in reader.iter_id_positions(files))
+            staged = _write(conn, attempt_id, pages, with_positions=True)
+            if reader.current_stamp(files) != files.stamp:
+                raise _Moved
+    except (FilesUnreadable, KeyError, OSError):
+        if reader.current_stamp(files) == files.stamp:
+            raise
+    except _Moved:
+        pass
+    else:
+        # the stamp holds the collection's newest sequence number: unchanged, no write landed since ``point``
+        ledger.set_read_point(conn, attempt_id, point, at, files.stamp)
+        return staged
+    at = datetime.now(UTC)
     ledger.clear_staging(conn, attempt_id)
-    pages = ((ids, positions.tolist()) for ids, positions in reader.iter_id_positions(files))
-    staged = _write(conn, attempt_id, pages, with_positions=True)
-    if reader.current_stamp(files) != files.stamp:
-        raise fetch.changed_error(files.name, "its files were written while the ids were staged")
-    ledger.set_source_stamp(conn, attempt_id, files.stamp)
+    with changes.id_seqs(files) as listing:
+        staged = _write(conn, attempt_id, (([i for i, _ in ids], None) for ids in listing.pages),
+                        with_positions=False)
+        point = listing.read_point
+    # the stamp moved since ``files.stamp``, so the loads will not trust positions (none are staged either)
+    ledger.set_read_point(conn, attempt_id, point, at, files.stamp)
     return staged
 
 
@@ -127,11 +184,15 @@ def quarantine_refused(conn: psycopg.Connection, *, spec: source.SourceSpec, col
     ids = [ledger.decode_id(encoded) for encoded, _ in refused]
     positions = [position for _, position in refused]
     entries = []
-    for batch in fetch.fetch_staged(spec, collection, space, stamp, [(ids, positions)]):
+    gone = 0
+    for found in fetch_staged(spec, collection, space, stamp, [(ids, positions)]):
+        batch = found.records
+        gone += len(found.gone)  # deleted since the read point: nothing to quarantine
         for i, record_id in enumerate(batch.ids):
             original = batch.embeddings[i] if batch.embeddings is not None else None
             entries.append(quarantine.entry(record_id, original, batch.documents[i], batch.metadatas[i],
                                             batch.uris[i], unkeyable_ids.reason(ledger.encode_id(record_id))))
     quarantine.store(conn, collection=collection, attempt_id=attempt_id, run_id=run_id, entries=entries)
     ledger.record_unkeyable(conn, attempt_id, len(entries))
+    ledger.add_gone(conn, attempt_id, gone)
     return len(entries)

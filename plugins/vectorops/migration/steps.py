@@ -21,12 +21,14 @@ from vectorops.db import ownership, runtime
 from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
-from vectorops.errors import IncompleteMigration, SourceError, ValidationFailed
+from vectorops.errors import ValidationFailed
 from vectorops.load import indexing, shadow, unlogged
 from vectorops.load.indexing import HnswSpec
 from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
+from vectorops.migration.counts import changes_behind, verified_counts
 from vectorops.migration.plan import ChunkJob, CollectionPlan
 from vectorops.migration.request import MigrationRequest
+from vectorops.migration.summary import promoted_status
 from vectorops.migration.target import check_target, collection_key_for
 from vectorops.naming import table_name_for
 from vectorops.quality import gate
@@ -105,16 +107,14 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
                     # reads are not bound by get_max_batch_size() (a write limit); big pages keep the
                     # offset scan from going quadratic
                     page = ID_SCAN_PAGE
+                    # the staged ids are the source at its read point: a count() that moved since is no error
                     staged = staging.stage_ids(conn, request.source, collection, attempt.attempt_id, page,
-                                               info.space)
-                    if staged.read != info.count:
-                        raise SourceError(f"collection {collection!r} changed during the id scan: count() said "
-                                          f"{info.count}, the scan found {staged.read}")
+                                               info.space, info.count)
                     staging.quarantine_refused(conn, spec=request.source, collection=collection,
                                                space=info.space, attempt_id=attempt.attempt_id, run_id=run_id,
                                                refused=staged.refused)
                     chunks = ledger.plan_chunks(conn, attempt.attempt_id, settings.chunk_rows)
-                    ledger.mark_planned(conn, attempt.attempt_id, chunks=chunks, source_count=info.count,
+                    ledger.mark_planned(conn, attempt.attempt_id, chunks=chunks, source_count=staged.read,
                                         dimensions=embedding_plan.dimensions, distance=info.space,
                                         embedding_mode=embedding_plan.mode,
                                         embedding_model=embedding_plan.table_model, reader=info.reader)
@@ -192,7 +192,7 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
             with conn.transaction():
                 recovery.ensure_intact(conn, collection=collection, attempt_id=attempt_id, schema=schema,
                                        shadow=shadow_table)
-            counts = _verified_counts(conn, plan)
+            counts = verified_counts(conn, plan)
             logged_seconds = unlogged.make_logged(conn, schema, shadow_table)
             if logged_seconds is not None:
                 log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow_table,
@@ -211,7 +211,9 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
             ledger.set_finalize_seconds(conn, attempt_id, build.seconds, finalize_seconds)
             # working time of the attempt: prepare + chunk loads + finalize (not the idle time between tasks)
             total = prepare_seconds + load_seconds + finalize_seconds
-            rows_per_s = counts["source"] / total if total > 0 else None
+            rows_per_s = counts["staged"] / total if total > 0 else None
+            point = ledger.read_point_of(conn, attempt_id)
+            behind = changes_behind(plan, point.read_point, report.gone)
             promotion.promote(conn, collection=collection, schema=schema, table=table, shadow=shadow_table,
                               attempt_id=attempt_id, registry={
                                   "collection_key": collection, "tenant": info.tenant, "database": info.database,
@@ -229,7 +231,9 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
                                   "hnsw_ef_search": info.hnsw_ef_search, "source_uri": plan.source.uri,
                                   "source_collection_id": info.collection_id, "run_id": plan.run_id,
-                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s},
+                                  "attempt_id": attempt_id, "rows_per_s": rows_per_s,
+                                  "read_point": point.read_point, "read_point_at": point.at,
+                                  "changes_behind": behind},
                               previous_table=plan.previous_table)
             quarantined_ids = ledger.quarantined_ids(conn, attempt_id, limit=20)
         except claims.CollectionBusy:
@@ -242,38 +246,22 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
             raise
     summary = {
         "collection": collection, "tenant": info.tenant, "database": info.database, "name": info.name,
-        "reader": info.reader, "table": f"{schema}.{table}", "read": counts["source"], "loaded": counts["loaded"],
+        "reader": info.reader, "table": f"{schema}.{table}", "read": counts["staged"], "loaded": counts["loaded"],
         "quarantined": counts["quarantined"], "quarantined_ids": quarantined_ids,
         "dimensions": embedding_plan.dimensions, "space": info.space, "vectors": embedding_plan.mode,
         "reembedded": counts["reembedded"], "validation": "passed", "index": build.method,
         "load_seconds": round(load_seconds, 3),
         "index_seconds": round(build.seconds, 3), "rows_per_s": round(rows_per_s or 0.0, 1),
-        "attempt_id": attempt_id, "run_id": plan.run_id,
+        "attempt_id": attempt_id, "run_id": plan.run_id, "read_point": point.read_point, "gone": report.gone,
+        "written_after_read_point": report.written_after, "changes_behind": behind,
+        "status": promoted_status(behind),
     }
-    log.info("collection %r promoted to %s: read %s, loaded %s, quarantined %s%s; %s dims, %s; %.0f rows/s",
-             collection, summary["table"], summary["read"], summary["loaded"], summary["quarantined"],
-             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", embedding_plan.dimensions, info.space,
-             summary["rows_per_s"])
+    log.info("collection %r %s to %s: read %s at read point %s, loaded %s, quarantined %s%s, deleted since %s; "
+             "%s dims, %s; %.0f rows/s", collection, summary["status"], summary["table"], summary["read"],
+             point.read_point, summary["loaded"], summary["quarantined"],
+             f" ({', '.join(quarantined_ids)})" if quarantined_ids else "", report.gone, embedding_plan.dimensions,
+             info.space, summary["rows_per_s"])
     return summary
-
-
-def _verified_counts(conn: Any, plan: CollectionPlan) -> dict[str, int]:
-    info = plan.info
-    totals = ledger.chunk_totals(conn, plan.attempt_id)
-    unkeyable = ledger.unkeyable_count(conn, plan.attempt_id)
-    collection = plan.collection
-    if totals.pending:
-        raise IncompleteMigration(f"collection {collection!r}: {totals.pending} chunk(s) of attempt "
-                                  f"{plan.attempt_id} are not loaded; rerun the migration to resume")
-    in_table = shadow.row_count(conn, plan.schema, plan.shadow)
-    loaded, quarantined, planned = totals.loaded, totals.quarantined, totals.planned
-    if in_table != loaded or loaded + quarantined != planned or planned + unkeyable != info.count:
-        raise IncompleteMigration(
-            f"collection {collection!r}: counts do not add up (source {info.count}, planned {planned}, "
-            f"loaded {loaded}, in table {in_table}, quarantined {quarantined}, ids no key holds {unkeyable}); "
-            "not promoted")
-    return {"source": info.count, "loaded": loaded, "quarantined": quarantined + unkeyable,
-            "reembedded": totals.reembedded, "kept": totals.kept, "metadata": totals.metadata}
 
 
 def _reject(conn: Any, collection: str, attempt_id: str, error: ValidationFailed) -> None:

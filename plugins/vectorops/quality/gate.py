@@ -19,6 +19,9 @@ import psycopg
 from psycopg import sql
 
 from vectorops import samples
+from vectorops.chroma.files import changes
+from vectorops.chroma.source import RecordBatch
+from vectorops.chroma.staged import settled_files
 from vectorops.config import Settings
 from vectorops.db import ownership, runtime
 from vectorops.db.connect import connect
@@ -26,6 +29,7 @@ from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
+from vectorops.migration import ledger
 from vectorops.migration.plan import CollectionPlan
 from vectorops.quality import parity, sampling
 from vectorops.quality.exact_search import ExactTopK
@@ -50,6 +54,8 @@ class ValidationReport:
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
     baseline_sha256: str | None = None
     seconds: float = 0.0
+    gone: int = 0  # staged ids the source no longer held (deleted after the read point)
+    written_after: int = 0  # rows that differ because their source record was written after the read point
 
     @property
     def success(self) -> bool:
@@ -117,13 +123,18 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: CollectionPlan, 
         ids = samples.sample_ids(conn, schema, shadow, settings.validation_sample, settings.validation_seed)
         query_ids, queries = samples.query_sample(conn, schema, shadow, ids, TOP10_QUERIES)
         source_top_k = ExactTopK(queries, space) if embedding_plan.mode != policy.COLLECTION and query_ids else None
-        checks, report.baseline_sha256, differ = parity.checksum_parity(
+        checks, report.baseline_sha256, differ, drift = parity.checksum_parity(
             conn, plan, fetch_batch=min(plan.batch_size, 5000), source_top_k=source_top_k)
-        asked = sampling.neighbours_to_ask(differ) if embedding_plan.mode != policy.COLLECTION else 0
+        report.gone, report.written_after = drift.gone, drift.written_after
+        asked = sampling.neighbours_to_ask(differ | _written_since(conn, plan)) if (
+            embedding_plan.mode != policy.COLLECTION) else 0
         asking = time.perf_counter()
         batch, neighbours = sampling.ask_chroma(source, plan.collection, ids, queries, asked)
         log.info("collection %r: asked Chroma for %s sample record(s) and %s neighbour(s) of %s queries in %.2fs",
                  plan.collection, len(ids), asked, len(queries), time.perf_counter() - asking)
+        # read after Chroma answered, so it covers every write its answer can hold
+        differ |= _written_since(conn, plan)
+        ids, batch = _unchanged(ids, batch, differ)
         checks += sampling.sample_equality(conn, plan, ids=ids, seed=settings.validation_seed, batch=batch)
         checks.append(sampling.top10_overlap(
             conn, plan, query_ids=query_ids, queries=queries,
@@ -138,6 +149,33 @@ def gate(settings: Settings, conn: psycopg.Connection, *, plan: CollectionPlan, 
     if not report.success:
         raise ValidationFailed(report)
     return report
+
+
+def _written_since(conn: psycopg.Connection, plan: CollectionPlan) -> set[str]:
+    """The ids the source added, updated or upserted after the attempt's read point (none for a source without
+    sequence numbers, or files unchanged since staging)."""
+    point = ledger.read_point_of(conn, plan.attempt_id)
+    if point.read_point is None:
+        return set()
+    files = settled_files(plan.source, plan.collection, plan.info.space, point.stamp)
+    if files is None or files.stamp == point.stamp:
+        return set()
+    return set(changes.ids_changed_since(files, point.read_point))
+
+
+def _unchanged(ids: list[str], batch: RecordBatch | None, differ: set[str]
+               ) -> tuple[list[str], RecordBatch | None]:
+    """The sampled ids Chroma still holds and nobody wrote since the read point, with Chroma's records of them."""
+    if batch is None:
+        return ids, batch
+    keep = [i for i, record_id in enumerate(batch.ids) if record_id not in differ]
+    if len(keep) == len(ids):
+        return ids, batch
+    vectors = batch.embeddings
+    return [batch.ids[i] for i in keep], RecordBatch(
+        ids=[batch.ids[i] for i in keep], embeddings=None if vectors is None else [vectors[i] for i in keep],
+        documents=[batch.documents[i] for i in keep], metadatas=[batch.metadatas[i] for i in keep],
+        uris=[batch.uris[i] for i in keep])
 
 
 def is_normalized(plan: policy.EmbeddingPlan, kept_vectors: int) -> bool:

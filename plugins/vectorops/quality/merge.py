@@ -50,6 +50,9 @@ class Merge:
     missing: Tally = field(default_factory=Tally)
     extra: Tally = field(default_factory=Tally)
     wrongly_quarantined: Tally = field(default_factory=Tally)
+    gone: Tally = field(default_factory=Tally)  # staged ids the source no longer holds (deleted after the read point)
+    written_after: Tally = field(default_factory=Tally)  # differing rows whose source was written after it
+    written_after_ids: list[str] = field(default_factory=list)  # all of them: the top-10 check leaves them out
     no_vector: Tally = field(default_factory=Tally)
     differing: dict[str, Tally] = field(default_factory=lambda: {f: Tally() for f in FIELDS})
     metadata_lost: int = 0
@@ -98,6 +101,15 @@ def take_extra(merge: Merge, baseline: Any, row: Row) -> None:
     merge.extra.add(row.id)
 
 
+def as_hashed(stored: Row, new_vector: bool) -> Row:
+    """The table's row as the checksum sees it: a re-embedded vector is hashed as a marker.
+
+    :param stored: the table's row.
+    :param new_vector: the table's vector is a re-embedding.
+    """
+    return Row(stored.id, REEMBEDDED if new_vector else stored.vector, stored.document, stored.metadata, stored.uri)
+
+
 def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: EmbeddingPlan) -> None:
     """Hash both sides of a matched row and count each field that differs.
 
@@ -108,10 +120,8 @@ def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: Embe
     :param plan: the collection's embedding plan.
     """
     merge.compared += 1
-    as_hashed = Row(stored.id, REEMBEDDED if new_vector else stored.vector, stored.document, stored.metadata,
-                    stored.uri)
     merge.source.update(row_bytes(source))
-    merge.table.update(row_bytes(as_hashed))
+    merge.table.update(row_bytes(as_hashed(stored, new_vector)))
     if new_vector and not stored.vector:
         merge.no_vector.add(stored.id)
     elif new_vector:

@@ -4,6 +4,11 @@ The pass merges two streams sorted by id bytes, the table's (``ORDER BY id COLLA
 source's (the staged ids, fetched from Chroma in batches), so memory stays flat and every differing row is
 counted by field. Re-embedded vectors cannot match the source's, so both sides hash a marker for them and
 the vectors are compared with the target model's embedding of the same documents instead.
+
+The source is compared as it is now, while it may still be written. A staged id it no longer holds passes as
+deleted after the read point, and a row that differs passes only when its source record was written after the
+read point (its Chroma sequence number is above it); both are counted. A source without sequence numbers (a
+server) cannot show when a record was written, so a row that differs there fails as always.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from vectorops.chroma import fetch
-from vectorops.chroma.source import SourceSpec
+from vectorops.chroma.files import changes
+from vectorops.chroma.source import RecordBatch
+from vectorops.chroma.staged import fetch_staged, settled_files
 from vectorops.embedding import model as embedding_model
 from vectorops.embedding import policy
 from vectorops.embedding.policy import EmbeddingPlan
@@ -61,60 +67,100 @@ class _SourceRow:
     row: Row
     new_vector: bool  # the table's vector is a re-embedding
     storable: bool  # the loader had no reason to quarantine it
+    written_after: bool  # its last write came after the read point
 
 
-def _source_rows(conn: psycopg.Connection, spec: SourceSpec, collection: str, attempt_id: str, plan: EmbeddingPlan,
-                 space: str, fetch_batch: int) -> Iterator[_SourceRow]:
-    """Source records in id byte order, with what the loader should have done with each."""
-    stamp = ledger.source_stamp(conn, attempt_id)
-    pages = ledger.staged_id_pages(conn, attempt_id, fetch_batch)
-    for batch in fetch.fetch_staged(spec, collection, space, stamp, pages):
-        matrix, unusable = policy.source_vectors(batch.embeddings, len(batch.ids), plan, space)
-        fits = matrix.shape[1] == plan.dimensions
-        big_endian = matrix.astype(">f4")
-        for i, record_id in enumerate(batch.ids):
-            document, meta, uri = batch.documents[i], batch.metadatas[i], batch.uris[i]
-            new_vector = policy.gets_new_vector(plan, document, unusable[i])
-            vector_ok = new_vector or (not unusable[i] and fits)
-            try:
-                checked_fields(record_id, document, uri, meta)
-                text_ok = True
-            except UnstorableValue:
-                text_ok = False
-            vector = REEMBEDDED if new_vector else big_endian[i].tobytes()
-            yield _SourceRow(Row(record_id, vector, document, canonical_metadata(meta) if meta is not None else None,
-                                 uri), new_vector, vector_ok and text_ok)
+@dataclass(frozen=True)
+class Drift:
+    """What the source changed after the read point, as the parity pass met it.
+
+    :param gone: staged ids the source no longer holds.
+    :param written_after: rows that differ because their source record was written after the read point.
+    """
+
+    gone: int
+    written_after: int
+
+
+def _source_rows(conn: psycopg.Connection, plan: CollectionPlan, fetch_batch: int, gone: set[str]
+                 ) -> Iterator[_SourceRow]:
+    """Source records in id byte order, with what the loader should have done with each; the staged ids the
+    source no longer holds are added to ``gone`` before any row after them is yielded."""
+    spec, collection, space, embedding = plan.source, plan.collection, plan.info.space, plan.embedding
+    point = ledger.read_point_of(conn, plan.attempt_id)
+    pages = ledger.staged_id_pages(conn, plan.attempt_id, fetch_batch)
+    files = None
+    for found in fetch_staged(spec, collection, space, point.stamp, pages):
+        batch = found.records
+        gone.update(found.gone)
+        seqs: dict[str, int] = {}
+        if found.current and point.read_point is not None and batch.ids:
+            files = files or settled_files(spec, collection, space, point.stamp)
+            seqs = changes.seqs_of(files, batch.ids) if files is not None else {}
+        yield from _rows(batch, embedding, space, seqs, point.read_point)
+
+
+def _rows(batch: RecordBatch, plan: EmbeddingPlan, space: str, seqs: dict[str, int], read_point: int | None
+          ) -> Iterator[_SourceRow]:
+    """The source rows of ``batch``; ``seqs`` holds the sequence numbers of records read as they are now."""
+    matrix, unusable = policy.source_vectors(batch.embeddings, len(batch.ids), plan, space)
+    fits = matrix.shape[1] == plan.dimensions
+    big_endian = matrix.astype(">f4")
+    for i, record_id in enumerate(batch.ids):
+        document, meta, uri = batch.documents[i], batch.metadatas[i], batch.uris[i]
+        new_vector = policy.gets_new_vector(plan, document, unusable[i])
+        vector_ok = new_vector or (not unusable[i] and fits)
+        try:
+            checked_fields(record_id, document, uri, meta)
+            text_ok = True
+        except UnstorableValue:
+            text_ok = False
+        vector = REEMBEDDED if new_vector else big_endian[i].tobytes()
+        written_after = read_point is not None and seqs.get(record_id, 0) > read_point
+        yield _SourceRow(Row(record_id, vector, document, canonical_metadata(meta) if meta is not None else None,
+                             uri), new_vector, vector_ok and text_ok, written_after)
 
 
 def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_batch: int,
-                    source_top_k: ExactTopK | None = None) -> tuple[list[ExpectationOutcome], str, set[str]]:
+                    source_top_k: ExactTopK | None = None
+                    ) -> tuple[list[ExpectationOutcome], str, set[str], Drift]:
     """Compare every row of the table with the source, by checksum and field by field.
 
     A source record missing from the table passes only when the loader quarantined it and this pass finds a
-    reason too (text PostgreSQL cannot hold, or a vector the policy cannot use).
+    reason too (text PostgreSQL cannot hold, or a vector the policy cannot use). A staged id the source no
+    longer holds, and a row whose source record was written after the read point, pass and are counted.
 
     :param conn: a connection to the database of the plan's shadow table and its ledger.
     :param plan: the collection's plan; its shadow table is compared with its source.
     :param fetch_batch: records per fetch from the source.
     :param source_top_k: when given, every source record that should be in the table with its source vector
         is offered to it, so the source's exact top-k comes out of the same pass.
-    :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), and the
-        ids whose table vector differs from the source's on purpose (quarantined, or re-embedded one by one).
+    :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), the ids whose
+        table row differs from the source's on purpose (quarantined, re-embedded one by one, or changed in the
+        source after the read point), and what the source changed after the read point.
     """
-    spec, collection, attempt_id = plan.source, plan.collection, plan.attempt_id
-    schema, table, space, embedding = plan.schema, plan.shadow, plan.info.space, plan.embedding
+    attempt_id = plan.attempt_id
+    schema, table, embedding = plan.schema, plan.shadow, plan.embedding
     quarantined = set(ledger.quarantined_ids(conn, attempt_id))
     result = merge.Merge()
     baseline = hashlib.sha256()
     candidates = merge.Candidates(source_top_k)
+    gone: set[str] = set()
+
+    def table_only(row: Row) -> None:
+        if row.id in gone:  # loaded, then deleted from the source: the next sync deletes it
+            baseline.update(row_bytes(row))
+        else:
+            merge.take_extra(result, baseline, row)
+
     with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as reader:
         table_rows = iter_table_rows(reader, schema, table)
         current = next(table_rows, None)
-        for source in _source_rows(conn, spec, collection, attempt_id, embedding, space, fetch_batch):
+        for source in _source_rows(conn, plan, fetch_batch, gone):
             source_row = source.row
             source_key = source_row.id.encode("utf-8", "surrogatepass")
             while current is not None and current.id.encode("utf-8") < source_key:
-                merge.take_extra(result, baseline, current)
+                table_only(current)
                 current = next(table_rows, None)
             if current is None or current.id != source_row.id:
                 if printable_id(source_row.id) in quarantined:
@@ -122,29 +168,42 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
                     result.quarantined_ids.append(source_row.id)
                     if source.storable:
                         result.wrongly_quarantined.add(source_row.id)
+                elif source.written_after:  # deleted before its chunk loaded, written again since
+                    result.written_after.add(source_row.id)
+                    result.written_after_ids.append(source_row.id)
                 else:
                     result.source.update(row_bytes(source_row))
                     result.missing.add(source_row.id)
                     candidates.offer(source_row, source.new_vector)
                 continue
             baseline.update(row_bytes(current))
-            merge.compare(result, source_row, current, source.new_vector, embedding)
-            candidates.offer(source_row, source.new_vector)
+            if source.written_after and row_bytes(merge.as_hashed(current, source.new_vector)) != row_bytes(
+                    source_row):
+                result.written_after.add(source_row.id)  # the next sync loads what was written after
+                result.written_after_ids.append(source_row.id)
+            else:
+                merge.compare(result, source_row, current, source.new_vector, embedding)
+                candidates.offer(source_row, source.new_vector)
             current = next(table_rows, None)
         while current is not None:
-            merge.take_extra(result, baseline, current)
+            table_only(current)
             current = next(table_rows, None)
     candidates.flush()
+    for record_id in sorted(gone):
+        result.gone.add(record_id)
     # ``quarantined`` also holds the ids no key could hold, which were never staged
-    # (:mod:`vectorops.load.unkeyable_ids`)
-    differ = set(result.quarantined_ids) | set(result.reembedded_ids) | quarantined
-    return _outcomes(result, embedding), baseline.hexdigest(), differ
+    # (:mod:`vectorops.load.unkeyable_ids`); rows the source changed after the read point differ too
+    differ = set(result.quarantined_ids) | set(result.reembedded_ids) | quarantined | gone | set(
+        result.written_after_ids)
+    return (_outcomes(result, embedding), baseline.hexdigest(), differ,
+            Drift(result.gone.count, result.written_after.count))
 
 
 def _outcomes(result: merge.Merge, plan: EmbeddingPlan) -> list[ExpectationOutcome]:
     source_sha, table_sha = result.source.hexdigest(), result.table.hexdigest()
     observed = {"source_sha256": source_sha, "table_sha256": table_sha, "compared": result.compared,
                 "quarantined": result.quarantined, "missing": result.missing.count, "extra": result.extra.count,
+                "deleted_after_read_point": result.gone.count, "written_after_read_point": result.written_after.count,
                 "differing": {name: tally.count for name, tally in result.differing.items()},
                 "samples": {"missing": result.missing.samples, "extra": result.extra.samples,
                             **{name: t.samples for name, t in result.differing.items() if t.count}}}

@@ -14,7 +14,7 @@ bound, because SQLite sorts every BLOB above every INTEGER.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,6 +23,7 @@ from vectorops.chroma.files.versions import decode_seq_id
 from vectorops.errors import FilesUnreadable
 
 PAGE = 50_000
+ID_PARAMS = 5_000  # ids bound to one SQLite statement (SQLite allows 32,766 parameters)
 _CHANGED = """(typeof(seq_id) = 'integer' AND seq_id > ?) OR (typeof(seq_id) = 'blob' AND seq_id > ?)"""
 
 
@@ -94,6 +95,42 @@ def count_changed_since(collection: StoreCollection, since: int) -> int:
     try:
         return int(scalar(conn, f"SELECT count(*) FROM embeddings WHERE segment_id = ? AND ({_CHANGED})",  # noqa: S608
                           (collection.metadata_segment, since, since.to_bytes(8, "big"))))
+    except sqlite3.Error as exc:
+        raise FilesUnreadable(f"chroma.sqlite3 cannot be read: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def seqs_of(collection: StoreCollection, ids: Sequence[str]) -> dict[str, int]:
+    """The sequence number of the last write to each of ``ids`` the collection holds now (absent: not held).
+
+    :raises FilesUnreadable: when ``chroma.sqlite3`` cannot be read or a stamp is in no known encoding.
+    """
+    unique = list(dict.fromkeys(ids))
+    found: dict[str, int] = {}
+    conn = connect_readonly(collection.sqlite_path)
+    try:
+        for start in range(0, len(unique), ID_PARAMS):
+            part = unique[start:start + ID_PARAMS]
+            # only placeholders are added to the fixed statement: the ids themselves are bound
+            query = ("SELECT embedding_id, seq_id FROM embeddings WHERE segment_id = ? AND embedding_id IN ("  # noqa: S608
+                     + ", ".join("?" * len(part)) + ")")
+            for record_id, seq in conn.execute(query, (collection.metadata_segment, *part)):
+                found[str(record_id)] = decode_seq_id(seq)
+        return found
+    except sqlite3.Error as exc:
+        raise FilesUnreadable(f"chroma.sqlite3 cannot be read: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def ids_changed_since(collection: StoreCollection, since: int) -> list[str]:
+    """The ids added, updated or upserted after sequence number ``since`` (deleted ones are no longer held)."""
+    conn = connect_readonly(collection.sqlite_path)
+    try:
+        return [str(row[0]) for row in conn.execute(
+            f"SELECT embedding_id FROM embeddings WHERE segment_id = ? AND ({_CHANGED})",  # noqa: S608
+            (collection.metadata_segment, since, since.to_bytes(8, "big")))]
     except sqlite3.Error as exc:
         raise FilesUnreadable(f"chroma.sqlite3 cannot be read: {exc}") from exc
     finally:

@@ -35,6 +35,7 @@ class ChunkTotals:
     reembedded: int
     kept: int
     metadata: int
+    gone: int
 
 
 def encode_id(record_id: str) -> bytes:
@@ -71,8 +72,8 @@ def clear_staging(conn: psycopg.Connection, attempt_id: str) -> None:
     """Forget an earlier staging of the attempt: its ids, and the records it quarantined (no chunk has loaded)."""
     clear_staged_ids(conn, attempt_id)
     clear_quarantine(conn, attempt_id)
-    conn.execute("UPDATE vectorops.migration_runs SET quarantined_count = 0, unkeyable_count = 0 WHERE attempt_id = %s",
-                 (attempt_id,))
+    conn.execute("UPDATE vectorops.migration_runs SET quarantined_count = 0, unkeyable_count = 0, gone_count = 0 "
+                 "WHERE attempt_id = %s", (attempt_id,))
 
 
 def staged_ids(conn: psycopg.Connection, attempt_id: str, first_id: bytes, last_id: bytes
@@ -121,7 +122,7 @@ def lock_chunk(conn: psycopg.Connection, attempt_id: str, chunk_no: int) -> Chun
 
 def finish_chunk(conn: psycopg.Connection, attempt_id: str, chunk_no: int, **counts: Any) -> None:
     """The chunk is done: its counts (``loaded``, ``quarantined``, ``seconds``, ``reembedded``, ``kept``,
-    ``metadata``), and the attempt's totals."""
+    ``metadata``, ``gone``), and the attempt's totals."""
     keys = {"attempt_id": attempt_id, "chunk_no": chunk_no, **counts}
     conn.execute(sql_text("migration/update_chunk_done"), keys)
     conn.execute(sql_text("migration/update_run_loaded"), keys)

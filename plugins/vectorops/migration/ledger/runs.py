@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -77,6 +79,45 @@ def source_stamp(conn: psycopg.Connection, attempt_id: str) -> str | None:
     return None if row is None else row[0]
 
 
+@dataclass(frozen=True)
+class ReadPoint:
+    """What an attempt's ids were staged at.
+
+    :param read_point: the collection's newest sequence number the staged ids include (``None``: a source
+        without sequence numbers, read through Chroma's API).
+    :param at: when it was taken.
+    :param stamp: the files' stamp at staging (``None``: staged through the API).
+    :param staged: how many ids the source held at the read point (``None`` until staging is done).
+    :param gone: staged ids found gone since (at staging, and by the chunks loaded so far).
+    """
+
+    read_point: int | None
+    at: datetime | None
+    stamp: str | None
+    staged: int | None
+    gone: int
+
+
+def set_read_point(conn: psycopg.Connection, attempt_id: str, read_point: int | None, at: datetime,
+                   stamp: str | None) -> None:
+    """Record what the attempt's ids are staged at (see :class:`ReadPoint`)."""
+    conn.execute(sql_text("migration/update_run_read_point"), {"attempt_id": attempt_id, "read_point": read_point,
+                                                               "read_point_at": at, "stamp": stamp})
+
+
+def read_point_of(conn: psycopg.Connection, attempt_id: str) -> ReadPoint:
+    """What the attempt's ids were staged at."""
+    row = conn.execute(sql_text("migration/select_read_point"), (attempt_id,)).fetchone()
+    assert row is not None
+    return ReadPoint(row[0], row[1], row[2], row[3], int(row[4]))
+
+
+def add_gone(conn: psycopg.Connection, attempt_id: str, count: int) -> None:
+    """``count`` staged ids were found gone outside a chunk (at staging)."""
+    conn.execute("UPDATE vectorops.migration_runs SET gone_count = gone_count + %s WHERE attempt_id = %s",
+                 (count, attempt_id))
+
+
 def record_unkeyable(conn: psycopg.Connection, attempt_id: str, count: int) -> None:
     """``count`` ids no key could hold were quarantined at staging."""
     conn.execute(sql_text("migration/update_unkeyable"), (count, count, attempt_id))
@@ -120,9 +161,11 @@ def mark_failed(conn: psycopg.Connection, attempt_id: str, error: str) -> None:
     conn.execute(sql_text("migration/update_run_failed"), (error[:_ERROR_CHARS], attempt_id))
 
 
-def mark_promoted(conn: psycopg.Connection, collection: str, attempt_id: str, rows_per_s: float | None) -> None:
-    """The attempt is promoted: release its claim and drop its staged ids."""
-    conn.execute(sql_text("migration/update_run_promoted"), (rows_per_s, attempt_id))
+def mark_promoted(conn: psycopg.Connection, collection: str, attempt_id: str, rows_per_s: float | None,
+                  changes_behind: int | None = None) -> None:
+    """The attempt is promoted ``changes_behind`` source changes behind: release its claim, drop its staged ids."""
+    conn.execute(sql_text("migration/update_run_promoted"), {"rows_per_s": rows_per_s, "attempt_id": attempt_id,
+                                                             "changes_behind": changes_behind})
     release_claim(conn, collection, attempt_id)
     clear_staged_ids(conn, attempt_id)
 
@@ -150,10 +193,13 @@ def mark_shadow_checked(conn: psycopg.Connection, attempt_id: str) -> None:
 
 def reset_loads(conn: psycopg.Connection, attempt_id: str) -> None:
     """Every chunk of the attempt loads again: chunks pending, quarantine rows and load totals gone."""
+    # the ids the chunks found gone are found again; those found gone at staging stay counted
+    conn.execute("""UPDATE vectorops.migration_runs SET loaded_count = 0, quarantined_count = 0, load_seconds = 0,
+                    gone_count = gone_count - (SELECT coalesce(sum(gone_count), 0) FROM vectorops.migration_chunks
+                                               WHERE attempt_id = %s)
+                    WHERE attempt_id = %s""", (attempt_id, attempt_id))
     conn.execute(sql_text("migration/update_chunks_pending"), (attempt_id,))
     clear_quarantine(conn, attempt_id)
-    conn.execute("UPDATE vectorops.migration_runs SET loaded_count = 0, quarantined_count = 0, load_seconds = 0 "
-                 "WHERE attempt_id = %s", (attempt_id,))
 
 
 # --- claims -----------------------------------------------------------------------------------------------------

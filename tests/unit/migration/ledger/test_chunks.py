@@ -93,17 +93,19 @@ def test_chunks_split_the_staged_ids_into_ranges(conn: psycopg.Connection, attem
 def test_totals_sum_the_done_chunks_and_count_the_others(conn: psycopg.Connection, attempt: str) -> None:
     _stage(conn, attempt, [f"r{n}" for n in range(5)])
     chunks.plan_chunks(conn, attempt, 2)
-    assert chunks.chunk_totals(conn, attempt) == chunks.ChunkTotals(3, 0, 0, 5, 0, 0, 0)
+    assert chunks.chunk_totals(conn, attempt) == chunks.ChunkTotals(3, 0, 0, 5, 0, 0, 0, 0)
     assert chunks.done_chunks(conn, attempt) == (0, 0)
-    chunks.finish_chunk(conn, attempt, 0, loaded=1, quarantined=1, seconds=0.25, reembedded=1, kept=0, metadata=1)
-    chunks.finish_chunk(conn, attempt, 2, loaded=1, quarantined=0, seconds=0.25, reembedded=0, kept=1, metadata=1)
-    assert chunks.chunk_totals(conn, attempt) == chunks.ChunkTotals(1, 2, 1, 5, 1, 1, 2)
-    assert chunks.done_chunks(conn, attempt) == (2, 2)
+    chunks.finish_chunk(conn, attempt, 0, loaded=1, quarantined=1, seconds=0.25, reembedded=1, kept=0, metadata=1,
+                        gone=0)
+    chunks.finish_chunk(conn, attempt, 2, loaded=0, quarantined=0, seconds=0.25, reembedded=0, kept=1, metadata=1,
+                        gone=1)
+    assert chunks.chunk_totals(conn, attempt) == chunks.ChunkTotals(1, 1, 1, 5, 1, 1, 2, 1)
+    assert chunks.done_chunks(conn, attempt) == (2, 1)
     locked = chunks.lock_chunk(conn, attempt, 0)
     assert locked is not None and locked.status == "done"
-    row = conn.execute("SELECT loaded_count, quarantined_count, load_seconds FROM vectorops.migration_runs "
+    row = conn.execute("SELECT loaded_count, quarantined_count, load_seconds, gone_count FROM vectorops.migration_runs "
                        "WHERE attempt_id = %s", (attempt,)).fetchone()
-    assert row == (2, 1, 0.5)
+    assert row == (1, 1, 0.5, 1)
 
 
 def test_a_locked_chunk_blocks_another_session(conn: psycopg.Connection, attempt: str, dsn: str) -> None:

@@ -58,12 +58,13 @@ def test_the_whole_life_of_an_attempt_up_to_promotion(conn: psycopg.Connection, 
         locked = chunks.lock_chunk(conn, attempt, chunk_no)
         assert locked is not None and locked.status == "pending"
         chunks.finish_chunk(conn, attempt, chunk_no, loaded=locked.row_count, quarantined=0, seconds=0.5,
-                            reembedded=0, kept=locked.row_count, metadata=0)
+                            reembedded=0, kept=locked.row_count, metadata=0, gone=0)
     assert chunks.done_chunks(conn, attempt) == (2, 3)
     assert _column(conn, attempt, "loaded_count") == 3
     assert _column(conn, attempt, "load_seconds") == 1.0
-    runs.mark_promoted(conn, collection, attempt, 123.0)
+    runs.mark_promoted(conn, collection, attempt, 123.0, 4)
     assert _column(conn, attempt, "status") == "promoted"
+    assert _column(conn, attempt, "changes_behind") == 4
     assert _column(conn, attempt, "rows_per_s") == 123.0
     assert _column(conn, attempt, "finished_at") is not None
     assert runs.claim_holder(conn, collection) is None
@@ -174,7 +175,7 @@ def test_run_rows_are_one_per_collection_of_the_run(conn: psycopg.Connection, co
     rows = runs.run_rows(conn, run_id)
     assert len(rows) == 1
     assert rows[0][:3] == (collection, "loading", 7)
-    assert rows[0][9:] == ("docs", SCHEMA, "files")
+    assert rows[0][9:] == ("docs", SCHEMA, "files", None, None)  # changes behind and read point: not yet
     assert runs.run_rows(conn, f"run-{uuid.uuid4().hex}") == []
 
 
@@ -190,11 +191,29 @@ def test_resetting_loads_makes_every_chunk_pending_again(conn: psycopg.Connectio
     attempt = _attempt(conn, collection)
     chunks.stage_id(conn, attempt, chunks.encode_id("a"), None)
     chunks.plan_chunks(conn, attempt, 10)
-    chunks.finish_chunk(conn, attempt, 0, loaded=1, quarantined=0, seconds=2.0, reembedded=0, kept=1, metadata=0)
+    runs.add_gone(conn, attempt, 2)  # found gone at staging: stays counted
+    chunks.finish_chunk(conn, attempt, 0, loaded=1, quarantined=0, seconds=2.0, reembedded=0, kept=1, metadata=0,
+                        gone=3)
+    assert _column(conn, attempt, "gone_count") == 5
     runs.reset_loads(conn, attempt)
     locked = chunks.lock_chunk(conn, attempt, 0)
     assert locked is not None and locked.status == "pending"
-    assert [_column(conn, attempt, c) for c in ("loaded_count", "quarantined_count", "load_seconds")] == [0, 0, 0.0]
+    assert [_column(conn, attempt, c) for c in ("loaded_count", "quarantined_count", "load_seconds", "gone_count")
+            ] == [0, 0, 0.0, 2]
+    assert chunks.chunk_totals(conn, attempt).gone == 0
+
+
+def test_the_read_point_is_recorded_with_its_time_and_the_files_stamp(conn: psycopg.Connection,
+                                                                      collection: str) -> None:
+    from datetime import UTC, datetime
+
+    attempt = _attempt(conn, collection)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    runs.set_read_point(conn, attempt, 315, at, "stamp-1")
+    point = runs.read_point_of(conn, attempt)
+    assert (point.read_point, point.at, point.stamp, point.gone) == (315, at, "stamp-1", 0)
+    runs.set_read_point(conn, attempt, None, at, None)  # staged through the API: no sequence numbers
+    assert runs.read_point_of(conn, attempt).read_point is None
 
 
 def test_a_claim_moves_to_the_attempt_that_takes_it_and_is_released_only_by_its_holder(
