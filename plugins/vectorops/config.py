@@ -130,6 +130,8 @@ class Settings:
     :param validation_seed: seed of that sample, so a validation can be repeated (``VECTOROPS_VALIDATION_SEED``).
     :param min_top10_overlap: the least top-10 overlap between Chroma's own query and the loaded table that the
         validation gate lets through (``VECTOROPS_MIN_TOP10_OVERLAP``, default 0.95); below it nothing is promoted.
+    :param sync_max_lag_s: seconds the oldest change a sync left unapplied may have waited before ``chroma_sync``
+        alerts and fails the collection's task (``VECTOROPS_SYNC_MAX_LAG_S``, default 900).
     :param maintenance: see :class:`MaintenanceSettings`.
     :param backup: see :class:`BackupSettings`.
     :param monitor: see :class:`MonitorSettings`.
@@ -150,6 +152,7 @@ class Settings:
     validation_sample: int = 200
     validation_seed: int = 0
     min_top10_overlap: float = 0.95
+    sync_max_lag_s: float = 900.0
     maintenance: MaintenanceSettings = MaintenanceSettings()
     monitor: MonitorSettings = MonitorSettings()
 
@@ -224,6 +227,7 @@ def load_settings() -> Settings:
         validation_sample=_int_env("VECTOROPS_VALIDATION_SAMPLE", 200),
         validation_seed=_int_env("VECTOROPS_VALIDATION_SEED", 0, minimum=0),
         min_top10_overlap=_float_env("VECTOROPS_MIN_TOP10_OVERLAP", 0.95, maximum=1.0),
+        sync_max_lag_s=_float_env("VECTOROPS_SYNC_MAX_LAG_S", 900.0),
         maintenance=MaintenanceSettings(
             lock_timeout_ms=_int_env("VECTOROPS_MAINT_LOCK_TIMEOUT_MS", 5000),
             statement_timeout_s=_int_env("VECTOROPS_MAINT_STATEMENT_TIMEOUT_S", 7200),

@@ -66,3 +66,21 @@ def test_migration_dag_params_render_a_self_explaining_form() -> None:
     for name in ("chroma_path", "collections", "reembed", "target_schema", "batch_size", "dry_run"):
         schema = params.get_param(name).schema
         assert schema.get("section") and (schema.get("description_md") or name == "chroma_port"), name
+
+
+def test_sync_dag_runs_every_5_minutes_one_run_at_a_time_with_the_migration_source_params() -> None:
+    from vectorops.airflow.run import load_dag
+
+    sync, migration = load_dag("chroma_sync"), load_dag("chroma_to_pgvector")
+    assert type(sync.timetable).__name__ == "CronTriggerTimetable" and sync.timetable.expression == "*/5 * * * *"
+    assert sync.max_active_runs == 1 and sync.catchup is False
+    for name in ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "batch_size"):
+        assert sync.params.get_param(name).schema["type"] == migration.params.get_param(name).schema["type"], name
+    for name in ("chroma_path", "chroma_host", "chroma_conn", "collections", "target_schema", "batch_size", "cutover"):
+        schema = sync.params.get_param(name).schema
+        assert schema.get("section") and schema.get("description_md"), name
+    defaults = {name: sync.params[name] for name in sync.params}
+    assert defaults["cutover"] is False and defaults["collections"] == [] and defaults["target_schema"] is None
+    assert defaults["chroma_path"] is None and defaults["chroma_conn"] is None
+    mapped = sync.task_dict["sync_collection"]
+    assert mapped.on_failure_callback and mapped.retries >= 1

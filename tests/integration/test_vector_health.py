@@ -65,9 +65,10 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) 
             conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, verified_at, details)
                             VALUES (%s, %s, '/tmp/none', now() - make_interval(mins => %s), %s)""",
                          (backup_id, status, minutes, json.dumps({"schemas": schemas})))
-    yield {"table": f"{SCHEMA}.{table}", "newest_backup": backups[1]}
+    yield {"table": f"{SCHEMA}.{table}", "newest_backup": backups[1], "path": path}
     with psycopg.connect(dsn, autocommit=True) as conn:  # leave the shared registry as other modules expect it
-        for name in ("collection_registry", "search_metrics", "validation_results", "migration_runs", "quarantine"):
+        for name in ("collection_registry", "search_metrics", "validation_results", "migration_runs", "quarantine",
+                     "sync_runs"):
             conn.execute(sql.SQL("DELETE FROM {} WHERE collection = ANY(%s)").format(
                 sql.Identifier("vectorops", name)), ([DOCS, SMALL],))
         conn.execute("DELETE FROM vectorops.backups WHERE backup_id = ANY(%s)", (backups,))
@@ -185,6 +186,53 @@ def test_json_lists_the_same_collections_with_the_cookie(anon: TestClient, token
     assert docs["last_backup"]["backup_id"] == migrated["newest_backup"]
     assert (docs["search"]["p95_ms"], docs["search"]["recall_at_10"]) == (6.25, 0.985)
     assert by_name[SMALL]["rows"] == 40 and by_name[SMALL]["search"] is None
+
+
+def test_a_synced_collection_shows_its_state_lag_and_last_sync_counts(anon: TestClient, token: str, dsn: str,
+                                                                     migrated: dict[str, Any]) -> None:
+    from vectorops.chroma import locate
+    from vectorops.chroma.source import SourceSpec
+    from vectorops.sync.request import SyncRequest
+    from vectorops.sync.run import SyncResult, sync_all
+
+    request = SyncRequest(SourceSpec(path=str(migrated["path"])), (SMALL,), OTHER_SCHEMA, 50)
+    locate.forget_files()
+    assert all(isinstance(o, SyncResult) for o in sync_all(dsn, request))  # the first sync: state `syncing`
+    collection = chroma_client(migrated["path"]).get_collection(SMALL)
+    collection.add(ids=["n0", "n1"], embeddings=np.ones((2, 4), dtype=np.float32))
+    collection.delete(ids=["s38", "s39"])  # 40 rows still, as the other tests expect
+    [second] = sync_all(dsn, request)
+    assert isinstance(second, SyncResult)
+    by_name = {c["collection"]: c for c in _get(anon, "/vector-health/api/collections", bearer=token).json()[
+        "collections"]}
+    sync = by_name[SMALL]["sync"]
+    assert (sync["state"], sync["read_point"], sync["lag_records"], sync["lag_seconds"]) == (
+        "syncing", second.read_point, 0, 0.0)
+    last = sync["last_sync"]
+    assert (last["sync_id"], last["status"], last["added"], last["updated"], last["deleted"], last["quarantined"]) == (
+        second.sync_id, "done", 2, 0, 2, 0)
+    assert last["finished_at"] is not None and by_name[SMALL]["rows"] == 40
+    assert by_name[DOCS]["sync"]["state"] == "migrated" and by_name[DOCS]["sync"]["last_sync"] is None
+    html = _get(anon, "/vector-health/", bearer=token).text
+    row = html.split(f'<tr data-collection="{SMALL}">', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="sync-state pass">syncing</span>' in row and f"read point {second.read_point}" in row
+    assert '<span class="lag-records">0 record(s)</span>' in row and '<span class="lag-seconds">0.0 s</span>' in row
+    assert "added 2, updated 0, deleted 2, quarantined 0" in row and '<span class="sync-status pass">done</span>' in row
+
+    # a table left behind: seconds since the read point was taken, flagged above VECTOROPS_SYNC_MAX_LAG_S (900)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE vectorops.collection_registry SET changes_behind = 5, "
+                     "read_point_at = now() - interval '20 minutes' WHERE collection = %s", (SMALL,))
+    try:
+        behind = next(c for c in _get(anon, "/vector-health/api/collections", bearer=token).json()["collections"]
+                      if c["collection"] == SMALL)["sync"]
+        assert behind["lag_records"] == 5 and 1200 <= behind["lag_seconds"] < 1300
+        row = _get(anon, "/vector-health/", bearer=token).text.split(f'<tr data-collection="{SMALL}">', 1)[1]
+        assert '<span class="lag-records">5 record(s)</span>' in row and '<span class="lag-seconds fail">1,2' in row
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("UPDATE vectorops.collection_registry SET changes_behind = 0 WHERE collection = %s",
+                         (SMALL,))
 
 
 def test_big_tables_show_the_planner_estimate(anon: TestClient, token: str, migrated: dict[str, Any],

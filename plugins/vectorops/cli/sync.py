@@ -11,24 +11,13 @@ from vectorops.cli.source_args import add_source_arguments, source_params
 from vectorops.config import load_settings
 
 
-def _line(outcome: Any) -> str:
-    from vectorops.sync.run import SyncFailure
-
-    if isinstance(outcome, SyncFailure):
-        return f"{outcome.collection}: NOT SYNCED: {outcome.error}"
-    parity = "in parity" if outcome.in_parity else "NOT in parity"
-    return (f"{outcome.collection} → {outcome.table}: added {outcome.added}, updated {outcome.updated}, deleted "
-            f"{outcome.deleted}, quarantined {outcome.quarantined}; read point {outcome.from_point} → "
-            f"{outcome.read_point} ({outcome.source_count} records); lag {outcome.lag_records} record(s), "
-            f"{outcome.lag_seconds:.1f}s; {parity}; {outcome.seconds:.2f}s")
-
-
 def _round(dsn: str, request: Any) -> int:
+    from vectorops.sync.report import outcome_line
     from vectorops.sync.run import SyncFailure, sync_all
 
     outcomes = sync_all(dsn, request)
     for outcome in outcomes:
-        print(_line(outcome), flush=True)
+        print(outcome_line(outcome), flush=True)
     behind = [o for o in outcomes if isinstance(o, SyncFailure) or not o.in_parity]
     return 1 if behind else 0
 

@@ -35,13 +35,15 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, summary="The Vector Health page")
     def health_page(user: User, days: Days = 7) -> HTMLResponse:
-        """One row per migrated collection, and its p95 latency and recall@10 over time."""
+        """One row per migrated collection (with its live-sync state and lag), and its p95 latency and recall@10
+        over time."""
         target = queries.current_target()
         collections = queries.collection_health(target)
         series = queries.metric_series(target, days=days) if collections else {}
-        monitor = load_settings().monitor
-        html = page.collections_page(collections, series, max_p95_ms=monitor.max_p95_ms,
-                                     min_recall=monitor.min_recall, days=days, generated_at=_now())
+        settings = load_settings()
+        html = page.collections_page(collections, series, max_p95_ms=settings.monitor.max_p95_ms,
+                                     min_recall=settings.monitor.min_recall, days=days, generated_at=_now(),
+                                     max_lag_s=settings.sync_max_lag_s)
         return HTMLResponse(html, headers=NO_STORE)
 
     @app.get("/api/collections", summary="Health of every migrated collection")

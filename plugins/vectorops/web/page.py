@@ -35,7 +35,8 @@ svg .threshold{stroke:#d97706}svg .last{fill:#2563eb}
 
 
 def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[str, Sequence[Mapping[str, Any]]],
-                     *, max_p95_ms: float, min_recall: float, days: int, generated_at: datetime) -> str:
+                     *, max_p95_ms: float, min_recall: float, days: int, generated_at: datetime,
+                     max_lag_s: float | None = None) -> str:
     """The page with one table row per collection and two charts per collection.
 
     :param collections: documents from :func:`vectorops.web.queries.collection_health`.
@@ -44,13 +45,15 @@ def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[s
     :param min_recall: the monitor's recall limit, drawn on the recall charts.
     :param days: how far back the charts go.
     :param generated_at: when the page was read from the database.
+    :param max_lag_s: the sync lag alert's limit (``VECTOROPS_SYNC_MAX_LAG_S``): a lag above it is flagged.
     """
     if not collections:
         body = f'<div class="empty" id="empty-state"><p><strong>{escape(EMPTY_MESSAGE)}</strong></p></div>'
         return _document("Vector Health", body, generated_at)
-    rows = "".join(_row(c) for c in collections)
+    rows = "".join(_row(c, max_lag_s) for c in collections)
     table = ('<div class="scroll"><table id="collections"><thead><tr><th>Collection</th><th>Table</th>'
-             "<th>Rows</th><th>Dims</th><th>Metric</th><th>Index</th><th>Last migration</th><th>Last validation</th>"
+             "<th>Rows</th><th>Dims</th><th>Metric</th><th>Index</th><th>Last migration</th><th>Sync</th>"
+             "<th>Lag</th><th>Last sync</th><th>Last validation</th>"
              "<th>Last verified backup</th><th>p95 latency</th><th>Recall@10</th></tr></thead>"
              f"<tbody>{rows}</tbody></table></div>")
     charts = "".join(_charts(c["collection"], series.get(c["collection"], []), max_p95_ms, min_recall)
@@ -95,7 +98,7 @@ def _document(title: str, body: str, generated_at: datetime | None) -> str:
             f"<body><h1>Vector Health</h1>{stamp}{body}</body></html>")
 
 
-def _row(c: Mapping[str, Any]) -> str:
+def _row(c: Mapping[str, Any], max_lag_s: float | None) -> str:
     name = escape(c["collection"])
     rows = "" if c["rows"] is None else str(int(c["rows"]))
     table = escape(c["table"]) + ("" if c["table_exists"] else ' <span class="fail">(missing)</span>')
@@ -106,6 +109,8 @@ def _row(c: Mapping[str, Any]) -> str:
             f'<td class="rows">{rows}</td><td class="num dims">{_text(c["dimensions"])}</td>'
             f'<td class="metric">{_text(c["distance"])}</td><td class="index">{_index(c["index"])}</td>'
             f'<td class="migration">{_migration(c["last_migration"])}</td>'
+            f'<td class="sync">{_sync_state(c["sync"])}</td><td class="num lag">{_lag(c["sync"], max_lag_s)}</td>'
+            f'<td class="last-sync">{_last_sync(c["sync"].get("last_sync"))}</td>'
             f'<td class="validation">{_validation(c["last_validation"])}</td>'
             f'<td class="backup">{_backup(c["last_backup"])}</td>'
             f'<td class="num p95">{_number(search.get("p95_ms"), " ms", 2)}</td>'
@@ -135,6 +140,38 @@ def _migration(m: Mapping[str, Any]) -> str:
     speed = _number(m.get("rows_per_s"), " rows/s", 0)
     return (f'<a class="run-link" href="{link}" target="_top">{escape(m["run_id"])}</a><br>'
             f'<span class="muted">{_when(m.get("migrated_at"))}</span><br><span class="rows-per-s">{speed}</span>')
+
+
+def _sync_state(sync: Mapping[str, Any]) -> str:
+    state = str(sync.get("state") or "migrated")
+    css = "muted" if state == "migrated" else "pass"
+    point = sync.get("read_point")
+    since = f'<br><span class="muted">cut over {_when(sync["cut_over_at"])}</span>' if sync.get("cut_over_at") else ""
+    return (f'<span class="sync-state {css}">{escape(state)}</span>'
+            f'<br><span class="muted read-point">read point {_text(point)}</span>{since}')
+
+
+def _lag(sync: Mapping[str, Any], max_lag_s: float | None) -> str:
+    records, seconds = sync.get("lag_records"), sync.get("lag_seconds")
+    if records is None:
+        return '<span class="muted">unknown</span>'
+    over = " fail" if max_lag_s is not None and seconds is not None and seconds > max_lag_s else ""
+    checked = f'<br><span class="muted">{_when(sync["lag_checked_at"])}</span>' if sync.get("lag_checked_at") else ""
+    return (f'<span class="lag-records">{int(records):,} record(s)</span><br>'
+            f'<span class="lag-seconds{over}">{_number(seconds, " s", 1)}</span>{checked}')
+
+
+def _last_sync(last: Mapping[str, Any] | None) -> str:
+    if not last:
+        return '<span class="muted">never</span>'
+    status = str(last["status"])
+    css = {"done": "pass", "failed": "fail"}.get(status, "warn")
+    counts = (f'<span class="sync-counts">added {last["added"]}, updated {last["updated"]}, deleted {last["deleted"]}, '
+              f'quarantined {last["quarantined"]}</span>')
+    error = f'<br><span class="muted">{escape(str(last["error"]))}</span>' if last.get("error") else ""
+    kind = "" if last.get("kind") == "sync" else f" {escape(str(last.get('kind')))}"
+    return (f'<span class="sync-status {css}">{escape(status)}</span>{kind}<br>{counts}'
+            f'<br><span class="muted">{_when(last.get("finished_at") or last.get("started_at"))}</span>{error}')
 
 
 def _validation(v: Mapping[str, Any] | None) -> str:

@@ -176,7 +176,21 @@ def _document(row: dict[str, Any], rows: int | None, estimated: bool) -> dict[st
         "search": None if row["measured_at"] is None else {
             "measured_at": _iso(row["measured_at"]), "p95_ms": row["p95_ms"], "recall_at_10": row["recall_at_10"],
             "run_id": row["metrics_run_id"]},
+        "sync": _sync(row),
     }
+
+
+def _sync(row: dict[str, Any]) -> dict[str, Any]:
+    """Where the table stands against its source: live-sync state, lag (``None``: unknown) and the newest sync."""
+    last = None if row["sync_id"] is None else {
+        "sync_id": row["sync_id"], "kind": row["sync_kind"], "status": row["sync_status"],
+        "added": row["sync_added"], "updated": row["sync_updated"], "deleted": row["sync_deleted"],
+        "quarantined": row["sync_quarantined"], "started_at": _iso(row["sync_started_at"]),
+        "finished_at": _iso(row["sync_finished_at"]), "error": row["sync_error"]}
+    return {"state": row["sync_state"], "read_point": row["read_point"], "read_point_at": _iso(row["read_point_at"]),
+            "lag_records": row["changes_behind"], "lag_seconds": row["lag_seconds"],
+            "lag_checked_at": _iso(row["lag_checked_at"]), "cut_over_at": _iso(row["cut_over_at"]),
+            "last_sync": last}
 
 
 def _iso(value: datetime | None) -> str | None:
