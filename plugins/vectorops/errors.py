@@ -116,6 +116,11 @@ class FilesDamaged(FilesUnreadable):
     says): Chroma's API would read the same damaged files, so nothing falls back to it."""
 
 
+class FilesSettling(FilesUnreadable):
+    """A writer has logged a write its metadata segment has not applied yet (Chroma 1.x applies it moments later):
+    the files are readable again after a short wait, so a reader waits instead of falling back to the API."""
+
+
 class QualitySuiteError(VectoropsError, RuntimeError):
     """Great Expectations could not validate the table (no connection, a query failed, GX broke); never for a failed
     expectation."""

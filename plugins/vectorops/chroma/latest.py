@@ -8,6 +8,7 @@ gone, never as an error: it was deleted after the read point, and the sync after
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from vectorops.chroma.api_errors import api_errors
 from vectorops.chroma.fetch import changed_error, read_failure
 from vectorops.chroma.files import positions as file_positions
 from vectorops.chroma.files import reader as files_reader
+from vectorops.chroma.files.stamps import hnsw_stamp
 from vectorops.chroma.locate import store_files
 from vectorops.chroma.preflight import CollectionRef, SourceSpec
 from vectorops.chroma.source import RecordBatch, get_collection
@@ -23,6 +25,7 @@ from vectorops.errors import FilesUnreadable
 
 #: reads of one batch before a store whose files keep being rewritten under the reader is given up on
 ATTEMPTS = 5
+PAUSE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,24 @@ def _from_api(spec: SourceSpec, name: CollectionRef | str, ids: list[str]) -> La
 
 
 def _from_files(spec: SourceSpec, name: CollectionRef | str, space: str, ids: list[str]) -> LatestBatch:
-    for _ in range(ATTEMPTS):
+    # Only a flush of the HNSW files invalidates a read (element positions, and the log written after the files);
+    # a write to the log meanwhile may give a record newer fields than its vector, which is safe: its sequence
+    # number is past the read point, so the next sync reads it again.
+    for attempt in range(ATTEMPTS):
         files = store_files(spec, name, space)  # located again once the files changed
         if files is None:
             raise changed_error(name, "its files can no longer be read directly")
+        before = hnsw_stamp(files)
         try:
             found = _read_files(files, ids)
         except (KeyError, OSError, FilesUnreadable) as exc:
-            if files_reader.current_stamp(files) == files.stamp:
+            if hnsw_stamp(files) == before and files_reader.current_stamp(files) == files.stamp:
                 raise read_failure(spec, name, files, files.stamp, exc) from None
+            time.sleep(PAUSE_S * attempt)
             continue
-        if files_reader.current_stamp(files) == files.stamp:
+        if hnsw_stamp(files) == before:
             return found
-    raise changed_error(name, f"its files were rewritten during each of {ATTEMPTS} reads of one batch")
+    raise changed_error(name, f"its HNSW files were rewritten during each of {ATTEMPTS} reads of one batch")
 
 
 def _read_files(files: files_reader.StoreCollection, ids: list[str]) -> LatestBatch:

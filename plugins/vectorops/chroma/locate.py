@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from functools import cache
 from pathlib import Path
 
 from vectorops.chroma.files import reader as files_reader
 from vectorops.chroma.preflight import CollectionRef, SourceSpec, as_ref
-from vectorops.errors import FilesDamaged, FilesUnreadable, SettingError, SourceError
+from vectorops.errors import FilesDamaged, FilesSettling, FilesUnreadable, SettingError, SourceError
 
 log = logging.getLogger(__name__)
 READER_ENV = "VECTOROPS_CHROMA_READER"
@@ -48,6 +49,30 @@ def _open_files(path: str, ref: CollectionRef, space: str, check_values: bool) -
     return files_reader.open_collection(path, ref, space, check_values)
 
 
+#: collections (path, ref, space) whose values this process scanned
+_checked: set[tuple[str, CollectionRef, str]] = set()
+#: how long a reader waits for a writer to apply a write it logged (Chroma 1.x applies it within moments)
+SETTLE_S = 5.0
+
+
+def _settled(path: str, ref: CollectionRef, space: str, check_values: bool) -> files_reader.StoreCollection:
+    """:func:`_open_files`, asked again while the files are settling (:class:`FilesSettling`)."""
+    if check_values and (path, ref, space) in _checked:
+        check_values = False
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        try:
+            found = _open_files(path, ref, space, check_values)
+        except FilesSettling:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+            continue
+        if check_values:
+            _checked.add((path, ref, space))
+        return found
+
+
 def locate_files(spec: SourceSpec, name: CollectionRef | str, space: str, staged_stamp: str | None = None
                  ) -> tuple[files_reader.StoreCollection | None, str]:
     """The collection located in the store's files, or ``None`` when it is to be read through the API; and why.
@@ -70,12 +95,14 @@ def locate_files(spec: SourceSpec, name: CollectionRef | str, space: str, staged
         return None, f"the source is the server {spec.uri}"
     if mode == "api":
         return None, f"{READER_ENV}=api"
-    key = (str(Path(spec.path).resolve()), ref, space, staged_stamp is None)
+    path = str(Path(spec.path).resolve())
     try:
-        found = _open_files(*key)
+        found = _settled(path, ref, space, staged_stamp is None)
         if files_reader.current_stamp(found) != found.stamp:  # written since this process located it
             _open_files.cache_clear()
-            found = _open_files(*key)
+            # its values were scanned when this process first located it: a live store is located again after
+            # every write, and Chroma's API writes no value the scan refuses
+            found = _settled(path, ref, space, False)
         return found, "vectorops reads this store's files directly"
     except FilesDamaged as exc:
         raise damaged(spec, ref, exc) from None
@@ -103,3 +130,4 @@ def store_files(spec: SourceSpec, name: CollectionRef | str, space: str,
 def forget_files() -> None:
     """Drop the per-process cache of located collections (after the store was rewritten)."""
     _open_files.cache_clear()
+    _checked.clear()

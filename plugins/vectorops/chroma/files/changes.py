@@ -28,11 +28,11 @@ _CHANGED = """(typeof(seq_id) = 'integer' AND seq_id > ?) OR (typeof(seq_id) = '
 
 
 def _newest(conn: sqlite3.Connection, collection: StoreCollection) -> int:
-    """The collection's newest sequence number: its newest log record, else what its metadata segment applied."""
-    logged = scalar(conn, "SELECT seq_id FROM embeddings_queue WHERE topic LIKE ? ORDER BY seq_id DESC LIMIT 1",
-                    (collection.topic_pattern,))
+    """The newest sequence number the collection's metadata segment applied: its records (``embeddings``) are
+    exactly the source as of this point. A write Chroma logged but has not applied yet (1.x, for a moment) is past
+    it, so the next read finds it; 0 when nothing was applied."""
     applied = scalar(conn, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (collection.metadata_segment,))
-    return max(int(logged or 0), decode_seq_id(applied) if applied is not None else 0)
+    return decode_seq_id(applied) if applied is not None else 0
 
 
 def read_point(collection: StoreCollection) -> int:

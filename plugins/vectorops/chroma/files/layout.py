@@ -21,29 +21,27 @@ not in a layout :mod:`vectorops.chroma.files.reader` knows how to read.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vectorops.chroma.files.hnsw import PICKLE, SEGMENT_FILES, HnswHeader, checked_header
+from vectorops.chroma.files.hnsw import PICKLE, HnswHeader, checked_header
 from vectorops.chroma.files.hnsw_pickle import read_header
+from vectorops.chroma.files.sqlite_read import applied_position, connect_readonly, newest_logged, scalar
+from vectorops.chroma.files.stamps import current_stamp, hnsw_stamp, stamp_of
 from vectorops.chroma.files.versions import (
     PYTHON,
     applied_migrations,
     columns,
-    decode_seq_id,
     has_table,
     writer_of,
 )
 from vectorops.chroma.preflight import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionRef, as_ref
-from vectorops.errors import FilesUnreadable
+from vectorops.errors import FilesSettling, FilesUnreadable
 
 __all__ = ["PICKLE", "HnswHeader", "StoreCollection", "connect_readonly", "current_stamp",
-           "has_documents", "open_collection", "scalar"]
+           "has_documents", "hnsw_stamp", "open_collection", "scalar"]
 
 HNSW_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"
 METADATA_SEGMENT = "urn:chroma:segment/metadata/sqlite"
@@ -108,19 +106,6 @@ class StoreCollection:
         return f"%/{self.collection_id}"
 
 
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A read-only SQLite connection to ``path`` (``mode=ro``: the store is never written)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA query_only = 1")
-    return conn
-
-
-def scalar(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> Any:
-    """The first column of the first row of ``query``, or ``None``."""
-    row = conn.execute(query, params).fetchone()
-    return None if row is None else row[0]
-
-
 def _segments(conn: sqlite3.Connection, collection_id: str) -> tuple[str, str]:
     rows = conn.execute("SELECT id, type FROM segments WHERE collection = ?", (collection_id,)).fetchall()
     types = sorted(t for _, t in rows)
@@ -130,18 +115,6 @@ def _segments(conn: sqlite3.Connection, collection_id: str) -> tuple[str, str]:
     return by_type[HNSW_SEGMENT], by_type[METADATA_SEGMENT]
 
 
-def _applied(conn: sqlite3.Connection, segment: str) -> int | None:
-    """The log position ``segment`` recorded in ``max_seq_id``, decoded, or ``None``."""
-    value = scalar(conn, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,))
-    return None if value is None else decode_seq_id(value)
-
-
-def _newest_logged(conn: sqlite3.Connection, collection_id: str) -> int | None:
-    """The newest log position of the collection (the log is read from its end, so this stops early)."""
-    return scalar(conn, "SELECT seq_id FROM embeddings_queue WHERE topic LIKE ? ORDER BY seq_id DESC LIMIT 1",
-                  (f"%/{collection_id}",))
-
-
 def _vector_applied(conn: sqlite3.Connection, collection_id: str, vector_segment: str, metadata_segment: str,
                     pickled: int | None) -> int:
     """The log position the HNSW files hold: ``max_seq_id`` (0.5 on), else the pickle's (0.4), else none (0).
@@ -149,37 +122,18 @@ def _vector_applied(conn: sqlite3.Connection, collection_id: str, vector_segment
     :raises FilesUnreadable: when the metadata segment is behind the log, or more writes wait in the log than
         this reader keeps in memory.
     """
-    applied = _applied(conn, vector_segment)
+    applied = applied_position(conn, vector_segment)
     if applied is None:
         applied = pickled or 0
-    newest = _newest_logged(conn, collection_id)
-    metadata_applied = _applied(conn, metadata_segment)
+    newest = newest_logged(conn, collection_id)
+    metadata_applied = applied_position(conn, metadata_segment)
     if newest is not None and (metadata_applied is None or newest > metadata_applied):
-        raise FilesUnreadable(f"the metadata segment has not applied the log up to {newest} yet")
+        raise FilesSettling(f"the metadata segment has not applied the log up to {newest} yet")
     pending = scalar(conn, "SELECT count(*) FROM embeddings_queue WHERE seq_id > ? AND topic LIKE ?",
                      (applied, f"%/{collection_id}"))
     if pending > MAX_PENDING:
         raise FilesUnreadable(f"{pending} vector writes wait in the log (this reader keeps at most {MAX_PENDING})")
     return applied
-
-
-def _file_part(path: Path) -> str:
-    try:
-        found = path.stat()
-    except FileNotFoundError:
-        return f"{path.name}:-"
-    return f"{path.name}:{found.st_size}:{found.st_mtime_ns}"
-
-
-def _stamp(conn: sqlite3.Connection, segment_dir: Path, metadata_segment: str, collection_id: str) -> str:
-    """Identity of the segment files (size, modification time) and the applied log positions.
-
-    Two reads of the same unchanged store give the same stamp; any write to the collection changes it.
-    """
-    parts = [_file_part(segment_dir / n) for n in SEGMENT_FILES]
-    applied = [_applied(conn, s) for s in sorted((segment_dir.name, metadata_segment))]
-    newest = _newest_logged(conn, collection_id)
-    return hashlib.sha256(json.dumps([parts, applied, newest]).encode()).hexdigest()[:32]
 
 
 def _check_values(conn: sqlite3.Connection, metadata_segment: str) -> None:
@@ -266,23 +220,9 @@ def _locate(conn: sqlite3.Connection, root: Path, ref: CollectionRef, space: str
     return StoreCollection(path=root, name=ref.name, tenant=ref.tenant, database=ref.database,
                            collection_id=collection_id, space=space, dimensions=dimensions, count=count,
                            metadata_segment=metadata_segment, segment_dir=segment_dir, header=header,
-                           stamp=_stamp(conn, segment_dir, metadata_segment, collection_id),
+                           stamp=stamp_of(conn, segment_dir, metadata_segment, collection_id),
                            vector_applied=vector_applied, writer=writer,
                            batch_size=_batch_size(conn, vector_segment) if writer == PYTHON else DEFAULT_BATCH_SIZE)
-
-
-def current_stamp(collection: StoreCollection) -> str:
-    """The stamp the collection's files have now; differs from ``collection.stamp`` after any write."""
-    try:
-        conn = connect_readonly(collection.sqlite_path)
-    except sqlite3.Error:
-        return "unreadable"
-    try:
-        return _stamp(conn, collection.segment_dir, collection.metadata_segment, collection.collection_id)
-    except (OSError, sqlite3.Error, FilesUnreadable):
-        return "unreadable"
-    finally:
-        conn.close()
 
 
 def has_documents(collection: StoreCollection) -> bool:
