@@ -89,11 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
     run.set_defaults(func=_cmd_run)
 
-    from vectorops.cli import backup, compare, db, maintenance, migrate, monitor, sync
+    from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, sync
 
     db.add_commands(sub)
     migrate.add_commands(sub)
     sync.add_commands(sub)
+    cutover.add_commands(sub)
     maintenance.add_commands(sub)
     backup.add_commands(sub)
     monitor.add_commands(sub)

@@ -14,8 +14,9 @@ server) cannot show when a record was written, so a row that differs there fails
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -121,31 +122,12 @@ def _rows(batch: RecordBatch, plan: EmbeddingPlan, space: str, seqs: dict[str, i
                              uri), new_vector, vector_ok and text_ok, written_after)
 
 
-def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_batch: int,
-                    source_top_k: ExactTopK | None = None
-                    ) -> tuple[list[ExpectationOutcome], str, set[str], Drift]:
-    """Compare every row of the table with the source, by checksum and field by field.
-
-    A source record missing from the table passes only when the loader quarantined it and this pass finds a
-    reason too (text PostgreSQL cannot hold, or a vector the policy cannot use). A staged id the source no
-    longer holds, and a row whose source record was written after the read point, pass and are counted.
-
-    :param conn: a connection to the database of the plan's shadow table and its ledger.
-    :param plan: the collection's plan; its shadow table is compared with its source.
-    :param fetch_batch: records per fetch from the source.
-    :param source_top_k: when given, every source record that should be in the table with its source vector
-        is offered to it, so the source's exact top-k comes out of the same pass.
-    :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), the ids whose
-        table row differs from the source's on purpose (quarantined, re-embedded one by one, or changed in the
-        source after the read point), and what the source changed after the read point.
-    """
-    attempt_id = plan.attempt_id
-    schema, table, embedding = plan.schema, plan.shadow, plan.embedding
-    quarantined = set(ledger.quarantined_ids(conn, attempt_id))
+def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iterator[_SourceRow],
+                quarantined: set[str], embedding: EmbeddingPlan, gone: set[str], candidates: merge.Candidates
+                ) -> tuple[merge.Merge, Any]:
+    """Merge the table's rows with ``sources`` (both in id byte order): the diff, and the table's running sha256."""
     result = merge.Merge()
     baseline = hashlib.sha256()
-    candidates = merge.Candidates(source_top_k)
-    gone: set[str] = set()
 
     def table_only(row: Row) -> None:
         if row.id in gone:  # loaded, then deleted from the source: the next sync deletes it
@@ -156,7 +138,7 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
     with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as reader:
         table_rows = iter_table_rows(reader, schema, table)
         current = next(table_rows, None)
-        for source in _source_rows(conn, plan, fetch_batch, gone):
+        for source in sources:
             source_row = source.row
             source_key = source_row.id.encode("utf-8", "surrogatepass")
             while current is not None and current.id.encode("utf-8") < source_key:
@@ -188,6 +170,55 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
         while current is not None:
             table_only(current)
             current = next(table_rows, None)
+    return result, baseline
+
+
+def compare_with_records(conn: psycopg.Connection, schema: str, table: str, batches: Iterable[RecordBatch],
+                         quarantined: set[str], plan: EmbeddingPlan, space: str
+                         ) -> tuple[list[ExpectationOutcome], str, int]:
+    """Compare every row of a live table with ``batches``, its source's records in id byte order, exactly: the
+    gate's checksums and field-by-field diff, with no allowance for writes after a read point.
+
+    :param conn: a connection to the table's database.
+    :param schema: the table's schema.
+    :param table: the table.
+    :param batches: the source's records, sorted by id bytes.
+    :param quarantined: ids (as quarantined) the table leaves out on purpose.
+    :param plan: how the table's vectors were made (re-embedded ones are compared with the model).
+    :param space: the distance space.
+    :return: the outcomes, the table's sha256 (the baseline later checks compare to), and its rows compared.
+    """
+    sources = (row for batch in batches for row in _rows(batch, plan, space, {}, None))
+    candidates = merge.Candidates(None)
+    result, baseline = _merge_pass(conn, schema, table, sources, quarantined, plan, set(), candidates)
+    return _outcomes(result, plan), baseline.hexdigest(), result.compared
+
+
+def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_batch: int,
+                    source_top_k: ExactTopK | None = None
+                    ) -> tuple[list[ExpectationOutcome], str, set[str], Drift]:
+    """Compare every row of the table with the source, by checksum and field by field.
+
+    A source record missing from the table passes only when the loader quarantined it and this pass finds a
+    reason too (text PostgreSQL cannot hold, or a vector the policy cannot use). A staged id the source no
+    longer holds, and a row whose source record was written after the read point, pass and are counted.
+
+    :param conn: a connection to the database of the plan's shadow table and its ledger.
+    :param plan: the collection's plan; its shadow table is compared with its source.
+    :param fetch_batch: records per fetch from the source.
+    :param source_top_k: when given, every source record that should be in the table with its source vector
+        is offered to it, so the source's exact top-k comes out of the same pass.
+    :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), the ids whose
+        table row differs from the source's on purpose (quarantined, re-embedded one by one, or changed in the
+        source after the read point), and what the source changed after the read point.
+    """
+    attempt_id = plan.attempt_id
+    schema, table, embedding = plan.schema, plan.shadow, plan.embedding
+    quarantined = set(ledger.quarantined_ids(conn, attempt_id))
+    candidates = merge.Candidates(source_top_k)
+    gone: set[str] = set()
+    result, baseline = _merge_pass(conn, schema, table, _source_rows(conn, plan, fetch_batch, gone), quarantined,
+                                   embedding, gone, candidates)
     candidates.flush()
     for record_id in sorted(gone):
         result.gone.add(record_id)

@@ -1,0 +1,52 @@
+"""``vectorops cutover``: the final sync and full parity of one collection, after which its syncs stop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from vectorops.cli.source_args import add_source_arguments, source_params
+from vectorops.config import load_settings
+
+
+def _cmd_cutover(args: argparse.Namespace) -> int:
+    from vectorops.db.bootstrap import bootstrap
+    from vectorops.db.connect import connect
+    from vectorops.errors import CollectionBusy, SourceChanged, ValidationFailed
+    from vectorops.sync.cutover import cutover
+    from vectorops.sync.request import sync_request
+    from vectorops.sync.target import select_targets
+
+    if args.dsn:
+        os.environ["VECTOROPS_DSN"] = args.dsn
+    settings = load_settings()
+    request = sync_request(source_params(args, [args.collection]), settings)
+    dsn = bootstrap(settings)
+    with connect(dsn, autocommit=True) as conn:
+        target = select_targets(conn, request.source.uri, request.collections, request.schema)[0]
+        try:
+            result = cutover(conn, request.source, target, request.batch_size)
+        except (SourceChanged, ValidationFailed, CollectionBusy) as exc:
+            print(f"{target.key}: NOT CUT OVER: {exc}", file=sys.stderr)
+            return 1
+    final = result.sync
+    print(f"{result.collection} → {result.table}: cut over at read point {result.read_point}; final sync added "
+          f"{final.added}, updated {final.updated}, deleted {final.deleted}, quarantined {final.quarantined}; "
+          f"parity passed on {result.rows} rows (sha256 {result.content_sha256[:16]}…); window "
+          f"{result.window_seconds:.2f}s. Writers may now use PostgreSQL (a vectorops.store in dual mode can switch "
+          "to postgres).")
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``cutover`` to the ``vectorops`` parser.
+
+    :param sub: the parser's subparsers action.
+    """
+    cmd = sub.add_parser("cutover", help="final sync, full parity at its read point, then stop syncing one "
+                                         "collection (pause its writers for the window it reports)")
+    add_source_arguments(cmd)
+    cmd.add_argument("--collection", required=True, help="the collection to cut over")
+    cmd.set_defaults(func=_cmd_cutover)
