@@ -175,3 +175,32 @@ def test_a_lag_above_the_limit_alerts_once_and_fails_the_task(settings: Any, dsn
     assert f"collection '{name}'" in post["message"] and "VECTOROPS_SYNC_MAX_LAG_S=0.001s" in post["message"]
     status, *_, lag_records = _sync_runs(dsn, name)[-1]
     assert status == "done" and lag_records == observed["lag_records"]  # recorded before the task failed
+
+
+def test_a_cutover_run_cuts_the_named_collection_over_and_later_runs_leave_it(
+        settings: Any, dsn: str, airflow_db: dict[str, str], tmp_path: Path) -> None:
+    from vectorops.airflow.run import load_dag
+
+    schema, name = "sync_dag_cut", "dag-cut"
+    collection = _store(tmp_path, name, 120)
+    _migrate(settings, tmp_path, schema, [name])
+    _start_syncing(dsn, tmp_path, schema, name)
+    _write(collection, 3)  # applied by the cutover's final sync
+    run = load_dag("chroma_sync").test(run_conf={"chroma_path": str(tmp_path), "collections": [name],
+                                                 "cutover": True})
+    assert str(run.state) == "success"
+    assert _mapped_states(run) == {name: "success"}
+    assert registry_row(dsn, name)["sync_state"] == "cut over"
+    assert pg_digest(dsn, schema, table_name_for(name)) == chroma_digest(tmp_path, name)
+    kind, added, updated, deleted = _cutover_run(dsn, name)
+    assert (kind, added, updated, deleted) == ("cutover", 7, 4, 2)
+    later = load_dag("chroma_sync").test(run_conf={"target_schema": schema})  # no longer `syncing`: nothing to do
+    assert str(later.state) == "success" and set(_mapped_states(later).values()) <= {"skipped"}
+
+
+def _cutover_run(dsn: str, name: str) -> tuple[Any, ...]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT kind, added, updated, deleted FROM vectorops.sync_runs WHERE collection = %s "
+                           "ORDER BY started_at DESC LIMIT 1", (name,)).fetchone()
+    assert row is not None
+    return tuple(row)
