@@ -16,6 +16,7 @@ def _cmd_cutover(args: argparse.Namespace) -> int:
     from vectorops.db.connect import connect
     from vectorops.errors import CollectionBusy, SourceChanged, ValidationFailed
     from vectorops.sync.cutover import cutover
+    from vectorops.sync.report import cutover_line
     from vectorops.sync.request import sync_request
     from vectorops.sync.target import select_targets
 
@@ -31,12 +32,8 @@ def _cmd_cutover(args: argparse.Namespace) -> int:
         except (SourceChanged, ValidationFailed, CollectionBusy) as exc:
             print(f"{target.key}: NOT CUT OVER: {exc}", file=sys.stderr)
             return 1
-    final = result.sync
-    print(f"{result.collection} → {result.table}: cut over at read point {result.read_point}; final sync added "
-          f"{final.added}, updated {final.updated}, deleted {final.deleted}, quarantined {final.quarantined}; "
-          f"parity passed on {result.rows} rows (sha256 {result.content_sha256[:16]}…); window "
-          f"{result.window_seconds:.2f}s. Writers may now use PostgreSQL (a vectorops.store in dual mode can switch "
-          "to postgres).")
+    print(f"{cutover_line(result)}. Writers may now use PostgreSQL (a vectorops.store in dual mode can switch to "
+          "postgres).")
     return 0
 
 
