@@ -19,15 +19,17 @@ from psycopg import sql
 
 from vectorops import failpoints
 from vectorops.chroma.latest import LatestBatch
+from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.embedding.policy import EmbeddingPlan
 from vectorops.errors import CollectionBusy, RequestError
 from vectorops.load import copy, quarantine
 from vectorops.migration.chunk_load import write_fetched
 from vectorops.records import printable_id
+from vectorops.sync import long_ids
 from vectorops.sync.target import CUT_OVER, SYNCING, SyncTarget
 
-BATCH_TABLE = sql.Identifier("pg_temp", "vectorops_sync_rows")
+BATCH_TABLE = long_ids.BATCH_TABLE
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,29 @@ def prepare_session(conn: psycopg.Connection, table: sql.Identifier) -> None:
     conn.execute(statement("sync/create_sync_rows", table=table))
 
 
+def require_live_table(conn: psycopg.Connection, target: SyncTarget) -> None:
+    """Stop unless ``target``'s live table is the one vectorops created: a sync writes to nothing else.
+
+    :raises RequestError: naming the table, when it is gone (dropped or renamed) or is not vectorops's (dropped and
+        re-created by someone else).
+    """
+    if ownership.owns_table(conn, target.schema, target.table):
+        return
+    name = f"{target.schema}.{target.table}"
+    if ownership.relation_kind(conn, target.schema, target.table) is None:
+        raise RequestError(f"collection {target.key!r}: its live table {name} no longer exists (dropped or renamed "
+                           "by hand); nothing was written: migrate the collection again")
+    raise RequestError(f"collection {target.key!r}: {name} is not the table vectorops created for it (it was "
+                       "dropped and re-created by someone else); nothing was written to it: migrate the collection "
+                       "again, into another schema if that table must stay")
+
+
 def _lock_read_point(conn: psycopg.Connection, target: SyncTarget, expected: int | None) -> None:
     row = conn.execute(sql_text("sync/select_registry_read_point"), (target.key,)).fetchone()
     if row is None:
         raise RequestError(f"collection {target.key!r} is no longer in the registry")
     point, state, attempt_id, schema, table = row
+    require_live_table(conn, target)
     if state == CUT_OVER:
         raise RequestError(f"collection {target.key!r} was cut over while this sync ran; nothing more is applied")
     if attempt_id != target.attempt_id or (schema, table) != (target.schema, target.table) or point != expected:
@@ -138,6 +158,8 @@ def apply_batch(conn: psycopg.Connection, target: SyncTarget, sync_id: str, plan
             conn.execute("TRUNCATE pg_temp.vectorops_sync_rows")
             entries = write_fetched(conn, "pg_temp", "vectorops_sync_rows", [batch.latest.records], plan,
                                     target.space, copy.Tally())
+            added, updated, refused = long_ids.upsert_long_ids(conn, table, batch.latest.records)
+            entries += refused
             for (inserted,) in conn.execute(statement("sync/upsert_live_records", table=table, batch=BATCH_TABLE)):
                 added, updated = added + bool(inserted), updated + (not inserted)
         unstorable = {rid for rid, _, _ in entries}

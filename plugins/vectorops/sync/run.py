@@ -26,7 +26,7 @@ from vectorops.db.sql_files import sql_text, statement
 from vectorops.embedding import model as embedding_model
 from vectorops.embedding import policy
 from vectorops.errors import CollectionBusy, RequestError, VectoropsError
-from vectorops.sync import file_pass, server_pass
+from vectorops.sync import apply, file_pass, server_pass
 from vectorops.sync.request import SyncRequest
 from vectorops.sync.target import CUT_OVER, SyncTarget, select_targets
 
@@ -159,6 +159,7 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
 def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection | None,
          batch_size: int, sync_id: str, started: float, clock: float) -> SyncResult:
     table = sql.Identifier(target.schema, target.table)
+    apply.require_live_table(conn, target)
     if files is not None:
         totals = file_pass.run_pass(conn, spec, target, files, embedding_plan(target, files.dimensions), batch_size,
                                     sync_id)

@@ -69,7 +69,7 @@ def select_targets(conn: psycopg.Connection, source_uri: str, asked: Sequence[st
     chosen: list[SyncTarget] = []
     unknown: list[str] = []
     for name in asked:
-        matches = [t for t in found if name in (t.key, t.ref.label, t.ref.path, t.name)]
+        matches = _matches(found, name)
         if len(matches) > 1:
             raise RequestError(f"collection {name!r} is ambiguous: {', '.join(t.key for t in matches)} were "
                                f"migrated from {source_uri}; ask for one by its key")
@@ -82,3 +82,12 @@ def select_targets(conn: psycopg.Connection, source_uri: str, asked: Sequence[st
                            f"{f' into schema {schema!r}' if schema else ''}; migrated from it: "
                            f"{', '.join(repr(t.key) for t in found) or 'none'}")
     return chosen
+
+
+def _matches(found: list[SyncTarget], name: str) -> list[SyncTarget]:
+    """The collections ``name`` asks for: its key, else its label or path (a bare name is Chroma's default tenant
+    and database), else a collection of that name in any tenant."""
+    for hit in (lambda t: name == t.key, lambda t: name in (t.ref.label, t.ref.path), lambda t: name == t.name):
+        if matches := [t for t in found if hit(t)]:
+            return matches
+    return []

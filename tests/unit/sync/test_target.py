@@ -38,8 +38,16 @@ def test_all_migrated_collections_of_the_source_by_default(conn: psycopg.Connect
 def test_a_collection_is_asked_for_by_key_label_or_unique_name(conn: psycopg.Connection) -> None:
     assert [t.key for t in select_targets(conn, SOURCE, ("faq", "acme/default_database/docs"), None)] == [
         "faq", "acme/default_database/docs"]
-    with pytest.raises(RequestError, match="'docs' is ambiguous"):
-        select_targets(conn, SOURCE, ("docs",), None)
+    # a bare name is Chroma's default tenant and database (and here the key too), as `vectorops migrate` reads it
+    assert [t.key for t in select_targets(conn, SOURCE, ("docs",), None)] == ["docs"]
+    for key, tenant in (("acme/default_database/notes", "acme"), ("beta/default_database/notes", "beta")):
+        conn.execute("""INSERT INTO vectorops.collection_registry (collection_key, collection, tenant, table_schema,
+                            table_name, distance, source_count, loaded_count, quarantined_count, migrated_at,
+                            source_uri, last_attempt_id)
+                        VALUES (%s, 'notes', %s, 'vectors', %s, 'l2', 0, 0, 0, now(), %s, 'attempt')""",
+                     (key, tenant, f"t_{tenant}_notes", SOURCE))
+    with pytest.raises(RequestError, match="'notes' is ambiguous"):  # in no default database, held by two tenants
+        select_targets(conn, SOURCE, ("notes",), None)
 
 
 def test_unknown_collections_and_sources_are_named(conn: psycopg.Connection) -> None:

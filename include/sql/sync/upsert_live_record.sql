@@ -1,0 +1,7 @@
+-- {table}: the live table; {batch}: this batch's rows. One row of the batch, alone (a long id the live table's key
+-- may refuse, tried in its own savepoint). xmax = 0 tells an inserted row from an updated one.
+INSERT INTO {table} AS t (id, embedding, document, metadata, uri)
+SELECT id, embedding, document, metadata, uri FROM {batch} WHERE id = %(id)s
+ON CONFLICT (id) DO UPDATE
+SET embedding = EXCLUDED.embedding, document = EXCLUDED.document, metadata = EXCLUDED.metadata, uri = EXCLUDED.uri
+RETURNING (xmax = 0) AS inserted
