@@ -14,7 +14,10 @@
 * ``index``: vectorops' HNSW build against a hand-tuned one (``index_build_bench.py``);
 * ``search``: p50/p95 and recall@10 at the advised ef_search against Chroma's query (``search_bench.py``);
 * ``reembed``: re-embedding against plain ``SentenceTransformer.encode``, and int8 backends (``reembed_bench.py``);
-* ``profile``: pyinstrument of ``prepare`` and one chunk's ``load``.
+* ``profile``: pyinstrument of ``prepare`` and one chunk's ``load``;
+* ``sync``: ``vectorops sync`` at 0.1 %, 1 % and 10 % changed against a full re-migration, and the cutover
+  window, at 100,000 rows (20,000 with ``QUICK=1``; ``sync_bench.py``); ``SYNC_1M=1`` adds its single pass at
+  1,000,000 rows (seeded once, about half an hour, then a migration of about 20 minutes).
 
 It stores the run under its size in ``bench/results.json``, rewrites ``BENCHMARKS.md`` and stops its server.
 """
@@ -163,7 +166,9 @@ def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str, *, 
             "ratio_is": f"peak RSS at {big} rows ÷ peak RSS at {small} rows" if len(sizes) > 1 else None}
 
 
-BENCHMARKS = ("extract", "load", "migration", "rss", "index", "search", "reembed", "profile")
+BENCHMARKS = ("extract", "load", "migration", "rss", "index", "search", "reembed", "profile", "sync")
+SYNC_ROWS = 100_000
+SYNC_SCALE_ROWS = 1_000_000
 
 
 def _extract_probe(path: Path, mode: str) -> dict[str, Any]:
@@ -250,6 +255,24 @@ def _load(settings: Any, store: Path, collection: str, runs: int, insert_rows: i
             "ratio_vs_executemany": round(rate / medians["executemany"]["rows_per_s"], 2)}
 
 
+def _sync(rows: int, runs: int) -> dict[str, Any]:
+    """The sync bench at ``rows`` (``sync``), and its single pass at 1,000,000 rows when ``SYNC_1M`` is set."""
+    import sync_bench
+
+    found = {"sync": sync_bench.run(rows, runs)}
+    median = found["sync"]["median"]
+    _say(f"sync at {rows:,} rows: " + ", ".join(f"{label} {m['sync_seconds']:.1f} s ({m['changes_per_s']:,.0f} "
+                                                 f"changes/s, {m['ratio_wall_over_migrate']:.3f}× a migration)"
+                                                 for label, m in median["sync"].items())
+         + f"; cutover window {median['cutover']['window_s']:.1f} s")
+    if os.environ.get("SYNC_1M"):
+        found["sync_1m"] = sync_bench.run(SYNC_SCALE_ROWS, 1, (0.001,))
+        scale = found["sync_1m"]["median"]
+        _say(f"sync at {SYNC_SCALE_ROWS:,} rows: migrate {scale['migrate_wall_s']:.0f} s, 0.1 % sync "
+             f"{scale['sync']['0.1%']['sync_seconds']:.1f} s, cutover window {scale['cutover']['window_s']:.1f} s")
+    return found
+
+
 def _profile(settings: Any, store: Path, collection: str, stamp: str, small: Path) -> dict[str, Any]:
     """pyinstrument of prepare and one chunk load at N (this thread's wall time), and py-spy of a whole
     migration of the ``small`` store in a fresh process (CPU time of every thread), when installed."""
@@ -316,6 +339,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "extract" in chosen:
             benchmarks["extract"] = _extract(({SMALL_ROWS: stores[SMALL_ROWS]} if SMALL_ROWS in stores else {})
                                              | {rows: big}, runs)
+        if "sync" in chosen:
+            benchmarks.update(_sync(SMALL_ROWS if rows <= SMALL_ROWS else SYNC_ROWS, runs))
         workloads.reset_schema(settings)
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
                         "chroma_max_batch": source.max_batch(source.SourceSpec(path=str(big)), 10**9),
