@@ -23,6 +23,9 @@ migration, one 0.1 % sync, one cutover after a 0.1 % change::
     .venv/bin/python bench/sync_bench.py [--rows 100000] [--runs 3]
     nohup .venv/bin/python bench/sync_bench.py --scale --rows 1000000 > bench/.cache/sync_bench_1m.log 2>&1 &
 
+``--tree PATH`` runs the steps with another checkout's code (``git worktree add /tmp/sync-bench-tree HEAD``), so
+that others' edits to this working tree during a long run change nothing.
+
 It prints one JSON document and writes it to ``bench/.cache/sync_bench-<rows>.json`` (``-scale`` for ``--scale``).
 ``make bench`` runs it through ``run_bench.py`` (``--only sync``; ``SYNC_1M=1`` adds the 1,000,000-row pass).
 """
@@ -150,12 +153,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scale", action="store_true", help="one migration, one 0.1 %% sync, one cutover")
+    parser.add_argument("--tree", type=Path, default=None,
+                        help="run the steps with this checkout's code (e.g. a git worktree of one commit)")
     args = parser.parse_args(argv)
+    if args.tree is not None:
+        os.environ["SYNC_BENCH_TREE"] = str(args.tree.resolve())
     import isolation
+    import sync_steps
 
     isolated = isolation.isolate()
     result = run(args.rows, 1, (0.001,)) if args.scale else run(args.rows, args.runs)
     result["isolation"] = isolated
+    tree = sync_steps.tree_under_test()
+    result["code"] = {"tree": str(tree), "commit": subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip(),
+        "uncommitted": subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "plugins", "include"],
+                                      capture_output=True, text=True, check=False).stdout.splitlines()}
     out = CACHE_DIR / f"sync_bench-{args.rows}{'-scale' if args.scale else ''}.json"
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result["median"], indent=2, default=str))

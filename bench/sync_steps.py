@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,7 +50,12 @@ def child(out: str, argv: list[str]) -> int:
     import psycopg
     from psycopg import sql
 
+    import vectorops
     from vectorops.cli.main import main as cli_main
+
+    imported = Path(vectorops.__file__).resolve()
+    if not str(imported).startswith(str(tree_under_test() / "plugins") + os.sep):
+        raise SystemExit(f"imported vectorops from {imported}, not from {tree_under_test()}")
 
     phases: dict[str, dict[str, Any]] = {}
 
@@ -102,6 +108,12 @@ def child(out: str, argv: list[str]) -> int:
     return int(code or 0)
 
 
+def tree_under_test() -> Path:
+    """The checkout whose code the steps run: ``SYNC_BENCH_TREE`` (e.g. a worktree of one commit, so that edits
+    to the working tree during a long run change nothing), else this checkout."""
+    return Path(os.environ.get("SYNC_BENCH_TREE") or BENCH_DIR.parent).resolve()
+
+
 def vectorops(dsn: str, argv: list[str]) -> dict[str, Any]:
     """``vectorops <argv>`` in a fresh process after a ``CHECKPOINT``: wall seconds, output, phases."""
     from vectorops.db.connect import connect
@@ -111,7 +123,9 @@ def vectorops(dsn: str, argv: list[str]) -> dict[str, Any]:
     out = CACHE_DIR / "sync_bench_child.json"
     out.unlink(missing_ok=True)
     started = time.perf_counter()
+    tree = tree_under_test()
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(out), "--", *argv],
+                          env=dict(os.environ, PYTHONPATH=str(tree / "plugins")), cwd=str(tree),
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0 or not out.exists():
