@@ -223,3 +223,110 @@ def test_a_live_table_dropped_renamed_or_replaced_by_hand_is_never_written(setti
     with psycopg.connect(dsn) as conn:
         runs = conn.execute("SELECT status FROM vectorops.sync_runs WHERE collection = %s", (name,)).fetchall()
     assert runs == [("failed",)]
+
+
+
+def test_a_re_migration_of_a_syncing_collection_is_a_fresh_snapshot_and_the_next_sync_starts_there(
+        settings: Any, dsn: str, tmp_path: Path) -> None:
+    collection = _store(tmp_path, "sync-remigrate", 40)
+    _migrate(settings, tmp_path, ["sync-remigrate"], "hostile-remig-1")
+    collection.add(ids=["a1"], embeddings=_vec(1))
+    first = _sync(dsn, tmp_path, "sync-remigrate")
+    assert isinstance(first, sync_run.SyncResult) and first.added == 1
+    assert registry_row(dsn, "sync-remigrate")["sync_state"] == "syncing"
+    collection.add(ids=["a2"], embeddings=_vec(1, seed=2))
+    collection.delete(ids=["r-00003"])
+    [summary] = _migrate(settings, tmp_path, ["sync-remigrate"], "hostile-remig-2")
+    row = registry_row(dsn, "sync-remigrate")
+    assert summary["read_point"] == row["read_point"] > first.read_point
+    assert (row["sync_state"], row["last_sync_id"], row["cut_over_at"], row["loaded_count"]) == ("migrated", None,
+                                                                                                None, 41)
+    assert row["last_attempt_id"] == summary["attempt_id"] and row["changes_behind"] == 0
+    after = _sync(dsn, tmp_path, "sync-remigrate")
+    assert isinstance(after, sync_run.SyncResult) and after.from_point == row["read_point"]
+    assert (after.added, after.updated, after.deleted) == (0, 0, 0) and after.in_parity
+    assert pg_digest(dsn, SCHEMA, _table(dsn, "sync-remigrate")) == _chroma_digest(collection)
+
+
+def test_a_cutover_of_a_never_synced_collection_then_a_second_cutover_and_a_sync(
+        settings: Any, dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    collection = _store(tmp_path, "sync-cut-twice", 40)
+    _migrate(settings, tmp_path, ["sync-cut-twice"], "hostile-cut")
+    assert registry_row(dsn, "sync-cut-twice")["sync_state"] == "migrated"
+    collection.add(ids=["a1"], embeddings=_vec(1))
+    args = ["--chroma-path", str(tmp_path), "--schema", SCHEMA, "--dsn", dsn, "--collection", "sync-cut-twice"]
+    code, out, _ = _cli(["cutover", *args], capsys)
+    assert code == 0 and "final sync added 1" in out and "parity passed on 41 rows" in out, out
+    code, out, err = _cli(["cutover", *args], capsys)
+    assert (code, out) == (2, "") and err == ("vectorops: error: collection 'sync-cut-twice' was cut over; syncs "
+                                              "stop there (migrate it again to start over)\n")
+    code, out, err = _cli(["sync", *args], capsys)
+    assert code == 1 and out.startswith("sync-cut-twice: NOT SYNCED:") and "was cut over" in out
+    with psycopg.connect(dsn) as conn:
+        runs = conn.execute("SELECT kind, status FROM vectorops.sync_runs WHERE collection = 'sync-cut-twice'"
+                            ).fetchall()
+    assert runs == [("cutover", "done")]  # the refusals ran nothing
+
+
+@pytest.mark.parametrize("version", ["0.6.3", "0.5.18"])
+def test_a_0x_store_written_by_chroma_1x_after_its_migration_is_synced_exactly(settings: Any, dsn: str,
+                                                                                tmp_path: Path, version: str) -> None:
+    """Chroma 1.x leaves the 0.x records' BLOB seq ids and stamps its own writes with INTEGERs: both are found.
+
+    ``tiny`` is the fixtures' collection 1.5.9 opens (its records never reached HNSW files; a 0.x collection with
+    HNSW files fails in 1.5.9 itself: "Error sending backfill request to compactor").
+    """
+    import sqlite3
+
+    store = tmp_path / "store"
+    shutil.copytree(FIXTURES / f"chroma-{version}" / "store", store)
+    schema_note = f"old-{version.replace('.', '')}"
+    _migrate(settings, store, ["tiny", "empty"], schema_note)
+    tiny = chroma_client(store).get_collection("tiny", embedding_function=None)
+    empty = chroma_client(store).get_collection("empty", embedding_function=None)
+    dims = len(tiny.get(limit=1, include=["embeddings"])["embeddings"][0])
+    ids = sorted(tiny.get(include=[])["ids"])
+    tiny.add(ids=["new-1", "new-2"], embeddings=np.ones((2, dims), dtype=np.float32), documents=["n1", "n2"])
+    tiny.update(ids=ids[:1], metadatas=[{"changed": True}])
+    tiny.upsert(ids=ids[1:2], embeddings=np.full((1, dims), 0.5, dtype=np.float32))
+    tiny.delete(ids=ids[2:3])
+    empty_dims = 4
+    empty.add(ids=["e-1"], embeddings=np.ones((1, empty_dims), dtype=np.float32))
+    with sqlite3.connect(store / "chroma.sqlite3") as lite:
+        types = {r[0] for r in lite.execute("SELECT typeof(seq_id) FROM embeddings")}
+    assert types == {"blob", "integer"}, types  # the mix the changes reader must compare type by type
+    outcome = _sync(dsn, store, "tiny")
+    assert isinstance(outcome, sync_run.SyncResult), outcome
+    assert (outcome.added, outcome.updated, outcome.deleted) == (2, 2, 1) and outcome.in_parity
+    assert outcome.lag_records == 0
+    assert pg_digest(dsn, SCHEMA, _table(dsn, "tiny")) == _chroma_digest(tiny)
+    again = _sync(dsn, store, "tiny")
+    assert isinstance(again, sync_run.SyncResult) and (again.added, again.updated, again.deleted) == (0, 0, 0)
+    filled = _sync(dsn, store, "empty")
+    assert isinstance(filled, sync_run.SyncResult), filled
+    assert filled.added == 1 and filled.in_parity
+    assert pg_digest(dsn, SCHEMA, _table(dsn, "empty")) == _chroma_digest(empty)
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the next version's run migrates the same names
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)))
+        conn.execute("DELETE FROM vectorops.collection_registry WHERE table_schema = %s", (SCHEMA,))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--batch-size", "0"], "batch_size=0 must be an integer from 1 to 100000"),
+    (["--watch", "-1"], "--watch '-1': give the seconds between syncs, a number more than 0"),
+    (["--watch", "abc"], "--watch 'abc': give the seconds between syncs"),
+    (["--watch", "nan"], "--watch 'nan': give the seconds between syncs"),
+    (["--watch", "inf"], "--watch 'inf': give the seconds between syncs"),
+    (["--schema", ""], "--schema '': give a schema name, or leave --schema out for every schema"),
+    (["--dsn", "notadsn"], "--dsn is not a PostgreSQL connection string (missing \"=\" after \"notadsn\""),
+    (["--dsn", ""], "--dsn is empty"),
+])
+def test_bad_arguments_are_refused_in_one_line_with_exit_2(args: list[str], message: str, tmp_path: Path, dsn: str,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECTOROPS_DSN", dsn)  # a refused --dsn leaves the run's database as it was
+    commands = [["sync"]] if "--watch" in args else [["sync"], ["cutover", "--collection", "c"]]
+    for command in commands:
+        code, out, err = _cli([*command, "--chroma-path", str(tmp_path), *args], capsys)
+        assert (code, out) == (2, "") and err.startswith(f"vectorops: error: {message}"), err
+        assert err.count("\n") == 1, err

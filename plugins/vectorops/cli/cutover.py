@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from vectorops.cli.source_args import add_source_arguments, source_params
+from vectorops.cli.source_args import add_source_arguments, source_params, use_dsn
 from vectorops.config import load_settings
 
 
@@ -20,8 +19,7 @@ def _cmd_cutover(args: argparse.Namespace) -> int:
     from vectorops.sync.request import sync_request
     from vectorops.sync.target import select_targets
 
-    if args.dsn:
-        os.environ["VECTOROPS_DSN"] = args.dsn
+    use_dsn(args)
     settings = load_settings()
     request = sync_request(source_params(args, [args.collection]), settings)
     dsn = bootstrap(settings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str,
     """
     from vectorops.cli.migrate import chroma_conn_id
 
+    if args.schema is not None and not args.schema.strip():
+        raise ValueError(f"--schema {args.schema!r}: give a schema name, or leave --schema out for every schema")
     return {
         # the DAG's param takes an absolute path; a relative one means the caller's working directory
         "chroma_path": str(Path(args.chroma_path).expanduser().absolute()) if args.chroma_path else None,
@@ -40,3 +44,40 @@ def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str,
         "chroma_conn": chroma_conn_id(args.chroma_conn), "collections": collections,
         "target_schema": args.schema, "batch_size": args.batch_size,
     }
+
+
+def use_dsn(args: argparse.Namespace) -> None:
+    """Make ``--dsn`` the database of this run (``VECTOROPS_DSN``), once it reads as a connection string.
+
+    :param args: arguments parsed by a parser :func:`add_source_arguments` set up.
+    :raises ValueError: naming ``--dsn`` when it is empty or not a libpq connection string or URL.
+    """
+    if args.dsn is None:
+        return
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(args.dsn) if args.dsn.strip() else {}
+    except ProgrammingError as exc:
+        raise ValueError(f"--dsn is not a PostgreSQL connection string ({str(exc).strip()}); give "
+                         "'host=... dbname=...' or 'postgresql://user@host/dbname'") from None
+    if not given:
+        raise ValueError("--dsn is empty; give 'host=... dbname=...' or 'postgresql://user@host/dbname', or leave "
+                         "it out for VECTOROPS_DSN or the embedded server")
+    os.environ["VECTOROPS_DSN"] = args.dsn
+
+
+def seconds(text: str) -> float:
+    """``--watch``'s value: a finite number of seconds above 0.
+
+    :param text: the argument as given.
+    :raises ValueError: naming ``--watch`` and the value.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"--watch {text!r}: give the seconds between syncs, a number more than 0")
+    return value

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 
-from vectorops.cli.source_args import add_source_arguments, source_params
+from vectorops.cli.source_args import add_source_arguments, seconds, source_params, use_dsn
 from vectorops.config import load_settings
 
 
@@ -26,18 +25,16 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from vectorops.db.bootstrap import bootstrap
     from vectorops.sync.request import sync_request
 
-    if args.dsn:
-        os.environ["VECTOROPS_DSN"] = args.dsn
-    if args.watch is not None and args.watch <= 0:
-        raise ValueError(f"--watch {args.watch}: give the seconds between syncs, more than 0")
+    use_dsn(args)
+    watch = None if args.watch is None else seconds(args.watch)
     settings = load_settings()
     request = sync_request(source_params(args, args.collection or []), settings)
     dsn = bootstrap(settings)
     while True:
         status = _round(dsn, request)
-        if args.watch is None:
+        if watch is None:
             return status
-        time.sleep(args.watch)
+        time.sleep(watch)
 
 
 def add_commands(sub: Any) -> None:
@@ -50,5 +47,5 @@ def add_commands(sub: Any) -> None:
     add_source_arguments(cmd)
     cmd.add_argument("--collection", action="append", help="collection to sync (repeatable; default: every "
                                                            "collection migrated from this source)")
-    cmd.add_argument("--watch", type=float, metavar="SECONDS", help="sync again every SECONDS until interrupted")
+    cmd.add_argument("--watch", metavar="SECONDS", help="sync again every SECONDS until interrupted")
     cmd.set_defaults(func=_cmd_sync)
