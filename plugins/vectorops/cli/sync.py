@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -30,11 +31,16 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     settings = load_settings()
     request = sync_request(source_params(args, args.collection or []), settings)
     dsn = bootstrap(settings)
-    while True:
-        status = _round(dsn, request)
-        if watch is None:
-            return status
-        time.sleep(watch)
+    try:
+        while True:
+            status = _round(dsn, request)
+            if watch is None:
+                return status
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        print("vectorops sync: interrupted; every batch committed before it stands with its read point, the one in "
+              "progress was rolled back: run the same command again to continue", file=sys.stderr, flush=True)
+        return 130
 
 
 def add_commands(sub: Any) -> None:

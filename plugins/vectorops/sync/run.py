@@ -119,7 +119,10 @@ def sync_lock(conn: psycopg.Connection, target: SyncTarget) -> Iterator[None]:
         conn.execute(sql_text("sync/update_sync_runs_interrupted"), (target.key,))
         yield
     finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops:sync:' || %s, 0))", (target.key,))
+        try:
+            conn.execute("SELECT pg_advisory_unlock(hashtextextended('vectorops:sync:' || %s, 0))", (target.key,))
+        except psycopg.Error:  # the session is gone, and its lock with it; the error that ended the sync stands
+            log.debug("the sync lock of %r could not be released", target.key, exc_info=True)
 
 
 def sync_collection(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, batch_size: int) -> SyncResult:
@@ -149,11 +152,22 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
                                                     "kind": kind, "from_point": target.read_point})
     try:
         return _run(conn, spec, target, files, batch_size, sync_id, started, clock)
-    except Exception as exc:
-        conn.execute(sql_text("sync/update_sync_run_failed"), {
-            "seconds": time.perf_counter() - started, "error": f"{type(exc).__name__}: {exc}"[:500],
-            "sync_id": sync_id})
+    except KeyboardInterrupt:
+        # the batch in progress was rolled back; committed ones stand with their read point
+        _failed(conn, sync_id, started, "interrupted (SIGINT): the batches committed before it stand")
         raise
+    except Exception as exc:
+        _failed(conn, sync_id, started, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) -> None:
+    """Mark the sync run failed, unless the connection itself is what failed (the next sync marks it then)."""
+    try:
+        conn.execute(sql_text("sync/update_sync_run_failed"), {
+            "seconds": time.perf_counter() - started, "error": error[:500], "sync_id": sync_id})
+    except psycopg.Error:
+        log.debug("sync run %s could not be marked failed", sync_id, exc_info=True)
 
 
 def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection | None,
