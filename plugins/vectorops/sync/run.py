@@ -111,11 +111,13 @@ def sync_lock(conn: psycopg.Connection, target: SyncTarget) -> Iterator[None]:
     if not got:
         raise CollectionBusy(f"collection {target.key!r} is being synced by another process; try again when it ends")
     try:
-        claim = conn.execute("SELECT attempt_id FROM vectorops.collection_claims WHERE collection = %s",
-                             (target.key,)).fetchone()
+        claim = conn.execute(sql_text("sync/select_migration_claim"), (target.key,)).fetchone()
         if claim is not None:
-            raise CollectionBusy(f"collection {target.key!r} is being migrated (attempt {claim[0]}); sync it after "
-                                 "the migration ends")
+            attempt, status, heartbeat = claim
+            raise CollectionBusy(f"collection {target.key!r} has a migration that has not finished (attempt "
+                                 f"{attempt}, {status}, last heard of at {heartbeat:%Y-%m-%d %H:%M:%S %Z}); its "
+                                 "promotion replaces the table with a fresh snapshot: sync after it ends (a stopped "
+                                 "migration resumes when run again)")
         conn.execute(sql_text("sync/update_sync_runs_interrupted"), (target.key,))
         yield
     finally:
