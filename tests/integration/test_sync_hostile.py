@@ -369,3 +369,21 @@ def test_a_re_embedded_collection_is_synced_with_its_model_and_refused_under_ano
     assert isinstance(unknown, sync_run.SyncFailure) and "VECTOROPS_EMBEDDING_MODEL='text-embedding-3-small'" in \
         unknown.error
     assert registry_row(dsn, "sync-reembed")["read_point"] == outcome.read_point  # nothing applied
+
+
+def test_a_store_other_than_the_migrated_one_is_refused_naming_where_collections_came_from(
+        settings: Any, dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    migrated, other = tmp_path / "migrated", tmp_path / "other"
+    _store(migrated, "sync-where", 10)
+    _store(other, "sync-where", 10)  # same name, another store
+    _migrate(settings, migrated, ["sync-where"], "hostile-where")
+    for args in (["--chroma-path", str(other)], ["--chroma-path", str(tmp_path / "missing")],
+                 ["--chroma-path", str(other), "--collection", "sync-where"]):
+        code, out, err = _cli(["sync", *args, "--schema", SCHEMA, "--dsn", dsn], capsys)
+        assert (code, out) == (2, "") and err.count("\n") == 1, err
+        assert f"collections were migrated from: chroma+file://{migrated}" in err, err
+    # the same store spelled through a symlink and a relative path is the same source
+    link = tmp_path / "link"
+    link.symlink_to(migrated)
+    code, out, err = _cli(["sync", "--chroma-path", str(link), "--schema", SCHEMA, "--dsn", dsn], capsys)
+    assert code == 0 and out.startswith("sync-where → "), (out, err)

@@ -64,7 +64,7 @@ def select_targets(conn: psycopg.Connection, source_uri: str, asked: Sequence[st
     if not asked:
         if not found:
             raise RequestError(f"no collection was migrated from {source_uri}"
-                               f"{f' into schema {schema!r}' if schema else ''}; migrate it first")
+                               f"{f' into schema {schema!r}' if schema else ''}; migrate it first ({_sources(conn)})")
         return found
     chosen: list[SyncTarget] = []
     unknown: list[str] = []
@@ -80,7 +80,7 @@ def select_targets(conn: psycopg.Connection, source_uri: str, asked: Sequence[st
     if unknown:
         raise RequestError(f"collection(s) {', '.join(map(repr, unknown))} were not migrated from {source_uri}"
                            f"{f' into schema {schema!r}' if schema else ''}; migrated from it: "
-                           f"{', '.join(repr(t.key) for t in found) or 'none'}")
+                           f"{', '.join(repr(t.key) for t in found) if found else f'none ({_sources(conn)})'}")
     return chosen
 
 
@@ -91,3 +91,9 @@ def _matches(found: list[SyncTarget], name: str) -> list[SyncTarget]:
         if matches := [t for t in found if hit(t)]:
             return matches
     return []
+
+
+def _sources(conn: psycopg.Connection) -> str:
+    """Where collections were migrated from: the hint for a sync asked of a source nothing came from."""
+    sources = [str(r[0]) for r in conn.execute(sql_text("sync/select_migrated_sources"))]
+    return f"collections were migrated from: {', '.join(sources)}" if sources else "nothing was migrated yet"
