@@ -381,7 +381,7 @@ def test_a_store_other_than_the_migrated_one_is_refused_naming_where_collections
                  ["--chroma-path", str(other), "--collection", "sync-where"]):
         code, out, err = _cli(["sync", *args, "--schema", SCHEMA, "--dsn", dsn], capsys)
         assert (code, out) == (2, "") and err.count("\n") == 1, err
-        assert f"collections were migrated from: chroma+file://{migrated}" in err, err
+        assert f"collections were migrated from: chroma+file://{migrated}" in err, err  # the newest first
     # the same store spelled through a symlink and a relative path is the same source
     link = tmp_path / "link"
     link.symlink_to(migrated)

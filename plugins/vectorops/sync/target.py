@@ -94,6 +94,10 @@ def _matches(found: list[SyncTarget], name: str) -> list[SyncTarget]:
 
 
 def _sources(conn: psycopg.Connection) -> str:
-    """Where collections were migrated from: the hint for a sync asked of a source nothing came from."""
+    """Where collections were migrated from, the most recent first: the hint for a sync asked of a source nothing
+    came from."""
     sources = [str(r[0]) for r in conn.execute(sql_text("sync/select_migrated_sources"))]
-    return f"collections were migrated from: {', '.join(sources)}" if sources else "nothing was migrated yet"
+    if not sources:
+        return "nothing was migrated yet"
+    more = f" and {len(sources) - 5} more" if len(sources) > 5 else ""
+    return f"collections were migrated from: {', '.join(sources[:5])}{more}"
