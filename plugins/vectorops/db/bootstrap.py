@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import psycopg
 from psycopg import sql
 
 from vectorops.config import Settings
@@ -9,11 +12,31 @@ from vectorops.db import runtime
 from vectorops.db.connect import connect
 from vectorops.db.sql_files import sql_text
 
+#: the platform's tables, in the order they are made; their hash is the schema's version
+SCHEMA_FILES = ("schema/create_registry", "schema/create_operations_tables", "schema/create_sync_tables",
+                "schema/create_sync_digests", "schema/create_schema_version")
+
+
+def schema_sha256() -> str:
+    """The sha256 of :data:`SCHEMA_FILES`: the version of the platform schema this code makes."""
+    digest = hashlib.sha256()
+    for name in SCHEMA_FILES:
+        digest.update(sql_text(name).encode())
+    return digest.hexdigest()
+
+
+def _recorded_version(conn: psycopg.Connection) -> str | None:
+    if conn.execute("SELECT to_regclass('vectorops.schema_version')").fetchone() in (None, (None,)):
+        return None
+    row = conn.execute("SELECT sha256 FROM vectorops.schema_version").fetchone()
+    return None if row is None else str(row[0])
+
 
 def bootstrap(settings: Settings) -> str:
     """Start (or reuse) the server and make sure databases, extensions, platform tables and roles exist.
 
-    Idempotent, and serialised between processes by an advisory lock. With ``VECTOROPS_DSN`` set only the
+    Idempotent, and serialised between processes by an advisory lock. The platform tables' DDL runs only when the
+    database does not hold this code's schema version yet (:func:`schema_sha256`). With ``VECTOROPS_DSN`` set only the
     extension and schema are created there. When the user may create roles, the least-privilege roles are created
     and granted too (:mod:`vectorops.db.grants`); a migration, which bootstraps as ``vectorops_etl``, skips that.
 
@@ -34,10 +57,11 @@ def bootstrap(settings: Settings) -> str:
         if not settings.external_dsn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
-        conn.execute(sql_text("schema/create_registry"))
-        conn.execute(sql_text("schema/create_operations_tables"))
-        conn.execute(sql_text("schema/create_sync_tables"))
-        conn.execute(sql_text("schema/create_sync_digests"))
+        version = schema_sha256()
+        if _recorded_version(conn) != version:
+            for name in SCHEMA_FILES:
+                conn.execute(sql_text(name))
+            conn.execute(sql_text("schema/upsert_schema_version"), (version,))
         if grants.can_manage_roles(conn):
             grants.setup_roles(conn, settings, target)
     return target
