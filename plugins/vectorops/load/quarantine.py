@@ -34,5 +34,6 @@ def store(conn: psycopg.Connection, *, collection: str, attempt_id: str, run_id:
     with conn.cursor() as cur:
         cur.executemany(sql_text("load/insert_quarantine"),
                         [(collection, rid, reason, payload, attempt_id, run_id) for rid, reason, payload in entries])
-    for rid, reason, _ in entries:
-        log.warning("collection %r: record %s quarantined: %s", collection, rid, reason)
+    for rid, reason, _ in entries:  # an id may be kilobytes long: its head names it in the log
+        log.warning("collection %r: record %s quarantined: %s", collection,
+                    rid if len(rid) <= 200 else f"{rid[:200]}… ({len(rid)} characters)", reason)
