@@ -42,6 +42,18 @@ os.environ.setdefault("AIRFLOW_PORT", str(_free_port()))
 os.environ.update(airflow_environment(load_settings()))
 
 
+@pytest.fixture(autouse=True)
+def _dsn_setting_restored() -> Iterator[None]:
+    """A command run in-process with ``--dsn`` sets ``VECTOROPS_DSN`` for the whole process, as it must for the
+    command; each test gets back the value it started with, so no later test runs against another database."""
+    before = os.environ.get("VECTOROPS_DSN")
+    yield
+    if before is None:
+        os.environ.pop("VECTOROPS_DSN", None)
+    else:
+        os.environ["VECTOROPS_DSN"] = before
+
+
 @pytest.fixture(scope="session")
 def settings() -> Iterator[Settings]:
     """Settings of the test session; the embedded server runs for the whole session."""

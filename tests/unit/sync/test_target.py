@@ -17,6 +17,9 @@ SOURCE = "chroma+file:///stores/live"
 def conn(dsn: str) -> Iterator[psycopg.Connection]:
     """Three registry rows in a transaction rolled back after the test."""
     with psycopg.connect(dsn) as connection:
+        # rows of collections other tests migrated under these keys step aside, inside the rolled-back transaction
+        connection.execute("DELETE FROM vectorops.collection_registry WHERE collection_key = ANY(%s)",
+                           (["docs", "acme/default_database/docs", "faq"],))
         for key, tenant, name, schema in (("docs", "default_tenant", "docs", "vectors"),
                                           ("acme/default_database/docs", "acme", "docs", "vectors"),
                                           ("faq", "default_tenant", "faq", "other")):
@@ -25,7 +28,7 @@ def conn(dsn: str) -> Iterator[psycopg.Connection]:
                        table_name, distance, source_count, loaded_count, quarantined_count, migrated_at, source_uri,
                        last_attempt_id)
                    VALUES (%s, %s, %s, %s, %s, 'l2', 0, 0, 0, now(), %s, 'attempt')""",
-                (key, name, tenant, schema, f"t_{key.replace('/', '_')}", SOURCE))
+                (key, name, tenant, schema, f"tgt_{key.replace('/', '_')}", SOURCE))
         yield connection
         connection.rollback()
 
