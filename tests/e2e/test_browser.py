@@ -16,7 +16,7 @@ from tests.e2e.conftest import ARTIFACTS, DAG_ID, Platform
 
 COLLECTION = "e2e_faq"
 SCHEMA = "e2e_ui"
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

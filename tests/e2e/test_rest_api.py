@@ -12,7 +12,7 @@ from tests.support import registry_row
 
 COLLECTIONS = ["e2e_docs", "e2e_images"]
 SCHEMA = "e2e_rest"
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.slow]
 
 
 def test_rest_trigger_migrates_the_chosen_collections(platform: Platform, dsn: str) -> None:

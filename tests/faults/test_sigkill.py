@@ -45,6 +45,7 @@ def workload(tmp_path: Path, dsn: str, airflow_db: dict[str, str]) -> Iterator[k
     forget_schema(dsn, SCHEMA)
 
 
+@pytest.mark.slow
 def test_killed_at_commit_index_build_and_promotion_each_rerun_reaches_exact_parity(
         workload: kill_harness.Workload) -> None:
     rounds = kill_harness.play(workload, ["chunk_commit", "index_build", "promote"], seed=7)
