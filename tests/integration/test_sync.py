@@ -234,3 +234,35 @@ def test_cutover_of_a_server_source_compares_digests_of_every_record(settings: A
     assert result.sync.deleted == 1 and result.rows == 299 and result.window_seconds > 0
     assert registry_row(dsn, "sync-server-cut")["sync_state"] == "cut over"
     _equal(dsn, tmp_path, "sync-server-cut")
+
+
+def test_a_server_migrated_through_a_connection_is_synced_through_it_by_the_schedule(
+        settings: Any, dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import chromadb
+
+    from tests.chroma_run import chroma_run
+    from vectorops.sync.scheduled import RunParams, job_source, sync_jobs
+
+    _store(tmp_path, "sync-conn", 120)
+    with chroma_run(tmp_path) as port:
+        monkeypatch.setenv("AIRFLOW_CONN_SYNC_SERVER", json.dumps({"conn_type": "chroma", "host": "127.0.0.1",
+                                                                    "port": port}))
+        locate.forget_files()
+        migrate_in_process(settings, {"chroma_conn": "sync_server", "target_schema": SCHEMA,
+                                      "collections": ["sync-conn"]}, "sync-run-10")
+        assert registry_row(dsn, "sync-conn")["source_conn_id"] == "sync_server"
+        chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(
+            "sync-conn", embedding_function=None).delete(ids=["r-00001"])
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("UPDATE vectorops.collection_registry SET sync_state = 'syncing' WHERE collection = %s",
+                         ("sync-conn",))
+            scheduled = RunParams(None, (), SCHEMA, 50, False)
+            [job] = [j for j in sync_jobs(conn, scheduled) if j.collection == "sync-conn"]
+            spec = job_source(job, scheduled)
+            assert spec.conn_id == "sync_server"
+            [target] = select_targets(conn, spec.uri, ("sync-conn",), SCHEMA)
+            outcome = sync_run.sync_collection(conn, spec, target, 50)
+    assert outcome.deleted == 1 and outcome.in_parity
+    _equal(dsn, tmp_path, "sync-conn")

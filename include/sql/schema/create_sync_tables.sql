@@ -24,6 +24,8 @@ ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS changes_behin
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS lag_checked_at timestamptz;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS last_sync_id text;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS cut_over_at timestamptz;
+-- the Airflow connection a server source was read through (its id, never a secret), so a scheduled sync reaches it
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS source_conn_id text;
 
 -- One row per sync (or cutover) of one collection.
 CREATE TABLE IF NOT EXISTS vectorops.sync_runs (

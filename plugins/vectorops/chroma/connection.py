@@ -31,6 +31,8 @@ from vectorops.airflow.connections import find_airflow_connection, mask_secret
 from vectorops.errors import SourceError
 
 CONN_TYPE = "chroma"
+#: the connection ``vectorops migrate --chroma-conn URL`` makes for its own process only (never recorded)
+PROCESS_CONN = "vectorops_cli_chroma"
 AUTH_TYPES = ("x-chroma-token", "bearer", "basic")
 DEFAULT_PORT = 8000
 HTTPS_PORT = 443
@@ -184,3 +186,10 @@ def connection_from_url(url: str) -> str:
            "extra": extra}
     server_connection("--chroma-conn", parts.hostname, port, login, secret, extra)  # fails early, same words
     return json.dumps(doc)
+
+
+def recorded_conn_id(spec: Any) -> str | None:
+    """The connection id to record for a source read through ``spec`` (a :class:`SourceSpec`): its connection,
+    unless that exists only in the process that read it (:data:`PROCESS_CONN`)."""
+    conn_id = getattr(spec, "conn_id", None)
+    return None if conn_id in (None, PROCESS_CONN) else str(conn_id)

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vectorops.chroma.connection import PROCESS_CONN
 from vectorops.config import load_settings
 
 #: the process-local connection a ``--chroma-conn`` URL becomes
-CLI_CHROMA_CONN = "vectorops_cli_chroma"
+CLI_CHROMA_CONN = PROCESS_CONN  # never recorded in the registry: it exists in this process only
 
 
 def chroma_conn_id(value: str | None) -> str | None:

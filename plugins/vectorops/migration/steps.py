@@ -14,6 +14,7 @@ from typing import Any
 
 from vectorops.chroma import fetch
 from vectorops.chroma import source as chroma_source
+from vectorops.chroma.connection import recorded_conn_id
 from vectorops.chroma.preflight import CollectionRef
 from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
@@ -230,6 +231,7 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                                   "index_method": build.method, "hnsw_m": info.hnsw_m,
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
                                   "hnsw_ef_search": info.hnsw_ef_search, "source_uri": plan.source.uri,
+                                  "source_conn_id": recorded_conn_id(plan.source),
                                   "source_collection_id": info.collection_id, "run_id": plan.run_id,
                                   "attempt_id": attempt_id, "rows_per_s": rows_per_s,
                                   "read_point": point.read_point, "read_point_at": point.at,

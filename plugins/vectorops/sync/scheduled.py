@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
+from vectorops.chroma.server import source_from_connection
 from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
 from vectorops.db.sql_files import sql_text
@@ -17,16 +19,19 @@ from vectorops.sync.request import PARAMS, sync_request
 from vectorops.sync.target import select_targets
 
 FILE_SCHEME = "chroma+file://"
+HTTP_SCHEMES = ("chroma+http", "chroma+https")
 #: params that name a source; without one (and without collections) a run syncs what the registry says
 SOURCE_PARAMS = ("chroma_path", "chroma_host", "chroma_conn")
 
 
 @dataclass(frozen=True)
 class SyncJob:
-    """One collection a run syncs, and the registry's ``source_uri`` of the store it is read from."""
+    """One collection a run syncs, the registry's ``source_uri`` of the store it is read from, and the Airflow
+    connection a server was read through (``None`` for a local store, or a server reached without one)."""
 
     collection: str
     source_uri: str
+    conn_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def sync_jobs(conn: psycopg.Connection, run: RunParams) -> list[SyncJob]:
         return [SyncJob(t.key, t.source_uri) for t in targets]
     rows = conn.execute(sql_text("sync/select_syncing_collections"), {
         "source_uri": run.source.uri if run.source is not None else None, "schema": run.schema}).fetchall()
-    return [SyncJob(str(key), str(uri)) for key, uri in rows]
+    return [SyncJob(str(key), str(uri), conn_id) for key, uri, conn_id in rows]
 
 
 def job_source(job: SyncJob, run: RunParams) -> SourceSpec:
@@ -102,6 +107,16 @@ def job_source(job: SyncJob, run: RunParams) -> SourceSpec:
         return run.source
     if job.source_uri.startswith(FILE_SCHEME):
         return SourceSpec(path=job.source_uri[len(FILE_SCHEME):])
-    raise RequestError(f"collection {job.collection!r} was migrated from the Chroma server {job.source_uri}, which "
-                       "a scheduled run cannot reach without its connection; trigger chroma_sync with its "
-                       "chroma_conn (or chroma_host) and the collection named")
+    if job.conn_id:  # its credentials stay in the connection, as when it was migrated
+        spec = source_from_connection(job.conn_id)
+        if spec.uri == job.source_uri:
+            return spec
+        raise RequestError(f"collection {job.collection!r} was migrated from {job.source_uri} through connection "
+                           f"{job.conn_id!r}, which now points at {spec.uri}; trigger chroma_sync with the "
+                           "connection that reaches the collection's server")
+    found = urlsplit(job.source_uri)
+    if found.scheme in HTTP_SCHEMES and found.hostname and found.port:  # a server reached without a connection
+        return SourceSpec(host=found.hostname, port=found.port, ssl=found.scheme == "chroma+https")
+    raise RequestError(f"collection {job.collection!r} was migrated from {job.source_uri}, which a scheduled run "
+                       "cannot reach; trigger chroma_sync with its chroma_conn (or chroma_host) and the collection "
+                       "named")

@@ -43,10 +43,26 @@ def test_a_registry_file_uri_is_read_as_that_store(tmp_path: Path) -> None:
     assert source.uri == uri and source.path == str(tmp_path.resolve())
 
 
-def test_a_server_source_is_refused_without_its_connection_in_one_line() -> None:
-    with pytest.raises(RequestError, match=r"^collection 'docs' was migrated from the Chroma server "
-                                           r"chroma\+http://chroma:8000, .* chroma_conn") as caught:
-        job_source(SyncJob("docs", "chroma+http://chroma:8000"), RunParams(None, (), None, 10, False))
+def test_a_server_reached_without_a_connection_is_read_from_its_uri() -> None:
+    source = job_source(SyncJob("docs", "chroma+https://chroma:8443"), RunParams(None, (), None, 10, False))
+    assert (source.host, source.port, source.ssl) == ("chroma", 8443, True)
+
+
+def test_a_server_read_through_a_connection_is_reached_through_it_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CHROMA_PROD", '{"conn_type": "chroma", "host": "chroma", "port": 8000}')
+    source = job_source(SyncJob("docs", "chroma+http://chroma:8000", "chroma_prod"), RunParams(None, (), None, 10,
+                                                                                             False))
+    assert source.conn_id == "chroma_prod" and source.uri == "chroma+http://chroma:8000"
+    with pytest.raises(RequestError, match=r"^collection 'docs' was migrated from chroma\+http://other:8000 through "
+                                           r"connection 'chroma_prod', which now points at") as caught:
+        job_source(SyncJob("docs", "chroma+http://other:8000", "chroma_prod"), RunParams(None, (), None, 10, False))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_source_a_scheduled_run_cannot_reach_is_refused_in_one_line() -> None:
+    with pytest.raises(RequestError, match=r"^collection 'docs' was migrated from chroma\+http://chroma, .* "
+                                           r"chroma_conn") as caught:
+        job_source(SyncJob("docs", "chroma+http://chroma"), RunParams(None, (), None, 10, False))
     assert "\n" not in str(caught.value)
 
 
