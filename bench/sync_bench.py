@@ -165,10 +165,11 @@ def main(argv: list[str]) -> int:
     result = run(args.rows, 1, (0.001,)) if args.scale else run(args.rows, args.runs)
     result["isolation"] = isolated
     tree = sync_steps.tree_under_test()
-    result["code"] = {"tree": str(tree), "commit": subprocess.run(
-        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip(),
-        "uncommitted": subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "plugins", "include"],
-                                      capture_output=True, text=True, check=False).stdout.splitlines()}
+    commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=False).stdout.strip()
+    uncommitted = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "plugins", "include"],
+                                 capture_output=True, text=True, check=False).stdout.splitlines()
+    result["code"] = {"tree": str(tree), "commit": commit, "uncommitted": uncommitted}
     out = CACHE_DIR / f"sync_bench-{args.rows}{'-scale' if args.scale else ''}.json"
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps(result["median"], indent=2, default=str))
