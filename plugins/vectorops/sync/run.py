@@ -164,10 +164,15 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
 
 
 def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) -> None:
-    """Mark the sync run failed, unless the connection itself is what failed (the next sync marks it then)."""
+    """Mark the sync run failed: on the sync's connection, or on a new one when an interrupt left that one in a
+    query or a transaction; unless the server itself is gone (the next sync marks the run then)."""
+    params = {"seconds": time.perf_counter() - started, "error": error[:500], "sync_id": sync_id}
     try:
-        conn.execute(sql_text("sync/update_sync_run_failed"), {
-            "seconds": time.perf_counter() - started, "error": error[:500], "sync_id": sync_id})
+        if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            conn.execute(sql_text("sync/update_sync_run_failed"), params)
+            return
+        with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as fresh:
+            fresh.execute(sql_text("sync/update_sync_run_failed"), params)
     except psycopg.Error:
         log.debug("sync run %s could not be marked failed", sync_id, exc_info=True)
 
