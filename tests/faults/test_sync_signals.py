@@ -1,5 +1,6 @@
-"""SIGKILL of `vectorops sync --watch` mid-batch: nothing half-applied (the registry's counts and read point match
-the table), the run recorded as interrupted by the next sync, and that sync converging on Chroma exactly."""
+"""Ctrl-C and SIGKILL of `vectorops sync` (once, and under --watch): the exit code and the line it prints,
+nothing half-applied (the registry's counts and read point match the table), the run recorded as failed, and a
+rerun converging on Chroma exactly."""
 
 from __future__ import annotations
 
@@ -44,17 +45,24 @@ def _migrated(settings: Any, path: Path, name: str) -> Any:
     return collection
 
 
-def _change(collection: Any, round_no: int) -> None:
+def _change(collection: Any, round_no: int, adds: int = 300) -> None:
     rng = np.random.default_rng(round_no)
-    collection.add(ids=[f"k{round_no}-{i}" for i in range(300)],
-                   embeddings=rng.standard_normal((300, DIMS), dtype=np.float32))
+    collection.add(ids=[f"k{round_no}-{i}" for i in range(adds)],
+                   embeddings=rng.standard_normal((adds, DIMS), dtype=np.float32))
     collection.delete(ids=[f"r-{i:05d}" for i in range(round_no * 5, round_no * 5 + 5)])
 
 
 def _sync(path: Path, name: str, dsn: str, *extra: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "vectorops.cli", "sync", "--chroma-path", str(path), "--collection", name,
                "--schema", SCHEMA, "--dsn", dsn, "--batch-size", "1", *extra]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # a shell without job control starts background commands with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the sync must get SIGINT's default, as a terminal gives it, or Ctrl-C is not tested
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _runs(dsn: str, name: str) -> list[tuple[str, int | None, str | None]]:
@@ -86,7 +94,31 @@ def _converged(dsn: str, path: Path, name: str) -> None:
                                                                                                     "l2"))
 
 
-@pytest.mark.parametrize("signal_no", [signal.SIGKILL])
+def test_ctrl_c_of_a_sync_exits_130_with_a_line_and_applies_nothing_half(settings: Any, dsn: str,
+                                                                          tmp_path: Path) -> None:
+    name = "sync-sigint"
+    collection = _migrated(settings, tmp_path, name)
+    _change(collection, 1, adds=3000)  # 3,000 one-record batches: seconds of work for the signal to land in
+    proc = _sync(tmp_path, name, dsn)
+    _wait_for(lambda: any(r[0] == "running" and r[1] is not None for r in _runs(dsn, name)), "a committed batch")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err.decode().strip().splitlines()[-1].startswith("vectorops sync: interrupted; every batch committed "
+                                                            "before it stands"), err
+    [(status, to_point, error)] = _runs(dsn, name)
+    assert status == "failed" and error is not None and error.startswith("interrupted (SIGINT)")
+    point = registry_row(dsn, name)["read_point"]
+    assert to_point == point and point < changes.read_point(files_reader.open_collection(tmp_path, name, "l2"))
+    _consistent(dsn, name)
+    rerun = _sync(tmp_path, name, dsn)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, (out, err)
+    assert f"read point {point} → " in out.decode()
+    _converged(dsn, tmp_path, name)
+
+
+@pytest.mark.parametrize("signal_no", [signal.SIGKILL, signal.SIGINT])
 def test_a_killed_or_interrupted_sync_watch_loses_nothing_and_the_next_sync_converges(
         settings: Any, dsn: str, tmp_path: Path, signal_no: int) -> None:
     name = f"sync-watch-{signal_no}"
