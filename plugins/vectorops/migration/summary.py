@@ -1,4 +1,5 @@
-"""The per-collection summary table, printed by the CLI and logged by the DAG's ``summarize`` task; CLI run ids."""
+"""The per-collection summary table (printed by the CLI, logged by the DAG's ``summarize`` task), its Markdown form
+for the run note, the dry run's plan table, and CLI run ids."""
 
 from __future__ import annotations
 
@@ -51,3 +52,62 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             lines.append(f"    error: {row['error']}")
         lines.extend(f"    quarantined: {rid}" for rid in row.get("quarantined_ids") or [])
     return lines
+
+
+def format_plan_table(plans: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A dry run's plans as fixed-width lines, one per collection, then one line per warning.
+
+    :param plans: :func:`vectorops.migration.dry_run.dry_run_plan` per collection.
+    """
+    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'vectors':>10} "
+              f"{'re-embed':>8} {'no-doc kept':>11} {'no-doc quar.':>12} {'index MB':>8} {'build mwm':>9}  "
+              "server maintenance_work_mem")
+    lines = [header, "-" * len(header)]
+    for p in plans:
+        lines.append(f"{p['collection'][:30]:30} {p['rows']:>9} {p['dimensions'] or '-':>5} {p['space']:>6} "
+                     f"{p['bytes']:>12} {p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
+                     f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} "
+                     f"{p['build_maintenance_work_mem_mb']:>8}M  {p['server_maintenance_work_mem']}")
+    lines.extend(f"WARNING {p['collection']}: {warning}" for p in plans for warning in p.get("warnings") or [])
+    return lines
+
+
+def load_rate(row: Mapping[str, Any]) -> float | None:
+    """Rows loaded per second of chunk loading (the COPY work, not the wall time of the run), or ``None``.
+
+    :param row: a collection's summary with ``loaded`` and ``load_seconds``.
+    """
+    seconds = row.get("load_seconds")
+    return float(row.get("loaded") or 0) / seconds if seconds else None
+
+
+def _md(value: Any) -> str:
+    return _cell(value).replace("|", "\\|").replace("`", "'")
+
+
+def _note_row(row: Mapping[str, Any]) -> str:
+    rate = load_rate(row)
+    return (f"| `{_md(row['collection'])}` | {row.get('read') or 0:,} | {row.get('loaded') or 0:,} | "
+            f"{row.get('quarantined') or 0:,} | {f'{rate:,.0f}' if rate else '-'} | `{_md(row.get('table'))}` |")
+
+
+def summary_note(rows: Sequence[Mapping[str, Any]], limit: int = 1000) -> str:
+    """A migration's result as a Markdown run note: one table row per collection (read, loaded, quarantined, load
+    rows/s, table), cut by whole rows to ``limit`` characters with the number left out named.
+
+    :param rows: the ``summarize`` task's summaries, one per promoted collection.
+    :param limit: the note's maximum length (Airflow keeps 1,000 characters).
+    """
+    ordered = sorted(rows, key=lambda r: r["collection"])
+    total = sum(int(r.get("loaded") or 0) for r in ordered)
+    quarantined = sum(int(r.get("quarantined") or 0) for r in ordered)
+    head = [f"**Migrated** {len(ordered)} collection(s): {total:,} rows loaded, {quarantined:,} quarantined.", "",
+            "| collection | read | loaded | quarantined | load rows/s | table |", "|---|--:|--:|--:|--:|---|"]
+    body = [_note_row(r) for r in ordered]
+    for kept in range(len(body), -1, -1):
+        left = len(body) - kept
+        tail = [f"…and {left} more: see the `summarize` log"] if left else []
+        note = "\n".join(head + body[:kept] + tail)
+        if len(note) <= limit:
+            return note
+    return note[:limit]
