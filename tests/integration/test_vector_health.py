@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +30,27 @@ DOCS, SMALL = "health-docs", "health-small"
 RUN_ID = "manual__2025-01-02T03:04:05+00:00"
 ENDPOINTS = ("/vector-health/", "/vector-health/api/collections")
 FAILED = "expect_column_values_to_not_be_null"
+LEDGER_TIMINGS_GRANT = ("GRANT SELECT (attempt_id, loaded_count, quarantined_count, load_seconds, validate_seconds, "
+                        "index_seconds, started_at, finished_at) ON vectorops.migration_runs TO vectorops_reader")
+DURATION = r"(?:[0-9]+\.[0-9]+ s|[0-9]+ min [0-9]{2} s|[0-9]+ h [0-9]{2} min)"  # vectorops.web.cells.duration
+
+
+@contextmanager
+def ledger_timings_readable(dsn: str) -> Iterator[None]:
+    """The reader role (the page's) may read the ledger's timing columns while the block runs, as
+    :data:`LEDGER_TIMINGS_GRANT` proposes for include/sql/schema/grant_platform_privileges.sql; revoked afterwards
+    only if it was not granted before (test_roles checks the reader cannot read migration_runs)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        granted = conn.execute("SELECT has_column_privilege('vectorops_reader', 'vectorops.migration_runs', "
+                               "'load_seconds', 'SELECT')").fetchone()[0]
+        if not granted:
+            conn.execute(LEDGER_TIMINGS_GRANT)
+    try:
+        yield
+    finally:
+        if not granted:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(LEDGER_TIMINGS_GRANT.replace("GRANT", "REVOKE", 1).replace(" TO ", " FROM "))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +89,8 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) 
             conn.execute("""INSERT INTO vectorops.backups (backup_id, status, path, verified_at, details)
                             VALUES (%s, %s, '/tmp/none', now() - make_interval(mins => %s), %s)""",
                          (backup_id, status, minutes, json.dumps({"schemas": schemas})))
-    yield {"table": f"{SCHEMA}.{table}", "newest_backup": backups[1], "path": path}
+    with ledger_timings_readable(dsn):
+        yield {"table": f"{SCHEMA}.{table}", "newest_backup": backups[1], "path": path}
     with psycopg.connect(dsn, autocommit=True) as conn:  # leave the shared registry as other modules expect it
         for name in ("collection_registry", "search_metrics", "validation_results", "migration_runs", "quarantine",
                      "sync_runs"):
@@ -157,14 +182,21 @@ def test_page_shows_each_collection_with_its_live_row_count(anon: TestClient, to
     docs_row = html.split(f'<tr data-collection="{DOCS}">', 1)[1].split("</tr>", 1)[0]
     assert '<td class="rows">197</td>' in docs_row  # 200 migrated, 3 deleted since
     assert migrated["table"] in docs_row and "cosine" in docs_row and ">8<" in docs_row and "hnsw" in docs_row
-    assert f'href="/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe="")}" target="_top"' in docs_row
-    assert "rows/s" in docs_row
+    # no target: Airflow's plugin iframe allows neither top navigation nor popups, the link navigates the frame
+    assert f'<a class="run-link" href="/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe="")}">' in docs_row
+    assert "target=" not in html
+    assert re.search(r'<span class="load-rate">load [0-9,]+ rows/s</span>', docs_row), docs_row
+    assert re.search(rf'<span class="end-to-end">end to end {DURATION}</span>', docs_row), docs_row
+    assert re.search(rf'<span class="muted time-split">load {DURATION}, gate {DURATION}, index {DURATION}</span>',
+                     docs_row), docs_row
     assert '<span class="fail">fail</span>' in docs_row and f">{FAILED}<" in docs_row
     assert "expect_table_row_count_to_equal" not in docs_row
     assert migrated["newest_backup"] in docs_row
     assert "6.25 ms" in docs_row and "0.985" in docs_row
     small_row = html.split(f'<tr data-collection="{SMALL}">', 1)[1].split("</tr>", 1)[0]
-    assert '<td class="rows">40</td>' in small_row and "none verified" in small_row
+    assert '<td class="rows">40</td>' in small_row
+    assert "no verified backup yet: run <code>pgvector_backup</code>" in small_row
+    assert "no verified backup" not in docs_row
     assert '<span class="pass">pass</span>' in small_row  # the migration gate
     charts = html.split(f'data-collection-charts="{DOCS}"', 1)[1].split("</div>", 1)[0]
     assert charts.count("<svg") == 2 and charts.count("<polyline") >= 2
@@ -180,7 +212,13 @@ def test_json_lists_the_same_collections_with_the_cookie(anon: TestClient, token
     docs = by_name[DOCS]
     assert (docs["table"], docs["rows"], docs["dimensions"], docs["distance"]) == (migrated["table"], 197, 8, "cosine")
     assert docs["index"]["type"] == "hnsw" and docs["index"]["bytes"] > 0
-    assert docs["last_migration"]["run_id"] == RUN_ID and docs["last_migration"]["rows_per_s"] > 0
+    migration = docs["last_migration"]
+    assert migration["run_id"] == RUN_ID and migration["rows_per_s"] > 0
+    # the load rate divides the rows by the chunk loads' seconds only; rows_per_s by the whole attempt, gate included
+    assert migration["load_rows_per_s"] == pytest.approx(200 / migration["load_seconds"])
+    assert migration["load_rows_per_s"] > migration["rows_per_s"]
+    assert migration["validate_seconds"] > 0 and migration["index_seconds"] > 0
+    assert migration["end_to_end_seconds"] > migration["load_seconds"] + migration["validate_seconds"]
     assert docs["last_migration"]["run_url"].endswith(f"/dags/chroma_to_pgvector/runs/{quote(RUN_ID, safe='')}")
     assert docs["last_validation"]["success"] is False and docs["last_validation"]["failed_expectations"] == [FAILED]
     assert docs["last_backup"]["backup_id"] == migrated["newest_backup"]
@@ -306,3 +344,52 @@ def test_plugin_is_discovered_with_its_app_and_view(server: TestClient, token: s
     assert entry["fastapi_apps"][0]["url_prefix"] == "/vector-health"
     assert [(v["name"], v["href"], v["destination"]) for v in entry["external_views"]] == [
         ("Vector Health", "/vector-health/", "nav")]
+
+
+@pytest.fixture(scope="module")
+def monitor_dag_parsed(server: TestClient) -> None:
+    """pgvector_search_monitor in the metadata database, written as Airflow's DAG processor writes it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    bundle = next(b for b in manager.get_all_dag_bundles() if (Path(b.path) / "pgvector_search_monitor.py").exists())
+    bag = BundleDagBag(dag_folder=str(Path(bundle.path) / "pgvector_search_monitor.py"), bundle_path=bundle.path,
+                       bundle_name=bundle.name)
+    assert "pgvector_search_monitor" in bag.dags, bag.import_errors
+    sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def test_the_monitor_schedule_is_airflows(anon: TestClient, token: str, migrated: dict[str, Any],
+                                          monitor_dag_parsed: None) -> None:
+    """The schedule line says what Airflow's own REST API says of pgvector_search_monitor, never a cron expression
+    of the page's own."""
+    dag = _get(anon, "/api/v2/dags/pgvector_search_monitor", bearer=token)
+    assert dag.status_code == 200, dag.text
+    expected = dag.json()
+    html = _get(anon, "/vector-health/", bearer=token).text
+    line = html.split('<p id="monitor-schedule">', 1)[1].split("</p>", 1)[0]
+    assert line.startswith("Measured by <code>pgvector_search_monitor</code>: ")
+    assert f"<code>{expected['timetable_summary']}</code>" in line and expected["timetable_description"] in line
+    if expected["is_paused"]:
+        assert "paused: no run until it is unpaused in Airflow" in line
+    else:
+        due = datetime.fromisoformat(expected["next_dagrun_run_after"].replace("Z", "+00:00"))
+        assert f"next run <time datetime=\"{due.isoformat()}\">{due.astimezone(UTC):%Y-%m-%d %H:%M} UTC" in line
+
+
+def test_without_the_ledger_grant_the_page_shows_the_registry_figure(anon: TestClient, token: str, dsn: str,
+                                                                     migrated: dict[str, Any]) -> None:
+    """A database whose reader may not read the ledger's timings still gets the page, with the registry's rows/s."""
+    revoke = LEDGER_TIMINGS_GRANT.replace("GRANT", "REVOKE", 1).replace(" TO ", " FROM ")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(revoke)
+    try:
+        response = _get(anon, "/vector-health/", bearer=token)
+        assert response.status_code == 200, response.text
+        docs_row = response.text.split(f'<tr data-collection="{DOCS}">', 1)[1].split("</tr>", 1)[0]
+        assert re.search(r'<span class="rows-per-s">[0-9,]+ rows/s</span>', docs_row) and "load-rate" not in docs_row
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(LEDGER_TIMINGS_GRANT)

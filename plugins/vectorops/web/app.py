@@ -8,17 +8,20 @@ host and port, never its password.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from vectorops.airflow.dag_schedule import DagSchedule, dag_schedule
 from vectorops.airflow.web_auth import NotAuthenticated, login_url, require_user
 from vectorops.config import load_settings
 from vectorops.errors import SettingError
 from vectorops.web import page, queries
 
+log = logging.getLogger(__name__)
 URL_PREFIX = "/vector-health"
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -43,7 +46,7 @@ def create_app() -> FastAPI:
         settings = load_settings()
         html = page.collections_page(collections, series, max_p95_ms=settings.monitor.max_p95_ms,
                                      min_recall=settings.monitor.min_recall, days=days, generated_at=_now(),
-                                     max_lag_s=settings.sync_max_lag_s)
+                                     max_lag_s=settings.sync_max_lag_s, monitor=_monitor_schedule())
         return HTMLResponse(html, headers=NO_STORE)
 
     @app.get("/api/collections", summary="Health of every migrated collection")
@@ -57,6 +60,15 @@ def create_app() -> FastAPI:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _monitor_schedule() -> DagSchedule | str:
+    """The monitor DAG's schedule from Airflow, or why it is not known: the page still shows without it."""
+    try:
+        return dag_schedule(page.MONITOR_DAG_ID) or "Airflow has not parsed it yet"
+    except Exception as exc:  # the metadata database is Airflow's to report on; this is one line of the page
+        log.warning("vector health: no schedule for %s: %s", page.MONITOR_DAG_ID, type(exc).__name__)
+        return f"Airflow's metadata database could not be read: {type(exc).__name__}"
 
 
 def _wants_json(request: Request) -> bool:

@@ -1,4 +1,5 @@
-"""The HTML of the Vector Health page: the collection table, the charts, the empty, error and sign-in pages.
+"""The HTML of the Vector Health page: the collection table (rows from :mod:`vectorops.web.cells`), the monitor's
+schedule, the charts, and the empty, error and sign-in pages.
 
 Contract relied on by the end-to-end tests: each collection is ``<tr data-collection="NAME">`` and its row count
 ``<td class="rows">N</td>`` (a plain integer). Everything shown is escaped; nothing is loaded from elsewhere.
@@ -7,13 +8,15 @@ Contract relied on by the end-to-end tests: each collection is ``<tr data-collec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
+from vectorops.airflow.dag_schedule import DagSchedule
+from vectorops.web.cells import row
 from vectorops.web.charts import line_chart
-from vectorops.web.queries import MIGRATION_DAG_ID
+
+MONITOR_DAG_ID = "pgvector_search_monitor"
 
 EMPTY_MESSAGE = "No collections migrated yet — trigger chroma_to_pgvector"
 
@@ -30,13 +33,14 @@ th{background:#f5f7fa;font-weight:600}td.rows,td.num{text-align:right;font-varia
 .scroll{overflow-x:auto}.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
 svg .caption{font-size:12px;font-weight:600;fill:#1f2933}svg .tick,svg .none{font-size:10px;fill:#616e7c}
 svg .axes line{stroke:#9aa5b1}svg .line{stroke:#2563eb;stroke-width:1.6;stroke-linecap:round}
-svg .threshold{stroke:#d97706}svg .last{fill:#2563eb}
+svg .threshold{stroke:#d97706}svg .last{fill:#2563eb}svg .threshold-label{font-size:10px;fill:#b54708}
+svg .days line{stroke:#e4e7eb}svg .days text{font-size:9px;fill:#9aa5b1}
 """
 
 
 def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[str, Sequence[Mapping[str, Any]]],
                      *, max_p95_ms: float, min_recall: float, days: int, generated_at: datetime,
-                     max_lag_s: float | None = None) -> str:
+                     max_lag_s: float | None = None, monitor: DagSchedule | str | None = None) -> str:
     """The page with one table row per collection and two charts per collection.
 
     :param collections: documents from :func:`vectorops.web.queries.collection_health`.
@@ -46,22 +50,46 @@ def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[s
     :param days: how far back the charts go.
     :param generated_at: when the page was read from the database.
     :param max_lag_s: the sync lag alert's limit (``VECTOROPS_SYNC_MAX_LAG_S``): a lag above it is flagged.
+    :param monitor: the schedule of ``pgvector_search_monitor`` as Airflow has it, or why it is not known.
     """
     if not collections:
         body = f'<div class="empty" id="empty-state"><p><strong>{escape(EMPTY_MESSAGE)}</strong></p></div>'
         return _document("Vector Health", body, generated_at)
-    rows = "".join(_row(c, max_lag_s) for c in collections)
+    rows = "".join(row(c, max_lag_s) for c in collections)
     table = ('<div class="scroll"><table id="collections"><thead><tr><th>Collection</th><th>Table</th>'
              "<th>Rows</th><th>Dims</th><th>Metric</th><th>Index</th><th>Last migration</th><th>Sync</th>"
              "<th>Lag</th><th>Last sync</th><th>Last validation</th>"
              "<th>Last verified backup</th><th>p95 latency</th><th>Recall@10</th></tr></thead>"
              f"<tbody>{rows}</tbody></table></div>")
-    charts = "".join(_charts(c["collection"], series.get(c["collection"], []), max_p95_ms, min_recall)
-                     for c in collections)
-    body = (f"{table}<h2>Search latency and recall, last {days} days</h2>"
-            f'<p class="muted">From vectorops.search_metrics (pgvector_search_monitor). Dashed: the alert limits '
-            f"(p95 {max_p95_ms:g} ms, recall@10 {min_recall:g}).</p>{charts}")
+    start = generated_at - timedelta(days=days)
+    charts = "".join(_charts(c["collection"], series.get(c["collection"], []), max_p95_ms, min_recall,
+                             (start, generated_at)) for c in collections)
+    body = (f"{table}<h2>Search latency and recall, last {days} days</h2>{_monitor(monitor)}"
+            f'<p class="muted">From vectorops.search_metrics. Each chart is scaled to its data; dashed: the alert '
+            f"limits (p95 {max_p95_ms:g} ms, recall@10 {min_recall:g}), marked at the edge with an arrow when they "
+            f"lie off the scale.</p>{charts}")
     return _document("Vector Health", body, generated_at)
+
+
+def _monitor(schedule: DagSchedule | str | None) -> str:
+    """Where the charts' points come from: the monitor DAG, its schedule and its next run."""
+    head = f'<p id="monitor-schedule">Measured by <code>{MONITOR_DAG_ID}</code>: '
+    if schedule is None or isinstance(schedule, str):
+        return head + f'<span class="warn">schedule unknown ({escape(schedule or "not asked")})</span></p>'
+    timetable = escape(schedule.description or schedule.summary or "no schedule")
+    if schedule.summary and schedule.description and schedule.summary != schedule.description:
+        timetable += f' <span class="muted">(<code>{escape(schedule.summary)}</code>)</span>'
+    if schedule.paused:
+        nxt = '<span class="warn next-run">paused: no run until it is unpaused in Airflow</span>'
+    elif schedule.next_run_at is None:
+        nxt = '<span class="muted next-run">no run due</span>'
+    else:
+        nxt = f'<span class="next-run">next run {_stamp(schedule.next_run_at)}</span>'
+    return head + f'<span class="timetable">{timetable}</span>; {nxt}</p>'
+
+
+def _stamp(moment: datetime) -> str:
+    return f'<time datetime="{escape(moment.isoformat())}">{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC</time>'
 
 
 def error_page(host: str, port: str, reason: str) -> str:
@@ -98,130 +126,19 @@ def _document(title: str, body: str, generated_at: datetime | None) -> str:
             f"<body><h1>Vector Health</h1>{stamp}{body}</body></html>")
 
 
-def _row(c: Mapping[str, Any], max_lag_s: float | None) -> str:
-    name = escape(c["collection"])
-    rows = "" if c["rows"] is None else str(int(c["rows"]))
-    table = escape(c["table"]) + ("" if c["table_exists"] else ' <span class="fail">(missing)</span>')
-    if c["rows_estimated"]:
-        table += ' <span class="muted">(row count estimated)</span>'
-    search = c["search"] or {}
-    return (f'<tr data-collection="{name}"><td class="collection">{name}</td><td class="table">{table}</td>'
-            f'<td class="rows">{rows}</td><td class="num dims">{_text(c["dimensions"])}</td>'
-            f'<td class="metric">{_text(c["distance"])}</td><td class="index">{_index(c["index"])}</td>'
-            f'<td class="migration">{_migration(c["last_migration"])}</td>'
-            f'<td class="sync">{_sync_state(c["sync"])}</td><td class="num lag">{_lag(c["sync"], max_lag_s)}</td>'
-            f'<td class="last-sync">{_last_sync(c["sync"].get("last_sync"))}</td>'
-            f'<td class="validation">{_validation(c["last_validation"])}</td>'
-            f'<td class="backup">{_backup(c["last_backup"])}</td>'
-            f'<td class="num p95">{_number(search.get("p95_ms"), " ms", 2)}</td>'
-            f'<td class="num recall">{_number(search.get("recall_at_10"), "", 3)}</td></tr>')
-
-
-def _index(index: Mapping[str, Any]) -> str:
-    if not index.get("type"):
-        return '<span class="warn">none</span>'
-    invalid = "" if index.get("valid") in (True, None) else ' <span class="fail">invalid</span>'
-    return (f'<span class="index-type">{escape(str(index["type"]))}</span> '
-            f'<span class="index-size">{_size(index.get("bytes"))}</span>{invalid}'
-            f'<br><span class="muted">{_text(index.get("name"))}</span>')
-
-
-def run_path(run_id: str) -> str:
-    """The path of a migration run's page in the Airflow UI, relative to the server."""
-    return f"/dags/{quote(MIGRATION_DAG_ID, safe='')}/runs/{quote(run_id, safe='')}"
-
-
-def _migration(m: Mapping[str, Any]) -> str:
-    if not m.get("run_id"):
-        return _when(m.get("migrated_at"))
-    # the page is served by the API server itself: a path link works behind any host and port, and _top
-    # leaves the Airflow UI's iframe for the run page rather than nesting the UI inside it
-    link = escape(run_path(m["run_id"]))
-    speed = _number(m.get("rows_per_s"), " rows/s", 0)
-    return (f'<a class="run-link" href="{link}" target="_top">{escape(m["run_id"])}</a><br>'
-            f'<span class="muted">{_when(m.get("migrated_at"))}</span><br><span class="rows-per-s">{speed}</span>')
-
-
-def _sync_state(sync: Mapping[str, Any]) -> str:
-    state = str(sync.get("state") or "migrated")
-    css = "muted" if state == "migrated" else "pass"
-    point = sync.get("read_point")
-    since = f'<br><span class="muted">cut over {_when(sync["cut_over_at"])}</span>' if sync.get("cut_over_at") else ""
-    return (f'<span class="sync-state {css}">{escape(state)}</span>'
-            f'<br><span class="muted read-point">read point {_text(point)}</span>{since}')
-
-
-def _lag(sync: Mapping[str, Any], max_lag_s: float | None) -> str:
-    records, seconds = sync.get("lag_records"), sync.get("lag_seconds")
-    if records is None:
-        return '<span class="muted">unknown</span>'
-    over = " fail" if max_lag_s is not None and seconds is not None and seconds > max_lag_s else ""
-    checked = f'<br><span class="muted">{_when(sync["lag_checked_at"])}</span>' if sync.get("lag_checked_at") else ""
-    return (f'<span class="lag-records">{int(records):,} record(s)</span><br>'
-            f'<span class="lag-seconds{over}">{_number(seconds, " s", 1)}</span>{checked}')
-
-
-def _last_sync(last: Mapping[str, Any] | None) -> str:
-    if not last:
-        return '<span class="muted">never</span>'
-    status = str(last["status"])
-    css = {"done": "pass", "failed": "fail"}.get(status, "warn")
-    counts = (f'<span class="sync-counts">added {last["added"]}, updated {last["updated"]}, deleted {last["deleted"]}, '
-              f'quarantined {last["quarantined"]}</span>')
-    error = f'<br><span class="muted">{escape(str(last["error"]))}</span>' if last.get("error") else ""
-    kind = "" if last.get("kind") == "sync" else f" {escape(str(last.get('kind')))}"
-    return (f'<span class="sync-status {css}">{escape(status)}</span>{kind}<br>{counts}'
-            f'<br><span class="muted">{_when(last.get("finished_at") or last.get("started_at"))}</span>{error}')
-
-
-def _validation(v: Mapping[str, Any] | None) -> str:
-    if not v:
-        return '<span class="muted">never</span>'
-    when = f'<br><span class="muted">{escape(v["stage"] or "")} {_when(v["validated_at"])}</span>'
-    if v["success"]:
-        return f'<span class="pass">pass</span>{when}'
-    failed = "".join(f'<li class="failed-expectation">{escape(name)}</li>' for name in v["failed_expectations"])
-    return f'<span class="fail">fail</span>{when}<ul>{failed}</ul>'
-
-
-def _backup(b: Mapping[str, Any] | None) -> str:
-    if not b:
-        return '<span class="warn">none verified</span>'
-    return f'{_when(b["verified_at"])}<br><span class="muted">{escape(b["backup_id"])}</span>'
-
-
-def _charts(name: str, points: Sequence[Mapping[str, Any]], max_p95_ms: float, min_recall: float) -> str:
+def _charts(name: str, points: Sequence[Mapping[str, Any]], max_p95_ms: float, min_recall: float,
+            window: tuple[datetime, datetime]) -> str:
     p95 = [(p["measured_at"], p["p95_ms"]) for p in points]
     recall = [(p["measured_at"], p["recall_at_10"]) for p in points]
+    start, end = window
     return (f'<h3 class="muted">{escape(name)}</h3><div class="charts" data-collection-charts="{escape(name)}">'
-            "<figure>" + line_chart(f"{name}: p95 latency (ms)", p95, fmt=lambda v: f"{v:.1f}", threshold=max_p95_ms,
-                                    floor=0.0, css_class="chart p95-chart") + "</figure>"
+            "<figure>" + line_chart(f"{name}: p95 latency (ms)", p95, fmt=_ms, threshold=max_p95_ms, floor=0.0,
+                                    css_class="chart p95-chart", unit=" ms", start=start, end=end) + "</figure>"
             "<figure>" + line_chart(f"{name}: recall@10", recall, fmt=lambda v: f"{v:.3f}", threshold=min_recall,
-                                    ceiling=1.0, css_class="chart recall-chart") + "</figure></div>")
+                                    ceiling=1.0, css_class="chart recall-chart", start=start, end=end)
+            + "</figure></div>")
 
 
-def _text(value: Any) -> str:
-    return '<span class="muted">—</span>' if value is None else escape(str(value))
-
-
-def _when(iso: str | None) -> str:
-    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC``, the exact value in its tooltip."""
-    if not iso:
-        return _text(None)
-    moment = datetime.fromisoformat(iso).astimezone(UTC)
-    return f'<time datetime="{escape(iso)}" title="{escape(iso)}">{moment:%Y-%m-%d %H:%M} UTC</time>'
-
-
-def _number(value: float | None, unit: str, digits: int) -> str:
-    return '<span class="muted">—</span>' if value is None else f"{value:,.{digits}f}{escape(unit)}"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size, unit = float(n), "B"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            break
-        size /= 1024
-    return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+def _ms(value: float) -> str:
+    """Three significant digits, so a sub-millisecond latency reads as one (``0.412``), a slow one whole."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"

@@ -103,7 +103,20 @@ def collection_health(target: Target) -> list[dict[str, Any]]:
         if not _has_registry(conn):
             return []
         rows = conn.execute(sql_text("web/select_collection_health")).fetchall()
-        return [_document(row, *_row_count(conn, row)) for row in rows]
+        timings = _migration_timings(conn)
+        return [_document(row, *_row_count(conn, row), timings.get(row["collection"])) for row in rows]
+
+
+def _migration_timings(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The last migration's timings per collection; none when the role may not read the ledger's timing columns
+    (a database bootstrapped before they were granted): the page then shows the registry's rows/s, and says why
+    in the log."""
+    try:
+        return {t["collection"]: t for t in conn.execute(sql_text("web/select_migration_timings")).fetchall()}
+    except psycopg.errors.InsufficientPrivilege:
+        log.warning("vector health: %s may not read the timings of vectorops.migration_runs: load rates and "
+                    "end-to-end times are not shown (grant it SELECT on those columns)", READER)
+        return {}
 
 
 def metric_series(target: Target, days: int = 7, max_points: int = 500) -> dict[str, list[dict[str, Any]]]:
@@ -151,7 +164,8 @@ def _row_count(conn: psycopg.Connection[dict[str, Any]], row: dict[str, Any]) ->
     return int(counted["count"]), False
 
 
-def _document(row: dict[str, Any], rows: int | None, estimated: bool) -> dict[str, Any]:
+def _document(row: dict[str, Any], rows: int | None, estimated: bool, timing: dict[str, Any] | None
+              ) -> dict[str, Any]:
     run_id = row["last_run_id"]
     return {
         "collection": row["collection"],
@@ -166,7 +180,7 @@ def _document(row: dict[str, Any], rows: int | None, estimated: bool) -> dict[st
                   "valid": row["index_valid"]},
         "last_migration": {"run_id": run_id, "migrated_at": _iso(row["migrated_at"]),
                            "loaded_count": row["loaded_count"], "rows_per_s": row["rows_per_s"],
-                           "run_url": run_url(MIGRATION_DAG_ID, run_id)},
+                           "run_url": run_url(MIGRATION_DAG_ID, run_id), **_timing(timing)},
         "last_validation": None if row["validation_id"] is None else {
             "validation_id": row["validation_id"], "validated_at": _iso(row["validated_at"]),
             "stage": row["validation_stage"], "success": row["validation_success"],
@@ -178,6 +192,13 @@ def _document(row: dict[str, Any], rows: int | None, estimated: bool) -> dict[st
             "run_id": row["metrics_run_id"]},
         "sync": _sync(row),
     }
+
+
+def _timing(timing: dict[str, Any] | None) -> dict[str, Any]:
+    """The last migration's load rate and where its time went (``None`` each: an attempt the ledger no longer
+    holds). ``rows_per_s`` above divides by the attempt's whole working time, the gate included; these do not."""
+    keys = ("load_rows_per_s", "end_to_end_seconds", "load_seconds", "validate_seconds", "index_seconds")
+    return {key: (timing or {}).get(key) for key in keys}
 
 
 def _sync(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from vectorops.web.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, Scale, line_chart
 
@@ -76,3 +77,67 @@ def test_scale_edges() -> None:
     assert scale.y(5) == HEIGHT - BOTTOM - 0.5 * (HEIGHT - TOP - BOTTOM)
     wide = Scale(t0=0, t1=100, y0=0, y1=10)
     assert (wide.x(0), wide.x(100), wide.y(0), wide.y(10)) == (LEFT, WIDTH - RIGHT, HEIGHT - BOTTOM, TOP)
+
+
+def _limit(svg: ET.Element) -> tuple[ET.Element, str]:
+    (line,) = [el for el in svg.iter(f"{NS}line") if "threshold" in (el.get("class") or "").split()]
+    (label,) = [t.text or "" for t in svg.iter(f"{NS}text") if t.get("class") == "threshold-label"]
+    return line, label
+
+
+def test_sub_millisecond_latencies_fill_the_plot_and_a_far_limit_is_marked_at_the_top() -> None:
+    svg = ET.fromstring(line_chart("p95", _at(0.31, 0.52, 0.44), fmt=lambda v: f"{v:.3g}", threshold=54.0,
+                                   floor=0.0, unit=" ms"))
+    (line,) = _polylines(svg)
+    ys = [y for _, y in line]
+    plot = HEIGHT - BOTTOM - TOP
+    assert max(ys) - min(ys) > plot * 0.3  # 0.31 to 0.52 ms spans a third of the plot, not a pixel on the axis
+    assert min(ys) - TOP < plot * 0.1  # the highest point is near the top: the axis ends just above the data
+    ticks = [t.text for t in svg.iter(f"{NS}text") if t.get("class") == "tick"]
+    assert ticks[:2] == ["0.562", "0"]  # 0.52 + 8 % padding, down to the floor
+    limit, label = _limit(svg)
+    assert limit.get("class") == "threshold off-scale" and float(limit.get("y1", "nan")) == TOP
+    assert label == "limit 54 ms ↑"
+    assert limit.find(f"{NS}title").text == "limit 54 ms"  # type: ignore[union-attr]
+
+
+def test_a_limit_below_the_data_is_marked_at_the_bottom() -> None:
+    svg = ET.fromstring(line_chart("recall", _at(0.991, 0.996, 1.0), fmt=lambda v: f"{v:.3f}", threshold=0.9,
+                                   ceiling=1.0))
+    limit, label = _limit(svg)
+    assert limit.get("class") == "threshold off-scale" and float(limit.get("y1", "nan")) == HEIGHT - BOTTOM
+    assert label == "limit 0.900 ↓"
+    ticks = [t.text for t in svg.iter(f"{NS}text") if t.get("class") == "tick"]
+    assert ticks[:2] == ["1.000", "0.990"]  # 0.991 - 8 % of the 0.009 span: the data fills the plot
+
+
+def test_a_limit_near_the_data_is_on_the_axis_and_labelled() -> None:
+    svg = ET.fromstring(line_chart("p95", _at(20.0, 40.0), fmt=lambda v: f"{v:.0f}", threshold=54.0, floor=0.0,
+                                   unit=" ms"))
+    limit, label = _limit(svg)
+    y = float(limit.get("y1", "nan"))
+    assert limit.get("class") == "threshold" and TOP <= y < TOP + 10 and label == "limit 54 ms"
+    (line,) = _polylines(svg)
+    assert all(y < py for _, py in line)  # the data lies below its limit
+
+
+def test_a_week_window_marks_each_day_and_places_points_in_time() -> None:
+    start, end = T0, T0 + timedelta(days=7)
+    points = [(T0 + timedelta(hours=6 + 12 * i), 1.0 + i % 3) for i in range(14)]
+    svg = ET.fromstring(line_chart("p95", points, fmt=_fmt, start=start, end=end))
+    days = next(g for g in svg.iter(f"{NS}g") if g.get("class") == "days")
+    assert [t.text for t in days.iter(f"{NS}text")] == ["03-05", "03-06", "03-07", "03-08", "03-09", "03-10",
+                                                        "03-11"]
+    (line,) = _polylines(svg)
+    scale = Scale(start.timestamp(), end.timestamp(), 0, 1)
+    assert line[0][0] == round(scale.x(points[0][0].timestamp()), 1) and line[0][0] > LEFT
+    assert line[-1][0] == round(scale.x(points[-1][0].timestamp()), 1) and line[-1][0] < WIDTH - RIGHT
+    ticks = [t.text for t in svg.iter(f"{NS}text") if t.get("class") == "tick"]
+    assert ticks[2:] == ["03-04 05:06", "03-11 05:06"]  # the window's ends, not the first and last points
+
+
+def test_ninety_days_of_dates_do_not_overlap() -> None:
+    svg = ET.fromstring(line_chart("p95", _at(1.0, 2.0), fmt=_fmt, start=T0 - timedelta(days=90), end=T0))
+    days = next(g for g in svg.iter(f"{NS}g") if g.get("class") == "days")
+    xs = [float(t.get("x", "nan")) for t in days.iter(f"{NS}text")]
+    assert len(xs) >= 5 and min(b - a for a, b in pairwise(xs)) >= 40
