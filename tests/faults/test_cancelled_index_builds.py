@@ -214,3 +214,67 @@ def test_a_cancelled_hnsw_build_in_a_migration_leaves_no_index_and_the_rerun_con
     with executor.connect(settings) as conn:
         assert all(a.kind not in ("drop_index", "reindex") for p in executor.plan(conn, settings, [BUILD])
                    for a in p.actions)
+
+
+def _hnsw_indexes(dsn: str, table: str) -> list[tuple[str, bool]]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return [tuple(r) for r in conn.execute(
+            """SELECT i.relname, x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+               JOIN pg_am am ON am.oid = i.relam WHERE x.indrelid = %s::regclass AND am.amname = 'hnsw'
+               ORDER BY i.relname""", (sql.Identifier(SCHEMA, table).as_string(conn),))]
+
+
+def _foreign_invalid_duplicate(dsn: str, table: str) -> None:
+    """A table vectorops did not create, with a valid index and an invalid duplicate of it: a
+    ``CREATE INDEX CONCURRENTLY`` cancelled (statement_timeout) while it waits for an open writer."""
+    target = sql.Identifier(SCHEMA, table)
+    with psycopg.connect(dsn, autocommit=True) as admin, psycopg.connect(dsn) as writer:
+        admin.execute(sql.SQL("CREATE TABLE {} (id int)").format(target))
+        admin.execute(sql.SQL("CREATE INDEX {} ON {} (id)").format(sql.Identifier(f"{table}_id"), target))
+        writer.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(target))  # left open: CIC waits for it
+        admin.execute("SET statement_timeout = '1s'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            admin.execute(sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} (id)").format(
+                sql.Identifier(f"{table}_id_dup"), target))
+        writer.rollback()
+
+
+def test_a_cancelled_duplicate_hnsw_build_is_dropped_and_a_foreign_invalid_index_left_alone(
+        store: Path, settings: Any, dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli.main import main
+
+    table, foreign = table_name_for(LIVE), "not_ours"
+    live_index, duplicate = f"{table}_hnsw", f"{table}_embedding_idx"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        definition = str(conn.execute("SELECT pg_get_indexdef(%s::regclass)",
+                                      (sql.Identifier(SCHEMA, live_index).as_string(conn),)).fetchone()[0])
+    # the same table, column, opclass and parameters as the live index: `... ON cancelled.cancel_live USING hnsw`
+    build = sql.SQL("CREATE INDEX CONCURRENTLY {} ON ").format(sql.Identifier(duplicate)) + sql.SQL(
+        definition.split(" ON ", 1)[1])
+
+    def create_duplicate() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(build)
+
+    error = _cancel_mid_build(dsn, table, create_duplicate)
+    assert isinstance(error, psycopg.errors.QueryCanceled), error
+    _foreign_invalid_duplicate(dsn, foreign)
+    try:
+        assert _invalid(dsn) == {(table, duplicate), (foreign, f"{foreign}_id_dup")}
+        assert _hnsw_indexes(dsn, table) == [(duplicate, False), (live_index, True)]
+
+        assert main(["maintain", "--collection", LIVE]) == 0
+        out = capsys.readouterr().out
+        assert f"invalid duplicate of the valid index {live_index}" in out, out
+        assert _hnsw_indexes(dsn, table) == [(live_index, True)]  # one HNSW index, not a rebuilt second copy
+        assert _invalid(dsn) == {(foreign, f"{foreign}_id_dup")}  # not on a table vectorops created: untouched
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            (logged,) = conn.execute("""SELECT action, index_name, status FROM vectorops.maintenance_log
+                                        WHERE table_name = %s AND index_name = %s""", (table, duplicate)).fetchall()
+        assert logged == ("drop_index", duplicate, "done")
+        with executor.connect(settings) as conn:
+            assert all(a.kind not in ("drop_index", "reindex") for p in executor.plan(conn, settings, [LIVE])
+                       for a in p.actions)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, foreign)))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +21,23 @@ def _vectorops(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
                           timeout=180)
 
 
+@pytest.fixture
+def server_home() -> Iterator[Path]:
+    """A ``VECTOROPS_HOME`` outside pytest's base temp: every pytest that starts makes ``/tmp/pytest-of-<user>``
+    private again (mode 0700), which locks the embedded server's own user out of a data directory below it."""
+    home = Path(tempfile.mkdtemp(prefix="vectorops-runtime-"))
+    yield home / "home"
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def test_db_up_is_idempotent_prints_the_dsn_last_and_prepares_the_database(tmp_path: Path) -> None:
-    env = {**os.environ, "VECTOROPS_HOME": str(tmp_path / "home"), "VECTOROPS_DB_PORT": str(_free_port())}
+def test_db_up_is_idempotent_prints_the_dsn_last_and_prepares_the_database(server_home: Path) -> None:
+    env = {**os.environ, "VECTOROPS_HOME": str(server_home), "VECTOROPS_DB_PORT": str(_free_port())}
     env.pop("VECTOROPS_DSN", None)
     first = _vectorops(["db", "up"], env)
     try:
@@ -41,7 +53,7 @@ def test_db_up_is_idempotent_prints_the_dsn_last_and_prepares_the_database(tmp_p
         second = _vectorops(["db", "up"], env)
         assert second.returncode == 0 and second.stdout.strip().splitlines()[-1] == dsn
         assert _vectorops(["db", "dsn"], env).stdout.strip() == dsn
-        assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()
+        assert (server_home / "pgdata" / "PG_VERSION").exists()
     finally:
         down = _vectorops(["db", "down"], env)
     assert down.returncode == 0 and "stopped" in down.stdout

@@ -17,13 +17,15 @@ from tests.support import add_records, chroma_client, migrate_in_process, regist
 
 SCHEMA = "search_mon"
 BIG, SMALL = "mon-recall", "mon-small"
+EMPTY = "mon-empty"  # sorts before both: the monitor once stopped at it
 BIG_ROWS, BIG_DIMS = 3000, 32
 COLORS = ("red", "green", "blue", "amber")
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> dict[str, Any]:
-    """A 3,000 × 32 L2 collection with metadata, and a 300 × 8 cosine one without, migrated into SCHEMA."""
+    """A 3,000 × 32 L2 collection with metadata, a 300 × 8 cosine one without, and an empty one, migrated into
+    SCHEMA."""
     path = tmp_path_factory.mktemp("chroma-monitor")
     client = chroma_client(path)
     rng = np.random.default_rng(20)
@@ -34,7 +36,8 @@ def store(tmp_path_factory: pytest.TempPathFactory, settings: Any) -> dict[str, 
     add_records(client.create_collection(SMALL, configuration={"hnsw": {"space": "cosine"}}),
                 [f"s{i}" for i in range(300)], rng.standard_normal((300, 8), dtype=np.float32),
                 [f"doc {i}" for i in range(300)])
-    params = {"chroma_path": str(path), "collections": [BIG, SMALL], "target_schema": SCHEMA}
+    client.create_collection(EMPTY)
+    params = {"chroma_path": str(path), "collections": [BIG, SMALL, EMPTY], "target_schema": SCHEMA}
     migrate_in_process(settings, params, "mon-setup")
     return {"path": path, "params": params, "big": big}
 
@@ -133,6 +136,31 @@ def test_the_monitor_records_recall_measured_against_exact_search(store: dict[st
     low_recall = monitor_table(low, BIG, "mon-exact-ef12").recall_at_10
     assert low_recall < 1.0
     assert low_recall == pytest.approx(_independent_recall(dsn, store["big"], probe_ids, 12), abs=1e-12)
+
+
+def test_an_empty_collection_is_reported_and_the_tables_after_it_are_probed(
+        store: dict[str, Any], dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli.main import main
+    from vectorops.config import load_settings
+    from vectorops.monitor import live_collections
+
+    ours = [c for c in live_collections(load_settings()) if c in (EMPTY, BIG, SMALL)]
+    assert ours == [EMPTY, BIG, SMALL]
+    assert main(["monitor", *(arg for c in ours for arg in ("--collection", c))]) == 0
+    out, err = capsys.readouterr()
+    with psycopg.connect(dsn) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM vectorops.search_metrics WHERE collection = %s "
+                                 "ORDER BY metric_id DESC LIMIT 1", (EMPTY,)).fetchone() or (None,)
+    assert run_id and run_id.startswith("cli__"), run_id
+    for collection in (BIG, SMALL):
+        row = _metrics(dsn, collection, run_id)
+        assert row["probes"] == 50 and row["p95_ms"] > 0 and row["recall_at_10"] is not None, collection
+    empty = _metrics(dsn, EMPTY, run_id)
+    assert (empty["probes"], empty["row_count"], empty["p95_ms"], empty["breaches"]) == (0, 0, None, [])
+    assert empty["details"]["empty"] is True and "nothing to probe" in empty["details"]["reason"]
+    empty_lines = [line for line in out.splitlines() if line.startswith(EMPTY)]
+    assert len(empty_lines) == 1 and empty_lines[0].endswith("empty collection, not probed"), out
+    assert "BREACH" not in err and "vectorops: error" not in err, err
 
 
 def test_a_table_without_metadata_has_no_filtered_recall_and_says_why(store: dict[str, Any], settings: Any,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ class IndexState:
     """One index of a live table.
 
     :param building_pid: backend building an index on the table right now (``pg_stat_progress_create_index``).
+    :param duplicate_of: for an invalid index, the valid index of the same table it duplicates (same method,
+        columns, operator classes and options), if any: what a cancelled ``CREATE INDEX CONCURRENTLY`` leaves.
     """
 
     name: str
@@ -30,6 +32,7 @@ class IndexState:
     bytes: int
     options: dict[str, str]
     building_pid: int | None = None
+    duplicate_of: str | None = None
 
     @property
     def leftover(self) -> bool:
@@ -90,9 +93,14 @@ def _options(raw: list[str]) -> dict[str, str]:
 
 
 def _indexes(cur: psycopg.Cursor[dict[str, Any]], relid: int) -> list[IndexState]:
-    return [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
-                       options=_options(i["options"]), building_pid=i["building_pid"])
-            for i in cur.execute(sql_text("maintenance/select_table_indexes"), {"relid": relid})]
+    indexes = [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
+                          options=_options(i["options"]), building_pid=i["building_pid"])
+               for i in cur.execute(sql_text("maintenance/select_table_indexes"), {"relid": relid})]
+    if all(i.valid for i in indexes):
+        return indexes
+    twins = {r["name"]: r["twin"] for r in cur.execute(sql_text("maintenance/select_duplicate_indexes"),
+                                                          {"relid": relid})}
+    return [replace(i, duplicate_of=twins.get(i.name)) for i in indexes]
 
 
 def _previous(cur: psycopg.Cursor[dict[str, Any]], collection: str, schema: str, table: str) -> TableState | None:

@@ -220,6 +220,8 @@ def run_plan(conn: psycopg.Connection, table_plan: TablePlan, run_id: str | None
              concurrent_lock_timeout_s: int = 600) -> list[ActionResult]:
     """Run every action of one table's plan in order; later actions still run when one fails."""
     state = table_plan.state
+    for note in table_plan.info:
+        log.info("%s: %s", state.qualified, note)
     for note in table_plan.notes:
         log.warning("%s: %s", state.qualified, note)
     for log_id, kind, target, started_at in ledger.close_abandoned(conn, state.schema, state.table):

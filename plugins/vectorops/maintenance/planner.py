@@ -3,7 +3,9 @@
 Per table, in this order:
 
 1. indexes left invalid by an interrupted build: ``_ccnew``/``_ccold`` leftovers of ``REINDEX CONCURRENTLY``
-   are dropped, any other invalid index is rebuilt (nothing is touched while a build runs on the table);
+   are dropped, and so is an invalid index that duplicates a valid one of the table (a cancelled
+   ``CREATE INDEX CONCURRENTLY`` of an index it already has: rebuilt, it would be a second copy, doubling the
+   memory and write cost); any other invalid index is rebuilt (nothing is touched while a build runs on the table);
    on a ``__prev`` table (what the last promotion replaced, which keeps the leftovers it had) every invalid
    index is dropped and nothing else is done;
 2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop that no
@@ -56,6 +58,8 @@ class Action:
 class TablePlan:
     """The actions for one table, and notes on what was left alone.
 
+    :param notes: what an operator should know (a build running, a missing index, advice not followed).
+    :param info: what was noticed on a healthy table (the first look since the index build).
     :param reset_baseline: take the table's current change counter and dead tuples as the baseline: first look
         since the index build, or the statistics were reset.
     """
@@ -64,6 +68,7 @@ class TablePlan:
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reset_baseline: bool = False
+    info: list[str] = field(default_factory=list)
 
 
 def _pct(value: float) -> str:
@@ -167,6 +172,7 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
     now = now or datetime.now(UTC)
     actions: list[Action] = []
     notes: list[str] = []
+    info: list[str] = []
     building = next((i.building_pid for i in state.indexes if i.building_pid), None)
     if building:
         notes.append(f"an index build is running on {state.qualified} (backend pid {building}); its indexes are "
@@ -178,6 +184,10 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
             if index.leftover:
                 actions.append(Action(DROP_INDEX, state.collection, state.schema, state.table, index=index.name,
                                       reason="invalid leftover of an interrupted REINDEX CONCURRENTLY"))
+            elif index.duplicate_of and index.name != state.index_name:
+                actions.append(Action(DROP_INDEX, state.collection, state.schema, state.table, index=index.name,
+                                      reason=f"invalid duplicate of the valid index {index.duplicate_of} (a cancelled "
+                                             "CREATE INDEX CONCURRENTLY): rebuilt, it would be a second copy"))
             else:
                 actions.append(_rebuild(state, index, "invalid index: a CREATE INDEX CONCURRENTLY or REINDEX did "
                                                       "not finish", mem_cap_mb))
@@ -185,7 +195,7 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
     first_look = state.built_changes is None
     reset = not first_look and state.changes < (state.built_changes or 0)
     if first_look:
-        notes.append("first look since the index build: churn and dead tuples are measured from now on")
+        info.append("first look since the index build: churn and dead tuples are measured from now on")
     elif reset:
         notes.append("the table's statistics were reset since the index build; churn is measured from now on")
     due_vacuum = vacuum_reason(state, settings)
@@ -208,4 +218,4 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
         stale = analyze_reason(state, settings, now)
         if stale:
             actions.append(Action(ANALYZE, state.collection, state.schema, state.table, stale))
-    return TablePlan(state, actions, notes, first_look or reset)
+    return TablePlan(state, actions, notes, first_look or reset, info)

@@ -70,8 +70,16 @@ class SearchMeasurement:
         data.pop("seconds")
         return data
 
+    @property
+    def empty(self) -> bool:
+        """The collection was empty when migrated: reported, not probed."""
+        return bool(self.details.get("empty"))
+
     def describe(self) -> str:
         """One line for logs, alerts and the CLI."""
+        if self.empty:
+            return (f"collection {self.collection!r} ({self.table}): empty collection, not probed "
+                    f"({self.row_count} rows)")
         recall = f"{self.recall_at_10:.3f}" if self.recall_at_10 is not None else "n/a"
         head = (f"collection {self.collection!r} ({self.table}): {self.probes} probes at ef_search "
                 f"{self.ef_search if self.ef_search is not None else 'n/a (no index)'}: p95 {self.p95_ms} ms, "

@@ -30,7 +30,8 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
 
     Writes a ``vectorops.search_metrics`` row, the ef_search advice into ``vectorops.index_health``, and on a
     recall breach (or when the probe query does not use the index) a rebuild request there too. Alerting is
-    the caller's (:func:`vectorops.monitor.alert_breaches`).
+    the caller's (:func:`vectorops.monitor.alert_breaches`). A collection that was empty when migrated is not
+    probed: its row says so (``details.empty``, no probes, no breach), and the caller goes on to the next table.
 
     :param settings: ``settings.monitor`` holds the probe count, seed, ef_search override and thresholds.
     :param collection: a migrated collection.
@@ -46,6 +47,16 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
         register_vector(conn)
         target = load_target(conn, collection, config.ef_search)
         rows, table_bytes, all_index_bytes = table_stats(conn, target)
+        if target.empty:
+            m = SearchMeasurement(collection, target.schema, target.table, run_id, row_count=rows,
+                                  table_bytes=table_bytes)
+            m.details.update(empty=True, all_indexes_bytes=all_index_bytes,
+                             reason=f"the collection was empty when migrated ({rows} rows now): no vector "
+                                    "dimension recorded, nothing to probe")
+            m.seconds = m.details["seconds"] = round(time.perf_counter() - started, 3)
+            metrics_store.record_measurement(conn, m)
+            log.info("search monitor: %s", m.describe())
+            return m
         probes = ensure_probe_set(conn, target, size=config.probes, seed=config.seed, row_count=rows)
         m = SearchMeasurement(collection, target.schema, target.table, run_id, index_name=target.index_name,
                               row_count=rows, table_bytes=table_bytes, index_bytes=target.index_bytes,

@@ -22,7 +22,8 @@ class ProbeTarget:
     :param collection: the Chroma collection the table was migrated from.
     :param schema: the table's schema.
     :param table: the live table.
-    :param dimensions: vector width from the registry.
+    :param dimensions: vector width from the registry; ``None`` for a collection that was empty when migrated
+        (nothing to probe: see :attr:`empty`).
     :param space: ``l2`` | ``cosine`` | ``ip``.
     :param attempt_id: the registry's ``last_attempt_id`` (the probe set is resampled when it changes).
     :param index_name: the HNSW index found in the catalog, ``None`` when the table has none.
@@ -36,7 +37,7 @@ class ProbeTarget:
     collection: str
     schema: str
     table: str
-    dimensions: int
+    dimensions: int | None
     space: str
     attempt_id: str | None
     index_name: str | None
@@ -50,6 +51,11 @@ class ProbeTarget:
     def qualified(self) -> str:
         """``schema.table`` for messages."""
         return f"{self.schema}.{self.table}"
+
+    @property
+    def empty(self) -> bool:
+        """The collection was empty when migrated: no dimension, no index, nothing to probe."""
+        return self.dimensions is None
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -72,7 +78,9 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
     :param collection: a migrated collection.
     :param ef_override: ``VECTOROPS_HNSW_EF_SEARCH`` (``settings.monitor.ef_search``); else the collection's own
         ``hnsw_ef_search`` recorded at migration, else pgvector's default.
-    :raises RequestError: when the collection was never migrated, its table is gone or has no known dimension.
+    :return: the target; an empty collection (no dimension recorded) comes back with :attr:`ProbeTarget.empty`
+        set, to be reported rather than probed.
+    :raises RequestError: when the collection was never migrated or its table is gone.
     :raises SettingError: when ``ef_override`` is outside pgvector's 1 to 1000.
     """
     if ef_override is not None and not 1 <= ef_override <= MAX_EF_SEARCH:
@@ -85,7 +93,8 @@ def load_target(conn: psycopg.Connection, collection: str, ef_override: int | No
     if not one_value(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (qualified,))):
         raise RequestError(f"collection {collection!r}: its table {schema}.{table} does not exist")
     if not dimensions:
-        raise RequestError(f"collection {collection!r}: no vector dimension recorded (an empty collection)")
+        return ProbeTarget(collection, schema, table, None, space, attempt_id, None, False, False, None, None,
+                           "empty collection")
     index = conn.execute(sql_text("monitor/select_vector_index"),
                          {"table": qualified, "index_name": registry_index}).fetchone()
     if index is None:

@@ -35,6 +35,19 @@ def test_leftovers_are_dropped_and_other_invalid_indexes_rebuilt() -> None:
                             ("reindex", "t_meta_idx")]
 
 
+def test_an_invalid_duplicate_of_a_valid_index_is_dropped_not_rebuilt_into_a_second_copy() -> None:
+    cancelled = IndexState("t_embedding_idx", "hnsw", False, 0, {"m": "16"}, duplicate_of="t_hnsw")
+    state = replace(STATE, indexes=[PKEY, HNSW, cancelled, IndexState("t_meta_idx", "btree", False, 0, {})])
+    table_plan = plan_table(state, SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert [(a.kind, a.index) for a in table_plan.actions] == [("drop_index", "t_embedding_idx"),
+                                                                ("reindex", "t_meta_idx")]
+    assert "invalid duplicate of the valid index t_hnsw" in table_plan.actions[0].reason
+    # the registry's own index is the one vectorops tracks: invalid, it is rebuilt even beside a valid twin
+    own = replace(STATE, indexes=[PKEY, replace(HNSW, valid=False, duplicate_of="t_copy"),
+                                  IndexState("t_copy", "hnsw", True, 1 << 20, {"m": "16"})])
+    assert kinds(own) == [("reindex", "t_hnsw")]
+
+
 def test_nothing_is_touched_while_a_build_runs_on_the_table() -> None:
     state = replace(STATE, dead_rows=50_000, indexes=[PKEY, replace(HNSW, building_pid=42),
                                                       IndexState("t_hnsw_ccnew", "hnsw", False, 0, {}, 42)])
@@ -75,7 +88,8 @@ def test_the_first_look_after_a_build_takes_the_baseline_and_rebuilds_nothing_fo
     fresh = replace(STATE, changes=130_000, dead_rows=30_000, built_changes=None, built_dead_rows=None)
     table_plan = plan_table(fresh, SETTINGS, mem_cap_mb=4096, now=NOW)
     assert [a.kind for a in table_plan.actions] == ["vacuum_analyze"]  # the index never held those tuples
-    assert table_plan.reset_baseline and "first look" in table_plan.notes[0]
+    assert table_plan.reset_baseline and "first look" in table_plan.info[0]
+    assert table_plan.notes == []  # routine on a healthy table: logged at INFO, not as a warning
     # once the baseline is taken, only tuples that die afterwards call for REINDEX before VACUUM
     later = replace(fresh, built_changes=130_000, built_dead_rows=30_000)
     assert kinds(later) == [("vacuum_analyze", None)]

@@ -11,6 +11,7 @@ from vectorops.monitor.latency import percentiles
 from vectorops.monitor.measurement import SearchMeasurement, find_breaches, rebuild_reason
 from vectorops.monitor.probe_queries import recall
 from vectorops.monitor.probe_set import ProbeSet, stale_reason
+from vectorops.monitor.report import format_measurements
 from vectorops.monitor.target import ProbeTarget
 
 
@@ -69,6 +70,16 @@ def test_thresholds_name_each_breach_and_the_alert_event_picks_the_most_serious(
 def test_no_index_means_no_recall_threshold() -> None:
     unindexed = _measurement(index_name=None, index_used=None, recall_at_10=None, ef_search=None)
     assert find_breaches(unindexed, MonitorSettings()) == []
+
+
+def test_an_empty_collection_is_reported_in_one_line_without_a_breach() -> None:
+    empty = SearchMeasurement("empty-docs", "s", "empty_docs", "run-1", details={"empty": True})
+    assert empty.empty and not _measurement().empty
+    assert find_breaches(empty, MonitorSettings()) == [] and empty.event is None
+    assert empty.describe() == "collection 'empty-docs' (s.empty_docs): empty collection, not probed (0 rows)"
+    lines = format_measurements([_measurement(), empty])
+    assert lines[2].startswith("c ") and lines[2].endswith("  none")
+    assert lines[3].startswith("empty-docs ") and lines[3].endswith("  empty collection, not probed")
 
 
 def _target(attempt: str = "a1", dims: int = 4) -> ProbeTarget:
