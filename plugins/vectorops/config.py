@@ -23,6 +23,13 @@ def _int_env(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _port_env(name: str, default: int, minimum: int = 1) -> int:
+    value = _int_env(name, default, minimum)
+    if value > 65535:
+        raise SettingError(f"{name}={value} is not a TCP port (at most 65535)")
+    return value
+
+
 def _float_env(name: str, default: float, minimum: float = 0.0, maximum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -112,6 +119,7 @@ class Settings:
     :param home: where the embedded server, Airflow home and demo data live (``VECTOROPS_HOME``).
     :param external_dsn: an external PostgreSQL to use instead of the embedded one (``VECTOROPS_DSN``).
     :param db_port: TCP port of the embedded server on 127.0.0.1 (``VECTOROPS_DB_PORT``).
+
     :param db_user: superuser of the embedded server (``VECTOROPS_DB_USER``).
     :param db_password: its password, a local-only value (``VECTOROPS_DB_PASSWORD``).
     :param db_shared_buffers_mb: ``shared_buffers`` of the embedded server (``VECTOROPS_DB_SHARED_BUFFERS_MB``;
@@ -167,6 +175,32 @@ class Settings:
         return self.home / "airflow"
 
 
+@dataclass(frozen=True)
+class AirflowPorts:
+    """The ports of the local platform's Airflow (``make run``), read when its environment is built.
+
+    :param api: the UI and API (``AIRFLOW_PORT``, default 8080).
+    :param worker_log: the task log server, on 127.0.0.1 (``AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT``, Airflow's
+        own setting, default 8793).
+    :param trigger_log: the triggerer log server, on 127.0.0.1 (``AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT``,
+        default 8794).
+    """
+
+    api: int = 8080
+    worker_log: int = 8793
+    trigger_log: int = 8794
+
+
+def load_airflow_ports() -> AirflowPorts:
+    """Read :class:`AirflowPorts` from the environment as it is now.
+
+    :raises SettingError: naming the variable whose value is not a port.
+    """
+    return AirflowPorts(api=_port_env("AIRFLOW_PORT", 8080),
+                        worker_log=_port_env("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", 8793),
+                        trigger_log=_port_env("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", 8794))
+
+
 #: where a container's memory limit is (cgroup v2, then v1): a limit below the physical memory is what counts
 _CGROUP_LIMITS = (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"))
 
@@ -215,7 +249,7 @@ def load_settings() -> Settings:
     return Settings(
         home=home,
         external_dsn=os.environ.get("VECTOROPS_DSN") or None,
-        db_port=_int_env("VECTOROPS_DB_PORT", 54329, minimum=1024),
+        db_port=_port_env("VECTOROPS_DB_PORT", 54329, minimum=1024),
         db_user=os.environ.get("VECTOROPS_DB_USER") or "vectorops",
         db_password=os.environ.get("VECTOROPS_DB_PASSWORD") or "vectorops-local",
         db_shared_buffers_mb=_int_env("VECTOROPS_DB_SHARED_BUFFERS_MB", _default_shared_buffers_mb(), minimum=16),

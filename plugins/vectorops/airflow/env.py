@@ -9,8 +9,50 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from vectorops.config import Settings
+from vectorops.config import AirflowPorts, Settings, load_airflow_ports
 from vectorops.db import runtime
+from vectorops.errors import SettingError
+
+#: where the local platform's log servers listen, and the host its tasks and triggers record
+LOOPBACK = "127.0.0.1"
+
+
+def loopback_hostname() -> str:
+    """``[core] hostname_callable`` of the local platform.
+
+    The API server fetches a running task's log from ``http://<the task's host>:<log server port>``; the local log
+    servers listen on 127.0.0.1 only, so that is the host every task and trigger records.
+    """
+    return LOOPBACK
+
+
+def local_ports(settings: Settings, airflow: AirflowPorts | None = None) -> dict[str, int]:
+    """Every TCP port the local platform listens on, by the setting that chooses it.
+
+    :param settings: the embedded database's port (left out with ``VECTOROPS_DSN``).
+    :param airflow: Airflow's ports; default as the environment gives them now.
+    """
+    ports = airflow or load_airflow_ports()
+    named = {"AIRFLOW_PORT": ports.api, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": ports.worker_log,
+             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": ports.trigger_log}
+    return named if settings.external_dsn else {"VECTOROPS_DB_PORT": settings.db_port, **named}
+
+
+def check_ports(settings: Settings) -> None:
+    """Refuse, before anything starts, ports that clash: two settings naming one port, or an Airflow port another
+    process holds (a second instance needs its own ports; the database's is checked when it starts).
+
+    :param settings: the embedded database's port.
+    :raises SettingError: naming the setting, its port and what to do.
+    """
+    seen: dict[int, str] = {}
+    for name, port in local_ports(settings).items():
+        if port in seen:
+            raise SettingError(f"{name}={port} is also {seen[port]}: every port of the platform must differ")
+        seen[port] = name
+        if name != "VECTOROPS_DB_PORT" and not runtime.port_is_free(port):
+            raise SettingError(f"{name}={port}: port is already in use on {LOOPBACK} (another vectorops or Airflow "
+                               "running?); stop it or choose another port in .env")
 
 
 def project_dir() -> Path:
@@ -34,9 +76,15 @@ def metadata_conn(settings: Settings) -> str:
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:
-    """Environment variables for every Airflow process (and ``dag.test()``) of the local platform."""
+    """Environment variables for every Airflow process (and ``dag.test()``) of the local platform.
+
+    The ports are read from the environment now (:func:`vectorops.config.load_airflow_ports`).
+
+    :param settings: where things live.
+    """
     project = project_dir()
-    port = os.environ.get("AIRFLOW_PORT", "8080")
+    ports = load_airflow_ports()
+    port = str(ports.api)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     env = {
         "AIRFLOW_HOME": str(settings.airflow_home),
@@ -49,6 +97,10 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         # the local login is a local-only value (.env): the UI listens on this machine only unless told otherwise
         "AIRFLOW__API__HOST": os.environ.get("AIRFLOW__API__HOST") or "127.0.0.1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports.worker_log),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports.trigger_log),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": (os.environ.get("AIRFLOW__CORE__HOSTNAME_CALLABLE")
+                                             or f"{__name__}.loopback_hostname"),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{os.environ.get('VECTOROPS_ADMIN_USER', 'admin')}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.airflow_home / "passwords.json"),
         "VECTOROPS_HOME": str(settings.home),
