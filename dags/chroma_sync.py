@@ -10,7 +10,7 @@ line: counts, read points, lag and parity.
 `CHROMA_DB_PATH`); with none named, every collection in state `syncing` (after its first sync), each from the
 local store its registry row records (or only those of the source the Params name). A collection migrated from
 a Chroma server is synced only by a run that names it with its **chroma_conn** or **chroma_host**. Nothing to
-sync: the run succeeds doing nothing.
+sync (yet): `list_collections` skips the run's tasks, saying so.
 
 A sync that leaves its table more than `VECTOROPS_SYNC_MAX_LAG_S` (900) seconds behind alerts and fails its
 task. A collection busy with another sync or a migration fails its task without an alert; the next run syncs it.
@@ -47,12 +47,14 @@ from vectorops.airflow.defaults import default_args
                                             "the registry."),
         "chroma_host": Param(None, type=["null", "string"], title="Chroma HTTP host", section="Source",
                              description_md="Sync from a Chroma server instead of a path (e.g. `chroma.internal`)."),
-        "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
-                             section="Source"),
+        "chroma_port": Param(8000, type=["null", "integer"], minimum=1, maximum=65535, title="Chroma HTTP port",
+                             section="Source",
+                             description_md="Port of the Chroma server named in **Chroma HTTP host**; empty: 8000."),
         "chroma_conn": Param(None, type=["null", "string"], title="Chroma connection", section="Source",
                              description_md="Sync from a Chroma server through an Airflow connection of type "
                                             "`chroma` (instead of host and port). See `docs/chroma-servers.md`."),
-        "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
+        "collections": Param([], type=["null", "array"], items={"type": "string"}, title="Collections",
+                             section="Source",
                              description_md="Collections to sync, one per line, by key, `tenant/database/name` or "
                                             "bare name. Empty: every collection in state `syncing`. A collection "
                                             "not migrated from the source fails the run at once, naming those "

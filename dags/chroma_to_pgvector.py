@@ -13,19 +13,28 @@ Chroma space, ANALYZE, and promote the shadow table in one transaction (the old 
 PostgreSQL cannot hold go to `vectorops.quarantine`. A rerun resumes an interrupted migration from the
 chunks that committed.
 
-Set **dry_run** to see the plan (rows, bytes, re-embed counts, index memory) without writing anything.
+Set **Dry run** (at the top of the form) to see the plan (rows, bytes, re-embed counts, index memory) as the run
+note without writing anything.
+
+A request that cannot run (a wrong path, an unknown collection, a bad setting) fails `plan_request` at once, without
+retries, with the reason as the run note; every later task is left `upstream_failed` or skipped, and one alert is
+sent. A finished migration writes its summary (read / loaded / quarantined, load rows/s, table per collection) as
+the run note and emits one `vectorops.migrations` Asset event, which starts one `pgvector_data_quality` run.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import AssetAlias, Param, dag, task
+from airflow.sdk import Param, dag, task
 
+from vectorops.airflow.assets import MIGRATED_TABLES, MIGRATIONS
 from vectorops.airflow.defaults import default_args
 
-MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
+# the workers' store, shown in the form (read at parse time: an environment variable, no I/O)
+_DEFAULT_PATH = os.environ.get("CHROMA_DB_PATH") or "(not set)"
 
 
 @dag(
@@ -38,22 +47,30 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
     default_args=default_args(),
     max_active_tasks=8,
     params={
+        # no section: Airflow's trigger form shows these first, in its one section that starts open
+        "dry_run": Param(False, type=["null", "boolean"], title="Dry run",
+                         description_md="Print the plan (rows, bytes, re-embed counts, index memory) as the run "
+                                        "note and write nothing. Off: the collections are migrated."),
         "chroma_path": Param(None, type=["null", "string"], pattern="^(/.*)?$", title="Chroma path",
                              section="Source", examples=["/data/chroma"],
                              description_md="Absolute path of a Chroma PersistentClient store (the directory "
-                                            "holding `chroma.sqlite3`). Empty: `CHROMA_DB_PATH` of the workers. "
-                                            "A path that is not a Chroma store fails the run at once, saying why."),
+                                            "holding `chroma.sqlite3`). Empty: the workers' `CHROMA_DB_PATH`, "
+                                            f"here `{_DEFAULT_PATH}`. A path that is not a Chroma store fails the "
+                                            "run at once, saying why."),
         "chroma_host": Param(None, type=["null", "string"], title="Chroma HTTP host", section="Source",
                              description_md="Read from a Chroma server instead of a path (e.g. `chroma.internal`)."),
-        "chroma_port": Param(8000, type="integer", minimum=1, maximum=65535, title="Chroma HTTP port",
-                             section="Source"),
+        "chroma_port": Param(8000, type=["null", "integer"], minimum=1, maximum=65535, title="Chroma HTTP port",
+                             section="Source",
+                             description_md="Port of the Chroma server named in **Chroma HTTP host**. Ignored for a "
+                                            "path or a connection; empty: 8000."),
         "chroma_conn": Param(None, type=["null", "string"], title="Chroma connection", section="Source",
                              description_md="Read from a Chroma server through an Airflow connection of type "
                                             "`chroma` (instead of host and port): it holds the host and port, the "
                                             "token or login/password, HTTPS with a CA bundle, and the `tenant` and "
                                             "`database` to read (empty database: all of the tenant's). See "
                                             "`docs/chroma-servers.md`."),
-        "collections": Param([], type="array", items={"type": "string"}, title="Collections", section="Source",
+        "collections": Param([], type=["null", "array"], items={"type": "string"}, title="Collections",
+                             section="Source",
                              description_md="Collections to migrate, one per line: `tenant/database/name` "
                                             "(e.g. `acme/prod/docs`), or a bare name (`docs`) when only one tenant "
                                             "and database has it. Empty: every collection in every tenant and "
@@ -78,14 +95,12 @@ MIGRATED_TABLES = AssetAlias("vectorops_migrated_tables")
         "batch_size": Param(5000, type="integer", minimum=1, maximum=100000, title="Fetch batch size",
                             section="Migration",
                             description_md="Records fetched from Chroma per request (capped by Chroma's maximum)."),
-        "dry_run": Param(False, type="boolean", title="Dry run", section="Migration",
-                         description_md="Print the plan (rows, bytes, index memory) and write nothing."),
     },
 )
 def chroma_to_pgvector() -> None:
     @task
     def plan_request() -> list[str]:
-        """Validate the params and list the collections to migrate (empty on a dry run)."""
+        """Validate the params and list the collections to migrate (empty on a dry run); a refusal fails here only."""
         from vectorops.airflow.tasks.migration import plan_request
 
         return plan_request()
@@ -97,7 +112,9 @@ def chroma_to_pgvector() -> None:
 
         return prepare_collection(collection)
 
-    @task(trigger_rule="all_done")
+    # runs when every collection is prepared or failed and at least one is ready: one collection's failure does not
+    # stop the others; a rejected request (or a dry run) leaves it upstream_failed (skipped), never green
+    @task(trigger_rule="all_done_min_one_success")
     def list_chunks(plans: list[dict]) -> list[dict]:
         """One entry per chunk of every planned collection."""
         from vectorops.airflow.tasks.migration import list_chunks
@@ -118,12 +135,14 @@ def chroma_to_pgvector() -> None:
 
         return finalize_collection(plan, MIGRATED_TABLES)
 
-    @task(trigger_rule="all_done")
-    def summarize(collections: list[str] | None, summaries: list[dict]) -> list[dict]:
-        """Print the per-collection summary; fail the run if any collection did not arrive."""
+    # none_failed: after a rejected request or a failed collection it is upstream_failed, so the run fails on the
+    # task that did, alerted once; it still runs when every collection failed before a finalize (to say which)
+    @task(trigger_rule="none_failed", outlets=[MIGRATIONS])
+    def summarize(collections: list[str], summaries: list[dict]) -> list[dict]:
+        """Log the per-collection summary, write it as the run note, and emit one event for the data-quality DAG."""
         from vectorops.airflow.tasks.migration import summarize
 
-        return summarize(None if collections is None else list(collections), summaries[:])
+        return summarize(list(collections), summaries[:], MIGRATIONS)
 
     collections = plan_request()
     plans = prepare_collection.expand(collection=collections)

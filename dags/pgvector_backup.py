@@ -13,6 +13,8 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 4. **check_backup_age** (beside retention): runs whatever happened before; alerts when the newest verified
    backup is older than `VECTOROPS_BACKUP_MAX_AGE_HOURS` (default 26).
 
+With nothing migrated yet, the run skips its tasks ("nothing to do yet") instead of backing up no table.
+
 `vectorops backup --list` lists the backups; `vectorops restore --backup DIR --dsn DSN` restores one.
 """
 

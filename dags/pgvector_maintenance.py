@@ -1,8 +1,10 @@
 """
 ### pgvector maintenance
 
-Keeps the live vector tables fast, daily at 04:00 UTC and after each migrated table passes data quality
-(migration → data quality → maintenance). For each table it decides from PostgreSQL's statistics, and logs why:
+Keeps the live vector tables fast, daily at 04:00 UTC and after each data-quality run in which every table passed
+(migration → data quality → maintenance, one run each, through the `vectorops.migrations` and
+`vectorops.validations` Assets). It plans first: with nothing to do (or nothing migrated yet) the run skips its
+tasks. For each table it decides from PostgreSQL's statistics, and logs why:
 
 - drops the invalid `_ccnew`/`_ccold` leftovers of an interrupted `REINDEX CONCURRENTLY`, and rebuilds any
   other invalid index;
@@ -21,15 +23,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
+from vectorops.airflow.assets import VALIDATIONS
 from vectorops.airflow.defaults import default_args
 
 
 @dag(
     dag_id=Path(__file__).stem,
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
-                                 assets=AssetAlias("vectorops_validated_tables")),
+    # one event per data-quality run in which every table passed: one run here
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"), assets=VALIDATIONS),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     doc_md=__doc__,
@@ -40,7 +43,7 @@ from vectorops.airflow.defaults import default_args
 def pgvector_maintenance() -> None:
     @task
     def plan_maintenance() -> list[str]:
-        """Log the plan of every live table and list the tables with work to do."""
+        """Log the plan of every live table and list the tables with work to do; skips the run when there is none."""
         from vectorops.airflow.tasks.maintenance import plan_maintenance
 
         return plan_maintenance()

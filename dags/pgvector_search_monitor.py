@@ -11,6 +11,7 @@ the recall target. Rows go to `vectorops.search_metrics`, the advice to `vectoro
 
 A p95 above `VECTOROPS_MONITOR_MAX_P95_MS` (50) or a recall@10 below `VECTOROPS_MONITOR_MIN_RECALL` (0.95)
 fails the table's mapped task and alerts; a recall breach also flags the index for the next maintenance run.
+With no live table yet, the run skips its tasks ("nothing to do yet").
 """
 
 from __future__ import annotations

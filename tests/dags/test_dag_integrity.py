@@ -13,7 +13,7 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "numpy", "psycopg", "pgvector")
 # DAG files may import the shared default_args and the failure notifier: stdlib + airflow.sdk only
 # the packages' __init__ modules hold only a docstring; airflow.connections, db.roles and errors: stdlib only
-LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db",
+LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db", "vectorops.airflow.assets",
                    "vectorops.airflow.defaults", "vectorops.airflow.notifier", "vectorops.alerts.send",
                    "vectorops.redaction", "vectorops.alerts.smtp", "vectorops.config",
                    "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors"}
@@ -63,9 +63,49 @@ def test_migration_dag_params_render_a_self_explaining_form() -> None:
 
     params = load_dag("chroma_to_pgvector").params
     assert params.get_param("reembed").schema["enum"] == ["never", "auto", "always"]
-    for name in ("chroma_path", "collections", "reembed", "target_schema", "batch_size", "dry_run"):
+    for name in ("chroma_path", "chroma_port", "collections", "reembed", "target_schema", "batch_size"):
         schema = params.get_param(name).schema
-        assert schema.get("section") and (schema.get("description_md") or name == "chroma_port"), name
+        assert schema.get("section") and schema.get("description_md"), name
+    # Airflow's form opens only its unnamed section ("Run Parameters"), first: Dry run is the first field, in it
+    dry_run = params.get_param("dry_run").schema
+    assert next(iter(params)) == "dry_run" and "section" not in dry_run and dry_run.get("description_md")
+    # the form marks a field required unless its type admits null (Airflow's UI: schema.type without "null")
+    for name in ("dry_run", "collections", "chroma_port", "chroma_path", "chroma_host", "chroma_conn"):
+        assert "null" in params.get_param(name).schema["type"], name
+    assert params["dry_run"] is False and params["collections"] == [] and params["chroma_port"] == 8000
+
+
+def test_the_empty_path_help_shows_the_workers_chroma_db_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.airflow.run import load_dag
+
+    def help_text() -> str:  # each load parses the file again, reading the environment as a worker would
+        return str(load_dag("chroma_to_pgvector").params.get_param("chroma_path").schema["description_md"])
+
+    monkeypatch.delenv("CHROMA_DB_PATH", raising=False)
+    assert "`CHROMA_DB_PATH`, here `(not set)`" in help_text()
+    monkeypatch.setenv("CHROMA_DB_PATH", "/srv/chroma odd-path")
+    assert "`CHROMA_DB_PATH`, here `/srv/chroma odd-path`" in help_text()
+
+
+def test_a_rejected_request_stops_at_plan_request_and_the_chain_runs_on_one_event_per_run() -> None:
+    from vectorops.airflow.run import load_dag
+
+    migration = load_dag("chroma_to_pgvector")
+    rules = {t.task_id: getattr(t.trigger_rule, "value", t.trigger_rule) for t in migration.tasks}
+    # plan_request's failure leaves these upstream_failed (not green, not run): see the DAG file's comments
+    assert rules == {"plan_request": "all_success", "prepare_collection": "all_success",
+                     "list_chunks": "all_done_min_one_success", "load_chunk": "all_success",
+                     "finalize_collection": "all_done", "summarize": "none_failed"}, rules
+    assert {t.task_id for t in migration.tasks if not t.downstream_list} == {"summarize"}
+    assert [o.name for o in migration.task_dict["summarize"].outlets] == ["vectorops.migrations"]
+    quality, maintenance = load_dag("pgvector_data_quality"), load_dag("pgvector_maintenance")
+    # scheduled on the one Asset a run updates once, not on the per-table alias (one run per migration run)
+    assert "vectorops.migrations" in repr(quality.timetable.asset_condition)
+    assert "vectorops_migrated_tables" not in repr(quality.timetable.asset_condition)
+    assert [o.name for o in quality.task_dict["report"].outlets] == ["vectorops.validations"]
+    assert quality.task_dict["report"].trigger_rule == "none_failed_min_one_success"
+    assert "vectorops.validations" in repr(maintenance.timetable.asset_condition)
+    assert "vectorops_validated_tables" not in repr(maintenance.timetable.asset_condition)
 
 
 def test_sync_dag_runs_every_5_minutes_one_run_at_a_time_with_the_migration_source_params() -> None:
@@ -76,7 +116,8 @@ def test_sync_dag_runs_every_5_minutes_one_run_at_a_time_with_the_migration_sour
     assert sync.max_active_runs == 1 and sync.catchup is False
     for name in ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "batch_size"):
         assert sync.params.get_param(name).schema["type"] == migration.params.get_param(name).schema["type"], name
-    for name in ("chroma_path", "chroma_host", "chroma_conn", "collections", "target_schema", "batch_size", "cutover"):
+    for name in ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "target_schema",
+                 "batch_size", "cutover"):
         schema = sync.params.get_param(name).schema
         assert schema.get("section") and schema.get("description_md"), name
     defaults = {name: sync.params[name] for name in sync.params}

@@ -28,7 +28,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, airflow_db: dict[str, str],
                                                                     dsn: str) -> None:
-    from airflow.models.asset import AssetEvent
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel, DagScheduleAssetReference
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -41,13 +41,63 @@ def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, 
         assert chroma_digest(store, name) == pg_digest(dsn, "dagtest", table_name_for(name))
         row = registry_row(dsn, name)
         assert row["last_run_id"] == run.run_id and row["table_schema"] == "dagtest"
+    tables = sorted(f"dagtest.{table_name_for(n)}" for n in ("dag-docs", "dag_faq", "dag.images"))
     with create_session() as session:
         events = session.scalars(select(AssetEvent).where(AssetEvent.source_run_id == run.run_id)).all()
         names = sorted(e.asset.name for e in events)
+        runs_event = [(e.source_task_id, e.extra) for e in events if e.asset.name == "vectorops.migrations"]
         labels = {ti.rendered_map_index for ti in run.get_task_instances(session=session)
                   if ti.task_id == "prepare_collection"}
-    assert names == sorted(f"vectorops.dagtest.{table_name_for(n)}" for n in ("dag-docs", "dag_faq", "dag.images"))
+        consumers = {(a.name, r.dag_id) for r, a in session.execute(
+            select(DagScheduleAssetReference, AssetModel).join(AssetModel, DagScheduleAssetReference.asset_id
+                                                               == AssetModel.id)).all()
+                     if a.name.startswith("vectorops.")}
+        queued = set(session.scalars(select(AssetModel.name).join(
+            AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id).where(
+            AssetDagRunQueue.target_dag_id == "pgvector_data_quality")))
+    # one event per table (lineage) and ONE for the run, on the Asset the data-quality DAG is scheduled on: a
+    # migration of 3 collections queues one data-quality run, not one per table
+    assert names == sorted([*(f"vectorops.{t}" for t in tables), "vectorops.migrations"])
+    assert len(runs_event) == 1 and runs_event[0][0] == "summarize"
+    assert runs_event[0][1]["tables"] == tables and runs_event[0][1]["run_id"] == run.run_id
+    assert {dag_id for asset, dag_id in consumers if asset in names} == {"pgvector_data_quality"}
+    assert {asset for asset, dag_id in consumers if dag_id == "pgvector_data_quality"} == {"vectorops.migrations"}
+    assert queued == {"vectorops.migrations"}
     assert labels == {"dag-docs", "dag_faq", "dag.images"}
+
+
+def _states(run: Any) -> dict[str, set[str]]:
+    from airflow.utils.session import create_session
+
+    states: dict[str, set[str]] = {}
+    with create_session() as session:
+        for ti in run.get_task_instances(session=session):
+            states.setdefault(ti.task_id, set()).add(str(ti.state))
+    return states
+
+
+def test_a_wrong_path_fails_plan_request_alone_at_once_with_one_alert(
+        tmp_path: Path, airflow_db: dict[str, str], monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/wrong-path"))
+    wrong = tmp_path / "no such store"
+    run = load_dag("chroma_to_pgvector").test(run_conf={"chroma_path": str(wrong), "target_schema": "wrongpath"})
+    assert str(run.state) == "failed"
+    states = _states(run)
+    assert states.pop("plan_request") == {"failed"}
+    # nothing after it ran: no second failure (summarize used to crash on its None and be retried), nothing green
+    assert all(s <= {"upstream_failed", "skipped"} for s in states.values()), states
+    assert states["summarize"] == {"upstream_failed"} and states["list_chunks"] == {"upstream_failed"}
+    with create_session() as session:
+        tries = {ti.task_id: ti.try_number for ti in run.get_task_instances(session=session)}
+    assert tries["plan_request"] == 1  # deterministic: not retried
+    alerts = [p.json() for p in http_receiver.posts]
+    assert len(alerts) == 1, alerts
+    assert (alerts[0]["event"], alerts[0]["task_id"]) == ("task_failed", "plan_request")
+    assert str(wrong) in alerts[0]["message"], alerts[0]
 
 
 def test_dag_run_fails_for_an_unknown_collection(store: Path, airflow_db: dict[str, str], dsn: str) -> None:
@@ -56,8 +106,24 @@ def test_dag_run_fails_for_an_unknown_collection(store: Path, airflow_db: dict[s
     run = load_dag("chroma_to_pgvector").test(
         run_conf={"chroma_path": str(store), "collections": ["nope-not-here"], "target_schema": "dagfail"})
     assert str(run.state) == "failed"
+    states = _states(run)
+    assert states.pop("plan_request") == {"failed"}
+    assert all(s <= {"upstream_failed", "skipped"} for s in states.values()), states
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'dagfail'").fetchone() == (0,)
+
+
+def test_a_dry_run_skips_the_migration_tasks_and_succeeds(store: Path, airflow_db: dict[str, str], dsn: str) -> None:
+    from vectorops.airflow.run import load_dag
+
+    run = load_dag("chroma_to_pgvector").test(
+        run_conf={"chroma_path": str(store), "collections": ["dag_faq"], "target_schema": "dagdry", "dry_run": True})
+    assert str(run.state) == "success"
+    states = _states(run)
+    assert states.pop("plan_request") == {"success"}
+    assert all(s == {"skipped"} for s in states.values()), states
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('dagdry')").fetchone() == (None,)
 
 
 def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict[str, str], dsn: str,

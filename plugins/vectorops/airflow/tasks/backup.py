@@ -43,6 +43,18 @@ def _as_maint() -> tuple[Settings, str]:
     return settings, runtime.dsn(settings)
 
 
+def _skip_when_nothing_migrated(settings: Settings) -> None:
+    """Skip the task (and the run's tasks after it) while the registry is empty: a backup of no table verifies
+    nothing, and the age of a backup never needed is no alert."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.quality.gate import migrated_collections
+
+    if not migrated_collections(settings):
+        raise AirflowSkipException("nothing to do yet: no collection has been migrated "
+                                   "(vectorops.collection_registry is empty)")
+
+
 def _fail_alerted(message: str, failed: list[dict[str, Any]]) -> None:
     """Fail the task without retries; the alert was sent, so the failure callback sends none."""
     from vectorops.airflow.notifier import alerted_failure
@@ -54,7 +66,11 @@ def _fail_alerted(message: str, failed: list[dict[str, Any]]) -> None:
 def take() -> dict[str, Any]:
     """Take a backup of the registry schemas and ``vectorops`` (and Chroma, when configured)."""
     settings, dsn = _as_maint()
+    _skip_when_nothing_migrated(settings)
+    log.info("taking a backup of the registry's schemas and vectorops into %s", settings.backup.directory)
     taken = take_backup(settings, dsn, run_id=_where()["run_id"])
+    log.info("backup %s taken: %s table(s), %s rows, in %s", taken.backup_id, len(taken.manifest.vector_tables),
+             taken.manifest.total_rows, taken.directory)
     return {"backup_id": taken.backup_id, "path": str(taken.directory), "tables": len(taken.manifest.vector_tables),
             "rows": taken.manifest.total_rows, "files": {e.name: e.bytes for e in taken.manifest.files.values()}}
 
@@ -62,9 +78,13 @@ def take() -> dict[str, Any]:
 @no_retry
 def verify(backup: dict[str, Any]) -> dict[str, Any]:
     """Verify the backup by restoring it into a scratch database; a mismatch is recorded, alerted and fails."""
+    log.info("verifying backup %s: restore into a scratch database and compare with its manifest",
+             backup["backup_id"])
     report = jobs.verify_and_record(_as_maint()[1], backup["backup_id"], **_where())
     if not report.ok:
         _fail_alerted(report.describe(), report.failures)
+    log.info("backup %s verified: %s table(s), %s rows in %.1fs", report.backup_id, report.tables, report.rows,
+             report.seconds)
     return {"backup_id": report.backup_id, "tables": report.tables, "rows": report.rows,
             "seconds": round(report.seconds, 2)}
 
@@ -73,9 +93,11 @@ def verify(backup: dict[str, Any]) -> dict[str, Any]:
 def retain() -> dict[str, Any]:
     """Expire verified backups beyond the newest N or the age limit, and old unverified ones."""
     settings, dsn = _as_maint()
+    log.info("applying retention to the backups in %s", settings.backup.directory)
     result = apply_retention(dsn, settings.backup)
     for backup_id, reason in result.expired:
         log.info("expired backup %s: %s", backup_id, reason)
+    log.info("retention: %s backup(s) kept, %s expired", len(result.kept), len(result.expired))
     return {"kept": result.kept, "expired": [backup_id for backup_id, _ in result.expired]}
 
 
@@ -83,6 +105,7 @@ def retain() -> dict[str, Any]:
 def check_age() -> dict[str, Any]:
     """Fail, alerted, when the newest verified backup is older than ``VECTOROPS_BACKUP_MAX_AGE_HOURS``."""
     settings, dsn = _as_maint()
+    _skip_when_nothing_migrated(settings)
     freshness = jobs.check_and_alert_freshness(settings, dsn, **_where())
     if freshness.stale:
         _fail_alerted(freshness.describe(), freshness.failed_expectations())

@@ -16,22 +16,36 @@ from vectorops.maintenance import executor
 
 log = logging.getLogger(__name__)
 
+NOTHING_YET = "nothing to do yet: no live vector table (vectorops.collection_registry is empty)"
+
 
 @no_retry
 def plan_maintenance() -> list[str]:
-    """Log the plan of every live table; return the collections that have something to do."""
+    """Log the plan of every live table; return the collections that have something to do.
+
+    :raises AirflowSkipException: when no table has anything to do, or none was migrated yet.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    log.info("planning maintenance of the live vector tables")
     settings = settings_as(MAINT)
     with executor.connect(settings) as conn:
         plans = executor.plan(conn, settings)
+    if not plans:
+        raise AirflowSkipException(NOTHING_YET)
     for table_plan in plans:
-        for note in table_plan.notes:
-            log.warning("%s: %s", table_plan.state.qualified, note)
+        for note in table_plan.notes:  # what the plan noticed and acted on (or not): information, not a fault
+            log.info("%s: %s", table_plan.state.qualified, note)
         for action in table_plan.actions:
             log.info("planned: %s %s%s: %s", action.kind, table_plan.state.qualified,
                      f" (index {action.index})" if action.index else "", action.reason)
         if not table_plan.actions:
             log.info("%s: nothing to do", table_plan.state.qualified)
-    return [p.state.collection for p in plans if p.actions or p.reset_baseline]
+    due = [p.state.collection for p in plans if p.actions or p.reset_baseline]
+    if not due:
+        raise AirflowSkipException(f"nothing to do: {len(plans)} table(s) checked, none needs maintenance")
+    log.info("%s of %s table(s) to maintain: %s", len(due), len(plans), ", ".join(due))
+    return due
 
 
 @no_retry
@@ -43,8 +57,11 @@ def maintain_table(collection: str) -> dict[str, Any]:
 
     context = current_context()
     context["collection"] = collection
+    log.info("maintaining collection %r: re-plan from the current statistics, then act", collection)
     results = executor.maintain(settings_as(MAINT), [collection], run_id=str(context["run_id"]))
     executor.raise_for_failures(results)
+    log.info("collection %r: %s", collection, "; ".join(f"{r.action.kind} {r.status} in {r.seconds:.1f}s"
+                                                         for r in results) or "nothing was due any more")
     return {"collection": collection,
             "actions": [{"action": r.action.kind, "index": r.action.index, "status": r.status,
                          "seconds": round(r.seconds, 2), "reason": r.action.reason} for r in results]}

@@ -1,26 +1,27 @@
-"""Airflow glue for the migration and data-quality DAGs: read params and context, call the steps, emit Asset events.
+"""Airflow glue for the migration DAG: read params and context, call the steps, emit Asset events, note the result.
 
-Migration steps connect as ``vectorops_etl``, live validations as ``vectorops_monitor`` (:mod:`vectorops.db.dsn`).
+Migration steps connect as ``vectorops_etl`` (:mod:`vectorops.db.dsn`).
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from vectorops.airflow.assets import table_asset
 from vectorops.airflow.no_retry import no_retry_for_deterministic_errors
 from vectorops.airflow.tasks.context import current_context
+from vectorops.airflow.tasks.quality import fail_validation
 from vectorops.chroma.preflight import CollectionRef
 from vectorops.config import Settings
 from vectorops.db.dsn import settings_as
-from vectorops.db.roles import ETL, MONITOR
+from vectorops.db.roles import ETL
 from vectorops.errors import ValidationFailed
 from vectorops.migration import dry_run, steps
 from vectorops.migration import request as migration_request
 from vectorops.migration.plan import ChunkJob, CollectionPlan
-from vectorops.migration.summary import format_table
+from vectorops.migration.summary import format_plan_table, format_table, summary_note
 from vectorops.quality import gate
 
 log = logging.getLogger(__name__)
@@ -37,36 +38,44 @@ def _run_id() -> str:
 def plan_request() -> list[str]:
     """Validate the params before any work starts and list the collections (none on a dry run).
 
-    A bad parameter or setting fails the task at once: retrying cannot fix it.
+    A bad parameter or setting fails the task at once (no retry: retrying cannot fix it), with the reason as the
+    run note; the tasks after it do not run (``upstream_failed``), so this task's alert is the only one.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
-    try:
-        settings = settings_as(ETL)
-        request = _request(settings)
-        collections = migration_request.select_collections(request)
-        if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
-            steps.preflight(settings, request, collections)
-        plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
-    except migration_request.REFUSALS as exc:
-        from vectorops.airflow.run_note import set_run_note
+    from vectorops.airflow.run_note import set_run_note
 
-        context = current_context()
-        set_run_note(context["dag"].dag_id, str(context["run_id"]), f"**Rejected before any work**: {exc}")
-        raise AirflowFailException(str(exc)) from exc
+    context = current_context()
+    dag_id, run_id = context["dag"].dag_id, str(context["run_id"])
+    log.info("checking the request: %s", _params_line(dict(context["params"])))
+    with no_retry_for_deterministic_errors():  # a refused login, too, stays refused on retry
+        try:
+            settings = settings_as(ETL)
+            request = _request(settings)
+            collections = migration_request.select_collections(request)
+            if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
+                steps.preflight(settings, request, collections)
+            plans = [dry_run.dry_run_plan(settings, request, name) for name in collections] if request.dry_run else []
+        except migration_request.REFUSALS as exc:
+            log.error("request rejected before any work: %s", exc)
+            set_run_note(dag_id, run_id, f"**Rejected before any work**: {exc}")
+            raise AirflowFailException(str(exc)) from exc
     if request.dry_run:
-        for plan in plans:
-            log.info("dry run plan: %s", json.dumps(plan, sort_keys=True))
+        log.info("dry run of %s collection(s) from %s into schema %s:", len(plans), request.source.uri,
+                 request.target_schema)
+        for line in format_plan_table(plans):
+            log.info(line)
+        set_run_note(dag_id, run_id, dry_run.plan_note(plans, request.source.uri, request.target_schema))
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))
-        from vectorops.airflow.run_note import set_run_note
-
-        context = current_context()
-        set_run_note(context["dag"].dag_id, str(context["run_id"]),
-                     dry_run.plan_note(plans, request.source.uri, request.target_schema))
         return []
-    log.info("migrating %s collection(s) from %s into schema %s: %s", len(collections), request.source.uri,
-             request.target_schema, ", ".join(collections))
+    log.info("request accepted: migrating %s collection(s) from %s into schema %s: %s", len(collections),
+             request.source.uri, request.target_schema, ", ".join(collections))
     return collections
+
+
+def _params_line(params: dict[str, Any]) -> str:
+    """The Params that are set, for the task's first log line (a connection is named, never opened here)."""
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if v not in (None, "", [])) or "defaults"
 
 
 def prepare_collection(collection: str) -> dict[str, Any]:
@@ -76,9 +85,13 @@ def prepare_collection(collection: str) -> dict[str, Any]:
     :return: its :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
     """
     current_context()["collection"] = collection
+    log.info("preparing collection %r: claim it, stage its ids, plan its chunks", collection)
     settings = settings_as(ETL)
     with no_retry_for_deterministic_errors():
-        return steps.prepare(settings, _request(settings), collection, _run_id()).to_xcom()
+        plan = steps.prepare(settings, _request(settings), collection, _run_id())
+    log.info("collection %r prepared: %s chunk(s) into %s.%s (shadow %s)", collection, len(plan.chunks), plan.schema,
+             plan.table, plan.shadow)
+    return plan.to_xcom()
 
 
 def list_chunks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -86,7 +99,11 @@ def list_chunks(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     :param plans: the XCom of the ``prepare_collection`` calls that succeeded.
     """
-    return [job.to_xcom() for job in steps.chunk_tasks([CollectionPlan.from_xcom(plan) for plan in plans])]
+    ready = [CollectionPlan.from_xcom(plan) for plan in plans]
+    log.info("listing the chunks of %s prepared collection(s)", len(ready))
+    jobs = [job.to_xcom() for job in steps.chunk_tasks(ready)]
+    log.info("%s chunk(s) to load", len(jobs))
+    return jobs
 
 
 def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
@@ -96,35 +113,16 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     """
     job = ChunkJob.from_xcom(chunk)
     current_context()["chunk_label"] = job.label
+    log.info("loading chunk %s of %r into %s.%s", job.chunk_no, job.plan.collection, job.plan.schema,
+             job.plan.shadow)
     with no_retry_for_deterministic_errors():
-        return steps.load(settings_as(ETL), job.plan, job.chunk_no)
-
-
-def table_asset(table: str) -> Any:
-    """The Asset a migration updates: a live vector table (``schema.table``)."""
-    from airflow.sdk import Asset
-
-    return Asset(name=f"vectorops.{table}", uri=f"pgvector://vectorops/{table.replace('.', '/')}")
-
-
-def validated_asset(table: str) -> Any:
-    """The Asset a passing validation updates, apart from :func:`table_asset`.
-
-    A DAG scheduled on an AssetAlias is scheduled on the Assets it resolves to, so if validations emitted
-    the table's own Asset, ``pgvector_data_quality`` would trigger itself after every run.
-    """
-    from airflow.sdk import Asset
-
-    return Asset(name=f"vectorops.validated.{table}", uri=f"pgvector://vectorops/{table.replace('.', '/')}/validated")
-
-
-def _fail_validation(report: gate.ValidationReport, event: str) -> None:
-    """Alert with the failed expectations, then fail the task without retries (validation is deterministic)."""
-    from vectorops.airflow.notifier import alerted_failure
-
-    context = current_context()
-    gate.alert_failure(report, event=event, dag_id=context["dag"].dag_id, run_id=str(context["run_id"]))
-    raise alerted_failure(report.describe())
+        result = steps.load(settings_as(ETL), job.plan, job.chunk_no)
+    if result["skipped"]:
+        log.info("chunk %s of %r was already loaded by an earlier attempt: skipped", job.chunk_no, job.plan.collection)
+    else:
+        log.info("chunk %s of %r: read %s, loaded %s, quarantined %s in %.2fs", job.chunk_no, job.plan.collection,
+                 result["read"], result["loaded"], result["quarantined"], result["seconds"])
+    return result
 
 
 def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
@@ -136,55 +134,58 @@ def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
     plan = CollectionPlan.from_xcom(xcom)
     context = current_context()
     context["collection"] = plan.collection
+    log.info("finalizing collection %r: verify counts, validate, index and promote %s.%s into %s.%s",
+             plan.collection, plan.schema, plan.shadow, plan.schema, plan.table)
     try:
         with no_retry_for_deterministic_errors():
             summary = steps.finalize(settings_as(ETL), plan)
     except ValidationFailed as exc:
         assert isinstance(exc.report, gate.ValidationReport)  # the gate raises it with its own report
-        _fail_validation(exc.report, "migration_gate_failed")
+        fail_validation(exc.report, "migration_gate_failed")
         raise
     context["outlet_events"][alias].add(
         table_asset(summary["table"]),
         extra={"collection": plan.collection, "rows": summary["loaded"], "quarantined": summary["quarantined"],
                "run_id": plan.run_id})
+    log.info("collection %r %s as %s: %s loaded, %s quarantined", plan.collection, summary["status"],
+             summary["table"], summary["loaded"], summary["quarantined"])
     return summary
 
 
-def validate_table(collection: str, alias: Any) -> dict[str, Any]:
-    """Re-validate one live table; emit a validated-table Asset event when it passes."""
-    context = current_context()
-    context["collection"] = collection
-    with no_retry_for_deterministic_errors():
-        report = gate.validate_live(settings_as(MONITOR), collection, run_id=_run_id())
-    table = f"{report.schema}.{report.table}"
-    if not report.success:
-        _fail_validation(report, "validation_failed")
-    context["outlet_events"][alias].add(
-        validated_asset(table), extra={"collection": collection, "validation_id": report.validation_id})
-    return {"collection": collection, "table": table, "validation_id": report.validation_id,
-            "expectations": len(report.outcomes), "seconds": round(report.seconds, 2)}
+def summarize(collections: list[str] | None, summaries: list[dict[str, Any]], migrations: Any) -> list[dict[str, Any]]:
+    """Log the summary table, write it as the run note and emit one :data:`~vectorops.airflow.assets.MIGRATIONS`
+    event naming every promoted table; fail, without a second alert, when a collection was not promoted.
 
+    The DAG runs this task only when nothing upstream failed (trigger rule ``none_failed``), or when every collection
+    failed before its finalize (which then has nothing to finalize and is skipped).
 
-def list_migrated() -> list[str]:
-    """The collections in the registry."""
-    with no_retry_for_deterministic_errors():
-        collections = gate.migrated_collections(settings_as(MONITOR))
-    log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections) or "none")
-    return collections
-
-
-def summarize(collections: list[str] | None, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Log one line per collection; raise if any collection was not promoted.
-
-    :param collections: what ``plan_request`` planned; ``None`` when it refused the request.
+    :param collections: what ``plan_request`` planned (empty on a dry run).
+    :param summaries: ``finalize_collection``'s results.
+    :param migrations: the Asset this task's event goes to.
+    :raises AirflowSkipException: on a dry run: nothing was migrated.
     """
-    if collections is None:
-        raise RuntimeError("the request was refused before any work: see plan_request's log (and the run note)")
-    for line in format_table([{**s, "status": "promoted"} for s in summaries]):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.airflow.notifier import alerted_failure
+    from vectorops.airflow.run_note import set_run_note
+
+    if not collections:
+        raise AirflowSkipException("dry run: nothing was migrated (the plan is in plan_request's log and the run note)")
+    log.info("summarizing the migration of %s collection(s)", len(collections))
+    for line in format_table([{"status": "promoted", **s} for s in summaries]):
         log.info(line)
     done = {CollectionRef.parse(s["collection"]).label for s in summaries}  # a key may carry its store's suffix
     failed = [c for c in collections if c not in done]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(collections)} collection(s) failed: {', '.join(map(repr, failed))}; "
-                           "see the failed task logs; a rerun resumes from the chunks that committed")
+        # each collection's own failed task has alerted: this failure restates it and sends nothing
+        raise alerted_failure(f"{len(failed)} of {len(collections)} collection(s) not promoted: "
+                              f"{', '.join(map(repr, failed))}; see their failed tasks; a rerun resumes from the "
+                              "chunks that committed")
+    context = current_context()
+    set_run_note(context["dag"].dag_id, str(context["run_id"]), summary_note(summaries))
+    context["outlet_events"][migrations].extra = {
+        "run_id": str(context["run_id"]), "tables": sorted(s["table"] for s in summaries),
+        "collections": sorted(s["collection"] for s in summaries)}
+    log.info("migrated %s collection(s): %s rows loaded, %s quarantined", len(summaries),
+             sum(s["loaded"] for s in summaries), sum(s["quarantined"] for s in summaries))
     return summaries

@@ -22,9 +22,17 @@ log = logging.getLogger(__name__)
 
 @no_retry
 def list_live() -> list[str]:
-    """The collections whose live table exists."""
+    """The collections whose live table exists.
+
+    :raises AirflowSkipException: when there is none yet: the run skips instead of probing nothing.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    log.info("listing the live vector tables to probe")
     collections = monitor.live_collections(settings_as(MONITOR))
-    log.info("%s live table(s) to probe: %s", len(collections), ", ".join(collections) or "none")
+    if not collections:
+        raise AirflowSkipException("nothing to do yet: no live vector table (nothing migrated, or every table gone)")
+    log.info("%s live table(s) to probe: %s", len(collections), ", ".join(collections))
     return collections
 
 
@@ -40,6 +48,7 @@ def probe_table(collection: str) -> dict[str, Any]:
     context = current_context()
     context["collection"] = collection
     run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
+    log.info("probing collection %r: latency and recall through its HNSW index", collection)
     try:
         measurement = monitor.monitor_table(settings_as(MONITOR), collection, run_id)
     except RequestError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
@@ -51,6 +60,8 @@ def probe_table(collection: str) -> dict[str, Any]:
         from vectorops.airflow.notifier import alerted_failure
 
         raise alerted_failure(measurement.describe())
+    log.info("collection %r (%s): p95 %s ms, recall@10 %s: within limits", collection, measurement.table,
+             measurement.p95_ms, measurement.recall_at_10)
     return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
             "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
             "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search}

@@ -30,19 +30,28 @@ def _run_params(settings: Settings) -> scheduled.RunParams:
 
 
 def list_collections() -> list[dict[str, str]]:
-    """The collections this run syncs (see :func:`vectorops.sync.scheduled.sync_jobs`); none is a quiet run.
+    """The collections this run syncs (see :func:`vectorops.sync.scheduled.sync_jobs`).
 
     Bad Params, or collections not migrated from the named source, fail the task at once.
+
+    :raises AirflowSkipException: when there is nothing to sync (yet): the run skips its tasks.
     """
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from vectorops.db.bootstrap import bootstrap
 
+    log.info("listing the collections this run syncs")
     with no_retry_for_deterministic_errors():
         settings = settings_as(ETL)
         run = _run_params(settings)
         with connect(bootstrap(settings), autocommit=True) as conn:
             jobs = scheduled.sync_jobs(conn, run)
     action = "cut over" if run.cutover else "sync"
-    log.info("%s collection(s) to %s: %s", len(jobs), action, ", ".join(j.collection for j in jobs) or "none")
+    if not jobs:
+        raise AirflowSkipException(f"nothing to {action} yet: no collection in state `syncing` (a collection syncs on "
+                                   "schedule after its first `vectorops sync`)" if not run.cutover else
+                                   f"nothing to {action}")
+    log.info("%s collection(s) to %s: %s", len(jobs), action, ", ".join(j.collection for j in jobs))
     return [{"collection": j.collection, "source_uri": j.source_uri} for j in jobs]
 
 
@@ -61,6 +70,7 @@ def sync_collection(job: dict[str, str]) -> dict[str, Any]:
     context = current_context()
     key = job["collection"]
     context["collection"] = key
+    log.info("syncing collection %r from %s", key, job["source_uri"])
     settings = settings_as(ETL)
     try:
         with no_retry_for_deterministic_errors():

@@ -1,0 +1,53 @@
+"""The scheduled DAGs on a platform where nothing was migrated yet: each run skips its tasks, saying why, instead of
+backing up, probing, validating or maintaining nothing (at start-up all of them are due at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+EMPTY_DB = "vectorops_empty_registry"
+SCHEDULED = ("pgvector_backup", "pgvector_search_monitor", "pgvector_maintenance", "pgvector_data_quality",
+             "chroma_sync")
+
+
+@pytest.fixture(scope="module")
+def empty_platform(settings: Any, dsn: str) -> Iterator[str]:
+    """A second vectors database, bootstrapped, whose registry is empty; dropped afterwards."""
+    from vectorops.db.bootstrap import bootstrap
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(EMPTY_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMPTY_DB)))
+    external = dsn.rsplit("/", 1)[0] + f"/{EMPTY_DB}"
+    bootstrap(replace(settings, external_dsn=external))
+    yield external
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(EMPTY_DB)))
+
+
+@pytest.mark.parametrize("dag_id", SCHEDULED)
+def test_a_scheduled_dag_skips_cleanly_on_an_empty_registry(dag_id: str, empty_platform: str,
+                                                            airflow_db: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                                                            http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_DSN", empty_platform)  # every role's DSN is taken from it (db/dsn)
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url(f"/{dag_id}"))
+    run = load_dag(dag_id).test()
+    assert str(run.state) == "success"
+    with create_session() as session:
+        states = {(ti.task_id, ti.map_index): str(ti.state) for ti in run.get_task_instances(session=session)}
+    assert states and set(states.values()) == {"skipped"}, states
+    assert http_receiver.posts == []  # no "backup too old", no alert of any kind
+    with psycopg.connect(empty_platform) as conn:
+        for table in ("backups", "search_metrics", "maintenance_log", "validation_results", "sync_runs"):
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("vectorops", table)))
+            assert count.fetchone() == (0,), table
