@@ -59,7 +59,11 @@ def test_damaged_files_fail_in_one_line_naming_the_collection(damage: Callable[[
 
     assert main.main(["migrate", "--dry-run", "--chroma-path", str(store), "--collection", "l2_docs"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    # one line naming the cause, then where its details are
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 2, err
+    details = err.strip().splitlines()[1]
+    assert details.startswith("details: ") and Path(details.removeprefix("details: ")).is_file(), err
+    err = err.strip().splitlines()[0]
     assert "'l2_docs'" in err and str(store) in err, err
 
     try:

@@ -88,8 +88,9 @@ def test_rotate_password_refuses_other_roles_in_one_line(settings: Any, argv: li
     password_file = tmp_path / "password"
     password_file.write_text("never-used")
     assert main.main([*argv, "--password-file", str(password_file)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("vectorops: error: "), err
+    err, details = capsys.readouterr().err.strip().splitlines()  # one line naming the cause, then the log
+    assert err.startswith("vectorops: error: "), err
+    assert details.startswith("details: ") and Path(details.removeprefix("details: ")).is_file(), details
     assert (argv[2] if len(argv) > 2 and argv[1] == "rotate-password" else "ROLE") in err
 
 

@@ -3,6 +3,7 @@ reported as a lost database to run again."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -44,8 +45,8 @@ def test_the_cli_reports_a_refused_login_not_a_lost_database(settings: Any, dsn:
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("VECTOROPS_DSN", make_conninfo(dsn, password="wrong-superuser-password"))
     assert main.main(["validate"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
+    err, details = capsys.readouterr().err.strip().splitlines()  # one line naming the cause, then the log
+    assert details.startswith("details: ") and Path(details.removeprefix("details: ")).is_file(), details
     assert err.startswith("vectorops: error: the database at 127.0.0.1:") and "refused the login of user" in err, err
     assert "lost the connection" not in err and "resumes" not in err and "wrong-superuser-password" not in err
 

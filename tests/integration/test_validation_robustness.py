@@ -106,8 +106,9 @@ def test_an_unknown_collection_is_refused_before_any_validation(migrated: dict[s
     with psycopg.connect(dsn) as conn:
         before = conn.execute("SELECT count(*) FROM vectorops.validation_results").fetchone()
     assert main.main(["validate", "--collection", PLAIN, "--collection", "vr-never-migrated"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "'vr-never-migrated' have not been migrated" in err, err
+    err, details = capsys.readouterr().err.strip().splitlines()  # one line naming the cause, then the log
+    assert "'vr-never-migrated' have not been migrated" in err, err
+    assert details.startswith("details: ") and Path(details.removeprefix("details: ")).is_file(), details
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM vectorops.validation_results").fetchone() == before
 

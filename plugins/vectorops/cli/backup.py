@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from vectorops.cli.log_file import quiet
+from vectorops.cli.source_args import add_dsn_argument
 from vectorops.config import load_settings
 from vectorops.migration.summary import cli_run_id
 
@@ -76,16 +79,26 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     from vectorops.db.bootstrap import bootstrap
 
     settings = load_settings()
+    if args.dest is not None:
+        if not args.dest.strip():
+            raise ValueError("--dest is empty: give the directory backups go to, or leave it out for "
+                             "VECTOROPS_BACKUP_DIR")
+        directory = Path(args.dest).expanduser().absolute()
+        if directory.exists() and not directory.is_dir():
+            raise ValueError(f"--dest {args.dest!r} is a file, not a directory")
+        settings = dataclasses.replace(settings, backup=dataclasses.replace(settings.backup, directory=directory))
     if args.sign:
         return _sign(settings, Path(args.sign))
-    dsn = bootstrap(settings)
+    with quiet():
+        dsn = bootstrap(settings)
     if args.list:
         return _list(dsn)
     if args.check_age:
         return _check_age(settings, dsn)
     try:
-        outcome = jobs.run_backup(settings, dsn, run_id=_run_id(), retention=not args.no_retention,
-                                  new_key=args.new_key)
+        with quiet():
+            outcome = jobs.run_backup(settings, dsn, run_id=_run_id(), retention=not args.no_retention,
+                                      new_key=args.new_key)
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
@@ -114,8 +127,9 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     settings = load_settings()
     dsn = args.dsn or runtime.start(settings)
     try:
-        report = restore_backup(Path(args.backup), dsn, clean=args.clean, settings=settings,
-                                ledger_dsn=runtime.dsn(settings), run_id=_run_id())
+        with quiet():
+            report = restore_backup(Path(args.backup), dsn, clean=args.clean, settings=settings,
+                                    ledger_dsn=runtime.dsn(settings), run_id=_run_id())
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
@@ -147,14 +161,19 @@ def add_commands(sub: Any) -> None:
     backup.add_argument("--new-key", action="store_true",
                         help="start a new signing key when it is missing although recorded backups were signed with "
                              "it (those backups can then no longer be restored)")
+    backup.add_argument("--dest", metavar="DIR",
+                        help="the directory backups go to, each in its own subdirectory (default: "
+                             "VECTOROPS_BACKUP_DIR, else VECTOROPS_HOME/backups)")
+    add_dsn_argument(backup)
     backup.set_defaults(func=_cmd_backup)
 
     restore = sub.add_parser("restore", help="verify a signed backup in a scratch database as vectorops_restore, then "
                                              "swap it into a database (exit 1, target unchanged, when it fails)")
     restore.add_argument("--backup", required=True,
                          help="the backup directory, its manifest.json or its vectors.dump")
-    restore.add_argument("--dsn", help="target database (default: VECTOROPS_DSN or the embedded server's vectorops "
-                                       "database)")
+    add_dsn_argument(restore, "the database to restore into (default: VECTOROPS_DSN, else the embedded server's "
+                              "vectorops database); the backups are looked up in vectorops' own database",
+                     selects_database=False)
     restore.add_argument("--clean", action="store_true",
                          help="replace schemas of the backup that already exist in the target (dropped only "
                               "once the restored copy matches the manifest)")

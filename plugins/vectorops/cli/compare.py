@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vectorops.cli.log_file import quiet
+from vectorops.cli.source_args import add_dsn_argument
 from vectorops.config import load_settings
 
 
@@ -71,7 +73,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             source.close()
     else:
         data = dataset.generated(args.rows, args.dims, args.queries, args.space, args.seed)
-    report = run_comparison(dsn, data, options)
+    with quiet():
+        report = run_comparison(dsn, data, options)
     print(terminal_table(report))
     html = Path(args.html) if args.html else (
         load_settings().home / "compare" / f"compare-{time.strftime('%Y%m%dT%H%M%S')}.html")
@@ -104,7 +107,8 @@ def add_commands(sub: Any) -> None:
     cmp.add_argument("--reads", type=_bounded(int, 1, 10_000), default=50,
                      help="reads of 100 ids each (default 50)")
     cmp.add_argument("--seed", type=_bounded(int, 0, 2 ** 31), default=0, help="seed of data and sampling")
-    cmp.add_argument("--dsn", help="PostgreSQL to measure (default DATABASE_URL, else vectorops' own database)")
+    add_dsn_argument(cmp, "the PostgreSQL to measure (default: DATABASE_URL, else vectorops' own database)",
+                     selects_database=False)
     cmp.add_argument("--html", help="where to write the HTML report (default VECTOROPS_HOME/compare/...)")
     cmp.add_argument("--json", help="also write the figures as JSON here")
     cmp.set_defaults(func=_cmd_compare)

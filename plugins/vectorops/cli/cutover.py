@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from vectorops.cli.source_args import add_source_arguments, source_params, use_dsn
+from vectorops.cli.log_file import quiet
+from vectorops.cli.source_args import add_source_arguments, source_params
 from vectorops.config import load_settings
 
 
@@ -19,14 +20,15 @@ def _cmd_cutover(args: argparse.Namespace) -> int:
     from vectorops.sync.request import sync_request
     from vectorops.sync.target import select_targets
 
-    use_dsn(args)
     settings = load_settings()
     request = sync_request(source_params(args, [args.collection]), settings)
-    dsn = bootstrap(settings)
+    with quiet():
+        dsn = bootstrap(settings)
     with connect(dsn, autocommit=True) as conn:
         target = select_targets(conn, request.source.uri, request.collections, request.schema)[0]
         try:
-            result = cutover(conn, request.source, target, request.batch_size)
+            with quiet():
+                result = cutover(conn, request.source, target, request.batch_size)
         except (SourceChanged, ValidationFailed, CollectionBusy) as exc:
             print(f"{target.key}: NOT CUT OVER: {exc}", file=sys.stderr)
             return 1

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from vectorops.cli.source_args import add_dsn_argument
 from vectorops.config import load_settings
 
 
@@ -16,6 +17,8 @@ def _cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     if (args.role is not None) != (args.action == "rotate-password"):
         raise ValueError("vectorops db: ROLE goes with rotate-password only (vectorops db rotate-password ROLE)")
+    if args.dsn is not None and args.action == "down":
+        raise ValueError("vectorops db down: --dsn does not go with down, which stops the embedded server only")
     if args.password_file and args.action != "rotate-password":
         raise ValueError("vectorops db: --password-file goes with rotate-password only")
     if args.action == "rotate-password":
@@ -49,4 +52,6 @@ def add_commands(sub: Any) -> None:
     dbp.add_argument("role", nargs="?", help="rotate-password: the role (vectorops_etl, vectorops_maint, "
                                              "vectorops_monitor, vectorops_reader or vectorops_restore)")
     dbp.add_argument("--password-file", help="rotate-password: read the new password from this file")
+    add_dsn_argument(dbp, "up, dsn, rotate-password: use this database instead of the embedded server (default: "
+                          "VECTOROPS_DSN); up creates vectorops' extension and schema in it")
     dbp.set_defaults(func=_cmd_db)

@@ -6,8 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from typing import Any
 
+from vectorops.cli import log_file
 from vectorops.cli.errors import database_lost, missing_database
+from vectorops.cli.help_text import make_plain
+from vectorops.cli.progress import collections_bar
+from vectorops.cli.source_args import add_dsn_argument, use_dsn
 from vectorops.config import load_settings
 from vectorops.db.runtime import RuntimeErrorWithLog
 from vectorops.errors import SettingError
@@ -20,7 +25,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from vectorops.redaction import describe_error, known_secrets
 
     settings = load_settings()
-    known = gate.migrated_collections(settings)
+    with log_file.quiet():
+        known = gate.migrated_collections(settings)
     if unknown := [name for name in args.collection or [] if name not in known]:
         raise ValueError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; migrated "
                          f"collections: {', '.join(map(repr, known)) or 'none'}")
@@ -30,32 +36,43 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 0
     run_id = cli_run_id()
     failed = errored = 0
-    for name in names:
-        try:
-            report = gate.validate_live(settings, name, run_id=run_id)
-        except Exception as exc:  # one collection's error never stops the others; it is reported and alerted
-            errored += 1
-            error = (describe_error(exc, known_secrets()).splitlines() or [type(exc).__name__])[0]
-            logging.getLogger(__name__).debug("validation of %r could not run", name, exc_info=exc)
-            print(f"ERROR {name}: validation could not run: {error}")
-            send.send_alert(send.AlertEvent(
-                event="validation_error", dag_id=None, run_id=run_id, collection=name, table=None,
-                failed_expectations=[], run_url=None, message=f"validation of {name!r} could not run: {error}"))
-            continue
-        print(f"{'PASS' if report.success else 'FAIL'} {name} ({report.schema}.{report.table}), "
-              f"{report.seconds:.1f}s, validation {report.validation_id}")
-        for outcome in report.outcomes:
-            observed = json.dumps(outcome.observed, default=str)
-            print(f"  {'ok  ' if outcome.success else 'FAIL'} {outcome.expectation:40} "
-                  f"{observed if len(observed) < 200 else observed[:197] + '...'}")
-        if not report.success:
-            failed += 1
-            gate.alert_failure(report, event="validation_failed", dag_id=None, run_id=run_id)
+    with collections_bar("validating", len(names)) as advance:
+        for name in names:
+            try:
+                with log_file.quiet():
+                    report = gate.validate_live(settings, name, run_id=run_id)
+            except Exception as exc:  # one collection's error never stops the others; it is reported and alerted
+                errored += 1
+                error = (describe_error(exc, known_secrets()).splitlines() or [type(exc).__name__])[0]
+                logging.getLogger(__name__).debug("validation of %r could not run", name, exc_info=exc)
+                print(f"ERROR {name}: validation could not run: {error}")
+                with log_file.quiet():
+                    send.send_alert(send.AlertEvent(
+                        event="validation_error", dag_id=None, run_id=run_id, collection=name, table=None,
+                        failed_expectations=[], run_url=None,
+                        message=f"validation of {name!r} could not run: {error}"))
+                advance(name)
+                continue
+            advance(name)
+            _print_report(name, report)
+            if not report.success:
+                failed += 1
+                with log_file.quiet():
+                    gate.alert_failure(report, event="validation_failed", dag_id=None, run_id=run_id)
     passed = len(names) - failed - errored
     print(f"{passed} of {len(names)} collection(s) passed" + (f", {failed} failed" if failed else "")
           + (f", {errored} could not be validated" if errored else "")
           + f"; Data Docs: {settings.home / 'data_docs' / 'index.html'}")
     return 1 if failed or errored else 0
+
+
+def _print_report(name: str, report: Any) -> None:
+    print(f"{'PASS' if report.success else 'FAIL'} {name} ({report.schema}.{report.table}), "
+          f"{report.seconds:.1f}s, validation {report.validation_id}")
+    for outcome in report.outcomes:
+        observed = json.dumps(outcome.observed, default=str)
+        print(f"  {'ok  ' if outcome.success else 'FAIL'} {outcome.expectation:40} "
+              f"{observed if len(observed) < 200 else observed[:197] + '...'}")
 
 
 def _cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -74,11 +91,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="vectorops", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     val = sub.add_parser("validate", help="re-validate migrated tables (exit 1 when any fails, and alert)")
     val.add_argument("--collection", action="append", help="collection to validate (repeatable; default: all)")
+    add_dsn_argument(val)
     val.set_defaults(func=_cmd_validate)
 
     seed = sub.add_parser("seed-demo", help="write a small demo Chroma store")
@@ -87,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=_cmd_seed_demo)
 
     run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=_cmd_run, log_to_file=False)  # the platform keeps its own logs, and says where
 
     from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, sync
 
@@ -99,7 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_commands(sub)
     monitor.add_commands(sub)
     compare.add_commands(sub)
+    helps = {choice.dest: choice.help for choice in sub._choices_actions}
+    for name, command in sub.choices.items():
+        if command.description is None:
+            command.description = helps.get(name)
+        # after the command too (vectorops migrate -v); SUPPRESS keeps a -v given before it
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP)
+    make_plain(parser)
     return parser
+
+
+_VERBOSE_HELP = "log to the terminal, at debug level, what otherwise goes to the command's log file"
 
 
 def _load_dotenv() -> None:
@@ -111,50 +139,57 @@ def _load_dotenv() -> None:
     load_dotenv(project_dir() / ".env", override=False)
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _fail(log: log_file.CommandLog | None, exc: BaseException, message: str, code: int) -> int:
+    """``vectorops: error: <message>`` on one line, then ``details: <log path>``; returns ``code``."""
+    print(f"vectorops: error: {message}", file=sys.stderr)
+    if log is not None:
+        log.details(exc)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vectorops`` console script."""
     args = build_parser().parse_args(argv)
     _load_dotenv()
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = None
     try:
+        use_dsn(args)
+        log = log_file.begin(load_settings().home, args.command, args.verbose, getattr(args, "log_to_file", True))
         return int(args.func(args))
     except (SettingError, ValueError) as exc:
-        print(f"vectorops: error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeErrorWithLog as exc:
-        print(f"vectorops: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        return _fail(log, exc, _first_line(exc), 2)
+    except RuntimeErrorWithLog as exc:  # the server log it quotes goes to the file
+        return _fail(log, exc, _first_line(exc), 1)
+    except KeyboardInterrupt as exc:
+        return _fail(log, exc, "interrupted", 130)
     except Exception as exc:
-        from vectorops.db.connect import login_refused
-
-        if (refused := login_refused(exc)) is not None:  # deterministic: no "run it again"
-            logging.getLogger(__name__).debug("the database refused the login", exc_info=exc)
-            print(f"vectorops: error: {refused}", file=sys.stderr)
-            return 1
-        if (missing := missing_database(exc)) is not None:  # deterministic too: the DSN names no database
-            print(f"vectorops: error: {missing}: check VECTOROPS_DSN, or run `vectorops db up` to create the "
-                  "embedded one; retrying will not help", file=sys.stderr)
-            return 1
-        lost = database_lost(exc)
-        if lost is None:
-            raise
-        logging.getLogger(__name__).debug("the database went away", exc_info=exc)
-        resumes = " (a migration resumes where it stopped: committed chunks are kept)" if args.command == "migrate" \
-            else ""
-        print(f"vectorops: error: lost the connection to the database ({lost}): run the same command again once "
-              f"the server is back{resumes}.", file=sys.stderr)
-        return 1
+        return _unexpected(log, args, exc)
+    finally:
+        if log is not None:
+            log.announce()
+            log_file.end(log)
 
 
+def _unexpected(log: log_file.CommandLog | None, args: argparse.Namespace, exc: Exception) -> int:
+    from vectorops.db.connect import login_refused
 
-
-
-
-
-
+    if (refused := login_refused(exc)) is not None:  # deterministic: no "run it again"
+        return _fail(log, exc, refused, 1)
+    if (missing := missing_database(exc)) is not None:  # deterministic too: the DSN names no database
+        return _fail(log, exc, f"{missing}: check --dsn or VECTOROPS_DSN, or run `vectorops db up` to create the "
+                               "embedded one; retrying will not help", 1)
+    if (lost := database_lost(exc)) is not None:
+        resumes = " (a migration resumes where it stopped: committed chunks are kept)" \
+            if args.command == "migrate" else ""
+        return _fail(log, exc, f"lost the connection to the database ({lost}): run the same command again once the "
+                               f"server is back{resumes}.", 1)
+    if log is None or log.path is None:  # no file to keep the traceback in: the terminal shows it
+        raise exc
+    return _fail(log, exc, f"{type(exc).__name__}: {_first_line(exc)}", 1)
 
 
 if __name__ == "__main__":

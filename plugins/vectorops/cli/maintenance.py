@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from vectorops.cli.log_file import quiet
+from vectorops.cli.source_args import add_dsn_argument
 from vectorops.migration.summary import cli_run_id
 
 
@@ -29,9 +31,11 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
     from vectorops.maintenance import executor
 
     settings = load_settings()
-    bootstrap(settings)
+    with quiet():
+        bootstrap(settings)
     with executor.connect(settings) as conn:
-        plans = executor.plan(conn, settings, args.collection)
+        with quiet():
+            plans = executor.plan(conn, settings, args.collection)
         print(f"maintenance plan (lock_timeout {settings.maintenance.lock_timeout_ms} ms, statement_timeout "
               f"{settings.maintenance.statement_timeout_s} s):")
         _print_plan(plans)
@@ -42,8 +46,9 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
                 for p in plans]}, default=str, sort_keys=True))
             return 0
         run_id = cli_run_id()
-        results = [r for p in plans
-                   for r in executor.run_plan(conn, p, run_id, settings.maintenance.concurrent_lock_timeout_s)]
+        with quiet():
+            results = [r for p in plans
+                       for r in executor.run_plan(conn, p, run_id, settings.maintenance.concurrent_lock_timeout_s)]
     for r in results:
         print(f"{'ok  ' if r.status == 'done' else 'FAIL'} {r.action.kind:15} {r.action.schema}.{r.action.table} "
               f"{r.seconds:7.1f}s{'  ' + r.error if r.error else ''}")
@@ -61,4 +66,5 @@ def add_commands(sub: Any) -> None:
                                              "(exit 1 when an action fails)")
     parser.add_argument("--collection", action="append", help="collection to maintain (repeatable; default: all)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    add_dsn_argument(parser)
     parser.set_defaults(func=_cmd_maintain)

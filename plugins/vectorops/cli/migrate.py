@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from vectorops.chroma.connection import PROCESS_CONN
+from vectorops.cli import log_file, progress
+from vectorops.cli.source_args import CLI_CHROMA_CONN as CLI_CHROMA_CONN  # where callers of migrate found it
+from vectorops.cli.source_args import add_chroma_arguments, add_dsn_argument, chroma_conn_id
 from vectorops.config import load_settings
-
-#: the process-local connection a ``--chroma-conn`` URL becomes
-CLI_CHROMA_CONN = PROCESS_CONN  # never recorded in the registry: it exists in this process only
-
-
-def chroma_conn_id(value: str | None) -> str | None:
-    """``--chroma-conn``: a connection id as it is, or a URL made into this process's connection
-    :data:`CLI_CHROMA_CONN` (``AIRFLOW_CONN_VECTOROPS_CLI_CHROMA``, Airflow's JSON form), so its secret never enters
-    the params, XCom or logs: only the id does.
-
-    :raises ValueError: naming what is wrong with the URL.
-    """
-    if not value or "://" not in value:
-        return value
-    from vectorops.chroma.connection import connection_from_url
-
-    os.environ[f"AIRFLOW_CONN_{CLI_CHROMA_CONN.upper()}"] = connection_from_url(value)
-    return CLI_CHROMA_CONN
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
@@ -46,28 +30,37 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from vectorops.migration import request as migration_request
 
-    if args.dsn:
-        os.environ["VECTOROPS_DSN"] = args.dsn
     settings = load_settings()
     params = _params(args)
     request = migration_request.request_from_params(params, settings)
-    collections = migration_request.select_collections(request)
     from vectorops.migration import steps
 
-    if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
-        steps.preflight(settings, request, collections)
+    with log_file.quiet():
+        collections = migration_request.select_collections(request)
+        if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
+            steps.preflight(settings, request, collections)
     if request.dry_run:
         return _print_dry_run(settings, request, collections)
     from vectorops.airflow.run import run_dag
     from vectorops.db.bootstrap import bootstrap
     from vectorops.migration import claims
 
-    dsn = bootstrap(settings)
+    with log_file.quiet():
+        dsn = bootstrap(settings)
     started = time.perf_counter()
-    with claims.owner_token_held(dsn):
-        state, run_id = run_dag("chroma_to_pgvector", params, settings)
+    terminal = progress.terminal()
+    try:
+        with claims.owner_token_held(dsn) as token:
+            bars: AbstractContextManager[Any] = (progress.MigrationProgress(dsn, token, terminal) if terminal
+                                                 else nullcontext())
+            with bars, log_file.quiet():
+                state, run_id = run_dag("chroma_to_pgvector", params, settings)
+    finally:
+        if terminal:
+            terminal.close()
     wall = time.perf_counter() - started
     rows = _run_rows(dsn, run_id, collections)
+    log_file.announce()  # before the summary, so the summary ends the output
     _print_summary(rows, wall)
     failed = [r for r in rows if not str(r["status"]).startswith("promoted")]
     if state != "success" or failed:
@@ -89,7 +82,7 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
     for name in collections:
         r = found.get(name)
         if r is None:
-            rows.append({"collection": name, "status": "not started", "error": "see the log above"})
+            rows.append({"collection": name, "status": "not started", "error": "see the log"})
             continue
         status = promoted_status(r[12]) if r[1] == "promoted" else r[1]
         rows.append({"collection": name, "status": status, "read": r[2], "loaded": r[3], "quarantined": r[4],
@@ -110,7 +103,8 @@ def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
 def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
     from vectorops.migration import dry_run
 
-    plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
+    with log_file.quiet():
+        plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
     print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
     header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'vectors':>10} "
               f"{'re-embed':>8} {'no-doc kept':>11} {'no-doc quar.':>12} {'index MB':>8} {'build mwm':>9}  "
@@ -135,15 +129,11 @@ def add_commands(sub: Any) -> None:
     :param sub: the parser's subparsers action.
     """
     mig = sub.add_parser("migrate", help="migrate Chroma collections into pgvector (runs the DAG in-process)")
-    src = mig.add_mutually_exclusive_group()
-    src.add_argument("--chroma-path", help="Chroma PersistentClient directory (default: CHROMA_DB_PATH)")
-    src.add_argument("--chroma-host", help="Chroma HTTP server host")
-    src.add_argument("--chroma-conn", metavar="ID_OR_URL",
-                     help="Chroma server through an Airflow connection id (AIRFLOW_CONN_<ID>), or a URL "
-                          "http(s)://[login:password@]host:port/?tenant=&database=&token=&ca_bundle=&verify=&"
-                          "auth_type= (docs/chroma-servers.md)")
-    mig.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
-    mig.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
+    add_chroma_arguments(mig, "Chroma PersistentClient directory (default: CHROMA_DB_PATH)",
+                         "Chroma server through an Airflow connection id (AIRFLOW_CONN_<ID>), or a URL "
+                         "http(s)://[login:password@]host:port/?tenant=&database=&token=&ca_bundle=&verify=&"
+                         "auth_type= (docs/chroma-servers.md)")
+    add_dsn_argument(mig)
     mig.add_argument("--collection", action="append", help="collection to migrate (repeatable; default: all)")
     mig.add_argument("--reembed", default="never",  # validated with the DAG params, for the same message
                      help="never: copy the source vectors; always: embed every document with "

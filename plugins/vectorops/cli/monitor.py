@@ -7,6 +7,8 @@ import dataclasses
 import sys
 from typing import Any
 
+from vectorops.cli.log_file import quiet
+from vectorops.cli.source_args import add_dsn_argument
 from vectorops.config import load_settings
 from vectorops.migration.summary import cli_run_id
 
@@ -18,16 +20,18 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     if args.ef_search is not None:
         settings = dataclasses.replace(settings, monitor=dataclasses.replace(settings.monitor,
                                                                              ef_search=args.ef_search))
-    names = args.collection or monitor.live_collections(settings)
+    with quiet():
+        names = args.collection or monitor.live_collections(settings)
     if not names:
         print("no live tables to monitor")
         return 0
     run_id = cli_run_id()
     measurements = []
     for name in names:
-        measurement = monitor.monitor_table(settings, name, run_id)
+        with quiet():
+            measurement = monitor.monitor_table(settings, name, run_id)
+            monitor.alert_breaches(measurement, dag_id=None, run_id=run_id)
         measurements.append(measurement)
-        monitor.alert_breaches(measurement, dag_id=None, run_id=run_id)
     print("\n".join(monitor.format_measurements(measurements)))
     breached = [m for m in measurements if m.breaches]
     for m in breached:
@@ -48,4 +52,5 @@ def add_commands(sub: Any) -> None:
     mon.add_argument("--ef-search", type=int, default=None, metavar="N",
                      help="hnsw.ef_search to probe at, 1 to 1000 (default: VECTOROPS_HNSW_EF_SEARCH, else the "
                           "collection's own from its migration)")
+    add_dsn_argument(mon)
     mon.set_defaults(func=_cmd_monitor)

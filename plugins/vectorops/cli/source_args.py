@@ -1,4 +1,5 @@
-"""The Chroma source arguments ``vectorops sync`` and ``vectorops cutover`` share, and the params they become."""
+"""The arguments commands share, defined once: ``--dsn`` (every command that touches the database), the Chroma
+source (``migrate``, ``sync``, ``cutover``) and the params they become."""
 
 from __future__ import annotations
 
@@ -8,33 +9,77 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vectorops.chroma.connection import PROCESS_CONN
+
+#: the process-local connection a ``--chroma-conn`` URL becomes
+CLI_CHROMA_CONN = PROCESS_CONN  # never recorded in the registry: it exists in this process only
+
+
+def chroma_conn_id(value: str | None) -> str | None:
+    """``--chroma-conn``: a connection id as it is, or a URL made into this process's connection
+    :data:`CLI_CHROMA_CONN` (``AIRFLOW_CONN_VECTOROPS_CLI_CHROMA``, Airflow's JSON form), so its secret never enters
+    the params, XCom or logs: only the id does.
+
+    :raises ValueError: naming what is wrong with the URL.
+    """
+    if not value or "://" not in value:
+        return value
+    from vectorops.chroma.connection import connection_from_url
+
+    os.environ[f"AIRFLOW_CONN_{CLI_CHROMA_CONN.upper()}"] = connection_from_url(value)
+    return CLI_CHROMA_CONN
+
+
+#: what ``--dsn`` means where it names vectorops' own database
+DSN_HELP = "the vectorops database, a libpq string or URL (default: VECTOROPS_DSN, else the embedded server)"
+
+
+def add_dsn_argument(parser: argparse.ArgumentParser, help_text: str = DSN_HELP, *,
+                     selects_database: bool = True) -> None:
+    """Add ``--dsn`` to ``parser``.
+
+    :param parser: a subcommand's parser.
+    :param help_text: its help, when the database it names is not vectorops' own (``restore``'s target).
+    :param selects_database: the command's database is ``--dsn``: ``main`` makes it ``VECTOROPS_DSN`` (checked
+        by :func:`use_dsn`) before the command runs; ``False`` leaves the value to the command alone.
+    """
+    parser.add_argument("--dsn", help=help_text)
+    parser.set_defaults(dsn_selects_database=selects_database)
+
+
+def add_chroma_arguments(parser: argparse.ArgumentParser, path_help: str, conn_help: str) -> None:
+    """Add ``--chroma-path | --chroma-host | --chroma-conn`` and ``--chroma-port`` to ``parser``.
+
+    :param parser: a subcommand's parser.
+    :param path_help: what ``--chroma-path`` is to this command.
+    :param conn_help: what ``--chroma-conn`` takes.
+    """
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--chroma-path", help=path_help)
+    src.add_argument("--chroma-host", help="Chroma HTTP server host")
+    src.add_argument("--chroma-conn", metavar="ID_OR_URL", help=conn_help)
+    parser.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
+
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--chroma-path | --chroma-host | --chroma-conn``, ``--chroma-port``, ``--dsn``, ``--schema`` and
-    ``--batch-size`` to ``parser``.
+    """Add the Chroma source (:func:`add_chroma_arguments`), ``--dsn``, ``--schema`` and ``--batch-size`` to
+    ``parser`` (``sync`` and ``cutover``).
 
     :param parser: a subcommand's parser.
     """
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--chroma-path", help="the Chroma directory the collections were migrated from "
-                                           "(default: CHROMA_DB_PATH)")
-    src.add_argument("--chroma-host", help="Chroma HTTP server host")
-    src.add_argument("--chroma-conn", metavar="ID_OR_URL", help="Chroma server through an Airflow connection id, "
-                                                                "or a URL (as for migrate)")
-    parser.add_argument("--chroma-port", type=int, default=8000, help="Chroma HTTP server port (default 8000)")
-    parser.add_argument("--dsn", help="target PostgreSQL (default: VECTOROPS_DSN or the embedded server)")
+    add_chroma_arguments(parser, "the Chroma directory the collections were migrated from (default: CHROMA_DB_PATH)",
+                         "Chroma server through an Airflow connection id, or a URL (as for migrate)")
+    add_dsn_argument(parser)
     parser.add_argument("--schema", help="only tables in this schema")
     parser.add_argument("--batch-size", type=int, default=5000, help="records per applied batch (default 5000)")
 
 
 def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str, Any]:
-    """The sync params (:data:`vectorops.sync.request.PARAMS`) of parsed arguments.
+    """The sync params (``vectorops.sync.request.PARAMS``) of parsed arguments.
 
     :param args: arguments parsed by a parser :func:`add_source_arguments` set up.
     :param collections: the collections asked for.
     """
-    from vectorops.cli.migrate import chroma_conn_id
-
     if args.schema is not None and not args.schema.strip():
         raise ValueError(f"--schema {args.schema!r}: give a schema name, or leave --schema out for every schema")
     return {
@@ -47,12 +92,13 @@ def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str,
 
 
 def use_dsn(args: argparse.Namespace) -> None:
-    """Make ``--dsn`` the database of this run (``VECTOROPS_DSN``), once it reads as a connection string.
+    """Make ``--dsn`` the database of this run (``VECTOROPS_DSN``), once it reads as a connection string; nothing
+    when the command has no ``--dsn``, it was not given, or it names another database (:func:`add_dsn_argument`).
 
-    :param args: arguments parsed by a parser :func:`add_source_arguments` set up.
+    :param args: the parsed arguments.
     :raises ValueError: naming ``--dsn`` when it is empty or not a libpq connection string or URL.
     """
-    if args.dsn is None:
+    if getattr(args, "dsn", None) is None or not getattr(args, "dsn_selects_database", False):
         return
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict

@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any
 
-from vectorops.cli.source_args import add_source_arguments, seconds, source_params, use_dsn
+from vectorops.cli.log_file import announce, quiet
+from vectorops.cli.source_args import add_source_arguments, seconds, source_params
 from vectorops.config import load_settings
 
 
@@ -15,7 +16,8 @@ def _round(dsn: str, request: Any) -> int:
     from vectorops.sync.report import outcome_line
     from vectorops.sync.run import SyncFailure, sync_all
 
-    outcomes = sync_all(dsn, request)
+    with quiet():
+        outcomes = sync_all(dsn, request)
     for outcome in outcomes:
         print(outcome_line(outcome), flush=True)
     behind = [o for o in outcomes if isinstance(o, SyncFailure) or not o.in_parity]
@@ -26,11 +28,11 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     from vectorops.db.bootstrap import bootstrap
     from vectorops.sync.request import sync_request
 
-    use_dsn(args)
     watch = None if args.watch is None else seconds(args.watch)
     settings = load_settings()
     request = sync_request(source_params(args, args.collection or []), settings)
-    dsn = bootstrap(settings)
+    with quiet():
+        dsn = bootstrap(settings)
     try:
         while True:
             status = _round(dsn, request)
@@ -38,6 +40,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
                 return status
             time.sleep(watch)
     except KeyboardInterrupt:
+        announce()  # the log's path first: what to do next is the last line
         print("vectorops sync: interrupted; every batch committed before it stands with its read point, the one in "
               "progress was rolled back: run the same command again to continue", file=sys.stderr, flush=True)
         return 130

@@ -1,0 +1,75 @@
+"""The command's log file: library output there, the terminal keeps the command's own lines; -v the other way."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from vectorops.cli import log_file
+
+
+def test_quiet_sends_prints_descriptors_children_and_library_logs_to_the_file(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    log = log_file.begin(tmp_path, "unit", verbose=False)
+    try:
+        print("the command's own line")
+        logging.getLogger("great_expectations.core").info("gx chatter")
+        logging.getLogger("vectorops.cli.unit").warning("a warning the operator should see\nits second line")
+        with log_file.quiet():
+            print("a library's print")
+            print("a library's stderr", file=sys.stderr)
+            os.write(1, b"written to descriptor 1\n")
+            subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('a child process\\n')"], check=True)
+            logging.getLogger("vectorops.cli.unit").warning("a task's warning")
+            # pytest records warnings itself, so the hook Python calls for a shown warning is called directly
+            warnings.showwarning("a library's deprecation", DeprecationWarning, "lib.py", 1)
+        log.announce()
+        log.announce()
+    finally:
+        log_file.end(log)
+    out, err = capfd.readouterr()
+    assert out == "the command's own line\n"
+    assert err.splitlines() == ["vectorops: warning: a warning the operator should see", f"log: {log.path}"]
+    assert log.path is not None and log.path.parent == tmp_path / "logs" and log.path.name.startswith("cli-unit-")
+    text = log.path.read_text()
+    for line in ("INFO great_expectations.core: gx chatter", "its second line", "a library's print",
+                 "a library's stderr", "written to descriptor 1", "a child process", "a task's warning",
+                 "DeprecationWarning: a library's deprecation"):
+        assert line in text, line
+    assert "the command's own line" not in text
+
+
+def test_logging_is_put_back_and_an_empty_log_is_not_announced(tmp_path: Path,
+                                                               capfd: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    before = (root.handlers[:], root.level, warnings.showwarning)
+    log = log_file.begin(tmp_path, "empty", verbose=False)
+    with log_file.quiet():
+        pass
+    log.announce()
+    log_file.end(log)
+    assert (root.handlers, root.level, warnings.showwarning) == before
+    assert log.written() is None and capfd.readouterr().err == ""
+    with log_file.quiet():  # outside a command: nothing is redirected
+        print("still on stdout")
+    assert capfd.readouterr().out == "still on stdout\n"
+
+
+def test_verbose_writes_no_file_and_keeps_output_on_the_terminal(tmp_path: Path,
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    log = log_file.begin(tmp_path, "loud", verbose=True)
+    try:
+        with log_file.quiet():
+            print("a library's print")
+            logging.getLogger("great_expectations").debug("gx detail")
+    finally:
+        log_file.end(log)
+    out, err = capfd.readouterr()
+    assert log.path is None and not (tmp_path / "logs").exists()
+    assert "a library's print" in out and "DEBUG great_expectations: gx detail" in err
