@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 
-WIDTH, HEIGHT = 480, 170
-LEFT, RIGHT, TOP, BOTTOM = 52, 10, 22, 36
+WIDTH, HEIGHT = 480, 180
+LEFT, RIGHT, TOP, BOTTOM = 52, 10, 32, 36
 # A limit further from the data than this many data spans is marked at the edge instead of squashing the line.
 LIMIT_REACH = 1.0
 UP, DOWN = "↑", "↓"
@@ -112,7 +112,7 @@ def _limit(scale: Scale, threshold: float, label: str) -> str:
     """The limit as a dashed line with its label; at the top or bottom edge, with an arrow, when off the axis."""
     right = WIDTH - RIGHT
     if threshold > scale.y1:
-        y, css, text, text_y = float(TOP), "threshold off-scale", f"{label} {UP}", TOP + 11.0
+        y, css, text, text_y = float(TOP), "threshold off-scale", f"{label} {UP}", TOP - 4.0
     elif threshold < scale.y0:
         y, css, text, text_y = float(HEIGHT - BOTTOM), "threshold off-scale", f"{label} {DOWN}", HEIGHT - BOTTOM - 4.0
     else:
