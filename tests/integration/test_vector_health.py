@@ -393,3 +393,14 @@ def test_without_the_ledger_grant_the_page_shows_the_registry_figure(anon: TestC
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(LEDGER_TIMINGS_GRANT)
+
+
+def test_a_bad_days_parameter_is_one_line_naming_it(anon: TestClient, token: str) -> None:
+    for value, why in (("0", "greater than or equal to 1"), ("91", "less than or equal to 90"), ("week", "integer")):
+        page = _get(anon, f"/vector-health/?days={value}", bearer=token)
+        assert page.status_code == 422 and page.headers["content-type"].startswith("text/html"), page.text
+        error = page.text.split('<div class="error" id="request-error">', 1)[1].split("</div>", 1)[0]
+        assert error.startswith("<p><strong>Bad request:</strong> days: Input should be ")
+        assert why in error and f"(got &#x27;{value}&#x27;)" in error
+    api = _get(anon, "/vector-health/api/collections?days=0", bearer=token)  # not a parameter of the API: ignored
+    assert api.status_code == 200, api.text

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from vectorops.airflow.dag_schedule import DagSchedule, dag_schedule
@@ -35,6 +37,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
     app.add_exception_handler(queries.DatabaseUnavailable, _database_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(SettingError, _bad_setting)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
 
     @app.get("/", response_class=HTMLResponse, summary="The Vector Health page")
     def health_page(user: User, days: Days = 7) -> HTMLResponse:
@@ -90,6 +93,15 @@ def _database_unavailable(request: Request, exc: queries.DatabaseUnavailable) ->
         return JSONResponse({"detail": "the vectors database is unavailable", "reason": exc.reason,
                              "database": {"host": exc.host, "port": exc.port}}, status_code=503, headers=NO_STORE)
     return HTMLResponse(page.error_page(exc.host, exc.port, exc.reason), status_code=503, headers=NO_STORE)
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+    """A bad query parameter: the API keeps FastAPI's JSON; the page says it in one line, naming the parameter."""
+    if _wants_json(request):
+        return await request_validation_exception_handler(request, exc)
+    problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'][1:])}: {error['msg']} "
+                         f"(got {error.get('input')!r})" for error in exc.errors())
+    return HTMLResponse(page.bad_request_page(problems), status_code=422, headers=NO_STORE)
 
 
 def _bad_setting(request: Request, exc: SettingError) -> Response:

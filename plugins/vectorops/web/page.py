@@ -108,6 +108,16 @@ def error_page(host: str, port: str, reason: str) -> str:
     return _document("Vector Health: database unavailable", body, None)
 
 
+def bad_request_page(problem: str) -> str:
+    """The page shown (with HTTP 422) for a bad query parameter.
+
+    :param problem: which parameter and why, in one line.
+    """
+    body = (f'<div class="error" id="request-error"><p><strong>Bad request:</strong> {escape(problem)}</p>'
+            '<p><a href="./">Vector Health with the last 7 days</a></p></div>')
+    return _document("Vector Health: bad request", body, None)
+
+
 def sign_in_page(login_url: str | None) -> str:
     """The page shown (with HTTP 401) to a request without a valid Airflow session.
 
