@@ -126,6 +126,18 @@ def test_a_dry_run_skips_the_migration_tasks_and_succeeds(store: Path, airflow_d
         assert conn.execute("SELECT to_regnamespace('dagdry')").fetchone() == (None,)
 
 
+def test_a_store_without_collections_is_nothing_to_migrate(tmp_path: Path, airflow_db: dict[str, str]) -> None:
+    from vectorops.airflow.run import load_dag
+
+    empty = tmp_path / "empty-store"
+    chroma_client(empty)  # a store Chroma created, holding no collection
+    run = load_dag("chroma_to_pgvector").test(run_conf={"chroma_path": str(empty), "target_schema": "dagempty"})
+    assert str(run.state) == "success"
+    states = _states(run)
+    assert states.pop("plan_request") == {"success"}
+    assert all(s == {"skipped"} for s in states.values()), states
+
+
 def test_cli_migrate_prints_summary_and_exits_zero(store: Path, airflow_db: dict[str, str], dsn: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from vectorops.cli.main import main

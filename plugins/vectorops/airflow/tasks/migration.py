@@ -68,6 +68,10 @@ def plan_request() -> list[str]:
         set_run_note(dag_id, run_id, dry_run.plan_note(plans, request.source.uri, request.target_schema))
         log.info("dry run: %s collection(s), %s rows; nothing was written", len(plans), sum(p["rows"] for p in plans))
         return []
+    if not collections:  # an empty store: nothing to do, which is not a failure
+        log.warning("nothing to migrate: %s holds no collection", request.source.uri)
+        set_run_note(dag_id, run_id, f"**Nothing to migrate**: {request.source.uri} holds no collection.")
+        return []
     log.info("request accepted: migrating %s collection(s) from %s into schema %s: %s", len(collections),
              request.source.uri, request.target_schema, ", ".join(collections))
     return collections
@@ -159,10 +163,10 @@ def summarize(collections: list[str] | None, summaries: list[dict[str, Any]], mi
     The DAG runs this task only when nothing upstream failed (trigger rule ``none_failed``), or when every collection
     failed before its finalize (which then has nothing to finalize and is skipped).
 
-    :param collections: what ``plan_request`` planned (empty on a dry run).
+    :param collections: what ``plan_request`` planned (empty on a dry run or for a source without collections).
     :param summaries: ``finalize_collection``'s results.
     :param migrations: the Asset this task's event goes to.
-    :raises AirflowSkipException: on a dry run: nothing was migrated.
+    :raises AirflowSkipException: when nothing was planned: nothing was migrated.
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -170,7 +174,8 @@ def summarize(collections: list[str] | None, summaries: list[dict[str, Any]], mi
     from vectorops.airflow.run_note import set_run_note
 
     if not collections:
-        raise AirflowSkipException("dry run: nothing was migrated (the plan is in plan_request's log and the run note)")
+        raise AirflowSkipException("nothing was migrated: plan_request listed no collection (a dry run, whose plan is "
+                                   "in its log and the run note, or a source without collections)")
     log.info("summarizing the migration of %s collection(s)", len(collections))
     for line in format_table([{"status": "promoted", **s} for s in summaries]):
         log.info(line)
