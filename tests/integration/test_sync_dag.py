@@ -104,6 +104,8 @@ def test_a_scheduled_run_syncs_the_syncing_collections_only_and_the_table_equals
 
 def test_a_run_with_nothing_syncing_succeeds_and_does_nothing(settings: Any, dsn: str, airflow_db: dict[str, str],
                                                               tmp_path: Path) -> None:
+    from airflow.utils.session import create_session
+
     from vectorops.airflow.run import load_dag
 
     schema = "sync_dag_cold"
@@ -114,6 +116,9 @@ def test_a_run_with_nothing_syncing_succeeds_and_does_nothing(settings: Any, dsn
     run = load_dag("chroma_sync").test(run_conf={"target_schema": schema})
     assert str(run.state) == "success"
     assert set(_mapped_states(run).values()) <= {"skipped"}
+    with create_session() as session:  # the run says "nothing to sync yet" in list_collections and skips
+        listed = {str(ti.state) for ti in run.get_task_instances(session=session) if ti.task_id == "list_collections"}
+    assert listed == {"skipped"}
     with psycopg.connect(dsn) as conn:
         assert conn.execute("SELECT count(*) FROM vectorops.sync_runs").fetchone() == before
     assert registry_row(dsn, "dag-cold")["sync_state"] == "migrated"
