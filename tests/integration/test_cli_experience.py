@@ -92,7 +92,8 @@ def test_the_progress_poll_reads_the_runs_bars_from_the_ledger(quiet_migration: 
         pass  # entering polls once, leaving polls the last state
     text = bars.text()
     for name in NAMES:
-        assert re.search(rf"{re.escape(name[:30])} promoted .* {ROWS}/{ROWS} ", text), text
+        assert re.search(rf"{re.escape(name[:15])} promoted .* {ROWS}/{ROWS} ", text), text
+    assert len(text.strip().splitlines()) == len(NAMES), text  # one line per collection, none wrapped
 
 
 @pytest.mark.slow  # uses the module's one migration (about a minute on 2 cores)

@@ -66,6 +66,13 @@ class CommandLog:
         """Route logging (and Python warnings) for the command; :meth:`stop` puts the previous set-up back."""
         root, ours = logging.getLogger(), logging.getLogger("vectorops")
         self._saved = (root.handlers[:], root.level, ours.level, warnings.showwarning)
+        if not self.verbose:
+            try:
+                self._file()
+            except OSError as exc:  # no log file is no reason to refuse the command: the terminal gets the lines
+                print(f"vectorops: warning: cannot write the log file {self.path} ({exc.strerror or exc}); logging "
+                      "to the terminal", file=sys.stderr)
+                self.verbose, self.path = True, None
         if self.verbose:
             self._handlers = [logging.StreamHandler(sys.stderr)]
             self._handlers[0].setFormatter(logging.Formatter(_FORMAT))

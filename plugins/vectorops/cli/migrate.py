@@ -102,23 +102,13 @@ def _print_summary(rows: list[dict[str, Any]], wall: float) -> None:
 
 def _print_dry_run(settings: Any, request: Any, collections: list[str]) -> int:
     from vectorops.migration import dry_run
+    from vectorops.migration.summary import format_plan_table
 
     with log_file.quiet():
         plans = [dry_run.dry_run_plan(settings, request, name) for name in collections]
+
     print(f"DRY RUN: nothing will be written. Source {request.source.uri} → schema {request.target_schema}")
-    header = (f"{'collection':30} {'rows':>9} {'dims':>5} {'space':>6} {'bytes':>12} {'vectors':>10} "
-              f"{'re-embed':>8} {'no-doc kept':>11} {'no-doc quar.':>12} {'index MB':>8} {'build mwm':>9}  "
-              "server maintenance_work_mem")
-    print(header)
-    print("-" * len(header))
-    for p in plans:
-        print(f"{p['collection'][:30]:30} {p['rows']:>9} {p['dimensions'] or '-':>5} {p['space']:>6} {p['bytes']:>12} "
-              f"{p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
-              f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} {p['build_maintenance_work_mem_mb']:>8}M"
-              f"  {p['server_maintenance_work_mem']}")
-    for p in plans:
-        for warning in p["warnings"]:
-            print(f"WARNING {p['collection']}: {warning}")
+    print("\n".join(format_plan_table(plans)))
     print(json.dumps({"plans": plans}, sort_keys=True))
     return 0
 

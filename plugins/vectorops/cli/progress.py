@@ -49,10 +49,11 @@ def _progress(stream: TextIO, *, unit: str = "rows", force_terminal: bool | None
     class PerSecond(ProgressColumn):
         def render(self, task: Task) -> Text:
             speed = task.finished_speed or task.speed
-            return Text(f"{speed:>8.{0 if unit == 'rows' else 1}f} {unit}/s" if speed else f"{'-':>8} {unit}/s")
+            return Text(f"{speed:>7.{0 if unit == 'rows' else 1}f} {unit}/s" if speed else f"{'-':>7} {unit}/s")
 
     console = Console(file=stream, force_terminal=force_terminal, stderr=True)
-    return Progress(TextColumn("{task.description:40}"), BarColumn(), MofNCompleteColumn(), PerSecond(),
+    # one line per collection in 80 columns: name and state 24, bar 10, done/total, rate, time left
+    return Progress(TextColumn("{task.description:24}"), BarColumn(bar_width=10), MofNCompleteColumn(), PerSecond(),
                     TimeRemainingColumn(), console=console, transient=False,
                     redirect_stdout=False, redirect_stderr=False)  # the command's own lines stay where they go
 
@@ -110,19 +111,19 @@ class MigrationProgress:
         for key, status, total, done in sorted(rows):
             label = CollectionRef.parse(str(key)).label
             if label not in self._tasks:
-                self._tasks[label] = self._progress.add_task(label[:30], total=total)
+                self._tasks[label] = self._progress.add_task(label[:15], total=total)
             finished = status in ("promoted", "failed")
-            description = f"{label[:30]} {status if status != 'loading' else ''}".rstrip()
+            description = f"{label[:15]} {status if status != 'loading' else ''}".rstrip()
             self._progress.update(self._tasks[label], total=total, completed=done or 0, description=description)
             if finished and status == "promoted" and total is not None:
                 self._progress.update(self._tasks[label], completed=total)
         self._progress.refresh()
 
     def text(self) -> str:
-        """What the bars show now, as plain text (tests)."""
+        """What the bars show now, as plain text on an 80-column terminal (tests)."""
         from rich.console import Console
 
-        console = Console(width=120, color_system=None, force_terminal=False, record=True, file=io.StringIO())
+        console = Console(width=80, color_system=None, force_terminal=False, record=True, file=io.StringIO())
         console.print(self._progress.get_renderable())
         return console.export_text()
 
@@ -143,7 +144,7 @@ def collections_bar(what: str, total: int) -> Iterator[Any]:
     task = progress.add_task(what, total=total)
     progress.start()
     try:
-        yield lambda label: progress.update(task, advance=1, description=f"{what}: {label[:30]}")
+        yield lambda label: progress.update(task, advance=1, description=f"{what} {label[:13]}")
     finally:
         progress.stop()
         stream.close()

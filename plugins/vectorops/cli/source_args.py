@@ -79,7 +79,11 @@ def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str,
 
     :param args: arguments parsed by a parser :func:`add_source_arguments` set up.
     :param collections: the collections asked for.
+    :raises ValueError: naming ``--chroma-path`` when it is no directory, or ``--schema`` when it is blank.
     """
+    if args.chroma_path and not Path(args.chroma_path).expanduser().is_dir():  # said before any server starts
+        raise ValueError(f"--chroma-path {args.chroma_path!r} is not a directory: give the Chroma store the "
+                         "collections were migrated from")
     if args.schema is not None and not args.schema.strip():
         raise ValueError(f"--schema {args.schema!r}: give a schema name, or leave --schema out for every schema")
     return {

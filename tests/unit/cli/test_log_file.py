@@ -73,3 +73,17 @@ def test_verbose_writes_no_file_and_keeps_output_on_the_terminal(tmp_path: Path,
     out, err = capfd.readouterr()
     assert log.path is None and not (tmp_path / "logs").exists()
     assert "a library's print" in out and "DEBUG great_expectations: gx detail" in err
+
+
+def test_an_unwritable_home_logs_to_the_terminal_instead(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "logs").write_text("a file where the logs directory would be")
+    log = log_file.begin(tmp_path, "nowhere", verbose=False)
+    try:
+        with log_file.quiet():
+            print("a library's print")
+        logging.getLogger("vectorops.cli.unit").info("an info line")
+    finally:
+        log_file.end(log)
+    out, err = capfd.readouterr()
+    assert err.startswith(f"vectorops: warning: cannot write the log file {tmp_path / 'logs'}/cli-nowhere-"), err
+    assert "a library's print" in out and "INFO vectorops.cli.unit: an info line" in err and log.path is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,14 @@ def test_help_carries_no_restructuredtext() -> None:
 ])
 def test_plain_strips_roles_and_literals(rst: str, plain: str) -> None:
     assert help_text.plain(rst) == plain
+
+
+@pytest.mark.parametrize("command", [["sync"], ["cutover", "--collection", "c"]])
+def test_a_missing_chroma_path_is_named_before_any_server_starts(command: list[str], tmp_path: Any,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no-store"
+    assert main([*command, "--chroma-path", str(missing)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"vectorops: error: --chroma-path {str(missing)!r} is not a directory: give the Chroma store "
+                      "the collections were migrated from"), err
+    assert len(err) == 2 and err[1].startswith("details: "), err

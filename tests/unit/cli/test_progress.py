@@ -17,6 +17,10 @@ def test_bars_follow_the_ledger_rows() -> None:
     assert "300/300" in text and "faq promoted" in text and "400/400" in text, text  # quarantine counts as done
     bars.show([("docs", "failed", 300, 120), ("faq@0a1b2c3d", "promoted", 400, 390)])
     assert "docs failed" in bars.text() and "120/300" in bars.text()
+    # a long name and a large collection still fit one line of an 80-column terminal
+    bars.show([("a-collection-with-a-very-long-name", "loading", 12_000_000, 3_456_789)])
+    lines = bars.text().strip().splitlines()
+    assert len(lines) == 3 and "a-collection-wi" in lines[-1] and "3456789/12000000" in lines[-1], lines
 
 
 def test_the_collections_bar_is_silent_off_a_terminal() -> None:
