@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.alert_receivers"]
+pytest_plugins = ["tests.alert_receivers", "tests.scheduling"]
 
 
 def _free_port() -> int:
@@ -39,6 +39,9 @@ from vectorops.config import Settings, load_settings  # noqa: E402
 
 # a port nothing listens on: a dag.test() that calls the public API (run notes) never reaches a `make run` on 8080
 os.environ.setdefault("AIRFLOW_PORT", str(_free_port()))
+# and free log-server ports: a session's Airflow never clashes with a `make run` or another session's
+for _port in ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"):
+    os.environ[_port] = str(_free_port())
 os.environ.update(airflow_environment(load_settings()))
 
 

@@ -278,3 +278,35 @@ def test_a_cancelled_duplicate_hnsw_build_is_dropped_and_a_foreign_invalid_index
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(SCHEMA, foreign)))
+
+
+def test_the_maintenance_role_may_drop_a_cancelled_duplicate_and_nothing_else(store: Path, settings: Any,
+                                                                              dsn: str) -> None:
+    """The Airflow task maintains as ``vectorops_maint``, which drops only through ``vectorops.drop_invalid_index``."""
+    from vectorops.db.dsn import role_dsn
+    from vectorops.db.roles import MAINT
+
+    table = table_name_for(LIVE)
+    live_index, duplicate = f"{table}_hnsw", f"{table}_embedding_idx"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        definition = str(conn.execute("SELECT pg_get_indexdef(%s::regclass)",
+                                      (sql.Identifier(SCHEMA, live_index).as_string(conn),)).fetchone()[0])
+    build = sql.SQL("CREATE INDEX CONCURRENTLY {} ON ").format(sql.Identifier(duplicate)) + sql.SQL(
+        definition.split(" ON ", 1)[1])
+
+    def create_duplicate() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(build)
+
+    assert isinstance(_cancel_mid_build(dsn, table, create_duplicate), psycopg.errors.QueryCanceled)
+    try:
+        assert _hnsw_indexes(dsn, table) == [(duplicate, False), (live_index, True)]
+        with psycopg.connect(role_dsn(settings, MAINT), autocommit=True) as maint:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # the valid one is never dropped this way
+                maint.execute("SELECT vectorops.drop_invalid_index(%s, %s)", (SCHEMA, live_index))
+            assert maint.execute("SELECT vectorops.drop_invalid_index(%s, %s)", (SCHEMA, duplicate)).fetchone() == (
+                True,)
+        assert _hnsw_indexes(dsn, table) == [(live_index, True)]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(SCHEMA, duplicate)))

@@ -204,7 +204,7 @@ def test_the_dag_rebuilds_a_flagged_index_on_its_schedule(migrated: dict[str, st
 
     dag = load_dag("pgvector_maintenance")
     assert "AssetOrTimeSchedule" in type(dag.timetable).__name__
-    assert "vectorops_validated_tables" in repr(dag.timetable.asset_condition)
+    assert "vectorops.validations" in repr(dag.timetable.asset_condition)
     assert dag.timetable.timetable.expression == "0 4 * * *"
     name = migrated["maint-cancel"]
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -106,8 +106,13 @@ def test_reader_reads_vector_tables_and_the_registry_and_writes_nothing(table: s
         _denied(conn, "UPDATE vectorops.collection_registry SET loaded_count = 0")
         _denied(conn, "INSERT INTO vectorops.search_metrics (collection, table_schema, table_name, row_count, probes) "
                       "VALUES ('x', 'x', 'x', 0, 0)")
-        for private in ("quarantine", "migration_runs", "migration_source_ids", "search_probes", "maintenance_log"):
+        for private in ("quarantine", "migration_source_ids", "search_probes", "maintenance_log"):
             _denied(conn, sql.SQL("SELECT 1 FROM {}").format(sql.Identifier("vectorops", private)))
+        # of the migration ledger, the speed figures only (Vector Health): not its errors, sources or the rest
+        conn.execute("SELECT load_seconds, started_at, finished_at FROM vectorops.migration_runs")
+        for column in ("error", "source_uri", "collection"):
+            _denied(conn, sql.SQL("SELECT {} FROM vectorops.migration_runs").format(sql.Identifier(column)))
+        _denied(conn, "SELECT * FROM vectorops.migration_runs")
         _denied(conn, sql.SQL("CREATE TABLE {} (x int)").format(sql.Identifier(SCHEMA, "reader_table")))
         _denied(conn, sql.SQL("TRUNCATE {}").format(_live(table)))
 

@@ -37,20 +37,12 @@ DURATION = r"(?:[0-9]+\.[0-9]+ s|[0-9]+ min [0-9]{2} s|[0-9]+ h [0-9]{2} min)"  
 
 @contextmanager
 def ledger_timings_readable(dsn: str) -> Iterator[None]:
-    """The reader role (the page's) may read the ledger's timing columns while the block runs, as
-    :data:`LEDGER_TIMINGS_GRANT` proposes for include/sql/schema/grant_platform_privileges.sql; revoked afterwards
-    only if it was not granted before (test_roles checks the reader cannot read migration_runs)."""
+    """The reader role (the page's) reads the ledger's timing columns, as grant_platform_privileges.sql grants
+    (:data:`LEDGER_TIMINGS_GRANT`); test_roles checks it reads no other column of migration_runs."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        granted = conn.execute("SELECT has_column_privilege('vectorops_reader', 'vectorops.migration_runs', "
-                               "'load_seconds', 'SELECT')").fetchone()[0]
-        if not granted:
-            conn.execute(LEDGER_TIMINGS_GRANT)
-    try:
-        yield
-    finally:
-        if not granted:
-            with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(LEDGER_TIMINGS_GRANT.replace("GRANT", "REVOKE", 1).replace(" TO ", " FROM "))
+        assert conn.execute("SELECT has_column_privilege('vectorops_reader', 'vectorops.migration_runs', "
+                            "'load_seconds', 'SELECT')").fetchone()[0]
+    yield
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,23 @@ BEGIN
     SELECT NOT x.indisvalid AND EXISTS (
                SELECT FROM vectorops.collection_registry r
                WHERE r.table_schema = n.nspname
-                 AND ((r.table_name = t.relname AND i.relname ~ '_cc(new|old)[0-9]*$')
+                 AND ((r.table_name = t.relname AND (i.relname ~ '_cc(new|old)[0-9]*$'
+                          -- or, not the registry's own index, a duplicate of a valid index of the table: what a
+                          -- cancelled CREATE INDEX CONCURRENTLY leaves (maintenance/select_duplicate_indexes.sql)
+                          OR (i.relname IS DISTINCT FROM r.index_name AND EXISTS (
+                              SELECT FROM pg_index y JOIN pg_class v ON v.oid = y.indexrelid
+                              WHERE y.indrelid = x.indrelid AND y.indexrelid <> x.indexrelid AND y.indisvalid
+                                AND v.relam = i.relam AND y.indisunique = x.indisunique
+                                AND y.indnullsnotdistinct = x.indnullsnotdistinct
+                                AND y.indkey::text = x.indkey::text AND y.indclass::text = x.indclass::text
+                                AND y.indcollation::text = x.indcollation::text
+                                AND y.indoption::text = x.indoption::text
+                                AND pg_get_expr(y.indexprs, y.indrelid) IS NOT DISTINCT FROM
+                                    pg_get_expr(x.indexprs, x.indrelid)
+                                AND pg_get_expr(y.indpred, y.indrelid) IS NOT DISTINCT FROM
+                                    pg_get_expr(x.indpred, x.indrelid)
+                                AND (SELECT array_agg(o ORDER BY o) FROM unnest(v.reloptions) o)
+                                    IS NOT DISTINCT FROM (SELECT array_agg(o ORDER BY o) FROM unnest(i.reloptions) o)))))
                       OR r.table_name || '__prev' = t.relname))
            -- and only on a table vectorops created (vectorops.owned_objects, by oid), whatever its name
            AND EXISTS (SELECT FROM vectorops.owned_objects o
@@ -29,7 +45,7 @@ BEGIN
         RETURN false;
     END IF;
     IF NOT eligible THEN
-        RAISE EXCEPTION 'index %.% is not an invalid leftover of an interrupted build on a registry table',
+        RAISE EXCEPTION 'index %.% is neither an invalid leftover of an interrupted build nor an invalid duplicate on a registry table',
             index_schema, index_name USING ERRCODE = 'insufficient_privilege';
     END IF;
     EXECUTE format('DROP INDEX %I.%I', index_schema, index_name);

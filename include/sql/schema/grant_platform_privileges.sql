@@ -7,6 +7,9 @@ GRANT USAGE ON SCHEMA vectorops TO vectorops_maint, vectorops_monitor, vectorops
 -- vectorops_reader (applications, the Vector Health page): the registry and its health records
 GRANT SELECT ON vectorops.collection_registry, vectorops.index_health, vectorops.search_metrics,
     vectorops.validation_results, vectorops.backups, vectorops.sync_runs TO vectorops_reader;
+-- and of the migration ledger only the figures of a migration's speed (Vector Health: load rate, end-to-end time)
+GRANT SELECT (attempt_id, loaded_count, quarantined_count, load_seconds, validate_seconds, index_seconds, started_at,
+    finished_at) ON vectorops.migration_runs TO vectorops_reader;
 
 -- vectorops_maint (maintenance, backups): reads everything (a backup dumps the schema), writes its own ledgers
 GRANT SELECT ON ALL TABLES IN SCHEMA vectorops TO vectorops_maint;
