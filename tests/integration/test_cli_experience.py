@@ -164,3 +164,21 @@ def test_a_wrong_chroma_path_is_one_line_and_the_log_path_before_airflow_is_impo
     assert error == f"vectorops: error: Chroma path {str(missing)!r} does not exist", error
     log = Path(details.removeprefix("details: "))
     assert details.startswith("details: ") and log.is_file() and "Traceback" in log.read_text()
+
+
+@pytest.mark.slow  # uses the module's one migration (about a minute on 2 cores)
+def test_sync_uses_dsn_and_its_poll_reads_the_bars_from_sync_runs(
+        quiet_migration: subprocess.CompletedProcess[str], store: Path, dsn: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli.progress import _SYNC_PROGRESS, LedgerBars
+
+    with psycopg.connect(dsn) as conn:
+        since = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    monkeypatch.setenv("VECTOROPS_DSN", WRONG_DSN)
+    assert main.main(["sync", "--chroma-path", str(store), "--collection", "exp-c", "--schema", SCHEMA,
+                      "--dsn", dsn]) == 0, capsys.readouterr()
+    assert "exp-c" in capsys.readouterr().out
+    with LedgerBars(dsn, _SYNC_PROGRESS, (since,), io.StringIO(), unit="records", force_terminal=True) as bars:
+        pass
+    text = bars.text()
+    assert re.search(r"exp-c done .* 0/0 ", text) and len(text.strip().splitlines()) == 1, text

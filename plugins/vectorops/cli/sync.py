@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from vectorops.cli import progress
 from vectorops.cli.log_file import announce, quiet
 from vectorops.cli.source_args import add_source_arguments, seconds, source_params
 from vectorops.config import load_settings
@@ -33,17 +35,23 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     request = sync_request(source_params(args, args.collection or []), settings)
     with quiet():
         dsn = bootstrap(settings)
+    terminal = progress.terminal()
     try:
-        while True:
-            status = _round(dsn, request)
-            if watch is None:
-                return status
-            time.sleep(watch)
+        bars: AbstractContextManager[Any] = progress.SyncProgress(dsn, terminal) if terminal else nullcontext()
+        with bars:
+            while True:
+                status = _round(dsn, request)
+                if watch is None:
+                    return status
+                time.sleep(watch)
     except KeyboardInterrupt:
         announce()  # the log's path first: what to do next is the last line
         print("vectorops sync: interrupted; every batch committed before it stands with its read point, the one in "
               "progress was rolled back: run the same command again to continue", file=sys.stderr, flush=True)
         return 130
+    finally:
+        if terminal:
+            terminal.close()
 
 
 def add_commands(sub: Any) -> None:

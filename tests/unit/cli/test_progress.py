@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from vectorops.cli.progress import MigrationProgress, collections_bar
+from vectorops.cli.progress import MigrationProgress, SyncProgress, collections_bar
 
 
 def test_bars_follow_the_ledger_rows() -> None:
@@ -21,6 +21,16 @@ def test_bars_follow_the_ledger_rows() -> None:
     bars.show([("a-collection-with-a-very-long-name", "loading", 12_000_000, 3_456_789)])
     lines = bars.text().strip().splitlines()
     assert len(lines) == 3 and "a-collection-wi" in lines[-1] and "3456789/12000000" in lines[-1], lines
+
+
+def test_a_sync_bar_counts_records_and_learns_its_total_at_the_end() -> None:
+    bars = SyncProgress("unused", io.StringIO(), force_terminal=True)
+    bars.show([("docs", "done", None, 40), ("docs", "running", None, 7), ("faq", "running", None, 12)])
+    lines = bars.text().strip().splitlines()
+    assert lines[0].startswith("docs ") and "7/?" in lines[0] and "records/s" in lines[0], lines  # the latest run
+    bars.show([("docs", "done", None, 9), ("faq", "failed", None, 12)])
+    text = bars.text()
+    assert "docs done" in text and "9/9" in text and "faq failed" in text and "12/?" in text, text
 
 
 def test_the_collections_bar_is_silent_off_a_terminal() -> None:
