@@ -6,8 +6,8 @@ Keeps the live vector tables fast, daily at 04:00 UTC and after each data-qualit
 `vectorops.validations` Assets). It plans first: with nothing to do (or nothing migrated yet) the run skips its
 tasks. For each table it decides from PostgreSQL's statistics, and logs why:
 
-- drops the invalid `_ccnew`/`_ccold` leftovers of an interrupted `REINDEX CONCURRENTLY`, and rebuilds any
-  other invalid index;
+- drops the invalid `_ccnew`/`_ccold` leftovers of an interrupted `REINDEX CONCURRENTLY` and an invalid duplicate
+  of a valid index (a cancelled `CREATE INDEX CONCURRENTLY` of a second copy), and rebuilds any other invalid index;
 - rebuilds the HNSW index with `REINDEX INDEX CONCURRENTLY` after a recall drop measured by the search monitor,
   heavy churn or growth since its build, or before a VACUUM (pgvector's advice), with `maintenance_work_mem`
   sized from the estimated graph;

@@ -60,8 +60,11 @@ def probe_table(collection: str) -> dict[str, Any]:
         from vectorops.airflow.notifier import alerted_failure
 
         raise alerted_failure(measurement.describe())
-    log.info("collection %r (%s): p95 %s ms, recall@10 %s: within limits", collection, measurement.table,
-             measurement.p95_ms, measurement.recall_at_10)
+    if measurement.empty:
+        log.info(measurement.describe())
+    else:
+        log.info("collection %r (%s): p95 %s ms, recall@10 %s: within limits", collection, measurement.table,
+                 measurement.p95_ms, measurement.recall_at_10)
     return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
             "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
             "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search}
