@@ -53,6 +53,7 @@ class CommandLog:
         self._announced = False
         self._saved: tuple[list[logging.Handler], int, int, Any] | None = None
         self._handlers: list[logging.Handler] = []
+        self._kept: list[logging.Handler] = []
 
     def _file(self) -> TextIO:
         if self._stream is None:
@@ -66,6 +67,9 @@ class CommandLog:
         """Route logging (and Python warnings) for the command; :meth:`stop` puts the previous set-up back."""
         root, ours = logging.getLogger(), logging.getLogger("vectorops")
         self._saved = (root.handlers[:], root.level, ours.level, warnings.showwarning)
+        # a plain StreamHandler writes to a terminal stream (basicConfig's, Airflow's): ours replaces it; any other
+        # handler (a file, a test's capture) keeps its records
+        self._kept = [h for h in root.handlers if type(h) is not logging.StreamHandler]
         if not self.verbose:
             try:
                 self._file()
@@ -91,7 +95,7 @@ class CommandLog:
         root = logging.getLogger()
         for handler in root.handlers[:]:
             root.removeHandler(handler)
-        for handler in self._handlers:
+        for handler in self._kept + self._handlers:
             root.addHandler(handler)
 
     def _warning_to_file(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -87,3 +87,15 @@ def test_an_unwritable_home_logs_to_the_terminal_instead(tmp_path: Path, capfd: 
     out, err = capfd.readouterr()
     assert err.startswith(f"vectorops: warning: cannot write the log file {tmp_path / 'logs'}/cli-nowhere-"), err
     assert "a library's print" in out and "INFO vectorops.cli.unit: an info line" in err and log.path is None
+
+
+def test_a_capture_handler_on_the_root_logger_keeps_its_records(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    log = log_file.begin(tmp_path, "kept", verbose=False)
+    try:
+        with caplog.at_level("INFO", logger="vectorops.cli.unit"), log_file.quiet():
+            logging.getLogger("vectorops.cli.unit").info("a record a test or a log file handler wants")
+    finally:
+        log_file.end(log)
+    assert [r.getMessage() for r in caplog.records] == ["a record a test or a log file handler wants"]
+    assert log.path is not None and "a record a test or a log file handler wants" in log.path.read_text()
