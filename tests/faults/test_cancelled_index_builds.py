@@ -239,11 +239,8 @@ def _foreign_invalid_duplicate(dsn: str, table: str) -> None:
         writer.rollback()
 
 
-def test_a_cancelled_duplicate_hnsw_build_is_dropped_and_a_foreign_invalid_index_left_alone(
-        store: Path, settings: Any, dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from vectorops.cli.main import main
-
-    table, foreign = table_name_for(LIVE), "not_ours"
+def _cancelled_duplicate_of_the_live_index(dsn: str, table: str) -> tuple[str, str]:
+    """A second copy of the live HNSW index, built concurrently and cancelled mid-build: (live index, invalid copy)."""
     live_index, duplicate = f"{table}_hnsw", f"{table}_embedding_idx"
     with psycopg.connect(dsn, autocommit=True) as conn:
         definition = str(conn.execute("SELECT pg_get_indexdef(%s::regclass)",
@@ -258,6 +255,15 @@ def test_a_cancelled_duplicate_hnsw_build_is_dropped_and_a_foreign_invalid_index
 
     error = _cancel_mid_build(dsn, table, create_duplicate)
     assert isinstance(error, psycopg.errors.QueryCanceled), error
+    return live_index, duplicate
+
+
+def test_a_cancelled_duplicate_hnsw_build_is_dropped_and_a_foreign_invalid_index_left_alone(
+        store: Path, settings: Any, dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli.main import main
+
+    table, foreign = table_name_for(LIVE), "not_ours"
+    live_index, duplicate = _cancelled_duplicate_of_the_live_index(dsn, table)
     _foreign_invalid_duplicate(dsn, foreign)
     try:
         assert _invalid(dsn) == {(table, duplicate), (foreign, f"{foreign}_id_dup")}
@@ -287,18 +293,7 @@ def test_the_maintenance_role_may_drop_a_cancelled_duplicate_and_nothing_else(st
     from vectorops.db.roles import MAINT
 
     table = table_name_for(LIVE)
-    live_index, duplicate = f"{table}_hnsw", f"{table}_embedding_idx"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        definition = str(conn.execute("SELECT pg_get_indexdef(%s::regclass)",
-                                      (sql.Identifier(SCHEMA, live_index).as_string(conn),)).fetchone()[0])
-    build = sql.SQL("CREATE INDEX CONCURRENTLY {} ON ").format(sql.Identifier(duplicate)) + sql.SQL(
-        definition.split(" ON ", 1)[1])
-
-    def create_duplicate() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(build)
-
-    assert isinstance(_cancel_mid_build(dsn, table, create_duplicate), psycopg.errors.QueryCanceled)
+    live_index, duplicate = _cancelled_duplicate_of_the_live_index(dsn, table)
     try:
         assert _hnsw_indexes(dsn, table) == [(duplicate, False), (live_index, True)]
         with psycopg.connect(role_dsn(settings, MAINT), autocommit=True) as maint:
