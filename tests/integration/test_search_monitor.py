@@ -160,6 +160,7 @@ def test_an_empty_collection_is_reported_and_the_tables_after_it_are_probed(
     assert empty["details"]["empty"] is True and "nothing to probe" in empty["details"]["reason"]
     empty_lines = [line for line in out.splitlines() if line.startswith(EMPTY)]
     assert len(empty_lines) == 1 and empty_lines[0].endswith("empty collection, not probed"), out
+    assert "2 of 2 table(s) within thresholds" in out and "1 empty collection(s) not probed" in out, out
     assert "BREACH" not in err and "vectorops: error" not in err, err
 
 

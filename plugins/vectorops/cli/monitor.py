@@ -36,9 +36,12 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
     breached = [m for m in measurements if m.breaches]
     for m in breached:
         print(f"BREACH {m.describe()}", file=sys.stderr)
-    print(f"{len(measurements) - len(breached)} of {len(measurements)} table(s) within thresholds "
-          f"(p95 <= {settings.monitor.max_p95_ms} ms, recall@10 >= {settings.monitor.min_recall}); "
-          f"run {run_id} in vectorops.search_metrics")
+    probed = [m for m in measurements if not m.empty]
+    empty = len(measurements) - len(probed)
+    print(f"{len(probed) - len(breached)} of {len(probed)} table(s) within thresholds "
+          f"(p95 <= {settings.monitor.max_p95_ms} ms, recall@10 >= {settings.monitor.min_recall})"
+          + (f", {empty} empty collection(s) not probed" if empty else "")
+          + f"; run {run_id} in vectorops.search_metrics")
     return 1 if breached else 0
 
 
