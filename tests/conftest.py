@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.alert_receivers", "tests.scheduling"]
+pytest_plugins = ["tests.alert_receivers"]
 
 
 def _free_port() -> int:

@@ -38,6 +38,21 @@ def parse(spec: str) -> tuple[str, int]:
     return name, n
 
 
+#: where a hit is announced: the process's stderr, or the terminal's while a command sends fd 2 to its log file
+_report_fd = 2
+
+
+def report_to(fd: int) -> int:
+    """Announce hits on ``fd`` from now on (the kill harness reads the announcement on the command's stderr).
+
+    :param fd: an open file descriptor.
+    :return: the descriptor used before, to put back.
+    """
+    global _report_fd
+    previous, _report_fd = _report_fd, fd
+    return previous
+
+
 def hit(name: str) -> None:
     """SIGKILL this process if ``VECTOROPS_FAILPOINT`` names ``name`` and this is the hit it asks for.
 
@@ -51,5 +66,5 @@ def hit(name: str) -> None:
         return
     _hits[name] = _hits.get(name, 0) + 1
     if _hits[name] == n:
-        os.write(2, f"\nvectorops failpoint {name}:{n} hit in pid {os.getpid()}: SIGKILL\n".encode())
+        os.write(_report_fd, f"\nvectorops failpoint {name}:{n} hit in pid {os.getpid()}: SIGKILL\n".encode())
         os.kill(os.getpid(), signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,7 +107,9 @@ def test_two_runs_started_together_exactly_one_writes_and_the_other_names_it(
 
     winner = registry_row(dsn, COLLECTION)
     loser_output = outputs[codes.index(1)]
-    assert f"collection {COLLECTION!r} is being migrated by run {winner['last_run_id']}" in loser_output
+    busy = f"collection {COLLECTION!r} is being migrated by run {winner['last_run_id']}"
+    logged = re.search(r"^log: (\S+)$", loser_output, re.MULTILINE)  # a quiet `vectorops migrate` logs to a file
+    assert busy in loser_output + (Path(logged[1]).read_text(errors="replace") if logged else ""), loser_output
     with psycopg.connect(dsn, autocommit=True) as conn:
         attempts = conn.execute("""SELECT run_id, status FROM vectorops.migration_runs
                                    WHERE collection = %s AND target_schema = %s""", (COLLECTION, schema)).fetchall()

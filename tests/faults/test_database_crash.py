@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,7 +97,9 @@ def test_crash_mid_load_empties_the_unlogged_shadow_and_the_rerun_reloads_it(
 
     second = subprocess.run(migrate_command(store, SCHEMA), env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "load again" in second.stdout + second.stderr, "the rerun did not say the lost chunks reload"
+    logged = re.search(r"^log: (\S+)$", second.stderr, re.MULTILINE)  # the quiet command's log file
+    assert logged and "load again" in Path(logged[1]).read_text(errors="replace"), \
+        "the rerun did not say the lost chunks reload"
     row = registry_row(dsn, COLLECTION)
     assert row["last_attempt_id"] == attempt, "the rerun started a new attempt instead of resuming"
     assert (row["source_count"], row["loaded_count"], row["quarantined_count"]) == (ROWS, ROWS, 0)

@@ -94,6 +94,15 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return code, out.out, out.err
 
 
+def _one_error(err: str) -> str:
+    """A refusal's one line; a ``details:`` line after it names the command's log file, which must exist."""
+    lines = err.splitlines()
+    assert err.endswith("\n") and len(lines) in (1, 2) and lines[0].startswith("vectorops: error: "), err
+    if len(lines) == 2:
+        assert lines[1].startswith("details: ") and Path(lines[1].removeprefix("details: ")).is_file(), err
+    return lines[0]
+
+
 def test_collections_of_other_tenants_are_synced_and_a_bare_name_means_the_default_database(
         settings: Any, dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = tmp_path / "store"
@@ -119,7 +128,7 @@ def test_collections_of_other_tenants_are_synced_and_a_bare_name_means_the_defau
     assert code == 0 and out.startswith(f"{keys[('acme', 'staging', 'notes')]} → "), (out, err)
     for asked in ["tenant/db/docs", "acme/prod/"]:
         code, out, err = _cli([*base, asked], capsys)
-        assert code == 2 and err.count("\n") == 1 and f"{asked!r} were not migrated from" in err, err
+        assert code == 2 and f"{asked!r} were not migrated from" in _one_error(err), err
     assert pg_digest(dsn, SCHEMA, _table(dsn, keys[("acme", "prod", "docs")])) == _chroma_digest(acme)
     assert pg_digest(dsn, SCHEMA, _table(dsn, "docs")) == _chroma_digest(default)
 
@@ -260,8 +269,8 @@ def test_a_cutover_of_a_never_synced_collection_then_a_second_cutover_and_a_sync
     code, out, _ = _cli(["cutover", *args], capsys)
     assert code == 0 and "final sync added 1" in out and "parity passed on 41 rows" in out, out
     code, out, err = _cli(["cutover", *args], capsys)
-    assert (code, out) == (2, "") and err == ("vectorops: error: collection 'sync-cut-twice' was cut over; syncs "
-                                              "stop there (migrate it again to start over)\n")
+    assert (code, out) == (2, "") and _one_error(err) == ("vectorops: error: collection 'sync-cut-twice' was cut "
+                                                          "over; syncs stop there (migrate it again to start over)")
     code, out, err = _cli(["sync", *args], capsys)
     assert code == 1 and out.startswith("sync-cut-twice: NOT SYNCED:") and "was cut over" in out
     with psycopg.connect(dsn) as conn:
@@ -330,8 +339,7 @@ def test_bad_arguments_are_refused_in_one_line_with_exit_2(args: list[str], mess
     commands = [["sync"]] if "--watch" in args else [["sync"], ["cutover", "--collection", "c"]]
     for command in commands:
         code, out, err = _cli([*command, "--chroma-path", str(tmp_path), *args], capsys)
-        assert (code, out) == (2, "") and err.startswith(f"vectorops: error: {message}"), err
-        assert err.count("\n") == 1, err
+        assert (code, out) == (2, "") and _one_error(err).startswith(f"vectorops: error: {message}"), err
 
 
 def test_a_re_embedded_collection_is_synced_with_its_model_and_refused_under_another(
@@ -379,11 +387,15 @@ def test_a_store_other_than_the_migrated_one_is_refused_naming_where_collections
     _store(migrated, "sync-where", 10)
     _store(other, "sync-where", 10)  # same name, another store
     _migrate(settings, migrated, ["sync-where"], "hostile-where")
-    for args in (["--chroma-path", str(other)], ["--chroma-path", str(tmp_path / "missing")],
-                 ["--chroma-path", str(other), "--collection", "sync-where"]):
+    for args in (["--chroma-path", str(other)], ["--chroma-path", str(other), "--collection", "sync-where"]):
         code, out, err = _cli(["sync", *args, "--schema", SCHEMA, "--dsn", dsn], capsys)
-        assert (code, out) == (2, "") and err.count("\n") == 1, err
-        assert f"collections were migrated from: chroma+file://{migrated}" in err, err  # the newest first
+        assert (code, out) == (2, "") and f"collections were migrated from: chroma+file://{migrated}" in _one_error(
+            err), err  # the newest first
+    code, out, err = _cli(["sync", "--chroma-path", str(tmp_path / "missing"), "--schema", SCHEMA, "--dsn", dsn],
+                          capsys)
+    assert (code, out) == (2, "") and _one_error(err) == (
+        f"vectorops: error: --chroma-path '{tmp_path / 'missing'}' is not a directory: give the Chroma store the "
+        "collections were migrated from"), err
     # the same store spelled through a symlink and a relative path is the same source
     link = tmp_path / "link"
     link.symlink_to(migrated)

@@ -13,6 +13,8 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any, TextIO
 
+from vectorops import failpoints
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -135,6 +137,7 @@ class CommandLog:
         sys.stderr.flush()
         saved = [os.dup(1), os.dup(2)]
         self.quiet_depth = 1
+        report_fd = failpoints.report_to(saved[1])  # a fail point's hit stays on the terminal: harnesses read it
         try:
             os.dup2(stream.fileno(), 1)
             os.dup2(stream.fileno(), 2)
@@ -142,6 +145,7 @@ class CommandLog:
                 yield
         finally:
             stream.flush()
+            failpoints.report_to(report_fd)
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:

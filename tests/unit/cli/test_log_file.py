@@ -19,7 +19,7 @@ def test_quiet_sends_prints_descriptors_children_and_library_logs_to_the_file(
     log = log_file.begin(tmp_path, "unit", verbose=False)
     try:
         print("the command's own line")
-        logging.getLogger("great_expectations.core").info("gx chatter")
+        logging.getLogger("somelib.core").info("library chatter")
         logging.getLogger("vectorops.cli.unit").warning("a warning the operator should see\nits second line")
         with log_file.quiet():
             print("a library's print")
@@ -38,7 +38,7 @@ def test_quiet_sends_prints_descriptors_children_and_library_logs_to_the_file(
     assert err.splitlines() == ["vectorops: warning: a warning the operator should see", f"log: {log.path}"]
     assert log.path is not None and log.path.parent == tmp_path / "logs" and log.path.name.startswith("cli-unit-")
     text = log.path.read_text()
-    for line in ("INFO great_expectations.core: gx chatter", "its second line", "a library's print",
+    for line in ("INFO somelib.core: library chatter", "its second line", "a library's print",
                  "a library's stderr", "written to descriptor 1", "a child process", "a task's warning",
                  "DeprecationWarning: a library's deprecation"):
         assert line in text, line
@@ -67,12 +67,12 @@ def test_verbose_writes_no_file_and_keeps_output_on_the_terminal(tmp_path: Path,
     try:
         with log_file.quiet():
             print("a library's print")
-            logging.getLogger("great_expectations").debug("gx detail")
+            logging.getLogger("somelib").debug("library detail")
     finally:
         log_file.end(log)
     out, err = capfd.readouterr()
     assert log.path is None and not (tmp_path / "logs").exists()
-    assert "a library's print" in out and "DEBUG great_expectations: gx detail" in err
+    assert "a library's print" in out and "DEBUG somelib: library detail" in err
 
 
 def test_an_unwritable_home_logs_to_the_terminal_instead(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
