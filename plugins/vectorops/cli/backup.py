@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         directory = Path(args.dest).expanduser().absolute()
         if directory.exists() and not directory.is_dir():
             raise ValueError(f"--dest {args.dest!r} is a file, not a directory")
+        existing = next(p for p in (directory, *directory.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"--dest {args.dest!r} cannot be written: {str(existing)!r} is "
+                             + ("a file" if not existing.is_dir() else "a directory this user may not write"))
         settings = dataclasses.replace(settings, backup=dataclasses.replace(settings.backup, directory=directory))
     if args.sign:
         return _sign(settings, Path(args.sign))

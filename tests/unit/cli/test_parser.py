@@ -64,6 +64,15 @@ def test_backup_takes_dest_and_refuses_an_empty_one_naming_the_flag(capsys: pyte
     assert os.path.exists(err[1].removeprefix("details: "))
 
 
+def test_backup_refuses_a_dest_below_a_file_naming_the_flag(tmp_path: Any, capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["backup", "--dest", str(afile / "sub")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"vectorops: error: --dest '{afile / 'sub'}' cannot be written: '{afile}' is a file", err
+
+
 def test_db_down_refuses_dsn(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "down", "--dsn", DSN]) == 2
     assert "--dsn does not go with down" in capsys.readouterr().err
