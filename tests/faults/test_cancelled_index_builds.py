@@ -239,12 +239,18 @@ def _foreign_invalid_duplicate(dsn: str, table: str) -> None:
         writer.rollback()
 
 
-def _cancelled_duplicate_of_the_live_index(dsn: str, table: str) -> tuple[str, str]:
-    """A second copy of the live HNSW index, built concurrently and cancelled mid-build: (live index, invalid copy)."""
+def _cancelled_duplicate_of_the_live_index(dsn: str, table: str, options: str | None = None) -> tuple[str, str]:
+    """A second copy of the live HNSW index, built concurrently and cancelled mid-build: (live index, invalid copy).
+
+    :param options: another ``WITH (...)`` for the copy (another ``m``: still a second graph of the same column).
+    """
     live_index, duplicate = f"{table}_hnsw", f"{table}_embedding_idx"
     with psycopg.connect(dsn, autocommit=True) as conn:
         definition = str(conn.execute("SELECT pg_get_indexdef(%s::regclass)",
                                       (sql.Identifier(SCHEMA, live_index).as_string(conn),)).fetchone()[0])
+    if options is not None:
+        assert " WITH (" in definition, definition
+        definition = definition.split(" WITH (", 1)[0] + f" WITH ({options})"
     # the same table, column, opclass and parameters as the live index: `... ON cancelled.cancel_live USING hnsw`
     build = sql.SQL("CREATE INDEX CONCURRENTLY {} ON ").format(sql.Identifier(duplicate)) + sql.SQL(
         definition.split(" ON ", 1)[1])
@@ -302,6 +308,22 @@ def test_the_maintenance_role_may_drop_a_cancelled_duplicate_and_nothing_else(st
             assert maint.execute("SELECT vectorops.drop_invalid_index(%s, %s)", (SCHEMA, duplicate)).fetchone() == (
                 True,)
         assert _hnsw_indexes(dsn, table) == [(live_index, True)]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(SCHEMA, duplicate)))
+
+
+def test_a_cancelled_second_hnsw_build_with_other_options_is_dropped_too(store: Path, settings: Any, dsn: str,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from vectorops.cli.main import main
+
+    table = table_name_for(LIVE)
+    live_index, duplicate = _cancelled_duplicate_of_the_live_index(dsn, table, options="m = 32, ef_construction = 64")
+    try:
+        assert _hnsw_indexes(dsn, table) == [(duplicate, False), (live_index, True)]
+        assert main(["maintain", "--collection", LIVE]) == 0
+        assert f"invalid duplicate of the valid index {live_index}" in capsys.readouterr().out
+        assert _hnsw_indexes(dsn, table) == [(live_index, True)]  # not rebuilt into a second graph
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(SCHEMA, duplicate)))

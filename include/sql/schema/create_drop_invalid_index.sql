@@ -19,17 +19,21 @@ BEGIN
                           OR (i.relname IS DISTINCT FROM r.index_name AND EXISTS (
                               SELECT FROM pg_index y JOIN pg_class v ON v.oid = y.indexrelid
                               WHERE y.indrelid = x.indrelid AND y.indexrelid <> x.indexrelid AND y.indisvalid
-                                AND v.relam = i.relam AND y.indisunique = x.indisunique
-                                AND y.indnullsnotdistinct = x.indnullsnotdistinct
-                                AND y.indkey::text = x.indkey::text AND y.indclass::text = x.indclass::text
-                                AND y.indcollation::text = x.indcollation::text
-                                AND y.indoption::text = x.indoption::text
+                                AND v.relam = i.relam AND y.indkey::text = x.indkey::text
                                 AND pg_get_expr(y.indexprs, y.indrelid) IS NOT DISTINCT FROM
                                     pg_get_expr(x.indexprs, x.indrelid)
                                 AND pg_get_expr(y.indpred, y.indrelid) IS NOT DISTINCT FROM
                                     pg_get_expr(x.indpred, x.indrelid)
-                                AND (SELECT array_agg(o ORDER BY o) FROM unnest(v.reloptions) o)
-                                    IS NOT DISTINCT FROM (SELECT array_agg(o ORDER BY o) FROM unnest(i.reloptions) o)))))
+                                -- a vector index of the same column whatever its opclass or options; else exact
+                                AND (i.relam IN (SELECT oid FROM pg_am WHERE amname IN ('hnsw', 'ivfflat'))
+                                     OR (y.indisunique = x.indisunique
+                                         AND y.indnullsnotdistinct = x.indnullsnotdistinct
+                                         AND y.indclass::text = x.indclass::text
+                                         AND y.indcollation::text = x.indcollation::text
+                                         AND y.indoption::text = x.indoption::text
+                                         AND (SELECT array_agg(o ORDER BY o) FROM unnest(v.reloptions) o)
+                                             IS NOT DISTINCT FROM
+                                             (SELECT array_agg(o ORDER BY o) FROM unnest(i.reloptions) o)))))))
                       OR r.table_name || '__prev' = t.relname))
            -- and only on a table vectorops created (vectorops.owned_objects, by oid), whatever its name
            AND EXISTS (SELECT FROM vectorops.owned_objects o
