@@ -78,3 +78,39 @@ def test_sigkill_mid_load_then_rerun_resumes_to_exact_parity(store: Path, dsn: s
                             (attempt, done_before)).fetchone()
     assert dupes == (0,)
     assert kept == (done_before,)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell without job control starts children with SIGINT ignored
+
+
+def test_ctrl_c_mid_load_stops_the_migration_at_once_and_the_rerun_resumes(store: Path, dsn: str,
+                                                                           airflow_db: dict[str, str]) -> None:
+    """Airflow's task runner would take the KeyboardInterrupt for a task failure and go on to the end."""
+    env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
+    command = [*migrate_command(store, "crash_int"), "--previous-table", "keep"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True, preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 240
+    try:
+        while done_chunks(dsn, "crash-me", "crash_int") < 2:
+            assert first.poll() is None, "the migration finished before it could be interrupted; make it larger"
+            assert time.monotonic() < deadline, "no chunk committed within 240 s"
+            time.sleep(0.05)
+        os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
+        out, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait()
+    assert first.returncode == 130, (out[-2000:], err[-2000:])
+    lines = err.strip().splitlines()
+    assert lines[-2] == ("vectorops: error: interrupted: the migration stops here; the chunks that committed are kept "
+                         "and the same command resumes from them"), err[-2000:]
+    assert lines[-1].startswith("details: ") and Path(lines[-1].removeprefix("details: ")).is_file(), err[-2000:]
+    committed = done_chunks(dsn, "crash-me", "crash_int")
+    assert 2 <= committed < ROWS // CHUNK_ROWS, f"{committed} chunks done: the run went on after Ctrl-C"
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert chroma_digest(store, "crash-me") == pg_digest(dsn, "crash_int", table_name_for("crash-me"))

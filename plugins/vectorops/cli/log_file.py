@@ -220,3 +220,8 @@ def announce() -> None:
     """:meth:`CommandLog.announce` of the running command, if any."""
     if _current is not None:
         _current.announce()
+
+
+def written() -> Path | None:
+    """:meth:`CommandLog.written` of the running command (flushed), or ``None``."""
+    return _current.written() if _current is not None else None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +53,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     terminal = progress.terminal()
     try:
-        with claims.owner_token_held(dsn) as token:
+        with claims.owner_token_held(dsn) as token, _stopped_by_ctrl_c():
             bars: AbstractContextManager[Any] = (progress.MigrationProgress(dsn, token, terminal) if terminal
                                                  else nullcontext())
             with bars, log_file.quiet():
@@ -67,6 +70,32 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         print(f"migration run {run_id} finished {state}; {len(failed)} collection(s) not promoted", file=sys.stderr)
         return 1
     return 0
+
+
+@contextmanager
+def _stopped_by_ctrl_c() -> Iterator[None]:
+    """Ctrl-C (SIGINT) ends the in-process DAG run at once, as a kill would.
+
+    Airflow's task runner takes a ``KeyboardInterrupt`` inside a task for that task's failure and goes on (a retry,
+    the next task), so the command would finish the migration after the operator asked it to stop. Ending the
+    process is what the migration is built to survive: every chunk that committed stays, its claim ends with its
+    session, and the same command again resumes (docs/guarantees.md).
+    """
+    terminal_fd = os.dup(2)  # the terminal's stderr: fd 2 goes to the log file while the DAG runs
+
+    def stop(signum: int, frame: Any) -> None:
+        log_path = log_file.written()
+        details = f"\ndetails: {log_path}" if log_path else ""
+        os.write(terminal_fd, ("\nvectorops: error: interrupted: the migration stops here; the chunks that committed "
+                               f"are kept and the same command resumes from them{details}\n").encode())
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        os.close(terminal_fd)
 
 
 def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
