@@ -29,11 +29,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dag_test_migrates_every_collection_and_emits_asset_events(store: Path, airflow_db: dict[str, str],
                                                                     dsn: str) -> None:
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel, DagScheduleAssetReference
+    from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
     from vectorops.airflow.run import load_dag
 
+    with create_session() as session:  # Airflow queues runs for unpaused consumers only; the e2e package pauses it
+        session.execute(update(DagModel).where(DagModel.dag_id == "pgvector_data_quality").values(is_paused=False))
     dag = load_dag("chroma_to_pgvector")
     run = dag.test(run_conf={"chroma_path": str(store), "target_schema": "dagtest", "batch_size": 500})
     assert str(run.state) == "success"
