@@ -160,6 +160,15 @@ class CommandLog:
         self._stream.flush()
         return self.path if self.path.stat().st_size else None
 
+    def discard_if_empty(self) -> None:
+        """Close the file, and remove it when nothing was written to it (a quiet block that printed nothing)."""
+        if self._stream is None or self.path is None:
+            return
+        self._stream.close()
+        self._stream = None
+        if self.path.exists() and not self.path.stat().st_size:
+            self.path.unlink()
+
     def announce(self) -> None:
         """Print ``log: <path>`` on stderr, once, when the file holds anything."""
         if self._announced or (path := self.written()) is None:
@@ -201,6 +210,7 @@ def end(log: CommandLog) -> None:
     """
     global _current
     log.stop()
+    log.discard_if_empty()
     if _current is log:
         _current = None
 

@@ -99,3 +99,16 @@ def test_a_capture_handler_on_the_root_logger_keeps_its_records(tmp_path: Path,
         log_file.end(log)
     assert [r.getMessage() for r in caplog.records] == ["a record a test or a log file handler wants"]
     assert log.path is not None and "a record a test or a log file handler wants" in log.path.read_text()
+
+
+def test_a_command_whose_quiet_blocks_wrote_nothing_leaves_no_file(tmp_path: Path,
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    log = log_file.begin(tmp_path, "unit", verbose=False)
+    try:
+        with log_file.quiet():
+            pass
+        log.announce()
+    finally:
+        log_file.end(log)
+    assert capfd.readouterr().err == ""  # no path announced
+    assert log.path is not None and not log.path.exists()
