@@ -18,6 +18,7 @@ from tests.support import (
     chroma_client,
     chroma_digest,
     done_chunks,
+    forget_collection,
     migrate_command,
     pg_digest,
     registry_row,
@@ -87,8 +88,9 @@ def _default_sigint() -> None:
 def test_ctrl_c_mid_load_stops_the_migration_at_once_and_the_rerun_resumes(store: Path, dsn: str,
                                                                            airflow_db: dict[str, str]) -> None:
     """Airflow's task runner would take the KeyboardInterrupt for a task failure and go on to the end."""
+    forget_collection(dsn, "crash-me", "crash")  # the test before migrated it: this one starts from nothing
     env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
-    command = [*migrate_command(store, "crash_int"), "--previous-table", "keep"]
+    command = migrate_command(store, "crash_int")
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 240
