@@ -401,17 +401,3 @@ def test_a_store_other_than_the_migrated_one_is_refused_naming_where_collections
     link.symlink_to(migrated)
     code, out, err = _cli(["sync", "--chroma-path", str(link), "--schema", SCHEMA, "--dsn", dsn], capsys)
     assert code == 0 and out.startswith("sync-where → "), (out, err)
-
-
-def test_a_collection_empty_when_migrated_and_written_since_is_refused_until_migrated_again(
-        settings: Any, dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    collection = _store(tmp_path, "sync-was-empty", 0)
-    _migrate(settings, tmp_path, ["sync-was-empty"], "hostile-was-empty")
-    collection.add(ids=[f"e{i}" for i in range(5)], embeddings=_vec(5))
-    code, out, err = _cli(["sync", "--chroma-path", str(tmp_path), "--schema", SCHEMA, "--dsn", dsn,
-                           "--collection", "sync-was-empty"], capsys)
-    assert code == 1 and out.startswith(
-        "sync-was-empty: NOT SYNCED: RequestError: collection 'sync-was-empty' was empty when migrated, so its table "
-        f"has no vector dimension and no HNSW index; it now holds {DIMS}-dimensional records: migrate it again"), (
-        out, err)
-    assert registry_row(dsn, "sync-was-empty")["loaded_count"] == 0  # nothing was written to the table

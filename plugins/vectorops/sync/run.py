@@ -67,13 +67,8 @@ class SyncResult:
 def embedding_plan(target: SyncTarget, source_dimensions: int | None) -> policy.EmbeddingPlan:
     """How the changed records get their vectors: exactly as the collection was migrated.
 
-    :raises RequestError: when the collection was re-embedded with a model other than the configured one, or was
-        empty when migrated and holds vectors now.
+    :raises RequestError: when the collection was re-embedded with a model other than the configured one.
     """
-    if target.dimensions is None and source_dimensions is not None:
-        raise RequestError(f"collection {target.key!r} was empty when migrated, so its table has no vector dimension "
-                           f"and no HNSW index; it now holds {source_dimensions}-dimensional records: migrate it "
-                           "again (a sync never changes a table's definition)")
     mode = target.embedding_mode or policy.COPY
     if mode == policy.COPY:
         return policy.EmbeddingPlan(policy.COPY, source_dimensions, source_dimensions, None, target.embedding_model,
