@@ -39,17 +39,22 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _wait_for_chunks(proc: subprocess.Popen[Any], dsn: str, schema: str, chunks: int, to_be: str) -> None:
+    """Until ``chunks`` chunks of the running migration into ``schema`` committed (240 s at most)."""
+    deadline = time.monotonic() + 240
+    while done_chunks(dsn, "crash-me", schema) < chunks:
+        assert proc.poll() is None, f"the migration finished before it could be {to_be}; make it larger"
+        assert time.monotonic() < deadline, "no chunk committed within 240 s"
+        time.sleep(0.05)
+
+
 def test_sigkill_mid_load_then_rerun_resumes_to_exact_parity(store: Path, dsn: str, airflow_db: dict[str, str],
                                                              settings: Any) -> None:
     env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
     first = subprocess.Popen(migrate_command(store, "crash"), env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 240
     try:
-        while done_chunks(dsn, "crash-me", "crash") < 3:
-            assert first.poll() is None, "the migration finished before it could be killed; make it larger"
-            assert time.monotonic() < deadline, "no chunk committed within 240 s"
-            time.sleep(0.05)
+        _wait_for_chunks(first, dsn, "crash", 3, "killed")
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -93,12 +98,8 @@ def test_ctrl_c_mid_load_stops_the_migration_at_once_and_the_rerun_resumes(store
     command = migrate_command(store, "crash_int")
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              start_new_session=True, preexec_fn=_default_sigint)
-    deadline = time.monotonic() + 240
     try:
-        while done_chunks(dsn, "crash-me", "crash_int") < 2:
-            assert first.poll() is None, "the migration finished before it could be interrupted; make it larger"
-            assert time.monotonic() < deadline, "no chunk committed within 240 s"
-            time.sleep(0.05)
+        _wait_for_chunks(first, dsn, "crash_int", 2, "interrupted")
         os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C sends: the whole foreground group
         out, err = first.communicate(timeout=60)
     finally:
