@@ -25,7 +25,6 @@ RUN pip install --no-cache-dir -r /opt/vectorops/requirements.txt torch==2.13.0 
 # The code, so the image runs without the checkout; docker-compose.yaml mounts a checkout's copies over these.
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
-COPY --chown=airflow:0 include/ /opt/airflow/include/
 
 # vectorops imports as a package from plugins/ (also for `python -m vectorops.cli`); models are never downloaded.
 ENV PYTHONPATH=/opt/airflow/plugins \

@@ -324,10 +324,11 @@ def test_plugin_is_discovered_with_its_app_and_view(server: TestClient, token: s
 
     scanned = [Path(p).name for p in find_path_from_directory(settings.PLUGINS_FOLDER, ".airflowignore")
                if p.endswith(".py")]
-    assert scanned == ["vectorops_health_plugin.py"]
+    assert scanned == []  # nothing from the plugins folder: the package's entry point brings the plugin
     plugins, errors = plugins_manager._get_plugins()
     assert not errors
     plugin = next(p for p in plugins if p.name == "vectorops_vector_health")
+    assert type(plugin).__module__ == "vectorops.airflow.plugin"
     assert [(a["url_prefix"], a["name"]) for a in plugin.fastapi_apps] == [("/vector-health", "Vector Health")]
     assert plugin.external_views == [{"name": "Vector Health", "href": "/vector-health/", "destination": "nav",
                                       "url_route": "vector-health"}]  # opened inside the UI at /plugin/vector-health

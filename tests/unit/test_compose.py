@@ -368,7 +368,7 @@ def check_dockerfile(text: str) -> list[str]:
     if "apache-airflow-providers-fab" not in text and "apache-airflow-providers-fab" not in \
             (ROOT / "requirements.txt").read_text():
         problems.append("the FAB auth manager's provider is not installed")
-    for folder in ("dags", "plugins", "include"):
+    for folder in ("dags", "plugins"):
         if not re.search(rf"^COPY\s.*\s{folder}/?\s+/opt/airflow/{folder}/?\s*$", text, re.MULTILINE):
             problems.append(f"{folder}/ is not copied to /opt/airflow/{folder}")
     if re.search(r"^USER\s+root\s*$", text, re.MULTILINE) and \
@@ -450,12 +450,12 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
     assert check_healthchecks(load_compose()) == []
 
 
-def test_bind_mounts_exist_and_include_dags_plugins_include() -> None:
+def test_bind_mounts_exist_and_include_dags_and_plugins() -> None:
     compose = load_compose()
     assert check_mounts(compose, _readme_section()) == []
     for name in AIRFLOW_SERVICES:
         targets = {v.split(":")[1] for v in compose["services"][name]["volumes"] if isinstance(v, str)}
-        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= targets, name
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins"} <= targets, name
 
 
 def test_shm_size_is_above_maintenance_work_mem() -> None:
@@ -573,7 +573,7 @@ def test_mount_check_reports_missing_or_undocumented_paths(volume: str) -> None:
 @pytest.mark.parametrize(("old", "new"), [
     ("FROM apache/airflow:3.3.2-python3.11", "FROM apache/airflow:3.2.0"),
     ("-r /opt/vectorops/requirements.txt", "/opt/vectorops/requirements.txt"),
-    ("COPY --chown=airflow:0 include/ /opt/airflow/include/\n", ""),
+    ("COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/\n", ""),
 ])
 def test_dockerfile_check_reports_a_broken_dockerfile(old: str, new: str) -> None:
     text = DOCKERFILE.read_text()
@@ -584,7 +584,7 @@ def test_dockerfile_check_reports_a_broken_dockerfile(old: str, new: str) -> Non
 def test_dockerignore_check_reports_excluded_sources_and_leaked_files() -> None:
     dockerfile = DOCKERFILE.read_text()
     ignore = DOCKERIGNORE.read_text()
-    assert check_dockerignore(dockerfile, ignore.replace("!include\n", ""))
+    assert check_dockerignore(dockerfile, ignore.replace("!plugins\n", ""))
     assert check_dockerignore(dockerfile, "!*\n")
 
 

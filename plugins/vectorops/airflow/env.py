@@ -56,7 +56,7 @@ def check_ports(settings: Settings) -> None:
 
 
 def project_dir() -> Path:
-    """The checkout (``dags/``, ``plugins/``, ``include/``), or ``VECTOROPS_PROJECT_DIR``."""
+    """The checkout (``dags/``, ``plugins/``), or ``VECTOROPS_PROJECT_DIR``."""
     override = os.environ.get("VECTOROPS_PROJECT_DIR")
     return Path(override).resolve() if override else Path(__file__).resolve().parents[3]
 

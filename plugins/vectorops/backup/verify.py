@@ -125,7 +125,7 @@ def code_failures(conn: psycopg.Connection, schemas: list[str],
     operators, casts, event triggers, and expressions (CHECK, defaults, generated columns, index expressions and
     predicates) calling a function outside ``pg_catalog``, one PUBLIC may not execute, or a volatile one other
     than ``nextval``. The platform's own two functions and its registry trigger are allowed (the swap replaces
-    their bodies with the platform's). ``include/sql/backup/select_restored_code.sql`` says what is looked at.
+    their bodies with the platform's). ``vectorops/sql/backup/select_restored_code.sql`` says what is looked at.
 
     :param conn: a connection to the database restored into.
     :param schemas: the schemas restored (the platform schema may carry a staging name).

@@ -2,7 +2,7 @@
 
 Runs when the bootstrap user may create roles (a superuser, or a ``CREATEROLE`` user on an external server), after
 the platform tables exist; idempotent. The roles and their privileges are described in :mod:`vectorops.db.roles`
-and ``SECURITY.md``; the SQL is in ``include/sql/schema``.
+and ``SECURITY.md``; the SQL is in ``vectorops/sql/schema``.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
     Only tables vectorops created are renamed or dropped: a live table or ``__prev`` of another origin stops the
     promotion (:class:`ownership.NotCreatedByVectorops`) and nothing changes.
 
-    :param registry: the ``collection_registry`` row (see ``include/sql/promote/upsert_registry.sql``).
+    :param registry: the ``collection_registry`` row (see ``vectorops/sql/promote/upsert_registry.sql``).
     :param previous_table: what happens to the collection's table in another schema: ``refuse`` (stop),
         ``keep`` (stays registered under its own key), ``drop``.
     :raises TargetRefused: when the collection lives in another schema and ``previous_table`` is ``refuse``.

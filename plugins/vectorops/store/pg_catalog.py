@@ -71,7 +71,7 @@ def ensure_platform(conn: psycopg.Connection) -> str | None:
                                                  "vectorops.store_* tables"), present, strict=True) if not ok]
             raise StoreError(f"the database lacks {', '.join(missing)} and this login may not create them "
                              f"({exc.diag.message_primary}); run `vectorops db up` against it, or create them as "
-                             "the owner (include/sql/schema/create_store_tables.sql)") from exc
+                             "the owner (vectorops/sql/schema/create_store_tables.sql)") from exc
     row = conn.execute(sql_text("store/select_regex_collation")).fetchone()
     return row[0] if row else None
 

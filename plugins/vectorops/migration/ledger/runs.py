@@ -15,7 +15,7 @@ _ERROR_CHARS = 4000
 
 
 def insert_run(conn: psycopg.Connection, **run: Any) -> None:
-    """A new attempt, scanning (the keys of ``include/sql/migration/insert_run.sql``)."""
+    """A new attempt, scanning (the keys of ``vectorops/sql/migration/insert_run.sql``)."""
     conn.execute(sql_text("migration/insert_run"), run)
 
 

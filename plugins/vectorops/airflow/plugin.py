@@ -1,7 +1,8 @@
 """Airflow plugin: the Vector Health page, listed in the Airflow UI's navigation.
 
-The only module Airflow's plugin manager scans in ``plugins/`` (see ``plugins/.airflowignore``); the
-``vectorops`` package beside it is imported as a library. The FastAPI app lives in :mod:`vectorops.web.app`.
+Airflow's plugin manager finds it through the package's ``airflow.plugins`` entry point (``pyproject.toml``), in
+every component where vectorops is installed; no file is copied into a plugins folder. The FastAPI app lives in
+:mod:`vectorops.web.app`.
 """
 
 from __future__ import annotations
