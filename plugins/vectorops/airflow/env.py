@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from vectorops.airflow.install_layout import checkout_dir, dags_folder
 from vectorops.config import AirflowPorts, Settings, load_airflow_ports
 from vectorops.db import runtime
 from vectorops.errors import SettingError
@@ -55,12 +56,6 @@ def check_ports(settings: Settings) -> None:
                                "running?); stop it or choose another port in .env")
 
 
-def project_dir() -> Path:
-    """The checkout (``dags/``, ``plugins/``), or ``VECTOROPS_PROJECT_DIR``."""
-    override = os.environ.get("VECTOROPS_PROJECT_DIR")
-    return Path(override).resolve() if override else Path(__file__).resolve().parents[3]
-
-
 def metadata_conn(settings: Settings) -> str:
     """SQLAlchemy URL of Airflow's metadata database.
 
@@ -82,15 +77,16 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
 
     :param settings: where things live.
     """
-    project = project_dir()
+    checkout = checkout_dir()
     ports = load_airflow_ports()
     port = str(ports.api)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     env = {
         "AIRFLOW_HOME": str(settings.airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_conn(settings),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(project / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(project / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+        # the plugin comes through the package's entry point; the folder holds nothing Airflow should scan
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(checkout / "plugins" if checkout else settings.airflow_home / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__API__PORT": port,
@@ -104,7 +100,8 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{os.environ.get('VECTOROPS_ADMIN_USER', 'admin')}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.airflow_home / "passwords.json"),
         "VECTOROPS_HOME": str(settings.home),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(project / "plugins"), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout / "plugins") if checkout else None,
+                                                    os.environ.get("PYTHONPATH")])),
         # airflow standalone and the executors start `airflow ...` from PATH: put this venv first.
         "PATH": os.pathsep.join(filter(None, [str(Path(sys.executable).parent), os.environ.get("PATH")])),
     }

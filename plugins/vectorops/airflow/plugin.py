@@ -7,8 +7,6 @@ every component where vectorops is installed; no file is copied into a plugins f
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from airflow.plugins_manager import AirflowPlugin
 
 from vectorops.web.app import URL_PREFIX, create_app
@@ -18,10 +16,10 @@ class VectorHealthPlugin(AirflowPlugin):
     """Mounts the Vector Health app at ``/vector-health`` and links it from the navigation bar."""
 
     name = "vectorops_vector_health"
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+    fastapi_apps = [  # noqa: RUF012 (Airflow declares these as instance variables)
         {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Vector Health"},
     ]
-    external_views: ClassVar[list[dict[str, Any]]] = [
+    external_views = [  # noqa: RUF012
         # url_route: the nav item opens the page inside the Airflow UI, at /plugin/vector-health
         {"name": "Vector Health", "href": f"{URL_PREFIX}/", "destination": "nav", "url_route": "vector-health"},
     ]

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from vectorops.airflow.env import airflow_environment, migrate_metadata, project_dir
+from vectorops.airflow.env import airflow_environment, migrate_metadata
+from vectorops.airflow.install_layout import dags_folder
 from vectorops.config import Settings
 
 
 def load_dag(dag_id: str) -> Any:
-    """Parse ``dags/<dag_id>.py`` with Airflow's DagBag and return the DAG.
+    """Parse ``<dags folder>/<dag_id>.py`` (:func:`~vectorops.airflow.install_layout.dags_folder`) with Airflow's
+    DagBag and return the DAG.
 
     :raises RuntimeError: with the import error when the file does not parse.
     """
     from airflow.dag_processing.dagbag import DagBag
 
-    path = project_dir() / "dags" / f"{dag_id}.py"
+    path = dags_folder() / f"{dag_id}.py"
     bag = DagBag(dag_folder=str(path))
     if bag.import_errors:
         raise RuntimeError(f"DAG file {path} has import errors: {bag.import_errors}")

@@ -134,9 +134,9 @@ def _load_dotenv() -> None:
     """Read the project's ``.env`` (local-only values); variables already set win."""
     from dotenv import load_dotenv
 
-    from vectorops.airflow.env import project_dir
+    from vectorops.airflow.install_layout import dotenv_file
 
-    load_dotenv(project_dir() / ".env", override=False)
+    load_dotenv(dotenv_file(), override=False)
 
 
 def _first_line(exc: BaseException) -> str:
