@@ -88,6 +88,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_platform(load_settings())
 
 
+def _cmd_dags_folder(args: argparse.Namespace) -> int:
+    from vectorops.airflow.install_layout import dags_folder
+
+    print(dags_folder())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="vectorops", description=__doc__)
@@ -106,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the local platform: database, Airflow, demo data")
     run.set_defaults(func=_cmd_run, log_to_file=False)  # the platform keeps its own logs, and says where
+
+    folder = sub.add_parser("dags-folder", help="print the folder of the vectorops DAGs (for a DAG bundle of your "
+                                                "Airflow: docs/installing.md)")
+    folder.set_defaults(func=_cmd_dags_folder, log_to_file=False)
 
     from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, sync
 
