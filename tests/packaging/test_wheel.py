@@ -127,6 +127,15 @@ def test_an_installed_wheel_migrates_the_demo_store_and_airflow_finds_its_plugin
                 count = conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()  # noqa: S608
                 assert count == (rows,), (table, count, rows)
 
+        # the user's Airflow reads the DAGs as a bundle of the installed package (docs/installing.md)
+        bundle = [{"name": "vectorops", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                   "kwargs": {"path": dags}}]
+        listed_dags = _run({**env, "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundle)}, work,
+                           python, "-m", "airflow", "dags", "list", "--local", "-B", "vectorops", "-o", "json").stdout
+        parsed = json.loads(listed_dags[listed_dags.index("["):])
+        assert {d["dag_id"] for d in parsed} == {p.stem for p in Path(dags).glob("*.py")}, parsed
+        assert all(d["fileloc"].startswith(dags) for d in parsed), parsed
+
         plugins = _run(env, work, python, "-m", "airflow", "plugins", "--output", "json").stdout
         listed = json.loads(plugins[plugins.index("["):])
         health = next(p for p in listed if p["name"] == "vectorops_vector_health")
