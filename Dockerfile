@@ -25,8 +25,13 @@ RUN pip install --no-cache-dir -r /opt/vectorops/requirements.txt torch==2.13.0 
 # The code, so the image runs without the checkout; docker-compose.yaml mounts a checkout's copies over these.
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/
+COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/
 
-# vectorops imports as a package from plugins/ (also for `python -m vectorops.cli`); models are never downloaded.
+# vectorops installed as a package (editable: plugins/ stays where docker-compose.yaml can mount a checkout over it),
+# so Airflow finds the Vector Health plugin and the `chroma` connection type through its entry points.
+RUN pip install --no-cache-dir --no-deps -e /opt/airflow
+
+# vectorops imports from plugins/ (also for `python -m vectorops.cli`); models are never downloaded.
 ENV PYTHONPATH=/opt/airflow/plugins \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
