@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.support import add_records, chroma_client, forget_collection, migrate_in_process
 from vectorops.db import ownership, runtime
@@ -250,6 +251,7 @@ def test_a_role_connection_comes_from_a_secrets_backend(settings: Any, tmp_path:
              "print(configured_dsn('vectorops_reader')); print(configured_dsn('vectorops_etl'))")
     result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120,
                             check=True)
-    assert result.stdout.split("\n")[-3:-1] == [
-        "host=db.internal port=5432 user=vectorops_reader password=from-the-backend dbname=vectorops sslmode=require",
-        "None"]
+    reader, etl = result.stdout.split("\n")[-3:-1]
+    assert conninfo_to_dict(reader) == {"host": "db.internal", "port": "5432", "user": "vectorops_reader",
+                                        "password": "from-the-backend", "dbname": "vectorops", "sslmode": "require"}
+    assert etl == "None"

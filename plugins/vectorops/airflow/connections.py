@@ -1,15 +1,18 @@
-"""Airflow connections for the stages: a connection by id, read through Airflow or parsed from ``AIRFLOW_CONN_*``.
+"""Airflow connections for the stages: a connection by id, read and parsed by Airflow itself.
 
 This is the one module of :mod:`vectorops.airflow` that the lower stages (``db``, ``chroma``, ``alerts``, the
 ``redaction`` helpers) may import: it is their only way to Airflow, and import-linter holds every other module of
-theirs to no ``airflow`` import at all. Stdlib only at module level, so importing it costs nothing outside Airflow:
-:mod:`vectorops.alerts.send` imports this module through :mod:`vectorops.alerts.smtp`, and DAG files import that one.
+theirs to no ``airflow`` import at all. Stdlib only at module level, so importing it costs nothing outside Airflow
+(DAG files import it through the alert modules); each function imports the Airflow it needs.
 
-- :func:`parse_connection` reads the value of an ``AIRFLOW_CONN_*`` variable the way Airflow does, without
-  Airflow, in both forms: a URI (``postgresql://user:pass%40word@host:5432/dbname?sslmode=require``) and Airflow's
+- :func:`parse_connection` reads the value of an ``AIRFLOW_CONN_*`` variable with Airflow's own parser (the task
+  SDK's ``Connection.from_uri`` / ``from_json``, as its environment-variables secrets backend does): a URI
+  (``postgresql://user:pass%40word@host:5432/dbname?sslmode=require``, query values kept as strings) or Airflow's
   JSON (``{"conn_type": ..., "host": ..., "login": ..., "password": ..., "schema": ..., "extra": {...}}``);
-- :func:`airflow_connection` and :func:`find_airflow_connection` ask Airflow itself (``BaseHook.get_connection``:
-  the task's secrets backends, the metadata database, ``AIRFLOW_CONN_*``); they import Airflow;
+- :func:`airflow_connection` and :func:`find_airflow_connection` ask Airflow for a connection by id
+  (``BaseHook.get_connection``: the task's secrets backends, the metadata database, ``AIRFLOW_CONN_*``);
+- :func:`postgres_conninfo` gives a PostgreSQL connection as a libpq conninfo string through
+  :class:`~vectorops.airflow.pgvector_hook.PgvectorTargetHook` (the postgres provider: every libpq extra, ``iam``);
 - :func:`airflow_loaded` says whether this process runs Airflow, and :func:`mask_secret` hands a value to Airflow's
   secrets masker there (a no-op elsewhere).
 """
@@ -19,8 +22,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+#: the connection of the target database (:class:`~vectorops.airflow.pgvector_hook.PgvectorTargetHook`'s default)
+TARGET_CONN_ID = "vectorops_postgres"
+#: the connection types a PostgreSQL connection may have (Airflow writes ``postgresql://`` as ``postgres``)
+POSTGRES_CONN_TYPES = ("postgres", "")
 
 
 @dataclass(frozen=True)
@@ -40,52 +50,49 @@ class ConnectionParts:
 
 
 def parse_connection(value: str) -> ConnectionParts:
-    """The value of an ``AIRFLOW_CONN_*`` variable: Airflow's JSON form when it starts with ``{``, else a URI.
+    """The value of an ``AIRFLOW_CONN_*`` variable, parsed as Airflow parses it: JSON when it starts with ``{``,
+    else a URI.
 
     :param value: the variable's value, stripped.
-    :raises ValueError: or :class:`TypeError`, when ``value`` is neither form.
+    :raises ValueError: or :class:`TypeError`, when ``value`` is neither form or its extra is not a JSON object;
+        the message never quotes the value (it holds the password).
     """
-    return _parse_json(value) if value.startswith("{") else _parse_uri(value)
+    return _parts(airflow_parse(value, "parsed"))
 
 
-def _parse_uri(uri: str) -> ConnectionParts:
-    """An Airflow connection URI, decoded the way ``airflow.models.Connection`` does it."""
-    parts = urlsplit(uri)
-    if not parts.scheme or "://" not in uri:
-        raise ValueError("not a URI")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if "__extra__" in query:
-        extra = json.loads(query["__extra__"])
-    else:
-        extra = {key: _json_or_text(value) for key, value in query.items()}
-    if not isinstance(extra, dict):
-        raise ValueError("extra is not a JSON object")
-    return ConnectionParts(conn_type=parts.scheme.replace("-", "_"), host=unquote(parts.hostname or ""),
-                           port=parts.port, login=unquote(parts.username) if parts.username else None,
-                           password=unquote(parts.password) if parts.password else None,
-                           schema=unquote(parts.path.lstrip("/")) or None, extra=extra)
+def airflow_parse(value: str, conn_id: str) -> Connection:
+    """``value`` as the Airflow connection ``conn_id`` (the task SDK's ``Connection``); see :func:`parse_connection`.
 
+    :param value: an ``AIRFLOW_CONN_*`` value, stripped.
+    :param conn_id: the id the connection gets.
+    :raises ValueError: or :class:`TypeError`, as :func:`parse_connection`.
+    """
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowException
 
-def _parse_json(value: str) -> ConnectionParts:
-    doc = json.loads(value)
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
-    extra = doc.get("extra") or {}
-    if isinstance(extra, str):
-        extra = json.loads(extra)
-    if not isinstance(extra, dict):
-        raise ValueError("extra is not a JSON object")
-    port = doc.get("port")
-    return ConnectionParts(conn_type=str(doc.get("conn_type") or ""), host=str(doc.get("host") or ""),
-                           port=int(port) if port not in (None, "") else None, login=doc.get("login") or None,
-                           password=doc.get("password") or None, schema=doc.get("schema") or None, extra=extra)
-
-
-def _json_or_text(value: str) -> Any:
+    if not value.startswith("{") and "://" not in value:
+        raise ValueError("not a connection URI (<conn_type>://...) or Airflow JSON")
     try:
-        return json.loads(value) if value else value
-    except json.JSONDecodeError:
-        return value
+        conn = Connection.from_json(value, conn_id=conn_id) if value.startswith("{") \
+            else Connection.from_uri(value, conn_id=conn_id)
+    except AirflowException:  # its message quotes the URI, password included
+        raise ValueError("not a valid Airflow connection URI") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    if conn.extra:
+        try:
+            extra = json.loads(conn.extra)
+        except json.JSONDecodeError:
+            raise ValueError("its extra is not JSON") from None
+        if not isinstance(extra, dict):  # Airflow would log it and read no extras at all
+            raise ValueError("its extra is not a JSON object")
+    return conn
+
+
+def _parts(conn: Any) -> ConnectionParts:
+    return ConnectionParts(conn_type=conn.conn_type or "", host=conn.host or "", port=conn.port,
+                           login=conn.login or None, password=conn.password or None, schema=conn.schema or None,
+                           extra=dict(conn.extra_dejson))
 
 
 def airflow_loaded() -> bool:
@@ -107,10 +114,7 @@ def airflow_connection(conn_id: str) -> ConnectionParts:
     """
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
-    return ConnectionParts(conn_type=conn.conn_type or "", host=conn.host or "", port=conn.port,
-                           login=conn.login, password=conn.password, schema=conn.schema,
-                           extra=dict(conn.extra_dejson))
+    return _parts(BaseHook.get_connection(conn_id))
 
 
 def find_airflow_connection(conn_id: str) -> ConnectionParts | None:
@@ -125,6 +129,40 @@ def find_airflow_connection(conn_id: str) -> ConnectionParts | None:
         return airflow_connection(conn_id)
     except AirflowNotFoundException:
         return None
+
+
+def postgres_conninfo(conn_id: str, *, value: str | None = None, iam: bool = True) -> str | None:
+    """PostgreSQL connection ``conn_id`` as a libpq conninfo string, built by
+    :class:`~vectorops.airflow.pgvector_hook.PgvectorTargetHook` (all libpq extras; a token for ``iam``); ``None``
+    when Airflow does not define it. Imports Airflow and the postgres provider.
+
+    :param conn_id: the connection id.
+    :param value: an ``AIRFLOW_CONN_*`` value to read (with :func:`airflow_parse`) instead of asking Airflow.
+    :param iam: turn an ``iam`` connection's login into a token (``False``: the login as configured, no password).
+    :raises ValueError: one line (never the password) when it is not a PostgreSQL connection with a host, an
+        extra is not a libpq parameter, or its ``iam`` needs a provider that is not installed.
+    """
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowOptionalProviderFeatureException
+    from psycopg import ProgrammingError
+
+    from vectorops.airflow.pgvector_hook import PgvectorTargetHook
+
+    hook = PgvectorTargetHook(postgres_conn_id=conn_id,
+                              connection=None if value is None else airflow_parse(value, conn_id))
+    try:
+        conn = hook.connection
+    except AirflowNotFoundException:
+        return None
+    if (conn.conn_type or "") not in POSTGRES_CONN_TYPES:
+        raise ValueError(f"its type is {conn.conn_type!r}, not postgres")
+    if not conn.host:
+        raise ValueError("it has no host")
+    try:
+        return str(hook.conninfo(iam=iam))
+    except ProgrammingError as exc:  # libpq's "invalid connection option" names the extra, never a value
+        raise ValueError(f"an extra is not a libpq parameter: {str(exc).strip()}") from None
+    except AirflowOptionalProviderFeatureException as exc:
+        raise ValueError(f"its iam extra needs a provider: {exc}") from None
 
 
 def mask_secret(value: str | None) -> None:

@@ -1,4 +1,4 @@
-"""AIRFLOW_CONN_* values parsed without Airflow, checked against Airflow's own parser (real Airflow, no mocks)."""
+"""AIRFLOW_CONN_* values parsed by Airflow's own parser, read as Airflow's secrets backends read them (real Airflow)."""
 
 from __future__ import annotations
 
@@ -57,21 +57,36 @@ def test_airflow_json_parses_as_airflow_parses_it(doc: dict[str, Any]) -> None:
     assert _ours(parse_connection(value)) == _airflow(Connection.from_json(value, conn_id="unit"))
 
 
-def test_the_postgresql_scheme_is_kept_as_written() -> None:
-    # Airflow calls it "postgres"; vectorops' readers accept both spellings
-    assert parse_connection("postgresql://u:p@h/db").conn_type == "postgresql"
+def test_the_postgresql_scheme_is_airflows_postgres() -> None:
+    assert parse_connection("postgresql://u:p@h/db").conn_type == "postgres"
 
 
-def test_uri_query_values_that_are_json_are_decoded() -> None:
-    assert parse_connection("smtp://h?ssl=true&timeout=30&name=x").extra == {"ssl": True, "timeout": 30, "name": "x"}
+def test_uri_query_values_stay_strings_as_airflow_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the hand-written parser read disable_ssl=false as False, where Airflow (and so SmtpHook) reads 'false'
+    value = "smtp://alerts:smtp-secret@mail.example:587?disable_ssl=false&timeout=30"
+    parsed = parse_connection(value)
+    assert parsed.extra == {"disable_ssl": "false", "timeout": "30"}
+    monkeypatch.setenv("AIRFLOW_CONN_UNIT_SMTP_FLAGS", value)
+    assert airflow_connection("unit_smtp_flags") == parsed
+
+
+def test_a_json_connection_keeps_every_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = {"sslmode": "verify-full", "gssencmode": "disable", "tcp_user_timeout": 9000, "keepalives_interval": 7,
+             "channel_binding": "prefer", "nested": {"a": [1, True]}}
+    value = json.dumps({"conn_type": "postgres", "host": "h", "login": "u", "password": "p", "extra": extra})
+    assert parse_connection(value).extra == extra
+    monkeypatch.setenv("AIRFLOW_CONN_UNIT_JSON_EXTRAS", value)
+    assert airflow_connection("unit_json_extras") == parse_connection(value)
 
 
 @pytest.mark.parametrize("value", ["not a uri", "host:5432", "/just/a/path", "[1, 2]", "{not json",
                                    '{"host": "h", "extra": "[1]"}', "postgres://h/?__extra__=%5B1%5D",
-                                   "postgres://h:notaport/db"])
+                                   "postgres://h:notaport/db", '{"host": "h", "extra": "{oops"}',
+                                   '{"host": "h", "bogus_field": 1}', "a://u:pw-in-uri-h8@b://c://d"])
 def test_neither_form_raises_a_value_or_type_error(value: str) -> None:
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises((ValueError, TypeError)) as raised:
         _ours(parse_connection(value))
+    assert "pw-in-uri-h8" not in str(raised.value)
 
 
 def test_the_password_is_not_in_the_repr() -> None:
