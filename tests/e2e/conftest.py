@@ -4,6 +4,7 @@ Chroma store, and the REST API v2 client the tests drive it with."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -49,6 +50,7 @@ class Platform:
     :param base_url: root URL of the API server (UI, REST API v2, auth manager, plugins).
     :param user: login of the SimpleAuthManager admin.
     :param password: its password.
+    :param viewer: login of a SimpleAuthManager ``viewer`` (read-only role), with ``viewer_password``.
     :param chroma_path: the Chroma store the workers read (``CHROMA_DB_PATH``).
     :param log_path: the standalone output.
     """
@@ -58,17 +60,22 @@ class Platform:
     password: str = field(repr=False)
     chroma_path: Path
     log_path: Path
+    viewer: str = "e2e-viewer"
+    viewer_password: str = field(default="", repr=False)
     rows: dict[str, int] = field(default_factory=dict)
     _token: str | None = field(default=None, repr=False)
 
     def token(self) -> str:
-        """A JWT from ``POST /auth/token`` (SimpleAuthManager), cached."""
+        """The admin's JWT from ``POST /auth/token`` (SimpleAuthManager), cached."""
         if self._token is None:
-            resp = requests.post(f"{self.base_url}/auth/token", json={"username": self.user, "password": self.password},
-                                 timeout=30)
-            assert resp.status_code == 201, f"login failed: {resp.status_code} {resp.text}"
-            self._token = str(resp.json()["access_token"])
+            self._token = self.login(self.user, self.password)
         return self._token
+
+    def login(self, user: str, password: str) -> str:
+        """A JWT from ``POST /auth/token`` (SimpleAuthManager) for ``user``."""
+        resp = requests.post(f"{self.base_url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        assert resp.status_code == 201, f"login of {user} failed: {resp.status_code} {resp.text}"
+        return str(resp.json()["access_token"])
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Call the REST API v2 (``path`` below ``/api/v2``) as the admin."""
@@ -239,13 +246,21 @@ def platform(settings: Settings, airflow_db: dict[str, str], dsn: str, tmp_path_
         env = {**os.environ, **airflow_environment(settings), "CHROMA_DB_PATH": str(chroma_path),
                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
     assert env["AIRFLOW__API__PORT"] == port and f":{port}/" in env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+    # a read-only viewer beside the admin (Vector Health refuses it), in a passwords file of this session's own
+    viewer, viewer_password = "e2e-viewer", secrets.token_urlsafe(12)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == f"{user}:admin"
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{user}:admin,{viewer}:viewer"
+    passwords = tmp_path_factory.mktemp("e2e-auth") / "passwords.json"
+    passwords.write_text(json.dumps({user: password, viewer: viewer_password}))
+    passwords.chmod(0o600)
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(passwords)
     log_path = ARTIFACTS / "airflow-standalone.log"
     airflow = Path(sys.executable).with_name("airflow")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([str(airflow), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     running = Platform(base_url=f"http://127.0.0.1:{port}", user=user, password=password, chroma_path=chroma_path,
-                       log_path=log_path, rows=rows)
+                       log_path=log_path, viewer=viewer, viewer_password=viewer_password, rows=rows)
     try:
         _wait_until_ready(running, proc)
         _only_the_migration_dag_unpaused(running)

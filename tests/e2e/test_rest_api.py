@@ -69,6 +69,20 @@ def test_anonymous_requests_are_refused(platform: Platform) -> None:
     assert bad_login.status_code == 401
 
 
+def test_a_viewer_may_not_see_vector_health(platform: Platform) -> None:
+    viewer = {"Authorization": f"Bearer {platform.login(platform.viewer, platform.viewer_password)}"}
+    assert requests.get(f"{platform.base_url}/api/v2/dags/{DAG_ID}", headers=viewer, timeout=30).status_code == 200
+    page = requests.get(f"{platform.base_url}/vector-health/", headers=viewer, timeout=30)
+    assert page.status_code == 403, (page.status_code, page.text[:300])
+    assert 'id="forbidden-state"' in page.text and "data-collection" not in page.text
+    api = requests.get(f"{platform.base_url}/vector-health/api/collections", headers=viewer, timeout=30)
+    assert api.status_code == 403, (api.status_code, api.text[:300])
+    assert api.json()["detail"].startswith(f"{platform.viewer} may not see Vector Health")
+    admin = requests.get(f"{platform.base_url}/vector-health/api/collections", timeout=30,
+                         headers={"Authorization": f"Bearer {platform.token()}"})
+    assert admin.status_code == 200, (admin.status_code, admin.text[:300])
+
+
 def test_a_dry_run_writes_nothing_and_its_plan_becomes_the_run_note(platform: Platform, dsn: str) -> None:
     resp = platform.api("POST", f"/dags/{DAG_ID}/dagRuns", json={
         "logical_date": None, "conf": {"collections": ["e2e_docs"], "target_schema": "e2e_dry", "dry_run": True}})

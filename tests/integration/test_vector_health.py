@@ -123,6 +123,15 @@ def anon(server: TestClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestCl
     server.cookies.clear()
 
 
+def _role_token(role: str) -> str:
+    """A JWT the auth manager signs for a simple-auth-manager user of ``role`` (viewer, user, op, admin)."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    from vectorops.airflow.web_auth import auth_manager
+
+    return str(auth_manager().generate_jwt(SimpleAuthManagerUser(username=f"health-{role}", role=role)))
+
+
 def _get(client: TestClient, path: str, *, bearer: str | None = None, cookie: str | None = None) -> Any:
     """GET ``path`` with only the given credentials: a bearer header and/or the UI's ``_token`` cookie."""
     client.cookies.clear()
@@ -163,6 +172,27 @@ def test_anonymous_and_bad_tokens_get_401(anon: TestClient, token: str, path: st
         assert _get(anon, path, cookie=bad).status_code == 401, kind
     # a bad bearer header wins over a good cookie, as in Airflow's own get_user
     assert _get(anon, path, bearer="not-a-jwt", cookie=token).status_code == 401
+
+
+@pytest.mark.parametrize("role", ["viewer", "user"])
+def test_a_user_who_may_not_read_the_reader_connection_gets_403(anon: TestClient, migrated: dict[str, Any],
+                                                                  role: str) -> None:
+    token = _role_token(role)
+    page = _get(anon, "/vector-health/", bearer=token)
+    assert page.status_code == 403, page.text
+    assert page.headers["content-type"].startswith("text/html") and 'id="forbidden-state"' in page.text
+    assert f"health-{role} may not see Vector Health" in page.text and "vectorops_reader" in page.text
+    assert "data-collection" not in page.text and DOCS not in page.text
+    api = _get(anon, "/vector-health/api/collections", cookie=token)
+    assert api.status_code == 403
+    assert api.json() == {"detail": f"health-{role} may not see Vector Health: it shows what the Airflow connection "
+                                    "'vectorops_reader' reads, and this user may not read that connection"}
+
+
+def test_an_op_sees_the_collections(anon: TestClient, migrated: dict[str, Any]) -> None:
+    response = _get(anon, "/vector-health/api/collections", bearer=_role_token("op"))
+    assert response.status_code == 200, response.text
+    assert {DOCS, SMALL} <= {c["collection"] for c in response.json()["collections"]}
 
 
 def test_page_shows_each_collection_with_its_live_row_count(anon: TestClient, token: str,

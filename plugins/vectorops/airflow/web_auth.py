@@ -1,24 +1,35 @@
-"""Authentication of the Vector Health endpoints with the Airflow JWT the UI and the API use.
+"""Authentication and authorisation of the Vector Health endpoints with the Airflow JWT the UI and the API use.
 
-Airflow does not protect the FastAPI apps that plugins mount, so every endpoint depends on :func:`require_user`.
+Airflow does not protect the FastAPI apps that plugins mount, so every endpoint depends on :func:`require_user`
+(who is it: 401 otherwise) through :func:`require_connection_reader` (may they see it: 403 otherwise).
 It reads the token the way Airflow 3's own ``get_user`` dependency does (``airflow.api_fastapi.core_api.security``):
 an ``Authorization: Bearer`` header wins, else the ``_token`` cookie that the UI's login sets
 (``COOKIE_NAME_JWT_TOKEN``). The token is checked by the configured auth manager's ``get_user_from_token``:
 signature, expiry, audience and revocation, then the user is deserialised. Any failure is a 401 here (Airflow
 answers 403 to a malformed token; a page behind a login wants 401 for every missing or bad credential).
+
+Vector Health shows what the ``vectorops_reader`` connection reads: every collection's tables, health and the
+database's host. So a user may see it when the auth manager lets them read that connection
+(``is_authorized_connection(method="GET", details=ConnectionDetails(conn_id=...))``, the check Airflow's own
+``GET /api/v2/connections/{connection_id}`` makes). The simple auth manager gives that to ``op`` and ``admin``
+only, FAB to roles with "can read on Connections" (Op, Admin): a ``viewer`` (or ``user``) gets 403.
+``is_authorized_view`` and ``is_authorized_custom_view`` would not do: the simple auth manager grants both to every
+role, ``viewer`` included.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
 
 log = logging.getLogger(__name__)
+
 
 class NotAuthenticated(HTTPException):
     """A request without a valid Airflow token (HTTP 401)."""
@@ -26,6 +37,13 @@ class NotAuthenticated(HTTPException):
     def __init__(self, detail: str) -> None:
         super().__init__(status_code=status.HTTP_401_UNAUTHORIZED, detail=detail,
                          headers={"WWW-Authenticate": "Bearer"})
+
+
+class NotAuthorized(HTTPException):
+    """An authenticated user the auth manager does not allow to see Vector Health (HTTP 403)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(status_code=status.HTTP_403_FORBIDDEN, detail=detail)
 
 
 def auth_manager() -> BaseAuthManager:
@@ -78,3 +96,22 @@ def login_url(next_url: str) -> str | None:
     except Exception as exc:  # only a convenience link on the 401 page
         log.debug("no login URL from the auth manager: %s", exc)
         return None
+
+
+def require_connection_reader(conn_id: str) -> Callable[..., Awaitable[Any]]:
+    """A FastAPI dependency: the request's user (:func:`require_user`), when the auth manager lets them read the
+    Airflow connection ``conn_id``.
+
+    :param conn_id: the connection whose data the endpoint shows.
+    """
+
+    async def connection_reader(user: Annotated[Any, Depends(require_user)]) -> Any:
+        from airflow.api_fastapi.auth.managers.models.resource_details import ConnectionDetails
+
+        if not auth_manager().is_authorized_connection(method="GET", details=ConnectionDetails(conn_id=conn_id),
+                                                       user=user):
+            raise NotAuthorized(f"{user.get_name()} may not see Vector Health: it shows what the Airflow "
+                                f"connection {conn_id!r} reads, and this user may not read that connection")
+        return user
+
+    return connection_reader

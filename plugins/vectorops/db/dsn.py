@@ -63,9 +63,23 @@ def target_dsn(settings: Settings) -> str:
     Airflow any secrets backend), else ``VECTOROPS_DSN`` or the embedded server; starts nothing.
 
     :param settings: the platform settings.
-    :raises SettingError: when the connection is defined but unusable.
+    :raises SettingError: when the connection is defined but unusable, or names another database than
+        ``VECTOROPS_DSN`` (a ``--dsn`` of the CLI): which one was meant is not guessed.
     """
-    return _connection_dsn(TARGET_CONN_ID) or runtime.dsn(settings)
+    connection = _connection_dsn(TARGET_CONN_ID)
+    if connection is None:
+        return runtime.dsn(settings)
+    if settings.external_dsn and _database(settings.external_dsn) != _database(connection):
+        raise SettingError(f"the {TARGET_CONN_ID} connection ({_database(connection)}) and VECTOROPS_DSN "
+                           f"({_database(settings.external_dsn)}) name different databases: point them at the same "
+                           "one, or unset one of them")
+    return connection
+
+
+def _database(dsn: str) -> str:
+    """``host:port/dbname`` of ``dsn``, libpq's defaults filled in; never its password."""
+    params = conninfo_to_dict(dsn)
+    return f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
 
 
 def role_dsn(settings: Settings, role: str) -> str:

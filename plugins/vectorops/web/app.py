@@ -2,8 +2,9 @@
 
 ``GET /`` is the HTML page; ``GET /api/collections`` returns ``{"collections": [...]}``, one document per migrated
 collection (see :func:`vectorops.web.queries.collection_health`). Both need an authenticated Airflow user
-(:mod:`vectorops.airflow.web_auth`): 401 otherwise. When the vectors database cannot be read both answer 503, naming its
-host and port, never its password.
+(:mod:`vectorops.airflow.web_auth`): 401 otherwise; and one the auth manager lets read the ``vectorops_reader``
+connection the page reads with (``op`` and ``admin``, not ``viewer``): 403 otherwise. When the vectors database
+cannot be read both answer 503, naming its host and port, never its password.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from vectorops.airflow.dag_schedule import DagSchedule, dag_schedule
-from vectorops.airflow.web_auth import NotAuthenticated, login_url, require_user
+from vectorops.airflow.web_auth import NotAuthenticated, NotAuthorized, login_url, require_connection_reader
 from vectorops.config import load_settings
+from vectorops.db.roles import READER
 from vectorops.errors import SettingError
 from vectorops.web import page, queries
 
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 URL_PREFIX = "/vector-health"
 NO_STORE = {"Cache-Control": "no-store"}
 
-User = Annotated[Any, Depends(require_user)]
+User = Annotated[Any, Depends(require_connection_reader(READER))]
 Days = Annotated[int, Query(ge=1, le=90, description="How many days of search metrics the charts show.")]
 
 
@@ -35,6 +37,7 @@ def create_app() -> FastAPI:
     """A new Vector Health app; the plugin mounts it at :data:`URL_PREFIX`."""
     app = FastAPI(title="Vector Health", description=__doc__, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(NotAuthorized, _not_authorized)  # type: ignore[arg-type]
     app.add_exception_handler(queries.DatabaseUnavailable, _database_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(SettingError, _bad_setting)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _bad_request)  # type: ignore[arg-type]
@@ -86,6 +89,12 @@ def _not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     return HTMLResponse(page.sign_in_page(login_url(str(request.url.path))), status_code=exc.status_code,
                         headers=headers)
+
+
+def _not_authorized(request: Request, exc: NotAuthorized) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=NO_STORE)
+    return HTMLResponse(page.forbidden_page(exc.detail), status_code=exc.status_code, headers=NO_STORE)
 
 
 def _database_unavailable(request: Request, exc: queries.DatabaseUnavailable) -> Response:

@@ -128,6 +128,16 @@ def sign_in_page(login_url: str | None) -> str:
     return _document("Vector Health: sign in", body, None)
 
 
+def forbidden_page(reason: str) -> str:
+    """The page shown (with HTTP 403) to a signed-in user the auth manager does not allow to see Vector Health.
+
+    :param reason: who may not see it and why, in one line.
+    """
+    body = (f'<div class="error" id="forbidden-state"><p><strong>Not allowed.</strong> {escape(reason)}.</p>'
+            "<p>Ask an Airflow admin for a role that may read connections (op or admin).</p></div>")
+    return _document("Vector Health: not allowed", body, None)
+
+
 def _document(title: str, body: str, generated_at: datetime | None) -> str:
     stamp = f'<p class="muted">Read at {escape(generated_at.isoformat(timespec="seconds"))}</p>' if generated_at else ""
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -69,9 +69,11 @@ def test_vectorops_postgres_is_the_target_of_the_roles_local_passwords(settings:
     params = conninfo_to_dict(dsn)
     monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", f"postgres://{params['user']}:{params['password']}@"
                                                           f"localhost:{params['port']}/vectorops?application_name=tgt")
-    # even with VECTOROPS_DSN pointing nowhere, the connection is the target
-    elsewhere = replace(settings, external_dsn="postgresql://nobody:x@127.0.0.1:1/nothing")
+    # without VECTOROPS_DSN the connection is the target, and with one naming the same database too
+    elsewhere = replace(settings, external_dsn=None)
     assert conninfo_to_dict(target_dsn(elsewhere))["host"] == "localhost"
+    same = replace(settings, external_dsn=f"postgresql://someone:pw-dsn-h8@localhost:{params['port']}/vectorops")
+    assert target_dsn(same) == target_dsn(elsewhere)
     reader = conninfo_to_dict(local_dsn(elsewhere, READER))
     assert (reader["host"], reader["user"], reader["password"]) == \
         ("localhost", READER, read_local_passwords(settings.home)[READER])
@@ -86,3 +88,14 @@ def test_an_unusable_target_connection_names_its_variable(settings: Settings,
         role_dsn(settings, READER)
     assert str(raised.value) == ("AIRFLOW_CONN_VECTOROPS_POSTGRES is not a usable PostgreSQL connection: its type is "
                                  "'http', not postgres")
+
+
+def test_a_target_connection_and_vectorops_dsn_naming_two_databases_are_refused(
+        settings: Settings, dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", "postgres://u:pw-dsn-h8@db.internal/vectors")
+    other = replace(settings, external_dsn="postgresql://u:pw-dsn-h8@127.0.0.1:6543/vectorops")
+    with pytest.raises(SettingError) as raised:
+        settings_as(READER, other)
+    assert str(raised.value) == ("the vectorops_postgres connection (db.internal:5432/vectors) and VECTOROPS_DSN "
+                                 "(127.0.0.1:6543/vectorops) name different databases: point them at the same one, "
+                                 "or unset one of them")
