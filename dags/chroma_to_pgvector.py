@@ -28,10 +28,10 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
-from vectorops.airflow.assets import MIGRATED_TABLES, MIGRATIONS
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.migration_group import chroma_to_pgvector_group
 
 # the workers' store, shown in the form (read at parse time: an environment variable, no I/O)
 _DEFAULT_PATH = os.environ.get("CHROMA_DB_PATH") or "(not set)"
@@ -46,6 +46,10 @@ _DEFAULT_PATH = os.environ.get("CHROMA_DB_PATH") or "(not set)"
     tags=["vectorops", "migration", "chroma", "pgvector"],
     default_args=default_args(),
     max_active_tasks=8,
+    # not 1: collection claims keep two runs apart (a second run of the same collection is refused at once, naming the
+    # run that holds it; one of other collections goes ahead) and the vectorops_heavy pool serializes the index
+    # builds; a third run waits queued, as each run already loads with up to 8 tasks into the same server
+    max_active_runs=2,
     params={
         # no section: Airflow's trigger form shows these first, in its one section that starts open
         "dry_run": Param(False, type=["null", "boolean"], title="Dry run",
@@ -98,58 +102,9 @@ _DEFAULT_PATH = os.environ.get("CHROMA_DB_PATH") or "(not set)"
     },
 )
 def chroma_to_pgvector() -> None:
-    @task
-    def plan_request() -> list[str]:
-        """Validate the params and list the collections to migrate (empty on a dry run); a refusal fails here only."""
-        from vectorops.airflow.tasks.migration import plan_request
-
-        return plan_request()
-
-    @task(map_index_template="{{ collection }}")
-    def prepare_collection(collection: str) -> dict:
-        """Claim the collection, stage its ids and plan its chunks."""
-        from vectorops.airflow.tasks.migration import prepare_collection
-
-        return prepare_collection(collection)
-
-    # runs when every collection is prepared or failed and at least one is ready: one collection's failure does not
-    # stop the others; a rejected request (or a dry run) leaves it upstream_failed (skipped), never green
-    @task(trigger_rule="all_done_min_one_success")
-    def list_chunks(plans: list[dict]) -> list[dict]:
-        """One entry per chunk of every planned collection."""
-        from vectorops.airflow.tasks.migration import list_chunks
-
-        return list_chunks(plans[:])
-
-    @task(map_index_template="{{ chunk_label }}")
-    def load_chunk(chunk: dict) -> dict:
-        """Fetch one id-range chunk from Chroma and COPY it into the shadow table."""
-        from vectorops.airflow.tasks.migration import load_chunk
-
-        return load_chunk(chunk)
-
-    @task(trigger_rule="all_done", map_index_template="{{ collection }}", outlets=[MIGRATED_TABLES])
-    def finalize_collection(plan: dict) -> dict:
-        """Check counts, build the HNSW index, ANALYZE and promote; emits an Asset event for the table."""
-        from vectorops.airflow.tasks.migration import finalize_collection
-
-        return finalize_collection(plan, MIGRATED_TABLES)
-
-    # none_failed: after a rejected request or a failed collection it is upstream_failed, so the run fails on the
-    # task that did, alerted once; it still runs when every collection failed before a finalize (to say which)
-    @task(trigger_rule="none_failed", outlets=[MIGRATIONS])
-    def summarize(collections: list[str], summaries: list[dict]) -> list[dict]:
-        """Log the per-collection summary, write it as the run note, and emit one event for the data-quality DAG."""
-        from vectorops.airflow.tasks.migration import summarize
-
-        return summarize(list(collections), summaries[:], MIGRATIONS)
-
-    collections = plan_request()
-    plans = prepare_collection.expand(collection=collections)
-    loaded = load_chunk.expand(chunk=list_chunks(plans))
-    finals = finalize_collection.expand(plan=plans)
-    loaded >> finals
-    summarize(collections, finals)
+    # the same task group a user's DAG adds with explicit arguments (docs/using-in-your-dags.md); here the request is
+    # the run's Params, and the task ids keep no prefix
+    chroma_to_pgvector_group(request_from_params=True, prefix_group_id=False)
 
 
 chroma_to_pgvector()

@@ -16,7 +16,8 @@ HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "nu
 LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db", "vectorops.airflow.assets",
                    "vectorops.airflow.defaults", "vectorops.airflow.notifier", "vectorops.alerts.send",
                    "vectorops.redaction", "vectorops.alerts.smtp", "vectorops.config",
-                   "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors"}
+                   "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors",
+                   "vectorops.airflow.migration_group", "vectorops.airflow.pools"}
 
 PROBE = """
 import json, sys, time

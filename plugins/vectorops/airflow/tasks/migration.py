@@ -1,4 +1,5 @@
-"""Airflow glue for the migration DAG: read params and context, call the steps, emit Asset events, note the result.
+"""Airflow glue for the migration's task group: read the request (explicit, or the run's Params) and the context,
+call the steps, emit Asset events and lineage, note the result.
 
 Migration steps connect as ``vectorops_etl`` (:mod:`vectorops.db.dsn`).
 Imported only inside task bodies, so DAG parsing stays cheap.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from vectorops.airflow.assets import table_asset
+from vectorops.airflow import lineage
+from vectorops.airflow.assets import source_asset
 from vectorops.airflow.no_retry import no_retry_for_deterministic_errors
 from vectorops.airflow.tasks.context import current_context
 from vectorops.airflow.tasks.quality import fail_validation
@@ -27,19 +29,26 @@ from vectorops.quality import gate
 log = logging.getLogger(__name__)
 
 
-def _request(settings: Settings) -> migration_request.MigrationRequest:
-    return migration_request.request_from_params(dict(current_context()["params"]), settings)
+def _request_args(request: dict[str, Any] | None) -> dict[str, Any]:
+    """The group's explicit request, or the run's Params when it was built with ``request_from_params``."""
+    return dict(current_context()["params"]) if request is None else dict(request)
+
+
+def _request(settings: Settings, request: dict[str, Any] | None) -> migration_request.MigrationRequest:
+    return migration_request.request_from_params(_request_args(request), settings)
 
 
 def _run_id() -> str:
     return str(current_context()["run_id"])
 
 
-def plan_request() -> list[str]:
-    """Validate the params before any work starts and list the collections (none on a dry run).
+def plan_request(request_args: dict[str, Any] | None) -> list[str]:
+    """Validate the request before any work starts and list the collections (none on a dry run).
 
     A bad parameter or setting fails the task at once (no retry: retrying cannot fix it), with the reason as the
     run note; the tasks after it do not run (``upstream_failed``), so this task's alert is the only one.
+
+    :param request_args: the request's values; ``None``: the run's Params.
     """
     from airflow.sdk.exceptions import AirflowFailException
 
@@ -47,11 +56,11 @@ def plan_request() -> list[str]:
 
     context = current_context()
     dag_id, run_id = context["dag"].dag_id, str(context["run_id"])
-    log.info("checking the request: %s", _params_line(dict(context["params"])))
+    log.info("checking the request: %s", _params_line(_request_args(request_args)))
     with no_retry_for_deterministic_errors():  # a refused login, too, stays refused on retry
         try:
             settings = settings_as(ETL)
-            request = _request(settings)
+            request = _request(settings, request_args)
             collections = migration_request.select_collections(request)
             if not request.dry_run:  # a dry run lists a refusal among its plan's warnings
                 steps.preflight(settings, request, collections)
@@ -82,17 +91,18 @@ def _params_line(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if v not in (None, "", [])) or "defaults"
 
 
-def prepare_collection(collection: str) -> dict[str, Any]:
+def prepare_collection(collection: str, request_args: dict[str, Any] | None) -> dict[str, Any]:
     """Claim, stage and plan one collection.
 
     :param collection: the collection's label.
+    :param request_args: the request's values; ``None``: the run's Params.
     :return: its :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
     """
     current_context()["collection"] = collection
     log.info("preparing collection %r: claim it, stage its ids, plan its chunks", collection)
     settings = settings_as(ETL)
     with no_retry_for_deterministic_errors():
-        plan = steps.prepare(settings, _request(settings), collection, _run_id())
+        plan = steps.prepare(settings, _request(settings, request_args), collection, _run_id())
     log.info("collection %r prepared: %s chunk(s) into %s.%s (shadow %s)", collection, len(plan.chunks), plan.schema,
              plan.table, plan.shadow)
     return plan.to_xcom()
@@ -130,7 +140,8 @@ def load_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
-    """Validate and promote one collection and emit an Asset event for its table.
+    """Validate and promote one collection, emit an Asset event for its table and, when OpenLineage is on, its
+    Chroma → PostgreSQL lineage with the table's columns.
 
     :param xcom: the collection's :class:`~vectorops.migration.plan.CollectionPlan` as XCom.
     :param alias: the AssetAlias the table's Asset event is added to.
@@ -140,17 +151,21 @@ def finalize_collection(xcom: dict[str, Any], alias: Any) -> dict[str, Any]:
     context["collection"] = plan.collection
     log.info("finalizing collection %r: verify counts, validate, index and promote %s.%s into %s.%s",
              plan.collection, plan.schema, plan.shadow, plan.schema, plan.table)
+    settings = settings_as(ETL)
     try:
         with no_retry_for_deterministic_errors():
-            summary = steps.finalize(settings_as(ETL), plan)
+            summary = steps.finalize(settings, plan)
     except ValidationFailed as exc:
         assert isinstance(exc.report, gate.ValidationReport)  # the gate raises it with its own report
         fail_validation(exc.report, "migration_gate_failed")
         raise
+    source = source_asset(plan.source.uri, CollectionRef.parse(plan.collection).path)
+    target = lineage.target_of(settings)
     context["outlet_events"][alias].add(
-        table_asset(summary["table"]),
+        target.table_asset(summary["table"]),
         extra={"collection": plan.collection, "rows": summary["loaded"], "quarantined": summary["quarantined"],
-               "run_id": plan.run_id})
+               "run_id": plan.run_id, "source": source.uri})
+    lineage.emit_migration_lineage(settings, target, source, summary["table"], summary["loaded"])
     log.info("collection %r %s as %s: %s loaded, %s quarantined", plan.collection, summary["status"],
              summary["table"], summary["loaded"], summary["quarantined"])
     return summary
