@@ -1,4 +1,5 @@
-"""Real local alert receivers for tests: an HTTP server that records POSTs, and an aiosmtpd SMTP server.
+"""Real local alert receivers for tests: an HTTP server that records POSTs, and an aiosmtpd SMTP server; and the
+Airflow connections (``AIRFLOW_CONN_*``) that point the alert channels at them.
 
 Registered as a pytest plugin in ``tests/conftest.py``, so every test module can use the fixtures.
 """
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -58,8 +61,15 @@ class Mail:
         return email.message_from_bytes(self.raw, policy=email.policy.default)  # type: ignore[return-value]
 
     def text(self) -> str:
-        """The decoded body: a raw substring check would miss text hidden by a transfer encoding."""
-        return str(self.message.get_body(preferencelist=("plain",)).get_content())
+        """The decoded body as text: a raw substring check would miss text hidden by a transfer encoding.
+
+        SmtpNotifier sends HTML; the alert's text is one ``<pre>`` block, read back without its markup.
+        """
+        part = self.message.get_body(preferencelist=("plain", "html"))
+        content = str(part.get_content())
+        if part.get_content_type() == "text/html":
+            content = html.unescape(re.sub(r"<[^>]+>", "", content))
+        return content
 
 
 class SmtpHandler:
@@ -74,6 +84,32 @@ class SmtpHandler:
         raw = bytes(envelope.original_content or b"")
         self.mails.append(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), raw, credentials))
         return "250 OK"
+
+
+def use_webhook(monkeypatch: pytest.MonkeyPatch, url: str, conn_id: str = "vectorops_alert_webhook") -> None:
+    """Alerts POST their JSON to ``url``: an Airflow ``http`` connection whose host is the URL, named by
+    ``VECTOROPS_ALERT_WEBHOOK_CONN_ID``."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "http", "host": url}))
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK_CONN_ID", conn_id)
+
+
+def use_slack(monkeypatch: pytest.MonkeyPatch, endpoint: str, token: str,
+              conn_id: str = "vectorops_alert_slack") -> None:
+    """Slack alerts go to ``endpoint/token``: an Airflow ``slackwebhook`` connection (the token as its password),
+    named by ``VECTOROPS_ALERT_SLACK_CONN_ID``."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}",
+                       json.dumps({"conn_type": "slackwebhook", "host": endpoint, "password": token}))
+    monkeypatch.setenv("VECTOROPS_ALERT_SLACK_CONN_ID", conn_id)
+
+
+def smtp_uri(port: int, credentials: str = "", security: str = "plain") -> str:
+    """An Airflow SMTP connection URI to 127.0.0.1:``port``, as ``SmtpHook`` reads its extras.
+
+    :param credentials: ``login:password@``, percent-encoded, or empty.
+    :param security: ``plain`` (no TLS), ``starttls`` or ``ssl`` (SMTPS).
+    """
+    flags = {"plain": "disable_ssl=true&disable_tls=true", "starttls": "disable_ssl=true", "ssl": "disable_tls=true"}
+    return f"smtp://{credentials}127.0.0.1:{port}/?{flags[security]}&retry_limit=0&timeout=10"
 
 
 def free_port() -> int:

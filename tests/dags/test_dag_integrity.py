@@ -15,7 +15,8 @@ HEAVY = ("torch", "sentence_transformers", "chromadb", "great_expectations", "nu
 # the packages' __init__ modules hold only a docstring; airflow.connections, db.roles and errors: stdlib only
 LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vectorops.db", "vectorops.airflow.assets",
                    "vectorops.airflow.defaults", "vectorops.airflow.notifier", "vectorops.alerts.send",
-                   "vectorops.redaction", "vectorops.alerts.smtp", "vectorops.config",
+                   "vectorops.redaction", "vectorops.alerts.settings", "vectorops.airflow.secrets_masking",
+                   "vectorops.config",
                    "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors",
                    "vectorops.airflow.migration_group", "vectorops.airflow.pools"}
 

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
 from vectorops.backup import pg_tools
 from vectorops.backup.manifest import DUMP, MANIFEST, file_entry
@@ -67,7 +68,7 @@ def backup_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def env(backup_root: Path, chroma_store: Path, monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> Any:
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(backup_root))
     monkeypatch.setenv("CHROMA_DB_PATH", str(chroma_store))
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/hostilebk"))
+    use_webhook(monkeypatch, http_receiver.url("/hostilebk"))
     return load_settings()
 
 

@@ -35,6 +35,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.faults.test_hostile_backups import copy_backup, fingerprint, recraft_dump, roles
 from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
 from vectorops.backup import pg_tools
@@ -95,7 +96,7 @@ def new_db(dsn: str) -> Iterator[Callable[[], str]]:
 
 @pytest.fixture
 def alerts(monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> Callable[[str], list[dict[str, Any]]]:
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/hostilers"))
+    use_webhook(monkeypatch, http_receiver.url("/hostilers"))
     return lambda event: [p.json() for p in http_receiver.posts if p.json().get("event") == event]
 
 

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.faults.ledger_watch import wait_for
 from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
 from vectorops.backup import jobs, ledger
@@ -63,7 +64,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) 
 def backup_settings(tmp_path: Path, migrated: str, monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> Any:
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.delenv("CHROMA_DB_PATH", raising=False)
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/bkfault"))
+    use_webhook(monkeypatch, http_receiver.url("/bkfault"))
     monkeypatch.setenv("VECTOROPS_BACKUP_KEEP", "1")
     return load_settings()
 

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.faults.ledger_watch import wait_for
 from tests.support import add_records, chroma_client, migrate_in_process, pg_digest
 from vectorops.config import load_settings
@@ -43,7 +44,7 @@ def backup_env(tmp_path: Path, chroma_store: Path, monkeypatch: pytest.MonkeyPat
     """A temp backup directory, the Chroma path, and alerts posted to the test receiver; the new settings."""
     monkeypatch.setenv("VECTOROPS_BACKUP_DIR", str(tmp_path / "backups"))
     monkeypatch.setenv("CHROMA_DB_PATH", str(chroma_store))
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/backup"))
+    use_webhook(monkeypatch, http_receiver.url("/backup"))
     return load_settings()
 
 

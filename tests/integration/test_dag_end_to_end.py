@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from tests.alert_receivers import use_webhook
 from tests.support import add_records, chroma_client, chroma_digest, pg_digest, registry_row
 from vectorops.naming import table_name_for
 
@@ -85,7 +86,7 @@ def test_a_wrong_path_fails_plan_request_alone_at_once_with_one_alert(
 
     from vectorops.airflow.run import load_dag
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/wrong-path"))
+    use_webhook(monkeypatch, http_receiver.url("/wrong-path"))
     wrong = tmp_path / "no such store"
     run = load_dag("chroma_to_pgvector").test(run_conf={"chroma_path": str(wrong), "target_schema": "wrongpath"})
     assert str(run.state) == "failed"

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.support import add_records, chroma_client, migrate_in_process
 from vectorops.naming import table_name_for
 
@@ -51,7 +52,7 @@ def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
 
     from vectorops.airflow.run import load_dag
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dq"))
+    use_webhook(monkeypatch, http_receiver.url("/dq"))
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DELETE FROM {} WHERE id = 'dq-broken-7'").format(
             sql.Identifier("dq", table_name_for("dq-broken"))))

@@ -11,6 +11,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
+
 EMPTY_DB = "vectorops_empty_registry"
 SCHEDULED = ("pgvector_backup", "pgvector_search_monitor", "pgvector_maintenance", "pgvector_data_quality",
              "chroma_sync")
@@ -40,7 +42,7 @@ def test_a_scheduled_dag_skips_cleanly_on_an_empty_registry(dag_id: str, empty_p
     from vectorops.airflow.run import load_dag
 
     monkeypatch.setenv("VECTOROPS_DSN", empty_platform)  # every role's DSN is taken from it (db/dsn)
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url(f"/{dag_id}"))
+    use_webhook(monkeypatch, http_receiver.url(f"/{dag_id}"))
     run = load_dag(dag_id).test()
     assert str(run.state) == "success"
     with create_session() as session:

@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from tests.alert_receivers import use_webhook
 from tests.support import add_records, chroma_client, migrate_in_process, registry_row
 
 SCHEMA = "search_mon"
@@ -198,7 +199,7 @@ def test_a_forced_recall_drop_alerts_flags_the_index_and_advises_an_ef_search(
         capsys: pytest.CaptureFixture[str]) -> None:
     from vectorops.cli import main
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/m"))
+    use_webhook(monkeypatch, http_receiver.url("/m"))
     assert main.main(["monitor", "--collection", BIG, "--ef-search", "1"]) == 1
     out = capsys.readouterr()
     assert BIG in out.out and "recall" in out.out and "BREACH" in out.err
@@ -220,7 +221,7 @@ def test_the_dag_probes_every_live_table_and_alerts_once_per_breach(
 
     from vectorops.airflow.run import load_dag
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/dag"))
+    use_webhook(monkeypatch, http_receiver.url("/dag"))
     monkeypatch.setenv("VECTOROPS_HNSW_EF_SEARCH", "1")
     run = load_dag("pgvector_search_monitor").test()
     assert str(run.state) == "failed"

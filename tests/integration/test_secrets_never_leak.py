@@ -1,13 +1,13 @@
 """Secrets never leak: distinctive values in every credential, all five DAGs run, every log and artifact scanned.
 
-The database roles' passwords (their ``AIRFLOW_CONN_VECTOROPS_*``), the webhook and Slack URLs, the SMTP and the
-REST API connections each get a secret ``s3cr3t-<what>-<random>``. The DAGs then run under real Airflow
-(``dag.test()``): a migration, a rejected migration (run note and alert), a data-quality run on a tampered table
-(alert), a search-monitor run with a breach (alert), maintenance with a rebuild, and a verified backup. Then every
-file under the Airflow home and ``VECTOROPS_HOME`` (logs, Data Docs, GX project), the backups, Airflow's metadata
-database (run notes, XComs, task logs' metadata), the ``vectorops.*`` tables, the server's statement statistics,
-the alerts the receivers got, the notes sent to the API, the Vector Health page and the test's own output are
-searched for every secret. Each DAG's connections to the vectors database are also checked to be its role's.
+The database roles' passwords (their ``AIRFLOW_CONN_VECTOROPS_*``), the webhook URL and the Slack token (their alert
+connections), the SMTP and the REST API connections each get a secret ``s3cr3t-<what>-<random>``. The DAGs then run
+under real Airflow (``dag.test()``): a migration, a rejected migration (run note and alert), a data-quality run on a
+tampered table (alert), a search-monitor run with a breach (alert), maintenance with a rebuild, and a verified backup.
+Then every file under the Airflow home and ``VECTOROPS_HOME`` (logs, Data Docs, GX project), the backups, Airflow's
+metadata database (run notes, XComs, task logs' metadata), the ``vectorops.*`` tables, the server's statement
+statistics, the alerts the receivers got, the notes sent to the API, the Vector Health page and the test's own output
+are searched for every secret. Each DAG's connections to the vectors database are also checked to be its role's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from aiosmtpd.smtp import AuthResult
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.alert_receivers import HttpReceiver, SmtpHandler, free_port
+from tests.alert_receivers import HttpReceiver, SmtpHandler, free_port, smtp_uri, use_slack, use_webhook
 from tests.support import add_records, chroma_client
 from vectorops.config import load_settings
 from vectorops.db import runtime
@@ -104,9 +104,9 @@ def seeded(settings: Any, dsn: str, store: Path, http_receiver: HttpReceiver, sm
         for role in ROLES:
             patch.setenv(connection_env(role),
                          f"postgresql://{role}:{quote(SECRETS[role], safe='')}@127.0.0.1:{settings.db_port}/vectorops")
-        patch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url(f"/hooks/{SECRETS['webhook']}"))
-        patch.setenv("VECTOROPS_ALERT_SLACK_WEBHOOK", http_receiver.url(f"/services/{SECRETS['slack']}"))
-        patch.setenv("AIRFLOW_CONN_LEAK_SMTP", f"smtp://alerts:{SECRETS['smtp']}@127.0.0.1:{smtp_with_login[1]}")
+        use_webhook(patch, http_receiver.url(f"/hooks/{SECRETS['webhook']}"), "leak_webhook")
+        use_slack(patch, http_receiver.url("/services"), SECRETS["slack"], "leak_slack")
+        patch.setenv("AIRFLOW_CONN_LEAK_SMTP", smtp_uri(smtp_with_login[1], f"alerts:{SECRETS['smtp']}@"))
         patch.setenv("VECTOROPS_ALERT_SMTP_CONN_ID", "leak_smtp")
         patch.setenv("VECTOROPS_ALERT_EMAIL_TO", "oncall@example.com")
         patch.setenv("AIRFLOW_CONN_VECTOROPS_API", f"http://admin:{SECRETS['api']}@127.0.0.1:{free_port()}")

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from tests import live_writer
-from tests.alert_receivers import HttpReceiver
+from tests.alert_receivers import HttpReceiver, use_webhook
 from tests.support import add_records, chroma_client, chroma_digest, migrate_in_process, pg_digest, registry_row
 from vectorops.chroma import locate
 from vectorops.chroma.source import SourceSpec
@@ -80,7 +80,7 @@ def test_a_scheduled_run_syncs_the_syncing_collections_only_and_the_table_equals
         monkeypatch: pytest.MonkeyPatch) -> None:
     from vectorops.airflow.run import load_dag
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/alerts"))
+    use_webhook(monkeypatch, http_receiver.url("/alerts"))
     schema, live, idle = "sync_dag", "dag-live", "dag-idle"
     collection = _store(tmp_path, live, 300)
     other = _store(tmp_path, idle, 50)
@@ -131,7 +131,7 @@ def test_a_busy_collection_fails_its_task_once_without_an_alert(settings: Any, d
 
     from vectorops.airflow.run import load_dag
 
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/alerts"))
+    use_webhook(monkeypatch, http_receiver.url("/alerts"))
     schema, name = "sync_dag_busy", "dag-busy"
     _store(tmp_path, name, 40)
     _migrate(settings, tmp_path, schema, [name])
@@ -154,7 +154,7 @@ def test_a_lag_above_the_limit_alerts_once_and_fails_the_task(settings: Any, dsn
     # a 1.x writer's logged-but-unapplied write makes the files reader refuse the store for a moment: read
     # through Chroma's API on a private copy then, as the live migration test does
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "auto")
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/alerts"))
+    use_webhook(monkeypatch, http_receiver.url("/alerts"))
     monkeypatch.setenv("VECTOROPS_SYNC_MAX_LAG_S", "0.001")
     monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "0.5")
     schema, name = "sync_dag_lag", "dag-lag"

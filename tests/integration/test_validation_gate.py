@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import smtp_uri, use_webhook
 from tests.support import add_records, chroma_client, migrate_in_process, pg_digest, registry_row
 from vectorops.naming import table_name_for
 
@@ -79,9 +80,9 @@ def test_tampering_fails_validate_records_failures_and_alerts(
 
     statement, expectation = TAMPERS[collection]
     handler, smtp_port = smtp_server
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/hook"))
+    use_webhook(monkeypatch, http_receiver.url("/hook"))
     monkeypatch.setenv("VECTOROPS_ALERT_SMTP_CONN_ID", "alert_smtp")
-    monkeypatch.setenv("AIRFLOW_CONN_ALERT_SMTP", f"smtp://127.0.0.1:{smtp_port}")
+    monkeypatch.setenv("AIRFLOW_CONN_ALERT_SMTP", smtp_uri(smtp_port))
     monkeypatch.setenv("VECTOROPS_ALERT_EMAIL_TO", "oncall@example.com")
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL(statement).format(t=sql.Identifier(SCHEMA, table_name_for(collection))))

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.support import add_records, chroma_client, forget_collection, migrate_in_process
 from vectorops.cli import main
 from vectorops.db.sql_files import sql_text
@@ -73,7 +74,7 @@ def test_any_collection_key_validates_live(migrated: dict[str, str], settings: A
 def test_a_collection_that_errors_is_recorded_and_alerted_and_the_others_still_run(
         migrated: dict[str, str], settings: Any, dsn: str, http_receiver: Any, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK", http_receiver.url("/vr"))
+    use_webhook(monkeypatch, http_receiver.url("/vr"))
     broken = sql.Identifier(SCHEMA, table_name_for(BROKEN))
     with psycopg.connect(dsn, autocommit=True) as conn:  # the suite's queries cannot run on this table
         conn.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN embedding TO vector_was_here").format(broken))

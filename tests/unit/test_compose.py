@@ -100,8 +100,8 @@ def env_names_read_by_code() -> frozenset[str]:
     """Environment variable names read by plugins/vectorops and dags/, found in their source.
 
     Reads are ``os.environ.get(X)``, ``os.environ[X]``, ``os.getenv(X)`` and the package's ``_*_env(X)`` helpers
-    (``_int_env``, ``_float_env``, ``_env``, ``_http_url_env``); ``X`` is a string literal or a module-level
-    string constant of the package (``WEBHOOK_ENV = "VECTOROPS_ALERT_WEBHOOK"``), wherever it is imported.
+    (``_int_env``, ``_float_env``, ``_env``); ``X`` is a string literal or a module-level string constant of the
+    package (``SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"``), wherever it is imported.
     """
     files = [*sorted((ROOT / "plugins").rglob("*.py")), *sorted((ROOT / "dags").rglob("*.py"))]
     trees = [ast.parse(path.read_text(), filename=str(path)) for path in files]
@@ -466,7 +466,7 @@ def test_env_names_are_ones_the_code_reads() -> None:
     known = env_names_read_by_code()
     # The scan must see each way the package reads a variable, or it would wave everything through.
     assert {"VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB", "VECTOROPS_HOME",
-            "VECTOROPS_ALERT_WEBHOOK", "VECTOROPS_ALERT_EMAIL_TO", "VECTOROPS_ALERT_TIMEOUT_S"} <= known
+            "VECTOROPS_ALERT_WEBHOOK_CONN_ID", "VECTOROPS_ALERT_EMAIL_TO", "VECTOROPS_ALERT_TIMEOUT_S"} <= known
     compose = load_compose()
     assert any(OUR_ENV.fullmatch(k) for k in env_of(compose["services"]["airflow-worker"]))
     assert check_env_names(compose, known) == []

@@ -1,9 +1,10 @@
-"""Alerts for failed validations, migration gates and tasks: a generic webhook, Slack and e-mail over SMTP.
+"""Alerts for failed validations, migration gates and tasks, delivered by Airflow's notifiers.
 
-Channels are read from the environment when an alert is sent, and each one is on only when configured.
-:func:`send_alert` never raises, and credentials are redacted from everything it sends or logs
-(:mod:`vectorops.redaction`). The e-mail channel, from the SMTP connection to the message, lives in
-:mod:`vectorops.alerts.smtp`. Stdlib only, as are those two: the CLI and DAG files import this module.
+The channels are Airflow connections named in the environment (:mod:`vectorops.alerts.settings`), each on only
+when configured: a generic JSON webhook, Slack and e-mail, sent by :mod:`vectorops.airflow.alert_delivery`.
+:func:`send_alert` never raises, and credentials are redacted from everything it sends or logs by Airflow's
+secrets masker (:mod:`vectorops.redaction`). Stdlib only at module level: the CLI and DAG files import this
+module; Airflow's providers are imported when an alert goes out.
 """
 
 from __future__ import annotations
@@ -12,35 +13,20 @@ import json
 import logging
 import math
 import os
-import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from vectorops.alerts.smtp import (
-    EMAIL_FROM_ENV,
-    EMAIL_TO_ENV,
-    SMTP_CONN_ID_ENV,
-    SmtpConnection,
-    email_recipients,
-    email_sender,
-    send_alert_email,
-    smtp_connection,
-)
+from vectorops.alerts import settings
+from vectorops.alerts.settings import AlertSettings, alert_settings_from_env
 from vectorops.errors import SettingError
-from vectorops.redaction import REDACTED, SLACK_WEBHOOK_ENV, WEBHOOK_ENV, describe_error, known_secrets, redact
+from vectorops.redaction import REDACTED, describe_error, known_secrets, redact
 
-__all__ = [
-    "DEFAULT_TIMEOUT_S", "EMAIL_FROM_ENV", "EMAIL_TO_ENV", "REDACTED", "SLACK_WEBHOOK_ENV", "SMTP_CONN_ID_ENV",
-    "TIMEOUT_ENV", "WEBHOOK_ENV", "AlertEvent", "AlertSettings", "ChannelResult", "SmtpConnection",
-    "alert_settings_from_env", "redact", "run_url", "send_alert", "smtp_connection", "summary_text",
-]
+__all__ = ["REDACTED", "AlertEvent", "AlertSettings", "ChannelResult", "alert_settings_from_env", "redact",
+           "run_url", "send_alert", "summary_text"]
 
 log = logging.getLogger(__name__)
-
-TIMEOUT_ENV = "VECTOROPS_ALERT_TIMEOUT_S"
-DEFAULT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +50,9 @@ class AlertEvent:
 
     def payload(self) -> dict[str, Any]:
         """The JSON document every channel sends, with credentials redacted."""
-        return redact(_jsonable({f.name: getattr(self, f.name) for f in fields(self)}), known_secrets())
+        payload: dict[str, Any] = redact(_jsonable({f.name: getattr(self, f.name) for f in fields(self)}),
+                                         known_secrets())
+        return payload
 
 
 @dataclass(frozen=True)
@@ -74,24 +62,6 @@ class ChannelResult:
     channel: str
     ok: bool
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """The alert channels configured in the environment (see :func:`alert_settings_from_env`)."""
-
-    webhook_url: str | None = field(default=None, repr=False)
-    slack_webhook_url: str | None = field(default=None, repr=False)
-    smtp_conn_id: str | None = None
-    email_to: tuple[str, ...] = ()
-    email_from: str = "vectorops@localhost"
-    timeout_s: float = DEFAULT_TIMEOUT_S
-
-    @property
-    def channels(self) -> list[str]:
-        """Names of the enabled channels."""
-        enabled = (("webhook", self.webhook_url), ("slack", self.slack_webhook_url), ("smtp", self.smtp_conn_id))
-        return [name for name, value in enabled if value]
 
 
 def run_url(dag_id: str | None, run_id: str | None) -> str | None:
@@ -110,73 +80,72 @@ def run_url(dag_id: str | None, run_id: str | None) -> str | None:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
-def alert_settings_from_env() -> AlertSettings:
-    """Read :class:`AlertSettings` from the environment.
-
-    :raises SettingError: naming the variable whose value is unusable.
-    """
-    smtp_conn_id = _env(SMTP_CONN_ID_ENV)
-    return AlertSettings(
-        webhook_url=_http_url_env(WEBHOOK_ENV),
-        slack_webhook_url=_http_url_env(SLACK_WEBHOOK_ENV),
-        smtp_conn_id=smtp_conn_id,
-        email_to=email_recipients() if smtp_conn_id else (),
-        email_from=email_sender(),
-        timeout_s=_timeout_env(),
-    )
-
-
 def send_alert(event: AlertEvent) -> list[ChannelResult]:
     """Send ``event`` to every configured channel. Never raises: a failing channel is logged and reported.
 
     :param event: the alert.
     :return: one result per configured channel (empty when none is configured; the alert is then logged).
     """
-    smtp: SmtpConnection | Exception | None = None
-    if conn_id := _env(SMTP_CONN_ID_ENV):
-        # Read first, so that its password is redacted even when it comes from Airflow rather than the environment.
+    channels = settings.configured_channels()
+    ready: dict[str, str | Exception] = {}
+    for name in channels:
+        # Read first, so that the connection's secrets are masked before the alert is built.
         try:
-            smtp = smtp_connection(conn_id)
+            from vectorops.airflow import alert_delivery
+
+            conn_id = settings.channel_conn_id(name)
+            assert conn_id is not None
+            if name == "smtp":  # the recipients and sender first: without them no connection helps
+                settings.email_recipients(), settings.email_sender()
+            alert_delivery.check_connection(name, conn_id, settings.CHANNELS[name])
+            ready[name] = conn_id
         except Exception as exc:
-            smtp = exc
+            ready[name] = exc
     try:
-        secrets = known_secrets()
-        if isinstance(smtp, SmtpConnection) and smtp.password and len(smtp.password) >= 4:
-            secrets |= {smtp.password, quote(smtp.password, safe="")}
-        payload = redact(event.payload(), secrets)
+        payload = event.payload()
         text = summary_text(payload)
     except Exception as exc:  # a broken event must not hide the failure being reported
         log.warning("could not build the vectorops alert %r: %s", getattr(event, "event", None),
-                    describe_error(exc, set()))
+                    describe_error(exc, known_secrets()))
         return [ChannelResult("alert", False, "could not build the alert")]
     body = json.dumps(payload, sort_keys=True)
-    channels: list[tuple[str, str, Callable[[float], None]]] = [
-        ("webhook", WEBHOOK_ENV, lambda timeout: _post_json(_http_url_env(WEBHOOK_ENV), payload, timeout)),
-        ("slack", SLACK_WEBHOOK_ENV,
-         lambda timeout: _post_json(_http_url_env(SLACK_WEBHOOK_ENV), {"text": text}, timeout)),
-        ("smtp", SMTP_CONN_ID_ENV, lambda timeout: send_alert_email(smtp, payload, text, timeout)),
-    ]
-    configured = [(name, send) for name, var, send in channels if _env(var)]
-    if not configured:
+    if not channels:
         log.info("vectorops alert (no alert channel configured): %s", body)
         return []
-    log.info("vectorops alert to %s: %s", ", ".join(name for name, _ in configured), body)
-    try:
-        timeout = _timeout_env()
-    except SettingError as exc:
-        log.warning("%s; using %s s", exc, DEFAULT_TIMEOUT_S)
-        timeout = DEFAULT_TIMEOUT_S
+    log.info("vectorops alert to %s: %s", ", ".join(channels), body)
     results = []
-    for name, send in configured:
+    for name, checked in ready.items():
         try:
-            send(timeout)
+            if isinstance(checked, Exception):
+                raise checked
+            _deliver(name, checked, payload, text)
         except Exception as exc:
-            error = describe_error(exc, secrets)
+            error = describe_error(exc, known_secrets())
             log.warning("vectorops alert channel %s failed: %s", name, error)
             results.append(ChannelResult(name, False, error))
         else:
             results.append(ChannelResult(name, True))
     return results
+
+
+def _deliver(channel: str, conn_id: str, payload: Mapping[str, Any], text: str) -> None:
+    from vectorops.airflow import alert_delivery
+
+    if channel == "smtp":
+        about = payload.get("collection") or payload.get("table") or payload.get("dag_id") or "-"
+        subject = " ".join(f"[vectorops] {payload['event']}: {about}".split())[:250]
+        alert_delivery.send_email(conn_id, to=settings.email_recipients(), sender=settings.email_sender(),
+                                  subject=subject, text=text, payload=payload)
+        return
+    try:
+        timeout = settings.timeout_s()
+    except SettingError as exc:
+        log.warning("%s; using %s s", exc, settings.DEFAULT_TIMEOUT_S)
+        timeout = settings.DEFAULT_TIMEOUT_S
+    if channel == "webhook":
+        alert_delivery.post_webhook(conn_id, payload, timeout)
+    else:
+        alert_delivery.post_slack(conn_id, text, timeout)
 
 
 def summary_text(payload: Mapping[str, Any]) -> str:
@@ -216,39 +185,3 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy scalars and arrays, without importing numpy
         return _jsonable(value.tolist())
     return str(value)
-
-
-def _env(name: str) -> str | None:
-    return (os.environ.get(name) or "").strip() or None
-
-
-def _http_url_env(name: str) -> str | None:
-    url = _env(name)
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        # Only the scheme: the rest of a webhook URL is its secret.
-        raise SettingError(f"{name} must be an http(s) URL with a host (got scheme {parts.scheme!r})")
-    return url
-
-
-def _timeout_env() -> float:
-    raw = _env(TIMEOUT_ENV)
-    if raw is None:
-        return DEFAULT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
-    if not 0 < value < float("inf"):
-        raise SettingError(f"{TIMEOUT_ENV}={raw!r} must be a positive number of seconds")
-    return value
-
-
-def _post_json(url: str | None, document: Mapping[str, Any], timeout: float) -> None:
-    assert url is not None
-    request = urllib.request.Request(url, data=json.dumps(document, sort_keys=True).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "vectorops-alerts"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        response.read()
