@@ -163,7 +163,7 @@ def test_smtp_over_tls_logs_in_with_the_connection_credentials(tls_files: tuple[
 
 @pytest.mark.parametrize(("conn", "expected"), [
     (None, "Airflow connection 'alerts_smtp' (VECTOROPS_ALERT_SMTP_CONN_ID) is not defined: set "
-           "AIRFLOW_CONN_ALERTS_SMTP"),
+           "AIRFLOW_CONN_ALERTS_SMTP (outside a task, as in the CLI, Airflow reads connections from AIRFLOW_CONN_*"),
     ("smtp://u:conn-secret-1@127.0.0.1:25/?disable_ssl=false", "extra disable_ssl='false' is a string, which "
                                                                 "SmtpHook reads as true"),
     (json.dumps({"conn_type": "smtp", "port": 25, "password": "conn-secret-1"}), "has no host"),

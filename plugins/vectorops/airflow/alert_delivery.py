@@ -82,7 +82,11 @@ def check_connection(channel: str, conn_id: str, setting: str) -> None:
             # Airflow's environment backend skips a value it cannot parse, then reports the connection missing.
             raise SettingError(f"{where}: {var} is set but Airflow cannot read it as a connection URI or JSON") \
                 from None
-        raise SettingError(f"{where} is not defined: set {var} or add it to Airflow") from None
+        if _in_task():
+            raise SettingError(f"{where} is not defined: set {var} or add it to Airflow") from None
+        raise SettingError(f"{where} is not defined: set {var} (outside a task, as in the CLI, Airflow reads "
+                           "connections from AIRFLOW_CONN_* variables and secrets backends, not its database)") \
+            from None
     if conn.conn_type not in _CONN_TYPES[channel]:
         raise SettingError(f"{where} is of type {conn.conn_type!r}; the {channel} channel needs "
                            f"{' or '.join(map(repr, _CONN_TYPES[channel]))}")
@@ -109,6 +113,13 @@ def check_connection(channel: str, conn_id: str, setting: str) -> None:
                 # SmtpHook tests the extra's truth: the string "false" would switch TLS off.
                 raise SettingError(f"{where}: extra {key}={extra[key]!r} is a string, which SmtpHook reads as "
                                    f"true; write it as a JSON boolean or leave it out")
+
+
+def _in_task() -> bool:
+    """Whether this process runs a task (its supervisor answers connection lookups from the metadata database)."""
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
 def post_webhook(conn_id: str, payload: Mapping[str, Any], timeout: float) -> None:
