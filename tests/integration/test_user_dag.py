@@ -204,3 +204,26 @@ def test_request_arguments_and_request_from_params_exclude_each_other() -> None:
 
     with pytest.raises(ValueError, match=r"leave out collections, target_schema"):
         chroma_to_pgvector_group(request_from_params=True, collections=["docs"], target_schema="other")
+
+
+def test_a_wrong_connection_id_fails_plan_request_alone_naming_it(tmp_path: Path, airflow_db: dict[str, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    wrong = example_dag().replace('chroma_path="{{ var.value.articles_store }}",', 'chroma_conn_id="no_such_conn",')
+    assert 'chroma_conn_id="no_such_conn"' in wrong
+    (tmp_path / f"{DAG_ID}.py").write_text(wrong, encoding="utf-8")
+    monkeypatch.setenv("AIRFLOW_VAR_ARTICLES_STORE", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+        {"name": "user-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(tmp_path)}}]))
+    run = DagBag(dag_folder=str(tmp_path)).dags[DAG_ID].test()
+    assert str(run.state) == "failed"
+    tis = _task_instances(run.run_id)
+    states = {ti.task_id: str(ti.state) for ti in tis}
+    assert states.pop("refresh_store") == "success" and states.pop(f"{GROUP}.plan_request") == "failed"
+    assert set(states.values()) <= {"upstream_failed", "skipped"}, states  # the user's own next task did not run
+    assert states["tell_search_service"] == "upstream_failed"
+    plan = next(ti for ti in tis if ti.task_id == f"{GROUP}.plan_request")
+    assert plan.try_number == 1  # refused, not retried

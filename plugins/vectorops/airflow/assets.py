@@ -32,14 +32,15 @@ VALIDATIONS = Asset(name="vectorops.validations")
 def table_asset(host: str, port: int, database: str, table: str) -> Asset:
     """The Asset of a live vector table a migration promoted, in the postgres provider's URI form.
 
-    :param host: the target server's host, as clients name it.
+    :param host: the target server's host, as clients name it (an IPv6 address is bracketed here).
     :param port: its port.
     :param database: the database holding the table.
     :param table: ``schema.table``.
     """
     schema, _, name = table.partition(".")
     path = "/".join(quote(part, safe="") for part in (database, schema, name))
-    return Asset(name=f"vectorops.{table}", uri=f"postgres://{host}:{port}/{path}")
+    netloc = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return Asset(name=f"vectorops.{table}", uri=f"postgres://{netloc}:{port}/{path}")
 
 
 def store_namespace(store_uri: str) -> str:

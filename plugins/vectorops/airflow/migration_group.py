@@ -34,7 +34,7 @@ def chroma_to_pgvector_group(
     chroma_conn_id: str | None = None,
     chroma_host: str | None = None,
     chroma_port: int = 8000,
-    collections: Sequence[str] | None = None,
+    collections: Sequence[str] | str | None = None,
     target_schema: str = "vectors",
     reembed: str = "never",
     previous_table: str = "refuse",
@@ -52,7 +52,8 @@ def chroma_to_pgvector_group(
     :param chroma_conn_id: an Airflow connection of type ``chroma`` (a server), instead of a path or host.
     :param chroma_host: a Chroma server's host, instead of a path.
     :param chroma_port: that server's port.
-    :param collections: ``name`` or ``tenant/database/name`` of each collection; ``None``: every collection.
+    :param collections: ``name`` or ``tenant/database/name`` of each collection (a string: comma-separated);
+        ``None``: every collection.
     :param target_schema: the PostgreSQL schema of the vector tables.
     :param reembed: ``never``, ``auto`` or ``always`` (docs/dags.md).
     :param previous_table: ``refuse``, ``keep`` or ``drop`` the collection's table in another schema.
@@ -66,11 +67,12 @@ def chroma_to_pgvector_group(
     :param default_args: task arguments over vectorops' own (retries, the failure alert).
     :raises ValueError: when ``request_from_params`` is set together with a request argument.
     """
+    if collections is not None and not isinstance(collections, str):
+        collections = list(collections)  # a list in the serialized DAG; a string is split by the request
     explicit: dict[str, Any] = {
         "chroma_path": chroma_path, "chroma_host": chroma_host, "chroma_port": chroma_port,
-        "chroma_conn": chroma_conn_id, "collections": None if collections is None else list(collections),
-        "target_schema": target_schema, "reembed": reembed, "previous_table": previous_table,
-        "batch_size": batch_size, "dry_run": dry_run}
+        "chroma_conn": chroma_conn_id, "collections": collections, "target_schema": target_schema,
+        "reembed": reembed, "previous_table": previous_table, "batch_size": batch_size, "dry_run": dry_run}
     given = sorted(name for name, value in explicit.items() if value != REQUEST_DEFAULTS[name])
     if request_from_params and given:
         raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True reads the request from "

@@ -87,7 +87,7 @@ def plan_request(request_args: dict[str, Any] | None) -> list[str]:
 
 
 def _params_line(params: dict[str, Any]) -> str:
-    """The Params that are set, for the task's first log line (a connection is named, never opened here)."""
+    """The request's values that are set, for the task's first log line (a connection is named, never opened)."""
     return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()) if v not in (None, "", [])) or "defaults"
 
 
