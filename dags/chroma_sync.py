@@ -12,8 +12,9 @@ local store its registry row records (or only those of the source the Params nam
 a Chroma server is synced only by a run that names it with its **chroma_conn** or **chroma_host**. Nothing to
 sync (yet): `list_collections` skips the run's tasks, saying so.
 
-A sync that leaves its table more than `VECTOROPS_SYNC_MAX_LAG_S` (900) seconds behind alerts and fails its
-task. A collection busy with another sync or a migration fails its task without an alert; the next run syncs it.
+A sync that leaves its table more than **max_lag_s** seconds behind (default: today's `VECTOROPS_SYNC_MAX_LAG_S`,
+900 unless set) alerts and fails its task. A collection busy with another sync or a migration fails its task
+without an alert; the next run syncs it.
 
 Set **cutover** (with the collections named, and their writers paused) to run the final sync and full parity
 at its read point instead; a cut-over collection is no longer synced. See `docs/live-sync.md`.
@@ -28,6 +29,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.scheduled_params import SYNC_THRESHOLDS, threshold_params
 
 
 @dag(
@@ -68,6 +70,7 @@ from vectorops.airflow.defaults import default_args
                          description_md="Instead of syncing, cut the named collections over: a final sync, full "
                                         "parity with the source at its read point, then syncs stop. Pause the "
                                         "collections' writers first: a write during the window fails it."),
+        **threshold_params(SYNC_THRESHOLDS),
     },
 )
 def chroma_sync() -> None:

@@ -15,6 +15,11 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 
 With nothing migrated yet, the run skips its tasks ("nothing to do yet") instead of backing up no table.
 
+**Params** (a scheduled run takes the defaults): **keep**, **retention_days** and **max_age_hours**, defaulting to
+today's `VECTOROPS_BACKUP_KEEP`, `VECTOROPS_BACKUP_RETENTION_DAYS` and `VECTOROPS_BACKUP_MAX_AGE_HOURS`. A backup
+is always of every migrated schema, so there is no collections Param. The verify restore runs in the
+`vectorops_heavy` pool, never beside an index build.
+
 `vectorops backup --list` lists the backups; `vectorops restore --backup DIR --dsn DSN` restores one.
 """
 
@@ -27,6 +32,8 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.pools import HEAVY_POOL
+from vectorops.airflow.scheduled_params import BACKUP_THRESHOLDS, threshold_params
 
 
 @dag(
@@ -38,6 +45,7 @@ from vectorops.airflow.defaults import default_args
     tags=["vectorops", "backup", "pgvector"],
     default_args=default_args(execution_timeout=timedelta(hours=6)),
     max_active_runs=1,
+    params=threshold_params(BACKUP_THRESHOLDS),
 )
 def pgvector_backup() -> None:
     @task
@@ -47,7 +55,7 @@ def pgvector_backup() -> None:
 
         return take()
 
-    @task
+    @task(pool=HEAVY_POOL)
     def verify_backup(backup: dict) -> dict:
         """Restore into a scratch database and compare with the manifest; a mismatch fails and alerts."""
         from vectorops.airflow.tasks.backup import verify

@@ -12,6 +12,8 @@ A failing table fails its mapped task and sends an alert to the configured chann
 checks could not run (recorded as the failed expectation `validation_ran`, with the error). Every other table is
 still validated, each in its own mapped task. When every table passes, `report` updates the `vectorops.validations`
 Asset, which starts one `pgvector_maintenance` run. With nothing migrated yet, the run skips ("nothing to do yet").
+
+**Params**: **collections** to validate (empty, as on a scheduled or asset-triggered run: every migrated one).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from vectorops.airflow.assets import MIGRATIONS, VALIDATED_TABLES, VALIDATIONS
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.scheduled_params import collections_param
 
 
 @dag(
@@ -35,6 +38,7 @@ from vectorops.airflow.defaults import default_args
     tags=["vectorops", "data-quality", "pgvector"],
     default_args=default_args(),
     max_active_runs=1,
+    params={"collections": collections_param("validate", "validate")},
 )
 def pgvector_data_quality() -> None:
     @task

@@ -16,6 +16,11 @@ tasks. For each table it decides from PostgreSQL's statistics, and logs why:
 
 Every session has `lock_timeout` and `statement_timeout` set. Each action is recorded in
 `vectorops.maintenance_log`; `vectorops maintain --dry-run` prints the same plan.
+
+**Params** (a scheduled run takes the defaults): **dry_run** logs the plan and changes nothing; **collections**
+limits the run to those named (empty: every live table); the thresholds default to today's `VECTOROPS_VACUUM_*`,
+`VECTOROPS_ANALYZE_MAX_AGE_HOURS` and `VECTOROPS_REINDEX_*`. Each table's maintenance runs in the `vectorops_heavy`
+pool, so no other index build or verify restore runs beside a rebuild.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from vectorops.airflow.assets import VALIDATIONS
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.pools import HEAVY_POOL
+from vectorops.airflow.scheduled_params import (
+    MAINTENANCE_THRESHOLDS,
+    collections_param,
+    dry_run_param,
+    threshold_params,
+)
 
 
 @dag(
@@ -39,6 +51,12 @@ from vectorops.airflow.defaults import default_args
     tags=["vectorops", "maintenance", "pgvector"],
     default_args=default_args(),
     max_active_runs=1,
+    params={
+        "dry_run": dry_run_param("Log the plan of every table (what would be dropped, rebuilt, vacuumed or "
+                                 "analysed, and why) and change nothing."),
+        "collections": collections_param("maintain", "maintain"),
+        **threshold_params(MAINTENANCE_THRESHOLDS),
+    },
 )
 def pgvector_maintenance() -> None:
     @task
@@ -48,8 +66,8 @@ def pgvector_maintenance() -> None:
 
         return plan_maintenance()
 
-    # one table at a time: index rebuilds use every core the server has
-    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1)
+    # one table at a time, and no other heavy work beside it: index rebuilds use every core the server has
+    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1, pool=HEAVY_POOL)
     def maintain_table(collection: str) -> dict:
         """Drop or rebuild invalid indexes, rebuild the HNSW index when due, then VACUUM or ANALYZE."""
         from vectorops.airflow.tasks.maintenance import maintain_table

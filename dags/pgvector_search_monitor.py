@@ -12,6 +12,14 @@ the recall target. Rows go to `vectorops.search_metrics`, the advice to `vectoro
 A p95 above `VECTOROPS_MONITOR_MAX_P95_MS` (50) or a recall@10 below `VECTOROPS_MONITOR_MIN_RECALL` (0.95)
 fails the table's mapped task and alerts; a recall breach also flags the index for the next maintenance run.
 With no live table yet, the run skips its tasks ("nothing to do yet").
+
+A measurement taken while an index is being built on the server (`CREATE INDEX`, `REINDEX`, concurrently or not)
+is recorded with `during_index_build` and what was building, and is not judged: its latencies are inflated by the
+build, so it neither alerts nor fails nor flags the index.
+
+**Params** (a scheduled run takes the defaults): **collections** to probe (empty: every live table);
+**max_p95_ms**, **min_recall** and **ef_search**, defaulting to today's `VECTOROPS_MONITOR_MAX_P95_MS`,
+`VECTOROPS_MONITOR_MIN_RECALL` and `VECTOROPS_HNSW_EF_SEARCH`.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from vectorops.airflow.defaults import default_args
+from vectorops.airflow.scheduled_params import MONITOR_THRESHOLDS, collections_param, threshold_params
 
 
 @dag(
@@ -35,6 +44,7 @@ from vectorops.airflow.defaults import default_args
     default_args=default_args(retries=1, execution_timeout=timedelta(minutes=10)),
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=14),
+    params={"collections": collections_param("probe", "monitor"), **threshold_params(MONITOR_THRESHOLDS)},
 )
 def pgvector_search_monitor() -> None:
     @task

@@ -18,7 +18,8 @@ LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vector
                    "vectorops.redaction", "vectorops.alerts.settings", "vectorops.airflow.secrets_masking",
                    "vectorops.config",
                    "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors",
-                   "vectorops.airflow.migration_group", "vectorops.airflow.pools"}
+                   "vectorops.airflow.migration_group", "vectorops.airflow.pools",
+                   "vectorops.airflow.scheduled_params"}
 
 PROBE = """
 import json, sys, time
@@ -127,3 +128,54 @@ def test_sync_dag_runs_every_5_minutes_one_run_at_a_time_with_the_migration_sour
     assert defaults["chroma_path"] is None and defaults["chroma_conn"] is None
     mapped = sync.task_dict["sync_collection"]
     assert mapped.on_failure_callback and mapped.retries >= 1
+
+
+SCHEDULED = ("pgvector_maintenance", "pgvector_search_monitor", "pgvector_backup", "pgvector_data_quality",
+             "chroma_sync")
+
+
+def test_scheduled_dags_take_todays_settings_as_param_defaults_and_heavy_tasks_use_the_pool(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from vectorops.airflow.pools import HEAVY_POOL
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_VACUUM_DEAD_RATIO", "0.25")
+    monkeypatch.setenv("VECTOROPS_MONITOR_MAX_P95_MS", "80")
+    monkeypatch.setenv("VECTOROPS_BACKUP_KEEP", "3")
+    monkeypatch.delenv("VECTOROPS_HNSW_EF_SEARCH", raising=False)
+    monkeypatch.delenv("VECTOROPS_SYNC_MAX_LAG_S", raising=False)
+    dags = {dag_id: load_dag(dag_id) for dag_id in SCHEDULED}
+    defaults = {dag_id: {name: dag.params[name] for name in dag.params} for dag_id, dag in dags.items()}
+    assert {k: defaults["pgvector_maintenance"][k] for k in ("dry_run", "collections", "vacuum_dead_ratio",
+                                                             "reindex_churn_ratio")} == {
+        "dry_run": False, "collections": [], "vacuum_dead_ratio": 0.25, "reindex_churn_ratio": 0.2}
+    assert defaults["pgvector_search_monitor"] == {"collections": [], "max_p95_ms": 80.0, "min_recall": 0.95,
+                                                   "ef_search": None}
+    assert defaults["pgvector_backup"] == {"keep": 3, "retention_days": 30.0, "max_age_hours": 26.0}
+    assert defaults["pgvector_data_quality"] == {"collections": []}
+    assert defaults["chroma_sync"]["max_lag_s"] == 900.0
+    for dag_id, dag in dags.items():
+        assert dag.max_active_runs == 1, dag_id
+        for name in dag.params:
+            assert dag.params.get_param(name).schema.get("description_md"), (dag_id, name)
+    pooled = {(dag_id, t.task_id) for dag_id, dag in dags.items() for t in dag.tasks if t.pool == HEAVY_POOL}
+    assert pooled == {("pgvector_maintenance", "maintain_table"), ("pgvector_backup", "verify_backup")}
+    # a bad value is refused when the run is created (as create_dagrun checks the form's or the API's conf), naming it
+    for dag_id, conf in (("pgvector_search_monitor", {"min_recall": 1.5}), ("pgvector_maintenance", {"dry_run": "yes"}),
+                         ("pgvector_backup", {"keep": 0}), ("pgvector_data_quality", {"collections": "docs"})):
+        scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dags[dag_id]))
+        with pytest.raises(ParamValidationError, match=f"Invalid input for param {next(iter(conf))}"):
+            scheduler_dag.params.deep_merge(conf).validate()
+
+
+def test_an_unusable_setting_fails_the_parse_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_MONITOR_MIN_RECALL", "most")
+    with pytest.raises(RuntimeError, match="import errors") as refused:
+        load_dag("pgvector_search_monitor")
+    assert "SettingError: VECTOROPS_MONITOR_MIN_RECALL=" in str(refused.value)  # the import error names it
+    assert "most" in str(refused.value) and "is not a number" in str(refused.value)

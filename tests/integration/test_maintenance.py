@@ -210,13 +210,34 @@ def test_the_dag_rebuilds_a_flagged_index_on_its_schedule(migrated: dict[str, st
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("""UPDATE vectorops.index_health SET rebuild_reason = 'recall@10 0.41 < 0.95 at ef_search 40',
                         rebuild_requested_at = now() WHERE table_schema = %s AND table_name = %s""", (SCHEMA, name))
+    # Params: a dry run of the flagged table plans and logs only; a collection that was not migrated fails at once.
+    # A DAG object per run: dag.test() runs tasks in-process, and Airflow writes a run's conf into the DAG's Params
+    dry = load_dag("pgvector_maintenance").test(run_conf={"dry_run": True, "collections": ["maint-cancel"]})
+    refused = load_dag("pgvector_maintenance").test(run_conf={"collections": ["maint-cancel", "no-such-collection"]})
+    assert (str(dry.state), str(refused.state)) == ("success", "failed")
+    assert _task_states(dry) == {"plan_maintenance": ("success", 1), "maintain_table": ("skipped", 0)}
+    assert _task_states(refused)["plan_maintenance"] == ("failed", 1)  # not retried
     run = dag.test()
     assert str(run.state) == "success"
     with psycopg.connect(dsn, autocommit=True) as conn:
+        dry_logged = conn.execute("SELECT count(*) FROM vectorops.maintenance_log WHERE run_id = ANY(%s)",
+                                  ([str(dry.run_id), str(refused.run_id)],)).fetchone()
         logged = conn.execute("""SELECT action, status, reason FROM vectorops.maintenance_log
                                  WHERE run_id = %s AND table_name = %s""", (run.run_id, name)).fetchall()
         flag = conn.execute("""SELECT rebuild_reason FROM vectorops.index_health
                                WHERE table_schema = %s AND table_name = %s""", (SCHEMA, name)).fetchone()
+    assert dry_logged == (0,)
     assert [(a, s) for a, s, _ in logged] == [("reindex", "done")]
     assert "search monitor asked for a rebuild: recall@10 0.41" in logged[0][2]
     assert flag == (None,)
+
+
+def _task_states(run: Any) -> dict[str, tuple[str, int]]:
+    """``{task_id: (state, try_number)}`` of a ``dag.test()`` run (a mapped task by its first instance)."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        states: dict[str, tuple[str, int]] = {}
+        for ti in sorted(run.get_task_instances(session=session), key=lambda t: t.map_index):
+            states.setdefault(ti.task_id, (str(ti.state), ti.try_number))
+    return states

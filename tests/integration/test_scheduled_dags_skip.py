@@ -53,3 +53,22 @@ def test_a_scheduled_dag_skips_cleanly_on_an_empty_registry(dag_id: str, empty_p
         for table in ("backups", "search_metrics", "maintenance_log", "validation_results", "sync_runs"):
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("vectorops", table)))
             assert count.fetchone() == (0,), table
+
+
+def test_the_heavy_pool_is_created_with_the_metadata_database_and_comes_back_after_a_delete(
+        airflow_db: dict[str, str]) -> None:
+    from airflow.models.pool import Pool
+
+    from vectorops.airflow.env import ensure_heavy_pool
+    from vectorops.airflow.pools import HEAVY_POOL, HEAVY_POOL_DESCRIPTION
+
+    pool = Pool.get_pool(HEAVY_POOL)  # created by migrate_metadata, as `vectorops run` and dag.test() prepare it
+    assert pool is not None and (pool.slots, pool.description) == (1, HEAVY_POOL_DESCRIPTION)
+    Pool.delete_pool(HEAVY_POOL)  # as an operator may in the UI; `vectorops run` sets it again at its next start
+    try:
+        assert Pool.get_pool(HEAVY_POOL) is None
+        ensure_heavy_pool(airflow_db)
+        again = Pool.get_pool(HEAVY_POOL)
+        assert again is not None and again.slots == 1
+    finally:  # the later modules' scheduler (e2e) needs it
+        Pool.create_or_update_pool(HEAVY_POOL, 1, HEAVY_POOL_DESCRIPTION, include_deferred=False)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -234,3 +238,94 @@ def test_the_dag_probes_every_live_table_and_alerts_once_per_breach(
         assert [p["event"] for p in posts] == ["search_recall_breach"], posts  # the callback does not repeat it
         assert "/dags/pgvector_search_monitor/runs/" in posts[0]["run_url"]
         assert _metrics(dsn, collection, str(run.run_id))["ef_search"] == 1
+
+
+@contextmanager
+def _index_build_waiting(dsn: str, schema: str, name: str) -> Iterator[int]:
+    """A ``CREATE INDEX CONCURRENTLY`` on the table held in progress (waiting for a writer's open transaction)
+    for the ``with`` block; yields the builder's pid, then cancels it and drops the invalid index it leaves."""
+    table = sql.Identifier(schema, name)
+    holder = psycopg.connect(dsn)
+    holder.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(table))
+    builder = psycopg.connect(dsn, autocommit=True)
+    pid = builder.info.backend_pid
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            builder.execute(sql.SQL("CREATE INDEX CONCURRENTLY mon_build_idx ON {} (id)").format(table))
+        except psycopg.Error as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    try:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            deadline = time.monotonic() + 30
+            while admin.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                (pid,)).fetchone() != ("Lock",):
+                assert time.monotonic() < deadline, "the index build never waited for the writer"
+                time.sleep(0.05)
+        yield pid
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
+            thread.join(30)
+            holder.rollback()
+            admin.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, "mon_build_idx")))
+        holder.close()
+        builder.close()
+    assert errors and isinstance(errors[0], psycopg.errors.QueryCanceled), errors
+
+
+def test_a_measurement_during_an_index_build_is_recorded_as_such_and_not_alerted(
+        store: dict[str, Any], settings: Any, airflow_db: dict[str, str], dsn: str, monkeypatch: pytest.MonkeyPatch,
+        http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+    from vectorops.monitor import monitor_table
+
+    use_webhook(monkeypatch, http_receiver.url("/build"))
+    reg = registry_row(dsn, SMALL)
+    schema, table = reg["table_schema"], reg["table_name"]
+    strict = dataclasses.replace(settings, monitor=dataclasses.replace(settings.monitor, max_p95_ms=0.001))
+    dag = load_dag("pgvector_search_monitor")  # a DAG object per run: Airflow writes a run's conf into its Params
+    flag = {k: _index_health(dsn, SMALL)[k] for k in ("rebuild_requested_at", "rebuild_reason")}
+    with _index_build_waiting(dsn, schema, table) as builder:
+        # the DAG with Params: one collection, a p95 limit no probe can meet; it probes as vectorops_monitor
+        run = dag.test(run_conf={"collections": [SMALL], "max_p95_ms": 0.001})
+        # as a role that sees every build (the session's superuser): the build is named
+        seen = monitor_table(strict, SMALL, "mon-build-direct")
+    assert str(run.state) == "success"
+    with create_session() as session:
+        probed = [ti.rendered_map_index for ti in run.get_task_instances(session=session)
+                  if ti.task_id == "probe_table"]
+    assert probed == [SMALL]  # the collections Param: the other live tables were not probed
+    row = _metrics(dsn, SMALL, str(run.run_id))
+    assert row["during_index_build"] is True and row["breaches"] == []
+    assert [b["pid"] for b in row["details"]["index_builds"]] == [builder]
+    assert [b["expectation"] for b in row["details"]["not_judged"]] == ["p95_ms <= 0.001"]
+    assert http_receiver.posts == []  # measured during a build: no alert
+    assert {k: _index_health(dsn, SMALL)[k] for k in flag} == flag  # and no rebuild request
+    assert seen.during_index_build and seen.breaches == [] and seen.event is None
+    (build,) = seen.details["index_builds"]
+    assert (build["pid"], build["command"], build["on_this_table"]) == (builder, "CREATE INDEX CONCURRENTLY", True)
+    assert f"CREATE INDEX CONCURRENTLY of {schema}." in seen.describe() and "not judged" in seen.describe()
+    # the same limit with no build running: judged, and breached
+    after = monitor_table(strict, SMALL, "mon-build-after")
+    assert not after.during_index_build and [b["kind"] for b in after.breaches] == ["latency"]
+    assert _metrics(dsn, SMALL, "mon-build-after")["during_index_build"] is False
+
+
+def test_a_collection_param_naming_no_live_table_fails_the_run_at_once(
+        store: dict[str, Any], airflow_db: dict[str, str]) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+
+    run = load_dag("pgvector_search_monitor").test(run_conf={"collections": [SMALL, "no-such-collection"]})
+    assert str(run.state) == "failed"
+    with create_session() as session:
+        (listed,) = [ti for ti in run.get_task_instances(session=session) if ti.task_id == "list_live"]
+        assert (str(listed.state), listed.try_number) == ("failed", 1)  # not retried

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from vectorops.airflow.install_layout import checkout_dir, dags_folder
+from vectorops.airflow.pools import HEAVY_POOL, HEAVY_POOL_DESCRIPTION, heavy_pool_slots
 from vectorops.config import AirflowPorts, Settings, load_airflow_ports
 from vectorops.db import runtime
 from vectorops.errors import SettingError
@@ -123,18 +124,44 @@ def _write_passwords(settings: Settings) -> None:
     path.chmod(0o600)
 
 
-def migrate_metadata(env: dict[str, str]) -> None:
-    """Run ``airflow db migrate`` (idempotent; quick when the schema is current)."""
+def migrate_metadata(env: dict[str, str]) -> bool:
+    """Run ``airflow db migrate`` and create or update the :data:`~vectorops.airflow.pools.HEAVY_POOL` pool
+    (both idempotent); skipped when a marker in ``AIRFLOW_HOME`` says both were done for this database, Airflow
+    version and pool size.
+
+    :param env: the environment of :func:`airflow_environment`.
+    :return: whether it ran (``False``: the marker was current).
+    :raises SettingError: when ``VECTOROPS_HEAVY_POOL_SLOTS`` is unusable.
+    """
+    slots = heavy_pool_slots({**os.environ, **env})
     marker = Path(env["AIRFLOW_HOME"]) / ".db-migrated"
-    stamp = f"{env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}|{_airflow_version()}"
+    stamp = f"{env['AIRFLOW__DATABASE__SQL_ALCHEMY_CONN']}|{_airflow_version()}|{HEAVY_POOL}={slots}"
     if marker.exists() and marker.read_text() == stamp:
-        return
+        return False
+    _airflow(env, "db", "migrate")
+    ensure_heavy_pool(env)
+    marker.write_text(stamp)
+    return True
+
+
+def ensure_heavy_pool(env: dict[str, str]) -> None:
+    """``airflow pools set``: create the heavy pool, or give it ``VECTOROPS_HEAVY_POOL_SLOTS`` slots again.
+
+    The scheduler leaves a task of a pool that does not exist in state scheduled for good (``dag.test()`` ignores
+    pools), so ``vectorops run`` calls this at every start: a pool deleted in the UI comes back.
+
+    :param env: the environment of :func:`airflow_environment`.
+    :raises SettingError: when ``VECTOROPS_HEAVY_POOL_SLOTS`` is unusable.
+    """
+    _airflow(env, "pools", "set", HEAVY_POOL, str(heavy_pool_slots({**os.environ, **env})), HEAVY_POOL_DESCRIPTION)
+
+
+def _airflow(env: dict[str, str], *args: str) -> None:
     airflow = Path(sys.executable).with_name("airflow")
-    proc = subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **env}, capture_output=True, text=True,
+    proc = subprocess.run([str(airflow), *args], env={**os.environ, **env}, capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"`airflow db migrate` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    marker.write_text(stamp)
+        raise RuntimeError(f"`airflow {' '.join(args[:2])}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
 
 
 def _airflow_version() -> str:

@@ -17,7 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from vectorops.airflow.env import LOOPBACK, airflow_environment, check_ports, migrate_metadata
+from vectorops.airflow.env import LOOPBACK, airflow_environment, check_ports, ensure_heavy_pool, migrate_metadata
+from vectorops.airflow.pools import heavy_pool_slots
 from vectorops.config import Settings
 from vectorops.db import runtime
 from vectorops.db.bootstrap import bootstrap
@@ -107,6 +108,7 @@ def run_platform(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # also when started from a shell that ignores SIGINT for background jobs
     check_ports(settings)
+    heavy_pool_slots()  # an unusable pool size is refused before anything starts
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs = settings.home / "logs"
     try:
@@ -122,7 +124,8 @@ def run_platform(settings: Settings) -> int:
         env = airflow_environment(settings)
         os.environ.update(env)
         print("vectorops: preparing the Airflow metadata database", flush=True)
-        migrate_metadata(env)
+        if not migrate_metadata(env):  # done before: the pool still, in case it was deleted in the UI since
+            ensure_heavy_pool(env)
         port = env["AIRFLOW__API__PORT"]
         logs.mkdir(parents=True, exist_ok=True)
         print(f"vectorops: starting Airflow (logs in {logs})", flush=True)

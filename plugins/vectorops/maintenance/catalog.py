@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 
 from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text
+from vectorops.errors import RequestError
 from vectorops.naming import previous_name
 
 LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
@@ -121,15 +122,15 @@ def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) 
     """The state of every live table in the registry (or of ``collections`` only), each followed by its
     ``__prev`` table when that one has an invalid index.
 
-    :raises ValueError: when a named collection is not in the registry.
+    :raises RequestError: when a named collection is not in the registry.
     """
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql_text("maintenance/select_live_tables")).fetchall()
         if collections:
             unknown = sorted(set(collections) - {r["collection"] for r in rows})
             if unknown:
-                raise ValueError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; "
-                                 f"migrated: {', '.join(repr(r['collection']) for r in rows) or 'none'}")
+                raise RequestError(f"collection(s) {', '.join(map(repr, unknown))} have not been migrated; "
+                                   f"migrated: {', '.join(repr(r['collection']) for r in rows) or 'none'}")
             rows = [r for r in rows if r["collection"] in collections]
         states = []
         for r in rows:

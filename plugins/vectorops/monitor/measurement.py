@@ -21,6 +21,10 @@ class SearchMeasurement:
     Latencies are client-side (execute + fetch) through the HNSW index at ``ef_search``; recall is against
     exact search, each probe's own record left out of both. Without an index, ``ef_search`` and the recalls are
     ``None`` (exact scans have nothing to lose) and the latencies are those of the exact scan.
+
+    ``during_index_build``: an index build ran on the server while it measured (``details.index_builds``); such a
+    measurement is not judged: ``breaches`` stays empty and what it would have breached is in
+    ``details.not_judged``.
     """
 
     collection: str
@@ -45,6 +49,7 @@ class SearchMeasurement:
     advised_recall: float | None = None
     breaches: list[dict[str, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    during_index_build: bool = False
     metric_id: int | None = None
     seconds: float = 0.0
 
@@ -84,6 +89,10 @@ class SearchMeasurement:
         head = (f"collection {self.collection!r} ({self.table}): {self.probes} probes at ef_search "
                 f"{self.ef_search if self.ef_search is not None else 'n/a (no index)'}: p95 {self.p95_ms} ms, "
                 f"recall@10 {recall}")
+        if self.during_index_build:
+            skipped = "; ".join(b["message"] for b in self.details.get("not_judged", []))
+            return (head + f"; measured during {self.details.get('index_build', 'an index build')}: not judged "
+                    "against the thresholds" + (f" (it would have breached: {skipped})" if skipped else ""))
         if not self.breaches:
             return head + ", within thresholds"
         return head + "; " + "; ".join(b["message"] for b in self.breaches)

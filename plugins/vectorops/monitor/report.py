@@ -23,7 +23,8 @@ def format_measurements(measurements: Sequence[SearchMeasurement]) -> list[str]:
     """
     lines = [HEADER, "-" * len(HEADER)]
     for m in sorted(measurements, key=lambda item: item.collection):
-        breaches = "empty collection, not probed" if m.empty else ", ".join(sorted(m.breached)) or "none"
+        breaches = ("empty collection, not probed" if m.empty else "not judged: index build running"
+                    if m.during_index_build else ", ".join(sorted(m.breached)) or "none")
         lines.append(f"{m.collection[:28]:28} {m.row_count:>9} {_number(m.ef_search, 0):>5} "
                      f"{_number(m.p50_ms, 2):>8} {_number(m.p95_ms, 2):>8} {_number(m.p99_ms, 2):>8} "
                      f"{_number(m.recall_at_10, 3):>9} {_number(m.filtered_recall_at_10, 3):>8} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -11,7 +12,7 @@ import psycopg
 from vectorops.config import MonitorSettings, Settings
 from vectorops.db import runtime
 from vectorops.db.connect import connect
-from vectorops.monitor import ef_advice, metrics_store, probe_queries
+from vectorops.monitor import ef_advice, index_builds, metrics_store, probe_queries
 from vectorops.monitor.latency import percentiles
 from vectorops.monitor.measurement import INDEX, RECALL, SearchMeasurement, find_breaches, rebuild_reason
 from vectorops.monitor.metadata_filter import choose_filter
@@ -30,8 +31,11 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
 
     Writes a ``vectorops.search_metrics`` row, the ef_search advice into ``vectorops.index_health``, and on a
     recall breach (or when the probe query does not use the index) a rebuild request there too. Alerting is
-    the caller's (:func:`vectorops.monitor.alert_breaches`). A collection that was empty when migrated is not
-    probed: its row says so (``details.empty``, no probes, no breach), and the caller goes on to the next table.
+    the caller's (:func:`vectorops.monitor.alert_breaches`). A measurement beside an index build on the server
+    (seen before or after the probes) is recorded with ``during_index_build`` and not judged: no breach, so no
+    alert and no rebuild request; ``details.not_judged`` keeps what it would have breached. A collection that was
+    empty when migrated is not probed: its row says so (``details.empty``, no probes, no breach), and the caller
+    goes on to the next table.
 
     :param settings: ``settings.monitor`` holds the probe count, seed, ef_search override and thresholds.
     :param collection: a migrated collection.
@@ -57,6 +61,7 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
             metrics_store.record_measurement(conn, m)
             log.info("search monitor: %s", m.describe())
             return m
+        builds_before = index_builds.index_builds(conn, target.identifier.as_string(conn))
         probes = ensure_probe_set(conn, target, size=config.probes, seed=config.seed, row_count=rows)
         m = SearchMeasurement(collection, target.schema, target.table, run_id, index_name=target.index_name,
                               row_count=rows, table_bytes=table_bytes, index_bytes=target.index_bytes,
@@ -72,7 +77,8 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
             _measure_exact_scan(conn, target, probes, m)
         else:
             _measure_index(conn, target, probes, m, config)
-        m.breaches = find_breaches(m, config)
+        _judge(m, config, index_builds.merge(
+            builds_before, index_builds.index_builds(conn, target.identifier.as_string(conn))))
         m.seconds = round(time.perf_counter() - started, 3)
         m.details["seconds"] = m.seconds
         with conn.transaction():
@@ -83,6 +89,19 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
                 metrics_store.request_rebuild(conn, m, rebuild_reason(m, run_id, config.min_recall))
     (log.warning if m.breaches else log.info)("search monitor: %s", m.describe())
     return m
+
+
+def _judge(m: SearchMeasurement, config: MonitorSettings, builds: list[dict[str, Any]]) -> None:
+    """Set the breaches of ``m``; none when an index build ran beside it (what they would have been is kept)."""
+    found = find_breaches(m, config)
+    if not builds:
+        m.breaches = found
+        return
+    m.during_index_build = True
+    m.details.update(index_builds=builds, index_build=index_builds.describe(builds), not_judged=found)
+    log.warning("table %s: measured during %s: not judged against the thresholds%s", m.table,
+                m.details["index_build"], f" (would have breached: {', '.join(b['kind'] for b in found)})"
+                if found else "")
 
 
 def _measure_exact_scan(conn: psycopg.Connection, target: ProbeTarget, probes: ProbeSet,

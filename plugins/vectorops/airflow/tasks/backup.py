@@ -1,7 +1,8 @@
 """Airflow glue for the ``pgvector_backup`` DAG: context in, backup steps called, alerted failures out.
 
 Every step connects as ``vectorops_maint``: it reads everything, writes ``vectorops.backups`` and may create the
-scratch database of a verified restore.
+scratch database of a verified restore. The run's Params (kept count, retention days, maximum age) are put over the
+settings.
 
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
@@ -12,6 +13,7 @@ import logging
 from typing import Any, TypedDict
 
 from vectorops.airflow.no_retry import no_retry
+from vectorops.airflow.scheduled_params import BACKUP_THRESHOLDS, apply_thresholds
 from vectorops.airflow.tasks.context import current_context
 from vectorops.backup import jobs
 from vectorops.backup.retention import apply_retention
@@ -38,8 +40,8 @@ def _where() -> _Where:
 
 
 def _as_maint() -> tuple[Settings, str]:
-    """The settings and DSN of ``vectorops_maint``."""
-    settings = settings_as(MAINT)
+    """The settings of ``vectorops_maint`` with the run's retention and age Params, and its DSN."""
+    settings = apply_thresholds(settings_as(MAINT), current_context()["params"], BACKUP_THRESHOLDS)
     return settings, runtime.dsn(settings)
 
 

@@ -1,6 +1,7 @@
 """Airflow glue for ``pgvector_search_monitor``: list the live tables, probe one, alert and fail on a breach.
 
-Every probe connects as ``vectorops_monitor``: reads, plus the rows the monitor records.
+Every probe connects as ``vectorops_monitor``: reads, plus the rows the monitor records. The run's Params choose the
+collections and put their thresholds over the settings.
 
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
@@ -12,6 +13,12 @@ from typing import Any
 
 from vectorops import monitor
 from vectorops.airflow.no_retry import no_retry
+from vectorops.airflow.scheduled_params import (
+    MONITOR_THRESHOLDS,
+    apply_thresholds,
+    chosen_collections,
+    named_collections,
+)
 from vectorops.airflow.tasks.context import current_context
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import MONITOR
@@ -22,16 +29,21 @@ log = logging.getLogger(__name__)
 
 @no_retry
 def list_live() -> list[str]:
-    """The collections whose live table exists.
+    """The collections whose live table exists (those of them the Params name, when they name some).
 
     :raises AirflowSkipException: when there is none yet: the run skips instead of probing nothing.
+    :raises RequestError: naming a named collection without a live table (the task fails at once).
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
     log.info("listing the live vector tables to probe")
-    collections = monitor.live_collections(settings_as(MONITOR))
-    if not collections:
+    params = current_context()["params"]
+    # a bad threshold fails here, before any probe
+    settings = apply_thresholds(settings_as(MONITOR), params, MONITOR_THRESHOLDS)
+    live = monitor.live_collections(settings)
+    if not live and not named_collections(params):
         raise AirflowSkipException("nothing to do yet: no live vector table (nothing migrated, or every table gone)")
+    collections = chosen_collections(params, live)
     log.info("%s live table(s) to probe: %s", len(collections), ", ".join(collections))
     return collections
 
@@ -50,7 +62,8 @@ def probe_table(collection: str) -> dict[str, Any]:
     run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
     log.info("probing collection %r: latency and recall through its HNSW index", collection)
     try:
-        measurement = monitor.monitor_table(settings_as(MONITOR), collection, run_id)
+        settings = apply_thresholds(settings_as(MONITOR), context["params"], MONITOR_THRESHOLDS)
+        measurement = monitor.monitor_table(settings, collection, run_id)
     except RequestError as exc:  # a bad setting, or the table went away since list_live: retrying cannot help
         raise AirflowFailException(str(exc)) from exc
     for line in monitor.format_measurements([measurement]):
@@ -60,11 +73,12 @@ def probe_table(collection: str) -> dict[str, Any]:
         from vectorops.airflow.notifier import alerted_failure
 
         raise alerted_failure(measurement.describe())
-    if measurement.empty:
-        log.info(measurement.describe())
+    if measurement.empty or measurement.during_index_build:
+        (log.warning if measurement.during_index_build else log.info)(measurement.describe())
     else:
         log.info("collection %r (%s): p95 %s ms, recall@10 %s: within limits", collection, measurement.table,
                  measurement.p95_ms, measurement.recall_at_10)
     return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
             "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
-            "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search}
+            "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search,
+            "during_index_build": measurement.during_index_build}

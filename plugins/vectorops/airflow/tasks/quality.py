@@ -11,6 +11,7 @@ from typing import Any
 
 from vectorops.airflow.assets import validated_asset
 from vectorops.airflow.no_retry import no_retry_for_deterministic_errors
+from vectorops.airflow.scheduled_params import chosen_collections, named_collections
 from vectorops.airflow.tasks.context import current_context
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import MONITOR
@@ -35,17 +36,21 @@ def fail_validation(report: gate.ValidationReport, event: str) -> None:
 
 
 def list_migrated() -> list[str]:
-    """The collections in the registry.
+    """The collections in the registry (those of them the ``collections`` Param names, when it names some).
 
     :raises AirflowSkipException: when there is none yet, so the run skips its tasks instead of validating nothing.
+    :raises AirflowFailException: naming a named collection that was not migrated (no retry).
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
     log.info("listing the migrated collections to validate")
+    params = current_context()["params"]
     with no_retry_for_deterministic_errors():
-        collections = gate.migrated_collections(settings_as(MONITOR))
-    if not collections:
-        raise AirflowSkipException(NOTHING_YET)
+        named = named_collections(params)
+        migrated = gate.migrated_collections(settings_as(MONITOR))
+        if not migrated and not named:
+            raise AirflowSkipException(NOTHING_YET)
+        collections = chosen_collections(params, migrated)
     log.info("%s migrated collection(s) to validate: %s", len(collections), ", ".join(collections))
     return collections
 

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from vectorops.airflow.no_retry import no_retry_for_deterministic_errors
+from vectorops.airflow.scheduled_params import SYNC_THRESHOLDS, apply_thresholds
 from vectorops.airflow.tasks.context import current_context
 from vectorops.config import Settings
 from vectorops.db import runtime
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def _run_params(settings: Settings) -> scheduled.RunParams:
-    return scheduled.run_params(dict(current_context()["params"]), settings)
+    """The source and collections Params (the thresholds are :func:`_settings`')."""
+    params = {k: v for k, v in current_context()["params"].items() if k not in SYNC_THRESHOLDS}
+    return scheduled.run_params(params, settings)
+
+
+def _settings() -> Settings:
+    """``vectorops_etl``'s settings with the run's ``max_lag_s``."""
+    return apply_thresholds(settings_as(ETL), current_context()["params"], SYNC_THRESHOLDS)
 
 
 def list_collections() -> list[dict[str, str]]:
@@ -42,7 +50,7 @@ def list_collections() -> list[dict[str, str]]:
 
     log.info("listing the collections this run syncs")
     with no_retry_for_deterministic_errors():
-        settings = settings_as(ETL)
+        settings = _settings()
         run = _run_params(settings)
         with connect(bootstrap(settings), autocommit=True) as conn:
             jobs = scheduled.sync_jobs(conn, run)
@@ -71,10 +79,9 @@ def sync_collection(job: dict[str, str]) -> dict[str, Any]:
     key = job["collection"]
     context["collection"] = key
     log.info("syncing collection %r from %s", key, job["source_uri"])
-    settings = settings_as(ETL)
     try:
         with no_retry_for_deterministic_errors():
-            result = _sync(settings, scheduled.SyncJob(key, job["source_uri"]))
+            result = _sync(_settings(), scheduled.SyncJob(key, job["source_uri"]))
     except CollectionBusy as exc:
         from vectorops.airflow.notifier import alerted_failure
 

@@ -104,10 +104,12 @@ CREATE TABLE IF NOT EXISTS vectorops.search_metrics (
     advised_ef_search      integer,
     advised_recall         double precision,
     breaches               jsonb NOT NULL DEFAULT '[]',
-    details                jsonb     -- plan, filter selectivity, the ef_search ladder, why a value is NULL
+    details                jsonb,    -- plan, filter selectivity, the ef_search ladder, why a value is NULL
+    during_index_build     boolean NOT NULL DEFAULT false  -- an index build ran on the server: not judged
 );
 -- Columns that came after the table's first version; idempotent for databases created by it.
 ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS index_used boolean;
 ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS details jsonb;
+ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS during_index_build boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS search_metrics_collection_idx
     ON vectorops.search_metrics (collection, measured_at DESC);
