@@ -331,6 +331,8 @@ def test_without_channels_the_alert_is_logged(caplog: pytest.LogCaptureFixture) 
     ({"VECTOROPS_ALERT_SMTP_CONN_ID": "smtp_default"}, "VECTOROPS_ALERT_EMAIL_TO"),
     ({"VECTOROPS_ALERT_SMTP_CONN_ID": "smtp_default", "VECTOROPS_ALERT_EMAIL_TO": "not-an-address"},
      "VECTOROPS_ALERT_EMAIL_TO"),
+    ({"VECTOROPS_ALERT_WEBHOOK_CONN_ID": "https://hooks.example.com/T0/B0/webhook-secret"},
+     "VECTOROPS_ALERT_WEBHOOK_CONN_ID holds a URL; it names an Airflow connection"),
     ({"VECTOROPS_ALERT_EMAIL_TO": "oncall@example.com"},
      "VECTOROPS_ALERT_EMAIL_TO is set but VECTOROPS_ALERT_SMTP_CONN_ID is not"),
     ({"VECTOROPS_ALERT_TIMEOUT_S": "soon"}, "VECTOROPS_ALERT_TIMEOUT_S"),

@@ -78,6 +78,9 @@ def channel_conn_id(channel: str) -> str | None:
         raise SettingError(f"{old} is no longer read: put the URL in an Airflow connection and name it in "
                            f"{CHANNELS[channel]} (docs/alerts.md), then unset {old}")
     conn_id = _env(CHANNELS[channel])
+    if conn_id and "://" in conn_id:  # a URL pasted where a connection id goes: a secret, so not quoted
+        raise SettingError(f"{CHANNELS[channel]} holds a URL; it names an Airflow connection that holds the URL "
+                           "(docs/alerts.md)")
     if channel == "smtp" and conn_id is None and _env(EMAIL_TO_ENV):
         raise SettingError(f"{EMAIL_TO_ENV} is set but {SMTP_CONN_ID_ENV} is not: name the Airflow smtp connection "
                            "to send the e-mail through")
