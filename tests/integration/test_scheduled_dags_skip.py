@@ -72,3 +72,22 @@ def test_the_heavy_pool_is_created_with_the_metadata_database_and_comes_back_aft
         assert again is not None and again.slots == 1
     finally:  # the later modules' scheduler (e2e) needs it
         Pool.create_or_update_pool(HEAVY_POOL, 1, HEAVY_POOL_DESCRIPTION, include_deferred=False)
+
+
+def test_a_run_naming_collections_on_an_empty_registry_fails_at_once_instead_of_skipping(
+        empty_platform: str, airflow_db: dict[str, str], monkeypatch: pytest.MonkeyPatch, http_receiver: Any) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv("VECTOROPS_DSN", empty_platform)
+    use_webhook(monkeypatch, http_receiver.url("/named"))
+    run = load_dag("pgvector_data_quality").test(run_conf={"collections": ["docs"]})
+    assert str(run.state) == "failed"
+    with create_session() as session:
+        states = {ti.task_id: (str(ti.state), ti.try_number) for ti in run.get_task_instances(session=session)}
+    assert states["list_migrated"] == ("failed", 1)  # named, so not "nothing to do yet"; not retried
+    assert states["validate_table"][0] == "upstream_failed"
+    [alert] = [p.json() for p in http_receiver.posts]  # the failure callback's, with the one-line reason
+    assert (alert["event"], alert["task_id"]) == ("task_failed", "list_migrated")
+    assert "Param 'collections': 'docs' not found; there are: none" in alert["message"]

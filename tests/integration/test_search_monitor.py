@@ -319,13 +319,17 @@ def test_a_measurement_during_an_index_build_is_recorded_as_such_and_not_alerted
 
 
 def test_a_collection_param_naming_no_live_table_fails_the_run_at_once(
-        store: dict[str, Any], airflow_db: dict[str, str]) -> None:
+        store: dict[str, Any], airflow_db: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+        http_receiver: Any) -> None:
     from airflow.utils.session import create_session
 
     from vectorops.airflow.run import load_dag
 
+    use_webhook(monkeypatch, http_receiver.url("/unknown"))
     run = load_dag("pgvector_search_monitor").test(run_conf={"collections": [SMALL, "no-such-collection"]})
     assert str(run.state) == "failed"
     with create_session() as session:
         (listed,) = [ti for ti in run.get_task_instances(session=session) if ti.task_id == "list_live"]
         assert (str(listed.state), listed.try_number) == ("failed", 1)  # not retried
+    [alert] = [p.json() for p in http_receiver.posts]
+    assert alert["task_id"] == "list_live" and "Param 'collections': 'no-such-collection' not found" in alert["message"]

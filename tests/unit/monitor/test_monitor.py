@@ -100,3 +100,23 @@ def test_the_stored_probe_set_is_reused_until_something_it_depends_on_changes(
     reason = stale_reason(stored, target, size, seed, rows)
     assert (reason is None) if expected is None else (expected in str(reason))
     assert stale_reason(None, target, size, seed, rows) == "no probe set stored yet"
+
+
+def test_a_measurement_during_an_index_build_names_the_builds_and_what_it_would_have_breached() -> None:
+    from vectorops.monitor.index_builds import describe, merge
+
+    seen_by_maint = {"pid": 7, "database": "vectorops", "command": "REINDEX CONCURRENTLY",
+                     "phase": "building index", "table_name": "s.t", "index_name": "s.t_hnsw", "on_this_table": True}
+    hidden = {"pid": 3, "database": "other", "command": None, "phase": None, "table_name": None, "index_name": None,
+              "on_this_table": False}
+    builds = merge([hidden | {"phase": "old"}], [seen_by_maint, hidden])
+    assert [b["pid"] for b in builds] == [3, 7] and builds[0]["phase"] is None  # each pid once, the latest look
+    assert describe(builds) == ("an index build in database other (pid 3), "
+                                "REINDEX CONCURRENTLY of s.t_hnsw (pid 7)")
+    slow = _measurement(p95_ms=80.0, during_index_build=True)
+    slow.details.update(index_build=describe(builds), not_judged=find_breaches(slow, MonitorSettings()))
+    assert slow.breaches == [] and slow.event is None
+    assert slow.describe().endswith("; measured during an index build in database other (pid 3), REINDEX "
+                                    "CONCURRENTLY of s.t_hnsw (pid 7): not judged against the thresholds (it would "
+                                    "have breached: p95 latency 80.0 ms is above 50.0 ms)")
+    assert format_measurements([slow])[2].endswith("not judged: index build running")
