@@ -38,8 +38,10 @@ def _cmd_monitor(args: argparse.Namespace) -> int:
         print(f"BREACH {m.describe()}", file=sys.stderr)
     probed = [m for m in measurements if not m.empty]
     empty = len(measurements) - len(probed)
-    print(f"{len(probed) - len(breached)} of {len(probed)} table(s) within thresholds "
+    unjudged = sum(1 for m in probed if m.during_index_build)
+    print(f"{len(probed) - len(breached) - unjudged} of {len(probed)} table(s) within thresholds "
           f"(p95 <= {settings.monitor.max_p95_ms} ms, recall@10 >= {settings.monitor.min_recall})"
+          + (f", {unjudged} measured during an index build and not judged" if unjudged else "")
           + (f", {empty} empty collection(s) not probed" if empty else "")
           + f"; run {run_id} in vectorops.search_metrics")
     return 1 if breached else 0
