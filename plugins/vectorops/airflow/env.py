@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from vectorops.airflow.install_layout import checkout_dir, dags_folder
 from vectorops.airflow.pools import HEAVY_POOL, HEAVY_POOL_DESCRIPTION, heavy_pool_slots
 from vectorops.config import AirflowPorts, Settings, load_airflow_ports
 from vectorops.db import runtime
 from vectorops.errors import SettingError
+from vectorops.install_layout import checkout_dir, dags_folder
 
 #: where the local platform's log servers listen, and the host its tasks and triggers record
 LOOPBACK = "127.0.0.1"

@@ -6,12 +6,12 @@ import os
 from typing import Any
 
 from vectorops.airflow.env import airflow_environment, migrate_metadata
-from vectorops.airflow.install_layout import dags_folder
 from vectorops.config import Settings
+from vectorops.install_layout import dags_folder
 
 
 def load_dag(dag_id: str) -> Any:
-    """Parse ``<dags folder>/<dag_id>.py`` (:func:`~vectorops.airflow.install_layout.dags_folder`) with Airflow's
+    """Parse ``<dags folder>/<dag_id>.py`` (:func:`~vectorops.install_layout.dags_folder`) with Airflow's
     DagBag and return the DAG.
 
     :raises RuntimeError: with the import error when the file does not parse.

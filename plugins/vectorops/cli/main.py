@@ -89,16 +89,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_dags_folder(args: argparse.Namespace) -> int:
-    from vectorops.airflow.install_layout import dags_folder
+    from vectorops.install_layout import dags_folder
 
     print(dags_folder())
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vectorops")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "(not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by the tests)."""
     parser = argparse.ArgumentParser(prog="vectorops", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     val = sub.add_parser("validate", help="re-validate migrated tables (exit 1 when any fails, and alert)")
@@ -145,7 +155,7 @@ def _load_dotenv() -> None:
     """Read the project's ``.env`` (local-only values); variables already set win."""
     from dotenv import load_dotenv
 
-    from vectorops.airflow.install_layout import dotenv_file
+    from vectorops.install_layout import dotenv_file
 
     load_dotenv(dotenv_file(), override=False)
 

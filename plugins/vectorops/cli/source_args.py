@@ -96,13 +96,17 @@ def source_params(args: argparse.Namespace, collections: list[str]) -> dict[str,
 
 
 def use_dsn(args: argparse.Namespace) -> None:
-    """Make ``--dsn`` the database of this run (``VECTOROPS_DSN``), once it reads as a connection string; nothing
-    when the command has no ``--dsn``, it was not given, or it names another database (:func:`add_dsn_argument`).
+    """Make ``--dsn`` the database of this run (``VECTOROPS_DSN``), once it reads as a connection string; without
+    ``--dsn`` or ``VECTOROPS_DSN``, the ``vectorops_postgres`` connection when it is defined. Nothing when the command
+    has no ``--dsn`` or its ``--dsn`` names another database (:func:`add_dsn_argument`).
 
     :param args: the parsed arguments.
     :raises ValueError: naming ``--dsn`` when it is empty or not a libpq connection string or URL.
     """
-    if getattr(args, "dsn", None) is None or not getattr(args, "dsn_selects_database", False):
+    if not getattr(args, "dsn_selects_database", False):
+        return
+    if getattr(args, "dsn", None) is None:
+        _use_target_connection()
         return
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
@@ -116,6 +120,22 @@ def use_dsn(args: argparse.Namespace) -> None:
         raise ValueError("--dsn is empty; give 'host=... dbname=...' or 'postgresql://user@host/dbname', or leave "
                          "it out for VECTOROPS_DSN or the embedded server")
     os.environ["VECTOROPS_DSN"] = args.dsn
+
+
+def _use_target_connection() -> None:
+    """Without ``--dsn`` and ``VECTOROPS_DSN``, the command's database is the ``vectorops_postgres`` connection
+    (``AIRFLOW_CONN_VECTOROPS_POSTGRES``) when it is defined: the one the tasks of the DAG it runs write to.
+
+    :raises SettingError: naming the variable when the connection is not a usable PostgreSQL connection.
+    """
+    if os.environ.get("VECTOROPS_DSN"):
+        return
+    from vectorops.airflow.connections import TARGET_CONN_ID
+    from vectorops.db.dsn import env_connection_dsn
+
+    target = env_connection_dsn(TARGET_CONN_ID, iam=True)
+    if target is not None:
+        os.environ["VECTOROPS_DSN"] = target
 
 
 def seconds(text: str) -> float:

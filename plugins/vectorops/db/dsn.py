@@ -35,6 +35,7 @@ from vectorops.db import runtime
 from vectorops.db.roles import LOGIN_ROLES, RESTORE, read_local_passwords
 from vectorops.db.sql_files import sql_text
 from vectorops.errors import SettingError
+from vectorops.install_layout import checkout_dir
 from vectorops.redaction import remember_secret
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,22 @@ def settings_as(role: str, settings: Settings | None = None) -> Settings:
     dsn = configured_dsn(role)
     if dsn is None:
         if _connection_dsn(TARGET_CONN_ID) is None:
-            runtime.start(settings)
+            _start_embedded(settings)
         dsn = local_dsn(settings, role)
     _mask_password(dsn)
     return replace(settings, external_dsn=dsn)
+
+
+def _start_embedded(settings: Settings) -> None:
+    """The embedded server as the target: started when down in a checkout (``make run``, the tests); an installed
+    package never starts one from a task (it would run inside someone's Airflow worker), it says what is missing."""
+    if settings.external_dsn or checkout_dir() is not None:
+        runtime.start(settings)
+        return
+    if runtime.running_port(settings.pgdata) is None:
+        raise SettingError(f"no target database: the Airflow connection {TARGET_CONN_ID!r} is not defined, "
+                           f"VECTOROPS_DSN is not set, and no embedded PostgreSQL runs under VECTOROPS_HOME="
+                           f"{settings.home} (docs/installing.md)")
 
 
 def configured_dsn(role: str) -> str | None:

@@ -115,3 +115,19 @@ def test_a_missing_chroma_path_is_named_before_any_server_starts(command: list[s
     assert err[0] == (f"vectorops: error: --chroma-path {str(missing)!r} is not a directory: give the Chroma store "
                       "the collections were migrated from"), err
     assert len(err) == 2 and err[1].startswith("details: "), err
+
+
+def test_without_dsn_the_vectorops_postgres_connection_is_the_commands_database(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # the one the DAG's tasks write to (vectorops.db.dsn.target_dsn): the CLI must not check another database
+    monkeypatch.setenv("VECTOROPS_DSN", "")  # restored after the test: main sets it from the connection
+    monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", "postgresql://vo:pw@db.example.internal:6543/vectors"
+                                                          "?sslmode=require")
+    assert main(["db", "dsn"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert "host=db.example.internal" in printed and "port=6543" in printed and "dbname=vectors" in printed, printed
+    assert "sslmode=require" in printed, printed
+    monkeypatch.setenv("VECTOROPS_DSN", "")
+    monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", "not a connection")
+    assert main(["db", "dsn"]) == 2
+    assert "AIRFLOW_CONN_VECTOROPS_POSTGRES" in capsys.readouterr().err
