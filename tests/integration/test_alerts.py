@@ -478,3 +478,34 @@ def test_notifier_alerts_from_a_failing_dag_under_real_airflow(
     mails = [m for m in smtp_server[0].mails if "[vectorops] task_failed: probe-docs" == m.message["Subject"]]
     assert len(mails) == 1 and "row count mismatch for probe-docs" in mails[0].text()
     assert "db-conn-pass-55" not in mails[0].text() + http_receiver.bodies()
+
+
+def test_a_redirect_is_a_failed_delivery_not_a_sent_one(http_receiver: HttpReceiver,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests would follow a 301 with a GET and drop the payload; the receiver saw the POST and answered 301
+    http_receiver.status = 301
+    use_webhook(monkeypatch, http_receiver.url("/moved"))
+    [result] = send_alert(_event())
+    assert not result.ok and "HTTP 301" in str(result.error) and "redirect" in str(result.error), result
+    assert [post.path for post in http_receiver.posts] == ["/moved"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:9/hook", "http://127.0.0.1:9/hook"])
+def test_an_https_webhook_connection_never_posts_over_plain_http(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TLS_HOOK", json.dumps({"conn_type": "https", "host": host}))
+    monkeypatch.setenv("VECTOROPS_ALERT_WEBHOOK_CONN_ID", "tls_hook")
+    [result] = send_alert(_event())
+    assert not result.ok and "HttpHook would POST over plain http" in str(result.error), result
+
+
+def test_the_smtp_connections_from_email_is_the_sender_when_vectorops_sets_none(
+        smtp_server: tuple[SmtpHandler, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, port = smtp_server
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTS_SMTP", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "ops@corp.example"}}))
+    monkeypatch.setenv("VECTOROPS_ALERT_SMTP_CONN_ID", "alerts_smtp")
+    monkeypatch.setenv("VECTOROPS_ALERT_EMAIL_TO", "oncall@example.com")
+    monkeypatch.delenv("VECTOROPS_ALERT_EMAIL_FROM", raising=False)
+    assert send_alert(_event()) == [ChannelResult("smtp", True, None)]
+    assert [mail.mail_from for mail in handler.mails] == ["ops@corp.example"]

@@ -53,15 +53,19 @@ class JsonWebhookNotifier(BaseNotifier):
         self.timeout = timeout
 
     def notify(self, context: Any) -> None:
-        """POST the payload; an answer outside 2xx/3xx raises ``AirflowException`` with its status.
+        """POST the payload; an answer outside 2xx raises, naming its status (``AirflowException`` from 400).
 
         :param context: unused: the payload is complete.
         """
         from airflow.providers.http.hooks.http import HttpHook
 
-        HttpHook(method="POST", http_conn_id=self.http_conn_id).run(
+        # no redirects: requests would follow a 301/302 with a GET, and the payload would be lost as "sent"
+        response = HttpHook(method="POST", http_conn_id=self.http_conn_id).run(
             json=dict(self.payload), headers={"User-Agent": "vectorops-alerts"},
-            extra_options={"timeout": self.timeout})
+            extra_options={"timeout": self.timeout, "allow_redirects": False, "check_response": True})
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"the webhook answered HTTP {response.status_code} (a redirect is not followed: a "
+                               "redirected POST arrives without its payload); give the final URL as the host")
 
 
 def check_connection(channel: str, conn_id: str, setting: str) -> None:
@@ -99,12 +103,22 @@ def check_connection(channel: str, conn_id: str, setting: str) -> None:
                                'give the whole webhook URL as the host: {"conn_type": "http", "host": "https://..."}')
         if not url:
             raise SettingError(f"{where} has no host: give the webhook URL as its host")
+        secure = conn.conn_type == "https" or (conn.schema or "").lower() == "https"
+        if secure and not url.lower().startswith("https://"):
+            # HttpHook takes the scheme from the host, else from schema (default http), never from the type
+            found = "says http" if "://" in url else "has no scheme"
+            raise SettingError(f"{where} is of type https but its host {found}: HttpHook would POST over plain "
+                               "http; give the host as https://...")
         # A webhook's URL often holds its token (Slack-like paths, ?token=); Airflow masks only password and
         # extras. Hidden: the URL, and each path segment or query value long enough to be a token.
         parts = urlsplit(url)
         for value in (url, *parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))):
             if value == url or len(value) >= _TOKEN_MIN_CHARS:
                 mask_secret(value)
+        for value in extra.values():  # "Bearer <token>": a receiver's error page may quote the bare token
+            scheme, _, token = str(value).partition(" ")
+            if token.strip() and scheme.lower() in ("bearer", "token", "basic"):
+                mask_secret(token.strip())
     elif channel == "smtp":
         if not conn.host:
             raise SettingError(f"{where} has no host")
@@ -151,7 +165,8 @@ def send_email(conn_id: str, *, to: tuple[str, ...], sender: str, subject: str, 
 
     :param conn_id: an ``smtp`` connection; its ``timeout`` and ``retry_limit`` extras bound the attempt.
     :param to: the recipients.
-    :param sender: the From address.
+    :param sender: the From address (``VECTOROPS_ALERT_EMAIL_FROM``); unset, the connection's ``from_email`` extra
+        wins over vectorops' default.
     :param subject: one line.
     :param text: the readable summary of the payload.
     :param payload: the redacted alert payload.
@@ -159,5 +174,8 @@ def send_email(conn_id: str, *, to: tuple[str, ...], sender: str, subject: str, 
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     body = f"{text}\n\nAlert payload (JSON):\n{json.dumps(payload, indent=2, sort_keys=True)}\n"
+    if not (os.environ.get("VECTOROPS_ALERT_EMAIL_FROM") or "").strip():
+        # the connection's own sender (the SMTP provider's from_email extra) before vectorops' default
+        sender = BaseHook.get_connection(conn_id).extra_dejson.get("from_email") or sender
     SmtpNotifier(to=list(to), from_email=sender, subject=subject, smtp_conn_id=conn_id,
                  html_content=f"<pre>{html.escape(body, quote=False)}</pre>").notify({})

@@ -63,5 +63,10 @@ class PgvectorTargetHook(PostgresHook):
         :param iam: see :meth:`connect_kwargs`.
         :raises psycopg.ProgrammingError: when an extra is not a libpq parameter.
         """
-        return make_conninfo("", **{key: str(value) for key, value in self.connect_kwargs(iam=iam).items()
+        return make_conninfo("", **{key: _libpq_value(value) for key, value in self.connect_kwargs(iam=iam).items()
                                     if value not in (None, "")})
+
+
+def _libpq_value(value: Any) -> str:
+    """A connection extra as libpq reads it: a JSON boolean is ``1``/``0`` (``"True"`` is no libpq integer)."""
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)

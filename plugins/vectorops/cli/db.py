@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from vectorops.cli.source_args import add_dsn_argument
+from vectorops.cli.source_args import add_dsn_argument, printable_dsn
 from vectorops.config import load_settings
 
 
@@ -30,12 +30,12 @@ def _cmd_db(args: argparse.Namespace) -> int:
             print(f"vectorops: {line}", file=sys.stderr)
         print(f"the password of {role} was changed (sent as a SCRAM-SHA-256 verifier)")
     elif args.action == "up":
-        print(bootstrap(settings))
+        print(printable_dsn(bootstrap(settings)))
     elif args.action == "down":
         stopped = runtime.stop(settings)
         print("stopped" if stopped else "not running (nothing to stop)")
     else:
-        print(runtime.dsn(settings))
+        print(printable_dsn(runtime.dsn(settings)))
     return 0
 
 

@@ -18,6 +18,10 @@ from vectorops import failpoints
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+#: warnings the terminal shows even from inside a quiet block: an alert channel that failed
+_ALWAYS_SHOWN = ("vectorops.alerts",)
+
+
 class _TerminalWarnings(logging.Handler):
     """vectorops' own warnings on the terminal as one line each (the traceback stays in the file); silent while a
     :func:`quiet` block runs, whose lines belong to the file. ``sys.stderr`` is looked up per record, so a
@@ -29,10 +33,12 @@ class _TerminalWarnings(logging.Handler):
         self.addFilter(lambda record: record.name.split(".")[0] == "vectorops")
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self._log.quiet_depth:
-            return
         first = (record.getMessage().splitlines() or [""])[0]
-        print(f"vectorops: {record.levelname.lower()}: {first}", file=sys.stderr)
+        line = f"vectorops: {record.levelname.lower()}: {first}"
+        if not self._log.quiet_depth:
+            print(line, file=sys.stderr)
+        elif record.name.startswith(_ALWAYS_SHOWN) and self._log.terminal_fd is not None:
+            os.write(self._log.terminal_fd, f"{line}\n".encode())  # an alert that did not go out is the operator's
 
 
 class CommandLog:
@@ -51,6 +57,7 @@ class CommandLog:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         self.path: Path | None = None if self.verbose else home / "logs" / f"cli-{command}-{stamp}-{os.getpid()}.log"
         self.quiet_depth = 0
+        self.terminal_fd: int | None = None  # the terminal's stderr while a quiet block sends fd 2 to the file
         self._stream: TextIO | None = None
         self._announced = False
         self._saved: tuple[list[logging.Handler], int, int, Any] | None = None
@@ -63,6 +70,7 @@ class CommandLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # never closed: handlers and cached structlog loggers a library set up during the command keep it
             self._stream = self.path.open("a", encoding="utf-8", buffering=1)
+            self.path.chmod(0o600)  # a library's own lines may hold what only the operator should read
         return self._stream
 
     def start(self) -> None:
@@ -136,7 +144,7 @@ class CommandLog:
         sys.stdout.flush()
         sys.stderr.flush()
         saved = [os.dup(1), os.dup(2)]
-        self.quiet_depth = 1
+        self.quiet_depth, self.terminal_fd = 1, saved[1]
         report_fd = failpoints.report_to(saved[1])  # a fail point's hit stays on the terminal: harnesses read it
         try:
             os.dup2(stream.fileno(), 1)
@@ -150,7 +158,7 @@ class CommandLog:
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
-            self.quiet_depth = 0
+            self.quiet_depth, self.terminal_fd = 0, None
             self._install()
 
     def written(self) -> Path | None:
@@ -168,6 +176,22 @@ class CommandLog:
         self._stream = None
         if self.path.exists() and not self.path.stat().st_size:
             self.path.unlink()
+        elif self.path.exists() and "airflow.sdk" in sys.modules:  # without Airflow every line was ours, redacted
+            self._mask_secrets()
+
+    def _mask_secrets(self) -> None:
+        """Redact the secrets known by the end of the command (connections read, the environment's) from the file.
+
+        Airflow's and the hooks' own loggers write to the file past any filter of ours (structlog, and the process's
+        stderr), e.g. ``HttpHook`` quoting a webhook's answer; this pass hides what they quoted.
+        """
+        from vectorops.redaction import known_secrets, redact_text
+
+        assert self.path is not None
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        masked = redact_text(text, known_secrets())
+        if masked != text:
+            self.path.write_text(masked, encoding="utf-8")
 
     def announce(self) -> None:
         """Print ``log: <path>`` on stderr, once, when the file holds anything."""

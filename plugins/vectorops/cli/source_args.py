@@ -136,6 +136,24 @@ def _use_target_connection() -> None:
     target = env_connection_dsn(TARGET_CONN_ID, iam=True)
     if target is not None:
         os.environ["VECTOROPS_DSN"] = target
+        _FROM_CONNECTION.add(target)
+
+
+#: DSNs taken from the vectorops_postgres connection: their password is the connection's secret, never printed
+_FROM_CONNECTION: set[str] = set()
+
+
+def printable_dsn(dsn: str) -> str:
+    """``dsn`` as a command prints it: as is, unless it came from the ``vectorops_postgres`` connection, whose
+    password then shows as ``***`` (a DSN given by ``--dsn`` or ``VECTOROPS_DSN`` is the operator's own).
+
+    :param dsn: the DSN the command used.
+    """
+    if dsn not in _FROM_CONNECTION:
+        return dsn
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    return make_conninfo(dsn, password="***") if conninfo_to_dict(dsn).get("password") else dsn
 
 
 def seconds(text: str) -> float:

@@ -40,6 +40,8 @@ from vectorops.redaction import remember_secret
 
 log = logging.getLogger(__name__)
 
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
 def connection_env(role: str) -> str:
     """``AIRFLOW_CONN_<ROLE>``: the variable that holds ``role``'s connection, e.g. ``AIRFLOW_CONN_VECTOROPS_ETL``.
 
@@ -80,7 +82,9 @@ def target_dsn(settings: Settings) -> str:
 def _database(dsn: str) -> str:
     """``host:port/dbname`` of ``dsn``, libpq's defaults filled in; never its password."""
     params = conninfo_to_dict(dsn)
-    return f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
+    host = str(params.get("host") or "localhost")
+    host = "localhost" if host in _LOOPBACK else host  # one server, however this machine is spelled
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
 
 
 def role_dsn(settings: Settings, role: str) -> str:

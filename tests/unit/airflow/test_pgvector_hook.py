@@ -81,3 +81,11 @@ def test_an_unusable_connection_is_one_line(value: str, message: str) -> None:
 
 def test_an_undefined_connection_is_none() -> None:
     assert postgres_conninfo("unit_never_defined_h8") is None
+
+
+def test_a_json_boolean_extra_reaches_libpq_as_one_or_zero(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_UNIT_TARGET", _json(dsn, keepalives=True, sslmode="disable"))
+    conninfo = PgvectorTargetHook(postgres_conn_id="unit_target").conninfo()
+    assert conninfo_to_dict(conninfo)["keepalives"] == "1"
+    with psycopg.connect(conninfo) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -112,3 +112,36 @@ def test_a_command_whose_quiet_blocks_wrote_nothing_leaves_no_file(tmp_path: Pat
         log_file.end(log)
     assert capfd.readouterr().err == ""  # no path announced
     assert log.path is not None and not log.path.exists()
+
+
+def test_secrets_a_library_wrote_past_the_masker_are_hidden_in_the_file(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. HttpHook quoting a webhook's error page, written by Airflow's structlog straight to the process's stderr
+    import airflow.sdk  # noqa: F401  (Airflow is loaded: its loggers are what the pass is for)
+
+    token = "Webhook-T0k3n-9f8e7d6c5b"
+    monkeypatch.setenv("AIRFLOW_CONN_BROKEN_HOOK", f'{{"conn_type": "http", "host": "h", "password": "{token}"}}')
+    log = log_file.begin(tmp_path, "unit", verbose=False)
+    try:
+        with log_file.quiet():
+            os.write(2, f"[error ] denied for Bearer {token} [airflow.task.hooks.HttpHook]\n".encode())
+    finally:
+        log_file.end(log)
+    assert log.path is not None
+    text = log.path.read_text()
+    assert "denied for Bearer ***" in text and token not in text, text
+    assert oct(log.path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_failed_alert_channel_is_shown_on_the_terminal_even_inside_quiet(tmp_path: Path,
+                                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    log = log_file.begin(tmp_path, "unit", verbose=False)
+    try:
+        with log_file.quiet():
+            logging.getLogger("vectorops.alerts.send").warning("vectorops alert channel webhook failed: HTTP 500")
+            logging.getLogger("vectorops.cli.unit").warning("a task's warning stays in the file")
+    finally:
+        log_file.end(log)
+    err = capfd.readouterr().err
+    assert "vectorops: warning: vectorops alert channel webhook failed: HTTP 500" in err.splitlines(), err
+    assert "a task's warning" not in err

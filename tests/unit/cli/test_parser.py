@@ -126,7 +126,7 @@ def test_without_dsn_the_vectorops_postgres_connection_is_the_commands_database(
     assert main(["db", "dsn"]) == 0
     printed = capsys.readouterr().out.strip()
     assert "host=db.example.internal" in printed and "port=6543" in printed and "dbname=vectors" in printed, printed
-    assert "sslmode=require" in printed, printed
+    assert "sslmode=require" in printed and "password=***" in printed and "pw" not in printed, printed
     monkeypatch.setenv("VECTOROPS_DSN", "")
     monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", "not a connection")
     assert main(["db", "dsn"]) == 2

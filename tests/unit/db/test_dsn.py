@@ -97,5 +97,17 @@ def test_a_target_connection_and_vectorops_dsn_naming_two_databases_are_refused(
     with pytest.raises(SettingError) as raised:
         settings_as(READER, other)
     assert str(raised.value) == ("the vectorops_postgres connection (db.internal:5432/vectors) and VECTOROPS_DSN "
-                                 "(127.0.0.1:6543/vectorops) name different databases: point them at the same one, "
+                                 "(localhost:6543/vectorops) name different databases: point them at the same one, "
                                  "or unset one of them")
+
+
+def test_this_machine_spelled_two_ways_is_one_database(settings: Settings, dsn: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    monkeypatch.setenv("AIRFLOW_CONN_VECTOROPS_POSTGRES", f"postgres://{params['user']}:{params['password']}@localhost:"
+                                                          f"{params['port']}/{params['dbname']}")
+    same = replace(settings, external_dsn=dsn.replace("127.0.0.1", "localhost").replace("localhost", "127.0.0.1"))
+    assert "127.0.0.1" in (same.external_dsn or "")
+    assert settings_as(READER, same).external_dsn
