@@ -206,12 +206,18 @@ def test_request_arguments_and_request_from_params_exclude_each_other() -> None:
         chroma_to_pgvector_group(request_from_params=True, collections=["docs"], target_schema="other")
 
 
-def test_a_wrong_connection_id_fails_plan_request_alone_naming_it(tmp_path: Path, airflow_db: dict[str, str],
+@pytest.mark.parametrize(("given", "instead"), [
+    ('chroma_path="{{ var.value.articles_store }}",', 'chroma_conn_id="no_such_conn",'),
+    # a template that renders to nothing is refused, not read as "every collection"
+    ('collections=["articles"],', "collections=\"{{ var.value.get('no_such_var', '') }}\","),
+], ids=["wrong-connection", "empty-template"])
+def test_a_wrong_connection_id_fails_plan_request_alone_naming_it(given: str, instead: str, tmp_path: Path,
+                                                                  airflow_db: dict[str, str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
-    wrong = example_dag().replace('chroma_path="{{ var.value.articles_store }}",', 'chroma_conn_id="no_such_conn",')
-    assert 'chroma_conn_id="no_such_conn"' in wrong
+    wrong = example_dag().replace(given, instead)
+    assert instead in wrong
     (tmp_path / f"{DAG_ID}.py").write_text(wrong, encoding="utf-8")
     monkeypatch.setenv("AIRFLOW_VAR_ARTICLES_STORE", str(tmp_path))
     monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([
@@ -227,3 +233,25 @@ def test_a_wrong_connection_id_fails_plan_request_alone_naming_it(tmp_path: Path
     assert states["tell_search_service"] == "upstream_failed"
     plan = next(ti for ti in tis if ti.task_id == f"{GROUP}.plan_request")
     assert plan.try_number == 1  # refused, not retried
+
+
+def test_the_dags_default_args_win_over_vectorops_own_inside_the_group() -> None:
+    import pendulum
+    from airflow.sdk import DAG, TaskGroup
+
+    from vectorops.airflow.migration_group import chroma_to_pgvector_group
+
+    def users_callback(context: Any) -> None:
+        """The user's own failure callback."""
+
+    with DAG("defaults_probe", start_date=pendulum.datetime(2026, 1, 1), schedule=None,
+             default_args={"retries": 0, "on_failure_callback": users_callback}) as dag:
+        chroma_to_pgvector_group(chroma_path="/data/chroma", collections=["docs"])
+        with TaskGroup("outer", default_args={"retries": 5}):
+            chroma_to_pgvector_group("inner", chroma_path="/data/chroma", collections=["faq"])
+    finalize = dag.get_task(f"{GROUP}.finalize_collection")
+    assert (finalize.retries, finalize.on_failure_callback) == (0, users_callback)
+    assert dag.get_task("outer.inner.finalize_collection").retries == 5
+    with DAG("defaults_probe_bare", start_date=pendulum.datetime(2026, 1, 1), schedule=None) as bare:
+        chroma_to_pgvector_group(chroma_path="/data/chroma", collections=["docs"])
+    assert bare.get_task(f"{GROUP}.finalize_collection").retries >= 1  # vectorops' own retries where none is set

@@ -82,9 +82,17 @@ def emit_migration_lineage(settings: Settings, target: TargetDatabase, source: A
     :param table: ``schema.table``.
     :param rows: the rows loaded.
     """
+    try:
+        _send_lineage(settings, target, source, table, rows)
+    except Exception as exc:  # lineage is a report on a promoted table: it never fails the migration
+        log.warning("OpenLineage: the lineage of %s is not sent: %s: %s", table, type(exc).__name__, exc)
+
+
+def _send_lineage(settings: Settings, target: TargetDatabase, source: Asset, table: str, rows: int) -> None:
+    """:func:`emit_migration_lineage`'s work; raises what goes wrong."""
     from airflow.providers.openlineage import conf
 
-    if conf.is_disabled():
+    if conf.is_disabled():  # raises on a malformed [openlineage] setting: the caller warns
         return
     from airflow.providers.openlineage.api import emit_dataset_lineage
     from airflow.providers.postgres.assets.postgres import convert_asset_to_openlineage
@@ -105,11 +113,8 @@ def emit_migration_lineage(settings: Settings, target: TargetDatabase, source: A
             for position, (column, type_) in enumerate(columns, start=1)])},
         outputFacets={"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
             rowCount=rows)})
-    try:
-        emit_dataset_lineage(inputs=[InputDataset(namespace=namespace, name=f"{tenant}/{database}/{name}")],
-                             outputs=[output], raise_on_error=True)
-    except Exception as exc:  # the provider's own choice for lineage (raise_on_error=False) is a warning, too
-        log.warning("OpenLineage: the lineage of %s is not sent: %s", table, exc)
-        return
+    emit_dataset_lineage(inputs=[InputDataset(namespace=namespace, name=f"{tenant}/{database}/{name}")],
+                         outputs=[output], raise_on_error=True)
+    # the provider's transport reports its own failures (and does not raise them): "handed", not "sent"
     log.info("OpenLineage: lineage %s/%s/%s/%s → %s/%s (%s columns) handed to the OpenLineage provider", namespace,
              tenant, database, name, named.namespace, named.name, len(columns))

@@ -64,7 +64,8 @@ def chroma_to_pgvector_group(
         above must then be left out.
     :param pool: the Airflow pool of the index build and promotion (``finalize_collection``).
     :param prefix_group_id: prefix the task ids with ``group_id``.
-    :param default_args: task arguments over vectorops' own (retries, the failure alert).
+    :param default_args: task arguments over vectorops' own (retries, the failure alert) and over those of the DAG
+        and of an enclosing task group, which themselves win over vectorops' own.
     :raises ValueError: when ``request_from_params`` is set together with a request argument.
     """
     if collections is not None and not isinstance(collections, str):
@@ -78,12 +79,22 @@ def chroma_to_pgvector_group(
         raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True reads the request from "
                          f"the run's Params; leave out {', '.join(given)}")
     request = None if request_from_params else explicit
-    task_args = {**vectorops_default_args(), **(default_args or {})}
+    task_args = {**vectorops_default_args(), **_enclosing_default_args(), **(default_args or {})}
     # mypy types the attrs field by its converter (copy.deepcopy), not as the dict it is
     with TaskGroup(group_id, prefix_group_id=prefix_group_id, tooltip="Chroma → pgvector migration",
                    default_args=task_args) as group:  # type: ignore[arg-type]
         _add_tasks(request, pool)
     return group
+
+
+def _enclosing_default_args() -> dict[str, Any]:
+    """The ``default_args`` of the DAG being defined and of the task group around this one: the user's wins over
+    vectorops' own (a group's ``default_args`` would otherwise beat the DAG's)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext, TaskGroupContext
+
+    dag = DagContext.get_current()
+    parent = TaskGroupContext.get_current(dag)
+    return {**dict(getattr(dag, "default_args", None) or {}), **dict(getattr(parent, "default_args", None) or {})}
 
 
 def _add_tasks(request: dict[str, Any] | None, pool: str) -> None:

@@ -19,7 +19,7 @@ from vectorops.chroma.preflight import CollectionRef
 from vectorops.config import Settings
 from vectorops.db.dsn import settings_as
 from vectorops.db.roles import ETL
-from vectorops.errors import ValidationFailed
+from vectorops.errors import SettingError, ValidationFailed
 from vectorops.migration import dry_run, steps
 from vectorops.migration import request as migration_request
 from vectorops.migration.plan import ChunkJob, CollectionPlan
@@ -30,8 +30,21 @@ log = logging.getLogger(__name__)
 
 
 def _request_args(request: dict[str, Any] | None) -> dict[str, Any]:
-    """The group's explicit request, or the run's Params when it was built with ``request_from_params``."""
-    return dict(current_context()["params"]) if request is None else dict(request)
+    """The group's explicit request, or the run's Params when it was built with ``request_from_params``.
+
+    :raises SettingError: when an explicit argument is empty (a template that rendered to nothing, ``[]``): for the
+        Params form empty means "the workers' store" or "every collection", but an argument given is meant.
+    """
+    if request is None:
+        return dict(current_context()["params"])
+    empty = [name for name in ("chroma_path", "chroma_host", "chroma_conn", "collections")
+             if request.get(name) is not None and not (request[name].strip() if isinstance(request[name], str)
+                                                       else request[name])]
+    if empty:
+        raise SettingError(f"chroma_to_pgvector_group: {', '.join(empty)} given but empty (a template that rendered "
+                           "to nothing?); leave an argument out for its default (every collection, the workers' "
+                           "CHROMA_DB_PATH)")
+    return dict(request)
 
 
 def _request(settings: Settings, request: dict[str, Any] | None) -> migration_request.MigrationRequest:
@@ -56,7 +69,8 @@ def plan_request(request_args: dict[str, Any] | None) -> list[str]:
 
     context = current_context()
     dag_id, run_id = context["dag"].dag_id, str(context["run_id"])
-    log.info("checking the request: %s", _params_line(_request_args(request_args)))
+    raw = dict(context["params"]) if request_args is None else dict(request_args)
+    log.info("checking the request: %s", _params_line(raw))
     with no_retry_for_deterministic_errors():  # a refused login, too, stays refused on retry
         try:
             settings = settings_as(ETL)
