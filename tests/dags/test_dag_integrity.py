@@ -179,3 +179,16 @@ def test_an_unusable_setting_fails_the_parse_naming_the_variable(monkeypatch: py
         load_dag("pgvector_search_monitor")
     assert "SettingError: VECTOROPS_MONITOR_MIN_RECALL=" in str(refused.value)  # the import error names it
     assert "most" in str(refused.value) and "is not a number" in str(refused.value)
+
+
+@pytest.mark.parametrize(("name", "value", "says"), [("VECTOROPS_TASK_RETRIES", "abc", "is not a whole number"),
+                                                     ("VECTOROPS_RETRY_DELAY_S", "-5", "must be at least 0")])
+def test_an_unusable_retry_setting_fails_the_parse_naming_the_variable(name: str, value: str, says: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.airflow.run import load_dag
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match="import errors") as refused:
+        load_dag("chroma_to_pgvector")
+    text = str(refused.value)
+    assert f"SettingError: {name}=" in text and says in text and value in text, text
