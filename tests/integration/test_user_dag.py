@@ -200,10 +200,17 @@ def test_without_an_openlineage_transport_nothing_is_read_or_loaded(settings: An
 
 
 def test_request_arguments_and_request_from_params_exclude_each_other() -> None:
+    import pendulum
+    from airflow.sdk import DAG
+
     from vectorops.airflow.migration_group import chroma_to_pgvector_group
 
     with pytest.raises(ValueError, match=r"leave out collections, target_schema"):
         chroma_to_pgvector_group(request_from_params=True, collections=["docs"], target_schema="other")
+    # a DAG without the request's Params would run every collection of the workers' store: refused at parse
+    with (DAG("params_probe", start_date=pendulum.datetime(2026, 1, 1), schedule=None),
+          pytest.raises(ValueError, match=r"needs the DAG to declare the Params chroma_path, chroma_host")):
+        chroma_to_pgvector_group(request_from_params=True)
 
 
 @pytest.mark.parametrize(("given", "instead"), [

@@ -78,6 +78,8 @@ def chroma_to_pgvector_group(
     if request_from_params and given:
         raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True reads the request from "
                          f"the run's Params; leave out {', '.join(given)}")
+    if request_from_params:
+        _check_declared_params(group_id)
     request = None if request_from_params else explicit
     task_args = {**vectorops_default_args(), **_enclosing_default_args(), **(default_args or {})}
     # mypy types the attrs field by its converter (copy.deepcopy), not as the dict it is
@@ -85,6 +87,23 @@ def chroma_to_pgvector_group(
                    default_args=task_args) as group:  # type: ignore[arg-type]
         _add_tasks(request, pool)
     return group
+
+
+def _check_declared_params(group_id: str) -> None:
+    """With ``request_from_params``, the DAG must declare the request's Params (as ``chroma_to_pgvector`` does):
+    without them a run would read defaults, i.e. every collection of the workers' store.
+
+    :raises ValueError: naming the Params the DAG lacks.
+    """
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    dag = DagContext.get_current()
+    declared = set(dag.params.keys()) if dag is not None else set()
+    missing = [name for name in REQUEST_DEFAULTS if name not in declared]
+    if missing:
+        raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True needs the DAG to declare "
+                         f"the Params {', '.join(missing)} (as dags/chroma_to_pgvector.py does); or pass the request "
+                         "as arguments")
 
 
 def _enclosing_default_args() -> dict[str, Any]:
