@@ -56,7 +56,7 @@ def _where(spec: SourceSpec) -> str:
 
 
 def _conn_name(spec: SourceSpec) -> str:
-    return f"connection {spec.conn_id!r}" if spec.conn_id else "the chroma_conn connection"
+    return f"connection {spec.conn_id!r}" if spec.conn_id else "the source given as chroma_host and chroma_port"
 
 
 def _server_options(spec: SourceSpec) -> _Options:
