@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
+
 def connection_env(role: str) -> str:
     """``AIRFLOW_CONN_<ROLE>``: the variable that holds ``role``'s connection, e.g. ``AIRFLOW_CONN_VECTOROPS_ETL``.
 
@@ -69,7 +70,11 @@ def target_dsn(settings: Settings) -> str:
     :raises SettingError: when the connection is defined but unusable, or names another database than
         ``VECTOROPS_DSN`` (a ``--dsn`` of the CLI): which one was meant is not guessed.
     """
-    connection = _connection_dsn(TARGET_CONN_ID)
+    return _target(settings, _connection_dsn(TARGET_CONN_ID))
+
+
+def _target(settings: Settings, connection: str | None) -> str:
+    """:func:`target_dsn` of an already looked-up ``vectorops_postgres`` connection (``None``: not defined)."""
     if connection is None:
         return runtime.dsn(settings)
     if settings.external_dsn and _database(settings.external_dsn) != _database(connection):
@@ -112,9 +117,10 @@ def settings_as(role: str, settings: Settings | None = None) -> Settings:
     settings = settings or load_settings()
     dsn = configured_dsn(role)
     if dsn is None:
-        if _connection_dsn(TARGET_CONN_ID) is None:
+        connection = _connection_dsn(TARGET_CONN_ID)  # looked up once: inside a task each lookup asks the API server
+        if connection is None:
             _start_embedded(settings)
-        dsn = local_dsn(settings, role)
+        dsn = local_dsn(settings, role, target=_target(settings, connection))
     _mask_password(dsn)
     return replace(settings, external_dsn=dsn)
 
@@ -203,13 +209,14 @@ def check_restore_login(conn: psycopg.Connection) -> None:
                                   f"the unprivileged {RESTORE} (`vectorops db up` creates it); not restored")
 
 
-def local_dsn(settings: Settings, role: str) -> str:
+def local_dsn(settings: Settings, role: str, *, target: str | None = None) -> str:
     """The target's DSN (:func:`target_dsn`) as ``role`` with its local password; as is without one.
 
     :param settings: the platform settings.
     :param role: one of :data:`vectorops.db.roles.ROLES`.
+    :param target: the target's DSN when the caller has it already.
     """
-    base = target_dsn(settings)
+    base = target or target_dsn(settings)
     password = read_local_passwords(settings.home).get(role)
     if password is None:
         _warn_no_credentials(role)
