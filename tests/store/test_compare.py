@@ -26,12 +26,13 @@ def test_compare_tiny(dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[st
     html, figures = tmp_path / "report.html", tmp_path / "report.json"
     args = _parser().parse_args(["compare", "--rows", "300", "--dims", "8", "--queries", "20", "--clients", "2",
                                  "--seconds", "1", "--reads", "5", "--dsn", dsn, "--html", str(html),
-                                 "--json", str(figures)])
+                                 "--json", str(figures), "--concurrency", "none"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert re.search(r"^metric\s+chroma\s+postgres$", out, re.M) and re.search(r"^grade\s+\S+\s+\S+$", out, re.M)
     report: dict[str, Any] = json.loads(figures.read_text())
     assert [m["backend"] for m in report["measurements"]] == ["chroma", "postgres"]
+    assert report["concurrency"] is None  # --concurrency none (tests/store/test_compare_concurrency.py runs it)
     for m in report["measurements"]:
         assert m["connect_ms"] > 0 and m["write_rps"] > 0 and m["read_rps"] > 0 and m["filtered_qps"] > 0
         assert 0 < m["p50_ms"] <= m["p95_ms"] and m["recall_at_10"] >= 0.95
@@ -49,9 +50,13 @@ def test_compare_tiny(dsn: str, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_bounds_are_enforced() -> None:
-    for argv in (["compare", "--clients", "64"], ["compare", "--seconds", "3600"], ["compare", "--rows", "5"]):
+    for argv in (["compare", "--clients", "64"], ["compare", "--seconds", "3600"], ["compare", "--rows", "5"],
+                 ["compare", "--concurrency", "1,99"], ["compare", "--concurrency", "4,4"],
+                 ["compare", "--concurrency", "one"], ["compare", "--concurrency-seconds", "0"]):
         with pytest.raises(SystemExit):
             _parser().parse_args(argv)
+    assert _parser().parse_args(["compare"]).concurrency == (1, 4, 16)
+    assert _parser().parse_args(["compare", "--concurrency", "none"]).concurrency == ()
 
 
 def test_scoring() -> None:
@@ -81,7 +86,7 @@ def test_compare_on_a_migrated_collection_finds_its_schema(settings: Any, dsn: s
         migrate_in_process(settings, {"chroma_path": str(store), "target_schema": "compare_src_schema"}, "cmp")
         args = _parser().parse_args(["compare", "--collection", "cmp-src", "--rows", "200", "--queries", "10",
                                      "--clients", "1", "--seconds", "1", "--reads", "3", "--dsn", dsn,
-                                     "--html", str(tmp_path / "r.html")])
+                                     "--html", str(tmp_path / "r.html"), "--concurrency", "none"])
         assert args.func(args) == 0
         assert re.search(r"^grade\s+\S+\s+\S+$", capsys.readouterr().out, re.M)
         with pytest.raises(ValueError, match="'no-such' is not in the registry"):

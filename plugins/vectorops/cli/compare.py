@@ -27,6 +27,19 @@ def _bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[s
     return parse
 
 
+def _client_counts(raw: str) -> tuple[int, ...]:
+    """``1,4,16`` → ``(1, 4, 16)``; ``none`` → ``()`` (no concurrency phase)."""
+    if raw.strip().lower() in ("none", "off", "0", ""):
+        return ()
+    try:
+        counts = tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a list of client counts such as 1,4,16") from exc
+    if not all(1 <= n <= 64 for n in counts) or len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"{raw}: each client count must be from 1 to 64, each once")
+    return counts
+
+
 def _dsn(args: argparse.Namespace) -> str:
     from vectorops.store.settings import libpq_url
 
@@ -59,6 +72,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from vectorops.compare import dataset, run_comparison, write_outputs
     from vectorops.compare.measure import Options
     from vectorops.compare.report import terminal_table
+    from vectorops.compare.server_phase import LoadOptions
 
     dsn = _dsn(args)
     options = Options(batch=args.batch, reads=args.reads, clients=args.clients, seconds=args.seconds, seed=args.seed)
@@ -73,8 +87,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             source.close()
     else:
         data = dataset.generated(args.rows, args.dims, args.queries, args.space, args.seed)
+    load = LoadOptions(args.concurrency, args.concurrency_seconds) if args.concurrency else None
     with quiet():
-        report = run_comparison(dsn, data, options)
+        report = run_comparison(dsn, data, options, load=load)
     print(terminal_table(report))
     html = Path(args.html) if args.html else (
         load_settings().home / "compare" / f"compare-{time.strftime('%Y%m%dT%H%M%S')}.html")
@@ -88,7 +103,8 @@ def add_commands(sub: Any) -> None:
 
     :param sub: the parser's subparsers action.
     """
-    cmp = sub.add_parser("compare", help="compare Chroma and pgvector on the same data: speed, recall, reliability; "
+    cmp = sub.add_parser("compare", help="compare Chroma and pgvector on the same data: speed, recall, reliability, "
+                                         "and throughput under 1, 4 and 16 clients against a Chroma server; "
                                          "a graded score, a terminal table and an HTML report")
     cmp.add_argument("--rows", type=_bounded(int, 10, 1_000_000), default=20_000,
                      help="records (default 20000; with --collection, at most this many of it)")
@@ -103,6 +119,11 @@ def add_commands(sub: Any) -> None:
                      help="concurrent clients of the reliability phase (default 4)")
     cmp.add_argument("--seconds", type=_bounded(float, 0.5, 60), default=10.0,
                      help="length of the reliability phase (default 10)")
+    cmp.add_argument("--concurrency", type=_client_counts, default=(1, 4, 16), metavar="N,N,...",
+                     help="client counts of the concurrency phase: QPS and p95 at recall@10 >= 0.95, pgvector "
+                          "against a `chroma run` server of its own (default 1,4,16; none: skip the phase)")
+    cmp.add_argument("--concurrency-seconds", type=_bounded(float, 0.2, 120), default=3.0,
+                     help="the most one load of the concurrency phase runs, per engine and client count (default 3)")
     cmp.add_argument("--batch", type=_bounded(int, 1, 5000), default=500, help="records per write (default 500)")
     cmp.add_argument("--reads", type=_bounded(int, 1, 10_000), default=50,
                      help="reads of 100 ids each (default 50)")

@@ -2,8 +2,10 @@
 
 Measures connection time, write / read / filtered-query throughput, p50 / p95 query latency with recall@10, and
 reliability under N concurrent clients for T seconds; scores them (connection 20, write 25, read 25, query 20,
-reliability 10) and grades each backend A+ to F (see ``scoring``). Everything is local and bounded; the Chroma
-directory and the PostgreSQL schema it writes are removed afterwards.
+reliability 10) and grades each backend A+ to F (see ``scoring``). Then, unless asked not to, the concurrency
+phase (``server_phase``): QPS and latency at recall@10 ≥ 0.95 with 1, 4 and 16 clients, pgvector against a
+``chroma run`` server of its own, and their ratios (not scored). Everything is local and bounded; the Chroma
+directories, the server and the PostgreSQL schema it writes are removed afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from vectorops.compare.dataset import Dataset
 from vectorops.compare.measure import Backend, Options, measure_backend
 from vectorops.compare.report import Report
 from vectorops.compare.scoring import score
+from vectorops.compare.server_phase import LoadOptions, measure_against_server
 
 log = logging.getLogger(__name__)
 SERVICE = "vectorops-compare"
@@ -67,11 +70,13 @@ def _cleanup(dsn: str, schema: str, collection: str, workdir: Path) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_comparison(dsn: str, data: Dataset, options: Options, workdir: Path | None = None) -> Report:
-    """Measure both backends on ``data`` and score them.
+def run_comparison(dsn: str, data: Dataset, options: Options, workdir: Path | None = None,
+                   load: LoadOptions | None = None) -> Report:
+    """Measure both backends on ``data`` and score them; then the concurrency phase, when ``load`` is given.
 
     :param dsn: PostgreSQL (with pgvector) to measure; a schema ``compare_<hex>`` is used and dropped.
-    :param workdir: where the Chroma directory goes (default a temporary directory); removed afterwards.
+    :param workdir: where the Chroma directories go (default a temporary directory); removed afterwards.
+    :param load: the concurrency phase's client counts and bounds (``None``: no such phase).
     """
     started = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
@@ -79,12 +84,16 @@ def run_comparison(dsn: str, data: Dataset, options: Options, workdir: Path | No
     root = Path(tempfile.mkdtemp(prefix="vectorops-compare-", dir=workdir))
     backends = [_chroma_backend(root / "chroma"), _postgres_backend(dsn, schema)]
     measurements = []
+    concurrency = None
     try:
         for backend in backends:
             log.info("compare: measuring %s on %s", backend.name, data.name)
             measurements.append(measure_backend(backend, collection, data, options))
             if backend.name == "chroma":  # Chroma's memory is released before pgvector is measured
                 backend.open_store().delete_collection(collection)
+        if load is not None:
+            log.info("compare: concurrency phase, clients %s", load.clients)
+            concurrency = measure_against_server(dsn, schema, collection, data, root, load, SERVICE)
     finally:
         _cleanup(dsn, schema, collection, root)
     notes: list[str] = []
@@ -92,7 +101,7 @@ def run_comparison(dsn: str, data: Dataset, options: Options, workdir: Path | No
         notes.append("the data has no scalar metadata pair covering 1-50 % of records: 'filtered' queries ran "
                      "without a filter")
     return Report(data.name, data.rows, data.dimensions, len(data.queries), options, measurements,
-                  score(measurements), time.perf_counter() - started, notes)
+                  score(measurements), time.perf_counter() - started, notes, concurrency)
 
 
 def write_outputs(report: Report, html_path: Path, json_path: Path | None = None) -> None:

@@ -4,6 +4,7 @@ a migrated collection, with query vectors and their exact top-10 (the recall ref
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,13 @@ class Dataset:
             top.add(self.ids[start:start + 20_000], self.vectors[start:start + 20_000])
         self.truth = top.result()
         return self
+
+
+def recall_at_10(answers: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) -> float:
+    """The share of the exact top-10 ids found in the answers (one answer per reference list, in order)."""
+    total = sum(len(t) for t in truth)
+    found = sum(len(set(got) & set(t)) for got, t in zip(answers, truth, strict=True))
+    return found / total if total else 0.0
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
+from vectorops.compare.concurrency import Concurrency
 from vectorops.compare.measure import Measurement, Options
 from vectorops.compare.scoring import WEIGHTS, Score
 
@@ -35,6 +36,7 @@ class Report:
     scores: list[Score]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    concurrency: Concurrency | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able report."""
@@ -42,7 +44,8 @@ class Report:
                 "options": self.options.__dict__, "seconds": round(self.seconds, 1), "notes": self.notes,
                 "measurements": [m.as_dict() for m in self.measurements],
                 "scores": [{"backend": s.backend, "points": s.points, "total": s.total, "grade": s.grade}
-                           for s in self.scores]}
+                           for s in self.scores],
+                "concurrency": self.concurrency.as_dict() if self.concurrency else None}
 
 
 def _rows(report: Report) -> list[tuple[str, list[str]]]:
@@ -68,6 +71,10 @@ def terminal_table(report: Report) -> str:
              "-" * (width + (cell + 2) * len(names))]
     lines += [f"{label:<{width}}  " + "  ".join(f"{v:>{cell}}" for v in values) for label, values in rows]
     lines += [f"note: {note}" for note in report.notes]
+    if report.concurrency is not None:
+        from vectorops.compare.concurrency_report import terminal_lines
+
+        lines += terminal_lines(report.concurrency)
     return "\n".join(lines)
 
 
@@ -115,6 +122,11 @@ def html_report(report: Report) -> str:
     errors = "".join(f"<li>{html.escape(m.backend)}: {html.escape(e)}</li>"
                      for m in report.measurements for e in m.error_samples)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+    concurrency = ""
+    if report.concurrency is not None:
+        from vectorops.compare.concurrency_report import html_section
+
+        concurrency = html_section(report.concurrency)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vectorops compare: {html.escape(report.dataset)}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
@@ -124,6 +136,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{
 {report.options.seconds:g} s; {report.seconds:.0f} s in all.</p>
 {bar_chart(report.scores)}
 <table><tr><th>metric</th>{head}</tr>{body}</table>
+{concurrency}
 <h2>How the score is made</h2><p>{html.escape(" ".join((scoring.__doc__ or "").replace("``", "").split()))}</p>
 {f"<h2>Errors under load</h2><ul>{errors}</ul>" if errors else ""}
 {f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
