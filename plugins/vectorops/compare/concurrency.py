@@ -6,7 +6,9 @@ For each engine the search effort is calibrated first, on one client: the smalle
 Then, at that setting, each client count runs for a bounded time (or a bounded number of passes over the query
 set, whichever ends first): every client starts at its own offset in the query set, all start together, and
 each query is timed on its client. QPS is the answered queries over the wall time of the whole load; latency
-percentiles are over every query of every client; recall@10 is over every answer given under load.
+percentiles are over every query of every client; recall@10 is over every answer given under load. The clients
+are threads of this process: its CPU time over the load's wall time (``client_cpu_pct``, 100 = one core) tells
+when the client side, not the engine, is what limits the throughput.
 
 Engines are alternated between runs (the first engine of an even run goes last in the next one), and every
 figure reported is the median over the runs.
@@ -94,6 +96,7 @@ class LoadResult:
     p95_ms: float
     p99_ms: float
     recall_at_10: float
+    client_cpu_pct: float = 0.0
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -156,11 +159,11 @@ def run_load(engine: Engine, data: Dataset, clients: int, seconds: float, passes
         for thread in threads:
             thread.start()
         clock["stop_at"] = time.perf_counter() + seconds
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         gate.wait()
         for thread in threads:
             thread.join(seconds + 300)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         for searcher in searchers:
             searcher.close()
@@ -171,7 +174,7 @@ def run_load(engine: Engine, data: Dataset, clients: int, seconds: float, passes
     return LoadResult(engine.name, clients, run, value, len(answered), len(errors), round(elapsed, 3),
                       round(len(answered) / elapsed, 1) if elapsed else 0.0, _percentile(latencies, 50),
                       _percentile(latencies, 95), _percentile(latencies, 99), round(recall, 4),
-                      errors[:ERROR_SAMPLES])
+                      round(100 * cpu / elapsed, 1) if elapsed else 0.0, errors[:ERROR_SAMPLES])
 
 
 @dataclass
@@ -199,7 +202,8 @@ class Concurrency:
                     rows.append({"engine": engine, "clients": clients, "setting_value": loads[0].setting_value,
                                  "runs": len(loads), "errors": sum(x.errors for x in loads),
                                  **{key: round(statistics.median(getattr(x, key) for x in loads), 4)
-                                    for key in ("qps", "p50_ms", "p95_ms", "p99_ms", "recall_at_10")}})
+                                    for key in ("qps", "p50_ms", "p95_ms", "p99_ms", "recall_at_10",
+                                                "client_cpu_pct")}})
         return rows
 
     def ratios(self) -> list[dict[str, Any]]:

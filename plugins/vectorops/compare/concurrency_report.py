@@ -7,7 +7,7 @@ import html
 
 from vectorops.compare.concurrency import Concurrency
 
-HEAD = ("clients", "engine", "setting", "QPS", "p50 ms", "p95 ms", "p99 ms", "recall@10", "errors")
+HEAD = ("clients", "engine", "setting", "QPS", "p50 ms", "p95 ms", "p99 ms", "recall@10", "errors", "client CPU %")
 
 
 def _ratio(value: float | None) -> str:
@@ -19,7 +19,7 @@ def table_rows(result: Concurrency) -> list[list[str]]:
     settings = {c.engine: c.setting for c in result.calibrations}
     return [[str(row["clients"]), row["engine"], f"{settings.get(row['engine'], 'ef_search')} {row['setting_value']}",
              f"{row['qps']:,.1f}", f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}", f"{row['p99_ms']:.2f}",
-             f"{row['recall_at_10']:.4f}", str(row["errors"])]
+             f"{row['recall_at_10']:.4f}", str(row["errors"]), f"{row['client_cpu_pct']:.0f}"]
             for row in sorted(result.medians(), key=lambda r: (r["clients"], r["engine"]))]
 
 
