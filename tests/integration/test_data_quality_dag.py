@@ -83,9 +83,9 @@ def test_a_tampered_table_fails_its_mapped_task_and_alerts_once(
 def test_great_expectations_logs_warnings_only(migrated: list[str]) -> None:
     """GX at INFO wrote ~300 lines per validation into task logs and the CLI; its own modules set some loggers to
     INFO, so the effective level of those is checked, not only the parent's."""
-    from vectorops.quality import gx
+    from vectorops.quality import gx_import
 
-    gx._gx()
+    gx_import.load()
     for name in ("great_expectations", "great_expectations._docs_decorators",
                  "great_expectations.expectations.expectation", "great_expectations.data_context.types.base"):
         assert logging.getLogger(name).getEffectiveLevel() == logging.WARNING, name

@@ -135,7 +135,39 @@ def test_a_shadow_table_that_fails_validation_is_not_promoted(store: Path, setti
                                      (f"{SCHEMA}.{plan.shadow}",)).fetchone()[0]
     assert status[0] == "rejected" and "checksum_matches_source" in status[1]
     assert shadow_exists  # kept for inspection; the live table is untouched
+    # the HNSW build ran beside the gate; the rejected shadow table keeps no index of it, the live table keeps its own
+    assert _vector_indexes(dsn, SCHEMA, plan.shadow) == []
+    assert _vector_indexes(dsn, SCHEMA, table) == [f"{table}_hnsw"]
     assert _results(dsn, "gate-blocked", "gate")["checksum_matches_source"] is False
+
+
+def _vector_indexes(dsn: str, schema: str, table: str) -> list[str]:
+    """The valid indexes of ``schema.table`` other than its primary key."""
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute(
+            """SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND i.indisvalid ORDER BY 1""",
+            (sql.Identifier(schema, table).as_string(),))]
+
+
+def test_the_gate_runs_while_the_index_builds(tmp_path: Path, settings: Any, dsn: str) -> None:
+    """Finalize takes about the longer of the gate and the HNSW build, not their sum (issue 23)."""
+    path = tmp_path / "chroma-overlap"
+    rng = np.random.default_rng(5)
+    col = chroma_client(path).create_collection("overlapped", configuration={"hnsw": {
+        "space": "l2", "max_neighbors": 16, "ef_construction": 256}})  # a build of seconds
+    add_records(col, [f"o-{i:05d}" for i in range(5_000)], rng.standard_normal((5_000, 48), dtype=np.float32),
+                [f"doc {i}" for i in range(5_000)], [{"i": i} for i in range(5_000)])
+    (summary,) = migrate_in_process(settings, {"chroma_path": str(path), "collections": ["overlapped"],
+                                               "target_schema": SCHEMA}, "gate-overlap")
+    with psycopg.connect(dsn) as conn:
+        gate_s, index_s, finalize_s = conn.execute(
+            "SELECT validate_seconds, index_seconds, finalize_seconds FROM vectorops.migration_runs "
+            "WHERE attempt_id = %s", (summary["attempt_id"],)).fetchone()
+    assert min(gate_s, index_s) > 0.5, (gate_s, index_s)
+    # one after the other, finalize would take more than their sum
+    assert finalize_s < gate_s + index_s - 0.5 * min(gate_s, index_s), (gate_s, index_s, finalize_s)
+    assert _vector_indexes(dsn, SCHEMA, table_name_for("overlapped")) == [f"{table_name_for('overlapped')}_hnsw"]
 
 
 def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, settings: Any, dsn: str) -> None:

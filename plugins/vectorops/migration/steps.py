@@ -23,10 +23,11 @@ from vectorops.db.bootstrap import bootstrap
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
-from vectorops.load import indexing, shadow, unlogged
+from vectorops.load import shadow, unlogged
 from vectorops.load.indexing import HnswSpec
 from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
 from vectorops.migration.counts import changes_behind, verified_counts
+from vectorops.migration.gate_beside_index import gate_beside_index
 from vectorops.migration.plan import ChunkJob, CollectionPlan
 from vectorops.migration.request import MigrationRequest
 from vectorops.migration.summary import promoted_status
@@ -187,6 +188,7 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
     collection, attempt_id = plan.collection, plan.attempt_id
     schema, shadow_table, table = plan.schema, plan.shadow, plan.table
     info, embedding_plan = plan.info, plan.embedding
+    gate.prefetch_suite(plan)
     with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)
@@ -199,14 +201,19 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                 log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow_table,
                          logged_seconds)
             shadow.add_primary_key(conn, schema, shadow_table)
-            validated = time.perf_counter()
-            report = gate.gate(settings, conn, plan=plan, counts=counts, metadata_rows=counts["metadata"],
-                                  kept_vectors=counts["kept"])
-            ledger.set_validate_seconds(conn, attempt_id, time.perf_counter() - validated)
-            build = indexing.build_hnsw(conn, HnswSpec(
+            spec = HnswSpec(
                 schema=schema, table=shadow_table, index_name=f"{shadow_table}_hnsw", space=info.space,
                 dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=info.hnsw_m,
-                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb))
+                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb)
+
+            def validate() -> gate.ValidationReport:
+                validated = time.perf_counter()
+                found = gate.gate(settings, conn, plan=plan, counts=counts, metadata_rows=counts["metadata"],
+                                  kept_vectors=counts["kept"])
+                ledger.set_validate_seconds(conn, attempt_id, time.perf_counter() - validated)
+                return found
+
+            report, build = gate_beside_index(conn, dsn, spec, validate)
             prepare_seconds, load_seconds = ledger.working_seconds(conn, attempt_id)
             finalize_seconds = time.perf_counter() - started
             ledger.set_finalize_seconds(conn, attempt_id, build.seconds, finalize_seconds)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import logging
 import os
 import re
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import Any
 from psycopg import sql
 
 from vectorops.errors import QualitySuiteError
+from vectorops.quality import gx_import
 
 SITE_NAME = "vectorops"
 LOCK_FILE = ".vectorops-gx.lock"
@@ -56,35 +56,6 @@ class Check:
     sample_query: str | None = None
     description: str | None = None
     expected: Any = None
-
-
-def _quiet_gx_loggers() -> None:
-    """Great Expectations' own loggers at WARNING, in task logs and in the CLI alike.
-
-    At INFO they write hundreds of lines per validation (``_get_default_value called with key "row_condition"``,
-    "Skipping registering function" while GX is imported, datasource configurations) around the one line that
-    matters. Some GX modules set their own logger to INFO, so each one already created is set, not only the parent.
-    """
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if (isinstance(logger, logging.Logger) and 0 < logger.level < logging.WARNING
-                and name.startswith("great_expectations.")):
-            logger.setLevel(logging.WARNING)
-
-
-def _gx() -> Any:
-    os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    _quiet_gx_loggers()  # before the import: GX logs while it registers its API
-    import great_expectations as gx
-
-    _quiet_gx_loggers()  # after it: the modules that set their own level have run
-
-    # Registers the vector type with SQLAlchemy before GX touches a table. A table asset needs it (reflection
-    # fails on `vector` and GX reports that as failed column expectations); our query asset reads types from the
-    # cursor instead, but keeps working either way.
-    import pgvector.sqlalchemy  # noqa: F401
-
-    return gx
 
 
 def sqlalchemy_url(dsn: str) -> str:
@@ -219,7 +190,7 @@ def validate(dsn: str, schema: str, table: str, checks: list[Check], *, gx_root:
     :return: per check name, its success and GX ``result`` dict.
     :raises QualitySuiteError: when GX could not evaluate a check.
     """
-    gx = _gx()
+    gx = gx_import.load()
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.exceptions import GreatExpectationsError
 

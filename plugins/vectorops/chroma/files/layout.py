@@ -137,16 +137,22 @@ def _vector_applied(conn: sqlite3.Connection, collection_id: str, vector_segment
 
 
 def _check_values(conn: sqlite3.Connection, metadata_segment: str) -> None:
-    """Refuse metadata this reader would not return exactly as Chroma does."""
+    """Refuse metadata this reader would not return exactly as Chroma does.
+
+    One sequential scan of ``embedding_metadata`` finds the odd rows of every collection, and only those are looked
+    up in this collection's segment: joining each row to ``embeddings`` first took 6 s at 1,000,000 records (five
+    metadata rows each), the scan 1 to 2 s.
+    """
     flag = "m.bool_value IS NULL" if "bool_value" in columns(conn, "embedding_metadata") else "1"
     odd = conn.execute(
-        f"""SELECT m.key FROM embedding_metadata m JOIN embeddings e ON e.id = m.id
-           WHERE e.segment_id = ? AND ((m.key LIKE 'chroma:%' AND m.key NOT IN (?, ?))
-              OR (m.string_value IS NULL AND m.int_value IS NULL AND m.float_value IS NULL
-                  AND {flag})) LIMIT 1""",  # noqa: S608 (a fixed fragment)
-        (metadata_segment, DOCUMENT_KEY, URI_KEY)).fetchone()
-    if odd is not None:
-        raise FilesUnreadable(f"metadata key {odd[0]!r} is reserved or has no value")
+        f"""SELECT m.id, m.key FROM embedding_metadata m NOT INDEXED
+           WHERE (m.key LIKE 'chroma:%' AND m.key NOT IN (?, ?))
+              OR (m.string_value IS NULL AND m.int_value IS NULL AND m.float_value IS NULL AND {flag})""",  # noqa: S608 (a fixed fragment)
+        (DOCUMENT_KEY, URI_KEY))
+    for row_id, key in odd:
+        if conn.execute("SELECT 1 FROM embeddings WHERE id = ? AND segment_id = ?",
+                        (row_id, metadata_segment)).fetchone() is not None:
+            raise FilesUnreadable(f"metadata key {key!r} is reserved or has no value")
 
 
 def open_collection(path: str | Path, ref: CollectionRef | str, space: str,
