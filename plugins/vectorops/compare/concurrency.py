@@ -191,6 +191,7 @@ class Concurrency:
     seconds: float
     ratio_of: tuple[str, str]
     notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
 
     def medians(self) -> list[dict[str, Any]]:
         """Per engine and client count: the median QPS, p50/p95/p99 and recall@10 over the runs."""
@@ -225,7 +226,7 @@ class Concurrency:
                 "calibrations": [{**asdict(c), "ladder": {str(k): v for k, v in c.ladder.items()}}
                                  for c in self.calibrations],
                 "loads": [asdict(load) for load in self.loads], "medians": self.medians(),
-                "ratios": self.ratios(), "notes": self.notes}
+                "ratios": self.ratios(), "notes": self.notes, "elapsed_s": round(self.elapsed_s, 1)}
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -239,6 +240,7 @@ def measure_concurrency(engines: Sequence[Engine], data: Dataset, clients: Seque
     :param engines: the ratio is the first engine's ÷ the second's.
     :param passes: the most passes over the query set each client makes in one load.
     """
+    started = time.perf_counter()
     calibrations = [calibrate(engine, data) for engine in engines]
     loads: list[LoadResult] = []
     for run in range(runs):
@@ -248,4 +250,4 @@ def measure_concurrency(engines: Sequence[Engine], data: Dataset, clients: Seque
             loads += [run_load(engine, data, n, seconds, passes, calibration.value, run) for n in clients]
     notes = [c.describe() for c in calibrations if not c.reached]
     return Concurrency(calibrations, loads, tuple(clients), runs, seconds, (engines[0].name, engines[1].name),
-                       notes)
+                       notes, time.perf_counter() - started)

@@ -32,7 +32,8 @@ def _title(result: Concurrency) -> str:
     top, bottom = result.ratio_of
     runs = f"median of {result.runs} runs, " if result.runs > 1 else ""
     return (f"concurrency at recall@10 >= {result.calibrations[0].target if result.calibrations else 0.95} "
-            f"({runs}up to {result.seconds:g} s per load); ratios are {top} / {bottom}")
+            f"({runs}up to {result.seconds:g} s per load, {result.elapsed_s:.0f} s with the calibration); "
+            f"ratios are {top} / {bottom}")
 
 
 def terminal_lines(result: Concurrency) -> list[str]:
