@@ -3,8 +3,8 @@
 Issue 23, part 4. On the benchmark's own embedded server (:mod:`isolation`) and the cached embedding-shaped store
 of ``rows`` × 384 (:mod:`synthetic_store`, seeded when missing, never written):
 
-* the store is migrated once with ``vectorops migrate`` into the schema ``bench_concurrency`` (HNSW as migrated:
-  Chroma's m 16, ef_construction 100) and reused while the registry holds it in full;
+* the store is migrated once with ``vectorops migrate`` into the schema ``bench_concurrency_<rows>`` (HNSW as
+  migrated: Chroma's m 16, ef_construction 100) and reused while the registry holds it in full;
 * a ``chroma run`` server serves a private copy of the store (``bench/.cache/concurrency-<rows>/chroma``, made
   once; the server writes to it: the ef_search of the collection's configuration);
 * 200 queries (stored vectors with a little noise, :func:`vectorops.compare.dataset.migrated`) and their exact
@@ -36,7 +36,7 @@ from typing import Any
 
 import isolation
 
-SCHEMA = "bench_concurrency"
+SCHEMA_PREFIX = "bench_concurrency_"
 DIMENSIONS = 384
 SHAPE = "embedding"
 QUERIES = 200
@@ -47,22 +47,22 @@ def _say(message: str) -> None:
     print(f"[concurrency-bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _migrate(dsn: str, store: Path, collection: str, rows: int) -> dict[str, Any]:
-    """``vectorops migrate`` into ``bench_concurrency`` unless the registry already holds this store there in full."""
+def _migrate(dsn: str, store: Path, collection: str, rows: int, schema: str) -> dict[str, Any]:
+    """``vectorops migrate`` into ``schema`` unless the registry already holds this store there in full."""
     from vectorops.db.connect import connect
 
     with connect(dsn, autocommit=True) as conn:
         found = conn.execute("""SELECT loaded_count, to_regclass(format('%%I.%%I', table_schema, table_name))
                                 FROM vectorops.collection_registry
                                 WHERE table_schema = %s AND collection = %s AND source_uri = %s""",
-                             (SCHEMA, collection, f"chroma+file://{store}")).fetchone()
+                             (schema, collection, f"chroma+file://{store}")).fetchone()
     if found and found[0] == rows and found[1] is not None:
-        _say(f"reusing {SCHEMA}'s migrated {collection} ({rows:,} rows)")
+        _say(f"reusing {schema}'s migrated {collection} ({rows:,} rows)")
         return {"reused": True}
-    _say(f"migrating {store.name} into schema {SCHEMA} with vectorops migrate")
+    _say(f"migrating {store.name} into schema {schema} with vectorops migrate")
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).with_name("vectorops")), "migrate", "--chroma-path", str(store),
-                    "--collection", collection, "--schema", SCHEMA, "--previous-table", "keep"],
+                    "--collection", collection, "--schema", schema, "--previous-table", "keep"],
                    check=True, stdout=sys.stderr)
     return {"reused": False, "seconds": round(time.perf_counter() - started, 1)}
 
@@ -124,9 +124,10 @@ def run(rows: int, runs: int, seconds: float, passes: int) -> tuple[dict[str, An
     started, load_at_start = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
     store = _seed(rows, DIMENSIONS, SHAPE)
     dsn = bootstrap(load_settings())
-    migration = _migrate(dsn, store, COLLECTION, rows)
+    schema = f"{SCHEMA_PREFIX}{rows}"
+    migration = _migrate(dsn, store, COLLECTION, rows, schema)
     copy = _private_copy(store, rows)
-    reader = PostgresStore(dsn, table_schema=SCHEMA, service=SERVICE)
+    reader = PostgresStore(dsn, table_schema=schema, service=SERVICE)
     try:
         _say(f"reading {rows:,} records and the exact top-10 of {QUERIES} queries")
         data = dataset.migrated(reader, COLLECTION, rows, QUERIES)
@@ -134,7 +135,7 @@ def run(rows: int, runs: int, seconds: float, passes: int) -> tuple[dict[str, An
         reader.close()
     measuring = time.perf_counter()
     with ChromaServerProcess(copy, start_timeout_s=600) as server:
-        engines: list[Engine] = [PostgresEngine(dsn, SCHEMA, COLLECTION, SERVICE),
+        engines: list[Engine] = [PostgresEngine(dsn, schema, COLLECTION, SERVICE),
                                  ChromaServerEngine(server, COLLECTION)]
         _say(f"calibrating, then {runs} runs of {seconds:g} s per load")
         result = measure_concurrency(engines, data, (1, 4, 16), seconds, passes, runs)
@@ -145,7 +146,7 @@ def run(rows: int, runs: int, seconds: float, passes: int) -> tuple[dict[str, An
                     for key in ("qps", "p50_ms", "p95_ms", "p99_ms", "recall_at_10", "client_cpu_pct")}
     server_1 = next(m for m in result.medians() if m["engine"] == "chroma server" and m["clients"] == 1)
     figures = {
-        "rows": rows, "dimensions": DIMENSIONS, "shape": SHAPE, "queries": QUERIES, "schema": SCHEMA,
+        "rows": rows, "dimensions": DIMENSIONS, "shape": SHAPE, "queries": QUERIES, "schema": schema,
         "cores": os.cpu_count(), "load_average_at_start": load_at_start, "migration": migration,
         **result.as_dict(),
         "chroma_in_process": {"loads": local, "median": {"clients": 1, "setting_value": chroma_ef, **local_median},
