@@ -126,11 +126,12 @@ def run_load(engine: Engine, data: Dataset, clients: int, seconds: float, passes
              run: int = 0) -> LoadResult:
     """``clients`` threads, each with its own client, querying for ``seconds`` or ``passes`` passes over the
     query set, whichever ends first. Clients are opened (and answer one query) before the clock starts."""
-    searchers = [engine.open() for _ in range(clients)]
+    searchers: list[Searcher] = []
     n = len(data.queries)
     timings: list[list[float]] = [[] for _ in range(clients)]
     answers: list[list[tuple[int, list[str]]]] = [[] for _ in range(clients)]
-    failures: list[list[str]] = [[] for _ in range(clients)]
+    failures = [0] * clients
+    samples: list[str] = []
     gate = threading.Barrier(clients + 1)
     clock: dict[str, float] = {}
 
@@ -146,14 +147,17 @@ def run_load(engine: Engine, data: Dataset, clients: int, seconds: float, passes
             try:
                 ids = searcher.search(data.queries[q])
             except Exception as exc:  # counted and sampled: an engine that fails under load says so in the report
-                failures[c].append(f"{type(exc).__name__}: {exc}"[:300])
+                failures[c] += 1
+                if len(samples) < ERROR_SAMPLES:
+                    samples.append(f"{type(exc).__name__}: {exc}"[:300])
                 continue
             timings[c].append((time.perf_counter() - started) * 1000)
             answers[c].append((q, ids))
 
     try:
-        for c, searcher in enumerate(searchers):
-            searcher.search(data.queries[c * n // clients])
+        for c in range(clients):
+            searchers.append(engine.open())
+            searchers[c].search(data.queries[c * n // clients])
         threads = [threading.Thread(target=client, args=(c,), name=f"concurrency-{engine.name}-{c}", daemon=True)
                    for c in range(clients)]
         for thread in threads:
@@ -169,12 +173,11 @@ def run_load(engine: Engine, data: Dataset, clients: int, seconds: float, passes
             searcher.close()
     latencies = [t for per_client in timings for t in per_client]
     answered = [a for per_client in answers for a in per_client]
-    errors = [e for per_client in failures for e in per_client]
     recall = recall_at_10([ids for _, ids in answered], [data.truth[q] for q, _ in answered])
-    return LoadResult(engine.name, clients, run, value, len(answered), len(errors), round(elapsed, 3),
+    return LoadResult(engine.name, clients, run, value, len(answered), sum(failures), round(elapsed, 3),
                       round(len(answered) / elapsed, 1) if elapsed else 0.0, _percentile(latencies, 50),
                       _percentile(latencies, 95), _percentile(latencies, 99), round(recall, 4),
-                      round(100 * cpu / elapsed, 1) if elapsed else 0.0, errors[:ERROR_SAMPLES])
+                      round(100 * cpu / elapsed, 1) if elapsed else 0.0, samples)
 
 
 @dataclass
