@@ -104,6 +104,12 @@ def target_rows(run: dict[str, Any]) -> dict[str, str]:
     reembed = b.get("reembed")
     if reembed and reembed.get("ratio") is not None:
         out["re-embed ≥ 1.0× plain encode"] = f"{reembed['ratio']:.2f}× ({_mark(reembed['ratio'] >= 1.0)})"
+    pipeline = b.get("pipeline")
+    if pipeline:
+        bar = 1.5 if run["rows"] <= 20_000 else 1.0
+        out["`vectorops migrate` ≤ 1.5× the minimal pipeline at 20k, ≤ 1.0× at 200k and 1M"] = (
+            f"{pipeline['ratio']:.2f}× ({_mark(pipeline['ratio'] <= bar)}); gate ÷ index build "
+            f"{pipeline['gate_over_index']:.2f}")
     migration = b.get("migration")
     if migration and run["rows"] >= 1_000_000:
         wall = migration["median"]["wall_s"]
@@ -192,6 +198,40 @@ def _load(run: dict[str, Any]) -> list[str]:
             "The same records, read beforehand (not timed); each timed from the first statement to the commit, "
             "into a fresh unindexed table; vectorops and raw COPY alternate.", "",
             *_table(["writer", "rows/s (median)", "runs", "rows"], rows)]
+
+
+def _pipeline(run: dict[str, Any]) -> list[str]:
+    found = run["benchmarks"].get("pipeline")
+    if not found:
+        return []
+    mine, base = found["runs"]["vectorops"], found["runs"]["minimal"]
+    med_mine, med_base = found["medians"]["vectorops"], found["medians"]["minimal"]
+
+    def row(label: str, runs: list[dict[str, Any]], median: dict[str, Any], key: str) -> list[str]:
+        return [label, _fmt(median.get(key), 1), _runs([r.get(key) for r in runs], 1)]
+
+    return ["### 0. `vectorops migrate` against the minimal hand pipeline (issue 23)", "",
+            "Each in a fresh process, alternating, a `CHECKPOINT` before each. **vectorops**: `vectorops migrate` "
+            "as a user runs it (the DAG through `dag.test()`: plan, prepare, chunk loads, then the validation gate "
+            "beside the HNSW build, promotion). **minimal**: `bench/minimal_pipeline.py` on a private copy of the "
+            "store: `get()` page by page, one binary COPY into a table with a primary key, the HNSW build with the "
+            f"source's m 16 and ef_construction 100 and the same `maintenance_work_mem` "
+            f"({found['maintenance_work_mem_mb']} MB). Load average {found['load_average']['start']} at the start, "
+            f"{found['load_average']['end']} at the end.", "",
+            *_table(["seconds", "median", "runs"], [
+                row("**vectorops migrate**, wall", mine, med_mine, "wall_s"),
+                row("  prepare (attempt's own)", mine, med_mine, "prepare_s"),
+                row("  chunk loads", mine, med_mine, "load_s"),
+                row("  validation gate", mine, med_mine, "gate_s"),
+                row("  HNSW build (beside the gate)", mine, med_mine, "index_s"),
+                row("  finalize", mine, med_mine, "finalize_s"),
+                row("**minimal pipeline**, wall", base, med_base, "wall_s"),
+                row("  imports", base, med_base, "imports_s"),
+                row("  get() and COPY", base, med_base, "read_and_copy_s"),
+                row("  HNSW build", base, med_base, "index_s")]),
+            f"vectorops ÷ minimal: **{found['ratio']:.2f}×** (per pair: "
+            f"{', '.join(f'{r:.2f}' for r in found['ratio_per_pair'])}); gate ÷ index build: "
+            f"{found['gate_over_index']:.2f}.", ""]
 
 
 def _migration(run: dict[str, Any]) -> list[str]:
@@ -336,7 +376,8 @@ def size_section(run: dict[str, Any]) -> list[str]:
                      [[h["generated_at"], f"`{h['command']}`", _fmt(h["elapsed_s"] / 60, 1),
                        ", ".join(h["benchmarks_run"]), (h.get("code") or {}).get("commit", "?"),
                        ", ".join(f"{x:.2f}" for x in h["load_average_at_start"])] for h in history])]
-    lines += _machine(run) + _extract(run) + _load(run) + _migration(run) + _index(run) + _search(run)
+    lines += _machine(run) + _pipeline(run) + _extract(run) + _load(run) + _migration(run) + _index(run)
+    lines += _search(run)
     lines += _reembed(run) + _profile(run)
     notes = run.get("notes") or []
     if notes:

@@ -5,6 +5,9 @@
 ``bench/.cache/home`` on its own port, seeds (or reuses) synthetic Chroma stores, and measures, median of
 ``--runs`` (``$BENCH_RUNS``, default 3):
 
+* ``pipeline``: ``vectorops migrate`` as a user runs it against the minimal hand pipeline (Chroma's ``get()``, one
+  binary COPY, the HNSW build with the source's settings), alternating, each in a fresh process
+  (``pipeline_bench.py``, issue 23), with the gate's and the index build's seconds;
 * ``rss`` / ``migration``: whole migrations (``prepare`` → ``load`` → ``finalize``) in fresh processes, first,
   while this process is small (see ``rss_probe.py``): their peak RSS at 20,000, 200,000 and 1,000,000 rows (as
   far as N), and at N their end-to-end timing;
@@ -166,7 +169,7 @@ def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str, *, 
             "ratio_is": f"peak RSS at {big} rows ÷ peak RSS at {small} rows" if len(sizes) > 1 else None}
 
 
-BENCHMARKS = ("extract", "load", "migration", "rss", "index", "search", "reembed", "profile", "sync")
+BENCHMARKS = ("pipeline", "extract", "load", "migration", "rss", "index", "search", "reembed", "profile", "sync")
 SYNC_ROWS = 100_000
 SYNC_SCALE_ROWS = 1_000_000
 
@@ -327,6 +330,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bootstrap(settings)
         machine = _machine(settings) | {"load_average_at_start": load_average}
         workloads.reset_schema(settings)
+        if "pipeline" in chosen:
+            import pipeline_bench
+
+            benchmarks["pipeline"] = pipeline_bench.run(rows, runs)
+            found = benchmarks["pipeline"]
+            _say(f"vectorops migrate ÷ minimal pipeline at {rows:,} rows: {found['ratio']}× "
+                 f"(gate ÷ index build {found['gate_over_index']})")
         if "migration" in chosen or "rss" in chosen:
             rss_stores = stores if "rss" in chosen else {rows: big}
             benchmarks["peak_rss"] = _peak_rss(settings, rss_stores, args.rss_runs or runs, stamp,

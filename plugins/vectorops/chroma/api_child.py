@@ -16,7 +16,9 @@ import pickle
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,29 +86,72 @@ class _ChromaPanicked(SourceError):
     """The child died of a panic inside chromadb's Rust core (not of anything the source holds)."""
 
 
-def _call_once(operation: str, spec: SourceSpec, name: CollectionRef | str, *args: Any) -> Any:
+@dataclass
+class _Child:
+    """A child process started with its result file's directory; it reads its operation from stdin."""
+
+    proc: subprocess.Popen[bytes]
+    scratch: tempfile.TemporaryDirectory[str]
+    out: Path
+
+
+_ready: _Child | None = None
+_ready_lock = threading.Lock()
+
+
+def warm_up() -> None:
+    """Start the next child now, so that its start and chromadb's import (about a second) are done by the time
+    this process asks: the validation gate calls this as the finalize step begins. Once per ask; an unused child
+    ends when this process does (its stdin closes)."""
+    global _ready
+    with _ready_lock:
+        if _ready is None:
+            _ready = _start()
+
+
+def _start() -> _Child:
     package_root = str(Path(vectorops.__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    label = source.as_ref(name).label
     scratch = snapshot.scratch_root()
     scratch.mkdir(parents=True, exist_ok=True)
     # named after this process, so a copy left by a killed parent is removed like an orphaned snapshot
-    with tempfile.TemporaryDirectory(prefix=f"pid{os.getpid()}-api-child-", dir=scratch) as tmp:
-        out = Path(tmp) / "result.pickle"
+    tmp = tempfile.TemporaryDirectory(prefix=f"pid{os.getpid()}-api-child-", dir=scratch)
+    out = Path(tmp.name) / "result.pickle"
+    proc = subprocess.Popen([sys.executable, "-m", "vectorops.chroma.api_child", str(out)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return _Child(proc, tmp, out)
+
+
+def _take() -> _Child:
+    """The warm child when one waits, else a new one."""
+    global _ready
+    with _ready_lock:
+        child, _ready = _ready, None
+    if child is not None and child.proc.poll() is None:
+        return child
+    if child is not None:
+        child.scratch.cleanup()
+    return _start()
+
+
+def _call_once(operation: str, spec: SourceSpec, name: CollectionRef | str, *args: Any) -> Any:
+    label = source.as_ref(name).label
+    child = _take()
+    with child.scratch:
         try:
-            proc = subprocess.run([sys.executable, "-m", "vectorops.chroma.api_child", str(out)],
-                                  input=pickle.dumps((operation, (spec, name, *args))), capture_output=True, env=env,
-                                  timeout=TIMEOUT_S, check=False)
+            _, stderr = child.proc.communicate(pickle.dumps((operation, (spec, name, *args))), timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
+            child.proc.kill()
+            child.proc.communicate()
             raise SourceError(f"collection {label!r} of {spec.uri}: Chroma's API did not {operation} within "
                               f"{TIMEOUT_S} s") from exc
-        if proc.returncode != 0 or not out.is_file():
-            lines = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        if child.proc.returncode != 0 or not child.out.is_file():
+            lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
             error = _ChromaPanicked if any("PanicException" in line for line in lines) else SourceError
             raise error(f"collection {label!r} of {spec.uri}: Chroma's API ({operation}, in a child process) "
-                              f"exited with {proc.returncode}: {lines[-1] if lines else 'no message'}")
-        status, value = pickle.loads(out.read_bytes())  # written by the child just now, never by the source
+                        f"exited with {child.proc.returncode}: {lines[-1] if lines else 'no message'}")
+        status, value = pickle.loads(child.out.read_bytes())  # written by the child just now, never by the source
     if status == "error":
         kind, message = value
         if kind == "SourceChanged":
@@ -137,6 +182,8 @@ def crosscheck(spec: SourceSpec, name: CollectionRef | str, ids: Sequence[str], 
 
 def main(argv: Sequence[str]) -> int:
     """The child: run one operation from stdin, write ``("ok", result)`` or ``("error", (type, message))``."""
+    import chromadb  # noqa: F401  (before the operation arrives: a child started early has it loaded by then)
+
     operation, args = pickle.loads(sys.stdin.buffer.read())
     try:
         result: tuple[str, Any] = ("ok", _OPERATIONS[operation](*args))

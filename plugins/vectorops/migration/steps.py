@@ -188,7 +188,7 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
     collection, attempt_id = plan.collection, plan.attempt_id
     schema, shadow_table, table = plan.schema, plan.shadow, plan.table
     info, embedding_plan = plan.info, plan.embedding
-    gate.prefetch_suite(plan)
+    gate.prefetch(plan)
     with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, collection):
         try:
             claims.verify_owner(conn, collection, attempt_id)

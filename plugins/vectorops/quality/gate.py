@@ -19,6 +19,7 @@ import psycopg
 from psycopg import sql
 
 from vectorops import samples
+from vectorops.chroma import api_child
 from vectorops.chroma.files import changes
 from vectorops.chroma.source import RecordBatch
 from vectorops.chroma.staged import settled_files
@@ -83,14 +84,17 @@ def _suite(settings: Settings, dsn: str, spec: TableSuiteSpec, name: str) -> lis
                            run_name=name)
 
 
-def prefetch_suite(plan: CollectionPlan) -> None:
-    """Start importing Great Expectations in the background when the gate of ``plan`` will run its suite.
+def prefetch(plan: CollectionPlan) -> None:
+    """Start what the gate of ``plan`` will wait for: Great Expectations' import, and the child process that asks
+    Chroma (a local store's).
 
-    Called as the finalize step starts: the import (about 2.5 s of CPU) then overlaps the steps before the gate,
-    which wait on the server (``SET LOGGED``, the primary key), instead of opening the gate.
+    Called as the finalize step starts: both then overlap the steps before the gate, which wait on the server
+    (``SET LOGGED``, the primary key), instead of opening the gate.
     """
     if plan.embedding.dimensions is not None:
         gx_import.prefetch()
+    if not plan.source.host:
+        api_child.warm_up()
 
 
 def store_report(conn: psycopg.Connection, report: ValidationReport) -> None:
