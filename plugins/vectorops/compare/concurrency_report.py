@@ -1,5 +1,6 @@
-"""The concurrency table: per client count and engine the median QPS, p95 and recall@10 at the calibrated setting,
-and the ratios (first engine ÷ second) of QPS and p95; as text lines, Markdown, and an HTML section."""
+"""The concurrency table: per client count and engine the median QPS, p95 and recall@10 at the calibrated ef_search
+(which knob that is per engine: the calibration lines), and the ratios (first engine ÷ second) of QPS and p95; as
+text lines, Markdown, and an HTML section."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 
 from vectorops.compare.concurrency import Concurrency
 
-HEAD = ("clients", "engine", "setting", "QPS", "p50 ms", "p95 ms", "p99 ms", "recall@10", "errors", "client CPU %")
+HEAD = ("clients", "engine", "ef_search", "QPS", "p50 ms", "p95 ms", "p99 ms", "recall@10", "errors", "client CPU %")
 
 
 def _ratio(value: float | None) -> str:
@@ -16,8 +17,7 @@ def _ratio(value: float | None) -> str:
 
 def table_rows(result: Concurrency) -> list[list[str]]:
     """One row per client count and engine (medians over the runs)."""
-    settings = {c.engine: c.setting for c in result.calibrations}
-    return [[str(row["clients"]), row["engine"], f"{settings.get(row['engine'], 'ef_search')} {row['setting_value']}",
+    return [[str(row["clients"]), row["engine"], str(row["setting_value"]),
              f"{row['qps']:,.1f}", f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}", f"{row['p99_ms']:.2f}",
              f"{row['recall_at_10']:.4f}", str(row["errors"]), f"{row['client_cpu_pct']:.0f}"]
             for row in sorted(result.medians(), key=lambda r: (r["clients"], r["engine"]))]
@@ -41,7 +41,7 @@ def terminal_lines(result: Concurrency) -> list[str]:
     rows = [list(HEAD), *table_rows(result)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEAD))]
     lines = ["", _title(result)]
-    lines += ["  ".join(cell.rjust(w) if i not in (1, 2) else cell.ljust(w) for i, (cell, w)
+    lines += ["  ".join(cell.ljust(w) if i == 1 else cell.rjust(w) for i, (cell, w)
                         in enumerate(zip(row, widths, strict=True))).rstrip() for row in rows]
     lines += ["", "clients  QPS ratio  p95 ratio"]
     lines += [f"{c:>7}  {q:>9}  {p:>9}" for c, q, p in ratio_rows(result)]

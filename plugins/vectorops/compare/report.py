@@ -129,7 +129,7 @@ def html_report(report: Report) -> str:
         concurrency = html_section(report.concurrency)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vectorops compare: {html.escape(report.dataset)}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
+<style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin-bottom:1em}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{text-align:left}}</style></head>
 <body><h1>Chroma vs pgvector</h1>
 <p>{html.escape(report.dataset)}; {report.queries} queries; {report.options.clients} concurrent clients for

@@ -39,11 +39,11 @@ def test_medians_and_ratios(result: Concurrency) -> None:
 
 def test_rendering(result: Concurrency) -> None:
     lines = terminal_lines(result)
-    assert any(re.match(r"\s+1  pgvector\s+hnsw\.ef_search 40\s+200\.0\s", line) for line in lines)
+    assert any(re.match(r"\s+1  pgvector\s+40\s+200\.0\s", line) for line in lines)
     assert "      1      4.00×      0.50×" in lines
     assert any("no configuration.hnsw.ef_search up to 1000 reaches recall@10 0.95" in x for x in lines)
     md = markdown(result).splitlines()
-    assert md[0].startswith("| clients | engine | setting | QPS |") and "| 4 | 1.00× | 0.50× |" in md
+    assert md[0].startswith("| clients | engine | ef_search | QPS |") and "| 4 | 1.00× | 0.50× |" in md
     page = html_section(result)
     assert "a &lt;note&gt;" in page and "<note>" not in page and page.count("<tr>") == 1 + 4 + 1 + 2
 
