@@ -257,6 +257,17 @@ def test_a_healthy_copy_passes_the_checks_unchanged(template: Path, tmp_path: Pa
     assert chroma_source.collection_names(SourceSpec(path=str(store))) == [COLLECTION]
 
 
+def test_a_page_damaged_after_a_full_check_fails_the_next_one(template: Path, tmp_path: Path) -> None:
+    """A process checks every page once per state of the files (``vectorops migrate`` asks twice in one process);
+    a write since, damage included, makes the next check read every page again."""
+    store = Path(shutil.copytree(template, tmp_path / "store"))
+    assert preflight.check_local_store(str(store), thorough=True) == store
+    assert preflight.check_local_store(str(store), thorough=True) == store  # the same files: not read again
+    _damage_table_page(store)
+    with pytest.raises(SourceError, match=r"corrupt chroma\.sqlite3"):
+        preflight.check_local_store(str(store), thorough=True)
+
+
 def test_known_migrations_are_those_the_installed_chromadb_writes(template: Path) -> None:
     conn = sqlite3.connect(f"{(template / 'chroma.sqlite3').as_uri()}?mode=ro", uri=True)
     newest = dict(conn.execute("SELECT dir, max(version) FROM migrations GROUP BY dir").fetchall())
