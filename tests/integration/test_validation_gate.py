@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import pytest
 from psycopg import sql
 
 from tests.alert_receivers import smtp_uri, use_webhook
-from tests.support import add_records, chroma_client, migrate_in_process, pg_digest, registry_row
+from tests.support import add_records, chroma_client, forget_collection, migrate_in_process, pg_digest, registry_row
 from vectorops.naming import table_name_for
 
 SCHEMA = "gated"
+OVERLAP_SCHEMA = "gated_overlap"  # its own: the test drops it at the end
 TAMPERS = {
     "deleted-rows": ("DELETE FROM {t} WHERE id IN ('r-001', 'r-002')", "row_count_equals_expected"),
     "null-embedding": ("UPDATE {t} SET embedding = NULL WHERE id = 'r-003'", "embedding_not_null"),
@@ -150,24 +152,53 @@ def _vector_indexes(dsn: str, schema: str, table: str) -> list[str]:
             (sql.Identifier(schema, table).as_string(),))]
 
 
-def test_the_gate_runs_while_the_index_builds(tmp_path: Path, settings: Any, dsn: str) -> None:
-    """Finalize takes about the longer of the gate and the HNSW build, not their sum (issue 23)."""
-    path = tmp_path / "chroma-overlap"
+def test_the_gate_runs_while_the_index_builds_and_a_failed_gate_stops_the_build(
+        tmp_path: Path, settings: Any, dsn: str) -> None:
+    """Finalize takes about the longer of the gate and the HNSW build, not their sum; a gate that fails while the
+    build still runs cancels it: the rejected shadow keeps no index, the live table keeps its own (issue 23)."""
+    from vectorops.migration import request as migration_request
+    from vectorops.migration import steps
+    from vectorops.quality import gate as quality_gate
+
+    path, name, rows = tmp_path / "chroma-overlap", "overlapped", 10_000
     rng = np.random.default_rng(5)
-    col = chroma_client(path).create_collection("overlapped", configuration={"hnsw": {
+    col = chroma_client(path).create_collection(name, configuration={"hnsw": {
         "space": "l2", "max_neighbors": 16, "ef_construction": 256}})  # a build of seconds
-    add_records(col, [f"o-{i:05d}" for i in range(5_000)], rng.standard_normal((5_000, 48), dtype=np.float32),
-                [f"doc {i}" for i in range(5_000)], [{"i": i} for i in range(5_000)])
-    (summary,) = migrate_in_process(settings, {"chroma_path": str(path), "collections": ["overlapped"],
-                                               "target_schema": SCHEMA}, "gate-overlap")
-    with psycopg.connect(dsn) as conn:
-        gate_s, index_s, finalize_s = conn.execute(
-            "SELECT validate_seconds, index_seconds, finalize_seconds FROM vectorops.migration_runs "
-            "WHERE attempt_id = %s", (summary["attempt_id"],)).fetchone()
-    assert min(gate_s, index_s) > 0.5, (gate_s, index_s)
-    # one after the other, finalize would take more than their sum
-    assert finalize_s < gate_s + index_s - 0.5 * min(gate_s, index_s), (gate_s, index_s, finalize_s)
-    assert _vector_indexes(dsn, SCHEMA, table_name_for("overlapped")) == [f"{table_name_for('overlapped')}_hnsw"]
+    add_records(col, [f"o-{i:05d}" for i in range(rows)], rng.standard_normal((rows, 48), dtype=np.float32),
+                [f"doc {i}" for i in range(rows)], [{"i": i} for i in range(rows)])
+    params = {"chroma_path": str(path), "collections": [name], "target_schema": OVERLAP_SCHEMA}
+    table = table_name_for(name)
+    try:
+        (summary,) = migrate_in_process(settings, params, "gate-overlap")
+        with psycopg.connect(dsn) as conn:
+            gate_s, index_s, finalize_s = conn.execute(
+                "SELECT validate_seconds, index_seconds, finalize_seconds FROM vectorops.migration_runs "
+                "WHERE attempt_id = %s", (summary["attempt_id"],)).fetchone()
+        assert min(gate_s, index_s) > 1.0, (gate_s, index_s)
+        # one after the other, finalize would take more than their sum
+        assert finalize_s < gate_s + index_s - 0.5 * min(gate_s, index_s), (gate_s, index_s, finalize_s)
+        assert _vector_indexes(dsn, OVERLAP_SCHEMA, table) == [f"{table}_hnsw"]
+        live_before = pg_digest(dsn, OVERLAP_SCHEMA, table)
+
+        request = migration_request.request_from_params(params, settings)
+        plan = steps.prepare(settings, request, name, "gate-overlap-rejected")
+        for chunk_no in plan.chunks:
+            steps.load(settings, plan, chunk_no)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("UPDATE {} SET document = 'edited' WHERE id = 'o-00010'").format(
+                sql.Identifier(OVERLAP_SCHEMA, plan.shadow)))
+        started = time.perf_counter()
+        with pytest.raises(quality_gate.ValidationFailed, match="checksum_matches_source"):
+            steps.finalize(settings, plan)
+        failed_after = time.perf_counter() - started
+        assert failed_after < gate_s + index_s, (failed_after, gate_s, index_s)  # the build did not run to its end
+        assert _vector_indexes(dsn, OVERLAP_SCHEMA, plan.shadow) == []
+        assert _vector_indexes(dsn, OVERLAP_SCHEMA, table) == [f"{table}_hnsw"]
+        assert pg_digest(dsn, OVERLAP_SCHEMA, table) == live_before
+        with psycopg.connect(dsn) as conn:  # nothing of the cancelled build still runs
+            assert conn.execute("SELECT count(*) FROM pg_stat_progress_create_index").fetchone()[0] == 0
+    finally:
+        forget_collection(dsn, name, OVERLAP_SCHEMA)
 
 
 def test_a_good_record_quarantined_by_the_loader_fails_the_gate(store: Path, settings: Any, dsn: str) -> None:

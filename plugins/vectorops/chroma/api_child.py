@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,8 +92,9 @@ class _Child:
     """A child process started with its result file's directory; it reads its operation from stdin."""
 
     proc: subprocess.Popen[bytes]
-    scratch: tempfile.TemporaryDirectory[str]
+    scratch: Path  # removed by its parent after the ask; a child never asked leaves it to the orphan sweep
     out: Path
+    parent: int  # the process that started it: only it may ask it, or remove its scratch directory
 
 
 _ready: _Child | None = None
@@ -116,11 +118,11 @@ def _start() -> _Child:
     scratch = snapshot.scratch_root()
     scratch.mkdir(parents=True, exist_ok=True)
     # named after this process, so a copy left by a killed parent is removed like an orphaned snapshot
-    tmp = tempfile.TemporaryDirectory(prefix=f"pid{os.getpid()}-api-child-", dir=scratch)
-    out = Path(tmp.name) / "result.pickle"
+    tmp = Path(tempfile.mkdtemp(prefix=f"pid{os.getpid()}-api-child-", dir=scratch))
+    out = tmp / "result.pickle"
     proc = subprocess.Popen([sys.executable, "-m", "vectorops.chroma.api_child", str(out)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    return _Child(proc, tmp, out)
+    return _Child(proc, tmp, out, os.getpid())
 
 
 def _take() -> _Child:
@@ -128,17 +130,18 @@ def _take() -> _Child:
     global _ready
     with _ready_lock:
         child, _ready = _ready, None
-    if child is not None and child.proc.poll() is None:
+    if child is None or child.parent != os.getpid():  # started by the process this one was forked from
+        return _start()
+    if child.proc.poll() is None:
         return child
-    if child is not None:
-        child.scratch.cleanup()
+    shutil.rmtree(child.scratch, ignore_errors=True)
     return _start()
 
 
 def _call_once(operation: str, spec: SourceSpec, name: CollectionRef | str, *args: Any) -> Any:
     label = source.as_ref(name).label
     child = _take()
-    with child.scratch:
+    try:
         try:
             _, stderr = child.proc.communicate(pickle.dumps((operation, (spec, name, *args))), timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
@@ -152,6 +155,11 @@ def _call_once(operation: str, spec: SourceSpec, name: CollectionRef | str, *arg
             raise error(f"collection {label!r} of {spec.uri}: Chroma's API ({operation}, in a child process) "
                         f"exited with {child.proc.returncode}: {lines[-1] if lines else 'no message'}")
         status, value = pickle.loads(child.out.read_bytes())  # written by the child just now, never by the source
+    finally:
+        if child.proc.poll() is None:  # this process stops asking (an interrupt): the child stops too
+            child.proc.kill()
+            child.proc.wait()
+        shutil.rmtree(child.scratch, ignore_errors=True)
     if status == "error":
         kind, message = value
         if kind == "SourceChanged":

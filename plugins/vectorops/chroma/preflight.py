@@ -190,19 +190,23 @@ def check_store(path: Path, thorough: bool = False) -> None:
 
 #: the stores whose every page this process checked, with the file stamps they had then: ``vectorops migrate`` checks
 #: the store before its run starts and the run's first task checks it again in the same process (17 s at 1M × 384)
-_checked_pages: dict[Path, tuple[tuple[int, int], ...]] = {}
+_checked_pages: dict[Path, tuple[tuple[int, ...], ...]] = {}
 
 
-def _file_stamp(database: Path) -> tuple[tuple[int, int], ...]:
-    """Size and modification time of the database and its write-ahead log: any write changes one of them."""
-    found = []
+def _file_stamp(database: Path) -> tuple[tuple[int, ...], ...]:
+    """Inode, size, modification and change time of the database and its write-ahead log.
+
+    Any write changes the change time, which no copy or restore can set back (a modification time can be);
+    a file replaced by another has another inode.
+    """
+    found: list[tuple[int, ...]] = []
     for file in (database, database.with_name(database.name + "-wal")):
         try:
             stat = file.stat()
         except FileNotFoundError:
-            found.append((-1, -1))
+            found.append(())
             continue
-        found.append((stat.st_size, stat.st_mtime_ns))
+        found.append((stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
     return tuple(found)
 
 

@@ -205,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         if log is not None:
             log.announce()
             log_file.end(log)
-        # The interpreter's last garbage collection walks every object Airflow, SQLAlchemy and pydantic left
-        # (2.6 s after a migration here) to free memory the exit frees anyway. Frozen objects are skipped;
-        # atexit handlers, logging's flush and reference-counted finalizers still run.
-        gc.freeze()
+        if argv is None:  # the console script, about to exit; never a caller that goes on (tests call main())
+            # The interpreter's last garbage collection walks every object Airflow, SQLAlchemy and pydantic left
+            # (2.6 s after a migration here) to free memory the exit frees anyway. Frozen objects are skipped;
+            # atexit handlers, logging's flush and reference-counted finalizers still run.
+            gc.freeze()
 
 
 def _unexpected(log: log_file.CommandLog | None, args: argparse.Namespace, exc: Exception) -> int:

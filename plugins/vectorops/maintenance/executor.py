@@ -9,7 +9,6 @@ index it left behind. Each action is recorded in ``vectorops.maintenance_log`` b
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -25,6 +24,7 @@ from vectorops.db.connect import connect as db_connect
 from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 from vectorops.errors import VectoropsError
+from vectorops.load import indexing
 from vectorops.maintenance import catalog, ledger, planner
 from vectorops.maintenance.planner import Action, TablePlan
 
@@ -139,7 +139,7 @@ def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], 
                         action.schema, action.index, message, action.maintenance_work_mem_mb,
                         action.estimated_graph_mb)
 
-    workers = max(0, min(7, (os.cpu_count() or 2) - 1))
+    workers = indexing.parallel_workers()
     details.update(maintenance_work_mem_mb=action.maintenance_work_mem_mb,
                    estimated_graph_mb=action.estimated_graph_mb, parallel_workers=workers)
     if action.maintenance_work_mem_mb:

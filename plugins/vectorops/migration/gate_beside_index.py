@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 import psycopg
@@ -24,6 +24,7 @@ from psycopg import sql
 from vectorops.db.connect import connect
 from vectorops.load import indexing
 from vectorops.load.indexing import HnswSpec, IndexBuild
+from vectorops.migration import claims
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +43,39 @@ def gate_beside_index(conn: psycopg.Connection, dsn: str, spec: HnswSpec,
     """
     with connect(dsn, autocommit=True, application_name="vectorops_index_build") as build_conn, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnsw-build") as pool:
+        # a build whose client died stops within a second (as the live lock's session does), instead of finishing
+        # an index for nobody that then blocks the rerun's build of the same name
+        build_conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(
+            sql.Literal(claims.CLIENT_CHECK_MS)))
         building = pool.submit(indexing.build_hnsw, build_conn, spec)
         try:
             report = run_gate()
+            build = building.result()  # inside: a Ctrl-C while waiting stops the build too
         except BaseException:
             _stop(conn, build_conn, building, spec)
             raise
-        return report, building.result()
+        return report, build
 
 
 def _stop(conn: psycopg.Connection, build_conn: psycopg.Connection, building: Future[IndexBuild],
           spec: HnswSpec) -> None:
-    """Cancel the build if it still runs, wait for it, and drop the index it may have finished."""
-    if not building.done():
+    """Cancel the build until it stops, and drop the index it may have finished.
+
+    A cancel only stops the statement running when it arrives; the build runs a few (settings, ``DROP``,
+    ``CREATE INDEX``, ``ANALYZE``), so it is sent again until the build's thread ends.
+    """
+    while not building.done():
         try:
             build_conn.cancel_safe(timeout=10)
-        except Exception:  # the build may end by itself meanwhile; the wait below covers both
+        except Exception:  # the build may end by itself meanwhile; the wait covers both
             log.warning("could not cancel the index build on %s.%s", spec.schema, spec.table, exc_info=True)
-    try:
-        building.result()
-    except Exception as exc:  # the cancel's QueryCanceled, or the build's own failure: the gate's error matters more
-        log.info("index build on %s.%s stopped: %s", spec.schema, spec.table, str(exc).strip().splitlines()[0]
-                 if str(exc).strip() else type(exc).__name__)
+        wait([building], timeout=0.5)
+    error = building.exception()
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        log.info("index build on %s.%s cancelled", spec.schema, spec.table)
+    elif error is not None:  # its own failure; the gate's error, raised by the caller, matters more
+        log.warning("index build on %s.%s failed beside a failed gate: %s", spec.schema, spec.table,
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
     try:
         conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(spec.schema, spec.index_name)))
     except psycopg.Error:  # a lost connection: the next build of this shadow table replaces the leftover

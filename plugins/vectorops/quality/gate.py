@@ -91,10 +91,13 @@ def prefetch(plan: CollectionPlan) -> None:
     Called as the finalize step starts: both then overlap the steps before the gate, which wait on the server
     (``SET LOGGED``, the primary key), instead of opening the gate.
     """
-    if plan.embedding.dimensions is not None:
-        gx_import.prefetch()
-    if not plan.source.host:
-        api_child.warm_up()
+    try:
+        if plan.embedding.dimensions is not None:
+            gx_import.prefetch()
+        if not plan.source.host:
+            api_child.warm_up()
+    except Exception:  # only a head start: the gate starts what it needs itself and reports what fails
+        log.debug("could not start the gate's prefetch", exc_info=True)
 
 
 def store_report(conn: psycopg.Connection, report: ValidationReport) -> None:

@@ -41,6 +41,7 @@ def prefetch() -> None:
     global _prefetching
     with _prefetch_lock:
         if _prefetching is None and "great_expectations" not in sys.modules:
+            _no_analytics()  # here, not in the thread: libpq reads the environment in this one meanwhile
             _prefetching = threading.Thread(target=_import_quietly, name="gx-import", daemon=True)
             _prefetching.start()
 
@@ -52,10 +53,15 @@ def _import_quietly() -> None:
         logging.getLogger(__name__).debug("prefetching Great Expectations failed", exc_info=True)
 
 
+def _no_analytics() -> None:
+    if os.environ.get("GX_ANALYTICS_ENABLED") != "False":
+        os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+
 def load() -> Any:
     """The ``great_expectations`` module, imported once per process with its loggers quiet and pgvector's
     SQLAlchemy type registered."""
-    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    _no_analytics()
     _quiet_gx_loggers()  # before the import: GX logs while it registers its API
     import great_expectations as gx
 
