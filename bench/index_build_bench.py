@@ -6,11 +6,11 @@ then builds an HNSW index on the copy, alternating, ``runs`` times each:
 * ``vectorops``: :func:`vectorops.load.indexing.build_hnsw` exactly as ``migration.finalize`` calls it (m and
   ef_construction of the collection, 16 and 100 when the registry has none; ``cap_mb`` =
   ``settings.max_maintenance_work_mem_mb``): ``maintenance_work_mem`` from ``estimate_hnsw_mb``,
-  ``max_parallel_maintenance_workers`` = cores − 1. Its time is the ``CREATE INDEX`` alone, as vectorops
+  ``max_parallel_maintenance_workers`` = one per core. Its time is the ``CREATE INDEX`` alone, as vectorops
   records it; the call's wall time (with its ANALYZE) is reported beside it.
 * ``hand_tuned``: ``SET maintenance_work_mem`` to twice the larger of vectorops' estimate and the graph as
   measured (:func:`graph_bytes_per_row`: pgvector's own accounting on a small sample, times the rows), so it
-  fits with room to spare; ``SET max_parallel_maintenance_workers`` = cores − 1; then the same
+  fits with room to spare; ``SET max_parallel_maintenance_workers`` the same; then the same
   ``CREATE INDEX ... USING hnsw (embedding <opclass>) WITH (m, ef_construction)``.
 
 The index is dropped and a CHECKPOINT taken before every build. pgvector's "graph no longer fits into
@@ -54,8 +54,11 @@ def _say(message: str) -> None:
 
 
 def _workers() -> int:
-    """cores − 1, as :func:`vectorops.load.indexing.build_hnsw` sets it (and the issue asks of the hand-tuned build)."""
-    return max(0, min(7, (os.cpu_count() or 2) - 1))
+    """The workers :func:`vectorops.load.indexing.build_hnsw` sets (one per core since issue 23; the hand-tuned
+    build gets the same, so the two differ in memory alone)."""
+    from vectorops.load.indexing import parallel_workers
+
+    return parallel_workers()
 
 
 def _table_shape(conn: psycopg.Connection, schema: str, table: str) -> dict[str, Any]:
