@@ -113,11 +113,14 @@ def drop_schema(dsn: str, schema: str) -> None:
 
 
 def reset_schema(settings: Settings) -> None:
-    """Drop the benchmark's schema and its bookkeeping rows (see :func:`drop_schema`), then create it empty."""
+    """Drop the benchmark's schema and its bookkeeping rows (see :func:`drop_schema`), then create it empty, recorded
+    as vectorops's (a migration refuses a schema vectorops did not create)."""
+    from vectorops.load import shadow
+
     dsn = bootstrap(settings)
     drop_schema(dsn, SCHEMA)
     with connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)))
+        shadow.create_schema(conn, SCHEMA, "vectorops-bench")
 
 
 def migration_request(store_path: Path, collection: str, settings: Settings, schema: str = SCHEMA) -> Any:
