@@ -7,7 +7,7 @@ uri) of ``bench_vectors`` and prints one JSON line. Modes:
 * ``paged_api``: an id scan (``include=[]``, pages of 50,000), then ``get(ids=...)`` by 5,000 ids, in the
   migration's id order (Chroma's API, as vectorops reads an HTTP source or a store it cannot read directly);
 * ``vectorops``: what a migration reads (:func:`load_bench.staged_batches`): the ids and positions from the
-  files, sorted bytewise as the chunk plan orders them, then :func:`vectorops.chroma.fetch.fetch_staged` by 5,000.
+  files, sorted bytewise as the chunk plan orders them, then :func:`vectorops.chroma.staged.fetch_staged` by 5,000.
 
 The clock starts after the imports and stops when the last record is in memory; peak memory is this process's
 ``VmHWM`` (fresh per mode, so no mode inherits another's peak).
@@ -48,7 +48,8 @@ def _paged_api(path: Path) -> int:
     spec = source.SourceSpec(path=str(path))
     ids = _sorted_bytewise([i for page in fetch.iter_id_pages(spec, COLLECTION, ID_PAGE) for i in page])
     read = 0
-    for batch in fetch.fetch_ahead(spec, COLLECTION, (ids[i:i + FETCH] for i in range(0, len(ids), FETCH))):
+    for batch in fetch.one_ahead(lambda page: fetch.fetch(spec, COLLECTION, page),
+                                 (ids[i:i + FETCH] for i in range(0, len(ids), FETCH))):
         read += len(batch.ids)
     return read
 

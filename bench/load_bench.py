@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from workloads import SCHEMA
 
-from vectorops.chroma import fetch, locate, source
+from vectorops.chroma import locate, source, staged
 from vectorops.chroma.files import reader
 from vectorops.config import Settings
 from vectorops.db.bootstrap import bootstrap
@@ -53,7 +53,7 @@ def staged_batches(store_path: str, collection: str, limit: int | None = None
     ids = [ids[k] for k in order]
     positions = [positions[k] for k in order]
     pages = ((ids[i:i + BATCH], positions[i:i + BATCH]) for i in range(0, len(ids), BATCH))
-    return fetch.fetch_staged(spec, collection, "cosine", files.stamp, pages)
+    return (found.records for found in staged.fetch_staged(spec, collection, "cosine", files.stamp, pages))
 
 
 def read_batches(store_path: str, collection: str, limit: int | None = None) -> list[source.RecordBatch]:

@@ -233,7 +233,7 @@ def _load(settings: Any, store: Path, collection: str, runs: int, insert_rows: i
                 _say(f"load raw COPY run {i + 1}/{runs}: {raw[-1]['rows_per_s']:,.0f} rows/s")
     del vectors
     few = load_bench.merged(batches[:max(1, -(-insert_rows // load_bench.BATCH))])
-    few = baselines.chroma_source.RecordBatch(ids=few.ids[:insert_rows], embeddings=few.embeddings[:insert_rows],
+    few = baselines.source.RecordBatch(ids=few.ids[:insert_rows], embeddings=few.embeddings[:insert_rows],
                                               documents=few.documents[:insert_rows],
                                               metadatas=few.metadatas[:insert_rows], uris=few.uris[:insert_rows])
     del batches

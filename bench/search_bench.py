@@ -75,7 +75,7 @@ def _restore_registry_row(dsn: str, saved: Any) -> None:
     with connect(dsn, autocommit=True) as conn:
         conn.execute("""INSERT INTO vectorops.collection_registry
                         SELECT * FROM jsonb_populate_record(NULL::vectorops.collection_registry, %s)
-                        ON CONFLICT (collection) DO NOTHING""", (Jsonb(saved),))
+                        ON CONFLICT DO NOTHING""", (Jsonb(saved),))
 
 
 def _migrate(settings: Any, store: Path, collection: str) -> dict[str, Any]:
