@@ -3,7 +3,7 @@
 :func:`run` copies a loaded table to ``<schema>.index_bench`` (the live table and its index stay untouched),
 then builds an HNSW index on the copy, alternating, ``runs`` times each:
 
-* ``vectorops``: :func:`vectorops.load.indexing.build_hnsw` exactly as ``migration.finalize`` calls it (m and
+* ``vectorops``: :func:`vectorops.load.indexing.build_index` exactly as ``migration.finalize`` calls it (m and
   ef_construction of the collection, 16 and 100 when the registry has none; ``cap_mb`` =
   ``settings.max_maintenance_work_mem_mb``): ``maintenance_work_mem`` from ``estimate_hnsw_mb``,
   ``max_parallel_maintenance_workers`` = one per core. Its time is the ``CREATE INDEX`` alone, as vectorops
@@ -54,7 +54,7 @@ def _say(message: str) -> None:
 
 
 def _workers() -> int:
-    """The workers :func:`vectorops.load.indexing.build_hnsw` sets (one per core since issue 23; the hand-tuned
+    """The workers :func:`vectorops.load.indexing.build_index` sets (one per core since issue 23; the hand-tuned
     build gets the same, so the two differ in memory alone)."""
     from vectorops.load.indexing import parallel_workers
 
@@ -124,7 +124,7 @@ def _build_vectorops(dsn: str, settings: Any, schema: str, space: str, shape: di
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.perf_counter()
-        build = indexing.build_hnsw(conn, indexing.HnswSpec(
+        build = indexing.build_index(conn, indexing.IndexSpec(
             schema=schema, table=COPY_TABLE, index_name=INDEX_NAME, space=space, dimensions=shape["dimensions"],
             rows=shape["rows"], m=shape["m"], ef_construction=shape["ef_construction"],
             cap_mb=settings.max_maintenance_work_mem_mb))

@@ -96,6 +96,14 @@ _DEFAULT_PATH = os.environ.get("CHROMA_DB_PATH") or "(not set)"
                                                "`refuse` stops the run and names that table; `keep` leaves it, "
                                                "still validated and monitored under its own key; `drop` drops it "
                                                "once the new table is promoted (only a table vectorops created)."),
+        "index": Param("hnsw", type="string", enum=["hnsw", "ivfflat", "hnsw_halfvec", "hnsw_bit_rerank"],
+                       title="Vector index", section="Migration",
+                       description_md="`hnsw` (default): HNSW with the collection's own m and ef_construction. "
+                                      "`ivfflat`: IVFFlat, lists from the row count; builds fastest. "
+                                      "`hnsw_halfvec`: HNSW on half-precision vectors, half the index size. "
+                                      "`hnsw_bit_rerank`: HNSW on binary-quantised vectors, candidates "
+                                      "re-ranked by the full vector. The monitor tunes each one's knob "
+                                      "(docs/search-indexes.md)."),
         "batch_size": Param(5000, type="integer", minimum=1, maximum=100000, title="Fetch batch size",
                             section="Migration",
                             description_md="Records fetched from Chroma per request (capped by Chroma's maximum)."),

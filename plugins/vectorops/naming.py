@@ -5,8 +5,8 @@ gets the first 16 hex digits (64 bits) of its SHA-256, so ``a-b`` and ``a_b`` (o
 whoever may name collections cannot find, by trying names, one whose table takes another's (8 digits, what older
 releases used, fall to about a second of hashing). Tables keep the name their registry row records, so the
 8-digit tables of an existing install stay as they are. Names stay short enough for our suffixes
-(``__shadow_<attempt>``, ``__prev``, ``_pkey``, ``_hnsw``) within PostgreSQL's 63-byte limit. A plain name is kept
-only when no suffix can make another collection's object out of it: it holds no ``__``, and ends neither in an
+(``__shadow_<attempt>``, ``__prev``, ``_pkey``, ``_hnsw``, ``_ivf``) within PostgreSQL's 63-byte limit. A plain name is
+kept only when no suffix can make another collection's object out of it: it holds no ``__``, and ends neither in an
 index suffix (``docs_pkey`` would be the primary key of ``docs``) nor in 8 or 16 hex digits (a hashed tail of
 either release). Quoting is still left to ``psycopg.sql.Identifier`` everywhere, so a name like ``select`` is
 harmless.
@@ -22,7 +22,7 @@ _PLAIN = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 HASH_DIGITS = 16
 _HASHED_TAIL = re.compile(r"_(?:[0-9a-f]{8}|[0-9a-f]{16})$")
 #: what the promotion and the index build append to a table name (see ``promotion.INDEX_SUFFIXES``)
-INDEX_SUFFIXES = ("_pkey", "_hnsw")
+INDEX_SUFFIXES = ("_pkey", "_hnsw", "_ivf")
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

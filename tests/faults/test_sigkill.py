@@ -64,7 +64,7 @@ from vectorops.load import indexing
 from vectorops.migration import claims
 dsn, schema, table = sys.argv[1:]
 with connect(dsn, autocommit=True) as conn, claims.holding_live_lock(conn, "sigkill-build"):
-    indexing.build_hnsw(conn, indexing.HnswSpec(schema=schema, table=table, index_name=table + "_hnsw", space="l2",
+    indexing.build_index(conn, indexing.IndexSpec(schema=schema, table=table, index_name=table + "_hnsw", space="l2",
                                                 dimensions=32, rows=20000, m=16, ef_construction=400, cap_mb=256))
 """
 

@@ -25,7 +25,10 @@ from vectorops.airflow.pools import HEAVY_POOL
 REQUEST_DEFAULTS: dict[str, Any] = {
     "chroma_path": None, "chroma_host": None, "chroma_port": 8000, "chroma_conn": None, "collections": None,
     "target_schema": "vectors", "reembed": "never", "previous_table": "refuse", "batch_size": None, "dry_run": False,
+    "index": "hnsw",
 }
+#: Params a DAG with ``request_from_params`` may leave undeclared (they came after DAGs were written against it)
+OPTIONAL_PARAMS = frozenset({"index"})
 
 
 def chroma_to_pgvector_group(
@@ -38,6 +41,7 @@ def chroma_to_pgvector_group(
     target_schema: str = "vectors",
     reembed: str = "never",
     previous_table: str = "refuse",
+    index: str = "hnsw",
     batch_size: int | None = None,
     dry_run: bool = False,
     request_from_params: bool = False,
@@ -57,6 +61,7 @@ def chroma_to_pgvector_group(
     :param target_schema: the PostgreSQL schema of the vector tables.
     :param reembed: ``never``, ``auto`` or ``always`` (docs/dags.md).
     :param previous_table: ``refuse``, ``keep`` or ``drop`` the collection's table in another schema.
+    :param index: the index kind: ``hnsw``, ``ivfflat``, ``hnsw_halfvec`` or ``hnsw_bit_rerank`` (docs/dags.md).
     :param batch_size: records per fetch from Chroma; ``None``: ``VECTOROPS_FETCH_BATCH``.
     :param dry_run: log the plan and write nothing.
     :param request_from_params: read the request from the run's Params (named as in
@@ -73,7 +78,8 @@ def chroma_to_pgvector_group(
     explicit: dict[str, Any] = {
         "chroma_path": chroma_path, "chroma_host": chroma_host, "chroma_port": chroma_port,
         "chroma_conn": chroma_conn_id, "collections": collections, "target_schema": target_schema,
-        "reembed": reembed, "previous_table": previous_table, "batch_size": batch_size, "dry_run": dry_run}
+        "reembed": reembed, "previous_table": previous_table, "batch_size": batch_size, "dry_run": dry_run,
+        "index": index}
     given = sorted(name for name, value in explicit.items() if value != REQUEST_DEFAULTS[name])
     if request_from_params and given:
         raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True reads the request from "
@@ -99,7 +105,7 @@ def _check_declared_params(group_id: str) -> None:
 
     dag = DagContext.get_current()
     declared = set(dag.params.keys()) if dag is not None else set()
-    missing = [name for name in REQUEST_DEFAULTS if name not in declared]
+    missing = [name for name in REQUEST_DEFAULTS if name not in declared and name not in OPTIONAL_PARAMS]
     if missing:
         raise ValueError(f"chroma_to_pgvector_group({group_id!r}): request_from_params=True needs the DAG to declare "
                          f"the Params {', '.join(missing)} (as dags/chroma_to_pgvector.py does); or pass the request "

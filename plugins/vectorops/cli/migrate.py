@@ -27,6 +27,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         "chroma_conn": chroma_conn_id(args.chroma_conn),
         "collections": args.collection or [], "reembed": args.reembed, "target_schema": args.schema,
         "batch_size": args.batch_size, "dry_run": args.dry_run, "previous_table": args.previous_table,
+        "index": args.index,
     }
 
 
@@ -164,4 +165,8 @@ def add_commands(sub: Any) -> None:
     mig.add_argument("--previous-table", default="refuse",  # validated with the DAG params
                      help="a collection migrated into another schema before: refuse (default), keep that table "
                           "(still validated and monitored), or drop it once the new one is promoted")
+    mig.add_argument("--index", default="hnsw",  # validated with the DAG params
+                     help="vector index: hnsw (default, the collection's m and ef_construction), ivfflat (lists "
+                          "from the row count), hnsw_halfvec (half-precision HNSW), hnsw_bit_rerank (binary-"
+                          "quantised HNSW, re-ranked by the full vector); docs/search-indexes.md")
     mig.set_defaults(func=_cmd_migrate)

@@ -55,7 +55,8 @@ def add_commands(sub: Any) -> None:
     mon = sub.add_parser("monitor", help="probe search latency and recall of live tables (exit 1 on a breach)")
     mon.add_argument("--collection", action="append", help="collection to probe (repeatable; default: all live)")
     mon.add_argument("--ef-search", type=int, default=None, metavar="N",
-                     help="hnsw.ef_search to probe at, 1 to 1000 (default: VECTOROPS_HNSW_EF_SEARCH, else the "
-                          "collection's own from its migration)")
+                     help="hnsw.ef_search to probe hnsw and hnsw_halfvec indexes at, 1 to 1000 (default: "
+                          "VECTOROPS_HNSW_EF_SEARCH, else the collection's own from its migration); ivfflat and "
+                          "hnsw_bit_rerank indexes are probed at their default probes / re-rank depth")
     add_dsn_argument(mon)
     mon.set_defaults(func=_cmd_monitor)

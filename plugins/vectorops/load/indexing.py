@@ -1,4 +1,5 @@
-"""HNSW index builds after the load, with the opclass of the Chroma space and memory sized for the graph."""
+"""Vector index builds after the load (the kinds of :mod:`vectorops.load.index_kinds`), with the opclass of the
+Chroma space and memory sized for the graph."""
 
 from __future__ import annotations
 
@@ -12,29 +13,40 @@ from psycopg import sql
 
 from vectorops import failpoints
 from vectorops.db.sql_files import statement
+from vectorops.load import index_kinds
+from vectorops.load.index_kinds import (
+    HALFVEC_INDEX_MAX_DIMS,
+    HALFVEC_OPCLASS,
+    OPCLASS,
+    VECTOR_INDEX_MAX_DIMS,
+    IndexedColumn,
+)
 
 log = logging.getLogger(__name__)
 
-OPCLASS = {"l2": "vector_l2_ops", "cosine": "vector_cosine_ops", "ip": "vector_ip_ops"}
-HALFVEC_OPCLASS = {"l2": "halfvec_l2_ops", "cosine": "halfvec_cosine_ops", "ip": "halfvec_ip_ops"}
-VECTOR_INDEX_MAX_DIMS = 2000
-HALFVEC_INDEX_MAX_DIMS = 4000
+__all__ = ["HALFVEC_INDEX_MAX_DIMS", "HALFVEC_OPCLASS", "OPCLASS", "VECTOR_INDEX_MAX_DIMS", "IndexBuild", "IndexSpec",
+           "build_index", "estimate_hnsw_mb", "maintenance_mem_mb", "parallel_workers"]
 
 
 @dataclass(frozen=True)
 class IndexBuild:
-    """The outcome of an index build. ``method`` is ``hnsw``, ``hnsw_halfvec`` or ``none``."""
+    """The outcome of an index build.
+
+    :param method: one of :data:`~vectorops.load.index_kinds.METHODS`, or ``none``.
+    :param lists: an IVFFlat index's lists (``None`` for the HNSW kinds).
+    """
 
     method: str
     index_name: str | None
     seconds: float
     maintenance_work_mem_mb: int
     notices: list[str] = field(default_factory=list)
+    lists: int | None = None
 
 
 @dataclass(frozen=True)
-class HnswSpec:
-    """What an HNSW build needs: where, the Chroma space and parameters, and what sizes its memory.
+class IndexSpec:
+    """What an index build needs: where, the kind, the Chroma space and parameters, and what sizes its memory.
 
     :param schema: the table's schema.
     :param table: the table.
@@ -45,6 +57,7 @@ class HnswSpec:
     :param m: HNSW ``m``.
     :param ef_construction: HNSW ``ef_construction``.
     :param cap_mb: the most ``maintenance_work_mem`` the build may take.
+    :param kind: one of :data:`~vectorops.load.index_kinds.KINDS` (default ``hnsw``).
     """
 
     schema: str
@@ -56,6 +69,7 @@ class HnswSpec:
     m: int
     ef_construction: int
     cap_mb: int
+    kind: str = "hnsw"
 
 
 def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
@@ -78,26 +92,31 @@ def maintenance_mem_mb(rows: int, dimensions: int, m: int, cap_mb: int) -> int:
     return min(cap_mb, max(64, estimate_hnsw_mb(rows, dimensions, m)))
 
 
-def build_hnsw(conn: psycopg.Connection, spec: HnswSpec) -> IndexBuild:
-    """Build the HNSW index on ``spec.schema.spec.table`` (replacing a leftover of the same name), then ANALYZE.
+def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
+    """Build ``spec.kind``'s index on ``spec.schema.spec.table`` (replacing a leftover of the same name), then ANALYZE.
 
-    Above 2,000 dimensions the index is on ``embedding::halfvec(d)``; above 4,000 no index is built
-    and a warning says so. With unknown dimensions (an empty collection) the index waits for data.
-    Runs in autocommit mode so that the build is one statement and the session settings stay local.
+    Above 2,000 dimensions an HNSW or IVFFlat index is on ``embedding::halfvec(d)``; above what pgvector can
+    index in the kind (4,000; 64,000 for bits) no index is built and a warning says so. With unknown dimensions
+    (an empty collection) the index waits for data. Runs in autocommit mode so that the build is one statement
+    and the session settings stay local.
 
     :param conn: an autocommit connection.
-    :param spec: the table, the index and its parameters.
+    :param spec: the table, the index, its kind and parameters.
     """
-    schema, table, index_name, space, dimensions = spec.schema, spec.table, spec.index_name, spec.space, spec.dimensions
-    rows, m, ef_construction, cap_mb = spec.rows, spec.m, spec.ef_construction, spec.cap_mb
+    schema, table, index_name, dimensions, rows = spec.schema, spec.table, spec.index_name, spec.dimensions, spec.rows
     target = sql.Identifier(schema, table)
-    if dimensions is None or dimensions > HALFVEC_INDEX_MAX_DIMS:
-        log.warning("table %s.%s: no HNSW index (%s)", schema, table,
+    column = None if dimensions is None else IndexedColumn(index_kinds.check_kind(spec.kind), spec.space, dimensions)
+    if column is None or not column.indexable():
+        log.warning("table %s.%s: no %s index (%s)", schema, table, spec.kind,
                     "dimensions unknown until the collection has data" if dimensions is None
-                    else f"{dimensions} dimensions exceed pgvector's index limit of {HALFVEC_INDEX_MAX_DIMS}")
+                    else f"{dimensions} dimensions exceed what pgvector can index in {spec.kind}")
         conn.execute(sql.SQL("ANALYZE {}").format(target))
         return IndexBuild("none", None, 0.0, 0)
-    mem_mb = maintenance_mem_mb(rows, dimensions, m, cap_mb)
+    assert dimensions is not None
+    ivfflat = spec.kind == "ivfflat"
+    # an IVFFlat build keeps the centroids and one list sample, not a graph: 64 MB is plenty
+    mem_mb = 64 if ivfflat else maintenance_mem_mb(rows, dimensions // 32 if column.bits else dimensions, spec.m,
+                                                   spec.cap_mb)
     workers = parallel_workers()
     notices: list[str] = []
 
@@ -111,20 +130,23 @@ def build_hnsw(conn: psycopg.Connection, spec: HnswSpec) -> IndexBuild:
     conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(workers)))
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, index_name)))
     conn.add_notice_handler(on_notice)
+    lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
     try:
-        halfvec = dimensions > VECTOR_INDEX_MAX_DIMS
-        expression = (sql.SQL("(embedding::halfvec({}))").format(sql.Literal(dimensions)) if halfvec
-                      else sql.SQL("embedding"))
-        opclass = (HALFVEC_OPCLASS if halfvec else OPCLASS)[space]
         failpoints.hit("index_build")
         started = time.perf_counter()
-        conn.execute(statement("index/create_hnsw_index", index=sql.Identifier(index_name), table=target,
-                                  expression=expression, opclass=sql.SQL(opclass), m=sql.Literal(m),
-                                  ef_construction=sql.Literal(ef_construction)))
+        if ivfflat:
+            build = statement("index/create_ivfflat_index", index=sql.Identifier(index_name), table=target,
+                              expression=column.expression(), opclass=column.opclass(), lists=sql.Literal(lists))
+        else:
+            build = statement("index/create_hnsw_index", index=sql.Identifier(index_name), table=target,
+                              expression=column.expression(), opclass=column.opclass(), m=sql.Literal(spec.m),
+                              ef_construction=sql.Literal(spec.ef_construction))
+        conn.execute(build)
         seconds = time.perf_counter() - started
         conn.execute(sql.SQL("ANALYZE {}").format(target))
         conn.execute("RESET maintenance_work_mem")
         conn.execute("RESET max_parallel_maintenance_workers")
     finally:
         conn.remove_notice_handler(on_notice)
-    return IndexBuild("hnsw_halfvec" if halfvec else "hnsw", index_name, seconds, mem_mb, notices)
+    method = "hnsw_halfvec" if spec.kind == "hnsw" and column.halfvec else spec.kind
+    return IndexBuild(method, index_name, seconds, mem_mb, notices, lists)

@@ -16,6 +16,8 @@ from vectorops.errors import RequestError
 from vectorops.naming import previous_name
 
 LEFTOVER_SUFFIXES = ("_ccnew", "_ccold")
+VECTOR_METHODS = ("hnsw", "ivfflat")  # pg_am of the indexes vectorops builds (halfvec and bit HNSW are hnsw)
+IVFFLAT_DEFAULT_LISTS = 100  # pgvector's lists when the index does not set them
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class IndexState:
     :param building_pid: backend building an index on the table right now (``pg_stat_progress_create_index``).
     :param duplicate_of: for an invalid index, the valid index of the same table it duplicates (same method,
         columns, operator classes and options), if any: what a cancelled ``CREATE INDEX CONCURRENTLY`` leaves.
+    :param expression: the indexed expression of an expression index (``embedding::halfvec(d)``,
+        ``binary_quantize(embedding)::bit(d)``), ``None`` for a plain column.
+    :param owned: this session may alter the index (``ALTER INDEX ... SET``): it is, or is a member of, the owner.
     """
 
     name: str
@@ -34,12 +39,31 @@ class IndexState:
     options: dict[str, str]
     building_pid: int | None = None
     duplicate_of: str | None = None
+    expression: str | None = None
+    owned: bool = True
 
     @property
     def leftover(self) -> bool:
         """Named like what an interrupted ``REINDEX CONCURRENTLY`` leaves: ``<name>_ccnew[N]`` / ``_ccold[N]``."""
         stem = self.name.rstrip("0123456789")
         return stem.endswith(LEFTOVER_SUFFIXES)
+
+    @property
+    def vector(self) -> bool:
+        """A vector index: HNSW (on the vector, its halfvec or its binary quantisation) or IVFFlat."""
+        return self.method in VECTOR_METHODS
+
+    @property
+    def bits(self) -> bool:
+        """An HNSW index over ``binary_quantize(embedding)`` (``hnsw_bit_rerank``): one bit a dimension."""
+        return "binary_quantize" in (self.expression or "")
+
+    @property
+    def lists(self) -> int | None:
+        """An IVFFlat index's lists (its storage option, else pgvector's default); ``None`` for other methods."""
+        if self.method != "ivfflat":
+            return None
+        return int(self.options.get("lists", IVFFLAT_DEFAULT_LISTS))
 
 
 @dataclass(frozen=True)
@@ -51,8 +75,11 @@ class TableState:
     :param built_changes: ``changes`` when maintenance first looked after the build; ``None`` until it has.
     :param built_dead_rows: dead tuples then, which the index does not hold.
     :param rebuild_reason: a rebuild request from the search monitor, if any.
-    :param advised_ef_search: the search monitor's latest ``ef_search`` advice, with the recall it measured.
+    :param advised_ef_search: the search monitor's latest advice, a value of ``search_knob`` (``hnsw.ef_search``,
+        ``ivfflat.probes`` or ``re-rank depth``), with the recall it measured.
     :param retired: the ``<name>__prev`` table the last promotion replaced; only its invalid indexes matter.
+    :param search_knob: the knob ``advised_ef_search`` is a value of (``None``: an advice from before issue 23,
+        ``hnsw.ef_search``).
     """
 
     collection: str
@@ -77,6 +104,7 @@ class TableState:
     advised_recall: float | None = None
     indexes: list[IndexState] = field(default_factory=list)
     retired: bool = False
+    search_knob: str | None = None
 
     @property
     def qualified(self) -> str:
@@ -85,7 +113,7 @@ class TableState:
 
     @property
     def vector_index(self) -> IndexState | None:
-        """The table's HNSW index as recorded in the registry, if it exists."""
+        """The table's vector index (HNSW or IVFFlat) as recorded in the registry, if it exists."""
         return next((i for i in self.indexes if i.name == self.index_name), None)
 
 
@@ -95,7 +123,8 @@ def _options(raw: list[str]) -> dict[str, str]:
 
 def _indexes(cur: psycopg.Cursor[dict[str, Any]], relid: int) -> list[IndexState]:
     indexes = [IndexState(name=i["name"], method=i["method"], valid=i["valid"], bytes=i["bytes"],
-                          options=_options(i["options"]), building_pid=i["building_pid"])
+                          options=_options(i["options"]), building_pid=i["building_pid"], expression=i["expression"],
+                          owned=bool(i["owned"]))
                for i in cur.execute(sql_text("maintenance/select_table_indexes"), {"relid": relid})]
     if all(i.valid for i in indexes):
         return indexes
@@ -148,7 +177,8 @@ def live_tables(conn: psycopg.Connection, collections: list[str] | None = None) 
                     built_rows=r["built_rows"] if r["built_rows"] is not None else r["loaded_count"],
                     built_changes=r["built_changes"], built_dead_rows=r["built_dead_rows"],
                     rebuild_reason=r["rebuild_reason"], advised_ef_search=r["advised_ef_search"],
-                    advised_recall=r["advised_recall"], indexes=_indexes(cur, r["relid"]), **base))
+                    advised_recall=r["advised_recall"], search_knob=r["search_knob"],
+                    indexes=_indexes(cur, r["relid"]), **base))
             previous = _previous(cur, r["collection"], r["table_schema"], r["table_name"])
             if previous is not None:
                 states.append(previous)

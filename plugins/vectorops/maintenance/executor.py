@@ -2,8 +2,10 @@
 
 All statements run in autocommit mode, as ``REINDEX CONCURRENTLY`` and ``VACUUM`` require. A rebuild sizes
 ``maintenance_work_mem`` from the estimated graph and reports pgvector's "hnsw graph no longer fits into
-maintenance_work_mem" NOTICE as a warning with the numbers. A failed rebuild drops the invalid ``_ccnew``
-index it left behind. Each action is recorded in ``vectorops.maintenance_log`` before and after it runs.
+maintenance_work_mem" NOTICE as a warning with the numbers. The rebuild of an IVFFlat index with other lists sets
+them on the index first (``ALTER INDEX ... SET (lists = n)``, which ``REINDEX`` builds with). A failed rebuild
+drops the invalid ``_ccnew`` index it left behind, and gives the index back the lists it had. Each action is
+recorded in ``vectorops.maintenance_log`` before and after it runs.
 """
 
 from __future__ import annotations
@@ -124,10 +126,27 @@ def _drop_leftovers(conn: psycopg.Connection, action: Action) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _set_lists(conn: psycopg.Connection, schema: str, index: str, lists: int | None) -> None:
+    """Set an IVFFlat index's ``lists`` (``None``: back to pgvector's default) for its next build; the index as
+    built keeps its own lists until then. A catalog change, within the session's short ``lock_timeout``: its lock
+    on the index would hold up the searches queued behind it."""
+    target = sql.Identifier(schema, index)
+    if lists is None:
+        conn.execute(sql.SQL("ALTER INDEX {} RESET (lists)").format(target))
+    else:
+        conn.execute(sql.SQL("ALTER INDEX {} SET (lists = {})").format(target, sql.Literal(int(lists))))
+
+
 def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], lock_s: int) -> None:
     index = action.index
     if index is None:  # the planner names the index of every rebuild
         raise ValueError(f"a rebuild of {action.schema}.{action.table} that names no index")
+    lists_before = None
+    if action.lists is not None:
+        lists_before = one_value(conn.execute(sql_text("maintenance/select_index_lists"),
+                                              (sql.Identifier(action.schema, index).as_string(conn),)))
+        details.update(lists_before=lists_before, lists=action.lists)
+        _set_lists(conn, action.schema, index, action.lists)
     notices: list[str] = []
 
     def on_notice(diag: psycopg.errors.Diagnostic) -> None:
@@ -156,6 +175,11 @@ def _reindex(conn: psycopg.Connection, action: Action, details: dict[str, Any], 
             details["dropped_leftovers"] = _drop_leftovers(conn, action)
         except psycopg.Error as cleanup:  # the next run drops them; the REINDEX error is the one to report
             details["leftover_cleanup_error"] = f"{type(cleanup).__name__}: {str(cleanup).strip()}"
+        if action.lists is not None and not conn.broken:
+            try:  # the lists the index was built with: the next run plans the rebuild again
+                _set_lists(conn, action.schema, index, lists_before)
+            except psycopg.Error as cleanup:  # the index still searches with its built lists; the next run retries
+                details["lists_restore_error"] = f"{type(cleanup).__name__}: {str(cleanup).strip()}"
         raise
     finally:
         conn.remove_notice_handler(on_notice)

@@ -8,10 +8,14 @@ Per table, in this order:
    memory and write cost); any other invalid index is rebuilt (nothing is touched while a build runs on the table);
    on a ``__prev`` table (what the last promotion replaced, which keeps the leftovers it had) every invalid
    index is dropped and nothing else is done;
-2. ``REINDEX INDEX CONCURRENTLY`` of the HNSW index when the search monitor measured a recall drop that no
-   ``ef_search`` fixes, the table grew well beyond the rows the graph was built on, many rows changed since the
-   build, or a VACUUM is due for tuples that died after the build (pgvector advises rebuilding an HNSW index
-   before vacuuming its table; an index built after the tuples died holds none of them);
+2. ``REINDEX INDEX CONCURRENTLY`` of the vector index (HNSW, on the vector, its halfvec or its binary quantisation,
+   or IVFFlat) when the search monitor measured a recall drop that no value of the kind's search knob fixes, the
+   table grew well beyond the rows the index was built on, many rows changed since the build, or a VACUUM is due
+   for tuples that died after the build (pgvector advises rebuilding an HNSW index before vacuuming its table; an
+   index built after the tuples died holds none of them). An IVFFlat index whose lists are more than 2x off what
+   the table's rows now call for (:func:`vectorops.load.index_kinds.ivfflat_lists`) is rebuilt with those lists
+   (``ALTER INDEX ... SET (lists = n)``, then the ``REINDEX``: the name, and so the registry, stay as they are);
+   that needs the index's owner, so a session that is not it (``vectorops_maint``) only advises it in a note;
 3. ``VACUUM (ANALYZE)`` when the dead-tuple count and ratio pass their thresholds, else ``ANALYZE`` when the
    statistics are missing or stale. ``VACUUM FULL`` is never planned: it locks the table for its whole run.
 """
@@ -22,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from vectorops.config import MaintenanceSettings
-from vectorops.load import indexing
-from vectorops.maintenance.catalog import IndexState, TableState
+from vectorops.load import index_kinds, indexing
+from vectorops.maintenance.catalog import IVFFLAT_DEFAULT_LISTS, IndexState, TableState
 
 DROP_INDEX = "drop_index"
 REINDEX = "reindex"
@@ -31,6 +35,8 @@ VACUUM_ANALYZE = "vacuum_analyze"
 ANALYZE = "analyze"
 ANALYZE_CHANGE_RATIO = 0.1  # rows changed since the last ANALYZE, as a share of the table, that make it stale
 DEFAULT_HNSW_M = 16
+IVFFLAT_BUILD_MEM_MB = 64  # an IVFFlat build keeps centroids and a sample, not a graph (as load/indexing sizes it)
+LISTS_DRIFT = 2.0  # an IVFFlat index whose lists are more than this factor off what its rows call for is rebuilt
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,8 @@ class Action:
     :param kind: ``drop_index`` | ``reindex`` | ``vacuum_analyze`` | ``analyze``.
     :param reason: why, with the numbers that decided it.
     :param maintenance_work_mem_mb: for a rebuild, the memory sized from the estimated graph.
-    :param vector_index: the index is the table's HNSW index (its rebuild resets the baseline).
+    :param vector_index: the index is the table's vector index (its rebuild resets the baseline).
+    :param lists: for the rebuild of an IVFFlat index, the lists to build it with (set on the index first).
     """
 
     kind: str
@@ -52,6 +59,7 @@ class Action:
     maintenance_work_mem_mb: int | None = None
     estimated_graph_mb: int | None = None
     vector_index: bool = False
+    lists: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,28 +83,56 @@ def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int) -> Action:
+def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int, lists: int | None = None) -> Action:
     rows = max(state.live_rows, state.built_rows or 0)
     hnsw = index.method == "hnsw" and state.dimensions
+    # a bit index's graph holds 1 bit a dimension: sized as load/indexing sizes its build
+    dimensions = max(1, int(state.dimensions or 0) // 32) if index.bits else int(state.dimensions or 0)
     m = int(index.options.get("m", state.hnsw_m or DEFAULT_HNSW_M))
-    estimate = indexing.estimate_hnsw_mb(rows, int(state.dimensions or 0), m) if hnsw else None
-    memory = indexing.maintenance_mem_mb(rows, int(state.dimensions or 0), m, mem_cap_mb) if hnsw else None
+    estimate = indexing.estimate_hnsw_mb(rows, dimensions, m) if hnsw else None
+    memory = indexing.maintenance_mem_mb(rows, dimensions, m, mem_cap_mb) if hnsw else None
+    if index.method == "ivfflat":
+        memory = min(mem_cap_mb, IVFFLAT_BUILD_MEM_MB)
     return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
                   maintenance_work_mem_mb=memory, estimated_graph_mb=estimate,
-                  vector_index=index.name == state.index_name)
+                  vector_index=index.name == state.index_name, lists=lists)
+
+
+def _method(state: TableState) -> str:
+    vector = state.vector_index
+    return "IVFFlat" if vector is not None and vector.method == "ivfflat" else "HNSW"
+
+
+def lists_reason(state: TableState, index: IndexState) -> tuple[str, int] | None:
+    """Why an IVFFlat index needs other lists, with the lists the table's rows call for; ``None`` when its lists
+    are within :data:`LISTS_DRIFT` of them (or the index is not IVFFlat, or the table's rows are not counted yet).
+
+    :param state: the table.
+    :param index: its vector index.
+    """
+    if index.method != "ivfflat" or state.live_rows <= 0:
+        return None
+    built = index.lists or IVFFLAT_DEFAULT_LISTS
+    wanted = index_kinds.ivfflat_lists(state.live_rows)
+    if max(built, wanted) <= LISTS_DRIFT * min(built, wanted):
+        return None
+    return (f"the IVFFlat index has {built:,} lists and the table's {state.live_rows:,} rows call for {wanted:,} "
+            f"(more than {LISTS_DRIFT:g}x off)", wanted)
 
 
 def _tuned_away(state: TableState, min_recall: float) -> bool:
-    """The monitor's latest advice reaches the recall target with the current graph: ef_search, not a rebuild."""
+    """The monitor's latest advice reaches the recall target with the current index: a knob to raise (ef_search,
+    probes, re-rank depth), not a rebuild."""
     return state.advised_recall is not None and state.advised_recall >= min_recall
 
 
 def rebuild_reason(state: TableState, settings: MaintenanceSettings, min_recall: float = 0.95,
                    churn_known: bool = True) -> str | None:
-    """Why the HNSW index needs a rebuild, or ``None``: a monitor request, growth, or churn since the build.
+    """Why the vector index needs a rebuild, or ``None``: a monitor request, growth, or churn since the build.
 
-    :param min_recall: the monitor's recall target; a request is not honoured when its advised ef_search
-        reaches it (raising ``hnsw.ef_search`` fixes that recall, a rebuild would not).
+    :param min_recall: the monitor's recall target; a request is not honoured when its advised value of the
+        search knob reaches it (raising ``hnsw.ef_search``, ``ivfflat.probes`` or the re-rank depth fixes that
+        recall, a rebuild would not).
     :param churn_known: the change counter has a baseline since the build.
     """
     if state.rebuild_reason and not _tuned_away(state, min_recall):
@@ -106,7 +142,7 @@ def rebuild_reason(state: TableState, settings: MaintenanceSettings, min_recall:
         return None
     if state.live_rows > built * (1 + settings.reindex_growth_ratio):
         growth = (state.live_rows - built) / max(built, 1)
-        return (f"the HNSW index was built on {built:,} rows and the table now has {state.live_rows:,} "
+        return (f"the {_method(state)} index was built on {built:,} rows and the table now has {state.live_rows:,} "
                 f"(+{_pct(growth)}, threshold {_pct(settings.reindex_growth_ratio)})")
     if not churn_known:
         return None
@@ -199,17 +235,29 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
     elif reset:
         notes.append("the table's statistics were reset since the index build; churn is measured from now on")
     due_vacuum = vacuum_reason(state, settings)
-    if vector is not None and vector.valid and vector.method == "hnsw" and not building:
+    if vector is not None and vector.valid and vector.vector and not building:
         reason = rebuild_reason(state, settings, min_recall, churn_known=not (first_look or reset))
         if state.rebuild_reason and _tuned_away(state, min_recall):
-            notes.append(f"the search monitor reported a recall drop ({state.rebuild_reason}), but ef_search "
+            knob = state.search_knob or "hnsw.ef_search"
+            notes.append(f"the search monitor reported a recall drop ({state.rebuild_reason}), but {knob} "
                          f"{state.advised_ef_search} reaches recall@10 {state.advised_recall:.3f} on the current "
-                         "graph: raise hnsw.ef_search; no rebuild")
+                         f"index: raise {knob}; no rebuild")
         died_since = state.dead_rows - (state.dead_rows if first_look or reset else state.built_dead_rows or 0)
         if reason is None and due_vacuum and vacuum_reason(replace(state, dead_rows=died_since), settings):
-            reason = f"VACUUM is due ({due_vacuum}); pgvector advises REINDEX before VACUUM on HNSW tables"
+            reason = f"VACUUM is due ({due_vacuum}); " + (
+                "pgvector advises REINDEX before VACUUM on HNSW tables" if vector.method == "hnsw"
+                else "the index is rebuilt first, so that it holds none of the dead tuples")
+        lists = None
+        drift = lists_reason(state, vector)
+        if drift and vector.owned:
+            lists = drift[1]
+            reason = "; ".join(r for r in (reason, f"{drift[0]}: rebuilt with lists = {lists}") if r)
+        elif drift:
+            notes.append(f"{drift[0]}: a rebuild with lists = {drift[1]} is advised, not planned: changing an "
+                         "index's lists (ALTER INDEX ... SET) takes its owner, which this session is not; run "
+                         "`vectorops maintain` as the table's owner, or migrate the collection again")
         if reason:
-            actions.append(_rebuild(state, vector, reason, mem_cap_mb))
+            actions.append(_rebuild(state, vector, reason, mem_cap_mb, lists))
     elif state.index_name and vector is None:
         notes.append(f"the registry names index {state.index_name!r}, which does not exist on {state.qualified}")
     if due_vacuum:

@@ -9,7 +9,7 @@ from vectorops.chroma import fetch, source
 from vectorops.config import Settings, machine_memory_mb
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
-from vectorops.load import indexing
+from vectorops.load import index_kinds, indexing
 from vectorops.migration.request import MigrationRequest
 from vectorops.naming import table_name_for
 
@@ -30,7 +30,7 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         text_bytes += sum(len(i) for i in batch.ids)
     dims = plan.dimensions or 0
     est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
-    index_mb = indexing.estimate_hnsw_mb(info.count, dims, info.hnsw_m) if dims else 0
+    index_mb = _index_mb(request.index, info.count, dims, info.hnsw_m)
     current = _current_maintenance_work_mem(settings)
     table, previous, refusal = _target(settings, request, info.ref, collection)
     return {
@@ -42,16 +42,38 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         "embedding_model": plan.table_model, **_reembed_counts(request, collection, plan, info.space),
         "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
         "index_memory_mb": index_mb,
-        "build_maintenance_work_mem_mb": indexing.maintenance_mem_mb(
-            info.count, dims, info.hnsw_m, settings.max_maintenance_work_mem_mb) if dims else 0,
+        "build_maintenance_work_mem_mb": (64 if request.index == "ivfflat" else indexing.maintenance_mem_mb(
+            info.count, _graph_dims(request.index, dims), info.hnsw_m, settings.max_maintenance_work_mem_mb))
+        if dims else 0,
         "server_maintenance_work_mem": current,
         "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
+        "index": _index_plan(request.index, info.count, info.hnsw_ef_search),
         "warnings": memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
                                     None if settings.external_dsn else machine_memory_mb(),
                                     None if settings.external_dsn else _free_shm_mb())
         + [f"{name} (in another schema) {_FATE.get(request.previous_table, _FATE['refuse'])}" for name in previous]
         + ([f"the run would be refused: {refusal}"] if refusal else []),
     }
+
+
+def _graph_dims(kind: str, dims: int) -> int:
+    """The float32 dimensions that hold as many bytes as one element of ``kind``'s index."""
+    return max(1, dims // 32) if kind == "hnsw_bit_rerank" else max(1, dims // 2) if kind == "hnsw_halfvec" else dims
+
+
+def _index_mb(kind: str, rows: int, dims: int, m: int) -> int:
+    if not dims:
+        return 0
+    if kind == "ivfflat":  # the vectors, once, in their lists
+        return int(rows * (dims * 4 + 8) * 1.1 / (1024 * 1024)) + 1
+    return indexing.estimate_hnsw_mb(rows, _graph_dims(kind, dims), m)
+
+
+def _index_plan(kind: str, rows: int, ef_search: int) -> dict[str, Any]:
+    """The index the migration builds and the knob searches start at."""
+    lists = index_kinds.ivfflat_lists(rows) if kind == "ivfflat" else None
+    return {"kind": kind, "lists": lists, "knob": index_kinds.KNOBS[kind],
+            "default": index_kinds.default_effort(kind, ef_search=ef_search, lists=lists)}
 
 
 #: what a migration does with the collection's table in another schema, per ``previous_table``

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from vectorops.db.connect import connect
 from vectorops.load import indexing
-from vectorops.load.indexing import HnswSpec, IndexBuild
+from vectorops.load.indexing import IndexBuild, IndexSpec
 from vectorops.migration import claims
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Report = TypeVar("Report")
 
 
-def gate_beside_index(conn: psycopg.Connection, dsn: str, spec: HnswSpec,
+def gate_beside_index(conn: psycopg.Connection, dsn: str, spec: IndexSpec,
                       run_gate: Callable[[], Report]) -> tuple[Report, IndexBuild]:
     """Run ``run_gate`` while the index of ``spec`` builds on a second connection.
 
@@ -47,7 +47,7 @@ def gate_beside_index(conn: psycopg.Connection, dsn: str, spec: HnswSpec,
         # an index for nobody that then blocks the rerun's build of the same name
         build_conn.execute(sql.SQL("SET client_connection_check_interval = {}").format(
             sql.Literal(claims.CLIENT_CHECK_MS)))
-        building = pool.submit(indexing.build_hnsw, build_conn, spec)
+        building = pool.submit(indexing.build_index, build_conn, spec)
         try:
             report = run_gate()
             build = building.result()  # inside: a Ctrl-C while waiting stops the build too
@@ -58,7 +58,7 @@ def gate_beside_index(conn: psycopg.Connection, dsn: str, spec: HnswSpec,
 
 
 def _stop(conn: psycopg.Connection, build_conn: psycopg.Connection, building: Future[IndexBuild],
-          spec: HnswSpec) -> None:
+          spec: IndexSpec) -> None:
     """Cancel the build until it stops, and drop the index it may have finished.
 
     A cancel only stops the statement running when it arrives; the build runs a few (settings, ``DROP``,

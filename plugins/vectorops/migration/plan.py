@@ -33,6 +33,7 @@ class CollectionPlan:
     :param chunks: the chunk numbers still to load or loaded, in order.
     :param previous_table: what becomes of a table of the collection in another schema (refuse, keep, drop).
     :param resumed_from_run: the run whose interrupted attempt this one adopted, if any.
+    :param index: the index kind to build (:data:`vectorops.load.index_kinds.KINDS`).
     """
 
     collection: str
@@ -48,6 +49,7 @@ class CollectionPlan:
     chunks: tuple[int, ...]
     previous_table: str = "refuse"
     resumed_from_run: str | None = None
+    index: str = "hnsw"
 
     def to_xcom(self) -> dict[str, Any]:
         """The plan as a JSON-able dict; :meth:`from_xcom` gives it back unchanged."""
@@ -56,7 +58,7 @@ class CollectionPlan:
             "schema": self.schema, "table": self.table, "shadow": self.shadow, "source": asdict(self.source),
             "batch_size": self.batch_size, "info": asdict(self.info), "embedding": asdict(self.embedding),
             "chunks": list(self.chunks), "previous_table": self.previous_table,
-            "resumed_from_run": self.resumed_from_run,
+            "resumed_from_run": self.resumed_from_run, "index": self.index,
         }
 
     @classmethod
@@ -71,7 +73,7 @@ class CollectionPlan:
             source=SourceSpec(**value["source"]), batch_size=int(value["batch_size"]),
             info=CollectionInfo(**value["info"]), embedding=EmbeddingPlan(**value["embedding"]),
             chunks=tuple(int(n) for n in value["chunks"]), previous_table=value["previous_table"],
-            resumed_from_run=value["resumed_from_run"],
+            resumed_from_run=value["resumed_from_run"], index=value.get("index", "hnsw"),
         )
 
 

@@ -22,7 +22,8 @@ def _exists(conn: psycopg.Connection, schema: str, name: str) -> bool:
 
 
 def _rename(conn: psycopg.Connection, schema: str, old: str, new: str) -> None:
-    """Rename a table vectorops created, and those of its indexes that carry its name (``_pkey``, ``_hnsw``)."""
+    """Rename a table vectorops created, and those of its indexes that carry its name (``_pkey``, ``_hnsw``,
+    ``_ivf``)."""
     conn.execute(statement("promote/rename_table", old=sql.Identifier(schema, old), new=sql.Identifier(new)))
     ownership.renamed_table(conn, schema, old, new)
     for suffix in INDEX_SUFFIXES:

@@ -12,6 +12,8 @@ from vectorops.chroma.source import SourceSpec
 from vectorops.config import Settings
 from vectorops.db.ownership import NotCreatedByVectorops
 from vectorops.errors import RequestError, SettingError, SourceError
+from vectorops.load.index_kinds import KINDS as INDEX_KINDS
+from vectorops.load.index_kinds import check_kind
 from vectorops.naming import check_schema_name
 
 REEMBED_MODES = ("auto", "always", "never")
@@ -34,10 +36,13 @@ class MigrationRequest:
     batch_size: int
     dry_run: bool
     previous_table: str = "refuse"
+    index: str = "hnsw"
 
 
 PARAMS = ("chroma_path", "chroma_host", "chroma_port", "chroma_conn", "collections", "reembed", "target_schema",
-          "batch_size", "dry_run", "previous_table")
+          "batch_size", "dry_run", "previous_table", "index")
+__all__ = ["INDEX_KINDS", "MAX_BATCH_SIZE", "PARAMS", "PREVIOUS_TABLE_CHOICES", "REEMBED_MODES", "REFUSALS",
+           "MigrationRequest", "request_from_params", "select_collections"]
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -108,6 +113,10 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     previous_table = params.get("previous_table") or "refuse"
     if previous_table not in PREVIOUS_TABLE_CHOICES:
         raise SettingError(f"previous_table={previous_table!r} is not one of {', '.join(PREVIOUS_TABLE_CHOICES)}")
+    try:
+        index = check_kind(params.get("index") or "hnsw")
+    except ValueError as exc:  # index_kinds raises the builtin for every caller; here it is a parameter's value
+        raise SettingError(str(exc)) from exc
     schema = params.get("target_schema")
     if schema is not None and not isinstance(schema, str):
         raise SettingError(f"target_schema={schema!r} must be a string")
@@ -119,6 +128,7 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
         batch_size=_integer(params, "batch_size", settings.fetch_batch, 1, MAX_BATCH_SIZE),
         dry_run=bool(dry_run),
         previous_table=previous_table,
+        index=index,
     )
 
 

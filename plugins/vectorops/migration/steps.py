@@ -24,7 +24,8 @@ from vectorops.db.connect import connect
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
 from vectorops.load import shadow, unlogged
-from vectorops.load.indexing import HnswSpec
+from vectorops.load.index_kinds import index_suffix
+from vectorops.load.indexing import IndexSpec
 from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
 from vectorops.migration.counts import changes_behind, verified_counts
 from vectorops.migration.gate_beside_index import gate_beside_index
@@ -133,7 +134,7 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
         collection=collection, run_id=run_id, attempt_id=attempt.attempt_id, schema=request.target_schema,
         table=table, shadow=attempt.shadow_table, source=request.source, batch_size=request.batch_size, info=info,
         embedding=embedding_plan, chunks=tuple(chunk_nos), previous_table=request.previous_table,
-        resumed_from_run=attempt.adopted_from_run)
+        resumed_from_run=attempt.adopted_from_run, index=request.index)
 
 
 def chunk_tasks(plans: list[CollectionPlan]) -> list[ChunkJob]:
@@ -201,10 +202,11 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                 log.info("collection %r: shadow table %s.%s made logged in %.2fs", collection, schema, shadow_table,
                          logged_seconds)
             shadow.add_primary_key(conn, schema, shadow_table)
-            spec = HnswSpec(
-                schema=schema, table=shadow_table, index_name=f"{shadow_table}_hnsw", space=info.space,
-                dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=info.hnsw_m,
-                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb)
+            spec = IndexSpec(
+                schema=schema, table=shadow_table, index_name=shadow_table + index_suffix(plan.index),
+                space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=info.hnsw_m,
+                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb,
+                kind=plan.index)
 
             def validate() -> gate.ValidationReport:
                 validated = time.perf_counter()
@@ -234,10 +236,11 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                                   "normalized": gate.is_normalized(embedding_plan, counts["kept"]),
                                   "content_sha256": report.baseline_sha256, "source_count": counts["source"],
                                   "loaded_count": counts["loaded"], "quarantined_count": counts["quarantined"],
-                                  "index_name": f"{table}_hnsw" if build.index_name else None,
+                                  "index_name": table + index_suffix(plan.index) if build.index_name else None,
                                   "index_method": build.method, "hnsw_m": info.hnsw_m,
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
-                                  "hnsw_ef_search": info.hnsw_ef_search, "source_uri": plan.source.uri,
+                                  "hnsw_ef_search": info.hnsw_ef_search, "ivfflat_lists": build.lists,
+                                  "source_uri": plan.source.uri,
                                   "source_conn_id": recorded_conn_id(plan.source),
                                   "source_collection_id": info.collection_id, "run_id": plan.run_id,
                                   "attempt_id": attempt_id, "rows_per_s": rows_per_s,

@@ -1,9 +1,11 @@
 """The search monitor: latency and recall probes of every live table, for ``pgvector_search_monitor`` and the CLI.
 
 Per table (:func:`monitor_table`): a fixed, seeded probe set sampled from the table (:mod:`.probe_set`) runs
-through the HNSW index at the configured ``hnsw.ef_search`` (:mod:`.probe_queries`), timed client-side
-(:mod:`.latency`); recall@10 is measured against exact search, and filtered recall with an iterative scan for
-one metadata filter (:mod:`.metadata_filter`); the smallest ef_search reaching the recall target is advised
+through the table's vector index, whatever its kind (:mod:`vectorops.load.index_kinds`), at the value of that
+kind's knob: ``hnsw.ef_search`` (the configured one for hnsw and hnsw_halfvec), ``ivfflat.probes`` or the
+re-rank depth (:mod:`.target`, :mod:`.probe_queries`), timed client-side (:mod:`.latency`); recall@10 is measured
+against exact search, and filtered recall with the kind's iterative scan for one metadata filter
+(:mod:`.metadata_filter`); the smallest value of the knob reaching the recall target is advised
 (:mod:`.ef_advice`). Results go to ``vectorops.search_metrics`` and ``vectorops.index_health``
 (:mod:`.metrics_store`); breaches are alerted by :func:`alert_breaches`.
 """

@@ -18,9 +18,11 @@ EVENTS = {INDEX: "search_index_unused", RECALL: "search_recall_breach", LATENCY:
 class SearchMeasurement:
     """What the monitor measured on one table; one ``vectorops.search_metrics`` row.
 
-    Latencies are client-side (execute + fetch) through the HNSW index at ``ef_search``; recall is against
-    exact search, each probe's own record left out of both. Without an index, ``ef_search`` and the recalls are
-    ``None`` (exact scans have nothing to lose) and the latencies are those of the exact scan.
+    Latencies are client-side (execute + fetch) through the vector index, whatever its kind, at ``ef_search``:
+    the value of the kind's knob named by ``search_knob`` (``hnsw.ef_search``, ``ivfflat.probes`` or
+    ``re-rank depth``); ``advised_ef_search`` is a value of the same knob. Recall is against exact search, each
+    probe's own record left out of both. Without an index, ``ef_search``, the knob and the recalls are ``None``
+    (exact scans have nothing to lose) and the latencies are those of the exact scan.
 
     ``during_index_build``: an index build ran on the server while it measured (``details.index_builds``); such a
     measurement is not judged: ``breaches`` stays empty and what it would have breached is in
@@ -38,6 +40,7 @@ class SearchMeasurement:
     index_bytes: int | None = None
     probes: int = 0
     ef_search: int | None = None
+    search_knob: str | None = None
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
@@ -76,6 +79,11 @@ class SearchMeasurement:
         return data
 
     @property
+    def knob(self) -> str:
+        """The knob ``ef_search`` and ``advised_ef_search`` are values of, for sentences."""
+        return self.search_knob or "hnsw.ef_search"
+
+    @property
     def empty(self) -> bool:
         """The collection was empty when migrated: reported, not probed."""
         return bool(self.details.get("empty"))
@@ -86,8 +94,8 @@ class SearchMeasurement:
             return (f"collection {self.collection!r} ({self.table}): empty collection, not probed "
                     f"({self.row_count} rows)")
         recall = f"{self.recall_at_10:.3f}" if self.recall_at_10 is not None else "n/a"
-        head = (f"collection {self.collection!r} ({self.table}): {self.probes} probes at ef_search "
-                f"{self.ef_search if self.ef_search is not None else 'n/a (no index)'}: p95 {self.p95_ms} ms, "
+        at = f"{self.knob} {self.ef_search}" if self.ef_search is not None else "no index (exact search)"
+        head = (f"collection {self.collection!r} ({self.table}): {self.probes} probes at {at}: p95 {self.p95_ms} ms, "
                 f"recall@10 {recall}")
         if self.during_index_build:
             skipped = "; ".join(b["message"] for b in self.details.get("not_judged", []))
@@ -114,14 +122,15 @@ def find_breaches(measurement: SearchMeasurement, thresholds: MonitorSettings) -
     if m.recall_at_10 is not None and m.recall_at_10 < thresholds.min_recall:
         found.append({"kind": RECALL, "expectation": f"recall_at_10 >= {thresholds.min_recall}",
                       "observed": {"recall_at_10": round(m.recall_at_10, 4), "ef_search": m.ef_search,
-                                   "probes": m.probes, "advised_ef_search": m.advised_ef_search,
-                                   "advised_recall": m.advised_recall},
-                      "message": f"recall@10 {m.recall_at_10:.3f} at ef_search {m.ef_search} is below "
+                                   "search_knob": m.search_knob, "probes": m.probes,
+                                   "advised_ef_search": m.advised_ef_search, "advised_recall": m.advised_recall},
+                      "message": f"recall@10 {m.recall_at_10:.3f} at {m.knob} {m.ef_search} is below "
                                  f"{thresholds.min_recall}"})
     if m.p95_ms is not None and m.p95_ms > thresholds.max_p95_ms:
         found.append({"kind": LATENCY, "expectation": f"p95_ms <= {thresholds.max_p95_ms}",
                       "observed": {"p50_ms": m.p50_ms, "p95_ms": m.p95_ms, "p99_ms": m.p99_ms,
-                                   "ef_search": m.ef_search, "probes": m.probes, "rows": m.row_count},
+                                   "ef_search": m.ef_search, "search_knob": m.search_knob, "probes": m.probes,
+                                   "rows": m.row_count},
                       "message": f"p95 latency {m.p95_ms} ms is above {thresholds.max_p95_ms} ms"})
     return found
 
@@ -136,7 +145,7 @@ def rebuild_reason(measurement: SearchMeasurement, run_id: str | None, min_recal
     m = measurement
     parts = []
     if RECALL in m.breached and m.recall_at_10 is not None:
-        parts.append(f"recall@10 was {m.recall_at_10:.3f} at ef_search {m.ef_search} over {m.probes} probes, "
+        parts.append(f"recall@10 was {m.recall_at_10:.3f} at {m.knob} {m.ef_search} over {m.probes} probes, "
                      f"below the target {min_recall}")
     if INDEX in m.breached:
         parts.append(f"the probe query did not use the index {m.index_name}")

@@ -27,7 +27,7 @@ def record_measurement(conn: psycopg.Connection, measurement: SearchMeasurement)
 
 
 def record_advice(conn: psycopg.Connection, measurement: SearchMeasurement) -> None:
-    """Store the ef_search advice of ``measurement`` in ``index_health`` (upsert on the table).
+    """Store the advice of ``measurement`` (a value of its ``search_knob``) in ``index_health`` (upsert on the table).
 
     :param conn: a connection to the vectors database.
     :param measurement: a measurement of an indexed table.
@@ -35,7 +35,7 @@ def record_advice(conn: psycopg.Connection, measurement: SearchMeasurement) -> N
     conn.execute(sql_text("monitor/upsert_index_advice"), {
         "table_schema": measurement.table_schema, "table_name": measurement.table_name,
         "index_name": measurement.index_name, "advised_ef_search": measurement.advised_ef_search,
-        "advised_recall": measurement.advised_recall})
+        "advised_recall": measurement.advised_recall, "search_knob": measurement.search_knob})
 
 
 def request_rebuild(conn: psycopg.Connection, measurement: SearchMeasurement, reason: str) -> None:

@@ -1,8 +1,11 @@
-"""The probe queries: top-k through the HNSW index at a given ef_search (timed client-side), and exact top-k.
+"""The probe queries: top-k through the table's vector index at a given value of its kind's knob (timed
+client-side), and exact top-k.
 
 Every probe asks for k + 1 neighbours and drops its own record, on both sides, so recall is not flattered by
-the probe finding itself. ANN probes run in a transaction with ``SET LOCAL hnsw.ef_search`` and
-``enable_seqscan = off``; filtered ones add ``hnsw.iterative_scan = relaxed_order`` (pgvector 0.8).
+the probe finding itself. ANN probes are composed by :func:`vectorops.load.index_kinds.nearest_ids` for the
+index's kind (a re-ranked kind re-orders its candidates by the full vector), and run in a transaction with the
+kind's settings (:func:`vectorops.load.index_kinds.search_settings`: ``hnsw.ef_search`` or ``ivfflat.probes``) and
+``enable_seqscan = off``; filtered ones also keep the kind's iterative scan (``relaxed_order``, pgvector 0.8).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import psycopg
 from psycopg import sql
 
 from vectorops.db.rows import one_value
+from vectorops.load import index_kinds
 from vectorops.monitor.target import ProbeTarget
-from vectorops.quality.exact_search import DISTANCE_OPERATORS, exact_top_k
+from vectorops.quality.exact_search import exact_top_k
 
 K = 10
 
@@ -34,38 +38,32 @@ class ProbeRound:
 
 
 def _ann_statement(target: ProbeTarget, filtered: bool) -> sql.Composed:
-    operator = sql.SQL(DISTANCE_OPERATORS[target.space])
-    column: sql.Composable
-    query: sql.Composable
-    if target.halfvec:
-        cast = sql.SQL("::halfvec({})").format(sql.Literal(target.dimensions))
-        column = sql.SQL("(embedding{})").format(cast)
-        query = sql.SQL("(%(q)s::vector{})").format(cast)
-    else:
-        column, query = sql.SQL("embedding"), sql.SQL("%(q)s::vector")
-    where = sql.SQL("WHERE metadata @> %(filter)s::jsonb ") if filtered else sql.SQL("")
-    return sql.SQL("SELECT id FROM {table} {where}ORDER BY {column} {operator} {query} LIMIT %(limit)s").format(
-        table=target.identifier, where=where, column=column, operator=operator, query=query)
+    where = sql.SQL("metadata @> %(filter)s::jsonb") if filtered else sql.SQL("TRUE")
+    return index_kinds.nearest_ids(target.column, target.identifier, sql.SQL("%(q)s::vector"), where,
+                                   sql.SQL("%(limit)s"), sql.SQL("%(depth)s"))
 
 
 @contextmanager
-def ann_session(conn: psycopg.Connection, ef_search: int, *, iterative: bool = False) -> Iterator[None]:
-    """A transaction whose queries go through the HNSW index at ``ef_search``.
+def ann_session(conn: psycopg.Connection, kind: str, effort: int, *, iterative: bool = False) -> Iterator[None]:
+    """A transaction whose queries go through a ``kind`` index at ``effort`` (the kind's knob).
 
     :param conn: a connection in autocommit mode.
-    :param ef_search: ``hnsw.ef_search`` for the transaction.
-    :param iterative: also ``SET LOCAL hnsw.iterative_scan = relaxed_order`` (for filtered queries).
+    :param kind: the index's kind (see :mod:`vectorops.load.index_kinds`).
+    :param effort: ``hnsw.ef_search``, ``ivfflat.probes`` or the re-rank depth, for the transaction.
+    :param iterative: keep the kind's iterative scan (``relaxed_order``, for filtered queries); off otherwise, so
+        that an unfiltered probe gets what the knob's value alone gives.
     """
     with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(int(ef_search))))
+        for name, value in index_kinds.search_settings(kind, effort):
+            if iterative or not name.endswith(".iterative_scan"):
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
         conn.execute("SET LOCAL enable_seqscan = off")
-        if iterative:
-            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         yield
 
 
-def _params(vector: np.ndarray, metadata_filter: dict[str, Any] | None, limit: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"q": vector, "limit": limit}
+def _params(vector: np.ndarray, metadata_filter: dict[str, Any] | None, limit: int, effort: int) -> dict[str, Any]:
+    # a re-ranked kind re-orders the nearest `effort` candidates (never fewer than it returns)
+    params: dict[str, Any] = {"q": vector, "limit": limit, "depth": max(int(effort), limit)}
     if metadata_filter is not None:
         params["filter"] = json.dumps(metadata_filter)
     return params
@@ -79,17 +77,18 @@ def ann_round(conn: psycopg.Connection, target: ProbeTarget, record_ids: Sequenc
     :param target: the table (with an index).
     :param record_ids: each probe's own id, dropped from its result.
     :param vectors: the probe vectors.
-    :param ef_search: ``hnsw.ef_search``.
+    :param ef_search: the value of the index kind's knob (``target.knob``).
     :param metadata_filter: a ``metadata @>`` document; the scan is then iterative.
     :param k: neighbours per probe.
     """
     statement = _ann_statement(target, metadata_filter is not None)
     neighbours: list[list[str]] = []
     timings: list[float] = []
-    with ann_session(conn, ef_search, iterative=metadata_filter is not None), conn.cursor() as cur:
+    with ann_session(conn, str(target.kind), ef_search, iterative=metadata_filter is not None), \
+            conn.cursor() as cur:
         for record_id, vector in zip(record_ids, vectors, strict=True):
             started = time.perf_counter()
-            rows = cur.execute(statement, _params(vector, metadata_filter, k + 1)).fetchall()
+            rows = cur.execute(statement, _params(vector, metadata_filter, k + 1, ef_search)).fetchall()
             timings.append((time.perf_counter() - started) * 1000.0)
             neighbours.append([r[0] for r in rows if r[0] != record_id][:k])
     return ProbeRound(neighbours, timings)
@@ -103,17 +102,18 @@ def _plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def explain_ann(conn: psycopg.Connection, target: ProbeTarget, vector: np.ndarray, ef_search: int,
                 metadata_filter: dict[str, Any] | None = None) -> tuple[bool, str]:
-    """Whether the probe query's plan goes through the table's HNSW index, and the plan in one line.
+    """Whether the probe query's plan goes through the table's vector index (of any kind: a re-ranked kind's
+    index scan is inside its candidates' subquery), and the plan in one line.
 
     :param conn: a connection in autocommit mode with pgvector's types registered.
     :param target: the table (with an index).
     :param vector: one probe vector.
-    :param ef_search: ``hnsw.ef_search``.
+    :param ef_search: the value of the index kind's knob.
     :param metadata_filter: as for :func:`ann_round`.
     """
     statement = sql.SQL("EXPLAIN (FORMAT JSON) ") + _ann_statement(target, metadata_filter is not None)
-    with ann_session(conn, ef_search, iterative=metadata_filter is not None):
-        document = one_value(conn.execute(statement, _params(vector, metadata_filter, K + 1)))
+    with ann_session(conn, str(target.kind), ef_search, iterative=metadata_filter is not None):
+        document = one_value(conn.execute(statement, _params(vector, metadata_filter, K + 1, ef_search)))
     if isinstance(document, str):
         document = json.loads(document)
     nodes = list(_plan_nodes(document[0]["Plan"]))

@@ -1,4 +1,5 @@
-"""One monitor pass over one table: probes, latency, recall against exact search, filtered recall, ef advice."""
+"""One monitor pass over one table: probes, latency, recall against exact search, filtered recall, and advice on
+the search knob of the index's kind (``hnsw.ef_search``, ``ivfflat.probes`` or the re-rank depth)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ TIMED_ROUNDS = 2  # timed passes over the probe set after one warm-up pass: 2 ×
 def monitor_table(settings: Settings, collection: str, run_id: str | None) -> SearchMeasurement:
     """Measure one live table and record the result.
 
-    Writes a ``vectorops.search_metrics`` row, the ef_search advice into ``vectorops.index_health``, and on a
+    Writes a ``vectorops.search_metrics`` row, the knob's advice into ``vectorops.index_health``, and on a
     recall breach (or when the probe query does not use the index) a rebuild request there too. Alerting is
     the caller's (:func:`vectorops.monitor.alert_breaches`). A measurement beside an index build on the server
     (seen before or after the probes) is recorded with ``during_index_build`` and not judged: no breach, so no
@@ -65,10 +66,11 @@ def monitor_table(settings: Settings, collection: str, run_id: str | None) -> Se
         probes = ensure_probe_set(conn, target, size=config.probes, seed=config.seed, row_count=rows)
         m = SearchMeasurement(collection, target.schema, target.table, run_id, index_name=target.index_name,
                               row_count=rows, table_bytes=table_bytes, index_bytes=target.index_bytes,
-                              probes=len(probes), ef_search=target.ef_search)
+                              probes=len(probes), ef_search=target.ef_search, search_knob=target.knob)
         m.details.update({
             "ef_search_from": target.ef_source, "index_valid": target.index_valid if target.index_name else None,
-            "halfvec_index": target.halfvec, "all_indexes_bytes": all_index_bytes, "timed_rounds": TIMED_ROUNDS,
+            "index_kind": target.kind, "halfvec_index": target.halfvec, "ivfflat_lists": target.lists,
+            "all_indexes_bytes": all_index_bytes, "timed_rounds": TIMED_ROUNDS,
             "probe_set": {"attempt_id": probes.attempt_id, "seed": probes.seed, "regenerated": probes.regenerated,
                           "reason": probes.reason, "created_at": probes.created_at}})
         if not len(probes):
@@ -114,7 +116,8 @@ def _measure_exact_scan(conn: psycopg.Connection, target: ProbeTarget, probes: P
         exact_top_k(conn, target.schema, target.table, target.space, vector, exclude=[record_id])
         timings.append((time.perf_counter() - begun) * 1000.0)
     _set_latency(m, timings)
-    m.details["reason"] = "no HNSW index on the table: latencies are of exact search; recall and advice do not apply"
+    m.details["reason"] = ("no vector index on the table: latencies are of exact search; recall and advice do not "
+                           "apply")
 
 
 def _measure_index(conn: psycopg.Connection, target: ProbeTarget, probes: ProbeSet, m: SearchMeasurement,
@@ -138,16 +141,18 @@ def _measure_index(conn: psycopg.Connection, target: ProbeTarget, probes: ProbeS
         return float(probe_queries.recall(exact, found) or 0.0)
 
     known = {ef: m.recall_at_10} if m.recall_at_10 is not None else {}
-    advice = ef_advice.advise_ef_search(recall_at, config.min_recall, known=known)
+    advice = ef_advice.advise_ef_search(recall_at, config.min_recall, known=known,
+                                        ladder=ef_advice.knob_ladder(str(target.kind), target.lists),
+                                        knob=str(target.knob))
     m.advised_ef_search, m.advised_recall = advice.ef_search, _float(advice.recall)
     m.details["advice"] = advice.describe()
-    m.details["ef_ladder"] = {str(k): round(v, 4) for k, v in advice.ladder.items()}
+    m.details["knob_ladder"] = {str(k): round(v, 4) for k, v in advice.ladder.items()}
     _measure_filtered(conn, target, probes, m, ef)
 
 
 def _measure_filtered(conn: psycopg.Connection, target: ProbeTarget, probes: ProbeSet, m: SearchMeasurement,
                       ef: int) -> None:
-    """Filtered recall and p95 with an iterative index scan for the table's one metadata filter."""
+    """Filtered recall and p95 with the kind's iterative index scan for the table's one metadata filter."""
     chosen = choose_filter(conn, target, probes.seed)
     m.details["filter_sample_rows"] = chosen.sampled
     if chosen.document is None:

@@ -14,7 +14,7 @@ from psycopg import sql
 from vectorops.db import ownership
 from vectorops.db.rows import one_row, one_value
 from vectorops.db.sql_files import sql_text, statement
-from vectorops.load import indexing
+from vectorops.load import index_kinds, indexing
 from vectorops.naming import table_name_for
 from vectorops.store.errors import CollectionNotFound, StoreError
 from vectorops.store.inputs import HnswConfig
@@ -28,7 +28,9 @@ class TableInfo:
 
     :param collection: the collection's name (Chroma's, bare).
     :param key: its registry key (``collection_key``), unique across schemas.
-    :param index_method: ``hnsw``, ``hnsw_halfvec`` or ``None`` (no index: exact search only).
+    :param index_method: one of :data:`vectorops.load.index_kinds.METHODS`, or ``None`` (no index: exact search
+        only).
+    :param lists: an IVFFlat index's lists.
     """
 
     collection: str
@@ -42,6 +44,7 @@ class TableInfo:
     ef_construction: int
     ef_search: int
     metadata: dict[str, Any] | None
+    lists: int | None = None
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -85,12 +88,12 @@ def _row(conn: psycopg.Connection, name: str, schema: str) -> tuple[Any, ...] | 
 
 
 def _info(name: str, row: tuple[Any, ...]) -> TableInfo:
-    key, collection, schema, table, dims, space, method, m, ef_construction, ef_search, metadata, exists = row
+    key, collection, schema, table, dims, space, method, m, ef_construction, ef_search, lists, metadata, exists = row
     if not exists:
         raise CollectionNotFound(f"collection {name!r} is registered at {schema}.{table}, which does not exist")
     return TableInfo(collection, key, schema, table, dims, space,
-                     method if method in ("hnsw", "hnsw_halfvec") else None, m or 16, ef_construction or 100,
-                     ef_search or 100, metadata)
+                     method if method in index_kinds.METHODS else None, m or 16, ef_construction or 100,
+                     ef_search or 100, metadata, lists)
 
 
 def find_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo | None:
@@ -198,7 +201,7 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
             return current
         conn.execute(statement("store/set_embedding_dimensions", table=info.identifier,
                                   dimensions=sql.Literal(int(dimensions))))
-        build = indexing.build_hnsw(conn, indexing.HnswSpec(
+        build = indexing.build_index(conn, indexing.IndexSpec(
             schema=info.schema, table=info.table, index_name=f"{info.table}_hnsw", space=info.space,
             dimensions=dimensions, rows=0, m=info.m, ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB))
         conn.execute(sql_text("store/update_registry_index"), {

@@ -1,9 +1,12 @@
 """The pgvector backend: Chroma's collection API over the registry's tables.
 
 Search is exact on small tables (at most ``exact_max_rows`` rows: the answer is then the true top-k, as Chroma's
-brute force over its unflushed log) and through the HNSW index otherwise, at ``hnsw.ef_search`` = the
-collection's own (at least ``n_results``) with pgvector 0.8's iterative scan, so that filtered queries still fill
-their ``n_results``; when the index returns fewer rows than asked, the query is answered again exactly.
+brute force over its unflushed log) and through the table's index otherwise, with pgvector 0.8's iterative scan,
+so that filtered queries still fill their ``n_results``. The index's knob (:mod:`vectorops.load.index_kinds`):
+``hnsw.ef_search`` = the collection's own, at least ``n_results``; ``ivfflat.probes`` = √lists; a re-rank depth of
+200 for binary-quantised HNSW. Halfvec and bit indexes' candidates are re-ordered by the full-precision distance,
+so every distance returned is exact. When the index returns fewer rows than asked, the query is answered again
+exactly.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from psycopg import sql
 from vectorops.db.rows import one_value
 from vectorops.db.sql_files import statement as db_statement
 from vectorops.errors import SettingError
+from vectorops.load import index_kinds
 from vectorops.metadata_json import metadata_json
 from vectorops.naming import check_schema_name
-from vectorops.quality.exact_search import DISTANCE_OPERATORS
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
 from vectorops.store.errors import QueryTimeout, StoreError
@@ -43,7 +46,6 @@ from vectorops.store.where_sql import compile_filter
 
 PAYLOAD = ("embedding", "document", "metadata", "uri")
 FIELD_COLUMNS = {"embeddings": "embedding", "documents": "document", "metadatas": "metadata", "uris": "uri"}
-MAX_EF_SEARCH = 1000
 SIZE_CHECK_SECONDS = 10.0
 DEFAULT_EXACT_MAX_ROWS = 1000
 
@@ -131,25 +133,31 @@ class PostgresCollection(Collection):
             self._small = (now + SIZE_CHECK_SECONDS, small)
         return small
 
-    def _distance(self) -> sql.Composable:
-        operator = sql.SQL(DISTANCE_OPERATORS[self.space])
-        if self.info.index_method == "hnsw_halfvec":
-            cast = sql.SQL("halfvec({})").format(sql.Literal(self.info.dimensions))
-            return sql.SQL("(embedding::{}) {} %(query)s::{}").format(cast, operator, cast)
-        return sql.SQL("embedding {} %(query)s::vector").format(operator)
-
     def _nearest(self, conn: psycopg.Connection, vector: np.ndarray, k: int, condition: sql.Composable,
                  params: dict[str, Any], columns: sql.Composable, exact: bool) -> list[tuple[Any, ...]]:
-        statement = db_statement("store/query_nearest", table=self.info.identifier, filter=condition,
-                                 columns=columns, distance=self._distance(),
-                                 tiebreak=sql.SQL(", id") if exact else sql.SQL(""))
-        if not exact:
-            self._store.search_settings(conn, min(MAX_EF_SEARCH, max(self.info.ef_search, k)))
-            return conn.execute(statement, {**params, "query": vector, "k": k}, binary=True).fetchall()
-        with conn.transaction():
-            conn.execute("SET LOCAL enable_indexscan = off")
-            conn.execute("SET LOCAL enable_bitmapscan = off")
-            return conn.execute(statement, {**params, "query": vector, "k": k}, binary=True).fetchall()
+        query = sql.SQL("%(query)s::vector")
+        distance = index_kinds.distance(self.space, query)
+        values = {**params, "query": vector, "k": k}
+        if exact:
+            statement = db_statement("store/query_nearest", table=self.info.identifier, filter=condition,
+                                     columns=columns, distance=distance, tiebreak=sql.SQL(", id"))
+            with conn.transaction():
+                conn.execute("SET LOCAL enable_indexscan = off")
+                conn.execute("SET LOCAL enable_bitmapscan = off")
+                return conn.execute(statement, values, binary=True).fetchall()
+        kind = self.info.index_method or "hnsw"
+        assert self.info.dimensions is not None  # a table with an index has its dimensions
+        column = index_kinds.IndexedColumn(kind, self.space, self.info.dimensions)
+        effort = index_kinds.default_effort(kind, ef_search=self.info.ef_search, lists=self.info.lists, k=k)
+        self._store.search_settings(conn, index_kinds.search_settings(kind, effort))
+        if column.reranked:
+            statement = db_statement("store/query_nearest_reranked", table=self.info.identifier, filter=condition,
+                                     columns=columns, distance=distance, order=column.order(query))
+            values["depth"] = effort if column.bits else k
+        else:
+            statement = db_statement("store/query_nearest", table=self.info.identifier, filter=condition,
+                                     columns=columns, distance=column.order(query), tiebreak=sql.SQL(""))
+        return conn.execute(statement, values, binary=True).fetchall()
 
     def _query(self, vectors: np.ndarray, n_results: int, where: Any, where_document: Any,
                ids: list[str] | None, include: list[str]) -> list[list[Row]]:
@@ -223,7 +231,8 @@ class PostgresStore(VectorStore):
         self._ready = False
         self._lock = threading.Lock()
         self.regex_collation: str | None = None
-        self._ef_search: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
+        self._search_settings: weakref.WeakKeyDictionary[psycopg.Connection, tuple[tuple[str, str], ...]] = (
+            weakref.WeakKeyDictionary())
 
     @property
     def statement_timeout_ms(self) -> int:
@@ -245,13 +254,15 @@ class PostgresStore(VectorStore):
                                    f"{self.statement_timeout_ms}); narrow the filter, or raise the setting") from exc
             raise StoreError(f"collection {collection!r}: the query was cancelled ({reason})") from exc
 
-    def search_settings(self, conn: psycopg.Connection, ef_search: int) -> None:
-        """Set ``hnsw.ef_search`` (and the iterative scan) on a pooled connection, once per value: the index
-        path then takes one round trip. Only the store uses its pool's connections."""
-        if self._ef_search.get(conn) != ef_search:
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, false), "
-                         "set_config('hnsw.iterative_scan', 'relaxed_order', false)", (str(ef_search),))
-            self._ef_search[conn] = ef_search
+    def search_settings(self, conn: psycopg.Connection, settings: tuple[tuple[str, str], ...]) -> None:
+        """Set an index's search settings (:func:`vectorops.load.index_kinds.search_settings`) on a pooled
+        connection, once per value: the index path then takes one round trip. Only the store uses its pool's
+        connections."""
+        if self._search_settings.get(conn) != settings:
+            conn.execute(sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+                sql.SQL("set_config({}, {}, false)").format(sql.Literal(name), sql.Literal(value))
+                for name, value in settings)))
+            self._search_settings[conn] = settings
 
     def _prepare(self) -> None:
         with self._lock:

@@ -128,3 +128,52 @@ def test_a_missing_table_is_reported_not_touched() -> None:
     table_plan = plan_table(TableState(collection="c", schema="s", table="t", exists=False), SETTINGS,
                             mem_cap_mb=4096, now=NOW)
     assert table_plan.actions == [] and "does not exist" in table_plan.notes[0]
+
+
+IVF = IndexState("t_ivf", "ivfflat", True, 1 << 20, {"lists": "100"})
+IVF_STATE = replace(STATE, index_name="t_ivf", indexes=[PKEY, IVF])
+
+
+def test_an_ivfflat_index_is_maintained_like_an_hnsw_one() -> None:
+    assert kinds(IVF_STATE) == []  # 100,000 rows call for 100 lists
+    assert kinds(replace(IVF_STATE, dead_rows=12_000)) == [("reindex", "t_ivf"), ("vacuum_analyze", None)]
+    grown = plan_table(replace(IVF_STATE, live_rows=125_000, changes=125_000), SETTINGS, mem_cap_mb=4096, now=NOW)
+    (rebuild,) = grown.actions
+    assert "the IVFFlat index was built on 100,000 rows" in rebuild.reason and rebuild.lists is None
+    assert rebuild.maintenance_work_mem_mb == 64 and rebuild.estimated_graph_mb is None and rebuild.vector_index
+
+
+def test_ivfflat_lists_far_from_what_the_rows_call_for_are_rebuilt_by_the_owner_and_advised_otherwise() -> None:
+    few = replace(IVF_STATE, indexes=[PKEY, replace(IVF, options={"lists": "40"})])
+    (rebuild,) = plan_table(few, SETTINGS, mem_cap_mb=4096, now=NOW).actions
+    assert (rebuild.kind, rebuild.index, rebuild.lists) == ("reindex", "t_ivf", 100)
+    assert rebuild.reason == ("the IVFFlat index has 40 lists and the table's 100,000 rows call for 100 (more than "
+                              "2x off): rebuilt with lists = 100")
+    assert kinds(replace(IVF_STATE, indexes=[PKEY, replace(IVF, options={"lists": "50"})])) == []  # 2x: within
+    assert kinds(replace(IVF_STATE, indexes=[PKEY, replace(IVF, options={})])) == []  # pgvector's default: 100
+    foreign = plan_table(replace(few, indexes=[PKEY, replace(IVF, options={"lists": "40"}, owned=False)]),
+                         SETTINGS, mem_cap_mb=4096, now=NOW)
+    assert foreign.actions == [] and "a rebuild with lists = 100 is advised, not planned" in foreign.notes[0]
+    # with another reason to rebuild, the owner's rebuild also takes the new lists
+    (both,) = plan_table(replace(few, rebuild_reason="recall@10 0.5"), SETTINGS, mem_cap_mb=4096, now=NOW).actions
+    assert both.lists == 100 and both.reason.startswith("the search monitor asked for a rebuild: recall@10 0.5; ")
+
+
+def test_a_recall_drop_that_probes_fix_names_the_knob() -> None:
+    flagged = replace(IVF_STATE, rebuild_reason="recall@10 0.90", advised_ef_search=8, advised_recall=0.97,
+                      search_knob="ivfflat.probes")
+    table_plan = plan_table(flagged, SETTINGS, mem_cap_mb=4096, min_recall=0.95, now=NOW)
+    assert table_plan.actions == [] and "ivfflat.probes 8 reaches recall@10 0.970" in table_plan.notes[0]
+    assert "raise ivfflat.probes" in table_plan.notes[0]
+
+
+def test_bit_and_halfvec_hnsw_indexes_are_hnsw_indexes_sized_for_what_they_hold() -> None:
+    bits = replace(HNSW, expression="(binary_quantize(embedding))::bit(384)")
+    half = replace(HNSW, expression="(embedding)::halfvec(384)")
+    assert bits.bits and bits.vector and not half.bits and half.vector and bits.lists is None
+    (bit_rebuild,) = plan_table(replace(STATE, rebuild_reason="x", indexes=[PKEY, bits]), SETTINGS, mem_cap_mb=4096,
+                                now=NOW).actions
+    (half_rebuild,) = plan_table(replace(STATE, rebuild_reason="x", indexes=[PKEY, half]), SETTINGS,
+                                 mem_cap_mb=4096, now=NOW).actions
+    assert bit_rebuild.vector_index and half_rebuild.vector_index
+    assert (bit_rebuild.estimated_graph_mb or 0) < (half_rebuild.estimated_graph_mb or 0)

@@ -26,7 +26,7 @@ def _table(conn: psycopg.Connection, name: str, metadatas: list[dict[str, Any] |
         cursor.executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s::jsonb)").format(sql.Identifier(name)),
                            [(f"r{i:04d}", None if m is None else json.dumps(m)) for i, m in enumerate(metadatas)])
     return ProbeTarget(collection=name, schema="pg_temp", table=name, dimensions=2, space="l2", attempt_id=None,
-                       index_name=None, index_valid=False, halfvec=False, index_bytes=None, ef_search=None,
+                       index_name=None, index_valid=False, kind=None, index_bytes=None, ef_search=None,
                        ef_source="pgvector default")
 
 

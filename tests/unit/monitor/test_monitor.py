@@ -64,7 +64,7 @@ def test_thresholds_name_each_breach_and_the_alert_event_picks_the_most_serious(
     slow.breaches = find_breaches(slow, thresholds)
     assert slow.event == "search_latency_breach" and "above 50.0 ms" in slow.describe()
     reason = rebuild_reason(both, "run-1", 0.95)
-    assert "recall@10 was 0.500 at ef_search 1 over 50 probes, below the target 0.95" in reason
+    assert "recall@10 was 0.500 at hnsw.ef_search 1 over 50 probes, below the target 0.95" in reason
 
 
 def test_no_index_means_no_recall_threshold() -> None:
@@ -83,7 +83,7 @@ def test_an_empty_collection_is_reported_in_one_line_without_a_breach() -> None:
 
 
 def _target(attempt: str = "a1", dims: int = 4) -> ProbeTarget:
-    return ProbeTarget("c", "s", "t", dims, "l2", attempt, "t_hnsw", True, False, 1, 40, "registry")
+    return ProbeTarget("c", "s", "t", dims, "l2", attempt, "t_hnsw", True, "hnsw", 1, 40, "registry")
 
 
 @pytest.mark.parametrize(("target", "size", "seed", "rows", "expected"), [
@@ -120,3 +120,37 @@ def test_a_measurement_during_an_index_build_names_the_builds_and_what_it_would_
                                     "CONCURRENTLY of s.t_hnsw (pid 7): not judged against the thresholds (it would "
                                     "have breached: p95 latency 80.0 ms is above 50.0 ms)")
     assert format_measurements([slow])[2].endswith("not judged: index build running")
+
+
+def test_the_advice_and_the_report_name_the_knob_of_the_index_kind() -> None:
+    from vectorops.load import index_kinds
+    from vectorops.monitor.ef_advice import knob_ladder
+
+    assert knob_ladder("hnsw") == knob_ladder("hnsw_halfvec") == EF_LADDER
+    assert knob_ladder("ivfflat", 6) == (1, 2, 4, 6) and knob_ladder("hnsw_bit_rerank") == index_kinds.RERANK_LADDER
+    advice = advise_ef_search(lambda p: p / 6, 0.6, ladder=knob_ladder("ivfflat", 6), knob="ivfflat.probes")
+    assert (advice.ef_search, advice.knob) == (4, "ivfflat.probes")
+    assert advice.describe().startswith("the smallest ivfflat.probes reaching recall@10 0.6 is 4")
+    short = advise_ef_search(lambda d: 0.5, 0.95, ladder=(20, 40), knob="re-rank depth")
+    assert "no re-rank depth up to 20" in short.describe() and "binary quantisation" in short.describe()
+    ivf = _measurement(index_name="t_ivf", ef_search=2, search_knob="ivfflat.probes", recall_at_10=0.5,
+                       advised_ef_search=4)
+    ivf.breaches = find_breaches(ivf, MonitorSettings(min_recall=0.95))
+    assert "recall@10 0.500 at ivfflat.probes 2 is below 0.95" in ivf.describe()
+    assert ivf.breaches[0]["observed"]["search_knob"] == "ivfflat.probes"
+    header, _, line = format_measurements([ivf])
+    assert "knob" in header and "value" in header
+    assert line.split()[2:4] == ["ivfflat.probes", "2"] and line.split()[-2:] == ["4", "recall"]
+
+
+def test_the_target_reads_the_index_kind_from_the_catalog() -> None:
+    from vectorops.monitor.target import index_kind
+
+    assert index_kind("ivfflat", False, False, 32) == "ivfflat"
+    assert index_kind("hnsw", False, True, 32) == "hnsw_bit_rerank"
+    assert index_kind("hnsw", True, False, 32) == "hnsw_halfvec"
+    assert index_kind("hnsw", True, False, 3000) == "hnsw"  # HNSW above 2,000 dimensions: on halfvec by necessity
+    assert index_kind("hnsw", False, False, 32) == "hnsw"
+    bits = ProbeTarget("c", "s", "t", 32, "l2", "a", "t_hnsw", True, "hnsw_bit_rerank", 1, 200, "kind default")
+    assert bits.knob == "re-rank depth" and bits.column.bits and not bits.halfvec
+    assert _target().knob == "hnsw.ef_search"

@@ -60,7 +60,7 @@ def probe_table(collection: str) -> dict[str, Any]:
     context = current_context()
     context["collection"] = collection
     run_id, dag_id = str(context["run_id"]), context["dag"].dag_id
-    log.info("probing collection %r: latency and recall through its HNSW index", collection)
+    log.info("probing collection %r: latency and recall through its vector index", collection)
     try:
         settings = apply_thresholds(settings_as(MONITOR), context["params"], MONITOR_THRESHOLDS)
         measurement = monitor.monitor_table(settings, collection, run_id)
@@ -76,9 +76,10 @@ def probe_table(collection: str) -> dict[str, Any]:
     if measurement.empty or measurement.during_index_build:
         (log.warning if measurement.during_index_build else log.info)(measurement.describe())
     else:
-        log.info("collection %r (%s): p95 %s ms, recall@10 %s: within limits", collection, measurement.table,
-                 measurement.p95_ms, measurement.recall_at_10)
+        log.info("collection %r (%s): p95 %s ms, recall@10 %s at %s %s: within limits", collection,
+                 measurement.table, measurement.p95_ms, measurement.recall_at_10, measurement.search_knob or "no index",
+                 measurement.ef_search if measurement.ef_search is not None else "(exact search)")
     return {"collection": collection, "table": measurement.table, "metric_id": measurement.metric_id,
-            "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
+            "search_knob": measurement.search_knob, "ef_search": measurement.ef_search, "p95_ms": measurement.p95_ms,
             "recall_at_10": measurement.recall_at_10, "advised_ef_search": measurement.advised_ef_search,
             "during_index_build": measurement.during_index_build}

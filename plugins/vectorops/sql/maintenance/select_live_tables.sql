@@ -4,7 +4,8 @@ SELECT r.collection_key AS collection, r.table_schema, r.table_name, r.dimension
        c.oid AS relid, s.n_live_tup, s.n_dead_tup, s.n_tup_ins + s.n_tup_upd + s.n_tup_del AS changes,
        s.n_mod_since_analyze, greatest(s.last_analyze, s.last_autoanalyze) AS last_analyzed,
        pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
-       h.built_rows, h.built_changes, h.built_dead_rows, h.rebuild_reason, h.advised_ef_search, h.advised_recall
+       h.built_rows, h.built_changes, h.built_dead_rows, h.rebuild_reason, h.advised_ef_search, h.advised_recall,
+       h.search_knob
 FROM vectorops.collection_registry r
 LEFT JOIN pg_namespace n ON n.nspname = r.table_schema
 -- only the table vectorops created under that name: one someone else put there is not maintained (it reads as missing)

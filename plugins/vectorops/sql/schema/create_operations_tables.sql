@@ -25,8 +25,9 @@ CREATE INDEX IF NOT EXISTS maintenance_log_table_idx
     ON vectorops.maintenance_log (table_schema, table_name, started_at DESC);
 
 -- The state of each live table's vector index: what it was built on, and requests to rebuild it.
--- The search monitor writes the ef_search advice and rebuild requests; maintenance clears a request
--- when it rebuilds.
+-- The search monitor writes its advice (advised_ef_search: a value of search_knob, the knob of the index's kind:
+-- hnsw.ef_search, ivfflat.probes or re-rank depth) and rebuild requests; maintenance clears a request when it
+-- rebuilds.
 CREATE TABLE IF NOT EXISTS vectorops.index_health (
     table_schema          text NOT NULL,
     table_name            text NOT NULL,
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS vectorops.index_health (
     PRIMARY KEY (table_schema, table_name)
 );
 ALTER TABLE vectorops.index_health ADD COLUMN IF NOT EXISTS built_dead_rows bigint;
+ALTER TABLE vectorops.index_health ADD COLUMN IF NOT EXISTS search_knob text;
 
 -- One row per backup. Only 'verified' backups count toward retention and freshness.
 CREATE TABLE IF NOT EXISTS vectorops.backups (
@@ -93,7 +95,7 @@ CREATE TABLE IF NOT EXISTS vectorops.search_metrics (
     table_bytes            bigint,
     index_bytes            bigint,
     probes                 integer NOT NULL,
-    ef_search              integer,
+    ef_search              integer,  -- the value of search_knob probed at
     p50_ms                 double precision,
     p95_ms                 double precision,
     p99_ms                 double precision,
@@ -104,12 +106,14 @@ CREATE TABLE IF NOT EXISTS vectorops.search_metrics (
     advised_ef_search      integer,
     advised_recall         double precision,
     breaches               jsonb NOT NULL DEFAULT '[]',
-    details                jsonb,    -- plan, filter selectivity, the ef_search ladder, why a value is NULL
+    details                jsonb,    -- plan, filter selectivity, the knob's ladder, why a value is NULL
     during_index_build     boolean NOT NULL DEFAULT false  -- an index build ran on the server: not judged
 );
 -- Columns that came after the table's first version; idempotent for databases created by it.
 ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS index_used boolean;
 ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS details jsonb;
 ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS during_index_build boolean NOT NULL DEFAULT false;
+-- the knob ef_search and advised_ef_search are values of: hnsw.ef_search, ivfflat.probes or re-rank depth (issue 23)
+ALTER TABLE vectorops.search_metrics ADD COLUMN IF NOT EXISTS search_knob text;
 CREATE INDEX IF NOT EXISTS search_metrics_collection_idx
     ON vectorops.search_metrics (collection, measured_at DESC);

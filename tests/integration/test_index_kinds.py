@@ -1,0 +1,114 @@
+"""The index kinds of a migration (issue 23): each is built as asked, recorded, and searched by the store with
+exact distances and good recall; the request refuses an unknown kind; the dry run shows the kind and its knob."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from tests.support import add_records, chroma_client, migrate_in_process
+from vectorops.errors import SettingError
+from vectorops.load import index_kinds
+from vectorops.migration import dry_run
+from vectorops.migration import request as migration_request
+from vectorops.store.postgres import PostgresStore
+
+ROWS, DIMS, QUERIES = 3000, 32, 25
+INDEXDEF = {"hnsw": "USING hnsw (embedding vector_cosine_ops)",
+            "ivfflat": "USING ivfflat (embedding vector_cosine_ops)",
+            "hnsw_halfvec": "USING hnsw (((embedding)::halfvec(32)) halfvec_cosine_ops)",
+            "hnsw_bit_rerank": "USING hnsw (((binary_quantize(embedding))::bit(32)) bit_hamming_ops)"}
+
+
+def _vectors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Clustered unit vectors: an easy index case, so that recall is a fair check of the search path."""
+    centres = rng.standard_normal((30, DIMS))
+    points = centres[rng.integers(0, 30, n)] + 0.35 * rng.standard_normal((n, DIMS))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    path = tmp_path_factory.mktemp("chroma-index-kinds")
+    vectors = _vectors(np.random.default_rng(23), ROWS)
+    collection = chroma_client(path).create_collection("kinds", configuration={"hnsw": {"space": "cosine"}})
+    add_records(collection, [f"k{i:05d}" for i in range(ROWS)], vectors, [f"doc {i}" for i in range(ROWS)],
+                [{"i": i, "even": i % 2 == 0} for i in range(ROWS)])
+    return path, vectors
+
+
+def _index_scans(dsn: str, schema: str, index: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE schemaname = %s AND indexrelname = %s",
+                           (schema, index)).fetchone()
+    assert row is not None, f"no index {schema}.{index}"
+    return int(row[0])
+
+
+@pytest.mark.parametrize("kind", index_kinds.KINDS)
+def test_each_kind_is_built_recorded_and_searched_exactly(kind: str, store_path: tuple[Path, np.ndarray],
+                                                          settings: Any, dsn: str) -> None:
+    path, vectors = store_path
+    schema = f"kinds_{kind}"
+    summary, = migrate_in_process(settings, {"chroma_path": str(path), "target_schema": schema, "index": kind,
+                                             "previous_table": "keep"}, f"kinds-{kind}")
+    assert summary["index"] == kind
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT r.index_name, r.index_method, r.ivfflat_lists, i.indexdef "
+                           "FROM vectorops.collection_registry r JOIN pg_indexes i "
+                           "ON i.schemaname = r.table_schema AND i.indexname = r.index_name "
+                           "WHERE r.table_schema = %s", (schema,)).fetchone()
+    assert row is not None
+    index_name, method, lists, indexdef = row
+    assert (index_name, method) == ("kinds" + index_kinds.index_suffix(kind), kind)
+    assert INDEXDEF[kind] in indexdef
+    assert lists == (index_kinds.ivfflat_lists(ROWS) if kind == "ivfflat" else None)
+
+    store = PostgresStore(dsn, table_schema=schema, exact_max_rows=0)  # every query through the index
+    try:
+        before = _index_scans(dsn, schema, index_name)
+        queries = vectors[:QUERIES] + np.float32(0.01)
+        result = store.get_collection("kinds").query(query_embeddings=queries, n_results=10,
+                                                     include=["distances"])
+    finally:
+        store.close()
+    assert _index_scans(dsn, schema, index_name) >= before + QUERIES
+    cosine = 1.0 - (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ vectors.T
+    found = total = 0
+    for q, (ids, distances) in enumerate(zip(result["ids"], result["distances"], strict=True)):
+        assert len(ids) == 10
+        rows = [int(i[1:]) for i in ids]
+        # every distance is the full-precision one, in order, whatever the index holds
+        assert np.allclose(distances, cosine[q, rows], atol=1e-5), kind
+        assert distances == sorted(distances)
+        truth = set(np.argsort(cosine[q], kind="stable")[:10].tolist())
+        found += len(truth & set(rows))
+        total += 10
+    assert found / total >= 0.9, f"{kind}: recall@10 {found / total:.3f}"
+
+
+def test_an_unknown_kind_is_refused_naming_the_parameter(settings: Any, store_path: tuple[Path, np.ndarray]) -> None:
+    with pytest.raises(SettingError, match=r"^index='diskann' is not one of hnsw, ivfflat, hnsw_halfvec, "):
+        migration_request.request_from_params({"chroma_path": str(store_path[0]), "index": "diskann"}, settings)
+
+
+def test_dry_run_names_the_kind_its_lists_and_its_knob(settings: Any, store_path: tuple[Path, np.ndarray]) -> None:
+    request = migration_request.request_from_params({"chroma_path": str(store_path[0]), "index": "ivfflat",
+                                                     "dry_run": True}, settings)
+    plan = dry_run.dry_run_plan(settings, request, "kinds")
+    assert plan["index"] == {"kind": "ivfflat", "lists": 3, "knob": "ivfflat.probes", "default": 2}
+    assert plan["build_maintenance_work_mem_mb"] == 64
+
+
+def test_sizing_follows_pgvector_advice() -> None:
+    assert [index_kinds.ivfflat_lists(n) for n in (0, 999, 200_000, 1_000_000, 4_000_000)] == [1, 1, 200, 1000, 2000]
+    assert [index_kinds.default_probes(n) for n in (1, 3, 4, 200, 1000)] == [1, 2, 2, 15, 32]
+    assert index_kinds.probe_ladder(200)[-1] == 200 and index_kinds.probe_ladder(1) == (1,)
+    assert index_kinds.default_effort("hnsw", ef_search=40, lists=None, k=100) == 100
+    assert index_kinds.default_effort("hnsw_bit_rerank", ef_search=40, lists=None) == index_kinds.DEFAULT_RERANK_DEPTH
+    assert index_kinds.search_settings("ivfflat", 7) == (("ivfflat.probes", "7"),
+                                                         ("ivfflat.iterative_scan", "relaxed_order"))
