@@ -16,6 +16,9 @@
   (``load_bench.py``, ``baselines.py``);
 * ``index``: vectorops' HNSW build against a hand-tuned one (``index_build_bench.py``);
 * ``search``: p50/p95 and recall@10 at the advised ef_search against Chroma's query (``search_bench.py``);
+* ``frontier``: p50/p95 against recall@10 for each index kind and each rung of its knob, beside Chroma's
+  in-process client and a Chroma server (``frontier_bench.py``, issue 23; with ``QUICK=1`` 200 queries, each
+  ladder stopped at recall 0.95 and the server measured at that rung only), in a child process;
 * ``reembed``: re-embedding against plain ``SentenceTransformer.encode``, and int8 backends (``reembed_bench.py``);
 * ``profile``: pyinstrument of ``prepare`` and one chunk's ``load``;
 * ``sync``: ``vectorops sync`` at 0.1 %, 1 % and 10 % changed against a full re-migration, and the cutover
@@ -169,7 +172,8 @@ def _peak_rss(settings: Any, stores: dict[int, Path], runs: int, stamp: str, *, 
             "ratio_is": f"peak RSS at {big} rows ÷ peak RSS at {small} rows" if len(sizes) > 1 else None}
 
 
-BENCHMARKS = ("pipeline", "extract", "load", "migration", "rss", "index", "search", "reembed", "profile", "sync")
+BENCHMARKS = ("pipeline", "extract", "load", "migration", "rss", "index", "search", "frontier", "reembed", "profile",
+              "sync")
 SYNC_ROWS = 100_000
 SYNC_SCALE_ROWS = 1_000_000
 
@@ -276,6 +280,19 @@ def _sync(rows: int, runs: int) -> dict[str, Any]:
     return found
 
 
+def _frontier(rows: int) -> dict[str, Any]:
+    """``frontier_bench.py`` at ``rows`` in a child process (its Chroma client and memory end with it), on this
+    run's server; QUICK (``SMALL_ROWS``): 200 queries, each ladder stopped at recall 0.95, the Chroma server at
+    that rung only."""
+    import frontier_bench
+
+    quick = ["--queries", "200", "--stop-at", "0.95", "--server-at-target"] if rows <= SMALL_ROWS else []
+    subprocess.run([sys.executable, str(isolation.BENCH_DIR / "frontier_bench.py"), "--rows", str(rows),
+                    "--keep-server", *quick], check=True, stdout=sys.stderr)
+    found: dict[str, Any] = json.loads(frontier_bench.result_path(rows).read_text())
+    return found
+
+
 def _profile(settings: Any, store: Path, collection: str, stamp: str, small: Path) -> dict[str, Any]:
     """pyinstrument of prepare and one chunk load at N (this thread's wall time), and py-spy of a whole
     migration of the ``small`` store in a fresh process (CPU time of every thread), when installed."""
@@ -374,6 +391,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             benchmarks["search"] = search_bench.run(settings, min(rows, SEARCH_MAX_ROWS), runs)
             _say(f"search: {benchmarks['search']['comparison']}")
+        if "frontier" in chosen:
+            benchmarks["frontier"] = _frontier(rows)
+            _say(f"frontier: {benchmarks['frontier']['verdict']['line']}")
         if "reembed" in chosen:
             import reembed_bench
 

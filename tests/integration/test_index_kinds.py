@@ -100,7 +100,7 @@ def test_dry_run_names_the_kind_its_lists_and_its_knob(settings: Any, store_path
     request = migration_request.request_from_params({"chroma_path": str(store_path[0]), "index": "ivfflat",
                                                      "dry_run": True}, settings)
     plan = dry_run.dry_run_plan(settings, request, "kinds")
-    assert plan["index"] == {"kind": "ivfflat", "lists": 3, "knob": "ivfflat.probes", "default": 2}
+    assert plan["index"] == {"kind": "ivfflat", "built": "now", "lists": 3, "knob": "ivfflat.probes", "default": 2}
     assert plan["build_maintenance_work_mem_mb"] == 64
 
 
@@ -112,3 +112,76 @@ def test_sizing_follows_pgvector_advice() -> None:
     assert index_kinds.default_effort("hnsw_bit_rerank", ef_search=40, lists=None) == index_kinds.DEFAULT_RERANK_DEPTH
     assert index_kinds.search_settings("ivfflat", 7) == (("ivfflat.probes", "7"),
                                                          ("ivfflat.iterative_scan", "relaxed_order"))
+
+
+def test_an_empty_table_was_not_given_a_kind_it_did_not_ask_for(tmp_path: Path, settings: Any, dsn: str) -> None:
+    """Migrated empty with ivfflat: the first write builds IVFFlat, not the store's own HNSW."""
+    chroma_client(tmp_path).create_collection("later", configuration={"hnsw": {"space": "cosine"}})
+    migrate_in_process(settings, {"chroma_path": str(tmp_path), "target_schema": "kinds_empty",
+                                  "index": "ivfflat"}, "kinds-empty")
+    store = PostgresStore(dsn, table_schema="kinds_empty", exact_max_rows=0)
+    try:
+        collection = store.get_collection("later")
+        vectors = _vectors(np.random.default_rng(5), 1500)
+        collection.add(ids=[f"l{i}" for i in range(1500)], embeddings=vectors)
+        result = collection.query(query_embeddings=vectors[:3], n_results=5)
+    finally:
+        store.close()
+    assert [ids[0] for ids in result["ids"]] == ["l0", "l1", "l2"]
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT r.index_name, r.index_method, r.ivfflat_lists, i.indexdef "
+                           "FROM vectorops.collection_registry r JOIN pg_indexes i ON i.schemaname = r.table_schema "
+                           "AND i.indexname = r.index_name WHERE r.table_schema = 'kinds_empty'").fetchone()
+    assert row is not None and row[:3] == ("later_ivf", "ivfflat", 1) and "USING ivfflat" in row[3]
+
+
+def test_a_table_keeps_one_vector_index_when_the_kind_changes(dsn: str) -> None:
+    """A rerun with another kind (an adopted shadow table) drops the first kind's index; another table's index of
+    that name is not touched."""
+    from vectorops.load.indexing import IndexSpec, build_index
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS kinds_swap CASCADE")
+        conn.execute("CREATE SCHEMA kinds_swap")
+        conn.execute("CREATE TABLE kinds_swap.t (id text PRIMARY KEY, embedding vector(8))")
+        conn.execute("INSERT INTO kinds_swap.t SELECT i::text, array_fill(i::real, ARRAY[8])::vector "
+                     "FROM generate_series(1, 50) i")
+        spec = IndexSpec(schema="kinds_swap", table="t", index_name="t_ivf", space="l2", dimensions=8, rows=50,
+                         m=16, ef_construction=64, cap_mb=64, kind="ivfflat")
+        build_index(conn, spec)
+        build_index(conn, IndexSpec(**{**spec.__dict__, "index_name": "t_hnsw", "kind": "hnsw_bit_rerank"}))
+        names = [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'kinds_swap' "
+                                            "AND tablename = 't' ORDER BY 1")]
+        assert names == ["t_hnsw", "t_pkey"]
+        # the other kind's name on another table: not this table's index, not dropped
+        conn.execute("CREATE TABLE kinds_swap.u (embedding vector(8))")
+        conn.execute("CREATE INDEX t_ivf ON kinds_swap.u USING ivfflat (embedding vector_l2_ops) WITH (lists = 1)")
+        build_index(conn, IndexSpec(**{**spec.__dict__, "index_name": "t_hnsw", "kind": "hnsw"}))
+        assert conn.execute("SELECT to_regclass('kinds_swap.t_ivf') IS NOT NULL").fetchone() == (True,)
+        conn.execute("DROP SCHEMA kinds_swap CASCADE")
+
+
+def test_the_store_searches_at_the_lists_built_and_the_monitors_advice(store_path: tuple[Path, np.ndarray],
+                                                                       settings: Any, dsn: str) -> None:
+    """After maintenance changed an IVFFlat index's lists, the store reads them from the catalog; an advice of the
+    monitor for the table's knob is what the store searches at."""
+    from vectorops.store import pg_catalog
+
+    migrate_in_process(settings, {"chroma_path": str(store_path[0]), "target_schema": "kinds_tuned",
+                                  "index": "ivfflat", "previous_table": "keep"}, "kinds-tuned")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert pg_catalog.require_table(conn, "kinds", "kinds_tuned").search_effort(10) == 2  # ⌈√3⌉
+        conn.execute("ALTER INDEX kinds_tuned.kinds_ivf SET (lists = 16)")
+        info = pg_catalog.require_table(conn, "kinds", "kinds_tuned")
+        assert (info.lists, info.search_effort(10)) == (16, 4)
+        conn.execute("INSERT INTO vectorops.index_health (table_schema, table_name, index_name, advised_ef_search, "
+                     "advised_recall, advised_at, search_knob) VALUES ('kinds_tuned', 'kinds', 'kinds_ivf', 9, 0.97, "
+                     "now(), 'ivfflat.probes') ON CONFLICT (table_schema, table_name) DO UPDATE SET "
+                     "advised_ef_search = 9, search_knob = 'ivfflat.probes'")
+        assert pg_catalog.require_table(conn, "kinds", "kinds_tuned").search_effort(10) == 9
+
+
+def test_an_empty_index_value_is_refused_not_taken_for_the_default(settings: Any,
+                                                                    store_path: tuple[Path, np.ndarray]) -> None:
+    with pytest.raises(SettingError, match=r"^index='' is not one of"):
+        migration_request.request_from_params({"chroma_path": str(store_path[0]), "index": ""}, settings)

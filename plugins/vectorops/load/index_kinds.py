@@ -41,6 +41,10 @@ DEFAULT_RERANK_DEPTH = 200
 RERANK_LADDER = (20, 40, 80, 120, 200, 320, 500, 800, 1000)
 
 
+#: what a vector index's name appends to its table's, per kind family (see :func:`index_suffix`)
+SUFFIXES = ("_hnsw", "_ivf")
+
+
 def index_suffix(kind: str) -> str:
     """What the index's name appends to its table's: ``_ivf`` for IVFFlat, ``_hnsw`` for the HNSW kinds."""
     return "_ivf" if kind == "ivfflat" else "_hnsw"
@@ -157,6 +161,18 @@ def nearest_ids(column: IndexedColumn, table: sql.Composable, query: sql.Composa
                    "AS candidates ORDER BY {distance}, id LIMIT {limit}").format(
         table=table, where=where, order=column.order(query), depth=depth,
         distance=distance(column.space, query), limit=limit)
+
+
+def rerank_depth(column: IndexedColumn, effort: int, k: int) -> int:
+    """The candidates a re-ranked search takes from the index before re-ordering them by the full vector: the
+    re-rank depth (the knob, at least ``k``) for bits; ``k`` for halfvec, whose order is off only in the last
+    digits: the k nearest by the index, their distances and order made exact.
+
+    :param column: the index's column.
+    :param effort: the knob's value.
+    :param k: the results asked for.
+    """
+    return max(int(effort), k) if column.bits else k
 
 
 def search_settings(kind: str, effort: int) -> tuple[tuple[str, str], ...]:

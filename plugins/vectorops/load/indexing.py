@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from vectorops import failpoints
-from vectorops.db.sql_files import statement
+from vectorops.db.sql_files import sql_text, statement
 from vectorops.load import index_kinds
 from vectorops.load.index_kinds import (
     HALFVEC_INDEX_MAX_DIMS,
@@ -92,6 +92,23 @@ def maintenance_mem_mb(rows: int, dimensions: int, m: int, cap_mb: int) -> int:
     return min(cap_mb, max(64, estimate_hnsw_mb(rows, dimensions, m)))
 
 
+def _drop_other_kinds(conn: psycopg.Connection, spec: IndexSpec) -> None:
+    """Drop this table's vector index of another kind, left by an attempt that asked for it (a rerun of an adopted
+    shadow table with another ``index``): a table has one vector index. Only an index of that name on this very
+    table is dropped."""
+    base = next((spec.index_name[:-len(s)] for s in index_kinds.SUFFIXES if spec.index_name.endswith(s)), None)
+    if base is None:
+        return
+    table = sql.Identifier(spec.schema, spec.table).as_string(conn)
+    for suffix in index_kinds.SUFFIXES:
+        other = sql.Identifier(spec.schema, base + suffix)
+        if base + suffix != spec.index_name and conn.execute(sql_text("promote/select_index_of_table"),
+                                                             (other.as_string(conn), table)).fetchone():
+            log.info("table %s.%s: dropping the %s index %s left by an earlier attempt", spec.schema, spec.table,
+                     suffix.lstrip("_"), base + suffix)
+            conn.execute(sql.SQL("DROP INDEX {}").format(other))
+
+
 def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     """Build ``spec.kind``'s index on ``spec.schema.spec.table`` (replacing a leftover of the same name), then ANALYZE.
 
@@ -129,6 +146,7 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(f"{mem_mb}MB")))
     conn.execute(sql.SQL("SET max_parallel_maintenance_workers = {}").format(sql.Literal(workers)))
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, index_name)))
+    _drop_other_kinds(conn, spec)
     conn.add_notice_handler(on_notice)
     lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
     try:

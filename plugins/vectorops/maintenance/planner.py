@@ -120,6 +120,13 @@ def lists_reason(state: TableState, index: IndexState) -> tuple[str, int] | None
             f"(more than {LISTS_DRIFT:g}x off)", wanted)
 
 
+def _quantisation_bound(state: TableState, min_recall: float) -> bool:
+    """The monitor found no re-rank depth reaching the target on a binary-quantised index: the bits lose too much,
+    and a rebuild of the same index would find the same."""
+    return (state.search_knob == index_kinds.KNOBS["hnsw_bit_rerank"] and state.advised_recall is not None
+            and state.advised_recall < min_recall)
+
+
 def _tuned_away(state: TableState, min_recall: float) -> bool:
     """The monitor's latest advice reaches the recall target with the current index: a knob to raise (ef_search,
     probes, re-rank depth), not a rebuild."""
@@ -135,7 +142,7 @@ def rebuild_reason(state: TableState, settings: MaintenanceSettings, min_recall:
         recall, a rebuild would not).
     :param churn_known: the change counter has a baseline since the build.
     """
-    if state.rebuild_reason and not _tuned_away(state, min_recall):
+    if state.rebuild_reason and not _tuned_away(state, min_recall) and not _quantisation_bound(state, min_recall):
         return f"the search monitor asked for a rebuild: {state.rebuild_reason}"
     built = state.built_rows
     if built is None:
@@ -242,6 +249,11 @@ def plan_table(state: TableState, settings: MaintenanceSettings, *, mem_cap_mb: 
             notes.append(f"the search monitor reported a recall drop ({state.rebuild_reason}), but {knob} "
                          f"{state.advised_ef_search} reaches recall@10 {state.advised_recall:.3f} on the current "
                          f"index: raise {knob}; no rebuild")
+        elif state.rebuild_reason and _quantisation_bound(state, min_recall):
+            notes.append(f"the search monitor reported a recall drop ({state.rebuild_reason}), and no re-rank depth "
+                         f"reaches recall@10 {min_recall} on the binary-quantised index (best "
+                         f"{state.advised_recall:.3f}): a rebuild would not change that; migrate the collection "
+                         "again with --index hnsw_halfvec or hnsw (docs/search-indexes.md); no rebuild")
         died_since = state.dead_rows - (state.dead_rows if first_look or reset else state.built_dead_rows or 0)
         if reason is None and due_vacuum and vacuum_reason(replace(state, dead_rows=died_since), settings):
             reason = f"VACUUM is due ({due_vacuum}); " + (

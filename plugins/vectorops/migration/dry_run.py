@@ -47,7 +47,7 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         if dims else 0,
         "server_maintenance_work_mem": current,
         "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
-        "index": _index_plan(request.index, info.count, info.hnsw_ef_search),
+        "index": _index_plan(request.index, info.count, plan.dimensions, info.hnsw_ef_search),
         "warnings": memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
                                     None if settings.external_dsn else machine_memory_mb(),
                                     None if settings.external_dsn else _free_shm_mb())
@@ -69,10 +69,17 @@ def _index_mb(kind: str, rows: int, dims: int, m: int) -> int:
     return indexing.estimate_hnsw_mb(rows, _graph_dims(kind, dims), m)
 
 
-def _index_plan(kind: str, rows: int, ef_search: int) -> dict[str, Any]:
-    """The index the migration builds and the knob searches start at."""
-    lists = index_kinds.ivfflat_lists(rows) if kind == "ivfflat" else None
-    return {"kind": kind, "lists": lists, "knob": index_kinds.KNOBS[kind],
+def _index_plan(kind: str, rows: int, dims: int | None, ef_search: int) -> dict[str, Any]:
+    """The index the migration builds and the knob searches start at; ``built`` says when it is not built now
+    (an empty collection's waits for its first write; vectors too long for the kind get none)."""
+    if not rows or not dims:
+        built = "at the first write (the collection is empty)"
+    elif not index_kinds.IndexedColumn(kind, "l2", dims).indexable():
+        built = f"never: pgvector cannot index {dims} dimensions in {kind}; searches are exact"
+    else:
+        built = "now"
+    lists = index_kinds.ivfflat_lists(rows) if kind == "ivfflat" and built == "now" else None
+    return {"kind": kind, "built": built, "lists": lists, "knob": index_kinds.KNOBS[kind],
             "default": index_kinds.default_effort(kind, ef_search=ef_search, lists=lists)}
 
 

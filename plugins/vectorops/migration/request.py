@@ -114,7 +114,7 @@ def request_from_params(params: Mapping[str, Any], settings: Settings) -> Migrat
     if previous_table not in PREVIOUS_TABLE_CHOICES:
         raise SettingError(f"previous_table={previous_table!r} is not one of {', '.join(PREVIOUS_TABLE_CHOICES)}")
     try:
-        index = check_kind(params.get("index") or "hnsw")
+        index = check_kind("hnsw" if params.get("index") is None else params["index"])
     except ValueError as exc:  # index_kinds raises the builtin for every caller; here it is a parameter's value
         raise SettingError(str(exc)) from exc
     schema = params.get("target_schema")

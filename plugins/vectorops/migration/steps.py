@@ -240,6 +240,7 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                                   "index_method": build.method, "hnsw_m": info.hnsw_m,
                                   "hnsw_ef_construction": info.hnsw_ef_construction,
                                   "hnsw_ef_search": info.hnsw_ef_search, "ivfflat_lists": build.lists,
+                                  "index_kind": plan.index,
                                   "source_uri": plan.source.uri,
                                   "source_conn_id": recorded_conn_id(plan.source),
                                   "source_collection_id": info.collection_id, "run_id": plan.run_id,

@@ -68,8 +68,15 @@ def format_plan_table(plans: Sequence[Mapping[str, Any]]) -> list[str]:
                      f"{p['bytes']:>12} {p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
                      f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} "
                      f"{p['build_maintenance_work_mem_mb']:>8}M  {p['server_maintenance_work_mem']}")
+    lines.extend(_index_line(p["collection"], p["index"]) for p in plans if p.get("index"))
     lines.extend(f"WARNING {p['collection']}: {warning}" for p in plans for warning in p.get("warnings") or [])
     return lines
+
+
+def _index_line(collection: str, index: Mapping[str, Any]) -> str:
+    lists = f", lists {index['lists']}" if index.get("lists") else ""
+    return (f"INDEX {collection}: {index['kind']}{lists}, built {index['built']}; searched at {index['knob']} "
+            f"{index['default']} until the monitor advises (docs/search-indexes.md)")
 
 
 def load_rate(row: Mapping[str, Any]) -> float | None:

@@ -45,7 +45,8 @@ class EfAdvice:
             return f"the smallest {self.knob} reaching recall@10 {self.target} is {self.ef_search} ({self.recall:.3f})"
         hint = _REBUILD_HINTS.get(self.knob, "the index itself needs a rebuild, with larger m or ef_construction "
                                              "if it persists")
-        return (f"no {self.knob} up to {self.ef_search} reaches recall@10 {self.target} (best {self.recall:.3f}); "
+        return (f"no {self.knob} on the ladder reaches recall@10 {self.target} (best {self.recall:.3f} at "
+                f"{self.ef_search}); "
                 f"{hint}")
 
 

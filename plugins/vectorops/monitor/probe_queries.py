@@ -61,9 +61,11 @@ def ann_session(conn: psycopg.Connection, kind: str, effort: int, *, iterative: 
         yield
 
 
-def _params(vector: np.ndarray, metadata_filter: dict[str, Any] | None, limit: int, effort: int) -> dict[str, Any]:
-    # a re-ranked kind re-orders the nearest `effort` candidates (never fewer than it returns)
-    params: dict[str, Any] = {"q": vector, "limit": limit, "depth": max(int(effort), limit)}
+def _params(target: ProbeTarget, vector: np.ndarray, metadata_filter: dict[str, Any] | None, limit: int,
+            effort: int) -> dict[str, Any]:
+    # the candidates a re-ranked kind re-orders, as the store takes them
+    params: dict[str, Any] = {"q": vector, "limit": limit,
+                              "depth": index_kinds.rerank_depth(target.column, effort, limit)}
     if metadata_filter is not None:
         params["filter"] = json.dumps(metadata_filter)
     return params
@@ -88,7 +90,7 @@ def ann_round(conn: psycopg.Connection, target: ProbeTarget, record_ids: Sequenc
             conn.cursor() as cur:
         for record_id, vector in zip(record_ids, vectors, strict=True):
             started = time.perf_counter()
-            rows = cur.execute(statement, _params(vector, metadata_filter, k + 1, ef_search)).fetchall()
+            rows = cur.execute(statement, _params(target, vector, metadata_filter, k + 1, ef_search)).fetchall()
             timings.append((time.perf_counter() - started) * 1000.0)
             neighbours.append([r[0] for r in rows if r[0] != record_id][:k])
     return ProbeRound(neighbours, timings)
@@ -113,7 +115,7 @@ def explain_ann(conn: psycopg.Connection, target: ProbeTarget, vector: np.ndarra
     """
     statement = sql.SQL("EXPLAIN (FORMAT JSON) ") + _ann_statement(target, metadata_filter is not None)
     with ann_session(conn, str(target.kind), ef_search, iterative=metadata_filter is not None):
-        document = one_value(conn.execute(statement, _params(vector, metadata_filter, K + 1, ef_search)))
+        document = one_value(conn.execute(statement, _params(target, vector, metadata_filter, K + 1, ef_search)))
     if isinstance(document, str):
         document = json.loads(document)
     nodes = list(_plan_nodes(document[0]["Plan"]))

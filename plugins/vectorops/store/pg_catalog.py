@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -31,6 +31,8 @@ class TableInfo:
     :param index_method: one of :data:`vectorops.load.index_kinds.METHODS`, or ``None`` (no index: exact search
         only).
     :param lists: an IVFFlat index's lists.
+    :param index_kind: the kind the migration asked for (built at the first write of a collection migrated empty).
+    :param advised: the search monitor's advice for the index's knob (``search_knob``, value), if any.
     """
 
     collection: str
@@ -45,6 +47,18 @@ class TableInfo:
     ef_search: int
     metadata: dict[str, Any] | None
     lists: int | None = None
+    index_kind: str | None = None
+    advised: tuple[str, int] | None = None
+
+    def search_effort(self, k: int) -> int:
+        """The index's knob for a top-``k`` search: the monitor's advice for an IVFFlat or bit index (whose default
+        is a rule of thumb), else the kind's default (an HNSW index keeps the collection's own ef_search, as in
+        Chroma)."""
+        kind = self.index_method or "hnsw"
+        if self.advised is not None and kind in ("ivfflat", "hnsw_bit_rerank") and (
+                self.advised[0] == index_kinds.KNOBS[kind]):
+            return max(self.advised[1], k) if kind == "hnsw_bit_rerank" else self.advised[1]
+        return index_kinds.default_effort(kind, ef_search=self.ef_search, lists=self.lists, k=k)
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -88,12 +102,22 @@ def _row(conn: psycopg.Connection, name: str, schema: str) -> tuple[Any, ...] | 
 
 
 def _info(name: str, row: tuple[Any, ...]) -> TableInfo:
-    key, collection, schema, table, dims, space, method, m, ef_construction, ef_search, lists, metadata, exists = row
+    (key, collection, schema, table, dims, space, method, m, ef_construction, ef_search, lists, kind, metadata,
+     exists) = row
     if not exists:
         raise CollectionNotFound(f"collection {name!r} is registered at {schema}.{table}, which does not exist")
     return TableInfo(collection, key, schema, table, dims, space,
                      method if method in index_kinds.METHODS else None, m or 16, ef_construction or 100,
-                     ef_search or 100, metadata, lists)
+                     ef_search or 100, metadata, lists, kind if kind in index_kinds.KINDS else None)
+
+
+def _advice(conn: psycopg.Connection, info: TableInfo) -> TableInfo:
+    """``info`` with the search monitor's advice, for the kinds whose default knob is a rule of thumb."""
+    if info.index_method not in ("ivfflat", "hnsw_bit_rerank") or one_value(conn.execute(
+            "SELECT to_regclass('vectorops.index_health') IS NULL")):
+        return info
+    row = conn.execute(sql_text("store/select_index_advice"), {"schema": info.schema, "table": info.table}).fetchone()
+    return info if row is None else replace(info, advised=(str(row[0]), int(row[1])))
 
 
 def find_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo | None:
@@ -102,7 +126,7 @@ def find_table(conn: psycopg.Connection, name: str, schema: str) -> TableInfo | 
     Only ``schema``'s collections are seen: a service never reaches another schema's.
     """
     row = _row(conn, name, schema)
-    return None if row is None else _info(name, row)
+    return None if row is None else _advice(conn, _info(name, row))
 
 
 def not_found(name: str) -> CollectionNotFound:
@@ -189,7 +213,8 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
 
 
 def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -> TableInfo:
-    """At a store-created table's first write: the column becomes ``vector(d)`` and gets its HNSW index.
+    """At the first write of a table created empty (by the store, or migrated empty): the column becomes
+    ``vector(d)`` and gets its vector index, of the kind the migration asked for (HNSW for the store's own).
 
     Another session may have fixed it first; then its dimension stands (and the caller's vectors are checked
     against it).
@@ -201,12 +226,15 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
             return current
         conn.execute(statement("store/set_embedding_dimensions", table=info.identifier,
                                   dimensions=sql.Literal(int(dimensions))))
+        kind = current.index_kind or "hnsw"  # what the migration of an empty collection asked for
+        rows = one_value(conn.execute(statement("store/count_records", table=info.identifier)))
         build = indexing.build_index(conn, indexing.IndexSpec(
-            schema=info.schema, table=info.table, index_name=f"{info.table}_hnsw", space=info.space,
-            dimensions=dimensions, rows=0, m=info.m, ef_construction=info.ef_construction, cap_mb=INDEX_BUILD_CAP_MB))
+            schema=info.schema, table=info.table, index_name=info.table + index_kinds.index_suffix(kind),
+            space=info.space, dimensions=dimensions, rows=int(rows), m=info.m, ef_construction=info.ef_construction,
+            cap_mb=INDEX_BUILD_CAP_MB, kind=kind))
         conn.execute(sql_text("store/update_registry_index"), {
             "collection": info.key, "dimensions": dimensions, "index_name": build.index_name,
-            "index_method": build.method if build.index_name else None})
+            "index_method": build.method if build.index_name else None, "lists": build.lists})
     return require_table(conn, info.key, info.schema)
 
 

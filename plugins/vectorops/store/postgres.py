@@ -3,10 +3,10 @@
 Search is exact on small tables (at most ``exact_max_rows`` rows: the answer is then the true top-k, as Chroma's
 brute force over its unflushed log) and through the table's index otherwise, with pgvector 0.8's iterative scan,
 so that filtered queries still fill their ``n_results``. The index's knob (:mod:`vectorops.load.index_kinds`):
-``hnsw.ef_search`` = the collection's own, at least ``n_results``; ``ivfflat.probes`` = √lists; a re-rank depth of
-200 for binary-quantised HNSW. Halfvec and bit indexes' candidates are re-ordered by the full-precision distance,
-so every distance returned is exact. When the index returns fewer rows than asked, the query is answered again
-exactly.
+``hnsw.ef_search`` = the collection's own, at least ``n_results``; ``ivfflat.probes`` and the re-rank depth of a
+binary-quantised HNSW = the search monitor's advice for the table, else √lists and 200. Halfvec and bit indexes'
+candidates are re-ordered by the full-precision distance, so every distance returned is exact. When the index
+returns fewer rows than asked, the query is answered again exactly.
 """
 
 from __future__ import annotations
@@ -148,12 +148,12 @@ class PostgresCollection(Collection):
         kind = self.info.index_method or "hnsw"
         assert self.info.dimensions is not None  # a table with an index has its dimensions
         column = index_kinds.IndexedColumn(kind, self.space, self.info.dimensions)
-        effort = index_kinds.default_effort(kind, ef_search=self.info.ef_search, lists=self.info.lists, k=k)
+        effort = self.info.search_effort(k)
         self._store.search_settings(conn, index_kinds.search_settings(kind, effort))
         if column.reranked:
             statement = db_statement("store/query_nearest_reranked", table=self.info.identifier, filter=condition,
                                      columns=columns, distance=distance, order=column.order(query))
-            values["depth"] = effort if column.bits else k
+            values["depth"] = index_kinds.rerank_depth(column, effort, k)
         else:
             statement = db_statement("store/query_nearest", table=self.info.identifier, filter=condition,
                                      columns=columns, distance=column.order(query), tiebreak=sql.SQL(""))

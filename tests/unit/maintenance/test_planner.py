@@ -177,3 +177,16 @@ def test_bit_and_halfvec_hnsw_indexes_are_hnsw_indexes_sized_for_what_they_hold(
                                  mem_cap_mb=4096, now=NOW).actions
     assert bit_rebuild.vector_index and half_rebuild.vector_index
     assert (bit_rebuild.estimated_graph_mb or 0) < (half_rebuild.estimated_graph_mb or 0)
+
+
+def test_bits_that_no_re_rank_depth_saves_are_not_rebuilt_over_and_over() -> None:
+    bits = replace(HNSW, expression="(binary_quantize(embedding))::bit(384)")
+    flagged = replace(STATE, indexes=[PKEY, bits], rebuild_reason="recall@10 0.06", advised_ef_search=1000,
+                      advised_recall=0.066, search_knob="re-rank depth")
+    table_plan = plan_table(flagged, SETTINGS, mem_cap_mb=4096, min_recall=0.95, now=NOW)
+    assert table_plan.actions == []
+    assert "no re-rank depth reaches recall@10 0.95" in table_plan.notes[0]
+    assert "--index hnsw_halfvec or hnsw" in table_plan.notes[0]
+    # an HNSW index whose ef_search ladder fell short is still rebuilt
+    assert kinds(replace(STATE, rebuild_reason="recall@10 0.5", advised_ef_search=1000, advised_recall=0.6,
+                         search_knob="hnsw.ef_search")) == [("reindex", "t_hnsw")]

@@ -123,8 +123,10 @@ ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS normalized bo
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS content_sha256 text;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validated_at timestamptz;
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS validation_success boolean;
--- index_method: hnsw, hnsw_halfvec, ivfflat or hnsw_bit_rerank (issue 23); ivfflat_lists: an IVFFlat index's lists
+-- index_method: what was built (hnsw, hnsw_halfvec, ivfflat, hnsw_bit_rerank, none), issue 23; index_kind: what
+-- the migration asked for, which an empty collection's first write builds; ivfflat_lists: the lists at the build
 ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS ivfflat_lists integer;
+ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS index_kind text;
 -- A row per source identity (store, tenant, database, collection): `collection` is the bare Chroma name and
 -- `collection_key` the platform's handle for it, unique (the name, or tenant/database/name outside Chroma's
 -- defaults; with @ and 8 hex digits of the store when another store's collection had that label first), which

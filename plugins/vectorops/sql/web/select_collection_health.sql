@@ -6,7 +6,8 @@ SELECT r.collection_key AS collection, r.tenant, r.database, r.table_schema, r.t
        r.loaded_count, r.migrated_at, r.last_run_id, r.rows_per_s,
        to_regclass(format('%I.%I', r.table_schema, r.table_name)) IS NOT NULL AS table_exists,
        coalesce(ix.index_name, r.index_name) AS index_name,
-       coalesce(ix.index_method, r.index_method) AS index_method,
+       -- the kind the registry records (hnsw_halfvec and bits are pg_am hnsw); the access method when it has none
+       coalesce(nullif(r.index_method, 'none'), ix.index_method) AS index_method,
        ix.index_bytes, ix.index_valid,
        v.validation_id, v.validated_at, v.stage AS validation_stage, v.success AS validation_success,
        v.failed_expectations,
@@ -29,7 +30,7 @@ LEFT JOIN LATERAL (
     JOIN pg_am am ON am.oid = ic.relam
     WHERE i.indrelid = to_regclass(format('%I.%I', r.table_schema, r.table_name))
       AND am.amname IN ('hnsw', 'ivfflat')
-    ORDER BY i.indisvalid DESC, am.amname = 'hnsw' DESC, ic.relname
+    ORDER BY ic.relname = r.index_name DESC, i.indisvalid DESC, am.amname = 'hnsw' DESC, ic.relname
     LIMIT 1
 ) ix ON true
 LEFT JOIN LATERAL (
