@@ -12,9 +12,10 @@ missing):
   client writes into the directory it opens): ``get()`` page by page, one binary COPY, the HNSW build with the
   source's m and ef_construction and the same ``maintenance_work_mem`` as vectorops' build.
 
-A ``CHECKPOINT`` runs before every run. ``--tree`` runs another worktree's vectorops (the baseline commit) with
-this venv, for HEAD-against-baseline figures. Writes ``bench/.cache/pipeline_bench-<rows>.json`` and prints one
-JSON line.
+A ``CHECKPOINT`` runs before every run. Each run's peak RSS is the summed RSS of its process tree, sampled every
+0.2 s (the PostgreSQL server's processes are not counted). ``--tree`` runs another worktree's vectorops (the
+baseline commit) with this venv, for HEAD-against-baseline figures. Writes
+``bench/.cache/pipeline_bench-<rows>.json`` and prints one JSON line.
 """
 
 from __future__ import annotations
@@ -50,17 +51,57 @@ def _env(tree: Path | None) -> dict[str, str]:
     return env
 
 
+def _sampled(command: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str, float, float]:
+    """Run ``command``; sample the summed RSS of it and its descendants (the Chroma child, the encoder) every
+    0.2 s. The PostgreSQL server's processes are not counted: they are the server's, beside either pipeline.
+
+    :return: the exit code, stdout, stderr, the wall seconds and the peak RSS in MB.
+    """
+    import tempfile
+    import threading
+
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            try:
+                root = psutil.Process(proc.pid)
+            except psutil.NoSuchProcess:
+                return
+            while not done.is_set():
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                peak[0] = max(peak[0], total)
+                done.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = proc.wait()
+        wall = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read(), wall, peak[0] / (1024 * 1024)
+
+
 def _vectorops(store: Path, tree: Path | None) -> dict[str, Any]:
     vectorops = Path(sys.executable).with_name("vectorops")
-    started = time.perf_counter()
-    proc = subprocess.run([str(vectorops), "migrate", "--chroma-path", str(store), "--collection", COLLECTION,
-                           "--schema", SCHEMA, "--previous-table", "drop"],
-                          env=_env(tree), capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"vectorops migrate failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
-                           f"{proc.stderr[-3000:]}")
-    return {"wall_s": round(wall, 3), **_attempt_figures()}
+    code, stdout, stderr, wall, peak_mb = _sampled(
+        [str(vectorops), "migrate", "--chroma-path", str(store), "--collection", COLLECTION, "--schema", SCHEMA,
+         "--previous-table", "drop"], env=_env(tree))
+    if code != 0:
+        raise RuntimeError(f"vectorops migrate failed ({code}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    return {"wall_s": round(wall, 3), "peak_rss_mb": round(peak_mb, 1), **_attempt_figures()}
 
 
 def _attempt_figures() -> dict[str, Any]:
@@ -85,16 +126,14 @@ def _minimal(store: Path, dsn: str, mem_mb: int) -> dict[str, Any]:
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy)
     try:
-        started = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(isolation.BENCH_DIR / "minimal_pipeline.py"), "--path", str(copy),
-                               "--dsn", dsn, "--schema", MINIMAL_SCHEMA, "--maintenance-work-mem-mb", str(mem_mb)],
-                              capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - started
+        code, stdout, stderr, wall, peak_mb = _sampled(
+            [sys.executable, str(isolation.BENCH_DIR / "minimal_pipeline.py"), "--path", str(copy), "--dsn", dsn,
+             "--schema", MINIMAL_SCHEMA, "--maintenance-work-mem-mb", str(mem_mb)])
     finally:
         shutil.rmtree(copy, ignore_errors=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"minimal_pipeline.py failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return {"wall_s": round(wall, 3), **json.loads(proc.stdout.strip().splitlines()[-1])}
+    if code != 0:
+        raise RuntimeError(f"minimal_pipeline.py failed ({code}):\n{stderr[-3000:]}")
+    return {"wall_s": round(wall, 3), "peak_rss_mb": round(peak_mb, 1), **json.loads(stdout.strip().splitlines()[-1])}
 
 
 def _forget(dsn: str) -> None:

@@ -50,6 +50,14 @@ def index_suffix(kind: str) -> str:
     return "_ivf" if kind == "ivfflat" else "_hnsw"
 
 
+def graph_dimensions(kind: str, dimensions: int) -> int:
+    """The float32 dimensions whose HNSW element is as large in memory as one of ``kind``'s, for sizing
+    ``maintenance_work_mem``: the vector's for ``hnsw`` and ``hnsw_halfvec`` (a halfvec build is sized as a full one,
+    a margin), an eighth for bits: a 384-dimension bit graph of 200,000 elements outgrew 123 MB after 170,937 of
+    them (about 755 bytes an element, mostly neighbour lists), which a 48-dimension float32 estimate covers."""
+    return max(1, dimensions // 8) if kind == "hnsw_bit_rerank" else dimensions
+
+
 def check_kind(value: object, setting: str = "index") -> str:
     """``value`` when it names an index kind.
 

@@ -132,7 +132,7 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     assert dimensions is not None
     ivfflat = spec.kind == "ivfflat"
     # an IVFFlat build keeps the centroids and one list sample, not a graph: 64 MB is plenty
-    mem_mb = 64 if ivfflat else maintenance_mem_mb(rows, dimensions // 32 if column.bits else dimensions, spec.m,
+    mem_mb = 64 if ivfflat else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m,
                                                    spec.cap_mb)
     workers = parallel_workers()
     notices: list[str] = []

@@ -87,7 +87,7 @@ def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int,
     rows = max(state.live_rows, state.built_rows or 0)
     hnsw = index.method == "hnsw" and state.dimensions
     # a bit index's graph holds 1 bit a dimension: sized as load/indexing sizes its build
-    dimensions = max(1, int(state.dimensions or 0) // 32) if index.bits else int(state.dimensions or 0)
+    dimensions = index_kinds.graph_dimensions("hnsw_bit_rerank" if index.bits else "hnsw", int(state.dimensions or 0))
     m = int(index.options.get("m", state.hnsw_m or DEFAULT_HNSW_M))
     estimate = indexing.estimate_hnsw_mb(rows, dimensions, m) if hnsw else None
     memory = indexing.maintenance_mem_mb(rows, dimensions, m, mem_cap_mb) if hnsw else None

@@ -43,7 +43,8 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
         "index_memory_mb": index_mb,
         "build_maintenance_work_mem_mb": (64 if request.index == "ivfflat" else indexing.maintenance_mem_mb(
-            info.count, _graph_dims(request.index, dims), info.hnsw_m, settings.max_maintenance_work_mem_mb))
+            info.count, index_kinds.graph_dimensions(request.index, dims), info.hnsw_m,
+            settings.max_maintenance_work_mem_mb))
         if dims else 0,
         "server_maintenance_work_mem": current,
         "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
@@ -56,17 +57,12 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
     }
 
 
-def _graph_dims(kind: str, dims: int) -> int:
-    """The float32 dimensions that hold as many bytes as one element of ``kind``'s index."""
-    return max(1, dims // 32) if kind == "hnsw_bit_rerank" else max(1, dims // 2) if kind == "hnsw_halfvec" else dims
-
-
 def _index_mb(kind: str, rows: int, dims: int, m: int) -> int:
     if not dims:
         return 0
     if kind == "ivfflat":  # the vectors, once, in their lists
         return int(rows * (dims * 4 + 8) * 1.1 / (1024 * 1024)) + 1
-    return indexing.estimate_hnsw_mb(rows, _graph_dims(kind, dims), m)
+    return indexing.estimate_hnsw_mb(rows, index_kinds.graph_dimensions(kind, dims), m)
 
 
 def _index_plan(kind: str, rows: int, dims: int | None, ef_search: int) -> dict[str, Any]:
