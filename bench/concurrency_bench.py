@@ -26,15 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import isolation
+import workloads
 
 SCHEMA_PREFIX = "bench_concurrency_"
 DIMENSIONS = 384
@@ -45,39 +44,6 @@ SERVICE = "vectorops-bench-concurrency"
 
 def _say(message: str) -> None:
     print(f"[concurrency-bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _migrate(dsn: str, store: Path, collection: str, rows: int, schema: str) -> dict[str, Any]:
-    """``vectorops migrate`` into ``schema`` unless the registry already holds this store there in full."""
-    from vectorops.db.connect import connect
-
-    with connect(dsn, autocommit=True) as conn:
-        found = conn.execute("""SELECT loaded_count, to_regclass(format('%%I.%%I', table_schema, table_name))
-                                FROM vectorops.collection_registry
-                                WHERE table_schema = %s AND collection = %s AND source_uri = %s""",
-                             (schema, collection, f"chroma+file://{store}")).fetchone()
-    if found and found[0] == rows and found[1] is not None:
-        _say(f"reusing {schema}'s migrated {collection} ({rows:,} rows)")
-        return {"reused": True}
-    _say(f"migrating {store.name} into schema {schema} with vectorops migrate")
-    started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("vectorops")), "migrate", "--chroma-path", str(store),
-                    "--collection", collection, "--schema", schema, "--previous-table", "keep"],
-                   check=True, stdout=sys.stderr)
-    return {"reused": False, "seconds": round(time.perf_counter() - started, 1)}
-
-
-def _private_copy(store: Path, rows: int) -> Path:
-    """A copy of the store for ``chroma run`` (made once; remade when the source's seeding marker changed)."""
-    from synthetic_store import MARKER
-
-    copy = isolation.CACHE_DIR / f"concurrency-{rows}" / "chroma"
-    if (copy / MARKER).is_file() and (copy / MARKER).read_text() == (store / MARKER).read_text():
-        return copy
-    shutil.rmtree(copy.parent, ignore_errors=True)
-    _say(f"copying {store.name} to {copy}")
-    shutil.copytree(store, copy)
-    return copy
 
 
 def _in_process(path: Path, collection: str, data: Any, ef_search: int, runs: int, seconds: float,
@@ -125,8 +91,8 @@ def run(rows: int, runs: int, seconds: float, passes: int) -> tuple[dict[str, An
     store = _seed(rows, DIMENSIONS, SHAPE)
     dsn = bootstrap(load_settings())
     schema = f"{SCHEMA_PREFIX}{rows}"
-    migration = _migrate(dsn, store, COLLECTION, rows, schema)
-    copy = _private_copy(store, rows)
+    migration = workloads.migrate_once(dsn, store, COLLECTION, rows, schema, say=_say)
+    copy = workloads.private_store_copy(store, isolation.CACHE_DIR / f"concurrency-{rows}" / "chroma", _say)
     reader = PostgresStore(dsn, table_schema=schema, service=SERVICE)
     try:
         _say(f"reading {rows:,} records and the exact top-10 of {QUERIES} queries")

@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +41,7 @@ from typing import Any
 
 import isolation
 import numpy as np
+import workloads
 
 SCHEMA_PREFIX = "bench_frontier_"
 DIMENSIONS = 384
@@ -175,27 +174,6 @@ def _scan(engine: Any, data: Any) -> str:
     return "?"
 
 
-def _migrate(dsn: str, store: Path, collection: str, rows: int, schema: str) -> dict[str, Any]:
-    """``vectorops migrate --index ivfflat`` (the quickest build: every kind is built again) into ``schema``, unless
-    the registry already holds this store there in full."""
-    from vectorops.db.connect import connect
-
-    with connect(dsn, autocommit=True) as conn:
-        found = conn.execute("""SELECT loaded_count, to_regclass(format('%%I.%%I', table_schema, table_name))
-                                FROM vectorops.collection_registry
-                                WHERE table_schema = %s AND collection = %s AND source_uri = %s""",
-                             (schema, collection, f"chroma+file://{store}")).fetchone()
-    if found and found[0] == rows and found[1] is not None:
-        _say(f"reusing {schema}'s migrated {collection} ({rows:,} rows)")
-        return {"reused": True}
-    _say(f"migrating {store.name} into schema {schema} with vectorops migrate")
-    started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("vectorops")), "migrate", "--chroma-path", str(store),
-                    "--collection", collection, "--schema", schema, "--previous-table", "keep", "--index", "ivfflat"],
-                   check=True, stdout=sys.stderr)
-    return {"reused": False, "seconds": round(time.perf_counter() - started, 1)}
-
-
 def _breakdown(dsn: str, schema: str, table: str, space: str, kind: str, effort: int, data: Any) -> dict[str, Any]:
     """Where a query's time goes at ``effort``: server-side execution (EXPLAIN ANALYZE) and an empty round trip."""
     from psycopg import sql
@@ -222,19 +200,6 @@ def _breakdown(dsn: str, schema: str, table: str, space: str, kind: str, effort:
     return {"value": effort, "execution_p50_ms": round(statistics.median(executions), 3),
             "execution_p95_ms": round(float(np.percentile(executions, 95)), 3),
             "buffers_p50": statistics.median(buffers), "round_trip_p50_ms": round(statistics.median(trips), 3)}
-
-
-def _private_copy(store: Path, rows: int) -> Path:
-    """A copy of the store for Chroma (made once; remade when the source's seeding marker changed)."""
-    from synthetic_store import MARKER
-
-    copy = isolation.CACHE_DIR / f"frontier-{rows}" / "chroma"
-    if (copy / MARKER).is_file() and (copy / MARKER).read_text() == (store / MARKER).read_text():
-        return copy
-    shutil.rmtree(copy.parent, ignore_errors=True)
-    _say(f"copying {store.name} to {copy}")
-    shutil.copytree(store, copy)
-    return copy
 
 
 def _chroma_index_mb(path: Path) -> float:
@@ -342,7 +307,7 @@ def run(rows: int, queries: int, kinds: tuple[str, ...], chroma: bool, stop_at: 
     store = _seed(rows, DIMENSIONS, SHAPE)
     dsn = bootstrap(load_settings())
     schema = f"{SCHEMA_PREFIX}{rows}"
-    migration = _migrate(dsn, store, COLLECTION, rows, schema)
+    migration = workloads.migrate_once(dsn, store, COLLECTION, rows, schema, "--index", "ivfflat", say=_say)
     table, space = _table(dsn, schema, COLLECTION)
     _say(f"exact top-10 of {queries} held-out queries over {schema}.{table}")
     data = _dataset(dsn, schema, table, space, queries)
@@ -357,7 +322,7 @@ def run(rows: int, queries: int, kinds: tuple[str, ...], chroma: bool, stop_at: 
         engines[kind] = {"knob": KNOBS[kind], "build": build, "rungs": rungs,
                          "breakdown": _breakdown(dsn, schema, table, space, kind, found["value"], data)}
     if chroma and not {CHROMA_CLIENT, CHROMA_SERVER} <= set(engines):
-        copy = _private_copy(store, rows)
+        copy = workloads.private_store_copy(store, isolation.CACHE_DIR / f"frontier-{rows}" / "chroma", _say)
         index_mb = _chroma_index_mb(copy)
         _say(f"{CHROMA_CLIENT} on {copy}")
         local = ChromaLocalEngine(copy, COLLECTION, reload=True, raw=True)

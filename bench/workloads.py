@@ -277,3 +277,41 @@ def _short_path(filename: str) -> str:
         if anchor in parts:
             return "/".join(parts[parts.index(anchor):])
     return Path(filename).name if filename.startswith(("/", ".")) else filename
+
+
+def migrate_once(dsn: str, store: Path, collection: str, rows: int, schema: str, *extra: str,
+                 say: Callable[[str], None] = print) -> dict[str, Any]:
+    """``vectorops migrate`` of ``collection`` into ``schema`` (with ``extra`` arguments), unless the registry already
+    holds this store there in full: the search benchmarks reuse one migrated table across runs."""
+    import subprocess
+    import sys
+
+    with connect(dsn, autocommit=True) as conn:
+        found = conn.execute("""SELECT loaded_count, to_regclass(format('%%I.%%I', table_schema, table_name))
+                                FROM vectorops.collection_registry
+                                WHERE table_schema = %s AND collection = %s AND source_uri = %s""",
+                             (schema, collection, f"chroma+file://{store}")).fetchone()
+    if found and found[0] == rows and found[1] is not None:
+        say(f"reusing {schema}'s migrated {collection} ({rows:,} rows)")
+        return {"reused": True}
+    say(f"migrating {store.name} into schema {schema} with vectorops migrate")
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("vectorops")), "migrate", "--chroma-path", str(store),
+                    "--collection", collection, "--schema", schema, "--previous-table", "keep", *extra],
+                   check=True, stdout=sys.stderr)
+    return {"reused": False, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def private_store_copy(store: Path, copy: Path, say: Callable[[str], None] = print) -> Path:
+    """``copy``: a copy of the store for Chroma's client or server, which write into what they open (made once;
+    remade when the source's seeding marker changed)."""
+    import shutil
+
+    from synthetic_store import MARKER
+
+    if (copy / MARKER).is_file() and (copy / MARKER).read_text() == (store / MARKER).read_text():
+        return copy
+    shutil.rmtree(copy.parent, ignore_errors=True)
+    say(f"copying {store.name} to {copy}")
+    shutil.copytree(store, copy)
+    return copy
