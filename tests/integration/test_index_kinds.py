@@ -185,3 +185,29 @@ def test_an_empty_index_value_is_refused_not_taken_for_the_default(settings: Any
                                                                     store_path: tuple[Path, np.ndarray]) -> None:
     with pytest.raises(SettingError, match=r"^index='' is not one of"):
         migration_request.request_from_params({"chroma_path": str(store_path[0]), "index": ""}, settings)
+
+
+def test_a_backup_of_halfvec_and_bit_indexes_carries_no_code(dsn: str, settings: Any,
+                                                             store_path: tuple[Path, np.ndarray]) -> None:
+    """Their index expressions call the extension vector's functions (vector_to_halfvec, binary_quantize), which a
+    dump does not carry: a backup's restore check allows them, and still flags a schema's own function."""
+    from vectorops.backup.verify import code_failures
+
+    for kind in ("hnsw_halfvec", "hnsw_bit_rerank"):
+        schema = f"kinds_{kind}"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass(%s)", (f"{schema}.kinds",)).fetchone() == (None,):
+                migrate_in_process(settings, {"chroma_path": str(store_path[0]), "target_schema": schema,
+                                              "index": kind, "previous_table": "keep"}, f"kinds-code-{kind}")
+            assert code_failures(conn, [schema]) == [], kind
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS kinds_code CASCADE")
+        conn.execute("CREATE SCHEMA kinds_code")
+        conn.execute("CREATE TABLE kinds_code.t (embedding vector(4))")
+        conn.execute("CREATE FUNCTION kinds_code.f(v vector) RETURNS vector LANGUAGE sql IMMUTABLE AS 'SELECT v'")
+        conn.execute("CREATE INDEX t_code ON kinds_code.t ((kinds_code.f(embedding) IS NULL))")
+        failures = code_failures(conn, ["kinds_code"])
+        conn.execute("DROP SCHEMA kinds_code CASCADE")
+    objects = failures[0]["observed"]["objects"]
+    assert any("index kinds_code.t_code" in o and "which is not in pg_catalog nor of the extension vector" in o
+               for o in objects), objects

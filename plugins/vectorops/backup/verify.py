@@ -123,9 +123,10 @@ def code_failures(conn: psycopg.Connection, schemas: list[str],
                   platform: str = PLATFORM_SCHEMA) -> list[dict[str, Any]]:
     """The code a restored dump carries in ``schemas``: functions, triggers, rules, policies, views, domains,
     operators, casts, event triggers, and expressions (CHECK, defaults, generated columns, index expressions and
-    predicates) calling a function outside ``pg_catalog``, one PUBLIC may not execute, or a volatile one other
-    than ``nextval``. The platform's own two functions and its registry trigger are allowed (the swap replaces
-    their bodies with the platform's). ``vectorops/sql/backup/select_restored_code.sql`` says what is looked at.
+    predicates) calling a function outside ``pg_catalog`` and the extension ``vector`` (the halfvec and bit index
+    kinds' expressions), one PUBLIC may not execute, or a volatile one other than ``nextval``. The platform's own
+    two functions and its registry trigger are allowed (the swap replaces their bodies with the platform's).
+    ``vectorops/sql/backup/select_restored_code.sql`` says what is looked at.
 
     :param conn: a connection to the database restored into.
     :param schemas: the schemas restored (the platform schema may carry a staging name).

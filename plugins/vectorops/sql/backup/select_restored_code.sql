@@ -1,8 +1,9 @@
 -- Code a restored dump carries in the schemas it restored (%(schemas)s; the platform schema among them is
 -- %(platform)s), which would run later as whoever writes or reads those tables: one row per object, described.
 -- Allowed: the platform's two functions and its one trigger (all replaced by the platform's own definitions at
--- the swap), and expressions calling only pg_catalog functions that PUBLIC may execute and that are not volatile
--- (nextval excepted). Dependencies on pinned builtins are not in pg_depend, so the expressions' node trees are
+-- the swap), and expressions calling only functions of pg_catalog or of the installed extension `vector` (an
+-- index on embedding::halfvec(d) or binary_quantize(embedding); the dump does not carry an extension's members)
+-- that PUBLIC may execute and that are not volatile (nextval excepted). Dependencies on pinned builtins are not in pg_depend, so the expressions' node trees are
 -- read: every function (FuncExpr :funcid, OpExpr / ScalarArrayOpExpr :opfuncid ...) and operator they name.
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace WHERE nspname = ANY(%(schemas)s)
@@ -30,6 +31,11 @@ expressions AS (
     SELECT 'pg_trigger'::regclass, t.oid, 0, t.tgqual::text
     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace
     WHERE t.tgqual IS NOT NULL
+),
+vector_functions AS (
+    SELECT d.objid AS oid FROM pg_depend d JOIN pg_extension x ON x.oid = d.refobjid
+    WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+      AND x.extname = 'vector'
 ),
 called AS (
     SELECT e.classid, e.objid, e.objsubid, m[1]::oid AS function_oid
@@ -86,12 +92,14 @@ problems AS (
     SELECT DISTINCT pg_describe_object(k.classid, k.objid, k.objsubid),
            'calls ' || coalesce(p.oid::regprocedure::text, 'a function that does not exist (' || k.function_oid || ')')
            || CASE WHEN p.oid IS NULL THEN ''
-                   WHEN p.pronamespace <> 'pg_catalog'::regnamespace THEN ', which is not in pg_catalog'
+                   WHEN p.pronamespace <> 'pg_catalog'::regnamespace AND p.oid NOT IN (SELECT oid FROM vector_functions)
+                       THEN ', which is not in pg_catalog nor of the extension vector'
                    WHEN NOT has_function_privilege('public', p.oid, 'EXECUTE') THEN ', which PUBLIC may not execute'
                    ELSE ', which is volatile' END
     FROM called k LEFT JOIN pg_proc p ON p.oid = k.function_oid
     WHERE k.function_oid <> 0
-      AND (p.oid IS NULL OR p.pronamespace <> 'pg_catalog'::regnamespace
+      AND (p.oid IS NULL
+           OR (p.pronamespace <> 'pg_catalog'::regnamespace AND p.oid NOT IN (SELECT oid FROM vector_functions))
            OR NOT has_function_privilege('public', p.oid, 'EXECUTE')
            OR (p.provolatile = 'v' AND p.oid <> 'pg_catalog.nextval(pg_catalog.regclass)'::pg_catalog.regprocedure))
 )
