@@ -31,7 +31,6 @@ from tests.support import (
     pg_digest,
     registry_row,
 )
-from vectorops.migration.promotion import INDEX_SUFFIXES
 from vectorops.naming import table_name_for
 
 SCHEMA = "hostile_names"
@@ -62,6 +61,8 @@ CATALOG = sql.SQL(r"""
     UNION ALL
     SELECT 'extension', extname, extversion, '' FROM pg_extension
 """).format(schema=sql.Literal(SCHEMA))
+#: the indexes a default migration gives a table: its primary key and its HNSW index (``--index hnsw``)
+DEFAULT_INDEXES = ("_pkey", "_hnsw")
 
 
 def _catalog(conn: psycopg.Connection) -> list[tuple[str, ...]]:
@@ -144,13 +145,13 @@ def test_objects_stay_in_the_target_schema_with_unique_names(names: list[str], s
                 rows = conn.execute(sql.SQL("SELECT id, note FROM {}").format(sql.Identifier(schema, table)))
                 assert rows.fetchall() == [("kept", f"{schema}.{table}")]
             found = _objects_in_schema(conn)
-        expected = {(t, "r") for t in tables} | {(t + s, "i") for t in tables for s in INDEX_SUFFIXES}
+        expected = {(t, "r") for t in tables} | {(t + s, "i") for t in tables for s in DEFAULT_INDEXES}
         assert {r for r in found["relations"] if r[1] in "ri"} == expected
         assert {r[1] for r in found["relations"]} <= {"r", "i"}
         # PostgreSQL 18 also records NOT NULL constraints, named after the shadow table the column was made in
         assert sorted(c[:2] for c in found["constraints"] if c[2] != "n") == sorted((f"{t}_pkey", t) for t in tables)
         assert {c[1] for c in found["constraints"]} == set(tables)
-        assert sorted(found["indexes"]) == sorted((t + s, t) for t in tables for s in INDEX_SUFFIXES)
+        assert sorted(found["indexes"]) == sorted((t + s, t) for t in tables for s in DEFAULT_INDEXES)
         for name, table in zip(names, tables, strict=True):
             row = registry_row(dsn, name)
             assert (row["table_schema"], row["table_name"], row["loaded_count"]) == (SCHEMA, table, 2)
