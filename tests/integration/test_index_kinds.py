@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from tests.support import add_records, chroma_client, migrate_in_process
+from tests.support import add_records, chroma_client, forget_collection, forget_schema, migrate_in_process
 from vectorops.errors import SettingError
 from vectorops.load import index_kinds
 from vectorops.migration import dry_run
@@ -29,6 +29,19 @@ def _vectors(rng: np.random.Generator, n: int) -> np.ndarray:
     centres = rng.standard_normal((30, DIMS))
     points = centres[rng.integers(0, 30, n)] + 0.35 * rng.standard_normal((n, DIMS))
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+
+
+SCHEMAS = [f"kinds_{kind}" for kind in index_kinds.KINDS] + ["kinds_empty", "kinds_tuned"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _leave_nothing(dsn: str) -> Any:
+    """The module's tables and every platform row of its collections go at its end: later tests see none."""
+    yield
+    for schema in SCHEMAS:
+        forget_schema(dsn, schema)
+        for collection in ("kinds", "later"):
+            forget_collection(dsn, collection, schema)
 
 
 @pytest.fixture(scope="module")
