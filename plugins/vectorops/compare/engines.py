@@ -32,7 +32,10 @@ from psycopg import sql
 from vectorops.chroma.server_process import HOST, ChromaServerProcess
 from vectorops.compare.dataset import RECALL_K
 from vectorops.load import index_kinds
-from vectorops.monitor.ef_advice import EF_LADDER
+from vectorops.monitor.ef_advice import knob_ladder
+
+__all__ = ["ChromaLocalEngine", "ChromaServerEngine", "IndexSearcher", "PostgresEngine", "StoreSearcher",
+           "knob_ladder"]
 
 INCLUDE = ["distances"]
 
@@ -51,17 +54,6 @@ class StoreSearcher:
     def close(self) -> None:
         """Close the store (its connections)."""
         self.store.close()
-
-
-def knob_ladder(kind: str, lists: int | None = None) -> tuple[int, ...]:
-    """The values of ``kind``'s knob the monitor tries, ascending: the ef_search ladder for the HNSW kinds, the
-    probes of :func:`~vectorops.load.index_kinds.probe_ladder` for IVFFlat (``lists`` unknown: 100 assumed), the
-    re-rank depths of :data:`~vectorops.load.index_kinds.RERANK_LADDER` for bits."""
-    if kind == "ivfflat":
-        return index_kinds.probe_ladder(lists or 100)
-    if kind == "hnsw_bit_rerank":
-        return index_kinds.RERANK_LADDER
-    return EF_LADDER
 
 
 class IndexSearcher:
