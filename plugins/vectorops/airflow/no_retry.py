@@ -8,17 +8,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
+
 from vectorops.db.connect import LoginRefused
 from vectorops.errors import RequestError, SourceChanged
 
 Result = TypeVar("Result")
+
+#: SQLSTATE classes whose errors come back the same on a retry: a value PostgreSQL refuses (22), a limit of the
+#: server or an extension ("memory required is 76 MB, maintenance_work_mem is 64 MB", 54), a feature the server
+#: lacks (0A), a statement or privilege the server refuses (42). Connection, lock, resource and shutdown errors
+#: (08, 40, 53, 57) keep their retries.
+DETERMINISTIC_SQLSTATE_CLASSES = frozenset({"22", "54", "0A", "42"})
 
 
 @contextmanager
 def no_retry_for_deterministic_errors() -> Iterator[None]:
     """Fail the task at once on a :class:`~vectorops.errors.RequestError`: a source error (a wrong path, token,
     tenant or certificate stays wrong on retry), a setting vectorops cannot use, a target the migration may not
-    write (a table vectorops did not create, a collection in another schema); and on a refused login.
+    write (a table vectorops did not create, a collection in another schema); on a refused login; and on a
+    PostgreSQL error of :data:`DETERMINISTIC_SQLSTATE_CLASSES`.
 
     Only :class:`~vectorops.errors.SourceChanged` (the source was written while it was read) is retried.
     """
@@ -31,6 +40,12 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
     except (RequestError, LoginRefused) as exc:  # RequestError: SettingError, SourceError, TargetRefused (and so
         # ownership.NotCreatedByVectorops)
         raise AirflowFailException(str(exc)) from exc
+    except psycopg.Error as exc:
+        if exc.sqlstate is None or exc.sqlstate[:2] not in DETERMINISTIC_SQLSTATE_CLASSES:
+            raise
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AirflowFailException(f"PostgreSQL refused it ({exc.sqlstate} {type(exc).__name__}): {first_line}"
+                                   ) from exc
 
 
 def no_retry(task: Callable[..., Result]) -> Callable[..., Result]:

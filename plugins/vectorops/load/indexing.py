@@ -78,6 +78,14 @@ def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
     return int(rows * per_element * 1.2 / (1024 * 1024)) + 1
 
 
+def estimate_ivfflat_mb(rows: int, dimensions: int, lists: int, bytes_per_dimension: int = 4) -> int:
+    """The memory an IVFFlat build asks for in MB: pgvector's k-means holds ``lists`` × 50 sampled vectors (at most
+    the table's rows) and the centers, and refuses to start with less ``maintenance_work_mem`` ("memory required
+    is 76 MB" for 1,000 lists of 384 dimensions)."""
+    item = bytes_per_dimension * dimensions + 8
+    return int((min(rows, lists * 50) + 2 * lists) * item * 1.2 / (1024 * 1024)) + 16
+
+
 def parallel_workers() -> int:
     """``max_parallel_maintenance_workers`` for an HNSW build or rebuild: one per core, at most 7.
 
@@ -131,8 +139,10 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
         return IndexBuild("none", None, 0.0, 0)
     assert dimensions is not None
     ivfflat = spec.kind == "ivfflat"
-    # an IVFFlat build keeps the centroids and one list sample, not a graph: 64 MB is plenty
-    mem_mb = 64 if ivfflat else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m,
+    lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
+    # an IVFFlat build keeps k-means samples and centers, not a graph
+    mem_mb = min(spec.cap_mb, max(64, estimate_ivfflat_mb(rows, dimensions, lists, 2 if column.halfvec else 4))) if (
+        lists is not None) else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m,
                                                    spec.cap_mb)
     workers = parallel_workers()
     notices: list[str] = []
@@ -148,7 +158,6 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(schema, index_name)))
     _drop_other_kinds(conn, spec)
     conn.add_notice_handler(on_notice)
-    lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
     try:
         failpoints.hit("index_build")
         started = time.perf_counter()

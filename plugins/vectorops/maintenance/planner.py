@@ -35,7 +35,7 @@ VACUUM_ANALYZE = "vacuum_analyze"
 ANALYZE = "analyze"
 ANALYZE_CHANGE_RATIO = 0.1  # rows changed since the last ANALYZE, as a share of the table, that make it stale
 DEFAULT_HNSW_M = 16
-IVFFLAT_BUILD_MEM_MB = 64  # an IVFFlat build keeps centroids and a sample, not a graph (as load/indexing sizes it)
+IVFFLAT_BUILD_MEM_MB = 64  # the least an IVFFlat build gets; more when its k-means sample needs it (load/indexing)
 LISTS_DRIFT = 2.0  # an IVFFlat index whose lists are more than this factor off what its rows call for is rebuilt
 
 
@@ -92,7 +92,9 @@ def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int,
     estimate = indexing.estimate_hnsw_mb(rows, dimensions, m) if hnsw else None
     memory = indexing.maintenance_mem_mb(rows, dimensions, m, mem_cap_mb) if hnsw else None
     if index.method == "ivfflat":
-        memory = min(mem_cap_mb, IVFFLAT_BUILD_MEM_MB)
+        built_lists = lists or index.lists or IVFFLAT_DEFAULT_LISTS
+        memory = min(mem_cap_mb, max(IVFFLAT_BUILD_MEM_MB,
+                                     indexing.estimate_ivfflat_mb(rows, int(state.dimensions or 0), built_lists)))
     return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
                   maintenance_work_mem_mb=memory, estimated_graph_mb=estimate,
                   vector_index=index.name == state.index_name, lists=lists)

@@ -30,7 +30,11 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     """
     if metadata is None:
         return None
-    return json.dumps(metadata, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(metadata)
+
+
+# one encoder for every row: ``json.dumps`` with these options builds a new one per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _field(value: str | bytes | None) -> bytes:
@@ -38,7 +42,10 @@ def _field(value: str | bytes | None) -> bytes:
     if value is None:
         return b"\xff"
     raw = value.encode("utf-8") if isinstance(value, str) else value
-    return struct.pack(">Q", len(raw)) + raw
+    return _LENGTH(len(raw)) + raw
+
+
+_LENGTH = struct.Struct(">Q").pack
 
 
 def row_bytes(row: Row) -> bytes:

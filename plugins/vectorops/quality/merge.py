@@ -110,7 +110,8 @@ def as_hashed(stored: Row, new_vector: bool) -> Row:
     return Row(stored.id, REEMBEDDED if new_vector else stored.vector, stored.document, stored.metadata, stored.uri)
 
 
-def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: EmbeddingPlan) -> None:
+def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: EmbeddingPlan,
+            stored_bytes: bytes | None = None) -> None:
     """Hash both sides of a matched row and count each field that differs.
 
     :param merge: the merge's tallies.
@@ -118,10 +119,16 @@ def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: Embe
     :param stored: the table's row of the same id.
     :param new_vector: the table's vector is a re-embedding.
     :param plan: the collection's embedding plan.
+    :param stored_bytes: ``row_bytes(stored)`` when the caller has it already.
     """
     merge.compared += 1
-    merge.source.update(row_bytes(source))
-    merge.table.update(row_bytes(as_hashed(stored, new_vector)))
+    source_bytes = row_bytes(source)
+    hashed = stored_bytes if stored_bytes is not None and not new_vector else row_bytes(
+        as_hashed(stored, new_vector))
+    merge.source.update(source_bytes)
+    merge.table.update(hashed)
+    if source_bytes == hashed and not new_vector:  # length-prefixed fields: equal bytes, every field equal
+        return
     if new_vector and not stored.vector:
         merge.no_vector.add(stored.id)
     elif new_vector:

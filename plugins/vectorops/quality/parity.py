@@ -67,8 +67,21 @@ def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> tuple[s
 class _SourceRow:
     row: Row
     new_vector: bool  # the table's vector is a re-embedding
-    storable: bool  # the loader had no reason to quarantine it
+    vector_ok: bool  # the policy can use its vector (or gives it a new one)
+    metadata: Any  # as the source holds it: what the loader checked
     written_after: bool  # its last write came after the read point
+
+    @property
+    def storable(self) -> bool:
+        """Whether the loader had no reason to quarantine it; checked only for a row the table lacks, since a
+        row the table holds was storable."""
+        if not self.vector_ok:
+            return False
+        try:
+            checked_fields(self.row.id, self.row.document, self.row.uri, self.metadata)
+        except UnstorableValue:
+            return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -111,15 +124,10 @@ def _rows(batch: RecordBatch, plan: EmbeddingPlan, space: str, seqs: dict[str, i
         document, meta, uri = batch.documents[i], batch.metadatas[i], batch.uris[i]
         new_vector = policy.gets_new_vector(plan, document, unusable[i])
         vector_ok = new_vector or (not unusable[i] and fits)
-        try:
-            checked_fields(record_id, document, uri, meta)
-            text_ok = True
-        except UnstorableValue:
-            text_ok = False
         vector = REEMBEDDED if new_vector else big_endian[i].tobytes()
         written_after = read_point is not None and seqs.get(record_id, 0) > read_point
-        yield _SourceRow(Row(record_id, vector, document, canonical_metadata(meta) if meta is not None else None,
-                             uri), new_vector, vector_ok and text_ok, written_after)
+        yield _SourceRow(Row(record_id, vector, document, canonical_metadata(meta), uri), new_vector, vector_ok,
+                         meta, written_after)
 
 
 def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iterator[_SourceRow],
@@ -158,13 +166,14 @@ def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iter
                     result.missing.add(source_row.id)
                     candidates.offer(source_row, source.new_vector)
                 continue
-            baseline.update(row_bytes(current))
+            table_bytes = row_bytes(current)
+            baseline.update(table_bytes)
             if source.written_after and row_bytes(merge.as_hashed(current, source.new_vector)) != row_bytes(
                     source_row):
                 result.written_after.add(source_row.id)  # the next sync loads what was written after
                 result.written_after_ids.append(source_row.id)
             else:
-                merge.compare(result, source_row, current, source.new_vector, embedding)
+                merge.compare(result, source_row, current, source.new_vector, embedding, table_bytes)
                 candidates.offer(source_row, source.new_vector)
             current = next(table_rows, None)
         while current is not None:

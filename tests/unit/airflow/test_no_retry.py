@@ -46,3 +46,25 @@ def test_the_decorator_wraps_a_whole_task() -> None:
     assert task(21) == 42
     with pytest.raises(AirflowFailException, match="value must be >= 0"):
         task(-1)
+
+
+def test_a_deterministic_postgres_error_fails_the_task_without_retry_naming_it() -> None:
+    import psycopg.errors
+
+    error = psycopg.errors.ProgramLimitExceeded("memory required is 76 MB, maintenance_work_mem is 64 MB\nmore")
+    with pytest.raises(AirflowFailException, match=r"^PostgreSQL refused it \(54000 ProgramLimitExceeded\): "
+                                                   r"memory required is 76 MB, maintenance_work_mem is 64 MB$"
+                       ) as failed, no_retry_for_deterministic_errors():
+        raise error
+    assert failed.value.__cause__ is error
+
+
+@pytest.mark.parametrize("name", ["OperationalError", "DeadlockDetected", "AdminShutdown", "DiskFull"])
+def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
+    import psycopg.errors
+
+    cls = getattr(psycopg, name, None) or getattr(psycopg.errors, name)
+    error = cls("try again")
+    with pytest.raises(cls) as raised, no_retry_for_deterministic_errors():
+        raise error
+    assert raised.value is error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vectorops.load import index_kinds, indexing
 from vectorops.load.indexing import OPCLASS, estimate_hnsw_mb, maintenance_mem_mb
 
 
@@ -20,3 +21,16 @@ def test_maintenance_memory_is_clamped() -> None:
 
 def test_every_chroma_space_has_an_opclass() -> None:
     assert OPCLASS == {"l2": "vector_l2_ops", "cosine": "vector_cosine_ops", "ip": "vector_ip_ops"}
+
+
+def test_an_ivfflat_build_gets_the_memory_pgvectors_k_means_asks_for() -> None:
+    # measured: 1,000,000 × 384 with 1,000 lists, pgvector 0.8.6 refused "memory required is 76 MB,
+    # maintenance_work_mem is 64 MB"
+    lists = index_kinds.ivfflat_lists(1_000_000)
+    assert lists == 1000
+    assert indexing.estimate_ivfflat_mb(1_000_000, 384, lists) >= 77
+    # a small table samples every row it has, not lists × 50
+    assert indexing.estimate_ivfflat_mb(2_000, 384, 2) < 64
+    # halfvec samples are half the bytes
+    assert indexing.estimate_ivfflat_mb(1_000_000, 3072, lists, 2) < indexing.estimate_ivfflat_mb(
+        1_000_000, 3072, lists)
