@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 #: what both sides hash for a re-embedded vector (it cannot match the source's)
 REEMBEDDED = b"\x00re-embedded"
 
 
-@dataclass(frozen=True)
-class Row:
-    """One record in the canonical form both sides are hashed in."""
+class Row(NamedTuple):
+    """One record in the canonical form both sides are hashed in (a tuple: a parity pass makes two a record)."""
 
     id: str
     vector: bytes  # big-endian float32, or REEMBEDDED
@@ -37,21 +35,22 @@ def canonical_metadata(metadata: Mapping[str, Any] | None) -> str | None:
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _field(value: str | bytes | None) -> bytes:
-    """A field as length-prefixed bytes; NULL is a byte no length prefix starts with."""
-    if value is None:
-        return b"\xff"
-    raw = value.encode("utf-8") if isinstance(value, str) else value
-    return _LENGTH(len(raw)) + raw
-
-
 _LENGTH = struct.Struct(">Q").pack
+_NULL = b"\xff"  # a byte no length prefix starts with
 
 
 def row_bytes(row: Row) -> bytes:
-    """The bytes of ``row`` that go into a checksum (length-prefixed, so fields cannot run together).
+    """The bytes of ``row`` that go into a checksum: each field length-prefixed (so fields cannot run together),
+    NULL as a byte no length prefix starts with.
 
     :param row: the record in canonical form.
     """
-    return b"".join((_field(row.id), _field(row.vector), _field(row.document), _field(row.metadata),
-                     _field(row.uri)))
+    parts: list[bytes] = []
+    for value in row:  # the fields in order; inline, since a parity pass runs this twice a record
+        if value is None:
+            parts.append(_NULL)
+        else:
+            raw = value.encode("utf-8") if isinstance(value, str) else value
+            parts.append(_LENGTH(len(raw)))
+            parts.append(raw)
+    return b"".join(parts)

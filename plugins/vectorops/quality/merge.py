@@ -122,6 +122,10 @@ def compare(merge: Merge, source: Row, stored: Row, new_vector: bool, plan: Embe
     :param stored_bytes: ``row_bytes(stored)`` when the caller has it already.
     """
     merge.compared += 1
+    if stored_bytes is not None and not new_vector and source == stored:  # every field equal: the same bytes
+        merge.source.update(stored_bytes)
+        merge.table.update(stored_bytes)
+        return
     source_bytes = row_bytes(source)
     hashed = stored_bytes if stored_bytes is not None and not new_vector else row_bytes(
         as_hashed(stored, new_vector))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import psycopg
@@ -63,8 +63,7 @@ def table_checksum(conn: psycopg.Connection, schema: str, table: str) -> tuple[s
     return digest.hexdigest(), rows
 
 
-@dataclass(frozen=True)
-class _SourceRow:
+class _SourceRow(NamedTuple):
     row: Row
     new_vector: bool  # the table's vector is a re-embedding
     vector_ok: bool  # the policy can use its vector (or gives it a new one)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from dataclasses import replace
 
 import numpy as np
 
@@ -46,7 +45,7 @@ def test_identical_rows_hash_alike_and_count_nothing() -> None:
 def test_each_differing_field_is_counted_on_its_own() -> None:
     merge = m.Merge()
     m.compare(merge, ROW, Row("a", _vector(1.0, 2.5), "doc", '{"k":1}', "u"), False, _plan(COPY))
-    m.compare(merge, replace(ROW, id="b"), Row("b", ROW.vector, "other", None, None), False,
+    m.compare(merge, ROW._replace(id="b"), Row("b", ROW.vector, "other", None, None), False,
               _plan(COPY))
     assert {f: (t.count, t.samples) for f, t in merge.differing.items()} == {
         "embedding": (1, ["a"]), "document": (1, ["b"]), "metadata": (1, ["b"]), "uri": (1, ["b"])}
