@@ -400,6 +400,9 @@ def size_section(run: dict[str, Any]) -> list[str]:
                      [[h["generated_at"], f"`{h['command']}`", _fmt(h["elapsed_s"] / 60, 1),
                        ", ".join(h["benchmarks_run"]), (h.get("code") or {}).get("commit", "?"),
                        ", ".join(f"{x:.2f}" for x in h["load_average_at_start"])] for h in history])]
+    if run.get("seconds_by_benchmark"):
+        lines += ["", "Seconds by benchmark in the latest run: " + ", ".join(
+            f"{name} {sec:.0f}" for name, sec in run["seconds_by_benchmark"].items()) + "."]
     lines += _machine(run) + _pipeline(run) + _extract(run) + _load(run) + _migration(run) + _index(run)
     lines += _search(run) + _frontier(run)
     lines += _reembed(run) + _profile(run)
@@ -479,4 +482,7 @@ def summary(results: dict[str, Any]) -> str:
     lines = [f"rows {results['rows']:,} × {results['dimensions']}, {results['runs']} run(s) each (medians):"]
     lines += [f"  {name}: {value}" for name, value in target_rows(results).items()]
     lines.append(f"elapsed {results['elapsed_s'] / 60:.1f} min")
+    if results.get("seconds_by_benchmark"):
+        lines.append("  by benchmark: " + ", ".join(f"{name} {sec:.0f} s"
+                                                     for name, sec in results["seconds_by_benchmark"].items()))
     return "\n".join(lines)

@@ -341,12 +341,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings()
     _say(f"embedded PostgreSQL: {settings.pgdata} on 127.0.0.1:{settings.db_port}")
     benchmarks: dict[str, Any] = {}
+    seconds: dict[str, float] = {}  # wall seconds of each benchmark (QUICK's 5-minute budget, by part)
+    lap = [time.perf_counter()]
+
+    def timed(name: str) -> None:
+        now = time.perf_counter()
+        seconds[name] = round(now - lap[0], 1)
+        lap[0] = now
+
     try:
         import workloads
 
         bootstrap(settings)
         machine = _machine(settings) | {"load_average_at_start": load_average}
         workloads.reset_schema(settings)
+        timed("setup")
         if "pipeline" in chosen:
             import pipeline_bench
 
@@ -354,6 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             found = benchmarks["pipeline"]
             _say(f"vectorops migrate ÷ minimal pipeline at {rows:,} rows: {found['ratio']}× "
                  f"(gate ÷ index build {found['gate_over_index']})")
+            timed("pipeline")
         if "migration" in chosen or "rss" in chosen:
             # whole migrations pass the validation gate, whose top-10 overlap with Chroma's own query means nothing
             # on Gaussian noise (Chroma's HNSW finds 0.895 of the exact top 10 at 20,000 rows): embedding-shaped
@@ -365,17 +375,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 benchmarks["migration"] = {"runs": migration_runs, "median": _median_of(migration_runs)}
                 median = benchmarks["migration"]["median"]
                 _say(f"migration median: {median['e2e_rows_per_s']:,.0f} rows/s end to end, {median['wall_s']:.1f} s")
+            timed("migration+rss")
         if "extract" in chosen:
             benchmarks["extract"] = _extract(({SMALL_ROWS: stores[SMALL_ROWS]} if SMALL_ROWS in stores else {})
                                              | {rows: big}, runs)
+            timed("extract")
         if "sync" in chosen:
             benchmarks.update(_sync(SMALL_ROWS if rows <= SMALL_ROWS else SYNC_ROWS, runs))
+            timed("sync")
         workloads.reset_schema(settings)
         run_settings = {"chunk_rows": settings.chunk_rows, "fetch_batch": settings.fetch_batch,
                         "chroma_max_batch": source.max_batch(source.SourceSpec(path=str(big)), 10**9),
                         "chroma_reader": locate.reader_setting()}
         if "load" in chosen:
             benchmarks["load"] = _load(settings, big, collection, runs, min(rows, args.insert_rows))
+            timed("load")
         if "index" in chosen:
             import index_build_bench
 
@@ -386,14 +400,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                         "cosine", runs)
             _say(f"index build ratio (vectorops ÷ hand-tuned): {benchmarks['index']['ratio']}")
             workloads.reset_schema(settings)
+            timed("index")
         if "search" in chosen:
             import search_bench
 
             benchmarks["search"] = search_bench.run(settings, min(rows, SEARCH_MAX_ROWS), runs)
             _say(f"search: {benchmarks['search']['comparison']}")
+            timed("search")
         if "frontier" in chosen:
             benchmarks["frontier"] = _frontier(rows)
             _say(f"frontier: {benchmarks['frontier']['verdict']['line']}")
+            timed("frontier")
         if "reembed" in chosen:
             import reembed_bench
 
@@ -401,10 +418,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             benchmarks["reembed"] = reembed_bench.run(
                 sentences=REEMBED_SENTENCES_QUICK if quick else REEMBED_SENTENCES, runs=runs,
                 backends=() if quick else reembed_bench.int8_backends.BACKENDS)
+            timed("reembed")
         profile = None
         if "profile" in chosen:
             _say("profiling prepare and one chunk load")
             profile = _profile(settings, big, collection, stamp, stores[SMALL_ROWS])
+            timed("profile")
         workloads.reset_schema(settings)
     finally:
         if not args.keep_server:
@@ -414,7 +433,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python bench/run_bench.py " + " ".join(sys.argv[1:]),
-        "elapsed_s": round(time.perf_counter() - started, 1),
+        "elapsed_s": round(time.perf_counter() - started, 1), "seconds_by_benchmark": seconds,
         "rows": rows, "dimensions": DIMENSIONS, "runs": runs, "rss_runs": args.rss_runs or runs,
         "benchmarks_run": [b for b in BENCHMARKS if b in chosen],
         "machine": machine, "code": code, "settings": run_settings, "benchmarks": benchmarks, "profile": profile,
