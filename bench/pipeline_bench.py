@@ -1,6 +1,6 @@
 """``vectorops migrate`` against the minimal hand pipeline (issue 23), each in a fresh process, alternating.
 
-``python bench/pipeline_bench.py --rows N [--runs R] [--tree WORKTREE]``, or ``make bench`` (benchmark
+``python bench/pipeline_bench.py --rows N [--runs R] [--tree WORKTREE] [--only vectorops|minimal]``, or ``make bench`` (benchmark
 ``pipeline``). On the benchmark's own server, with the cached embedding-shaped store of N rows (seeded when
 missing):
 
@@ -144,9 +144,10 @@ def _forget(dsn: str) -> None:
     workloads.drop_schema(dsn, MINIMAL_SCHEMA)
 
 
-def run(rows: int, runs: int, tree: Path | None = None) -> dict[str, Any]:
+def run(rows: int, runs: int, tree: Path | None = None, only: str | None = None) -> dict[str, Any]:
     """Alternate the two pipelines ``runs`` times each on the ``rows`` store.
 
+    :param only: ``vectorops`` or ``minimal`` to run one side alone (no ratio: a ratio needs both in one run).
     :return: every run, the medians and the ratio vectorops ÷ minimal (of the medians, and per pair).
     """
     import workloads
@@ -169,7 +170,7 @@ def run(rows: int, runs: int, tree: Path | None = None) -> dict[str, Any]:
     try:
         for i in range(runs):
             order = ("vectorops", "minimal") if i % 2 == 0 else ("minimal", "vectorops")
-            for name in order:
+            for name in (n for n in order if only in (None, n)):
                 workloads.checkpoint(settings)
                 result = _vectorops(store, tree) if name == "vectorops" else _minimal(store, dsn, mem_mb)
                 found[name].append(result)
@@ -180,13 +181,14 @@ def run(rows: int, runs: int, tree: Path | None = None) -> dict[str, Any]:
         _forget(dsn)
     medians = {name: {key: round(statistics.median(r[key] for r in results), 3)
                       for key in results[0] if isinstance(results[0][key], int | float)}
-               for name, results in found.items()}
-    mine, base = medians["vectorops"], medians["minimal"]
+               for name, results in found.items() if results}
+    mine, base = medians.get("vectorops", {}), medians.get("minimal", {})
+    both = bool(mine and base)
     return {
-        "rows": rows, "runs": found, "medians": medians, "maintenance_work_mem_mb": mem_mb,
-        "ratio": round(mine["wall_s"] / base["wall_s"], 3),
+        "rows": rows, "runs": found, "medians": medians, "maintenance_work_mem_mb": mem_mb, "only": only,
+        "ratio": round(mine["wall_s"] / base["wall_s"], 3) if both else None,
         "ratio_per_pair": [round(a["wall_s"] / b["wall_s"], 3)
-                           for a, b in zip(found["vectorops"], found["minimal"], strict=True)],
+                           for a, b in zip(found["vectorops"], found["minimal"], strict=True)] if both else [],
         "gate_over_index": round(mine["gate_s"] / mine["index_s"], 3) if mine.get("index_s") else None,
         "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
         "tree": str(tree) if tree else None,
@@ -199,10 +201,13 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=None, help="a worktree whose vectorops to run instead")
+    parser.add_argument("--only", choices=("vectorops", "minimal"), default=None,
+                        help="run one side alone (no ratio)")
     args = parser.parse_args()
     isolation.isolate()
-    result = run(args.rows, args.runs, args.tree.resolve() if args.tree else None)
-    out = isolation.CACHE_DIR / f"pipeline_bench-{args.rows}{'-' + args.tree.name if args.tree else ''}.json"
+    result = run(args.rows, args.runs, args.tree.resolve() if args.tree else None, args.only)
+    suffix = ("-" + args.tree.name if args.tree else "") + ("-" + args.only if args.only else "")
+    out = isolation.CACHE_DIR / f"pipeline_bench-{args.rows}{suffix}.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("rows", "medians", "ratio", "ratio_per_pair", "gate_over_index")}))
     return 0
