@@ -1,8 +1,8 @@
 """``vectorops migrate`` against the minimal hand pipeline (issue 23), each in a fresh process, alternating.
 
 ``python bench/pipeline_bench.py --rows N [--runs R] [--tree WORKTREE] [--only vectorops|minimal]``, or
-``make bench`` (benchmark ``pipeline``). On the benchmark's own server, with the cached embedding-shaped store of N rows (seeded when
-missing):
+``make bench`` (benchmark ``pipeline``). On the benchmark's own server, with the cached embedding-shaped store
+of N rows (seeded when missing):
 
 * **vectorops**: ``vectorops migrate --chroma-path STORE --collection bench_vectors --schema pipeline`` as a user
   runs it (the DAG through ``dag.test()``: plan, prepare, chunk loads, finalize with validation gate, HNSW build
