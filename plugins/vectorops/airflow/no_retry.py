@@ -16,10 +16,12 @@ from vectorops.errors import RequestError, SourceChanged
 Result = TypeVar("Result")
 
 #: SQLSTATE classes whose errors come back the same on a retry: a value PostgreSQL refuses (22), a limit of the
-#: server or an extension ("memory required is 76 MB, maintenance_work_mem is 64 MB", 54), a feature the server
-#: lacks (0A), a statement or privilege the server refuses (42). Connection, lock, resource and shutdown errors
-#: (08, 40, 53, 57) keep their retries.
-DETERMINISTIC_SQLSTATE_CLASSES = frozenset({"22", "54", "0A", "42"})
+#: server or an extension ("memory required is 273 MB, maintenance_work_mem is 107 MB", 54), a feature the server
+#: lacks (0A). Connection, lock, resource, conflict and shutdown errors (08, 23, 40, 53, 55, 57) keep their retries,
+#: and so does class 42 but for a missing privilege: a relation another attempt created or dropped a moment ago
+#: (42P07, 42P01) is a race a retry settles.
+DETERMINISTIC_SQLSTATE_CLASSES = frozenset({"22", "54", "0A"})
+DETERMINISTIC_SQLSTATES = frozenset({"42501"})  # insufficient_privilege
 
 
 @contextmanager
@@ -27,7 +29,7 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
     """Fail the task at once on a :class:`~vectorops.errors.RequestError`: a source error (a wrong path, token,
     tenant or certificate stays wrong on retry), a setting vectorops cannot use, a target the migration may not
     write (a table vectorops did not create, a collection in another schema); on a refused login; and on a
-    PostgreSQL error of :data:`DETERMINISTIC_SQLSTATE_CLASSES`.
+    PostgreSQL error of :data:`DETERMINISTIC_SQLSTATE_CLASSES` or :data:`DETERMINISTIC_SQLSTATES`.
 
     Only :class:`~vectorops.errors.SourceChanged` (the source was written while it was read) is retried.
     """
@@ -41,7 +43,8 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
         # ownership.NotCreatedByVectorops)
         raise AirflowFailException(str(exc)) from exc
     except psycopg.Error as exc:
-        if exc.sqlstate is None or exc.sqlstate[:2] not in DETERMINISTIC_SQLSTATE_CLASSES:
+        if exc.sqlstate is None or (exc.sqlstate[:2] not in DETERMINISTIC_SQLSTATE_CLASSES
+                                    and exc.sqlstate not in DETERMINISTIC_SQLSTATES):
             raise
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise AirflowFailException(f"PostgreSQL refused it ({exc.sqlstate} {type(exc).__name__}): {first_line}"

@@ -59,7 +59,8 @@ def test_a_deterministic_postgres_error_fails_the_task_without_retry_naming_it()
     assert failed.value.__cause__ is error
 
 
-@pytest.mark.parametrize("name", ["OperationalError", "DeadlockDetected", "AdminShutdown", "DiskFull"])
+@pytest.mark.parametrize("name", ["OperationalError", "DeadlockDetected", "AdminShutdown", "DiskFull",
+                                  "DuplicateTable", "UndefinedTable", "UniqueViolation", "LockNotAvailable"])
 def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
     import psycopg.errors
 
@@ -68,3 +69,11 @@ def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
     with pytest.raises(cls) as raised, no_retry_for_deterministic_errors():
         raise error
     assert raised.value is error
+
+
+def test_a_missing_privilege_is_not_retried() -> None:
+    import psycopg.errors
+
+    with pytest.raises(AirflowFailException, match=r"42501 InsufficientPrivilege\): permission denied for schema app"),\
+            no_retry_for_deterministic_errors():
+        raise psycopg.errors.InsufficientPrivilege("permission denied for schema app")
