@@ -15,12 +15,11 @@ from vectorops.errors import RequestError, SourceChanged
 
 Result = TypeVar("Result")
 
-#: SQLSTATE classes whose errors come back the same on a retry: a value PostgreSQL refuses (22), a limit of the
-#: server or an extension ("memory required is 273 MB, maintenance_work_mem is 107 MB", 54), a feature the server
-#: lacks (0A). Connection, lock, resource, conflict and shutdown errors (08, 23, 40, 53, 55, 57) keep their retries,
-#: and so does class 42 but for a missing privilege: a relation another attempt created or dropped a moment ago
-#: (42P07, 42P01) is a race a retry settles.
-DETERMINISTIC_SQLSTATE_CLASSES = frozenset({"22", "54", "0A"})
+#: PostgreSQL errors that come back the same on a retry: a limit of the server or an extension (class 54:
+#: "memory required is 273 MB, maintenance_work_mem is 107 MB") and a missing privilege (42501). Other classes
+#: keep their retries, data exceptions (22) and "cached plan must not change result type" (0A) among them: a
+#: table promoted under a long task (other dimensions, another column type) makes both, and a retry settles it.
+DETERMINISTIC_SQLSTATE_CLASSES = frozenset({"54"})
 DETERMINISTIC_SQLSTATES = frozenset({"42501"})  # insufficient_privilege
 
 
@@ -46,9 +45,12 @@ def no_retry_for_deterministic_errors() -> Iterator[None]:
         if exc.sqlstate is None or (exc.sqlstate[:2] not in DETERMINISTIC_SQLSTATE_CLASSES
                                     and exc.sqlstate not in DETERMINISTIC_SQLSTATES):
             raise
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise AirflowFailException(f"PostgreSQL refused it ({exc.sqlstate} {type(exc).__name__}): {first_line}"
-                                   ) from exc
+        message = exc.diag.message_primary or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        hint = f" (hint: {exc.diag.message_hint})" if exc.diag.message_hint else ""
+        setting = (" (an index build's memory is capped by VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB)"
+                   if "maintenance_work_mem" in message else "")
+        raise AirflowFailException(f"PostgreSQL refused the statement ({exc.sqlstate} {type(exc).__name__}, not "
+                                   f"retried: it would fail the same): {message}{hint}{setting}") from exc
 
 
 def no_retry(task: Callable[..., Result]) -> Callable[..., Result]:

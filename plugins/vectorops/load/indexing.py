@@ -72,6 +72,9 @@ class IndexSpec:
     kind: str = "hnsw"
 
 
+IVFFLAT_MIN_MEM_MB = 64  # the least an IVFFlat build gets
+
+
 def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
     """Estimated in-memory HNSW graph size in MB: the vectors plus neighbour lists of every layer."""
     per_element = (8 + 4 * dimensions) + (2 * m) * 10 + (m * 10) // 4 + 120
@@ -79,14 +82,18 @@ def estimate_hnsw_mb(rows: int, dimensions: int, m: int) -> int:
 
 
 def estimate_ivfflat_mb(rows: int, dimensions: int, lists: int, bytes_per_dimension: int = 4) -> int:
-    """The memory an IVFFlat build asks for in MB, as pgvector's Elkan k-means checks it before it starts: its
-    ``lists`` × 50 sampled vectors (at most the table's rows), the centers twice, and a float bound per sample and
-    center (``memory required is 273 MB`` for 1,000 lists of 384 dimensions, measured).
+    """The memory an IVFFlat build asks for in MB, as pgvector's Elkan k-means checks it before it starts
+    (``ElkanKmeans`` in its ``ivfkmeans.c``): room for ``max(lists × 50, 10,000)`` sampled vectors whatever the
+    table holds, the centers twice, a float sum a center and dimension, and a float bound a sample and center and a
+    center pair (``memory required is 273 MB`` for 1,000 lists of 384 dimensions at 1M rows, measured).
+
+    :param bytes_per_dimension: 4 for ``vector``, 2 for ``halfvec``.
     """
-    samples = min(rows, lists * 50)
+    room = max(lists * 50, 10_000)
+    samples = min(rows, room)
     item = (8 + bytes_per_dimension * dimensions + 7) // 8 * 8
-    total = (samples * item + 2 * lists * item + 4 * samples * lists + 4 * lists * lists + 12 * samples
-             + 12 * lists)
+    total = ((room + 2 * lists) * item + 4 * lists * dimensions + 8 * samples + 4 * samples * lists
+             + 4 * lists * lists + 12 * lists)
     return int(total * 1.05 / (1024 * 1024)) + 8
 
 
@@ -144,10 +151,11 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     assert dimensions is not None
     ivfflat = spec.kind == "ivfflat"
     lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
-    # an IVFFlat build keeps k-means samples and centers, not a graph
-    mem_mb = min(spec.cap_mb, max(64, estimate_ivfflat_mb(rows, dimensions, lists, 2 if column.halfvec else 4))) if (
-        lists is not None) else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m,
-                                                   spec.cap_mb)
+    if lists is not None:  # an IVFFlat build keeps k-means samples and centers, not a graph
+        needed = estimate_ivfflat_mb(rows, dimensions, lists, 2 if column.halfvec else 4)
+        mem_mb = min(spec.cap_mb, max(IVFFLAT_MIN_MEM_MB, needed))
+    else:
+        mem_mb = maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m, spec.cap_mb)
     workers = parallel_workers()
     notices: list[str] = []
 

@@ -35,7 +35,6 @@ VACUUM_ANALYZE = "vacuum_analyze"
 ANALYZE = "analyze"
 ANALYZE_CHANGE_RATIO = 0.1  # rows changed since the last ANALYZE, as a share of the table, that make it stale
 DEFAULT_HNSW_M = 16
-IVFFLAT_BUILD_MEM_MB = 64  # the least an IVFFlat build gets; more when its k-means sample needs it (load/indexing)
 LISTS_DRIFT = 2.0  # an IVFFlat index whose lists are more than this factor off what its rows call for is rebuilt
 
 
@@ -92,9 +91,9 @@ def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int,
     estimate = indexing.estimate_hnsw_mb(rows, dimensions, m) if hnsw else None
     memory = indexing.maintenance_mem_mb(rows, dimensions, m, mem_cap_mb) if hnsw else None
     if index.method == "ivfflat":
-        built_lists = lists or index.lists or IVFFLAT_DEFAULT_LISTS
-        memory = min(mem_cap_mb, max(IVFFLAT_BUILD_MEM_MB,
-                                     indexing.estimate_ivfflat_mb(rows, int(state.dimensions or 0), built_lists)))
+        half = "halfvec" in (index.expression or "")
+        memory = min(mem_cap_mb, max(indexing.IVFFLAT_MIN_MEM_MB, indexing.estimate_ivfflat_mb(
+            rows, int(state.dimensions or 0), lists or index.lists, 2 if half else 4)))
     return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
                   maintenance_work_mem_mb=memory, estimated_graph_mb=estimate,
                   vector_index=index.name == state.index_name, lists=lists)

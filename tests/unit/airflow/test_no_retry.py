@@ -52,15 +52,18 @@ def test_a_deterministic_postgres_error_fails_the_task_without_retry_naming_it()
     import psycopg.errors
 
     error = psycopg.errors.ProgramLimitExceeded("memory required is 76 MB, maintenance_work_mem is 64 MB\nmore")
-    with pytest.raises(AirflowFailException, match=r"^PostgreSQL refused it \(54000 ProgramLimitExceeded\): "
-                                                   r"memory required is 76 MB, maintenance_work_mem is 64 MB$"
+    with pytest.raises(AirflowFailException, match=r"^PostgreSQL refused the statement \(54000 ProgramLimitExceeded, "
+                                                   r"not retried: it would fail the same\): memory required is 76 MB, "
+                                                   r"maintenance_work_mem is 64 MB \(an index build's memory is "
+                                                   r"capped by VECTOROPS_MAX_MAINTENANCE_WORK_MEM_MB\)$"
                        ) as failed, no_retry_for_deterministic_errors():
         raise error
     assert failed.value.__cause__ is error
 
 
 @pytest.mark.parametrize("name", ["OperationalError", "DeadlockDetected", "AdminShutdown", "DiskFull",
-                                  "DuplicateTable", "UndefinedTable", "UniqueViolation", "LockNotAvailable"])
+                                  "DuplicateTable", "UndefinedTable", "UniqueViolation", "LockNotAvailable",
+                                  "DataException", "FeatureNotSupported"])
 def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
     import psycopg.errors
 
@@ -74,6 +77,6 @@ def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
 def test_a_missing_privilege_is_not_retried() -> None:
     import psycopg.errors
 
-    with pytest.raises(AirflowFailException, match=r"42501 InsufficientPrivilege\): permission denied for schema app"),\
+    with pytest.raises(AirflowFailException, match=r"42501 InsufficientPrivilege, not retried.*\): permission denied for schema app$"),\
             no_retry_for_deterministic_errors():
         raise psycopg.errors.InsufficientPrivilege("permission denied for schema app")

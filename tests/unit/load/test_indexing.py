@@ -29,8 +29,10 @@ def test_an_ivfflat_build_gets_the_memory_pgvectors_k_means_asks_for() -> None:
     lists = index_kinds.ivfflat_lists(1_000_000)
     assert lists == 1000
     assert 273 <= indexing.estimate_ivfflat_mb(1_000_000, 384, lists) < 320
-    # a small table samples every row it has, not lists × 50
-    assert indexing.estimate_ivfflat_mb(2_000, 384, 2) < 64
+    # pgvector makes room for max(lists × 50, 10,000) samples whatever the table holds: 100,000 × 1536 with 100
+    # lists asks for 65 MB (more than the 64 MB floor), not the 42 MB its 5,000 samples take
+    assert indexing.estimate_ivfflat_mb(100_000, 1536, 100) >= 65
+    assert indexing.estimate_ivfflat_mb(1_000, 384, 1) < indexing.IVFFLAT_MIN_MEM_MB
     # halfvec samples are half the bytes
     assert indexing.estimate_ivfflat_mb(1_000_000, 3072, lists, 2) < indexing.estimate_ivfflat_mb(
         1_000_000, 3072, lists)
