@@ -77,6 +77,6 @@ def test_transient_postgres_errors_keep_airflows_retries(name: str) -> None:
 def test_a_missing_privilege_is_not_retried() -> None:
     import psycopg.errors
 
-    with pytest.raises(AirflowFailException, match=r"42501 InsufficientPrivilege, not retried.*\): permission denied for schema app$"),\
-            no_retry_for_deterministic_errors():
+    denied = r"42501 InsufficientPrivilege, not retried.*\): permission denied for schema app$"
+    with pytest.raises(AirflowFailException, match=denied), no_retry_for_deterministic_errors():
         raise psycopg.errors.InsufficientPrivilege("permission denied for schema app")
