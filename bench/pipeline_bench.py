@@ -147,7 +147,8 @@ def _forget(dsn: str) -> None:
 def run(rows: int, runs: int, tree: Path | None = None, only: str | None = None) -> dict[str, Any]:
     """Alternate the two pipelines ``runs`` times each on the ``rows`` store.
 
-    :param only: ``vectorops`` or ``minimal`` to run one side alone (no ratio: a ratio needs both in one run).
+    :param only: ``vectorops`` or ``minimal`` to run one side alone. The other side's runs are taken from this
+        size's previous JSON when it has them (``reused``: their time, named in the report), else there is no ratio.
     :return: every run, the medians and the ratio vectorops ÷ minimal (of the medians, and per pair).
     """
     import workloads
@@ -166,6 +167,15 @@ def run(rows: int, runs: int, tree: Path | None = None, only: str | None = None)
     mem_mb = maintenance_mem_mb(rows, 384, 16, settings.max_maintenance_work_mem_mb)
     found: dict[str, list[dict[str, Any]]] = {"vectorops": [], "minimal": []}
     load_start = os.getloadavg()
+    reused: dict[str, Any] = {}
+    previous = result_path(rows)
+    if only and previous.is_file():
+        earlier = json.loads(previous.read_text())
+        other = "minimal" if only == "vectorops" else "vectorops"
+        if earlier.get("runs", {}).get(other):
+            found[other] = earlier["runs"][other]
+            reused = {"side": other, "from": earlier.get("finished_at") or time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(previous.stat().st_mtime))}
     _forget(dsn)
     try:
         for i in range(runs):
@@ -186,13 +196,19 @@ def run(rows: int, runs: int, tree: Path | None = None, only: str | None = None)
     both = bool(mine and base)
     return {
         "rows": rows, "runs": found, "medians": medians, "maintenance_work_mem_mb": mem_mb, "only": only,
+        "reused": reused or None, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ratio": round(mine["wall_s"] / base["wall_s"], 3) if both else None,
         "ratio_per_pair": [round(a["wall_s"] / b["wall_s"], 3)
-                           for a, b in zip(found["vectorops"], found["minimal"], strict=True)] if both else [],
+                           for a, b in zip(found["vectorops"], found["minimal"], strict=False)] if both else [],
         "gate_over_index": round(mine["gate_s"] / mine["index_s"], 3) if mine.get("index_s") else None,
         "load_average": {"start": [round(x, 2) for x in load_start], "end": [round(x, 2) for x in os.getloadavg()]},
         "tree": str(tree) if tree else None,
     }
+
+
+def result_path(rows: int, tree: Path | None = None) -> Path:
+    """``bench/.cache/pipeline_bench-<rows>[-<tree>].json``."""
+    return isolation.CACHE_DIR / f"pipeline_bench-{rows}{'-' + tree.name if tree else ''}.json"
 
 
 def main() -> int:
@@ -202,12 +218,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tree", type=Path, default=None, help="a worktree whose vectorops to run instead")
     parser.add_argument("--only", choices=("vectorops", "minimal"), default=None,
-                        help="run one side alone (no ratio)")
+                        help="run one side alone; the other side's runs come from the previous JSON of this size")
     args = parser.parse_args()
     isolation.isolate()
     result = run(args.rows, args.runs, args.tree.resolve() if args.tree else None, args.only)
-    suffix = ("-" + args.tree.name if args.tree else "") + ("-" + args.only if args.only else "")
-    out = isolation.CACHE_DIR / f"pipeline_bench-{args.rows}{suffix}.json"
+    out = result_path(args.rows, args.tree)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("rows", "medians", "ratio", "ratio_per_pair", "gate_over_index")}))
     return 0

@@ -69,6 +69,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-server", action="store_true", help="leave the benchmark's server running")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the Markdown report from the existing --results file; run nothing")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="NAME=JSON",
+                        help="fold a standalone run's JSON (pipeline_bench.py, frontier_bench.py) into --results as "
+                             "benchmark NAME of its size, then rewrite the report; runs nothing")
     parser.add_argument("--results", type=Path, default=isolation.BENCH_DIR / "results.json")
     parser.add_argument("--markdown", type=Path, default=isolation.PROJECT_DIR / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -461,7 +464,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _args(argv)
     import report
 
-    if args.report_only:
+    if args.imports:
+        for item in args.imports:
+            name, _, path = item.partition("=")
+            if name not in BENCHMARKS or not path:
+                raise SystemExit(f"--import {item!r}: expected NAME=JSON with NAME among {', '.join(BENCHMARKS)}")
+            report.import_benchmark(args.results, name, Path(path))
+            print(f"imported {path} as {name}")
+    if args.report_only or args.imports:
         report.write(None, args.results, args.markdown)
         print(f"wrote {args.markdown} from {args.results}")
         return 0
