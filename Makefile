@@ -48,7 +48,7 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	touch $(BENCH_STAMP)
 
 bench: install $(BENCH_STAMP)
-	$(BIN)/python bench/run_bench.py --rows $(if $(QUICK),20000,$(ROWS))
+	$(BIN)/python bench/run_bench.py $(if $(QUICK),--rows 20000 --runs $(or $(BENCH_RUNS),1) --pipeline-runs 3,--rows $(ROWS))
 
 # Fault injection at scale: 20 SIGKILLs of a 100k-row migration at random points, each rerun and checked (issue 7).
 KILLS ?= 20

@@ -59,6 +59,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=200_000, help="rows in the migrated collection (default 200000)")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS") or 3),
                         help="timed runs per benchmark; the median is reported (default $BENCH_RUNS or 3)")
+    parser.add_argument("--pipeline-runs", type=int, default=None,
+                        help="pairs of the vectorops ÷ minimal pipeline benchmark (default --runs; QUICK: 3 while the "
+                             "others run once, to stay under 5 minutes)")
     parser.add_argument("--rss-runs", type=int,
                         default=int(os.environ["BENCH_RSS_RUNS"]) if os.environ.get("BENCH_RSS_RUNS") else None,
                         help="fresh-process runs per size for peak RSS (default $BENCH_RSS_RUNS or --runs)")
@@ -80,8 +83,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown = sorted(set(args.only or ()) - set(BENCHMARKS))
     if unknown:
         parser.error(f"--only: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    if args.rows < 1 or args.runs < 1 or (args.rss_runs is not None and args.rss_runs < 1) or args.insert_rows < 0:
-        parser.error("--rows, --runs and --rss-runs must be at least 1, --insert-rows at least 0")
+    if (args.rows < 1 or args.runs < 1 or (args.rss_runs is not None and args.rss_runs < 1) or args.insert_rows < 0
+            or (args.pipeline_runs is not None and args.pipeline_runs < 1)):
+        parser.error("--rows, --runs, --pipeline-runs and --rss-runs must be at least 1, --insert-rows at least 0")
     return args
 
 
@@ -362,7 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "pipeline" in chosen:
             import pipeline_bench
 
-            benchmarks["pipeline"] = pipeline_bench.run(rows, runs)
+            benchmarks["pipeline"] = pipeline_bench.run(rows, args.pipeline_runs or runs)
             found = benchmarks["pipeline"]
             _say(f"vectorops migrate ÷ minimal pipeline at {rows:,} rows: {found['ratio']}× "
                  f"(gate ÷ index build {found['gate_over_index']})")
