@@ -168,8 +168,8 @@ def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iter
                 continue
             table_bytes = row_bytes(current)
             baseline.update(table_bytes)
-            if source.written_after and row_bytes(merge.as_hashed(current, source.new_vector)) != row_bytes(
-                    source_row):
+            if source.written_after and row_bytes(source_row) != (
+                    row_bytes(merge.as_hashed(current, True)) if source.new_vector else table_bytes):
                 result.written_after.add(source_row.id)  # the next sync loads what was written after
                 result.written_after_ids.append(source_row.id)
             else:
