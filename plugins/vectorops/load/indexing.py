@@ -97,6 +97,18 @@ def estimate_ivfflat_mb(rows: int, dimensions: int, lists: int, bytes_per_dimens
     return int(total * 1.05 / (1024 * 1024)) + 8
 
 
+def ivfflat_mem_mb(rows: int, dimensions: int, cap_mb: int, *, halfvec: bool = False,
+                   lists: int | None = None) -> int:
+    """``maintenance_work_mem`` for an IVFFlat build: :func:`estimate_ivfflat_mb`, at least
+    :data:`IVFFLAT_MIN_MEM_MB`, never above ``cap_mb``.
+
+    :param lists: the index's lists (default: what ``rows`` call for,
+        :func:`~vectorops.load.index_kinds.ivfflat_lists`).
+    """
+    lists = lists or index_kinds.ivfflat_lists(rows)
+    return min(cap_mb, max(IVFFLAT_MIN_MEM_MB, estimate_ivfflat_mb(rows, dimensions, lists, 2 if halfvec else 4)))
+
+
 def parallel_workers() -> int:
     """``max_parallel_maintenance_workers`` for an HNSW build or rebuild: one per core, at most 7.
 
@@ -151,11 +163,8 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     assert dimensions is not None
     ivfflat = spec.kind == "ivfflat"
     lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
-    if lists is not None:  # an IVFFlat build keeps k-means samples and centers, not a graph
-        needed = estimate_ivfflat_mb(rows, dimensions, lists, 2 if column.halfvec else 4)
-        mem_mb = min(spec.cap_mb, max(IVFFLAT_MIN_MEM_MB, needed))
-    else:
-        mem_mb = maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m, spec.cap_mb)
+    mem_mb = (ivfflat_mem_mb(rows, dimensions, spec.cap_mb, halfvec=column.halfvec, lists=lists) if ivfflat
+              else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m, spec.cap_mb))
     workers = parallel_workers()
     notices: list[str] = []
 

@@ -91,9 +91,9 @@ def _rebuild(state: TableState, index: IndexState, reason: str, mem_cap_mb: int,
     estimate = indexing.estimate_hnsw_mb(rows, dimensions, m) if hnsw else None
     memory = indexing.maintenance_mem_mb(rows, dimensions, m, mem_cap_mb) if hnsw else None
     if index.method == "ivfflat":
-        half = "halfvec" in (index.expression or "")
-        memory = min(mem_cap_mb, max(indexing.IVFFLAT_MIN_MEM_MB, indexing.estimate_ivfflat_mb(
-            rows, int(state.dimensions or 0), lists or index.lists or IVFFLAT_DEFAULT_LISTS, 2 if half else 4)))
+        memory = indexing.ivfflat_mem_mb(rows, int(state.dimensions or 0), mem_cap_mb,
+                                         halfvec="halfvec" in (index.expression or ""),
+                                         lists=lists or index.lists or IVFFLAT_DEFAULT_LISTS)
     return Action(REINDEX, state.collection, state.schema, state.table, reason, index=index.name,
                   maintenance_work_mem_mb=memory, estimated_graph_mb=estimate,
                   vector_index=index.name == state.index_name, lists=lists)

@@ -42,10 +42,8 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         "embedding_model": plan.table_model, **_reembed_counts(request, collection, plan, info.space),
         "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
         "index_memory_mb": index_mb,
-        "build_maintenance_work_mem_mb": (64 if request.index == "ivfflat" else indexing.maintenance_mem_mb(
-            info.count, index_kinds.graph_dimensions(request.index, dims), info.hnsw_m,
-            settings.max_maintenance_work_mem_mb))
-        if dims else 0,
+        "build_maintenance_work_mem_mb": _build_mem_mb(request.index, info.space, info.count, dims, info.hnsw_m,
+                                                       settings.max_maintenance_work_mem_mb),
         "server_maintenance_work_mem": current,
         "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
         "index": _index_plan(request.index, info.count, plan.dimensions, info.hnsw_ef_search),
@@ -55,6 +53,15 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         + [f"{name} (in another schema) {_FATE.get(request.previous_table, _FATE['refuse'])}" for name in previous]
         + ([f"the run would be refused: {refusal}"] if refusal else []),
     }
+
+
+def _build_mem_mb(kind: str, space: str, rows: int, dims: int, m: int, cap_mb: int) -> int:
+    """The ``maintenance_work_mem`` :func:`vectorops.load.indexing.build_index` will set (0: no dimensions yet)."""
+    if not dims:
+        return 0
+    if kind == "ivfflat":
+        return indexing.ivfflat_mem_mb(rows, dims, cap_mb, halfvec=index_kinds.IndexedColumn(kind, space, dims).halfvec)
+    return indexing.maintenance_mem_mb(rows, index_kinds.graph_dimensions(kind, dims), m, cap_mb)
 
 
 def _index_mb(kind: str, rows: int, dims: int, m: int) -> int:

@@ -3,8 +3,9 @@
 -- Allowed: the platform's two functions and its one trigger (all replaced by the platform's own definitions at
 -- the swap), and expressions calling only functions of pg_catalog or of the installed extension `vector` (an
 -- index on embedding::halfvec(d) or binary_quantize(embedding); the dump does not carry an extension's members)
--- that PUBLIC may execute and that are not volatile (nextval excepted). Dependencies on pinned builtins are not in pg_depend, so the expressions' node trees are
--- read: every function (FuncExpr :funcid, OpExpr / ScalarArrayOpExpr :opfuncid ...) and operator they name.
+-- that PUBLIC may execute and that are not volatile (nextval excepted). Dependencies on pinned builtins are not in
+-- pg_depend, so the expressions' node trees are read: every function (FuncExpr :funcid, OpExpr /
+-- ScalarArrayOpExpr :opfuncid ...) and operator they name.
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace WHERE nspname = ANY(%(schemas)s)
 ),
