@@ -5,9 +5,9 @@
 of N rows (seeded when missing):
 
 * **vectorops**: ``vectorops migrate --chroma-path STORE --collection bench_vectors --schema pipeline`` as a user
-  runs it (the DAG through ``dag.test()``: plan, prepare, chunk loads, finalize with validation gate, HNSW build
-  and promotion), timed from the process's start to its exit; the attempt's own figures (prepare, loads, gate,
-  index build, finalize) come from ``vectorops.migration_runs``;
+  runs it (the steps in its own process, without Airflow: prepare, chunk loads, finalize with the validation gate
+  beside the HNSW build, promotion), timed from the process's start to its exit; the attempt's own figures
+  (prepare, loads, gate, index build, finalize) come from ``vectorops.migration_runs``;
 * **minimal**: ``bench/minimal_pipeline.py`` on a private copy of the store made before the clock starts (Chroma's
   client writes into the directory it opens): ``get()`` page by page, one binary COPY, the HNSW build with the
   source's m and ef_construction and the same ``maintenance_work_mem`` as vectorops' build.

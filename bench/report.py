@@ -228,10 +228,10 @@ def _pipeline(run: dict[str, Any]) -> list[str]:
 
     return ["### 0. `vectorops migrate` against the minimal hand pipeline (issue 23)", "",
             "Each in a fresh process, alternating, a `CHECKPOINT` before each. **vectorops**: `vectorops migrate` "
-            "as a user runs it (the DAG through `dag.test()`: plan, prepare, chunk loads, then the validation gate "
-            "beside the HNSW build, promotion). **minimal**: `bench/minimal_pipeline.py` on a private copy of the "
-            "store: `get()` page by page, one binary COPY into a table with a primary key, the HNSW build with the "
-            f"source's m 16 and ef_construction 100 and the same `maintenance_work_mem` "
+            "as a user runs it (the steps in its own process, without Airflow: prepare, chunk loads, then the "
+            "validation gate beside the HNSW build, promotion). **minimal**: `bench/minimal_pipeline.py` on a private "
+            "copy of the store: `get()` page by page, one binary COPY into a table with a primary key, the HNSW "
+            f"build with the source's m 16 and ef_construction 100 and the same `maintenance_work_mem` "
             f"({found['maintenance_work_mem_mb']} MB). Load average {found['load_average']['start']} at the start, "
             f"{found['load_average']['end']} at the end.", "",
             *_table(["seconds", "median", "runs"], [

@@ -81,6 +81,11 @@ def test_crash_mid_load_empties_the_unlogged_shadow_and_the_rerun_reloads_it(
             assert first.poll() is None, "the migration finished before the crash; make it larger"
             assert time.monotonic() < deadline, "no chunk committed within 240 s"
             time.sleep(0.05)
+        # chunk loads commit without waiting for their WAL (load/copy.py: a crash loses whole chunks, which
+        # reload); flushed up to here, the 3 seen committed must survive. (A commit that wrote no WAL of its own
+        # does not flush; under dag.test() Airflow's own commits between the tasks used to.)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_logical_emit_message(false, 'vectorops-test', 'flush', true)")
     finally:
         _crash_server(settings)
         output = first.communicate(timeout=120)[0]

@@ -302,7 +302,8 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
     monkeypatch.delenv("AIRFLOW_CONN_VECTOROPS_CLI_CHROMA", raising=False)  # undone after the test
     url = (f"https://127.0.0.1:{server.proxies['bearer'].port}/?token={TOKEN}&ca_bundle={server.ca.ca_file}"
            f"&tenant={TENANT}&database={ARCHIVE}")
-    assert main.main(["migrate", "--chroma-conn", url, "--schema", "prot_cli", "--batch-size", "50"]) == 0
+    # --airflow: the DAG run's conf and XCom are where a token could leak; the in-process run has neither
+    assert main.main(["migrate", "--airflow", "--chroma-conn", url, "--schema", "prot_cli", "--batch-size", "50"]) == 0
     out, err = capfd.readouterr()
     assert "promoted" in out and TOKEN not in out + err
     table = _registered(dsn, "prot_cli")["prot-zeta"][0]

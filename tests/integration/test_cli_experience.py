@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.support import add_records, chroma_client
 from vectorops.cli import main
+from vectorops.naming import table_name_for
 
 SCHEMA = "cliexp"
 ROWS = 200
@@ -74,9 +76,27 @@ def test_the_log_file_holds_airflow_and_the_tasks_lines(quiet_migration: subproc
     log = Path(quiet_migration.stderr.splitlines()[-1].removeprefix("log: "))
     assert log.is_file() and log.parent.name == "logs" and log.name.startswith("cli-migrate-")
     text = log.read_text()
-    assert "[DAG TEST]" in text  # Airflow's dag.test() lines
-    assert "finalize_collection" in text and "load_chunk" in text  # the tasks' own logs
-    assert len(text.splitlines()) > 100, text  # what the terminal was spared
+    # the steps' own lines, per collection: staged and planned, each chunk, the gate, the promotion
+    for name in NAMES:
+        assert re.search(rf"collection '{re.escape(name)}(@\w+)?' chunk 0: read {ROWS},", text), name
+    assert text.count("validation gate: collection") == len(NAMES) and text.count("promoted to cliexp.") == len(NAMES)
+    assert len(text.splitlines()) > 50, text  # what the terminal was spared
+
+
+def test_a_migration_runs_in_this_process_without_importing_airflow(store: Path, dsn: str) -> None:
+    """Airflow's import, the DAG's parse and its execution API cost about 9 s before a row moved: the default run
+    calls the steps without them (``--airflow`` runs the DAG)."""
+    result = _vectorops(code=(
+        "import sys; from vectorops.cli import main; "
+        f"code = main.main(['migrate', '--chroma-path', {str(store)!r}, '--collection', 'exp-a', '--schema', "
+        "'cliexp_noaf', '--previous-table', 'keep']); print('airflow' in sys.modules); sys.exit(code)"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "False", result.stdout
+    assert next(line for line in result.stdout.splitlines() if line.startswith("exp-a")).split()[1] == "promoted"
+    with psycopg.connect(dsn) as conn:
+        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+            sql.Identifier("cliexp_noaf", table_name_for("exp-a")))).fetchone()
+    assert count == (ROWS,)
 
 
 @pytest.mark.slow  # uses the module's one migration (about a minute on 2 cores)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -202,19 +203,20 @@ def test_cli_names_a_missing_chroma_path(tmp_path: Path, settings: Any, capsys: 
 
 
 def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
-        store: Path, airflow_db: dict[str, str], dsn: str, settings: Any, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        store: Path, dsn: str, settings: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        http_receiver: Any) -> None:
     from vectorops.cli.main import main
     from vectorops.migration import claims, steps
     from vectorops.migration import request as migration_request
 
-    monkeypatch.setenv("VECTOROPS_TASK_RETRIES", "1")
-    monkeypatch.setenv("VECTOROPS_RETRY_DELAY_S", "1")
+    use_webhook(monkeypatch, http_receiver.url("/busy"))
     request = migration_request.request_from_params({"chroma_path": str(store), "target_schema": "isolated",
                                                      "previous_table": "keep"}, settings)
     with claims.owner_token_held(dsn):  # another live run holds dag.images
         steps.prepare(settings, request, "dag.images", "someone-else")
-        monkeypatch.delenv("VECTOROPS_OWNER_TOKEN", raising=False)
+        # the CLI must take its own token, not inherit this one; popped, not monkeypatched, so that teardown does
+        # not put this (by then dead) token back for later tests' child processes to inherit
+        os.environ.pop("VECTOROPS_OWNER_TOKEN", None)
         code = main(["migrate", "--chroma-path", str(store), "--schema", "isolated", "--previous-table", "keep",
                      "--collection", "dag.images", "--collection", "dag-docs"])
     out = capsys.readouterr()
@@ -223,4 +225,11 @@ def test_one_failing_collection_does_not_stop_the_others_and_the_cli_exits_1(
     docs_line = next(line for line in out.out.splitlines() if line.startswith("dag-docs"))
     images_line = next(line for line in out.out.splitlines() if line.startswith("dag.images"))
     assert "promoted" in docs_line and "promoted" not in images_line
+    # why it was not migrated, under its row: the run that holds it
+    assert any(line.strip().startswith("error: CollectionBusy") and "someone-else" in line
+               for line in out.out.splitlines()), out.out
     assert chroma_digest(store, "dag-docs") == pg_digest(dsn, "isolated", table_name_for("dag-docs"))
+    alerts = [p.json() for p in http_receiver.posts]  # the in-process run alerts as a failed task would
+    assert [(a["event"], a["collection"], a["task_id"]) for a in alerts] == [
+        ("migration_failed", "dag.images", "prepare")], alerts
+    assert "someone-else" in alerts[0]["message"] and alerts[0]["run_id"].startswith("cli__"), alerts[0]

@@ -1,4 +1,5 @@
-"""``vectorops migrate``: the migration DAG run in-process, its dry run, and the per-collection summary."""
+"""``vectorops migrate``: the migration's steps run in this process (or, with ``--airflow``, its DAG through
+``dag.test()``), its dry run, and the per-collection summary."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from vectorops.cli import log_file, progress
 from vectorops.cli.source_args import CLI_CHROMA_CONN as CLI_CHROMA_CONN  # where callers of migrate found it
 from vectorops.cli.source_args import add_chroma_arguments, add_dsn_argument, chroma_conn_id
 from vectorops.config import load_settings
+from vectorops.migration.summary import cli_run_id
 
 
 def _params(args: argparse.Namespace) -> dict[str, Any]:
@@ -45,7 +47,6 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             steps.preflight(settings, request, collections)
     if request.dry_run:
         return _print_dry_run(settings, request, collections)
-    from vectorops.airflow.run import run_dag
     from vectorops.db.bootstrap import bootstrap
     from vectorops.migration import claims
 
@@ -53,17 +54,25 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         dsn = bootstrap(settings)
     started = time.perf_counter()
     terminal = progress.terminal()
+    errors: dict[str, str] = {}
     try:
         with claims.owner_token_held(dsn) as token, _stopped_by_ctrl_c():
             bars: AbstractContextManager[Any] = (progress.MigrationProgress(dsn, token, terminal) if terminal
                                                  else nullcontext())
             with bars, log_file.quiet():
-                state, run_id = run_dag("chroma_to_pgvector", params, settings)
+                if args.airflow:
+                    from vectorops.airflow.run import run_dag
+
+                    state, run_id = run_dag("chroma_to_pgvector", params, settings)
+                else:
+                    run_id = f"{cli_run_id()}-{os.getpid()}"  # two runs may start in the same second
+                    errors = _run_in_process(params, collections, run_id)
+                    state = "failed" if errors else "success"
     finally:
         if terminal:
             terminal.close()
     wall = time.perf_counter() - started
-    rows = _run_rows(dsn, run_id, collections)
+    rows = _run_rows(dsn, run_id, collections, errors)
     log_file.announce()  # before the summary, so the summary ends the output
     _print_summary(rows, wall)
     failed = [r for r in rows if not str(r["status"]).startswith("promoted")]
@@ -71,6 +80,46 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         print(f"migration run {run_id} finished {state}; {len(failed)} collection(s) not promoted", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_in_process(params: dict[str, Any], collections: list[str], run_id: str) -> dict[str, str]:
+    """Migrate ``collections`` in this process as the ETL role, as the DAG's tasks would, alerting each failure.
+
+    :return: the one-line error of each collection that was not promoted.
+    """
+    from vectorops.db.dsn import settings_as
+    from vectorops.db.roles import ETL
+    from vectorops.migration import in_process
+    from vectorops.migration import request as migration_request
+    from vectorops.redaction import describe_error, known_secrets
+
+    settings = settings_as(ETL)
+    request = migration_request.request_from_params(params, settings)
+    outcomes = in_process.run_migration(settings, request, collections, run_id, on_failure=_alert(run_id))
+    return {o.collection: (describe_error(o.error, known_secrets()).splitlines() or [type(o.error).__name__])[0]
+            for o in outcomes if o.error is not None}
+
+
+def _alert(run_id: str) -> Any:
+    """The failure alert of an in-process run: the gate's report for a rejected table, else the step's error."""
+    from vectorops.alerts import send
+    from vectorops.errors import ValidationFailed
+    from vectorops.migration.in_process import CollectionOutcome
+    from vectorops.quality import gate
+    from vectorops.redaction import describe_error, known_secrets
+
+    def alert(outcome: CollectionOutcome) -> None:
+        error = outcome.error
+        if isinstance(error, ValidationFailed) and isinstance(error.report, gate.ValidationReport):
+            gate.alert_failure(error.report, event="migration_gate_failed", dag_id=None, run_id=run_id)
+            return
+        assert error is not None  # only failed outcomes are alerted
+        send.send_alert(send.AlertEvent(
+            event="migration_failed", dag_id=None, run_id=run_id, collection=outcome.collection, table=None,
+            failed_expectations=[], run_url=None, task_id=outcome.step,
+            message=f"{outcome.step} of {outcome.collection!r} failed: {describe_error(error, known_secrets())}"))
+
+    return alert
 
 
 @contextmanager
@@ -99,7 +148,7 @@ def _stopped_by_ctrl_c() -> Iterator[None]:
         os.close(terminal_fd)
 
 
-def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, Any]]:
+def _run_rows(dsn: str, run_id: str, collections: list[str], errors: dict[str, str]) -> list[dict[str, Any]]:
     from vectorops.chroma.preflight import CollectionRef
     from vectorops.db.connect import connect
     from vectorops.migration import ledger
@@ -112,7 +161,7 @@ def _run_rows(dsn: str, run_id: str, collections: list[str]) -> list[dict[str, A
     for name in collections:
         r = found.get(name)
         if r is None:
-            rows.append({"collection": name, "status": "not started", "error": "see the log"})
+            rows.append({"collection": name, "status": "not started", "error": errors.get(name) or "see the log"})
             continue
         status = promoted_status(r[12]) if r[1] == "promoted" else r[1]
         rows.append({"collection": name, "status": status, "read": r[2], "loaded": r[3], "quarantined": r[4],
@@ -148,7 +197,7 @@ def add_commands(sub: Any) -> None:
 
     :param sub: the parser's subparsers action.
     """
-    mig = sub.add_parser("migrate", help="migrate Chroma collections into pgvector (runs the DAG in-process)")
+    mig = sub.add_parser("migrate", help="migrate Chroma collections into pgvector (in this process)")
     add_chroma_arguments(mig, "Chroma PersistentClient directory (default: CHROMA_DB_PATH)",
                          "Chroma server through an Airflow connection id (AIRFLOW_CONN_<ID>), or a URL "
                          "http(s)://[login:password@]host:port/?tenant=&database=&token=&ca_bundle=&verify=&"
@@ -169,4 +218,7 @@ def add_commands(sub: Any) -> None:
                      help="vector index: hnsw (default, the collection's m and ef_construction), ivfflat (lists "
                           "from the row count), hnsw_halfvec (half-precision HNSW), hnsw_bit_rerank (binary-"
                           "quantised HNSW, re-ranked by the full vector); docs/search-indexes.md")
+    mig.add_argument("--airflow", action="store_true",
+                     help="run the chroma_to_pgvector DAG with dag.test() instead: a run in Airflow's metadata "
+                          "database (the UI's history, its Asset events and lineage); about 9 s slower to start")
     mig.set_defaults(func=_cmd_migrate)
