@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from tests.support import (
     add_records,
     chroma_client,
@@ -71,7 +72,9 @@ def clean_target(dsn: str) -> Iterator[None]:
 
 @pytest.mark.usefixtures("clean_target")
 def test_crash_mid_load_empties_the_unlogged_shadow_and_the_rerun_reloads_it(
-        store: Path, dsn: str, airflow_db: dict[str, str], settings: Any) -> None:
+        store: Path, dsn: str, airflow_db: dict[str, str], settings: Any, http_receiver: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    use_webhook(monkeypatch, http_receiver.url("/crash"))
     env = {**os.environ, **airflow_db, "VECTOROPS_CHUNK_ROWS": str(CHUNK_ROWS)}
     first = subprocess.Popen(migrate_command(store, SCHEMA), env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -93,6 +96,10 @@ def test_crash_mid_load_empties_the_unlogged_shadow_and_the_rerun_reloads_it(
     print(output[-2000:])
     assert "vectorops: error: lost the connection to the database (" in output, output[-3000:]
     assert "run the same command again" in output
+    # one alert for the run: a lost database is every collection's failure, not this one's
+    alerts = [p.json() for p in http_receiver.posts]
+    assert [(a["event"], a["task_id"], a["collection"]) for a in alerts] == [
+        ("migration_failed", "run", COLLECTION)], alerts
 
     runtime.start(settings)
     committed = done_chunks(dsn, COLLECTION, SCHEMA)

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -314,3 +315,12 @@ def test_the_cli_migrates_from_a_url_and_the_token_stays_out_of_params_xcom_and_
         assert run.conf["chroma_conn"] == migrate.CLI_CHROMA_CONN and TOKEN not in json.dumps(run.conf)
         values = session.scalars(select(XComModel.value).where(XComModel.run_id == run.run_id)).all()
     assert values and TOKEN not in json.dumps(values, default=str)
+    # the default, in-process run: the token stays out of its output and its log file too
+    assert main.main(["migrate", "--chroma-conn", url, "--schema", "prot_cli_own", "--batch-size", "50",
+                      "--previous-table", "keep"]) == 0
+    out, err = capfd.readouterr()
+    assert "promoted" in out and TOKEN not in out + err
+    log = re.search(r"^log: (\S+)$", err, re.MULTILINE)
+    assert log and TOKEN not in Path(log[1]).read_text(errors="replace"), err
+    table = _registered(dsn, "prot_cli_own")["prot-zeta"][0]
+    assert pg_digest(dsn, "prot_cli_own", table) == _server_digest(server.port, TENANT, ARCHIVE, "prot-zeta")

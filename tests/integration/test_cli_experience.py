@@ -1,6 +1,6 @@
-"""The CLI as an operator meets it: a 9-collection ``vectorops migrate`` that fits on one screen and keeps
-Airflow's lines in its log file, ``--dsn`` taken and used by every command that touches the database, and a wrong
-``--chroma-path`` refused in one line before Airflow is even imported."""
+"""The CLI as an operator meets it: a 9-collection ``vectorops migrate`` that fits on one screen and keeps the
+steps' lines in its log file, without importing Airflow; ``--dsn`` taken and used by every command that touches
+the database; and a wrong ``--chroma-path`` refused in one line before Airflow is even imported."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_a_nine_collection_migration_fits_on_one_screen_and_ends_with_its_summar
 
 
 @pytest.mark.slow  # uses the module's one migration (about a minute on 2 cores)
-def test_the_log_file_holds_airflow_and_the_tasks_lines(quiet_migration: subprocess.CompletedProcess[str]) -> None:
+def test_the_log_file_holds_the_steps_lines(quiet_migration: subprocess.CompletedProcess[str]) -> None:
     log = Path(quiet_migration.stderr.splitlines()[-1].removeprefix("log: "))
     assert log.is_file() and log.parent.name == "logs" and log.name.startswith("cli-migrate-")
     text = log.read_text()

@@ -13,11 +13,10 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from vectorops.alerts.send import AlertEvent, run_url, send_alert
+from vectorops.alerts.send import MAX_MESSAGE_CHARS, AlertEvent, run_url, send_alert
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 4000
 # load_chunk labels its map index "<collection> #<chunk>"; Chroma names never hold spaces.
 _CHUNK_SUFFIX = re.compile(r" #\d+$")
 

@@ -28,6 +28,9 @@ __all__ = ["REDACTED", "AlertEvent", "AlertSettings", "ChannelResult", "alert_se
 
 log = logging.getLogger(__name__)
 
+#: the longest ``message`` an alert carries (an error's text can be a whole SQL statement)
+MAX_MESSAGE_CHARS = 4000
+
 
 @dataclass(frozen=True)
 class AlertEvent:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -65,7 +66,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
                     state, run_id = run_dag("chroma_to_pgvector", params, settings)
                 else:
-                    run_id = f"{cli_run_id()}-{os.getpid()}"  # two runs may start in the same second
+                    # unique across hosts too: a claim taken under the same run id counts as the run's own
+                    run_id = f"{cli_run_id()}-{secrets.token_hex(4)}"
                     errors = _run_in_process(params, collections, run_id)
                     state = "failed" if errors else "success"
     finally:
@@ -86,18 +88,30 @@ def _run_in_process(params: dict[str, Any], collections: list[str], run_id: str)
     """Migrate ``collections`` in this process as the ETL role, as the DAG's tasks would, alerting each failure.
 
     :return: the one-line error of each collection that was not promoted.
+    :raises Exception: a lost database, after one alert (it fails every collection left, not one).
     """
+    from vectorops.db.connect import database_lost
     from vectorops.db.dsn import settings_as
     from vectorops.db.roles import ETL
     from vectorops.migration import in_process
     from vectorops.migration import request as migration_request
+
+    request = migration_request.request_from_params(params, settings_as(ETL))
+    alert = _alert(run_id)
+    try:
+        # the ETL settings again for every step, as every task read its own: an IAM login's token expires
+        outcomes = in_process.run_migration(lambda: settings_as(ETL), request, collections, run_id, on_failure=alert)
+    except Exception as exc:
+        if database_lost(exc) is not None:
+            alert(in_process.CollectionOutcome(", ".join(collections), step="run", error=exc))
+        raise
+    return {o.collection: _error_line(o.error) for o in outcomes if o.error is not None}
+
+
+def _error_line(error: BaseException) -> str:
     from vectorops.redaction import describe_error, known_secrets
 
-    settings = settings_as(ETL)
-    request = migration_request.request_from_params(params, settings)
-    outcomes = in_process.run_migration(settings, request, collections, run_id, on_failure=_alert(run_id))
-    return {o.collection: (describe_error(o.error, known_secrets()).splitlines() or [type(o.error).__name__])[0]
-            for o in outcomes if o.error is not None}
+    return (describe_error(error, known_secrets()).splitlines() or [type(error).__name__])[0]
 
 
 def _alert(run_id: str) -> Any:
@@ -106,7 +120,6 @@ def _alert(run_id: str) -> Any:
     from vectorops.errors import ValidationFailed
     from vectorops.migration.in_process import CollectionOutcome
     from vectorops.quality import gate
-    from vectorops.redaction import describe_error, known_secrets
 
     def alert(outcome: CollectionOutcome) -> None:
         error = outcome.error
@@ -114,24 +127,25 @@ def _alert(run_id: str) -> Any:
             gate.alert_failure(error.report, event="migration_gate_failed", dag_id=None, run_id=run_id)
             return
         assert error is not None  # only failed outcomes are alerted
+        message = f"{outcome.step} of {outcome.collection!r} failed: {_error_line(error)}"
         send.send_alert(send.AlertEvent(
             event="migration_failed", dag_id=None, run_id=run_id, collection=outcome.collection, table=None,
-            failed_expectations=[], run_url=None, task_id=outcome.step,
-            message=f"{outcome.step} of {outcome.collection!r} failed: {describe_error(error, known_secrets())}"))
+            failed_expectations=[], run_url=None, task_id=outcome.step, message=message[:send.MAX_MESSAGE_CHARS]))
 
     return alert
 
 
 @contextmanager
 def _stopped_by_ctrl_c() -> Iterator[None]:
-    """Ctrl-C (SIGINT) ends the in-process DAG run at once, as a kill would.
+    """Ctrl-C (SIGINT) ends the migration at once, as a kill would.
 
-    Airflow's task runner takes a ``KeyboardInterrupt`` inside a task for that task's failure and goes on (a retry,
-    the next task), so the command would finish the migration after the operator asked it to stop. Ending the
+    Under ``--airflow``, Airflow's task runner takes a ``KeyboardInterrupt`` inside a task for that task's failure and
+    goes on (a retry, the next task), so the command would finish the migration after the operator asked it to stop;
+    in-process, the steps' own handlers would record it as each collection's failure. Ending the
     process is what the migration is built to survive: every chunk that committed stays, its claim ends with its
     session, and the same command again resumes (docs/guarantees.md).
     """
-    terminal_fd = os.dup(2)  # the terminal's stderr: fd 2 goes to the log file while the DAG runs
+    terminal_fd = os.dup(2)  # the terminal's stderr: fd 2 goes to the log file while the migration runs
 
     def stop(signum: int, frame: Any) -> None:
         log_path = log_file.written()

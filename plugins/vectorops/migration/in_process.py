@@ -42,14 +42,15 @@ class CollectionOutcome:
     error: Exception | None = None
 
 
-def run_migration(settings: Settings, request: MigrationRequest, collections: list[str], run_id: str,
+def run_migration(settings: Callable[[], Settings], request: MigrationRequest, collections: list[str], run_id: str,
                   on_failure: Callable[[CollectionOutcome], None] | None = None) -> list[CollectionOutcome]:
     """Migrate ``collections`` one after another under ``run_id``.
 
     A lost database connection stops the run (it is every collection's failure); any other error fails its
     collection only.
 
-    :param settings: the settings the steps connect with (the ETL role's, as the DAG's tasks).
+    :param settings: gives the settings each step connects with (the ETL role's, as each of the DAG's tasks reads
+        them when it starts: an IAM login's token lasts minutes, a migration may last longer).
     :param request: the validated request (its preflight already passed).
     :param collections: the labels to migrate, from :func:`~vectorops.migration.request.select_collections`.
     :param run_id: the run the ledger records the attempts under.
@@ -65,15 +66,16 @@ def run_migration(settings: Settings, request: MigrationRequest, collections: li
     return outcomes
 
 
-def _migrate_one(settings: Settings, request: MigrationRequest, collection: str, run_id: str) -> CollectionOutcome:
+def _migrate_one(settings: Callable[[], Settings], request: MigrationRequest, collection: str,
+                 run_id: str) -> CollectionOutcome:
     step = "prepare"
     try:
-        plan = steps.prepare(settings, request, collection, run_id)
+        plan = steps.prepare(settings(), request, collection, run_id)
         step = "load"
         for chunk_no in plan.chunks:
-            steps.load(settings, plan, chunk_no)
+            steps.load(settings(), plan, chunk_no)
         step = "finalize"
-        return CollectionOutcome(collection, summary=steps.finalize(settings, plan))
+        return CollectionOutcome(collection, summary=steps.finalize(settings(), plan))
     except Exception as exc:  # the steps recorded it in the ledger; the next collection still runs
         if database_lost(exc) is not None:  # every collection's, not this one's: the command says so and stops
             raise

@@ -7,10 +7,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+CLI_RUN_PREFIX = "cli__"
+
 
 def cli_run_id() -> str:
     """The ``run_id`` the CLI records its work under: ``cli__<UTC timestamp>``."""
-    return f"cli__{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+    return f"{CLI_RUN_PREFIX}{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
+
+
+def is_cli_run(run_id: str | None) -> bool:
+    """Whether ``run_id`` is the CLI's (:func:`cli_run_id`), not an Airflow run's: it has no page in the UI."""
+    return bool(run_id) and str(run_id).startswith(CLI_RUN_PREFIX)
 
 
 def promoted_status(changes_behind: int | None) -> str:

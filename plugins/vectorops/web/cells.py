@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from vectorops.migration.summary import is_cli_run
 from vectorops.web.queries import MIGRATION_DAG_ID
 
 BACKUP_DAG_ID = "pgvector_backup"
@@ -62,8 +63,10 @@ def _migration(m: Mapping[str, Any]) -> str:
     # Airflow 3.3 frames the page with sandbox="allow-scripts allow-same-origin allow-forms allow-downloads": no
     # allow-top-navigation and no allow-popups, so target=_top and target=_blank links do nothing there. The link
     # navigates the frame (Airflow mirrors the frame's path into the address bar); opened directly, the window.
-    link = escape(run_path(m["run_id"]))
-    return (f'<a class="run-link" href="{link}">{escape(m["run_id"])}</a><br>'
+    run = escape(m["run_id"])
+    if not is_cli_run(m["run_id"]):  # a `vectorops migrate` run has no page in the Airflow UI
+        run = f'<a class="run-link" href="{escape(run_path(m["run_id"]))}">{run}</a>'
+    return (f'{run}<br>'
             f'<span class="muted">{_when(m.get("migrated_at"))}</span><br>{_migration_figures(m)}')
 
 

@@ -26,6 +26,7 @@ from vectorops.db.roles import READER
 from vectorops.db.rows import one_row
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.errors import VectoropsError
+from vectorops.migration.summary import is_cli_run
 from vectorops.redaction import describe_error, known_secrets
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,9 @@ def _document(row: dict[str, Any], rows: int | None, estimated: bool, timing: di
                   "valid": row["index_valid"]},
         "last_migration": {"run_id": run_id, "migrated_at": _iso(row["migrated_at"]),
                            "loaded_count": row["loaded_count"], "rows_per_s": row["rows_per_s"],
-                           "run_url": run_url(MIGRATION_DAG_ID, run_id), **_timing(timing)},
+                           # a `vectorops migrate` run is not an Airflow run: no page to link to
+                           "run_url": None if is_cli_run(run_id) else run_url(MIGRATION_DAG_ID, run_id),
+                           **_timing(timing)},
         "last_validation": None if row["validation_id"] is None else {
             "validation_id": row["validation_id"], "validated_at": _iso(row["validated_at"]),
             "stage": row["validation_stage"], "success": row["validation_success"],

@@ -38,6 +38,12 @@ def test_run_link_navigates_the_frame_and_shows_load_rate_and_end_to_end_apart()
     assert "3 rows/s" not in cell  # the whole-attempt figure, the gate included, is not shown as a speed
 
 
+def test_a_cli_run_is_named_without_a_link_it_has_no_airflow_page() -> None:
+    cell = _cell(row(_collection({"run_id": "cli__20261205T213024-1a2b3c4d", "migrated_at": None,
+                                  "rows_per_s": 812.0}), None), "migration")
+    assert cell.startswith("cli__20261205T213024-1a2b3c4d<br>") and "<a " not in cell, cell
+
+
 def test_a_migration_the_ledger_no_longer_holds_keeps_the_registry_figure() -> None:
     cell = _cell(row(_collection({"run_id": RUN_ID, "migrated_at": None, "rows_per_s": 812.0,
                                   "load_rows_per_s": None, "end_to_end_seconds": None}), None), "migration")
