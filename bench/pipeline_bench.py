@@ -174,7 +174,10 @@ def run(rows: int, runs: int, tree: Path | None = None, only: str | None = None)
         other = "minimal" if only == "vectorops" else "vectorops"
         if earlier.get("runs", {}).get(other):
             found[other] = earlier["runs"][other]
-            reused = {"side": other, "from": earlier.get("finished_at") or time.strftime(
+            # the time those runs were measured: a file that itself reused them names the run they came from
+            carried = (earlier.get("reused") or {}).get("from") if (earlier.get("reused") or {}).get("side") == other \
+                else None
+            reused = {"side": other, "from": carried or earlier.get("finished_at") or time.strftime(
                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime(previous.stat().st_mtime))}
     _forget(dsn)
     try:
