@@ -145,6 +145,11 @@ def test_an_installed_wheel_migrates_the_demo_store_and_airflow_finds_its_plugin
         _run(env, work, "vectorops", "seed-demo", str(work / "demo"), "--rows", str(DEMO_ROWS))
         migrated = _run(env, work, "vectorops", "migrate", "--chroma-path", str(work / "demo"), "--schema", "wheel")
         assert "promoted" in migrated.stdout, migrated.stdout
+        # and as a DAG run of the installed package's DAGs folder (`--airflow`: dag.test() writes them to Airflow's
+        # metadata database, which the listing below reads)
+        again = _run(env, work, "vectorops", "migrate", "--airflow", "--chroma-path", str(work / "demo"),
+                     "--schema", "wheel")
+        assert "promoted" in again.stdout, again.stdout
         with psycopg.connect(dsn) as conn:
             tables = conn.execute("SELECT table_schema, table_name, loaded_count FROM vectorops.collection_registry "
                                   "WHERE table_schema = 'wheel'").fetchall()

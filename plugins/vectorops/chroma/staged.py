@@ -21,7 +21,7 @@ from vectorops.chroma.latest import read_latest
 from vectorops.chroma.locate import store_files
 from vectorops.chroma.preflight import CollectionRef, SourceSpec
 from vectorops.chroma.source import RecordBatch
-from vectorops.errors import FilesUnreadable, SourceChanged
+from vectorops.errors import FilesUnreadable, SourceChanged, SourceError
 
 Batch = tuple[list[str], list[int | None] | None]
 #: reads of one batch as the source holds it now before a source that keeps moving under the reader is given up on
@@ -92,8 +92,11 @@ def fetch_staged(spec: SourceSpec, name: CollectionRef | str, space: str, stamp:
 
 def settled_files(spec: SourceSpec, name: CollectionRef | str, space: str, stamp: str | None = None
                   ) -> files_reader.StoreCollection | None:
-    """The collection located in its files, asked again for a moment while they refuse a reader (a writer
-    between logging a write and applying it); ``None`` when they still do, or the source is read through the API.
+    """The collection located in its files, asked again for a moment while they refuse a reader or look damaged (a
+    writer between logging a write and applying it); ``None`` when they still refuse, or the source is read through
+    the API.
+
+    :raises SourceError: when the files still look damaged after the last try.
 
     :param spec: the source.
     :param name: the collection.
@@ -101,9 +104,16 @@ def settled_files(spec: SourceSpec, name: CollectionRef | str, space: str, stamp
     :param stamp: the stamp recorded at staging, if any (as :func:`vectorops.chroma.locate.store_files` takes it).
     """
     for attempt in range(READS):
-        files = store_files(spec, name, space, staged_stamp=stamp)
-        if files is not None or spec.host or not spec.path:
-            return files
+        try:
+            files = store_files(spec, name, space, staged_stamp=stamp)
+        except SourceError:
+            # a live store's files caught mid-write can look damaged for a moment (a length file behind the element
+            # count it was written with): asked again like a refusal; damage that lasts is raised
+            if attempt == READS - 1:
+                raise
+        else:
+            if files is not None or spec.host or not spec.path:
+                return files
         time.sleep(PAUSE_S * (attempt + 1))
     return None
 

@@ -32,7 +32,8 @@ class CollectionOutcome:
 
     :param collection: the collection's label, as the request listed it.
     :param summary: :func:`~vectorops.migration.steps.finalize`'s summary when it was promoted.
-    :param step: the step that failed (``prepare``, ``load`` or ``finalize``), ``None`` when promoted.
+    :param step: the step that failed (``prepare``, ``load`` or ``finalize``; the CLI alerts a lost database, which
+        stops the whole run, as ``run``), ``None`` when promoted.
     :param error: what that step raised.
     """
 
