@@ -63,6 +63,15 @@ def describe_error(exc: BaseException, secrets: set[str]) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}", secrets)
 
 
+def error_line(exc: BaseException) -> str:
+    """The first line of :func:`describe_error` with the environment's :func:`known_secrets` hidden: one line to
+    print, store or alert.
+
+    :param exc: the error.
+    """
+    return (describe_error(exc, known_secrets()).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def known_secrets() -> set[str]:
     """Literal secret values in the environment, also percent-encoded as they appear inside URLs.
 

@@ -23,7 +23,7 @@ from vectorops.migration.summary import cli_run_id
 def _cmd_validate(args: argparse.Namespace) -> int:
     from vectorops.alerts import send
     from vectorops.quality import gate
-    from vectorops.redaction import describe_error, known_secrets
+    from vectorops.redaction import error_line
 
     settings = load_settings()
     with log_file.quiet():
@@ -44,7 +44,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                     report = gate.validate_live(settings, name, run_id=run_id)
             except Exception as exc:  # one collection's error never stops the others; it is reported and alerted
                 errored += 1
-                error = (describe_error(exc, known_secrets()).splitlines() or [type(exc).__name__])[0]
+                error = error_line(exc)
                 logging.getLogger(__name__).debug("validation of %r could not run", name, exc_info=exc)
                 print(f"ERROR {name}: validation could not run: {error}")
                 with log_file.quiet():

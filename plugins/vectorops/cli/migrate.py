@@ -95,6 +95,7 @@ def _run_in_process(params: dict[str, Any], collections: list[str], run_id: str)
     from vectorops.db.roles import ETL
     from vectorops.migration import in_process
     from vectorops.migration import request as migration_request
+    from vectorops.redaction import error_line
 
     request = migration_request.request_from_params(params, settings_as(ETL))
     alert = _alert(run_id)
@@ -105,13 +106,7 @@ def _run_in_process(params: dict[str, Any], collections: list[str], run_id: str)
         if database_lost(exc) is not None:
             alert(in_process.CollectionOutcome(", ".join(collections), step="run", error=exc))
         raise
-    return {o.collection: _error_line(o.error) for o in outcomes if o.error is not None}
-
-
-def _error_line(error: BaseException) -> str:
-    from vectorops.redaction import describe_error, known_secrets
-
-    return (describe_error(error, known_secrets()).splitlines() or [type(error).__name__])[0]
+    return {o.collection: error_line(o.error) for o in outcomes if o.error is not None}
 
 
 def _alert(run_id: str) -> Any:
@@ -120,6 +115,7 @@ def _alert(run_id: str) -> Any:
     from vectorops.errors import ValidationFailed
     from vectorops.migration.in_process import CollectionOutcome
     from vectorops.quality import gate
+    from vectorops.redaction import error_line
 
     def alert(outcome: CollectionOutcome) -> None:
         error = outcome.error
@@ -127,7 +123,7 @@ def _alert(run_id: str) -> Any:
             gate.alert_failure(error.report, event="migration_gate_failed", dag_id=None, run_id=run_id)
             return
         assert error is not None  # only failed outcomes are alerted
-        message = f"{outcome.step} of {outcome.collection!r} failed: {_error_line(error)}"
+        message = f"{outcome.step} of {outcome.collection!r} failed: {error_line(error)}"
         send.send_alert(send.AlertEvent(
             event="migration_failed", dag_id=None, run_id=run_id, collection=outcome.collection, table=None,
             failed_expectations=[], run_url=None, task_id=outcome.step, message=message[:send.MAX_MESSAGE_CHARS]))

@@ -270,9 +270,9 @@ def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: 
 
 def _error_line(exc: BaseException) -> str:
     """The first line of ``exc`` as ``Type: message``, with known secrets redacted (it is stored and alerted)."""
-    from vectorops.redaction import describe_error, known_secrets
+    from vectorops.redaction import error_line
 
-    return (describe_error(exc, known_secrets()).strip().splitlines() or [type(exc).__name__])[0][:500]
+    return error_line(exc)[:500]
 
 
 def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:
