@@ -59,6 +59,22 @@ class ExactTopK:
         """The ids of the k nearest candidates per query, nearest first."""
         return [[record_id for _, record_id in best] for best in self.best]
 
+    def nearest_outside(self, exclude: Collection[str], k: int) -> list[list[str] | None]:
+        """Per query, the ``k`` nearest candidates not in ``exclude``, or ``None`` where the kept ``self.k`` cannot
+        tell (more than ``self.k - k`` of them excluded, and more candidates offered than kept).
+
+        :param exclude: ids to leave out.
+        :param k: neighbours wanted, at most ``self.k``.
+        """
+        if k > self.k:
+            raise ValueError(f"{k} neighbours wanted from a top {self.k}")
+        answers: list[list[str] | None] = []
+        for best in self.best:
+            kept = [record_id for _, record_id in best if record_id not in exclude]
+            # a full list that lost too many to ``exclude`` may lack a farther candidate it dropped
+            answers.append(kept[:k] if len(kept) >= k or len(best) < self.k else None)
+        return answers
+
 
 def exact_top_k(conn: psycopg.Connection, schema: str, table: str, space: str, query: np.ndarray, k: int = 10,
                 exclude: Collection[str] = (), metadata_filter: Mapping[str, Any] | None = None) -> list[str]:

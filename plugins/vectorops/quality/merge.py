@@ -64,7 +64,8 @@ class Merge:
 
 
 class Candidates:
-    """Buffers source vectors for an :class:`ExactTopK`, so distances are computed a few thousand at a time."""
+    """Buffers vectors (the source's or the table's) for an :class:`ExactTopK`, so distances are computed a few
+    thousand at a time."""
 
     def __init__(self, top_k: ExactTopK | None, size: int = 4096) -> None:
         self.top_k, self.size = top_k, size
@@ -72,7 +73,7 @@ class Candidates:
         self.vectors: list[bytes] = []
 
     def offer(self, row: Row, new_vector: bool) -> None:
-        """Buffer ``row``'s source vector unless the table holds another vector for it."""
+        """Buffer ``row``'s vector, unless it has none or (a source row) the table holds another vector for it."""
         if self.top_k is None or new_vector or not row.vector:
             return
         self.ids.append(row.id)

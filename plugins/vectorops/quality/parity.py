@@ -131,9 +131,12 @@ def _rows(batch: RecordBatch, plan: EmbeddingPlan, space: str, seqs: dict[str, i
 
 
 def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iterator[_SourceRow],
-                quarantined: set[str], embedding: EmbeddingPlan, gone: set[str], candidates: merge.Candidates
-                ) -> tuple[merge.Merge, Any]:
-    """Merge the table's rows with ``sources`` (both in id byte order): the diff, and the table's running sha256."""
+                quarantined: set[str], embedding: EmbeddingPlan, gone: set[str], candidates: merge.Candidates,
+                table_candidates: merge.Candidates | None = None) -> tuple[merge.Merge, Any]:
+    """Merge the table's rows with ``sources`` (both in id byte order): the diff, and the table's running sha256.
+
+    ``table_candidates``, when given, is offered every table row with a vector as it is read.
+    """
     result = merge.Merge()
     baseline = hashlib.sha256()
 
@@ -145,6 +148,8 @@ def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iter
 
     with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as reader:
         table_rows = iter_table_rows(reader, schema, table)
+        if table_candidates is not None and table_candidates.top_k is not None:
+            table_rows = _offered(table_rows, table_candidates)
         current = next(table_rows, None)
         for source in sources:
             source_row = source.row
@@ -179,7 +184,16 @@ def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iter
         while current is not None:
             table_only(current)
             current = next(table_rows, None)
+    if table_candidates is not None:
+        table_candidates.flush()
     return result, baseline
+
+
+def _offered(rows: Iterator[Row], candidates: merge.Candidates) -> Iterator[Row]:
+    """``rows``, each offered to ``candidates`` as it passes."""
+    for row in rows:
+        candidates.offer(row, False)
+        yield row
 
 
 def compare_with_records(conn: psycopg.Connection, schema: str, table: str, batches: Iterable[RecordBatch],
@@ -204,7 +218,7 @@ def compare_with_records(conn: psycopg.Connection, schema: str, table: str, batc
 
 
 def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_batch: int,
-                    source_top_k: ExactTopK | None = None
+                    source_top_k: ExactTopK | None = None, table_top_k: ExactTopK | None = None
                     ) -> tuple[list[ExpectationOutcome], str, set[str], Drift]:
     """Compare every row of the table with the source, by checksum and field by field.
 
@@ -217,6 +231,8 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
     :param fetch_batch: records per fetch from the source.
     :param source_top_k: when given, every source record that should be in the table with its source vector
         is offered to it, so the source's exact top-k comes out of the same pass.
+    :param table_top_k: when given, every table row with a vector is offered to it, so the table's exact top-k
+        comes out of the same read of the table (no search of its own on the server).
     :return: the outcomes, the sha256 of the table as it is (the baseline later checks compare to), the ids whose
         table row differs from the source's on purpose (quarantined, re-embedded one by one, or changed in the
         source after the read point), and what the source changed after the read point.
@@ -227,7 +243,7 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
     candidates = merge.Candidates(source_top_k)
     gone: set[str] = set()
     result, baseline = _merge_pass(conn, schema, table, _source_rows(conn, plan, fetch_batch, gone), quarantined,
-                                   embedding, gone, candidates)
+                                   embedding, gone, candidates, merge.Candidates(table_top_k))
     candidates.flush()
     for record_id in sorted(gone):
         result.gone.add(record_id)

@@ -20,7 +20,7 @@ from vectorops.chroma.source import SourceSpec
 from vectorops.embedding import model, policy
 from vectorops.migration.plan import CollectionPlan
 from vectorops.quality.canonical import canonical_metadata
-from vectorops.quality.exact_search import exact_top_k
+from vectorops.quality.exact_search import ExactTopK, exact_top_k
 from vectorops.quality.parity import model_agreement
 from vectorops.quality.suites import ExpectationOutcome
 from vectorops.records import printable_id
@@ -159,12 +159,15 @@ def _table_vectors(conn: psycopg.Connection, schema: str, table: str, ids: Colle
 def top10_overlap(conn: psycopg.Connection, plan: CollectionPlan, *, query_ids: list[str], queries: np.ndarray,
                   source_exact: list[list[str]] | None, differ: set[str],
                   neighbours: tuple[list[list[str]], list[list[float]]] | None,
-                  min_overlap: float = MIN_TOP10_OVERLAP) -> ExpectationOutcome:
-    """Top-10 agreement between Chroma's own ``query`` and pgvector's exact search: enforced.
+                  min_overlap: float = MIN_TOP10_OVERLAP, table_exact: ExactTopK | None = None
+                  ) -> ExpectationOutcome:
+    """Top-10 agreement between Chroma's own ``query`` and the table's exact search: enforced.
 
     Chroma is asked for :data:`CHROMA_QUERY_K` neighbours (its HNSW search then looks that wide, so its top 10
-    are near exact) and its first 10 are compared with pgvector's exact top 10 in the table's space. A Chroma
-    neighbour outside pgvector's 10 still counts when it ties pgvector's 10th distance. It passes only when
+    are near exact) and its first 10 are compared with the table's exact top 10 in the table's space: from
+    ``table_exact`` when the parity pass computed it over the table's rows, else pgvector's exact search. A
+    Chroma neighbour outside the table's 10 still counts when it ties the table's 10th distance. It passes only
+    when
 
     * the overlap is at least ``min_overlap``, or every Chroma neighbour outside the table's 10 is farther than
       the table's 10th (Chroma's HNSW missed a neighbour: at 1M rows its own recall can fall below the threshold
@@ -185,6 +188,8 @@ def top10_overlap(conn: psycopg.Connection, plan: CollectionPlan, *, query_ids: 
     :param neighbours: Chroma's :func:`neighbours_to_ask` neighbours (ids, distances) of ``queries``
         (:func:`ask_chroma`).
     :param min_overlap: the least overlap that passes.
+    :param table_exact: the exact top-k of the table's own vectors per query, k above 10 so that the rows left
+        out here can be dropped from it; a query it cannot answer that way is searched by pgvector.
     """
     collection, schema, table, space = plan.collection, plan.schema, plan.shadow, plan.info.space
     embedding = plan.embedding
@@ -212,7 +217,9 @@ def top10_overlap(conn: psycopg.Connection, plan: CollectionPlan, *, query_ids: 
     ids, distances = neighbours
     chroma = [[(i, d) for i, d in zip(r, ds, strict=True) if i not in differ][:10] for r, ds in zip(ids, distances,
                                                                                                      strict=True)]
-    found = [exact_top_k(conn, schema, table, space, vector, exclude=in_table) for vector in queries]
+    computed = table_exact.nearest_outside(in_table, 10) if table_exact is not None else [None] * len(queries)
+    found = [ids if ids is not None else exact_top_k(conn, schema, table, space, vector, exclude=in_table)
+             for ids, vector in zip(computed, queries, strict=True)]
     vectors = _table_vectors(conn, schema, table, {i for r in chroma for i, _ in r} | {i for r in found for i in r})
     score = score_against_chroma(space, queries, chroma, found, vectors)
     overlap = score.overlap

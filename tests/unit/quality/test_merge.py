@@ -6,6 +6,7 @@ import hashlib
 import struct
 
 import numpy as np
+import pytest
 
 from vectorops.embedding.policy import COLLECTION, COPY, RECORDS, EmbeddingPlan
 from vectorops.quality import merge as m
@@ -115,3 +116,17 @@ def test_candidates_reach_the_top_k_in_batches_and_skip_new_or_missing_vectors()
     candidates.flush()
     assert top_k.result() == [["exact", "near"]]
     m.Candidates(None).offer(ROW, False)  # no top-k: nothing is buffered
+
+
+def test_nearest_outside_drops_excluded_ids_and_declines_what_the_kept_list_cannot_tell() -> None:
+    top_k = ExactTopK(np.array([[0.0, 0.0]]), "l2", k=3)
+    top_k.add(["a", "b", "c", "d", "e"], np.array([[1.0, 0], [2, 0], [3, 0], [4, 0], [5, 0]]))
+    assert top_k.nearest_outside(set(), 2) == [["a", "b"]]
+    assert top_k.nearest_outside({"a"}, 2) == [["b", "c"]]
+    # "d" may be second once "a" and "b" are gone, but the top 3 no longer holds it: pgvector must answer
+    assert top_k.nearest_outside({"a", "b"}, 2) == [None]
+    few = ExactTopK(np.array([[0.0, 0.0]]), "l2", k=3)
+    few.add(["a", "b"], np.array([[1.0, 0], [2, 0]]))
+    assert few.nearest_outside({"a"}, 2) == [["b"]]  # every candidate was kept: the short answer is complete
+    with pytest.raises(ValueError, match="4 neighbours wanted from a top 3"):
+        top_k.nearest_outside(set(), 4)
