@@ -46,6 +46,9 @@ class ExactTopK:
         if not len(ids) or not len(self.queries):
             return
         distances = _distances(self.space, self.queries, np.asarray(vectors, dtype=np.float64))
+        # an undefined distance (a zero vector under cosine) sorts last, as PostgreSQL sorts NaN; left as NaN it made
+        # the cutoff NaN and dropped the whole batch
+        distances = np.where(np.isnan(distances), np.inf, distances)
         take = min(self.k, len(ids))
         for q, row in enumerate(distances):
             nearest = np.argpartition(row, take - 1)[:take] if take < len(ids) else range(len(ids))

@@ -35,7 +35,8 @@ BATCH_DEFINITION = "whole_table"
 CHECK_KEY = "vectorops_check"
 #: validation results the Data Docs index lists, newest first. GX reads every listed result from disk each time it
 #: rebuilds the index, once per validation: unbounded, that grew with the installation's history (about 2.5 ms a
-#: stored result). The full history stays in ``vectorops.validation_results``.
+#: stored result). GX applies the same limit when it builds a new site directory's pages; pages already built stay.
+#: The full history stays in ``vectorops.validation_results``.
 INDEX_VALIDATIONS = 100
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _PLAIN_FILE_NAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
@@ -221,7 +222,7 @@ def validate(dsn: str, schema: str, table: str, checks: list[Check], *, gx_root:
                     actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])]))
                 result = checkpoint.run(run_id=gx.RunIdentifier(run_name=file_name(run_name),
                                                                 run_time=datetime.now(UTC)))
-                if fresh_docs:  # a new site directory gets the whole history, not just this run
+                if fresh_docs:  # a new site directory gets the newest INDEX_VALIDATIONS pages, not just this run
                     context.build_data_docs(site_names=[SITE_NAME])
             finally:
                 batch_definition.data_asset.datasource.get_engine().dispose()

@@ -130,3 +130,12 @@ def test_nearest_outside_drops_excluded_ids_and_declines_what_the_kept_list_cann
     assert few.nearest_outside({"a"}, 2) == [["b"]]  # every candidate was kept: the short answer is complete
     with pytest.raises(ValueError, match="4 neighbours wanted from a top 3"):
         top_k.nearest_outside(set(), 4)
+
+
+def test_an_undefined_distance_sorts_last_and_keeps_the_batch() -> None:
+    top_k = ExactTopK(np.array([[1.0, 0.0]]), "cosine", k=2)
+    top_k.add(["zero", "near", "far"], np.array([[0.0, 0.0], [1.0, 0.1], [0.0, 1.0]]))  # zero: NaN under cosine
+    assert top_k.result() == [["near", "far"]]
+    few = ExactTopK(np.array([[1.0, 0.0]]), "cosine", k=3)
+    few.add(["zero", "near"], np.array([[0.0, 0.0], [1.0, 0.1]]))
+    assert few.result() == [["near", "zero"]]  # as PostgreSQL orders NaN: after every number
