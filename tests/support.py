@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -232,3 +234,18 @@ def forget_schema(dsn: str, schema: str) -> None:
         for table in ("index_health", "maintenance_log"):
             conn.execute(sql.SQL("DELETE FROM {} WHERE table_schema = %s").format(
                 sql.Identifier("vectorops", table)), (schema,))
+
+
+@contextlib.contextmanager
+def fresh_database(dsn: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the server of ``dsn``, named ``<prefix>_<8 hex>`` and dropped afterwards; its DSN."""
+    from vectorops.backup.pg_tools import dsn_for_database
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield dsn_for_database(dsn, name)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from psycopg import sql
 
 from tests.alert_receivers import use_webhook
 from tests.faults.ledger_watch import wait_for
-from tests.support import add_records, chroma_client, migrate_in_process, pg_digest
+from tests.support import add_records, chroma_client, fresh_database, migrate_in_process, pg_digest
 from vectorops.config import load_settings
 from vectorops.naming import table_name_for
 
@@ -51,14 +49,8 @@ def backup_env(tmp_path: Path, chroma_store: Path, monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def fresh_db(dsn: str) -> Iterator[str]:
     """A new, empty database on the test server, dropped afterwards; its DSN."""
-    from vectorops.backup.pg_tools import dsn_for_database
-
-    name = f"bk_restore_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield dsn_for_database(dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(dsn, "bk_restore") as database:
+        yield database
 
 
 def _alerts(http_receiver: Any, event: str) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.support import forget_schema, migrate_in_process
+from tests.support import forget_schema, fresh_database, migrate_in_process
 from vectorops.chroma.preflight import CollectionRef
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
@@ -85,14 +84,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def backup_dsn(dsn: str) -> Iterator[str]:
     """An empty database on the test server, for the backups this module takes; its DSN."""
-    from vectorops.backup.pg_tools import dsn_for_database
-
-    name = f"versions_backup_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield dsn_for_database(dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(dsn, "versions_backup") as database:
+        yield database
 
 
 @pytest.mark.parametrize("version", VERSIONS)
