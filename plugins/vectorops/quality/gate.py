@@ -35,6 +35,7 @@ from vectorops.migration.plan import CollectionPlan
 from vectorops.quality import gx_import, parity, sampling
 from vectorops.quality.exact_search import ExactTopK
 from vectorops.quality.suites import ExpectationOutcome, TableSuiteSpec, run_table_suite
+from vectorops.redaction import error_line
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ def validate_live(settings: Settings, collection: str, run_id: str | None = None
             _check_live(settings, dsn, conn, report, row)
         except Exception as exc:  # any failure of one table's checks is that table's failed validation
             log.exception("live validation of collection %r (%s.%s) could not run", collection, schema, table)
-            report.outcomes.append(ExpectationOutcome("validation_ran", False, {"error": _error_line(exc)},
+            report.outcomes.append(ExpectationOutcome("validation_ran", False, {"error": error_line(exc)[:500]},
                                                       "vectorops.quality"))
         return _finish_live(conn, report, started)
 
@@ -270,13 +271,6 @@ def _check_live(settings: Settings, dsn: str, conn: psycopg.Connection, report: 
         current, rows = parity.table_checksum(conn, schema, table)
         report.outcomes.append(ExpectationOutcome("checksum_matches_baseline", current == baseline, {
             "baseline_sha256": baseline, "table_sha256": current, "rows": rows}, "vectorops.parity"))
-
-
-def _error_line(exc: BaseException) -> str:
-    """The first line of ``exc`` as ``Type: message``, with known secrets redacted (it is stored and alerted)."""
-    from vectorops.redaction import error_line
-
-    return error_line(exc)[:500]
 
 
 def _finish_live(conn: psycopg.Connection, report: ValidationReport, started: float) -> ValidationReport:

@@ -132,11 +132,12 @@ def _rows(batch: RecordBatch, plan: EmbeddingPlan, space: str, seqs: dict[str, i
 
 def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iterator[_SourceRow],
                 quarantined: set[str], embedding: EmbeddingPlan, gone: set[str], candidates: merge.Candidates,
-                table_candidates: merge.Candidates | None = None) -> tuple[merge.Merge, Any]:
+                table_top_k: ExactTopK | None = None) -> tuple[merge.Merge, Any]:
     """Merge the table's rows with ``sources`` (both in id byte order): the diff, and the table's running sha256.
 
-    ``table_candidates``, when given, is offered every table row with a vector as it is read.
+    ``table_top_k``, when given, is offered every table row with a vector as it is read.
     """
+    table_candidates = merge.Candidates(table_top_k) if table_top_k is not None else None
     result = merge.Merge()
     baseline = hashlib.sha256()
 
@@ -148,7 +149,7 @@ def _merge_pass(conn: psycopg.Connection, schema: str, table: str, sources: Iter
 
     with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as reader:
         table_rows = iter_table_rows(reader, schema, table)
-        if table_candidates is not None and table_candidates.top_k is not None:
+        if table_candidates is not None:
             table_rows = _offered(table_rows, table_candidates)
         current = next(table_rows, None)
         for source in sources:
@@ -243,7 +244,7 @@ def checksum_parity(conn: psycopg.Connection, plan: CollectionPlan, *, fetch_bat
     candidates = merge.Candidates(source_top_k)
     gone: set[str] = set()
     result, baseline = _merge_pass(conn, schema, table, _source_rows(conn, plan, fetch_batch, gone), quarantined,
-                                   embedding, gone, candidates, merge.Candidates(table_top_k))
+                                   embedding, gone, candidates, table_top_k)
     candidates.flush()
     for record_id in sorted(gone):
         result.gone.add(record_id)

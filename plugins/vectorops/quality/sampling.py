@@ -218,8 +218,8 @@ def top10_overlap(conn: psycopg.Connection, plan: CollectionPlan, *, query_ids: 
     chroma = [[(i, d) for i, d in zip(r, ds, strict=True) if i not in differ][:10] for r, ds in zip(ids, distances,
                                                                                                      strict=True)]
     computed = table_exact.nearest_outside(in_table, 10) if table_exact is not None else [None] * len(queries)
-    found = [ids if ids is not None else exact_top_k(conn, schema, table, space, vector, exclude=in_table)
-             for ids, vector in zip(computed, queries, strict=True)]
+    found = [answer if answer is not None else exact_top_k(conn, schema, table, space, vector, exclude=in_table)
+             for answer, vector in zip(computed, queries, strict=True)]
     vectors = _table_vectors(conn, schema, table, {i for r in chroma for i, _ in r} | {i for r in found for i in r})
     score = score_against_chroma(space, queries, chroma, found, vectors)
     overlap = score.overlap
