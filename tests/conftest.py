@@ -29,6 +29,9 @@ os.environ.update({
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "ANONYMIZED_TELEMETRY": "False",
+    # the session's server is a throwaway: no WAL archive (tests/integration/test_point_in_time.py starts its own,
+    # archiving as a user's server does by default, and migrates into it)
+    "VECTOROPS_WAL_ARCHIVE": "off",
 })
 for _name in ("VECTOROPS_DSN", "CHROMA_DB_PATH", "VECTOROPS_CHUNK_ROWS", "VECTOROPS_FETCH_BATCH",
               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "VECTOROPS_OWNER_TOKEN"):

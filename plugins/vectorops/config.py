@@ -91,6 +91,48 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class PitrSettings:
+    """Point-in-time recovery of the embedded server: its WAL archive and its physical base backups.
+
+    :param directory: the repository (``VECTOROPS_PITR_DIR``, default ``VECTOROPS_HOME/pitr``): ``wal/`` the
+        archive, ``base/`` the base backups. It is apart from the logical backups' directory because the server's
+        own user writes it.
+    :param archive: archive every WAL segment (``VECTOROPS_WAL_ARCHIVE``: ``on``, the default, or ``off`` for a
+        throwaway server: then the server runs ``wal_level=minimal`` and nothing can be recovered to a point in time).
+    :param archive_timeout_s: the longest a finished transaction waits to be archived, the archive's RPO
+        (``VECTOROPS_ARCHIVE_TIMEOUT_S``, default 60).
+    :param full_every_days: a base backup is full when the chain's full one is older than this, else incremental
+        (``VECTOROPS_BASE_FULL_DAYS``, default 7).
+    """
+
+    directory: Path
+    archive: bool = True
+    archive_timeout_s: int = 60
+    full_every_days: float = 7.0
+
+    @property
+    def wal_dir(self) -> Path:
+        """The WAL archive."""
+        return self.directory / "wal"
+
+    @property
+    def base_dir(self) -> Path:
+        """The base backups, one directory each."""
+        return self.directory / "base"
+
+
+def _on_off_env(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise SettingError(f"{name}={os.environ.get(name)!r} must be on or off")
+
+
+@dataclass(frozen=True)
 class MonitorSettings:
     """The search monitor's probes and thresholds.
 
@@ -142,6 +184,7 @@ class Settings:
         alerts and fails the collection's task (``VECTOROPS_SYNC_MAX_LAG_S``, default 900).
     :param maintenance: see :class:`MaintenanceSettings`.
     :param backup: see :class:`BackupSettings`.
+    :param pitr: see :class:`PitrSettings`.
     :param monitor: see :class:`MonitorSettings`.
     """
 
@@ -157,6 +200,7 @@ class Settings:
     max_maintenance_work_mem_mb: int
     claim_ttl_s: int
     backup: BackupSettings
+    pitr: PitrSettings
     validation_sample: int = 200
     validation_seed: int = 0
     min_top10_overlap: float = 0.95
@@ -277,6 +321,12 @@ def load_settings() -> Settings:
             keep=_int_env("VECTOROPS_BACKUP_KEEP", 7),
             retention_days=_float_env("VECTOROPS_BACKUP_RETENTION_DAYS", 30.0, minimum=1.0),
             max_age_h=_float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0, minimum=1.0),
+        ),
+        pitr=PitrSettings(
+            directory=Path(os.environ.get("VECTOROPS_PITR_DIR") or home / "pitr").expanduser().resolve(),
+            archive=_on_off_env("VECTOROPS_WAL_ARCHIVE", True),
+            archive_timeout_s=_int_env("VECTOROPS_ARCHIVE_TIMEOUT_S", 60),
+            full_every_days=_float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0),
         ),
         monitor=MonitorSettings(
             probes=_int_env("VECTOROPS_MONITOR_PROBES", 50),

@@ -70,6 +70,58 @@ def _sign(settings: Any, directory: Path) -> int:
     return 0
 
 
+def _base_backup(settings: Any, *, full: bool) -> int:
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.base_backup import take_base_backup
+
+    try:
+        with quiet():
+            backup = take_base_backup(settings, full=full)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    on = f" on {backup.parent}" if backup.parent else ""
+    print(f"base backup {backup.label} ({backup.kind}{on}): {backup.size_bytes / 1e6:.1f} MB in {backup.directory}, "
+          f"verified by pg_verifybackup; WAL archived into {settings.pitr.wal_dir}")
+    return 0
+
+
+def _restore_to_time(settings: Any, when: str) -> int:
+    from datetime import datetime
+
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.recover import recover_to_time
+
+    try:
+        target = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
+    try:
+        with quiet():
+            server = recover_to_time(settings, target)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"recovered to {server.target.isoformat()} from base backup(s) {', '.join(server.chain)} and the WAL "
+          f"archive in {server.seconds:.1f}s")
+    print(f"a scratch server on 127.0.0.1:{server.port}, data in {server.directory}; stop it with: "
+          f"vectorops restore --stop {server.directory}")
+    print(server.dsn)
+    return 0
+
+
+def _stop_recovered(directory: str) -> int:
+    from vectorops.backup.pitr.recover import stop_recovered
+
+    data = Path(directory).expanduser().absolute()
+    if not (data / "recovery.log").exists() and not (data / "data" / "recovery.log").exists():
+        raise ValueError(f"--stop {directory!r} is not a server `vectorops restore --to-time` started")
+    data = data if (data / "recovery.log").exists() else data / "data"
+    stopped = stop_recovered(data)
+    print(f"stopped the recovered server in {data}" if stopped else f"no server runs in {data}")
+    return 0
+
+
 def _run_id() -> str:
     return cli_run_id()
 
@@ -94,6 +146,10 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, backup=dataclasses.replace(settings.backup, directory=directory))
     if args.sign:
         return _sign(settings, Path(args.sign))
+    if args.base:
+        return _base_backup(settings, full=args.full)
+    if args.full:
+        raise ValueError("--full goes with --base: the logical backup is always whole")
     with quiet():
         dsn = bootstrap(settings)
     if args.list:
@@ -130,6 +186,13 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from vectorops.db import runtime
 
     settings = load_settings()
+    if args.stop:
+        return _stop_recovered(args.stop)
+    if args.to_time:
+        if args.clean or args.dsn:
+            raise ValueError("--to-time starts a scratch server from the base backups and the WAL archive; --dsn and "
+                             "--clean go with --backup")
+        return _restore_to_time(settings, args.to_time)
     dsn = args.dsn or runtime.start(settings)
     try:
         with quiet():
@@ -160,9 +223,14 @@ def add_commands(sub: Any) -> None:
                       help="exit 1 and alert when the newest verified backup is older than "
                            "VECTOROPS_BACKUP_MAX_AGE_HOURS (default 26)")
     mode.add_argument("--no-retention", action="store_true", help="take and verify, but expire nothing")
+    mode.add_argument("--base", action="store_true",
+                      help="take a physical base backup for point-in-time recovery, checked by pg_verifybackup: "
+                           "incremental on the last one, full when the chain's full one is older than "
+                           "VECTOROPS_BASE_FULL_DAYS (default 7)")
     mode.add_argument("--sign", metavar="DIR",
                       help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
                            "must match its manifest")
+    backup.add_argument("--full", action="store_true", help="with --base: a full base backup, whatever the chain")
     backup.add_argument("--new-key", action="store_true",
                         help="start a new signing key when it is missing although recorded backups were signed with "
                              "it (those backups can then no longer be restored)")
@@ -174,8 +242,12 @@ def add_commands(sub: Any) -> None:
 
     restore = sub.add_parser("restore", help="verify a signed backup in a scratch database as vectorops_restore, then "
                                              "swap it into a database (exit 1, target unchanged, when it fails)")
-    restore.add_argument("--backup", required=True,
-                         help="the backup directory, its manifest.json or its vectors.dump")
+    source = restore.add_mutually_exclusive_group(required=True)
+    source.add_argument("--backup", help="the backup directory, its manifest.json or its vectors.dump")
+    source.add_argument("--to-time", metavar="ISO8601",
+                        help="start a scratch server holding the database as it was at this time (from the base "
+                             "backups and the WAL archive), on a free port; its DSN is the last line")
+    source.add_argument("--stop", metavar="DIR", help="stop a scratch server --to-time started (its data directory)")
     add_dsn_argument(restore, "the database to restore into (default: VECTOROPS_DSN, else the embedded server's "
                               "vectorops database); the backups are looked up in vectorops' own database",
                      selects_database=False)

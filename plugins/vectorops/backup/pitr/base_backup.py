@@ -1,0 +1,147 @@
+"""A physical base backup of the embedded server: ``pg_basebackup``, full or incremental, checked by
+``pg_verifybackup`` before it counts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from vectorops.backup.errors import BackupError
+from vectorops.backup.pitr.catalog import DATA, BaseBackup, Kind, base_backups, chain_of
+from vectorops.config import Settings
+from vectorops.db import runtime
+
+log = logging.getLogger(__name__)
+
+#: the settings a base backup needs the server to run with (``VECTOROPS_WAL_ARCHIVE=on``)
+ARCHIVING = {"wal_level": "replica", "archive_mode": "on", "summarize_wal": "on"}
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """The environment of a tool that logs in to the embedded server as its superuser: the password in
+    ``PGPASSWORD``, never in argv."""
+    return {**os.environ, "PGPASSWORD": settings.db_password}
+
+
+def server_conninfo(settings: Settings, port: int | None = None) -> str:
+    """The embedded server's superuser login, without the password (:func:`server_env` carries it)."""
+    return psycopg.conninfo.make_conninfo(host="127.0.0.1", port=port or settings.db_port, user=settings.db_user,
+                                          dbname="postgres")
+
+
+def check_archiving(settings: Settings) -> int:
+    """The server's timeline, once it is shown to archive its WAL and summarise it.
+
+    :raises BackupError: naming the setting the running server lacks and how to fix it.
+    """
+    if settings.external_dsn:
+        raise BackupError("base backups and point-in-time recovery cover the embedded server; VECTOROPS_DSN points "
+                          "at an external one (back it up with its own tools, or take `vectorops backup` dumps)")
+    if not settings.pitr.archive:
+        raise BackupError("VECTOROPS_WAL_ARCHIVE=off: the server archives no WAL, so a base backup could not be "
+                          "recovered to any point in time; set it to on and restart the server (`vectorops db down`)")
+    runtime.start(settings)
+    with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
+        for name, wanted in ARCHIVING.items():
+            value = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+            if value is None or value[0] != wanted:
+                raise BackupError(f"the embedded server runs with {name}={value[0] if value else '?'}, not {wanted}: "
+                                  "it was started before WAL archiving was on; restart it (`vectorops db down`, "
+                                  "then any command starts it again)")
+        row = conn.execute("SELECT timeline_id FROM pg_control_checkpoint()").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _size(directory: Path) -> int:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+
+
+def _kind(settings: Settings, backups: list[BaseBackup], timeline: int, full: bool, now: datetime
+          ) -> tuple[Kind, BaseBackup | None]:
+    """Full when asked, when there is none, when the chain's full backup is older than ``full_every_days`` or was
+    taken on another timeline (after a recovery); else incremental on the newest backup."""
+    if full or not backups:
+        return "full", None
+    newest = backups[-1]
+    chain = chain_of(backups, newest)
+    if newest.timeline != timeline:
+        return "full", None
+    if now - chain[0].finished_at >= timedelta(days=settings.pitr.full_every_days):
+        return "full", None
+    return "incremental", newest
+
+
+def _run(settings: Settings, args: list[str], what: str) -> None:
+    done = runtime.run_as_server(args, env=server_env(settings))
+    if done.returncode != 0:
+        raise BackupError(f"{what} failed with exit code {done.returncode}:\n{done.stdout.strip()[-4000:]}")
+
+
+def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
+    """Take a base backup into the repository's ``base/<label>/data`` and check it with ``pg_verifybackup``.
+
+    Incremental on the newest backup (only the blocks changed since, from the server's WAL summaries) unless
+    ``full`` is asked, there is no backup yet, or the chain's full backup is older than ``VECTOROPS_BASE_FULL_DAYS``.
+    WAL is streamed into the backup (``-X stream``), so each one restores on its own, without the archive. A backup
+    that fails, or fails verification, is removed: only a verified backup gets its record
+    (:data:`~vectorops.backup.pitr.catalog.RECORD`).
+
+    :param settings: the settings (the repository, the server).
+    :param full: take a full backup whatever the chain.
+    :return: the verified backup.
+    :raises BackupError: naming the backup and the tool's own error.
+    """
+    timeline = check_archiving(settings)
+    runtime.server_directory(settings.pitr.directory)
+    base_dir = runtime.server_directory(settings.pitr.base_dir)
+    backups = base_backups(base_dir)
+    started = datetime.now(UTC)
+    kind, parent = _kind(settings, backups, timeline, full, started)
+    label = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    directory = runtime.server_directory(base_dir / label)
+    args = [str(runtime.bin_dir() / "pg_basebackup"), "--dbname", server_conninfo(settings), "-D",
+            str(directory / DATA), "--format=plain", "--wal-method=stream", "--checkpoint=fast",
+            f"--label=vectorops {label}", "--no-password"]
+    if parent is not None:
+        args.append(f"--incremental={parent.data / 'backup_manifest'}")
+    clock = time.perf_counter()
+    try:
+        try:
+            _run(settings, args, f"pg_basebackup of {label} into {directory}")
+        except BackupError as exc:
+            # the server summarises WAL only while archiving is on: a gap (it ran with it off) needs a full backup
+            if parent is None or "WAL summar" not in str(exc):
+                raise
+            log.warning("base backup %s cannot be incremental on %s (the server's WAL summaries have a gap: it ran "
+                        "without archiving); taking a full backup instead", label, parent.label)
+            shutil.rmtree(directory / DATA, ignore_errors=True)
+            kind, parent = "full", None
+            args = [a for a in args if not a.startswith("--incremental=")]
+            _run(settings, args, f"pg_basebackup of {label} into {directory}")
+        _run(settings, [str(runtime.bin_dir() / "pg_verifybackup"), "--quiet", str(directory / DATA)],
+             f"pg_verifybackup of base backup {label} ({directory})")
+        start_lsn = _start_lsn(directory / DATA / "backup_label")
+        backup = BaseBackup(label=label, kind=kind, parent=parent.label if parent else None, started_at=started,
+                            finished_at=datetime.now(UTC), start_lsn=start_lsn, timeline=timeline,
+                            size_bytes=_size(directory), directory=directory)
+        backup.write_record()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    log.info("base backup %s (%s%s) taken and verified in %.1fs: %.1f MB in %s", label, kind,
+             f" on {parent.label}" if parent else "", time.perf_counter() - clock, backup.size_bytes / 1e6, directory)
+    return backup
+
+
+def _start_lsn(backup_label: Path) -> str:
+    for line in backup_label.read_text(encoding="utf-8").splitlines():
+        if line.startswith("START WAL LOCATION:"):
+            return line.split()[3]
+    raise BackupError(f"{backup_label} names no START WAL LOCATION")

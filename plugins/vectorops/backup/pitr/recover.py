@@ -1,0 +1,182 @@
+"""A scratch server recovered to a point in time: ``pg_combinebackup`` of a base backup chain, then the archived
+WAL replayed up to the target by the server itself (``restore_command``, ``recovery_target_time``).
+
+The scratch server never archives (``archive_mode=off``): its new timeline must not reach the production archive.
+It listens on 127.0.0.1 on a free port, with the production server's logins (they are in the backup).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from vectorops.backup.errors import BackupError
+from vectorops.backup.pitr.archive_status import archive_now
+from vectorops.backup.pitr.base_backup import server_env
+from vectorops.backup.pitr.catalog import BaseBackup, base_backups, chain_before
+from vectorops.config import Settings
+from vectorops.db import runtime
+
+log = logging.getLogger(__name__)
+
+#: how long the server may take to replay the WAL up to the target
+RECOVERY_TIMEOUT_S = 3600.0
+SERVER_LOG = "recovery.log"
+
+
+@dataclass(frozen=True)
+class RecoveredServer:
+    """A scratch server recovered to ``target``.
+
+    :param directory: its data directory (stop it with :func:`stop_recovered`, then remove it).
+    :param port: its port on 127.0.0.1.
+    :param dsn: its ``vectorops`` database, as the production superuser.
+    :param target: the point in time it holds.
+    :param chain: the labels of the base backups it was combined from, oldest first.
+    :param seconds: combining, starting and replaying, in all.
+    """
+
+    directory: Path
+    port: int
+    dsn: str
+    target: datetime
+    chain: tuple[str, ...]
+    seconds: float
+
+    def dsn_of(self, database: str) -> str:
+        """Its DSN for ``database``."""
+        return make_conninfo(self.dsn, dbname=database)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _combine(settings: Settings, chain: list[BaseBackup], data: Path) -> None:
+    args = [str(runtime.bin_dir() / "pg_combinebackup"), *[str(b.data) for b in chain], "-o", str(data)]
+    done = runtime.run_as_server(args, env=server_env(settings))
+    if done.returncode != 0:
+        raise BackupError(f"pg_combinebackup of {', '.join(b.label for b in chain)} into {data} failed with exit code "
+                          f"{done.returncode}:\n{done.stdout.strip()[-4000:]}")
+
+
+def _log_tail(data: Path, lines: int = 15) -> str:
+    log_file = data / SERVER_LOG
+    try:
+        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def recover_to_time(settings: Settings, target: datetime, *, archive_first: bool = True) -> RecoveredServer:
+    """Start a scratch server holding the embedded server's data as it was at ``target``.
+
+    The newest base backup that had finished by ``target`` and the backups it was taken on are combined into
+    ``VECTOROPS_HOME/recovered/<time>-<token>/data``; the server replays the archived WAL and stops before the
+    first transaction that committed after ``target``, then opens as a primary on a free port.
+
+    :param settings: the settings (repository, home, the production logins).
+    :param target: the point in time (timezone-aware).
+    :param archive_first: when the production server runs, archive what it has written so far first
+        (:func:`~vectorops.backup.pitr.archive_status.archive_now`), so that a recent target is in the archive.
+    :return: the running scratch server.
+    :raises BackupError: naming the target and what is missing (a base backup before it, WAL after it) or the
+        server's own error, with its log's tail. Nothing is left running.
+    """
+    if target.tzinfo is None:
+        raise BackupError(f"recovery target {target.isoformat()} has no time zone: give one (2026-12-06T03:15:00Z)")
+    now = datetime.now(UTC)
+    if target > now:
+        raise BackupError(f"recovery target {target.isoformat()} is in the future (now {now.isoformat()})")
+    started = time.perf_counter()
+    chain = chain_before(base_backups(settings.pitr.base_dir), target)
+    if archive_first and not settings.external_dsn and runtime.running_port(settings.pgdata) is not None:
+        with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
+            archive_now(conn)
+    runtime.server_directory(settings.home / "recovered")
+    scratch = runtime.server_directory(settings.home / "recovered" / f"{target:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}")
+    data = scratch / "data"
+    try:
+        _combine(settings, chain, data)
+        signal = data / "recovery.signal"
+        signal.touch()
+        shutil.chown(signal, *_owner(data))
+        port = _free_port()
+        restore = shlex.quote(f"restore_command=cp {shlex.quote(str(settings.pitr.wal_dir))}/%f %p")
+        when = shlex.quote(f"recovery_target_time={target.isoformat()}")
+        options = " ".join([
+            "-c listen_addresses=127.0.0.1", f"-c port={port}", "-c unix_socket_directories=''",
+            "-c archive_mode=off", "-c summarize_wal=off", "-c wal_level=replica",
+            f"-c max_wal_senders={runtime.MAX_WAL_SENDERS}",
+            f"-c {restore}", f"-c {when}", "-c recovery_target_action=promote",
+            "-c shared_preload_libraries=pg_stat_statements", f"-c max_connections={runtime.MAX_CONNECTIONS}",
+        ])
+        done = runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "600",
+                                      "-l", str(data / SERVER_LOG), "-o", options, "start"])
+        if done.returncode != 0:
+            raise BackupError(f"the server recovered from {chain[-1].label} to {target.isoformat()} did not start:\n"
+                              f"{_log_tail(data)}")
+        dsn = make_conninfo(host="127.0.0.1", port=port, user=settings.db_user, password=settings.db_password,
+                            dbname="vectorops")
+        _wait_promoted(dsn, data, target)
+    except BaseException:
+        stop_recovered(data)
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - started
+    log.info("recovered to %s from base backup(s) %s in %.1fs: a scratch server on 127.0.0.1:%s (%s)",
+             target.isoformat(), ", ".join(b.label for b in chain), seconds, port, data)
+    return RecoveredServer(data, port, dsn, target, tuple(b.label for b in chain), seconds)
+
+
+def _owner(path: Path) -> tuple[int, int]:
+    found = path.stat()
+    return found.st_uid, found.st_gid
+
+
+def _wait_promoted(dsn: str, data: Path, target: datetime) -> None:
+    """Wait until the server has replayed up to ``target`` and left recovery."""
+    deadline = time.monotonic() + RECOVERY_TIMEOUT_S
+    while True:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                if row is not None and not row[0]:
+                    return
+        except psycopg.OperationalError:
+            if runtime.running_port(data) is None:  # it stopped: the target was not reached, or the WAL is missing
+                tail = _log_tail(data)
+                reason = ("the archive holds no transaction after it: recover to an earlier time, or archive the "
+                          "newest WAL first" if "before configured recovery target was reached" in tail
+                          else "see its log")
+                raise BackupError(f"recovery to {target.isoformat()} failed: {reason}\n{tail}") from None
+        if time.monotonic() > deadline:
+            raise BackupError(f"recovery to {target.isoformat()} did not finish within {RECOVERY_TIMEOUT_S:.0f}s:\n"
+                              f"{_log_tail(data)}")
+        time.sleep(0.2)
+
+
+def stop_recovered(data: Path) -> bool:
+    """Stop a scratch server started by :func:`recover_to_time` (immediately: it is thrown away).
+
+    :param data: its data directory.
+    :return: ``True`` when one was running.
+    """
+    if runtime.running_port(data) is None:
+        return False
+    runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-m", "immediate",
+                           "stop"])
+    return True
