@@ -13,6 +13,12 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 4. **check_backup_age** (beside retention): runs whatever happened before; alerts when the newest verified
    backup is older than `VECTOROPS_BACKUP_MAX_AGE_HOURS` (default 26).
 
+5. **take_base_backup** (beside the others): the day's physical base backup of the embedded server for
+   point-in-time recovery, `pg_basebackup` checked by `pg_verifybackup`, incremental on the last one and full when
+   the chain's full backup is older than `VECTOROPS_BASE_FULL_DAYS` (7); then the chains beyond
+   `VECTOROPS_BASE_KEEP_FULL` (2) and the WAL no kept backup needs are expired. Skipped with the WAL archive off
+   (`VECTOROPS_WAL_ARCHIVE=off`) or an external database (docs/backups.md).
+
 With nothing migrated yet, the run skips its tasks ("nothing to do yet") instead of backing up no table.
 
 **Params** (a scheduled run takes the defaults): **keep**, **retention_days** and **max_age_hours**, defaulting to
@@ -20,7 +26,8 @@ today's `VECTOROPS_BACKUP_KEEP`, `VECTOROPS_BACKUP_RETENTION_DAYS` and `VECTOROP
 is always of every migrated schema, so there is no collections Param. The verify restore runs in the
 `vectorops_heavy` pool, never beside an index build.
 
-`vectorops backup --list` lists the backups; `vectorops restore --backup DIR --dsn DSN` restores one.
+`vectorops backup --list` lists the backups; `vectorops restore --backup DIR --dsn DSN` restores one;
+`vectorops restore --to-time ISO8601` starts a scratch server as the database was at that time.
 """
 
 from __future__ import annotations
@@ -76,6 +83,14 @@ def pgvector_backup() -> None:
 
         return check_age()
 
+    @task
+    def take_base_backup() -> dict:
+        """The day's base backup (incremental; full weekly), verified; older chains and their WAL expired."""
+        from vectorops.airflow.tasks.backup import take_base
+
+        return take_base()
+
+    take_base_backup()
     verified = verify_backup(take_backup())
     # two leaves, so the run fails when verification does, though the age check after it succeeds
     verified >> apply_retention()

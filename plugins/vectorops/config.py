@@ -99,16 +99,20 @@ class PitrSettings:
         own user writes it.
     :param archive: archive every WAL segment (``VECTOROPS_WAL_ARCHIVE``: ``on``, the default, or ``off`` for a
         throwaway server: then the server runs ``wal_level=minimal`` and nothing can be recovered to a point in time).
-    :param archive_timeout_s: the longest a finished transaction waits to be archived, the archive's RPO
-        (``VECTOROPS_ARCHIVE_TIMEOUT_S``, default 60).
+    :param archive_timeout_s: the longest a finished transaction waits before its WAL segment is closed and
+        archived (``VECTOROPS_ARCHIVE_TIMEOUT_S``, default 50: the archive's RPO is this plus the copy, under the
+        60 s objective; a segment closed early is still 16 MB in the archive, so shorter costs space).
     :param full_every_days: a base backup is full when the chain's full one is older than this, else incremental
         (``VECTOROPS_BASE_FULL_DAYS``, default 7).
+    :param keep_full: full base backups kept, each with the backups taken on it and the WAL they need
+        (``VECTOROPS_BASE_KEEP_FULL``, default 2).
     """
 
     directory: Path
     archive: bool = True
-    archive_timeout_s: int = 60
+    archive_timeout_s: int = 50
     full_every_days: float = 7.0
+    keep_full: int = 2
 
     @property
     def wal_dir(self) -> Path:
@@ -325,8 +329,9 @@ def load_settings() -> Settings:
         pitr=PitrSettings(
             directory=Path(os.environ.get("VECTOROPS_PITR_DIR") or home / "pitr").expanduser().resolve(),
             archive=_on_off_env("VECTOROPS_WAL_ARCHIVE", True),
-            archive_timeout_s=_int_env("VECTOROPS_ARCHIVE_TIMEOUT_S", 60),
+            archive_timeout_s=_int_env("VECTOROPS_ARCHIVE_TIMEOUT_S", 50),
             full_every_days=_float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0),
+            keep_full=_int_env("VECTOROPS_BASE_KEEP_FULL", 2),
         ),
         monitor=MonitorSettings(
             probes=_int_env("VECTOROPS_MONITOR_PROBES", 50),

@@ -23,7 +23,7 @@ import pytest
 from psycopg import sql
 
 from vectorops.backup.errors import BackupError
-from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before
+from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before, chains
 
 FIXTURE_STORE = Path(__file__).parents[1] / "fixtures" / "stores" / "chroma-1.5.9" / "store"
 SCHEMA = "pitr"
@@ -130,6 +130,23 @@ def test_a_restore_to_a_time_holds_exactly_the_rows_as_of_that_time(server: dict
     # the scratch server is a primary of its own, and archives nothing into the production repository
     with psycopg.connect(scratch) as conn:
         assert conn.execute("SELECT pg_is_in_recovery(), current_setting('archive_mode')").fetchone() == (False, "off")
+    # --stop refuses a directory it did not make, then stops the scratch server and removes its copy
+    data = Path(restored.stdout.split("data in ", 1)[1].split(";", 1)[0])
+    foreign = _vectorops(server, "restore", "--stop", str(Path(server["VECTOROPS_HOME"]) / "pgdata"))
+    assert foreign.returncode != 0 and "is not the data directory of a server" in foreign.stderr, foreign.stderr
+    assert _rows(dsn, table)  # the production server still runs
+    lookalike = Path(tempfile.mkdtemp(prefix="vectorops-lookalike-")) / "data"
+    lookalike.mkdir()
+    (lookalike / "recovery.log").write_text("")
+    (lookalike / "PG_VERSION").write_text("18\n")
+    refused = _vectorops(server, "restore", "--stop", str(lookalike))
+    assert refused.returncode != 0 and lookalike.exists(), refused.stderr
+    shutil.rmtree(lookalike.parent)
+    stopped = _vectorops(server, "restore", "--stop", str(data))
+    assert stopped.returncode == 0 and "stopped the recovered server and removed" in stopped.stdout, stopped.stderr
+    assert not data.parent.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(scratch, connect_timeout=3).close()
 
     home = Path(server["VECTOROPS_HOME"])
     for path in [home / "pitr", *(home / "pitr").rglob("*")]:
@@ -168,6 +185,7 @@ def test_a_base_backup_without_archiving_is_refused_naming_the_setting(server: d
 def _record(directory: Path, label: str, finished: datetime, parent: str | None = None) -> BaseBackup:
     backup = BaseBackup(label=label, kind="incremental" if parent else "full", parent=parent,
                         started_at=finished - timedelta(minutes=1), finished_at=finished, start_lsn="0/1000028",
+                        start_wal="000000010000000000000001",
                         timeline=1, size_bytes=1, directory=directory / label)
     (directory / label / "data").mkdir(parents=True)
     backup.write_record()
@@ -187,6 +205,61 @@ def test_the_chain_is_the_newest_backup_before_the_target_back_to_its_full_one(t
     assert [b.label for b in chain_before(found, t0 + timedelta(days=3))] == [full.label, first.label, second.label]
     with pytest.raises(BackupError, match="no base backup had finished by"):
         chain_before(found, t0)
+    later = _record(tmp_path, "e-full", t0 + timedelta(days=4))
+    assert [[b.label for b in chain] for chain in chains(base_backups(tmp_path))] == \
+        [["a-full", "b-incr", "c-incr"], [later.label]]
     shutil.rmtree(tmp_path / "b-incr")
     with pytest.raises(BackupError, match="was taken on b-incr, which the repository no longer holds"):
-        chain_before(base_backups(tmp_path), t0 + timedelta(days=3))
+        chain_before(base_backups(tmp_path), t0 + timedelta(days=3, hours=1))
+    # an incremental backup whose chain lost its full one belongs to no chain: retention never keeps it for it
+    assert [[b.label for b in chain] for chain in chains(base_backups(tmp_path))] == [["a-full"], [later.label]]
+
+
+def test_retention_keeps_the_newest_full_chains_and_the_wal_they_need(server: dict[str, str]) -> None:
+    _dsn(server)
+    keep_one = {**server, "VECTOROPS_BASE_KEEP_FULL": "1"}
+    first = _vectorops(keep_one, "backup", "--base", "--full")
+    assert first.returncode == 0, first.stderr
+    with psycopg.connect(_dsn(server), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.retention_probe (id int)")
+    between = datetime.now(UTC)
+    time.sleep(1.0)
+    second = _vectorops(keep_one, "backup", "--base", "--full")
+    assert second.returncode == 0, second.stderr
+    assert "kept 1 base backup(s) in 1 full chain(s)" in second.stdout, second.stdout
+    home = Path(server["VECTOROPS_HOME"])
+    kept = base_backups(home / "pitr" / "base")
+    assert len(kept) == 1 and kept[0].kind == "full"
+    assert not any(d.is_dir() and not (d / RECORD).exists() for d in (home / "pitr" / "base").iterdir())
+    segments = sorted(p.name for p in (home / "pitr" / "wal").iterdir() if len(p.name) == 24)
+    assert segments and segments[0][8:] >= kept[0].start_wal[8:], (segments[:3], kept[0].start_wal)
+    # the expired chain's time can no longer be recovered, and says so; a time after the kept backup still can
+    refused = _vectorops(server, "restore", "--to-time", between.isoformat())
+    assert refused.returncode == 1 and "no base backup had finished by" in refused.stderr, refused.stderr
+    with psycopg.connect(_dsn(server), autocommit=True) as conn:
+        conn.execute("INSERT INTO public.retention_probe VALUES (1)")
+    time.sleep(1.0)
+    after = datetime.now(UTC)
+    recovered = _vectorops(server, "restore", "--to-time", after.isoformat())
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    with psycopg.connect(recovered.stdout.strip().splitlines()[-1]) as conn:
+        assert conn.execute("SELECT count(*) FROM public.retention_probe").fetchone() == (1,)
+
+
+def test_the_daily_backup_dag_takes_the_base_backup_of_an_archiving_server(
+        server: dict[str, str], airflow_db: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.utils.session import create_session
+
+    from vectorops.airflow.run import load_dag
+
+    _dsn(server)
+    home = Path(server["VECTOROPS_HOME"])
+    before = {b.label for b in base_backups(home / "pitr" / "base")}
+    for name in ("VECTOROPS_HOME", "VECTOROPS_DB_PORT", "VECTOROPS_WAL_ARCHIVE", "VECTOROPS_ARCHIVE_TIMEOUT_S"):
+        monkeypatch.setenv(name, server[name])
+    run = load_dag("pgvector_backup").test()
+    with create_session() as session:
+        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
+    assert states["take_base_backup"] == "success", states
+    taken = [b for b in base_backups(home / "pitr" / "base") if b.label not in before]
+    assert len(taken) == 1 and taken[0].finished_at > datetime.now(UTC) - timedelta(minutes=5)

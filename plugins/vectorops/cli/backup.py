@@ -73,6 +73,7 @@ def _sign(settings: Any, directory: Path) -> int:
 def _base_backup(settings: Any, *, full: bool) -> int:
     from vectorops.backup.errors import BackupError
     from vectorops.backup.pitr.base_backup import take_base_backup
+    from vectorops.backup.pitr.retention import apply_retention
 
     try:
         with quiet():
@@ -83,6 +84,15 @@ def _base_backup(settings: Any, *, full: bool) -> int:
     on = f" on {backup.parent}" if backup.parent else ""
     print(f"base backup {backup.label} ({backup.kind}{on}): {backup.size_bytes / 1e6:.1f} MB in {backup.directory}, "
           f"verified by pg_verifybackup; WAL archived into {settings.pitr.wal_dir}")
+    try:
+        with quiet():
+            kept = apply_retention(settings, settings.pitr.keep_full)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"retention: kept {len(kept.kept)} base backup(s) in {settings.pitr.keep_full} full chain(s) "
+          f"(VECTOROPS_BASE_KEEP_FULL), expired {len(kept.expired)}; WAL kept from {kept.wal_from}, "
+          f"{kept.wal_removed} segment(s) removed")
     return 0
 
 
@@ -110,15 +120,21 @@ def _restore_to_time(settings: Any, when: str) -> int:
     return 0
 
 
-def _stop_recovered(directory: str) -> int:
-    from vectorops.backup.pitr.recover import stop_recovered
+def _stop_recovered(settings: Any, directory: str) -> int:
+    import shutil
 
-    data = Path(directory).expanduser().absolute()
-    if not (data / "recovery.log").exists() and not (data / "data" / "recovery.log").exists():
-        raise ValueError(f"--stop {directory!r} is not a server `vectorops restore --to-time` started")
-    data = data if (data / "recovery.log").exists() else data / "data"
+    from vectorops.backup.pitr.recover import SERVER_LOG, stop_recovered
+
+    given = Path(directory).expanduser().resolve()
+    data = next((d for d in (given, given / "data") if (d / SERVER_LOG).is_file() and (d / "PG_VERSION").is_file()),
+                None)
+    # only a copy `restore --to-time` made is removed: it lives in VECTOROPS_HOME/recovered/<time>-<token>/data
+    if data is None or data.parent.parent != (settings.home / "recovered").resolve():
+        raise ValueError(f"--stop {directory!r} is not the data directory of a server `vectorops restore --to-time` "
+                         f"started (those are under {settings.home / 'recovered'})")
     stopped = stop_recovered(data)
-    print(f"stopped the recovered server in {data}" if stopped else f"no server runs in {data}")
+    shutil.rmtree(data.parent)
+    print(("stopped the recovered server and removed " if stopped else "no server ran; removed ") + str(data.parent))
     return 0
 
 
@@ -187,7 +203,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if args.stop:
-        return _stop_recovered(args.stop)
+        return _stop_recovered(settings, args.stop)
     if args.to_time:
         if args.clean or args.dsn:
             raise ValueError("--to-time starts a scratch server from the base backups and the WAL archive; --dsn and "
@@ -247,7 +263,8 @@ def add_commands(sub: Any) -> None:
     source.add_argument("--to-time", metavar="ISO8601",
                         help="start a scratch server holding the database as it was at this time (from the base "
                              "backups and the WAL archive), on a free port; its DSN is the last line")
-    source.add_argument("--stop", metavar="DIR", help="stop a scratch server --to-time started (its data directory)")
+    source.add_argument("--stop", metavar="DIR",
+                        help="stop a scratch server --to-time started and remove its copy (its data directory)")
     add_dsn_argument(restore, "the database to restore into (default: VECTOROPS_DSN, else the embedded server's "
                               "vectorops database); the backups are looked up in vectorops' own database",
                      selects_database=False)

@@ -113,3 +113,32 @@ def check_age() -> dict[str, Any]:
         _fail_alerted(freshness.describe(), freshness.failed_expectations())
     return {"backup_id": freshness.backup_id, "age_hours": round(freshness.age_h or 0.0, 2),
             "max_age_hours": freshness.max_age_h}
+
+
+@no_retry
+def take_base() -> dict[str, Any]:
+    """Take the day's base backup of the embedded server (incremental on the last one; full when the chain's full one
+    is older than ``VECTOROPS_BASE_FULL_DAYS``), then expire the chains beyond ``VECTOROPS_BASE_KEEP_FULL``.
+
+    :raises AirflowSkipException: with an external database (it has its own backups) or the WAL archive off (a
+        throwaway server, nothing to recover to a point in time).
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.backup.pitr.base_backup import take_base_backup
+    from vectorops.backup.pitr.retention import apply_retention as expire_chains
+    from vectorops.config import load_settings
+
+    settings = load_settings()  # the server's own superuser: a base backup needs the replication privilege
+    if settings.external_dsn:
+        raise AirflowSkipException("no base backup: VECTOROPS_DSN points at an external server, back it up with its "
+                                   "own tools")
+    if not settings.pitr.archive:
+        raise AirflowSkipException("no base backup: VECTOROPS_WAL_ARCHIVE=off (a throwaway server, nothing can be "
+                                   "recovered to a point in time)")
+    backup = take_base_backup(settings)
+    kept = expire_chains(settings, settings.pitr.keep_full)
+    log.info("base backup %s (%s) verified, %.1f MB; %s base backup(s) kept, %s expired, WAL kept from %s",
+             backup.label, backup.kind, backup.size_bytes / 1e6, len(kept.kept), len(kept.expired), kept.wal_from)
+    return {"label": backup.label, "kind": backup.kind, "parent": backup.parent, "bytes": backup.size_bytes,
+            "kept": list(kept.kept), "expired": list(kept.expired)}

@@ -127,9 +127,10 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
             _run(settings, args, f"pg_basebackup of {label} into {directory}")
         _run(settings, [str(runtime.bin_dir() / "pg_verifybackup"), "--quiet", str(directory / DATA)],
              f"pg_verifybackup of base backup {label} ({directory})")
-        start_lsn = _start_lsn(directory / DATA / "backup_label")
+        start_lsn, start_wal = _start(directory / DATA / "backup_label")
         backup = BaseBackup(label=label, kind=kind, parent=parent.label if parent else None, started_at=started,
-                            finished_at=datetime.now(UTC), start_lsn=start_lsn, timeline=timeline,
+                            finished_at=datetime.now(UTC), start_lsn=start_lsn, start_wal=start_wal,
+                            timeline=timeline,
                             size_bytes=_size(directory), directory=directory)
         backup.write_record()
     except BaseException:
@@ -140,8 +141,10 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
     return backup
 
 
-def _start_lsn(backup_label: Path) -> str:
+def _start(backup_label: Path) -> tuple[str, str]:
+    """The start LSN and WAL file of a backup: ``START WAL LOCATION: 0/4000028 (file 000000010000000000000004)``."""
     for line in backup_label.read_text(encoding="utf-8").splitlines():
         if line.startswith("START WAL LOCATION:"):
-            return line.split()[3]
+            words = line.split()
+            return words[3], words[5].rstrip(")")
     raise BackupError(f"{backup_label} names no START WAL LOCATION")

@@ -32,6 +32,7 @@ class BaseBackup:
     :param started_at: when ``pg_basebackup`` started.
     :param finished_at: when it had finished: the server is consistent from this backup at any later time.
     :param start_lsn: the WAL position the backup starts at.
+    :param start_wal: the WAL segment file it starts in: recovery from it needs that one and every later one.
     :param timeline: the server's timeline then.
     :param size_bytes: the bytes of its directory.
     :param directory: where it is: ``data/`` (the server's files) and :data:`RECORD`.
@@ -43,6 +44,7 @@ class BaseBackup:
     started_at: datetime
     finished_at: datetime
     start_lsn: str
+    start_wal: str
     timeline: int
     size_bytes: int
     directory: Path
@@ -66,7 +68,8 @@ def _read(directory: Path) -> BaseBackup:
         return BaseBackup(label=str(fields["label"]), kind=fields["kind"], parent=fields["parent"],
                           started_at=datetime.fromisoformat(fields["started_at"]),
                           finished_at=datetime.fromisoformat(fields["finished_at"]),
-                          start_lsn=str(fields["start_lsn"]), timeline=int(fields["timeline"]),
+                          start_lsn=str(fields["start_lsn"]), start_wal=str(fields["start_wal"]),
+                          timeline=int(fields["timeline"]),
                           size_bytes=int(fields["size_bytes"]), directory=directory)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"base backup {directory}: its {RECORD} is unreadable: {exc}") from exc
@@ -107,6 +110,23 @@ def chain_of(backups: list[BaseBackup], newest: BaseBackup) -> list[BaseBackup]:
                               f"no longer holds: it cannot be restored")
         chain.append(parent)
     return chain[::-1]
+
+
+def chains(backups: list[BaseBackup]) -> list[list[BaseBackup]]:
+    """``backups`` grouped by the full backup they were taken on (directly or not), oldest chain first; a backup
+    whose chain lost its full backup is in none (it cannot be restored).
+
+    :param backups: :func:`base_backups`' list.
+    """
+    by_label = {b.label: b for b in backups}
+    grouped: dict[str, list[BaseBackup]] = {}
+    for backup in backups:
+        root = backup
+        while root.parent is not None and root.parent in by_label:
+            root = by_label[root.parent]
+        if root.kind == "full":
+            grouped.setdefault(root.label, []).append(backup)
+    return sorted(grouped.values(), key=lambda chain: chain[0].finished_at)
 
 
 def chain_before(backups: list[BaseBackup], target: datetime) -> list[BaseBackup]:
