@@ -263,3 +263,36 @@ def test_the_daily_backup_dag_takes_the_base_backup_of_an_archiving_server(
     assert states["take_base_backup"] == "success", states
     taken = [b for b in base_backups(home / "pitr" / "base") if b.label not in before]
     assert len(taken) == 1 and taken[0].finished_at > datetime.now(UTC) - timedelta(minutes=5)
+
+
+@pytest.mark.slow  # a recovery, a logical backup of it and a verified restore: about a minute on 2 cores
+def test_a_restore_to_a_time_into_a_database_goes_through_the_verified_restore(server: dict[str, str]) -> None:
+    dsn = _dsn(server)
+    if not _tables(dsn):  # this test alone: migrate first
+        migrated = _vectorops(server, "migrate", "--chroma-path", str(FIXTURE_STORE), "--schema", SCHEMA)
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    table = _tables(dsn)[0]
+    assert _vectorops(server, "backup", "--base").returncode == 0
+    _write(dsn, table, "UPDATE {table} SET document = 'as of T' WHERE id = (SELECT min(id) FROM {table})")
+    time.sleep(1.0)
+    target = datetime.now(UTC)
+    expected = _rows(dsn, table)
+    time.sleep(1.0)
+    _write(dsn, table, "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id DESC LIMIT 4)")
+    name = "pitr_target"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target_dsn = psycopg.conninfo.make_conninfo(dsn, dbname=name)
+    done = _vectorops(server, "restore", "--to-time", target.isoformat(), "--dsn", target_dsn)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERIFIED" in done.stdout and f"as of {target.isoformat()}" in done.stdout, done.stdout
+    assert _rows(target_dsn, table) == expected
+    # nothing is left behind: no scratch server, no copy, no intermediate dump
+    assert not list((Path(server["VECTOROPS_HOME"]) / "recovered").iterdir())
+    assert not list(Path(tempfile.gettempdir()).glob("vectorops-pitr-dump-*"))
+    # a second run into the same database refuses to replace its schemas without --clean, and changes nothing
+    again = _vectorops(server, "restore", "--to-time", target.isoformat(), "--dsn", target_dsn)
+    assert again.returncode != 0 and "--clean" in again.stderr, again.stderr
+    assert _rows(target_dsn, table) == expected
+    assert not list((Path(server["VECTOROPS_HOME"]) / "recovered").iterdir())

@@ -96,16 +96,41 @@ def _base_backup(settings: Any, *, full: bool) -> int:
     return 0
 
 
-def _restore_to_time(settings: Any, when: str) -> int:
+def _target_time(when: str) -> Any:
     from datetime import datetime
 
+    try:
+        return datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
+
+
+def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool) -> int:
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.restore_into import restore_time_into
+
+    target = _target_time(when)
+    try:
+        with quiet():
+            server, report = restore_time_into(settings, target, dsn, clean=clean, run_id=_run_id())
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored the vector schemas as of {target.isoformat()} (base backup(s) {', '.join(server.chain)} and the "
+          f"WAL archive) into {report.target} in {report.seconds:.1f}s"
+          + (f", replacing schema(s) {', '.join(report.replaced)}" if report.replaced else ""))
+    print(f"VERIFIED {report.tables} table(s), {report.rows} vector rows: counts, checksums and top-10 queries match "
+          "the recovered server's")
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _restore_to_time(settings: Any, when: str) -> int:
     from vectorops.backup.errors import BackupError
     from vectorops.backup.pitr.recover import recover_to_time
 
-    try:
-        target = datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
+    target = _target_time(when)
     try:
         with quiet():
             server = recover_to_time(settings, target)
@@ -205,9 +230,11 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     if args.stop:
         return _stop_recovered(settings, args.stop)
     if args.to_time:
-        if args.clean or args.dsn:
-            raise ValueError("--to-time starts a scratch server from the base backups and the WAL archive; --dsn and "
-                             "--clean go with --backup")
+        if args.dsn:
+            return _restore_time_into(settings, args.to_time, args.dsn, args.clean)
+        if args.clean:
+            raise ValueError("--clean goes with --dsn (or --backup): without --dsn, --to-time starts a scratch server "
+                             "and replaces nothing")
         return _restore_to_time(settings, args.to_time)
     dsn = args.dsn or runtime.start(settings)
     try:

@@ -1,0 +1,57 @@
+"""The vector schemas as they were at a point in time, restored into a target database by the safe restore.
+
+A scratch server is recovered to the time (:func:`~vectorops.backup.pitr.recover.recover_to_time`); a signed
+logical backup of it is taken (:func:`~vectorops.backup.take.take_backup`, into a private temporary directory,
+recorded in the scratch server's own ledger); and that backup goes through :func:`~vectorops.backup.restore.
+restore_backup`, which verifies it in a scratch database of the target's server and swaps it in only when it matches,
+refusing schemas vectorops did not create. The scratch server and the temporary backup are removed afterwards,
+whatever happens: a restore that fails leaves the target as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from vectorops.backup.pg_tools import redacted_dsn
+from vectorops.backup.pitr.recover import RecoveredServer, recover_to_time, stop_recovered
+from vectorops.backup.restore import restore_backup
+from vectorops.backup.restore_report import RestoreReport
+from vectorops.backup.take import take_backup
+from vectorops.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def restore_time_into(settings: Settings, target: datetime, dsn: str, *, clean: bool = False,
+                      run_id: str | None = None) -> tuple[RecoveredServer, RestoreReport]:
+    """Restore the vector schemas and ``vectorops`` as they were at ``target`` into the database ``dsn``.
+
+    :param settings: the settings (the repository, the signing key, the restore role's password).
+    :param target: the point in time (timezone-aware).
+    :param dsn: the target database, as for :func:`~vectorops.backup.restore.restore_backup`.
+    :param clean: replace the schemas that already exist in the target (only once the restored copy matched).
+    :param run_id: recorded with the intermediate backup and sent with alerts.
+    :return: the scratch server it was read from (already stopped) and the restore's report.
+    :raises BackupError: from the recovery or the restore (the target unchanged).
+    :raises ValueError: as :func:`~vectorops.backup.restore.restore_backup` refuses a target.
+    """
+    server = recover_to_time(settings, target)
+    staging = Path(tempfile.mkdtemp(prefix="vectorops-pitr-dump-"))  # 0700: it holds a full copy of the vectors
+    try:
+        # the recovered server's own ledger records the intermediate backup; Chroma's files are not part of it
+        scratch = replace(settings, chroma_path=None, backup=replace(settings.backup, directory=staging))
+        taken = take_backup(scratch, server.dsn, run_id=run_id)
+        log.info("backup %s of the server as of %s taken for the restore into %s", taken.backup_id,
+                 target.isoformat(), redacted_dsn(dsn))
+        report = restore_backup(taken.directory, dsn, clean=clean, settings=settings, ledger_dsn=server.dsn,
+                                run_id=run_id)
+    finally:
+        stop_recovered(server.directory)
+        shutil.rmtree(server.directory.parent, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    return server, report
