@@ -165,13 +165,17 @@ def _restore(store: Path) -> dict[str, Any]:
     after_migration = datetime.now(UTC)
     with psycopg.connect(dsn, autocommit=True) as conn:  # a commit after the target, as an application's would be
         conn.execute(on_table("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} LIMIT 1)"))
-    replayed = recover_to_time(settings, after_migration)
-    try:
-        with psycopg.connect(replayed.dsn) as conn:
-            replayed_rows = conn.execute(on_table("SELECT count(*) FROM {table}")).fetchone()
-    finally:
-        stop_recovered(replayed.directory)
-        shutil.rmtree(replayed.directory.parent, ignore_errors=True)
+    def recovered(target: datetime, query: str) -> tuple[Any, Any]:
+        """Recover to ``target``; the scratch server and what ``query`` returns there, the server removed."""
+        server = recover_to_time(settings, target)
+        try:
+            with psycopg.connect(server.dsn) as conn:
+                return server, conn.execute(on_table(query)).fetchone()
+        finally:
+            stop_recovered(server.directory)
+            shutil.rmtree(server.directory.parent, ignore_errors=True)
+
+    replayed, replayed_rows = recovered(after_migration, "SELECT count(*) FROM {table}")
     wal_mb = round(_size(settings.pitr.wal_dir) / 1e6)
 
     clock = time.perf_counter()
@@ -190,13 +194,7 @@ def _restore(store: Path) -> dict[str, Any]:
         noted = conn.execute(on_table("SELECT count(*), sum(hashtext(id)) FROM {table}")).fetchone()
         time.sleep(1.0)
         conn.execute(on_table("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} LIMIT 100)"))
-    server = recover_to_time(settings, target)
-    try:
-        with psycopg.connect(server.dsn) as conn:
-            found = conn.execute(on_table("SELECT count(*), sum(hashtext(id)) FROM {table}")).fetchone()
-    finally:
-        stop_recovered(server.directory)
-        shutil.rmtree(server.directory.parent, ignore_errors=True)
+    server, found = recovered(target, "SELECT count(*), sum(hashtext(id)) FROM {table}")
     return {"rows": migrated["loaded"], "replay_migration_s": round(replayed.seconds, 2), "replayed_wal_mb": wal_mb,
             "replayed_rows_complete": bool(replayed_rows and replayed_rows[0] == migrated["loaded"]),
             "full_backup_s": round(full_s, 2),

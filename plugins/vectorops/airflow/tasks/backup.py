@@ -125,17 +125,14 @@ def take_base() -> dict[str, Any]:
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from vectorops.backup.pitr.base_backup import take_base_backup
+    from vectorops.backup.pitr.base_backup import not_archiving, take_base_backup
     from vectorops.backup.pitr.retention import apply_retention as expire_chains
     from vectorops.config import load_settings
 
     settings = load_settings()  # the server's own superuser: a base backup needs the replication privilege
-    if settings.external_dsn:
-        raise AirflowSkipException("no base backup: VECTOROPS_DSN points at an external server, back it up with its "
-                                   "own tools")
-    if not settings.pitr.archive:
-        raise AirflowSkipException("no base backup: VECTOROPS_WAL_ARCHIVE=off (a throwaway server, nothing can be "
-                                   "recovered to a point in time)")
+    reason = not_archiving(settings)
+    if reason is not None:
+        raise AirflowSkipException(f"no base backup: {reason}")
     backup = take_base_backup(settings)
     kept = expire_chains(settings, settings.pitr.keep_full)
     log.info("base backup %s (%s) verified, %.1f MB; %s base backup(s) kept, %s expired, WAL kept from %s",

@@ -36,17 +36,26 @@ def server_conninfo(settings: Settings, port: int | None = None) -> str:
                                           dbname="postgres")
 
 
+def not_archiving(settings: Settings) -> str | None:
+    """Why the settings allow no base backup, ``None`` when they do: an external server (``VECTOROPS_DSN``), or the
+    WAL archive off."""
+    if settings.external_dsn:
+        return ("base backups and point-in-time recovery cover the embedded server; VECTOROPS_DSN points at an "
+                "external one (back it up with its own tools, or take `vectorops backup` dumps)")
+    if not settings.pitr.archive:
+        return ("VECTOROPS_WAL_ARCHIVE=off: the server archives no WAL, so a base backup could not be recovered to any "
+                "point in time; set it to on and restart the server (`vectorops db down`)")
+    return None
+
+
 def check_archiving(settings: Settings) -> int:
     """The server's timeline, once it is shown to archive its WAL and summarise it.
 
     :raises BackupError: naming the setting the running server lacks and how to fix it.
     """
-    if settings.external_dsn:
-        raise BackupError("base backups and point-in-time recovery cover the embedded server; VECTOROPS_DSN points "
-                          "at an external one (back it up with its own tools, or take `vectorops backup` dumps)")
-    if not settings.pitr.archive:
-        raise BackupError("VECTOROPS_WAL_ARCHIVE=off: the server archives no WAL, so a base backup could not be "
-                          "recovered to any point in time; set it to on and restart the server (`vectorops db down`)")
+    reason = not_archiving(settings)
+    if reason is not None:
+        raise BackupError(reason)
     runtime.start(settings)
     with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
         for name, wanted in ARCHIVING.items():
