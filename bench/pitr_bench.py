@@ -149,7 +149,7 @@ def _restore(store: Path) -> dict[str, Any]:
     from psycopg import sql
 
     from vectorops.backup.pitr.base_backup import take_base_backup
-    from vectorops.backup.pitr.recover import recover_to_time, stop_recovered
+    from vectorops.backup.pitr.recover import recover_to_time, remove_recovered
     from vectorops.db import runtime
 
     def on_table(statement: str) -> sql.Composed:
@@ -172,8 +172,7 @@ def _restore(store: Path) -> dict[str, Any]:
             with psycopg.connect(server.dsn) as conn:
                 return server, conn.execute(on_table(query)).fetchone()
         finally:
-            stop_recovered(server.directory)
-            shutil.rmtree(server.directory.parent, ignore_errors=True)
+            remove_recovered(server.directory)
 
     replayed, replayed_rows = recovered(after_migration, "SELECT count(*) FROM {table}")
     wal_mb = round(_size(settings.pitr.wal_dir) / 1e6)

@@ -19,6 +19,12 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
    `VECTOROPS_BASE_KEEP_FULL` (2) and the WAL no kept backup needs are expired. Skipped with the WAL archive off
    (`VECTOROPS_WAL_ARCHIVE=off`) or an external database (docs/backups.md).
 
+6. **drill_recovery** (after both): the recovery drill, off the production server. The snapshot of the verified
+   dump is recovered on a scratch server from the base backups and the WAL archive, to the WAL position the
+   snapshot was taken at, and its counts, checksums and top-10 queries compared there with the dump's manifest;
+   every comparison query runs on the scratch server's port. A difference fails the task and alerts; each drill is
+   a row of `vectorops.recovery_drills`.
+
 With nothing migrated yet, the run skips its tasks ("nothing to do yet") instead of backing up no table.
 
 **Params** (a scheduled run takes the defaults): **keep**, **retention_days** and **max_age_hours**, defaulting to
@@ -90,8 +96,16 @@ def pgvector_backup() -> None:
 
         return take_base()
 
-    take_base_backup()
+    @task(pool=HEAVY_POOL)
+    def drill_recovery() -> dict:
+        """Recover the verified dump's snapshot on a scratch server and compare it with the manifest there."""
+        from vectorops.airflow.tasks.backup import drill
+
+        return drill()
+
+    base = take_base_backup()
     verified = verify_backup(take_backup())
+    [base, verified] >> drill_recovery()
     # two leaves, so the run fails when verification does, though the age check after it succeeds
     verified >> apply_retention()
     verified >> check_backup_age()

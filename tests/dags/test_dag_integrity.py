@@ -162,7 +162,8 @@ def test_scheduled_dags_take_todays_settings_as_param_defaults_and_heavy_tasks_u
         for name in dag.params:
             assert dag.params.get_param(name).schema.get("description_md"), (dag_id, name)
     pooled = {(dag_id, t.task_id) for dag_id, dag in dags.items() for t in dag.tasks if t.pool == HEAVY_POOL}
-    assert pooled == {("pgvector_maintenance", "maintain_table"), ("pgvector_backup", "verify_backup")}
+    assert pooled == {("pgvector_maintenance", "maintain_table"), ("pgvector_backup", "verify_backup"),
+                      ("pgvector_backup", "drill_recovery")}
     # a bad value is refused when the run is created (as create_dagrun checks the form's or the API's conf), naming it
     for dag_id, conf in (("pgvector_search_monitor", {"min_recall": 1.5}), ("pgvector_maintenance", {"dry_run": "yes"}),
                          ("pgvector_backup", {"keep": 0}), ("pgvector_data_quality", {"collections": "docs"})):

@@ -207,6 +207,7 @@ def test_the_dag_is_daily_and_checks_age_whatever_happened_before() -> None:
     assert dag.task_dict["check_backup_age"].upstream_task_ids == {"verify_backup"}
     assert dag.task_dict["apply_retention"].upstream_task_ids == {"verify_backup"}
     assert dag.task_dict["take_base_backup"].upstream_task_ids == set()  # beside the dump, never waiting on it
+    assert dag.task_dict["drill_recovery"].upstream_task_ids == {"take_base_backup", "verify_backup"}
     assert all(task.on_failure_callback for task in dag.tasks)
 
 
@@ -222,7 +223,7 @@ def test_the_dag_takes_verifies_and_retains_a_backup(backup_env: Any, airflow_db
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances(session=session)}
     assert str(run.state) == "success", states
     # the session's server archives no WAL, so the day's base backup is skipped (test_point_in_time takes one)
-    assert states.pop("take_base_backup") == "skipped"
+    assert (states.pop("take_base_backup"), states.pop("drill_recovery")) == ("skipped", "skipped")
     assert set(states.values()) == {"success"} and len(states) == 4
     newest = ledger.newest_verified(dsn)
     assert newest is not None and (newest.details or {}).get("run_id") == run.run_id

@@ -13,15 +13,18 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from tests.alert_receivers import use_webhook
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before, chains
 
@@ -244,6 +247,8 @@ def test_retention_keeps_the_newest_full_chains_and_the_wal_they_need(server: di
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     with psycopg.connect(recovered.stdout.strip().splitlines()[-1]) as conn:
         assert conn.execute("SELECT count(*) FROM public.retention_probe").fetchone() == (1,)
+    data = recovered.stdout.split("data in ", 1)[1].split(";", 1)[0]
+    assert _vectorops(server, "restore", "--stop", data).returncode == 0
 
 
 def test_the_daily_backup_dag_takes_the_base_backup_of_an_archiving_server(
@@ -263,6 +268,11 @@ def test_the_daily_backup_dag_takes_the_base_backup_of_an_archiving_server(
     assert states["take_base_backup"] == "success", states
     taken = [b for b in base_backups(home / "pitr" / "base") if b.label not in before]
     assert len(taken) == 1 and taken[0].finished_at > datetime.now(UTC) - timedelta(minutes=5)
+    # the drill ran after the dump was verified, from the base backups that had finished before its snapshot
+    assert states["drill_recovery"] == "success", states
+    with psycopg.connect(_dsn(server)) as conn:
+        assert conn.execute("SELECT status FROM vectorops.recovery_drills ORDER BY finished_at DESC LIMIT 1"
+                            ).fetchone() == ("passed",)
 
 
 @pytest.mark.slow  # a recovery, a logical backup of it and a verified restore: about a minute on 2 cores
@@ -296,3 +306,80 @@ def test_a_restore_to_a_time_into_a_database_goes_through_the_verified_restore(s
     assert again.returncode != 0 and "--clean" in again.stderr, again.stderr
     assert _rows(target_dsn, table) == expected
     assert not list((Path(server["VECTOROPS_HOME"]) / "recovered").iterdir())
+
+
+def _drill_rows(dsn: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT status, scratch_port, backup_id, error FROM vectorops.recovery_drills "
+                            "ORDER BY finished_at DESC").fetchall()
+
+
+@pytest.mark.slow  # a dump taken under writes, then a recovery and a comparison: about a minute on 2 cores
+def test_the_drill_recovers_a_dump_taken_under_writes_and_compares_it_off_the_production_server(
+        server: dict[str, str]) -> None:
+    dsn = _dsn(server)
+    if not _tables(dsn):
+        migrated = _vectorops(server, "migrate", "--chroma-path", str(FIXTURE_STORE), "--schema", SCHEMA)
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    table = _tables(dsn)[0]
+    assert _vectorops(server, "backup", "--base").returncode == 0
+    stop = threading.Event()
+
+    def write() -> None:  # an application writing all along: the dump's snapshot is in the middle of it
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                conn.execute(sql.SQL("INSERT INTO {t} (id, embedding, document) SELECT {i}, embedding, 'during' "
+                                     "FROM {t} WHERE id = (SELECT min(id) FROM {t})").format(
+                    t=sql.Identifier(SCHEMA, table), i=sql.Literal(f"drill-{n}")))
+                time.sleep(0.01)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        dumped = _vectorops(server, "backup", "--no-retention")
+    finally:
+        stop.set()
+        writer.join()
+    assert dumped.returncode == 0 and "VERIFIED" in dumped.stdout, dumped.stdout + dumped.stderr
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_statements_reset()")
+    drilled = _vectorops(server, "backup", "--drill")
+    assert drilled.returncode == 0 and drilled.stdout.startswith("PASSED "), drilled.stdout + drilled.stderr
+    status, port, backup_id, _ = _drill_rows(dsn)[0]
+    assert status == "passed" and backup_id in dumped.stdout
+    assert port and str(port) != server["VECTOROPS_DB_PORT"] and f"port {port}" in drilled.stdout
+    # none of the comparison's reads of the table reached the production server
+    with psycopg.connect(dsn) as conn:
+        touched = conn.execute("SELECT query FROM pg_stat_statements WHERE query LIKE %s",
+                               (f"%{table}%",)).fetchall()
+    assert touched == [], touched
+
+
+def test_a_drill_whose_archive_lost_a_segment_fails_records_and_alerts(
+        server: dict[str, str], http_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    dsn = _dsn(server)
+    home = Path(server["VECTOROPS_HOME"])
+    assert _vectorops(server, "backup", "--base", "--full").returncode == 0
+    newest = base_backups(home / "pitr" / "base")[-1]
+    with psycopg.connect(dsn, autocommit=True) as conn:  # WAL after the base backup, archived
+        conn.execute("CREATE TABLE IF NOT EXISTS public.drill_gap (n int)")
+        conn.execute("INSERT INTO public.drill_gap SELECT generate_series(1, 1000)")
+        conn.execute("SELECT pg_switch_wal()")
+    dumped = _vectorops(server, "backup", "--no-retention")
+    assert dumped.returncode == 0, dumped.stderr
+    time.sleep(3.0)  # archive_timeout 2 s: the segment of the dump's snapshot is archived
+    lost = [p for p in (home / "pitr" / "wal").iterdir() if len(p.name) == 24 and p.name[8:] > newest.start_wal[8:]]
+    assert lost, "no archived segment after the base backup"
+    for segment in lost:
+        segment.unlink()
+    use_webhook(monkeypatch, http_receiver.url("/drill"))
+    env = {**server, **{k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_CONN_", "VECTOROPS_ALERT_"))}}
+    drilled = _vectorops(env, "backup", "--drill")
+    assert drilled.returncode == 1 and drilled.stdout.startswith("FAILED "), drilled.stdout + drilled.stderr
+    status, _, _, error = _drill_rows(dsn)[0]
+    assert status == "failed" and "to WAL position" in error, error
+    posts = [p.json() for p in http_receiver.posts]
+    assert [p["event"] for p in posts] == ["recovery_drill_failed"], posts
+    assert not list((home / "recovered").iterdir())  # nothing left running or on disk

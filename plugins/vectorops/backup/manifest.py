@@ -72,6 +72,9 @@ class Manifest:
     :param files: the backup's files by name.
     :param missing_tables: registry tables that did not exist when the backup was taken.
     :param chroma_path: the Chroma directory archived, when one was.
+    :param wal_lsn: the server's WAL insert position read in the snapshot: a recovery to it holds what the snapshot
+        saw, plus any transaction that committed in the instant between the two (the recovery drill tells which).
+    :param snapshot_xids: the snapshot as ``pg_current_snapshot()`` shows it (``xmin:xmax:xip,...``).
     """
 
     backup_id: str
@@ -84,6 +87,8 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     missing_tables: list[str] = field(default_factory=list)
     chroma_path: str | None = None
+    wal_lsn: str | None = None
+    snapshot_xids: str | None = None
     format_version: int = FORMAT_VERSION
 
     @property

@@ -92,6 +92,8 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         snapshot = one_value(conn.execute("SELECT pg_export_snapshot()"))
+        # where the WAL stood when the snapshot was taken: the recovery drill recovers to it (backup/pitr/drill)
+        wal_lsn, snapshot_xids = conn.execute(sql_text("backup/select_snapshot_position")).fetchone() or (None, None)
         created_at = datetime.now(UTC).isoformat()
         server_version = one_value(conn.execute("SHOW server_version"))
         registry = conn.execute(sql_text("backup/select_registry_tables")).fetchall()
@@ -129,4 +131,4 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
              sum(t.rows for t in tables if t.sha256))
     return Manifest(backup_id=backup_id, created_at=created_at, database=pg_tools.database_name(dsn),
                     server_version=str(server_version), schemas=schemas, snapshot=str(snapshot), tables=tables,
-                    missing_tables=missing)
+                    missing_tables=missing, wal_lsn=wal_lsn, snapshot_xids=snapshot_xids)

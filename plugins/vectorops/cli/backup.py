@@ -105,6 +105,27 @@ def _target_time(when: str) -> Any:
         raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
 
 
+def _drill(settings: Any) -> int:
+    from vectorops.backup import jobs
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.drill import DRILL_FAILED, run_drill
+    from vectorops.db.bootstrap import bootstrap
+
+    reason = not_archiving(settings)
+    if reason is not None:
+        print(f"vectorops: error: {reason}", file=sys.stderr)
+        return 1
+    with quiet():
+        report = run_drill(settings, bootstrap(settings))
+        if report.status == "failed":
+            jobs.alert(DRILL_FAILED, report.describe(), report.failures, dag_id=None, run_id=_run_id())
+    print(("PASSED " if report.status == "passed" else report.status.upper() + " ") + report.describe())
+    if report.archive_lag_seconds is not None:
+        print(f"the WAL archive's newest segment was archived {report.archive_lag_seconds:.0f}s before the drill")
+    _print_failures(report.failures if report.status == "failed" else [])
+    return 1 if report.status == "failed" else 0
+
+
 def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool) -> int:
     from vectorops.backup.errors import BackupError
     from vectorops.backup.pitr.restore_into import restore_time_into
@@ -146,9 +167,8 @@ def _restore_to_time(settings: Any, when: str) -> int:
 
 
 def _stop_recovered(settings: Any, directory: str) -> int:
-    import shutil
 
-    from vectorops.backup.pitr.recover import SERVER_LOG, stop_recovered
+    from vectorops.backup.pitr.recover import SERVER_LOG, remove_recovered
 
     given = Path(directory).expanduser().resolve()
     data = next((d for d in (given, given / "data") if (d / SERVER_LOG).is_file() and (d / "PG_VERSION").is_file()),
@@ -157,8 +177,7 @@ def _stop_recovered(settings: Any, directory: str) -> int:
     if data is None or data.parent.parent != (settings.home / "recovered").resolve():
         raise ValueError(f"--stop {directory!r} is not the data directory of a server `vectorops restore --to-time` "
                          f"started (those are under {settings.home / 'recovered'})")
-    stopped = stop_recovered(data)
-    shutil.rmtree(data.parent)
+    stopped = remove_recovered(data)
     print(("stopped the recovered server and removed " if stopped else "no server ran; removed ") + str(data.parent))
     return 0
 
@@ -189,6 +208,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return _sign(settings, Path(args.sign))
     if args.base:
         return _base_backup(settings, full=args.full)
+    if args.drill:
+        return _drill(settings)
     if args.full:
         raise ValueError("--full goes with --base: the logical backup is always whole")
     with quiet():
@@ -270,6 +291,10 @@ def add_commands(sub: Any) -> None:
                       help="take a physical base backup for point-in-time recovery, checked by pg_verifybackup: "
                            "incremental on the last one, full when the chain's full one is older than "
                            "VECTOROPS_BASE_FULL_DAYS (default 7)")
+    mode.add_argument("--drill", action="store_true",
+                      help="recovery drill: recover the newest verified backup's snapshot on a scratch server from "
+                           "the base backups and the WAL archive and compare it with its manifest (exit 1 and alert "
+                           "when it differs)")
     mode.add_argument("--sign", metavar="DIR",
                       help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
                            "must match its manifest")

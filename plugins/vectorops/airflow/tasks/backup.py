@@ -139,3 +139,32 @@ def take_base() -> dict[str, Any]:
              backup.label, backup.kind, backup.size_bytes / 1e6, len(kept.kept), len(kept.expired), kept.wal_from)
     return {"label": backup.label, "kind": backup.kind, "parent": backup.parent, "bytes": backup.size_bytes,
             "kept": list(kept.kept), "expired": list(kept.expired)}
+
+
+@no_retry
+def drill() -> dict[str, Any]:
+    """The recovery drill (:mod:`vectorops.backup.pitr.drill`): the newest verified backup's snapshot recovered on a
+    scratch server from the base backups and the WAL archive, compared with its manifest there; a failure alerts
+    and fails the task.
+
+    :raises AirflowSkipException: as :func:`take_base` skips, or while nothing was migrated.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.drill import DRILL_FAILED, run_drill
+    from vectorops.config import load_settings
+
+    settings = load_settings()
+    reason = not_archiving(settings)
+    if reason is not None:
+        raise AirflowSkipException(f"no recovery drill: {reason}")
+    maint, dsn = _as_maint()
+    _skip_when_nothing_migrated(maint)
+    report = run_drill(settings, dsn)
+    if report.status == "failed":
+        jobs.alert(DRILL_FAILED, report.describe(), report.failures, **_where())
+        _fail_alerted(report.describe(), report.failures)
+    log.info("%s", report.describe())
+    return {"drill_id": report.drill_id, "status": report.status, "backup_id": report.backup_id,
+            "recovery_seconds": report.recovery_seconds, "scratch_port": report.scratch_port}

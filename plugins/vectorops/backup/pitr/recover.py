@@ -101,8 +101,29 @@ def recover_to_time(settings: Settings, target: datetime, *, archive_first: bool
     now = datetime.now(UTC)
     if target > now:
         raise BackupError(f"recovery target {target.isoformat()} is in the future (now {now.isoformat()})")
-    started = time.perf_counter()
     chain = chain_before(base_backups(settings.pitr.base_dir), target)
+    return _recover(settings, chain, f"recovery_target_time={target.isoformat()}", target, target.isoformat(),
+                    archive_first=archive_first)
+
+
+def recover_to_lsn(settings: Settings, lsn: str, taken_at: datetime) -> RecoveredServer:
+    """Start a scratch server holding the embedded server's data as of the WAL position ``lsn`` (inclusive).
+
+    :param settings: the settings.
+    :param lsn: the WAL position (``0/4000028``), for instance the one a logical backup's snapshot recorded.
+    :param taken_at: when the server was at ``lsn``: the chain is the newest base backup that had finished by then.
+    :return: the running scratch server (its ``target`` is ``taken_at``).
+    :raises BackupError: as :func:`recover_to_time`.
+    """
+    chain = chain_before(base_backups(settings.pitr.base_dir), taken_at)
+    return _recover(settings, chain, f"recovery_target_lsn={lsn}", taken_at, f"WAL position {lsn}",
+                    archive_first=True)
+
+
+def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, target: datetime, described: str, *,
+             archive_first: bool) -> RecoveredServer:
+    """Combine ``chain``, start a server that replays the archive up to ``target_option`` and promotes; wait."""
+    started = time.perf_counter()
     if archive_first and not settings.external_dsn and runtime.running_port(settings.pgdata) is not None:
         with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
             archive_now(conn)
@@ -116,29 +137,27 @@ def recover_to_time(settings: Settings, target: datetime, *, archive_first: bool
         shutil.chown(signal, *_owner(data))
         port = _free_port()
         restore = shlex.quote(f"restore_command=cp {shlex.quote(str(settings.pitr.wal_dir))}/%f %p")
-        when = shlex.quote(f"recovery_target_time={target.isoformat()}")
         options = " ".join([
             "-c listen_addresses=127.0.0.1", f"-c port={port}", "-c unix_socket_directories=''",
             "-c archive_mode=off", "-c summarize_wal=off", "-c wal_level=replica",
             f"-c max_wal_senders={runtime.MAX_WAL_SENDERS}",
-            f"-c {restore}", f"-c {when}", "-c recovery_target_action=promote",
+            f"-c {restore}", f"-c {shlex.quote(target_option)}", "-c recovery_target_action=promote",
             "-c shared_preload_libraries=pg_stat_statements", f"-c max_connections={runtime.MAX_CONNECTIONS}",
         ])
         done = runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "600",
                                       "-l", str(data / SERVER_LOG), "-o", options, "start"])
         if done.returncode != 0:
-            raise BackupError(f"the server recovered from {chain[-1].label} to {target.isoformat()} did not start:\n"
+            raise BackupError(f"the server recovered from {chain[-1].label} to {described} did not start:\n"
                               f"{_log_tail(data)}")
         dsn = make_conninfo(host="127.0.0.1", port=port, user=settings.db_user, password=settings.db_password,
                             dbname="vectorops")
-        _wait_promoted(dsn, data, target)
+        _wait_promoted(dsn, data, described)
     except BaseException:
-        stop_recovered(data)
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_recovered(data)
         raise
     seconds = time.perf_counter() - started
     log.info("recovered to %s from base backup(s) %s in %.1fs: a scratch server on 127.0.0.1:%s (%s)",
-             target.isoformat(), ", ".join(b.label for b in chain), seconds, port, data)
+             described, ", ".join(b.label for b in chain), seconds, port, data)
     return RecoveredServer(data, port, dsn, target, tuple(b.label for b in chain), seconds)
 
 
@@ -147,8 +166,8 @@ def _owner(path: Path) -> tuple[int, int]:
     return found.st_uid, found.st_gid
 
 
-def _wait_promoted(dsn: str, data: Path, target: datetime) -> None:
-    """Wait until the server has replayed up to ``target`` and left recovery."""
+def _wait_promoted(dsn: str, data: Path, target: str) -> None:
+    """Wait until the server has replayed up to ``target`` (described) and left recovery."""
     deadline = time.monotonic() + RECOVERY_TIMEOUT_S
     while True:
         try:
@@ -162,9 +181,9 @@ def _wait_promoted(dsn: str, data: Path, target: datetime) -> None:
                 reason = ("the archive holds no transaction after it: recover to an earlier time, or archive the "
                           "newest WAL first" if "before configured recovery target was reached" in tail
                           else "see its log")
-                raise BackupError(f"recovery to {target.isoformat()} failed: {reason}\n{tail}") from None
+                raise BackupError(f"recovery to {target} failed: {reason}\n{tail}") from None
         if time.monotonic() > deadline:
-            raise BackupError(f"recovery to {target.isoformat()} did not finish within {RECOVERY_TIMEOUT_S:.0f}s:\n"
+            raise BackupError(f"recovery to {target} did not finish within {RECOVERY_TIMEOUT_S:.0f}s:\n"
                               f"{_log_tail(data)}")
         time.sleep(0.2)
 
@@ -180,3 +199,25 @@ def stop_recovered(data: Path) -> bool:
     runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-m", "immediate",
                            "stop"])
     return True
+
+
+def remove_recovered(data: Path) -> bool:
+    """Stop a scratch server :func:`recover_to_time` started and remove its copy (``recovered/<time>-<token>``).
+
+    An immediate stop returns when the postmaster has gone; its children may still be writing a file or two for a
+    moment, so the removal is tried again until the directory is gone (a warning names it if it never goes).
+
+    :param data: its data directory.
+    :return: ``True`` when a server was running.
+    """
+    stopped = stop_recovered(data)
+    scratch = data.parent
+    for _ in range(50):
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not scratch.exists():
+            break
+        time.sleep(0.2)
+    else:
+        log.warning("could not remove the recovered copy %s", scratch)
+    return stopped
+

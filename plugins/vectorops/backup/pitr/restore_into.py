@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from vectorops.backup.pg_tools import redacted_dsn
-from vectorops.backup.pitr.recover import RecoveredServer, recover_to_time, stop_recovered
+from vectorops.backup.pitr.recover import RecoveredServer, recover_to_time, remove_recovered
 from vectorops.backup.restore import restore_backup
 from vectorops.backup.restore_report import RestoreReport
 from vectorops.backup.take import take_backup
@@ -51,7 +51,6 @@ def restore_time_into(settings: Settings, target: datetime, dsn: str, *, clean: 
         report = restore_backup(taken.directory, dsn, clean=clean, settings=settings, ledger_dsn=server.dsn,
                                 run_id=run_id)
     finally:
-        stop_recovered(server.directory)
-        shutil.rmtree(server.directory.parent, ignore_errors=True)
+        remove_recovered(server.directory)
         shutil.rmtree(staging, ignore_errors=True)
     return server, report

@@ -67,6 +67,27 @@ CREATE TABLE IF NOT EXISTS vectorops.backups (
 );
 CREATE INDEX IF NOT EXISTS backups_status_idx ON vectorops.backups (status, started_at DESC);
 
+-- One row per recovery drill (backup/pitr/drill): a scratch server recovered from the base backups and the WAL
+-- archive to the WAL position of the newest verified backup's snapshot, compared with that backup's manifest.
+CREATE TABLE IF NOT EXISTS vectorops.recovery_drills (
+    drill_id             text PRIMARY KEY,
+    started_at           timestamptz NOT NULL,
+    finished_at          timestamptz NOT NULL DEFAULT now(),
+    status               text NOT NULL CHECK (status IN ('passed', 'failed', 'inconclusive')),
+    backup_id            text,
+    target_lsn           text,
+    target_at            timestamptz,
+    base_backups         text[],
+    recovery_seconds     double precision,
+    scratch_port         integer,
+    tables               integer,
+    total_rows           bigint,
+    archive_lag_seconds  double precision,
+    error                text,
+    details              jsonb
+);
+CREATE INDEX IF NOT EXISTS recovery_drills_status_idx ON vectorops.recovery_drills (status, finished_at DESC);
+
 -- The fixed probe set of each table: query vectors sampled from it with a seed, kept so runs compare.
 CREATE TABLE IF NOT EXISTS vectorops.search_probes (
     table_schema  text NOT NULL,

@@ -6,7 +6,8 @@ GRANT USAGE ON SCHEMA vectorops TO vectorops_maint, vectorops_monitor, vectorops
 
 -- vectorops_reader (applications, the Vector Health page): the registry and its health records
 GRANT SELECT ON vectorops.collection_registry, vectorops.index_health, vectorops.search_metrics,
-    vectorops.validation_results, vectorops.backups, vectorops.sync_runs TO vectorops_reader;
+    vectorops.validation_results, vectorops.backups, vectorops.sync_runs, vectorops.recovery_drills
+    TO vectorops_reader;
 -- and of the migration ledger only the figures of a migration's speed (Vector Health: load rate, end-to-end time)
 GRANT SELECT (attempt_id, loaded_count, quarantined_count, load_seconds, validate_seconds, index_seconds, started_at,
     finished_at) ON vectorops.migration_runs TO vectorops_reader;
@@ -15,6 +16,7 @@ GRANT SELECT (attempt_id, loaded_count, quarantined_count, load_seconds, validat
 GRANT SELECT ON ALL TABLES IN SCHEMA vectorops TO vectorops_maint;
 GRANT SELECT ON ALL SEQUENCES IN SCHEMA vectorops TO vectorops_maint;
 GRANT INSERT, UPDATE ON vectorops.maintenance_log, vectorops.index_health, vectorops.backups TO vectorops_maint;
+GRANT INSERT ON vectorops.recovery_drills TO vectorops_maint;
 GRANT USAGE ON SEQUENCE vectorops.maintenance_log_log_id_seq TO vectorops_maint;
 GRANT EXECUTE ON FUNCTION vectorops.drop_invalid_index(text, text) TO vectorops_maint;
 
