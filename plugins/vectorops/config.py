@@ -125,6 +125,35 @@ class PitrSettings:
         return self.directory / "base"
 
 
+#: characters a repository path may not hold: PostgreSQL expands ``%`` in ``restore_command``, and its tools hand
+#: paths to a shell (``pg_verifybackup`` runs ``pg_waldump`` through one), where these quote or expand
+_UNSAFE_PATH_CHARACTERS = set('%"$`\\\n')
+
+
+def _pitr_dir(home: Path) -> Path:
+    raw = os.environ.get("VECTOROPS_PITR_DIR") or str(home / "pitr")
+    unsafe = sorted(set(raw) & _UNSAFE_PATH_CHARACTERS)
+    if unsafe:
+        raise SettingError(f"VECTOROPS_PITR_DIR={raw!r} holds {' '.join(map(repr, unsafe))}: PostgreSQL's restore "
+                           "command and tools would expand or split it; choose a path without them")
+    path = Path(raw).expanduser().resolve()
+    pgdata = (home / "pgdata").resolve()
+    if path == Path(path.anchor):
+        raise SettingError(f"VECTOROPS_PITR_DIR={raw!r} is the file system's root: choose a directory of its own")
+    if path == pgdata or pgdata in path.parents or path in pgdata.parents:
+        raise SettingError(f"VECTOROPS_PITR_DIR={raw!r} is inside or above the server's data {pgdata}: a base backup "
+                           "would copy the repository into itself; choose a directory of its own")
+    return path
+
+
+def _archive_timeout_s() -> int:
+    value = _int_env("VECTOROPS_ARCHIVE_TIMEOUT_S", 50)
+    if value > 86400:
+        raise SettingError(f"VECTOROPS_ARCHIVE_TIMEOUT_S={value} is above a day: the archive's RPO would be that long; "
+                           "choose at most 86400")
+    return value
+
+
 def _on_off_env(name: str, default: bool) -> bool:
     raw = (os.environ.get(name) or "").strip().lower()
     if raw == "":
@@ -327,10 +356,10 @@ def load_settings() -> Settings:
             max_age_h=_float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0, minimum=1.0),
         ),
         pitr=PitrSettings(
-            directory=Path(os.environ.get("VECTOROPS_PITR_DIR") or home / "pitr").expanduser().resolve(),
+            directory=_pitr_dir(home),
             archive=_on_off_env("VECTOROPS_WAL_ARCHIVE", True),
-            archive_timeout_s=_int_env("VECTOROPS_ARCHIVE_TIMEOUT_S", 50),
-            full_every_days=_float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0),
+            archive_timeout_s=_archive_timeout_s(),
+            full_every_days=_float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0, maximum=3650.0),
             keep_full=_int_env("VECTOROPS_BASE_KEEP_FULL", 2),
         ),
         monitor=MonitorSettings(

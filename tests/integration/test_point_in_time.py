@@ -26,7 +26,7 @@ from psycopg import sql
 
 from tests.alert_receivers import use_webhook
 from vectorops.backup.errors import BackupError
-from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before, chains
+from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before, chain_of, chains
 
 FIXTURE_STORE = Path(__file__).parents[1] / "fixtures" / "stores" / "chroma-1.5.9" / "store"
 SCHEMA = "pitr"
@@ -213,7 +213,15 @@ def test_the_chain_is_the_newest_backup_before_the_target_back_to_its_full_one(t
         [["a-full", "b-incr", "c-incr"], [later.label]]
     shutil.rmtree(tmp_path / "b-incr")
     with pytest.raises(BackupError, match="was taken on b-incr, which the repository no longer holds"):
-        chain_before(base_backups(tmp_path), t0 + timedelta(days=3, hours=1))
+        chain_of(base_backups(tmp_path), second)
+    # a recovery passes over the broken chain for the older intact one (more WAL to replay), and says so
+    assert [b.label for b in chain_before(base_backups(tmp_path), t0 + timedelta(days=3, hours=1))] == ["a-full"]
+    # a record naming itself (or a younger backup) as its parent is damaged, never followed round
+    looped = _record(tmp_path, "f-loop", t0 + timedelta(days=5), parent="f-loop")
+    with pytest.raises(BackupError, match="is not older than it: the record is damaged"):
+        chain_of(base_backups(tmp_path), looped)
+    (tmp_path / "f-loop" / RECORD).write_text("{")  # an unreadable record is left out, with a warning
+    assert "f-loop" not in [b.label for b in base_backups(tmp_path)]
     # an incremental backup whose chain lost its full one belongs to no chain: retention never keeps it for it
     assert [[b.label for b in chain] for chain in chains(base_backups(tmp_path))] == [["a-full"], [later.label]]
 
@@ -383,3 +391,52 @@ def test_a_drill_whose_archive_lost_a_segment_fails_records_and_alerts(
     posts = [p.json() for p in http_receiver.posts]
     assert [p["event"] for p in posts] == ["recovery_drill_failed"], posts
     assert not list((home / "recovered").iterdir())  # nothing left running or on disk
+
+
+def test_a_repository_setting_never_takes_over_a_directory_or_a_path_postgres_would_expand(
+        server: dict[str, str]) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="vectorops-shared-"))
+    try:
+        shared.chmod(0o1777)
+        (shared / "someone-elses-file").write_text("mine")
+        before = shared.stat()
+        other = {**server, "VECTOROPS_HOME": str(shared.with_name(shared.name + "-home")),
+                 "VECTOROPS_DB_PORT": str(_free_port()), "VECTOROPS_PITR_DIR": str(shared)}
+        refused = _vectorops(other, "db", "up")
+        try:
+            assert refused.returncode != 0 and "never takes over a directory it did not make" in refused.stderr, \
+                refused.stderr
+        finally:
+            _vectorops(other, "db", "down")
+        after = shared.stat()
+        assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (
+            before.st_uid, before.st_gid, stat.S_IMODE(before.st_mode))
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+        shutil.rmtree(shared.with_name(shared.name + "-home"), ignore_errors=True)
+    for path, says in (("/tmp/pitr 50%p", "'%'"), ("/", "the file system's root"),
+                       (str(Path(server["VECTOROPS_HOME"]) / "pgdata" / "pitr"), "inside or above the server's data")):
+        bad = _vectorops({**server, "VECTOROPS_PITR_DIR": path}, "backup", "--base")
+        assert bad.returncode == 2 and "VECTOROPS_PITR_DIR=" in bad.stderr and says in bad.stderr, bad.stderr
+
+
+def test_a_damaged_base_backup_is_never_recovered_from_nor_built_on(server: dict[str, str]) -> None:
+    dsn = _dsn(server)
+    home = Path(server["VECTOROPS_HOME"])
+    assert _vectorops(server, "backup", "--base", "--full").returncode == 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.damage_probe (n int)")
+        conn.execute("INSERT INTO public.damage_probe SELECT generate_series(1, 100)")
+    time.sleep(1.0)
+    target = datetime.now(UTC)
+    newest = base_backups(home / "pitr" / "base")[-1]
+    victim = next(p for p in sorted((newest.data / "base").rglob("*")) if p.is_file() and p.stat().st_size > 8192)
+    victim.unlink()  # a file lost from the backup since it was taken
+    refused = _vectorops(server, "restore", "--to-time", target.isoformat())
+    assert refused.returncode == 1 and "pg_verifybackup of base backup" in refused.stderr, refused.stderr
+    assert "is present in the manifest but not on disk" in refused.stderr, refused.stderr
+    assert not list((home / "recovered").iterdir())
+    # the next base backup is full, not one on the damaged backup, and says why
+    again = _vectorops(server, "backup", "--base")
+    assert again.returncode == 0 and "(full)" in again.stdout, again.stdout + again.stderr
+    assert "warning: " in again.stderr and newest.label in again.stderr, again.stderr

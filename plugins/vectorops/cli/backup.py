@@ -82,6 +82,8 @@ def _base_backup(settings: Any, *, full: bool) -> int:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
     on = f" on {backup.parent}" if backup.parent else ""
+    if backup.note:
+        print(f"warning: {backup.note}", file=sys.stderr)
     print(f"base backup {backup.label} ({backup.kind}{on}): {backup.size_bytes / 1e6:.1f} MB in {backup.directory}, "
           f"verified by pg_verifybackup; WAL archived into {settings.pitr.wal_dir}")
     try:
@@ -90,8 +92,8 @@ def _base_backup(settings: Any, *, full: bool) -> int:
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
-    print(f"retention: kept {len(kept.kept)} base backup(s) in {settings.pitr.keep_full} full chain(s) "
-          f"(VECTOROPS_BASE_KEEP_FULL), expired {len(kept.expired)}; WAL kept from {kept.wal_from}, "
+    print(f"retention: kept {len(kept.kept)} base backup(s) in {kept.chains} full chain(s) (VECTOROPS_BASE_KEEP_FULL="
+          f"{settings.pitr.keep_full}), expired {len(kept.expired)}; WAL kept from {kept.wal_from}, "
           f"{kept.wal_removed} segment(s) removed")
     return 0
 
@@ -100,7 +102,7 @@ def _target_time(when: str) -> Any:
     from datetime import datetime
 
     try:
-        return datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
+        return datetime.fromisoformat(when.strip().upper().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
 
@@ -168,13 +170,15 @@ def _restore_to_time(settings: Any, when: str) -> int:
 
 def _stop_recovered(settings: Any, directory: str) -> int:
 
-    from vectorops.backup.pitr.recover import SERVER_LOG, remove_recovered
+    from vectorops.backup.pitr.recover import remove_recovered
 
     given = Path(directory).expanduser().resolve()
-    data = next((d for d in (given, given / "data") if (d / SERVER_LOG).is_file() and (d / "PG_VERSION").is_file()),
-                None)
-    # only a copy `restore --to-time` made is removed: it lives in VECTOROPS_HOME/recovered/<time>-<token>/data
-    if data is None or data.parent.parent != (settings.home / "recovered").resolve():
+    recovered = (settings.home / "recovered").resolve()
+    # only a copy `restore --to-time` made is removed: VECTOROPS_HOME/recovered/<time>-<token>[/data], also one whose
+    # restore was killed before its server started
+    data = given if given.parent.parent == recovered and given.name == "data" else \
+        given / "data" if given.parent == recovered else None
+    if data is None:
         raise ValueError(f"--stop {directory!r} is not the data directory of a server `vectorops restore --to-time` "
                          f"started (those are under {settings.home / 'recovered'})")
     stopped = remove_recovered(data)
@@ -248,6 +252,9 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     from vectorops.db import runtime
 
     settings = load_settings()
+    for flag, value in (("--stop", args.stop), ("--to-time", args.to_time), ("--backup", args.backup)):
+        if value is not None and not value.strip():
+            raise ValueError(f"{flag} is empty")
     if args.stop:
         return _stop_recovered(settings, args.stop)
     if args.to_time:

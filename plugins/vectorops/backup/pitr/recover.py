@@ -8,6 +8,7 @@ It listens on 127.0.0.1 on a free port, with the production server's logins (the
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shlex
 import shutil
@@ -21,7 +22,7 @@ from psycopg.conninfo import make_conninfo
 
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.archive_status import archive_now
-from vectorops.backup.pitr.base_backup import server_env
+from vectorops.backup.pitr.base_backup import repository_lock, server_env, verify_backup
 from vectorops.backup.pitr.catalog import BaseBackup, base_backups, chain_before
 from vectorops.config import Settings
 from vectorops.db import runtime
@@ -126,12 +127,21 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
     started = time.perf_counter()
     if archive_first and not settings.external_dsn and runtime.running_port(settings.pgdata) is not None:
         with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
-            archive_now(conn)
+            archiving = conn.execute("SELECT current_setting('archive_mode')").fetchone()
+            if archiving and archiving[0] != "off":
+                archive_now(conn)
+            else:
+                log.warning("the running server archives no WAL (started with VECTOROPS_WAL_ARCHIVE=off): "
+                            "recovering from what the archive held before")
     runtime.server_directory(settings.home / "recovered")
-    scratch = runtime.server_directory(settings.home / "recovered" / f"{target:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}")
+    scratch = runtime.server_directory(
+        settings.home / "recovered" / f"{target.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
     data = scratch / "data"
     try:
-        _combine(settings, chain, data)
+        with repository_lock(settings):  # no retention removes the chain while it is read
+            for backup in chain:
+                verify_backup(settings, backup)
+            _combine(settings, chain, data)
         signal = data / "recovery.signal"
         signal.touch()
         shutil.chown(signal, *_owner(data))
@@ -147,8 +157,7 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
         done = runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "600",
                                       "-l", str(data / SERVER_LOG), "-o", options, "start"])
         if done.returncode != 0:
-            raise BackupError(f"the server recovered from {chain[-1].label} to {described} did not start:\n"
-                              f"{_log_tail(data)}")
+            raise BackupError(_failed(data, described, f"the server recovered from {chain[-1].label} did not start"))
         dsn = make_conninfo(host="127.0.0.1", port=port, user=settings.db_user, password=settings.db_password,
                             dbname="vectorops")
         _wait_promoted(dsn, data, described)
@@ -166,6 +175,17 @@ def _owner(path: Path) -> tuple[int, int]:
     return found.st_uid, found.st_gid
 
 
+def _failed(data: Path, described: str, what: str) -> str:
+    """One line on why a recovery to ``described`` failed, then the server log's tail."""
+    tail = _log_tail(data)
+    if "before configured recovery target was reached" in tail:
+        last = re.search(r"last completed transaction was at log time ([0-9-]+ [0-9:.+]+)", tail)
+        reached = f" (the last transaction it holds committed at {last.group(1)})" if last else ""
+        return (f"recovery to {described} failed: the archive ends before it{reached}; recover to an earlier time, "
+                f"or archive the newest WAL first\n{tail}")
+    return f"recovery to {described} failed: {what}; see its log\n{tail}"
+
+
 def _wait_promoted(dsn: str, data: Path, target: str) -> None:
     """Wait until the server has replayed up to ``target`` (described) and left recovery."""
     deadline = time.monotonic() + RECOVERY_TIMEOUT_S
@@ -175,13 +195,14 @@ def _wait_promoted(dsn: str, data: Path, target: str) -> None:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
                 if row is not None and not row[0]:
                     return
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            if "authentication failed" in str(exc):  # the backup's logins are not these settings': never retried
+                refused = str(exc).strip().splitlines()[-1]
+                raise BackupError(f"recovery to {target}: the recovered server refuses this login ({refused}): the "
+                                  "backup holds the password the server had then; set VECTOROPS_DB_PASSWORD to it"
+                                  ) from None
             if runtime.running_port(data) is None:  # it stopped: the target was not reached, or the WAL is missing
-                tail = _log_tail(data)
-                reason = ("the archive holds no transaction after it: recover to an earlier time, or archive the "
-                          "newest WAL first" if "before configured recovery target was reached" in tail
-                          else "see its log")
-                raise BackupError(f"recovery to {target} failed: {reason}\n{tail}") from None
+                raise BackupError(_failed(data, target, "the server stopped")) from None
         if time.monotonic() > deadline:
             raise BackupError(f"recovery to {target} did not finish within {RECOVERY_TIMEOUT_S:.0f}s:\n"
                               f"{_log_tail(data)}")

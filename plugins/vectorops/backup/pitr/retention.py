@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 
 from vectorops.backup.errors import BackupError
+from vectorops.backup.pitr.base_backup import repository_lock
 from vectorops.backup.pitr.catalog import RECORD, base_backups, chains
 from vectorops.config import Settings
 from vectorops.db import runtime
@@ -19,12 +20,14 @@ log = logging.getLogger(__name__)
 class PitrRetention:
     """What one pass kept and removed.
 
+    :param chains: the full chains kept.
     :param kept: the labels of the backups kept, oldest first.
     :param expired: the labels of the backups removed.
     :param wal_from: the oldest WAL segment kept (``None`` when no backup is kept and the archive was left alone).
     :param wal_removed: how many archived segments were removed.
     """
 
+    chains: int
     kept: tuple[str, ...]
     expired: tuple[str, ...]
     wal_from: str | None
@@ -44,6 +47,11 @@ def apply_retention(settings: Settings, keep_full: int) -> PitrRetention:
     """
     if keep_full < 1:
         raise BackupError(f"keeping {keep_full} full base backups would expire every backup: keep at least 1")
+    with repository_lock(settings):
+        return _apply(settings, keep_full)
+
+
+def _apply(settings: Settings, keep_full: int) -> PitrRetention:
     base_dir = settings.pitr.base_dir
     backups = base_backups(base_dir)
     grouped = chains(backups)
@@ -57,11 +65,13 @@ def apply_retention(settings: Settings, keep_full: int) -> PitrRetention:
     newest = max((b.label for b in kept), default=None)  # labels sort by their start time
     if newest is not None and base_dir.is_dir():
         for leftover in base_dir.iterdir():
-            if leftover.is_dir() and not (leftover / RECORD).exists() and leftover.name < newest:
+            # only directories: a symbolic link someone put there is never followed nor removed
+            if (leftover.is_dir() and not leftover.is_symlink() and not (leftover / RECORD).exists()
+                    and leftover.name < newest):
                 shutil.rmtree(leftover)
                 log.warning("removed %s: a base backup that never finished", leftover)
     if not kept:
-        return PitrRetention((), tuple(b.label for b in expired), None, 0)
+        return PitrRetention(0, (), tuple(b.label for b in expired), None, 0)
     oldest = min(kept, key=lambda b: b.start_wal[8:])  # the segment number, whatever the timeline
     wal_dir = settings.pitr.wal_dir
     before = {p.name for p in wal_dir.iterdir()} if wal_dir.is_dir() else set()
@@ -72,4 +82,5 @@ def apply_retention(settings: Settings, keep_full: int) -> PitrRetention:
     removed = len(before - {p.name for p in wal_dir.iterdir()})
     log.info("WAL archive %s: kept from %s (base backup %s), removed %s segment(s)", wal_dir, oldest.start_wal,
              oldest.label, removed)
-    return PitrRetention(tuple(b.label for b in kept), tuple(b.label for b in expired), oldest.start_wal, removed)
+    return PitrRetention(len(grouped[-keep_full:]), tuple(b.label for b in kept), tuple(b.label for b in expired),
+                         oldest.start_wal, removed)
