@@ -10,8 +10,9 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
    and compares; a mismatch marks the backup failed and alerts.
 3. **apply_retention**: keeps the newest `VECTOROPS_BACKUP_KEEP` verified backups within
    `VECTOROPS_BACKUP_RETENTION_DAYS`; unverified backups never count.
-4. **check_backup_age** (beside retention): runs whatever happened before; alerts when the newest verified
-   backup is older than `VECTOROPS_BACKUP_MAX_AGE_HOURS` (default 26).
+4. **check_backup_age** (beside retention, after the drill): runs whatever happened before; alerts when the newest
+   verified backup is older than `VECTOROPS_BACKUP_MAX_AGE_HOURS` (default 26), and, with the WAL archive on, when
+   the newest passed recovery drill is.
 
 5. **take_base_backup** (beside the others): the day's physical base backup of the embedded server for
    point-in-time recovery, `pg_basebackup` checked by `pg_verifybackup`, incremental on the last one and full when
@@ -105,10 +106,11 @@ def pgvector_backup() -> None:
 
     base = take_base_backup()
     verified = verify_backup(take_backup())
-    [base, verified] >> drill_recovery()
+    drilled = drill_recovery()
+    [base, verified] >> drilled
     # two leaves, so the run fails when verification does, though the age check after it succeeds
     verified >> apply_retention()
-    verified >> check_backup_age()
+    [verified, drilled] >> check_backup_age()
 
 
 pgvector_backup()

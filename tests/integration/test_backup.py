@@ -204,7 +204,7 @@ def test_the_dag_is_daily_and_checks_age_whatever_happened_before() -> None:
     assert not dag.catchup and dag.max_active_runs == 1
     assert dag.task_dict["check_backup_age"].trigger_rule == "all_done"
     assert dag.task_dict["verify_backup"].upstream_task_ids == {"take_backup"}
-    assert dag.task_dict["check_backup_age"].upstream_task_ids == {"verify_backup"}
+    assert dag.task_dict["check_backup_age"].upstream_task_ids == {"verify_backup", "drill_recovery"}
     assert dag.task_dict["apply_retention"].upstream_task_ids == {"verify_backup"}
     assert dag.task_dict["take_base_backup"].upstream_task_ids == set()  # beside the dump, never waiting on it
     assert dag.task_dict["drill_recovery"].upstream_task_ids == {"take_base_backup", "verify_backup"}

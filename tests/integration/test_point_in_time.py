@@ -440,3 +440,27 @@ def test_a_damaged_base_backup_is_never_recovered_from_nor_built_on(server: dict
     again = _vectorops(server, "backup", "--base")
     assert again.returncode == 0 and "(full)" in again.stdout, again.stdout + again.stderr
     assert "warning: " in again.stderr and newest.label in again.stderr, again.stderr
+
+
+def test_stale_drills_alert_once_a_passed_one_is_older_than_the_backup_age_limit(
+        server: dict[str, str], http_receiver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    dsn = _dsn(server)
+    if not _tables(dsn):
+        migrated = _vectorops(server, "migrate", "--chroma-path", str(FIXTURE_STORE), "--schema", SCHEMA)
+        assert migrated.returncode == 0, migrated.stderr[-3000:]
+    assert _vectorops(server, "backup", "--no-retention").returncode == 0  # a fresh verified dump
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM vectorops.recovery_drills")
+        conn.execute("INSERT INTO vectorops.recovery_drills (drill_id, started_at, finished_at, status) "
+                     "VALUES ('old', now() - interval '30 hours', now() - interval '30 hours', 'passed')")
+    use_webhook(monkeypatch, http_receiver.url("/stale"))
+    env = {**server, **{k: v for k, v in os.environ.items() if k.startswith(("AIRFLOW_CONN_", "VECTOROPS_ALERT_"))}}
+    checked = _vectorops(env, "backup", "--check-age")
+    assert checked.returncode == 1 and "STALE the newest passed recovery drill is 30.0 h old" in checked.stdout, \
+        checked.stdout + checked.stderr
+    assert [p.json()["event"] for p in http_receiver.posts] == ["recovery_drill_stale"]
+    with psycopg.connect(dsn, autocommit=True) as conn:  # a platform whose first drill was inconclusive: no alert
+        conn.execute("DELETE FROM vectorops.recovery_drills")
+        conn.execute("INSERT INTO vectorops.recovery_drills (drill_id, started_at, status) "
+                     "VALUES ('first', now(), 'inconclusive')")
+    assert _vectorops(env, "backup", "--check-age").returncode == 0

@@ -50,10 +50,17 @@ def _list(dsn: str) -> int:
 
 def _check_age(settings: Any, dsn: str) -> int:
     from vectorops.backup import jobs
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.drill import DRILL_STALE, stale_drill
 
     freshness = jobs.check_and_alert_freshness(settings, dsn, run_id=_run_id())
     print(("STALE " if freshness.stale else "OK ") + freshness.describe())
-    return 1 if freshness.stale else 0
+    drills = None if not_archiving(settings) is not None else stale_drill(dsn, settings.backup.max_age_h)
+    if drills is not None:
+        jobs.alert(DRILL_STALE, drills, [{"expectation": "recovery_drill_fresh", "observed": drills}], dag_id=None,
+                   run_id=_run_id())
+        print(f"STALE {drills}")
+    return 1 if freshness.stale or drills is not None else 0
 
 
 def _sign(settings: Any, directory: Path) -> int:

@@ -103,6 +103,20 @@ def retain() -> dict[str, Any]:
     return {"kept": result.kept, "expired": [backup_id for backup_id, _ in result.expired]}
 
 
+def _stale_drills(settings: Settings, dsn: str) -> str | None:
+    """Alert and say why when the recovery drills are stale (only while the WAL archive is on)."""
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.drill import DRILL_STALE, stale_drill
+    from vectorops.config import load_settings
+
+    if not_archiving(load_settings()) is not None:
+        return None
+    stale = stale_drill(dsn, settings.backup.max_age_h)
+    if stale is not None:
+        jobs.alert(DRILL_STALE, stale, [{"expectation": "recovery_drill_fresh", "observed": stale}], **_where())
+    return stale
+
+
 @no_retry
 def check_age() -> dict[str, Any]:
     """Fail, alerted, when the newest verified backup is older than ``VECTOROPS_BACKUP_MAX_AGE_HOURS``."""
@@ -111,6 +125,9 @@ def check_age() -> dict[str, Any]:
     freshness = jobs.check_and_alert_freshness(settings, dsn, **_where())
     if freshness.stale:
         _fail_alerted(freshness.describe(), freshness.failed_expectations())
+    drills = _stale_drills(settings, dsn)
+    if drills is not None:
+        _fail_alerted(drills, [{"expectation": "recovery_drill_fresh", "observed": drills}])
     return {"backup_id": freshness.backup_id, "age_hours": round(freshness.age_h or 0.0, 2),
             "max_age_hours": freshness.max_age_h}
 

@@ -32,6 +32,7 @@ from vectorops.backup.compare import compare_database
 from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import MANIFEST, read_manifest
 from vectorops.backup.pitr.archive_status import archive_status
+from vectorops.backup.pitr.catalog import base_backups
 from vectorops.backup.pitr.recover import recover_to_lsn, remove_recovered
 from vectorops.backup.verify import authenticity_failures
 from vectorops.config import Settings
@@ -42,6 +43,7 @@ from vectorops.db.sql_files import sql_text
 log = logging.getLogger(__name__)
 
 DRILL_FAILED = "recovery_drill_failed"
+DRILL_STALE = "recovery_drill_stale"
 
 
 @dataclass
@@ -134,6 +136,11 @@ def _drill(settings: Settings, ledger_dsn: str, report: DrillReport) -> None:
         return
     report.target_lsn = manifest.wal_lsn
     report.target_at = datetime.fromisoformat(manifest.created_at)
+    if not any(b.finished_at < report.target_at for b in base_backups(settings.pitr.base_dir)):
+        report.status = "inconclusive"  # the platform's first day: its first base backup ran beside that dump
+        report.error = (f"no base backup had finished before backup {manifest.backup_id}'s snapshot "
+                        f"({report.target_at.isoformat()}); the next drill will have one")
+        return
     report.archive_lag_seconds = _archive_lag(settings)
     clock = time.perf_counter()
     server = recover_to_lsn(settings, manifest.wal_lsn, report.target_at)
@@ -168,3 +175,22 @@ def _record(ledger_dsn: str, report: DrillReport) -> None:
             "scratch_port": report.scratch_port, "tables": report.tables, "total_rows": report.total_rows,
             "archive_lag_seconds": report.archive_lag_seconds, "error": report.error,
             "details": Jsonb({"failures": report.failures[:20]})})
+
+
+def stale_drill(dsn: str, max_age_h: float) -> str | None:
+    """Why the drills are stale, ``None`` when they are not: the newest passed drill is older than ``max_age_h``, or
+    none has passed although the first drill is that old (a platform's first drill may be inconclusive).
+
+    :param dsn: the vectors database.
+    :param max_age_h: the age from which a drill is stale (``VECTOROPS_BACKUP_MAX_AGE_HOURS``).
+    """
+    with connect(dsn, autocommit=True) as conn:
+        row = conn.execute(sql_text("backup/select_drill_ages")).fetchone()
+    passed_h, first_h = (row or (None, None))
+    if passed_h is not None:
+        return None if passed_h <= max_age_h else (
+            f"the newest passed recovery drill is {passed_h:.1f} h old (VECTOROPS_BACKUP_MAX_AGE_HOURS={max_age_h:g})")
+    if first_h is not None and first_h > max_age_h:
+        return f"no recovery drill has passed in the {first_h:.1f} h since the first one"
+    return None
+

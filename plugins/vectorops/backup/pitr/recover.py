@@ -53,10 +53,6 @@ class RecoveredServer:
     chain: tuple[str, ...]
     seconds: float
 
-    def dsn_of(self, database: str) -> str:
-        """Its DSN for ``database``."""
-        return make_conninfo(self.dsn, dbname=database)
-
 
 def _free_port() -> int:
     import socket
