@@ -300,7 +300,7 @@ def test_backups_are_private(env: Any, dsn: str) -> None:
 
     taken = take_backup(env, dsn, run_id="hostilebk-modes")
     files = sorted(p.name for p in taken.directory.iterdir())
-    assert files == sorted([DUMP, "chroma.tar.gz", MANIFEST, SIGNATURE])
+    assert files == sorted([DUMP, "roles.sql", "chroma.tar.gz", MANIFEST, SIGNATURE])
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in taken.directory.iterdir()}
     assert modes == dict.fromkeys(files, 0o600)
     for directory in (taken.directory, env.backup.directory):

@@ -77,7 +77,11 @@ def test_backup_then_verified_restore_gives_identical_counts_and_checksums(
     backup_dir = Path(row.path)
     assert backup_dir.parent == backup_env.backup.directory
     manifest = read_manifest(backup_dir / "manifest.json")
-    assert set(manifest.files) == {"vectors.dump", "chroma.tar.gz"}
+    assert set(manifest.files) == {"vectors.dump", "roles.sql", "chroma.tar.gz"}
+    # the roles and their memberships go into the backup, their passwords never
+    roles = (backup_dir / "roles.sql").read_text()
+    assert "CREATE ROLE vectorops_etl;" in roles and "GRANT vectorops_reader TO" in roles, roles[:2000]
+    assert "PASSWORD" not in roles.upper().replace("NOPASSWORD", "") and "SCRAM-SHA-256$" not in roles
     assert (row.dump_sha256, row.chroma_sha256) == (manifest.files["vectors.dump"].sha256,
                                                     manifest.files["chroma.tar.gz"].sha256)
     assert SCHEMA in manifest.schemas and "vectorops" in manifest.schemas

@@ -11,6 +11,8 @@ from typing import Any
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+#: the server's roles, their attributes and memberships, without passwords (``pg_dumpall --roles-only``)
+ROLES = "roles.sql"
 DUMP = "vectors.dump"
 CHROMA = "chroma.tar.gz"
 

@@ -92,7 +92,7 @@ def _conninfo_and_env(dsn: str) -> tuple[str, dict[str, str]]:
 
 
 def run_tool(tool: str, args: list[str], dsn: str, *, what: str) -> subprocess.Popen[bytes]:
-    """Start ``tool`` (``pg_dump`` | ``pg_restore``) from the server's bin directory against ``dsn``.
+    """Start ``tool`` (``pg_dump`` | ``pg_restore`` | ``pg_dumpall``) from the server's bin directory against ``dsn``.
 
     :param tool: the binary's name.
     :param args: its arguments, without the connection.
@@ -167,6 +167,19 @@ def dump_schemas(dsn: str, schemas: list[str], dump: Path) -> None:
     proc = run_tool("pg_dump", ["--format=custom", "--strict-names", *[f"--schema={name_pattern(s)}" for s in schemas],
                                 f"--file={dump}"], dsn, what=str(dump))
     wait_tool(proc, "pg_dump", what=str(dump), dsn=dsn)
+
+
+def dump_roles(dsn: str, path: Path) -> Path:
+    """``pg_dumpall --roles-only --no-role-passwords`` into ``path`` (0600): the roles, their attributes and
+    memberships, without passwords (a restored platform sets them again: ``vectorops db up``).
+
+    :param dsn: a database of the server, as any role (the roles are read from ``pg_roles``).
+    :param path: the file to write.
+    :raises PgToolError: naming the file, with pg_dumpall's stderr.
+    """
+    proc = run_tool("pg_dumpall", ["--roles-only", "--no-role-passwords", f"--file={path}"], dsn, what=str(path))
+    wait_tool(proc, "pg_dumpall", what=str(path), dsn=dsn)
+    return path
 
 
 _SCHEMA_ENTRY = re.compile(r"^\d+; \d+ \d+ SCHEMA - ")

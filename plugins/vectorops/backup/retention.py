@@ -15,14 +15,14 @@ from pathlib import Path
 
 from vectorops.backup import ledger
 from vectorops.backup.ledger import BackupRow
-from vectorops.backup.manifest import CHROMA, DUMP, MANIFEST
+from vectorops.backup.manifest import CHROMA, DUMP, MANIFEST, ROLES
 from vectorops.backup.signing import SIGNATURE
 from vectorops.backup.take import BackupError
 from vectorops.config import BackupSettings
 
 log = logging.getLogger(__name__)
 
-BACKUP_FILES = (DUMP, CHROMA, MANIFEST, SIGNATURE, f".{MANIFEST}.partial", f".{CHROMA}.partial",
+BACKUP_FILES = (DUMP, ROLES, CHROMA, MANIFEST, SIGNATURE, f".{MANIFEST}.partial", f".{CHROMA}.partial",
                 f".{SIGNATURE}.partial")
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from vectorops.backup import ledger
 from vectorops.backup.chroma_archive import archive_chroma
 from vectorops.backup.errors import BackupError
-from vectorops.backup.manifest import DUMP, Manifest, file_entry, sha256_file, write_manifest
+from vectorops.backup.manifest import DUMP, ROLES, Manifest, file_entry, sha256_file, write_manifest
+from vectorops.backup.pg_tools import dump_roles
 from vectorops.backup.signing import SIGNATURE, ensure_key, sign_manifest
 from vectorops.backup.snapshot import take_snapshot
 from vectorops.config import Settings
@@ -56,7 +57,8 @@ def signed_backups(dsn: str) -> list[str]:
 
 
 def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None, new_key: bool = False) -> TakenBackup:
-    """Dump, check, archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the manifest of a new backup.
+    """Dump, check, dump the roles (without passwords), archive Chroma (when ``CHROMA_DB_PATH`` is set) and write the
+    manifest of a new backup.
 
     The row in ``vectorops.backups`` is ``running`` meanwhile and ``verifying`` after; ``failed`` when this raises.
     Rows of backups whose process was killed half-way are closed as ``failed`` first. The backup directory (and the
@@ -82,7 +84,7 @@ def take_backup(settings: Settings, dsn: str, *, run_id: str | None = None, new_
         ledger.insert_running(dsn, backup_id, str(directory), run_id)
         try:
             manifest = take_snapshot(dsn, directory, backup_id)
-            files = [directory / DUMP]
+            files = [directory / DUMP, dump_roles(dsn, directory / ROLES)]
             if settings.chroma_path:
                 manifest.chroma_path = str(Path(settings.chroma_path).expanduser().resolve())
                 files.append(archive_chroma(Path(manifest.chroma_path), directory))
