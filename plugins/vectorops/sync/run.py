@@ -163,6 +163,10 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
         raise
 
 
+#: how long marking an interrupted run failed may wait for its row (the next sync marks it otherwise)
+MARK_FAILED_LOCK_TIMEOUT_MS = 5000
+
+
 def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) -> None:
     """Mark the sync run failed: on the sync's connection, or on a new one when an interrupt left that one in a
     query or a transaction; unless the server itself is gone (the next sync marks the run then)."""
@@ -171,10 +175,29 @@ def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) 
         if not conn.closed and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             conn.execute(sql_text("sync/update_sync_run_failed"), params)
             return
-        with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as fresh:
+        # the interrupted batch's transaction holds the run's row: end it first, or the new connection's update
+        # waits for it forever (seen in a clean-clone run: the process hung, and every later writer of the registry
+        # row with it); and never wait long for the row whatever else holds it
+        _end_transaction(conn)
+        with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True,
+                             options=f"-c lock_timeout={MARK_FAILED_LOCK_TIMEOUT_MS}") as fresh:
             fresh.execute(sql_text("sync/update_sync_run_failed"), params)
     except psycopg.Error:
         log.debug("sync run %s could not be marked failed", sync_id, exc_info=True)
+
+
+def _end_transaction(conn: psycopg.Connection) -> None:
+    """Roll back what an interrupt left open on ``conn`` (a query still running is cancelled first)."""
+    if conn.closed:
+        return
+    try:
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+            conn.cancel_safe(timeout=5)
+        conn.execute("ROLLBACK")
+    except (psycopg.Error, RuntimeError):
+        log.debug("the interrupted sync's transaction could not be rolled back; closing its connection",
+                  exc_info=True)
+        conn.close()
 
 
 def _run(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, files: StoreCollection | None,
