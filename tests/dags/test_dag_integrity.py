@@ -19,7 +19,7 @@ LIGHT_VECTOROPS = {"vectorops", "vectorops.airflow", "vectorops.alerts", "vector
                    "vectorops.config",
                    "vectorops.airflow.connections", "vectorops.db.roles", "vectorops.errors",
                    "vectorops.airflow.migration_group", "vectorops.airflow.pools",
-                   "vectorops.airflow.scheduled_params"}
+                   "vectorops.airflow.scheduled_params", "vectorops.env_values", "vectorops.job_settings"}
 
 PROBE = """
 import json, sys, time

@@ -99,8 +99,8 @@ def _call_name(func: ast.expr) -> tuple[str, str]:
 def env_names_read_by_code() -> frozenset[str]:
     """Environment variable names read by plugins/vectorops and dags/, found in their source.
 
-    Reads are ``os.environ.get(X)``, ``os.environ[X]``, ``os.getenv(X)`` and the package's ``_*_env(X)`` helpers
-    (``_int_env``, ``_float_env``, ``_env``); ``X`` is a string literal or a module-level string constant of the
+    Reads are ``os.environ.get(X)``, ``os.environ[X]``, ``os.getenv(X)`` and the package's ``*_env(X)`` helpers
+    (``env_values.int_env``, ``float_env``, ``on_off_env``, ``_env``); ``X`` is a string literal or a module-level string constant of the
     package (``SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"``), wherever it is imported.
     """
     files = [*sorted((ROOT / "plugins").rglob("*.py")), *sorted((ROOT / "dags").rglob("*.py"))]
@@ -118,7 +118,7 @@ def env_names_read_by_code() -> frozenset[str]:
             if isinstance(node, ast.Call) and node.args:
                 name, receiver = _call_name(node.func)
                 if (name == "get" and receiver.endswith("environ")) or name == "getenv" \
-                        or re.fullmatch(r"(?:_\w*)?_env", name):
+                        or re.fullmatch(r"\w*_env", name):
                     arg = node.args[0]
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
                     and ast.unparse(node.value).endswith("environ"):

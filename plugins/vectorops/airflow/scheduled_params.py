@@ -20,7 +20,8 @@ from typing import Any
 
 from airflow.sdk import Param
 
-from vectorops.config import BackupSettings, MaintenanceSettings, MonitorSettings, Settings, _float_env, _int_env
+from vectorops.config import BackupSettings, MaintenanceSettings, MonitorSettings, Settings
+from vectorops.env_values import float_env, int_env
 from vectorops.errors import RequestError, SettingError
 
 THRESHOLDS_SECTION = "Thresholds"
@@ -63,13 +64,13 @@ class Threshold:
         """
         fallback: Any = next(f.default for f in dataclasses.fields(_SECTIONS[self.section]) if f.name == self.field)
         if self.nullable:
-            value = _int_env(self.env, 0, int(self.minimum)) if os.environ.get(self.env) else None
+            value = int_env(self.env, 0, int(self.minimum)) if os.environ.get(self.env) else None
             if value is not None and self.maximum is not None and value > self.maximum:
                 raise SettingError(f"{self.env}={value} must be between {int(self.minimum)} and {int(self.maximum)}")
             return value
         if self.integer:
-            return _int_env(self.env, int(fallback), int(self.minimum))
-        return _float_env(self.env, float(fallback), self.minimum, self.maximum)
+            return int_env(self.env, int(fallback), int(self.minimum))
+        return float_env(self.env, float(fallback), self.minimum, self.maximum)
 
     def param(self) -> Param:
         """The Param, with today's value as its default."""

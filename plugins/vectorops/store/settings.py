@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from vectorops.config import _int_env
+from vectorops.env_values import int_env
 from vectorops.errors import SettingError
 
 STORAGE_TYPES = ("postgres", "chroma", "dual")
@@ -88,7 +88,7 @@ def _sample_rate(name: str) -> float:
 
 
 def _bounded_int(name: str, default: int, high: int) -> int:
-    value = _int_env(name, default, minimum=1)
+    value = int_env(name, default, minimum=1)
     if value > high:
         raise SettingError(f"{name}={value} must be an integer from 1 to {high}")
     return value
