@@ -100,8 +100,8 @@ def env_names_read_by_code() -> frozenset[str]:
     """Environment variable names read by plugins/vectorops and dags/, found in their source.
 
     Reads are ``os.environ.get(X)``, ``os.environ[X]``, ``os.getenv(X)`` and the package's ``*_env(X)`` helpers
-    (``env_values.int_env``, ``float_env``, ``on_off_env``, ``_env``); ``X`` is a string literal or a module-level string constant of the
-    package (``SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"``), wherever it is imported.
+    (``env_values.int_env``, ``float_env``, ``on_off_env``, ``_env``); ``X`` is a string literal or a module-level
+    string constant of the package (``SMTP_CONN_ID_ENV = "VECTOROPS_ALERT_SMTP_CONN_ID"``), wherever it is imported.
     """
     files = [*sorted((ROOT / "plugins").rglob("*.py")), *sorted((ROOT / "dags").rglob("*.py"))]
     trees = [ast.parse(path.read_text(), filename=str(path)) for path in files]
