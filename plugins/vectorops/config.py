@@ -16,6 +16,7 @@ from vectorops.job_settings import (
     PitrSettings,
     archive_timeout_s,
     pitr_dir,
+    pitr_remote,
 )
 
 __all__ = ["AirflowPorts", "BackupSettings", "MaintenanceSettings", "MonitorSettings", "PitrSettings", "Settings",
@@ -196,6 +197,7 @@ def load_settings() -> Settings:
             archive_timeout_s=archive_timeout_s(),
             full_every_days=float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0, maximum=3650.0),
             keep_full=int_env("VECTOROPS_BASE_KEEP_FULL", 2),
+            remote=pitr_remote(pitr_dir(home)),
         ),
         monitor=MonitorSettings(
             probes=int_env("VECTOROPS_MONITOR_PROBES", 50),

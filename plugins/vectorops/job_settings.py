@@ -6,6 +6,7 @@ Built by :func:`vectorops.config.load_settings`; each is a typed, frozen part of
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,8 @@ class PitrSettings:
         (``VECTOROPS_BASE_FULL_DAYS``, default 7).
     :param keep_full: full base backups kept, each with the backups taken on it and the WAL they need
         (``VECTOROPS_BASE_KEEP_FULL``, default 2).
+    :param remote: the off-site copy of the repository (``VECTOROPS_PITR_REMOTE``: an Airflow ``ObjectStoragePath``
+        URL, ``s3://<conn_id>@bucket/path``, ``gs://``, ``abfs://`` or ``file:///path``; ``None``, the default: none).
     """
 
     directory: Path
@@ -82,6 +85,7 @@ class PitrSettings:
     archive_timeout_s: int = 50
     full_every_days: float = 7.0
     keep_full: int = 2
+    remote: str | None = None
 
     @property
     def wal_dir(self) -> Path:
@@ -135,6 +139,25 @@ def pitr_dir(home: Path) -> Path:
         raise SettingError(f"VECTOROPS_PITR_DIR={raw!r} is inside or above the server's data {pgdata}: a base backup "
                            "would copy the repository into itself; choose a directory of its own")
     return path
+
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]+$")
+
+
+def pitr_remote(repository: Path) -> str | None:
+    """``VECTOROPS_PITR_REMOTE``, checked: a URL with its scheme, not inside the local repository."""
+    raw = os.environ.get("VECTOROPS_PITR_REMOTE", "").strip()
+    if not raw:
+        return None
+    if not _URL.match(raw):
+        raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is not an object storage URL: give its scheme "
+                           "(s3://<conn_id>@bucket/path, gs://..., abfs://..., file:///path)")
+    if raw.startswith("file://"):
+        local = Path(raw.removeprefix("file://")).expanduser().resolve()
+        if local == repository or repository in local.parents or local in repository.parents:
+            raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is inside or above the local repository {repository}: "
+                               "an off-site copy must be somewhere else")
+    return raw
 
 
 def archive_timeout_s() -> int:

@@ -135,14 +135,44 @@ def _drill(settings: Any) -> int:
     return 1 if report.status == "failed" else 0
 
 
-def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool) -> int:
+def _offsite(settings: Any) -> int:
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.offsite import copy_offsite
+
+    try:
+        with quiet():
+            copied = copy_offsite(settings)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"off-site copy {copied.remote}: {copied.wal_copied} WAL file(s) and {len(copied.base_copied)} base "
+          f"backup(s) copied ({copied.bytes_copied / 1e6:.1f} MB) in {copied.seconds:.1f}s; newest WAL segment "
+          f"there {copied.newest_wal}; expired {len(copied.expired)} base backup(s), {copied.wal_removed} WAL file(s)")
+    return 0
+
+
+def _from_offsite(settings: Any, offsite: bool) -> bool:
+    """Recover from the off-site copy: when asked, or when the local repository holds no base backup at all."""
+    from vectorops.backup.pitr.catalog import base_backups
+
+    if offsite and not settings.pitr.remote:
+        raise ValueError("--offsite needs VECTOROPS_PITR_REMOTE: the off-site repository's URL")
+    if offsite or not settings.pitr.remote or base_backups(settings.pitr.base_dir):
+        return offsite
+    print(f"the local repository {settings.pitr.directory} holds no base backup: recovering from the off-site copy "
+          f"{settings.pitr.remote}", file=sys.stderr)
+    return True
+
+
+def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool, offsite: bool) -> int:
     from vectorops.backup.errors import BackupError
     from vectorops.backup.pitr.restore_into import restore_time_into
 
     target = _target_time(when)
     try:
         with quiet():
-            server, report = restore_time_into(settings, target, dsn, clean=clean, run_id=_run_id())
+            server, report = restore_time_into(settings, target, dsn, clean=clean, run_id=_run_id(),
+                                               offsite=_from_offsite(settings, offsite))
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
@@ -156,19 +186,21 @@ def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool) -> int:
     return 0
 
 
-def _restore_to_time(settings: Any, when: str) -> int:
+def _restore_to_time(settings: Any, when: str, offsite: bool) -> int:
     from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.offsite_fetch import recover_offsite
     from vectorops.backup.pitr.recover import recover_to_time
 
     target = _target_time(when)
+    from_offsite = _from_offsite(settings, offsite)
     try:
         with quiet():
-            server = recover_to_time(settings, target)
+            server = recover_offsite(settings, target) if from_offsite else recover_to_time(settings, target)
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
     print(f"recovered to {server.target.isoformat()} from base backup(s) {', '.join(server.chain)} and the WAL "
-          f"archive in {server.seconds:.1f}s")
+          f"archive{' (off-site)' if from_offsite else ''} in {server.seconds:.1f}s")
     print(f"a scratch server on 127.0.0.1:{server.port}, data in {server.directory}; stop it with: "
           f"vectorops restore --stop {server.directory}")
     print(server.dsn)
@@ -221,6 +253,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return _base_backup(settings, full=args.full)
     if args.drill:
         return _drill(settings)
+    if args.offsite:
+        return _offsite(settings)
     if args.full:
         raise ValueError("--full goes with --base: the logical backup is always whole")
     with quiet():
@@ -266,11 +300,13 @@ def _cmd_restore(args: argparse.Namespace) -> int:
         return _stop_recovered(settings, args.stop)
     if args.to_time:
         if args.dsn:
-            return _restore_time_into(settings, args.to_time, args.dsn, args.clean)
+            return _restore_time_into(settings, args.to_time, args.dsn, args.clean, args.offsite)
         if args.clean:
             raise ValueError("--clean goes with --dsn (or --backup): without --dsn, --to-time starts a scratch server "
                              "and replaces nothing")
-        return _restore_to_time(settings, args.to_time)
+        return _restore_to_time(settings, args.to_time, args.offsite)
+    if args.offsite:
+        raise ValueError("--offsite goes with --to-time: a logical backup is restored from its directory")
     dsn = args.dsn or runtime.start(settings)
     try:
         with quiet():
@@ -309,6 +345,9 @@ def add_commands(sub: Any) -> None:
                       help="recovery drill: recover the newest verified backup's snapshot on a scratch server from "
                            "the base backups and the WAL archive and compare it with its manifest (exit 1 and alert "
                            "when it differs)")
+    mode.add_argument("--offsite", action="store_true",
+                      help="copy the WAL archive and the verified base backups the off-site repository "
+                           "(VECTOROPS_PITR_REMOTE) lacks, then expire there what no kept chain needs")
     mode.add_argument("--sign", metavar="DIR",
                       help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
                            "must match its manifest")
@@ -334,6 +373,9 @@ def add_commands(sub: Any) -> None:
     add_dsn_argument(restore, "the database to restore into (default: VECTOROPS_DSN, else the embedded server's "
                               "vectorops database); the backups are looked up in vectorops' own database",
                      selects_database=False)
+    restore.add_argument("--offsite", action="store_true",
+                         help="with --to-time: recover from the off-site repository (VECTOROPS_PITR_REMOTE), not the "
+                              "local one (the default when the local one holds no base backup)")
     restore.add_argument("--clean", action="store_true",
                          help="replace schemas of the backup that already exist in the target (dropped only "
                               "once the restored copy matches the manifest)")

@@ -185,3 +185,33 @@ def drill() -> dict[str, Any]:
     log.info("%s", report.describe())
     return {"drill_id": report.drill_id, "status": report.status, "backup_id": report.backup_id,
             "recovery_seconds": report.recovery_seconds, "scratch_port": report.scratch_port}
+
+
+@no_retry
+def copy_offsite() -> dict[str, Any]:
+    """Copy the WAL archive and the verified base backups to the off-site repository (``VECTOROPS_PITR_REMOTE``);
+    a failed copy alerts (``offsite_copy_failed``) and fails the task.
+
+    :raises AirflowSkipException: with no off-site repository, or as :func:`take_base` skips.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.offsite import OFFSITE_FAILED
+    from vectorops.backup.pitr.offsite import copy_offsite as copy
+    from vectorops.config import load_settings
+
+    settings = load_settings()
+    reason = not_archiving(settings) or (None if settings.pitr.remote else
+                                         "no off-site repository (VECTOROPS_PITR_REMOTE is not set)")
+    if reason is not None:
+        raise AirflowSkipException(f"no off-site copy: {reason}")
+    try:
+        copied = copy(settings)
+    except BackupError as exc:
+        failed = [{"expectation": "offsite_copy_succeeded", "observed": str(exc)}]
+        jobs.alert(OFFSITE_FAILED, str(exc), failed, **_where())
+        _fail_alerted(str(exc), failed)
+    return {"remote": copied.remote, "wal_copied": copied.wal_copied, "base_copied": list(copied.base_copied),
+            "bytes": copied.bytes_copied, "newest_wal": copied.newest_wal, "expired": list(copied.expired)}

@@ -65,17 +65,31 @@ class BaseBackup:
         write_private(self.directory / RECORD, json.dumps(fields, indent=2).encode())
 
 
-def _read(directory: Path) -> BaseBackup:
+def parse_record(text: str, directory: Path) -> BaseBackup:
+    """A base backup from its :data:`RECORD`'s text.
+
+    :param text: the record.
+    :param directory: where the backup is (for a remote copy, its label).
+    :raises BackupError: naming the directory when the record is unreadable.
+    """
     try:
-        fields = json.loads((directory / RECORD).read_text(encoding="utf-8"))
+        fields = json.loads(text)
         return BaseBackup(label=str(fields["label"]), kind=fields["kind"], parent=fields["parent"],
                           started_at=datetime.fromisoformat(fields["started_at"]),
                           finished_at=datetime.fromisoformat(fields["finished_at"]),
                           start_lsn=str(fields["start_lsn"]), start_wal=str(fields["start_wal"]),
                           timeline=int(fields["timeline"]),
                           size_bytes=int(fields["size_bytes"]), directory=directory, note=fields.get("note"))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise BackupError(f"base backup {directory}: its {RECORD} is unreadable: {exc}") from exc
+
+
+def _read(directory: Path) -> BaseBackup:
+    try:
+        text = (directory / RECORD).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"base backup {directory}: its {RECORD} is unreadable: {exc}") from exc
+    return parse_record(text, directory)
 
 
 def base_backups(base_dir: Path) -> list[BaseBackup]:

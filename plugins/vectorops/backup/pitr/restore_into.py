@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from vectorops.backup.pg_tools import redacted_dsn
+from vectorops.backup.pitr.offsite_fetch import recover_offsite
 from vectorops.backup.pitr.recover import RecoveredServer, recover_to_time, remove_recovered
 from vectorops.backup.restore import restore_backup
 from vectorops.backup.restore_report import RestoreReport
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def restore_time_into(settings: Settings, target: datetime, dsn: str, *, clean: bool = False,
-                      run_id: str | None = None) -> tuple[RecoveredServer, RestoreReport]:
+                      run_id: str | None = None, offsite: bool = False) -> tuple[RecoveredServer, RestoreReport]:
     """Restore the vector schemas and ``vectorops`` as they were at ``target`` into the database ``dsn``.
 
     :param settings: the settings (the repository, the signing key, the restore role's password).
@@ -36,11 +37,12 @@ def restore_time_into(settings: Settings, target: datetime, dsn: str, *, clean: 
     :param dsn: the target database, as for :func:`~vectorops.backup.restore.restore_backup`.
     :param clean: replace the schemas that already exist in the target (only once the restored copy matched).
     :param run_id: recorded with the intermediate backup and sent with alerts.
+    :param offsite: recover from the off-site copy (:func:`~vectorops.backup.pitr.offsite_fetch.recover_offsite`).
     :return: the scratch server it was read from (already stopped) and the restore's report.
     :raises BackupError: from the recovery or the restore (the target unchanged).
     :raises ValueError: as :func:`~vectorops.backup.restore.restore_backup` refuses a target.
     """
-    server = recover_to_time(settings, target)
+    server = recover_offsite(settings, target) if offsite else recover_to_time(settings, target)
     staging = Path(tempfile.mkdtemp(prefix="vectorops-pitr-dump-"))  # 0700: it holds a full copy of the vectors
     try:
         # the recovered server's own ledger records the intermediate backup; Chroma's files are not part of it

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.base_backup import repository_lock
 from vectorops.backup.pitr.catalog import RECORD, base_backups, chains
+from vectorops.backup.pitr.offsite import copy_offsite_locked
 from vectorops.config import Settings
 from vectorops.db import runtime
 
@@ -41,9 +42,13 @@ def apply_retention(settings: Settings, keep_full: int) -> PitrRetention:
     A directory under ``base/`` without its record is a backup that never finished (its process was killed): it is
     removed once a verified backup is newer than it.
 
+    With an off-site repository (``VECTOROPS_PITR_REMOTE``), everything is copied there first and the remote expired
+    by the same rule (:func:`~vectorops.backup.pitr.offsite.copy_offsite`); when the copy fails, nothing local is
+    expired.
+
     :param settings: the settings (the repository).
     :param keep_full: full backups kept, with their chains; at least 1.
-    :raises BackupError: when ``keep_full`` is below 1, or ``pg_archivecleanup`` fails.
+    :raises BackupError: when ``keep_full`` is below 1, the off-site copy or ``pg_archivecleanup`` fails.
     """
     if keep_full < 1:
         raise BackupError(f"keeping {keep_full} full base backups would expire every backup: keep at least 1")
@@ -52,6 +57,8 @@ def apply_retention(settings: Settings, keep_full: int) -> PitrRetention:
 
 
 def _apply(settings: Settings, keep_full: int) -> PitrRetention:
+    if settings.pitr.remote:
+        copy_offsite_locked(settings, keep_full)  # nothing is expired here before it is off-site
     base_dir = settings.pitr.base_dir
     backups = base_backups(base_dir)
     grouped = chains(backups)
