@@ -22,7 +22,7 @@ import pytest
 from tests.alert_receivers import use_webhook
 from tests.integration.test_point_in_time import _dsn, _free_port, _vectorops
 from vectorops.backup.pitr.catalog import RECORD
-from vectorops.backup.pitr.offsite import LISTING
+from vectorops.backup.pitr.offsite import LISTING, REPOSITORY
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +177,18 @@ def test_offsite_settings_are_checked_in_one_line(offsite: tuple[dict[str, str],
                         (f"file://{home / 'pitr' / 'copy'}", "inside or above the local repository")):
         bad = _vectorops({**env, "VECTOROPS_PITR_REMOTE": value}, "backup", "--offsite")
         assert bad.returncode == 2 and "VECTOROPS_PITR_REMOTE=" in bad.stderr and says in bad.stderr, bad.stderr
+    # a location holding someone else's files, or another server's copy, is never written
+    elsewhere = home.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "theirs.txt").write_text("not vectorops'")
+    taken = _vectorops({**env, "VECTOROPS_PITR_REMOTE": f"file://{elsewhere}"}, "backup", "--offsite")
+    assert taken.returncode == 1 and "files vectorops did not write" in taken.stderr, taken.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["theirs.txt"]
+    (elsewhere / "theirs.txt").unlink()
+    (elsewhere / REPOSITORY).write_text(json.dumps({"system_identifier": "1"}))
+    other = _vectorops({**env, "VECTOROPS_PITR_REMOTE": f"file://{elsewhere}"}, "backup", "--offsite")
+    assert other.returncode == 1 and "the copy of another server" in other.stderr, other.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == [REPOSITORY]
     none = {k: v for k, v in env.items() if k != "VECTOROPS_PITR_REMOTE"}
     refused = _vectorops(none, "restore", "--to-time", datetime.now(UTC).isoformat(), "--offsite")
     assert refused.returncode == 2 and "VECTOROPS_PITR_REMOTE" in refused.stderr, refused.stderr

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: the server needs them) and every file with its size
 LISTING = "vectorops_files.json"
 PART = ".part"
+#: at the remote repository's root: the system identifier of the server whose copy it is
+REPOSITORY = "vectorops_repository.json"
 #: the alert of a failed copy
 OFFSITE_FAILED = "offsite_copy_failed"
 #: the names ``basic_archive`` gives what it archives: segments, timeline histories, backup history files
@@ -180,7 +182,7 @@ def copy_offsite_locked(settings: Settings, keep_full: int | None = None) -> Off
     started = time.perf_counter()
     root = remote_root(settings)
     try:
-        _mkdir(root)
+        _claim(root, system_identifier(settings))
         wal_copied, wal_bytes, newest = _copy_wal(settings.pitr.wal_dir, root / "wal")
         base_copied, base_bytes = _copy_base(base_backups(settings.pitr.base_dir), root / "base")
         expired, wal_removed = _expire(root, keep_full or settings.pitr.keep_full)
@@ -192,6 +194,44 @@ def copy_offsite_locked(settings: Settings, keep_full: int | None = None) -> Off
              "%s base backup(s) and %s WAL file(s) expired", copied.remote, wal_copied, len(base_copied),
              copied.bytes_copied / 1e6, copied.seconds, newest, len(expired), wal_removed)
     return copied
+
+
+def system_identifier(settings: Settings) -> str:
+    """The embedded server's system identifier (``pg_controldata``): WAL and backups of another server never mix
+    with its own.
+
+    :raises BackupError: when ``pg_controldata`` cannot read the server's data directory.
+    """
+    from vectorops.db import runtime
+
+    done = runtime.run_as_server([str(runtime.bin_dir() / "pg_controldata"), "-D", str(settings.pgdata)])
+    found = re.search(r"^Database system identifier:\s+(\d+)$", done.stdout, re.MULTILINE)
+    if done.returncode != 0 or found is None:
+        raise BackupError(f"pg_controldata could not read the server's data {settings.pgdata}: "
+                          f"{done.stdout.strip()[-500:]}")
+    return found.group(1)
+
+
+def _claim(root: ObjectStoragePath, system: str) -> None:
+    """Make ``root`` this server's remote repository, or check that it is: a remote that holds something else, or
+    another server's copy, is refused (the WAL of two servers has the same file names)."""
+    marker = root / REPOSITORY
+    if marker.exists():
+        try:
+            holds = str(json.loads(marker.read_text(encoding="utf-8"))["system_identifier"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackupError(f"the off-site repository's {marker} is unreadable: {exc}") from exc
+        if holds != system:
+            raise BackupError(f"the off-site repository {root} holds the copy of another server (system identifier "
+                              f"{holds}; this one is {system}): point VECTOROPS_PITR_REMOTE at a path of its own")
+        return
+    if root.exists() and any(True for _ in root.iterdir()):
+        raise BackupError(f"the off-site repository {root} already holds files vectorops did not write: "
+                          "vectorops never takes over a location it did not make; point VECTOROPS_PITR_REMOTE at a "
+                          "new path")
+    _mkdir(root)
+    marker.write_text(json.dumps({"system_identifier": system}), encoding="utf-8")
+    _private(marker, 0o600)
 
 
 def _wal_files(wal_dir: Path) -> Iterator[Path]:
