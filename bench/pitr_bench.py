@@ -8,6 +8,9 @@
 * **RPO under a steady write load**: a writer commits one row every 100 ms for ``--rpo-seconds``; every 0.5 s the
   sampler takes the newest archived segment from ``pg_stat_archiver`` and the newest commit whose WAL lies inside
   it: the RPO at that moment is how long ago that commit was (what a lost server would lose).
+* **Off-site copy** (after the restore part, on its migrated table): a full base backup, the whole repository copied
+  to a fresh ``file://`` off-site repository, and a recovery to a noted time from the local repository (the baseline)
+  and from the off-site copy alone (fetched, verified, combined, replayed), rows compared.
 * **Restore to a point in time**: first from a base backup taken before the migration, to a time after it (the
   recovery replays the whole migration's WAL from the archive); then, on the migrated table, a full base backup,
   1,000 rows rewritten, an incremental one, more writes, the time noted, more writes, and ``recover_to_time``
@@ -204,12 +207,69 @@ def _restore(store: Path) -> dict[str, Any]:
             "chain": list(server.chain), "rows_as_noted": found == noted}
 
 
+def _offsite() -> dict[str, Any]:
+    """On the migrated table the restore part left: a full base backup, writes, a noted time; the copy of the whole
+    repository to a fresh ``file://`` off-site repository, then a recovery to that time from the local repository
+    (the baseline) and from the off-site copy alone (fetch, verify, combine, replay), rows compared."""
+    import psycopg
+    from psycopg import sql
+
+    from vectorops.backup.pitr.archive_status import archive_now
+    from vectorops.backup.pitr.base_backup import take_base_backup
+    from vectorops.backup.pitr.offsite import copy_offsite
+    from vectorops.backup.pitr.offsite_fetch import recover_offsite
+    from vectorops.backup.pitr.recover import recover_to_time, remove_recovered
+    from vectorops.config import load_settings
+    from vectorops.db import runtime
+
+    remote = isolation.CACHE_DIR / "offsite-remote"
+    shutil.rmtree(remote, ignore_errors=True)
+    os.environ["VECTOROPS_PITR_REMOTE"] = f"file://{remote}"
+    _restart(True)  # a repository of its own: only this part's backup and WAL
+    settings = load_settings()
+    dsn = runtime.dsn(settings)
+    table = sql.Identifier(SCHEMA, "bench_vectors")
+    with psycopg.connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.bench_vectors",)).fetchone() == (None,):
+            raise SystemExit("the off-site part runs on the table the restore part migrates: run --parts restore first")
+    take_base_backup(settings, full=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("UPDATE {} SET document = 'offsite' WHERE id IN (SELECT id FROM {} LIMIT 1000)")
+                     .format(table, table))
+        time.sleep(1.0)
+        target = datetime.now(UTC)
+        noted = conn.execute(sql.SQL("SELECT count(*), sum(hashtext(id || document)) FROM {}").format(table)).fetchone()
+        time.sleep(1.0)
+        conn.execute(sql.SQL("DELETE FROM {} WHERE id IN (SELECT id FROM {} LIMIT 100)").format(table, table))
+        archive_now(conn)
+    copied = copy_offsite(settings)
+    found = {}
+    for where, recover in (("local", lambda: recover_to_time(settings, target)),
+                           ("offsite", lambda: recover_offsite(settings, target))):
+        clock = time.perf_counter()
+        server = recover()
+        seconds = time.perf_counter() - clock
+        try:
+            with psycopg.connect(server.dsn) as conn:
+                rows = conn.execute(sql.SQL("SELECT count(*), sum(hashtext(id || document)) FROM {}")
+                                    .format(table)).fetchone()
+        finally:
+            remove_recovered(server.directory)
+        found[where] = {"seconds": round(seconds, 2), "rows_as_noted": rows == noted}
+    shutil.rmtree(remote, ignore_errors=True)
+    return {"copy_s": round(copied.seconds, 2), "copy_mb": round(copied.bytes_copied / 1e6),
+            "copy_mb_per_s": round(copied.bytes_copied / 1e6 / copied.seconds, 1),
+            "restore_local_s": found["local"]["seconds"], "restore_offsite_s": found["offsite"]["seconds"],
+            "ratio_offsite_over_local": round(found["offsite"]["seconds"] / found["local"]["seconds"], 2),
+            "rows_as_noted": found["local"]["rows_as_noted"] and found["offsite"]["rows_as_noted"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--rpo-seconds", type=float, default=180.0)
-    parser.add_argument("--parts", default="migration,rpo,restore",
+    parser.add_argument("--parts", default="migration,rpo,restore,offsite",
                         help="comma-separated parts to run; the others are kept from the last JSON of this size")
     args = parser.parse_args()
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
@@ -242,6 +302,12 @@ def main() -> int:
         document["restore"] = _restore(store) | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
         _say(f"restore of {document['restore']['rows']:,} rows to a point in time: "
              f"{document['restore']['restore_to_time_s']} s")
+    if "offsite" in parts:
+        document["offsite"] = _offsite() | {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+        off = document["offsite"]
+        _say(f"off-site: copied {off['copy_mb']} MB in {off['copy_s']} s; restore to a time "
+             f"{off['restore_offsite_s']} s from off-site against {off['restore_local_s']} s locally "
+             f"({off['ratio_offsite_over_local']}x)")
     document["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     path.write_text(json.dumps(document, indent=1))
     print(json.dumps(document))
