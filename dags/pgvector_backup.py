@@ -6,8 +6,10 @@ the `vectorops` schema, into `VECTOROPS_BACKUP_DIR/<backup_id>/`:
 
 1. **take_backup**: `pg_dump -Fc`, with counts, checksums and a fixed exact top-10 query per vector table taken
    in the same snapshot; a tar.gz of `CHROMA_DB_PATH` when set; a manifest with each file's sha256.
-2. **verify_backup**: checks the files, restores into a scratch database with `pg_restore -e --single-transaction`
-   and compares; a mismatch marks the backup failed and alerts.
+2. **verify_backup**: checks the files, restores on a scratch server of the worker, off the production server
+   (started from the embedded binaries on a free 127.0.0.1 port, always removed), with
+   `pg_restore -e --single-transaction` as `vectorops_restore`, and compares; a mismatch marks the backup failed
+   and alerts.
 3. **apply_retention**: keeps the newest `VECTOROPS_BACKUP_KEEP` verified backups within
    `VECTOROPS_BACKUP_RETENTION_DAYS`; unverified backups never count.
 4. **check_backup_age** (beside retention, after the drill): runs whatever happened before; alerts when the newest

@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, FrameLocator, Locator, Page, expect, sy
 from tests.e2e.conftest import ARTIFACTS, DAG_ID, Platform
 from tests.integration.test_vector_health import ledger_timings_readable
 from vectorops.web.charts import LEFT, RIGHT, WIDTH
+from vectorops.web.recovery_panel import ARCHIVE_OFF
 
 COLLECTION = "e2e_faq"
 SCHEMA = "e2e_ui"
@@ -116,6 +117,7 @@ def vector_health_in_airflow(page: Page, platform: Platform, run_id: str, seeded
     expect(embedded.locator("td.rows")).to_have_text(str(platform.rows[COLLECTION]))
     expect_the_row_figures(embedded)
     expect_the_monitor_schedule(frame, platform)
+    expect(frame.locator("#recovery td.wal-archive")).to_have_text(ARCHIVE_OFF)  # the session's server archives none
     charts = frame.locator(f'[data-collection-charts="{COLLECTION}"]')
     expect_a_week_of_points(charts, seeded)
     page.screenshot(path=ARTIFACTS / "vector-health-in-airflow.png")

@@ -1,9 +1,14 @@
-"""Verified backups against the real server, Chroma and Airflow: restore, corruption, retention, staleness, DAG."""
+"""Verified backups against the real server, Chroma and Airflow: restore, corruption, retention, staleness, DAG;
+verification on a scratch server, off the production server."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +16,13 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.alert_receivers import use_webhook
 from tests.faults.ledger_watch import wait_for
+from tests.scratch_servers import pg_restore_ports, running_servers, server_directories
 from tests.support import add_records, chroma_client, fresh_database, migrate_in_process, pg_digest
+from vectorops.backup.restore_server import AREA
 from vectorops.config import load_settings
 from vectorops.naming import table_name_for
 
@@ -74,6 +82,8 @@ def test_backup_then_verified_restore_gives_identical_counts_and_checksums(
     assert "VERIFIED backup" in out
     row = ledger.list_backups(dsn, limit=1)[0]
     assert row.status == "verified" and row.verified_at is not None and row.verify_seconds
+    # verified on a scratch server, which the ledger names
+    assert (row.details or {})["verification"]["scratch_port"] not in (None, int(conninfo_to_dict(dsn)["port"]))
     backup_dir = Path(row.path)
     assert backup_dir.parent == backup_env.backup.directory
     manifest = read_manifest(backup_dir / "manifest.json")
@@ -143,7 +153,7 @@ def test_a_corrupted_dump_fails_verification_alerts_and_does_not_count_toward_re
     assert "does not match its manifest" in capsys.readouterr().err
 
 
-def test_a_restore_that_differs_from_the_manifest_fails_and_the_scratch_database_is_dropped(
+def test_a_restore_that_differs_from_the_manifest_fails_and_the_scratch_server_is_removed(
         backup_env: Any, dsn: str) -> None:
     from vectorops.backup.signing import ensure_key, sign_manifest
     from vectorops.backup.take import take_backup
@@ -158,10 +168,12 @@ def test_a_restore_that_differs_from_the_manifest_fails_and_the_scratch_database
 
     unsigned = verify_backup(dsn, taken.manifest_path)  # edited without the key: refused before any restore
     assert [f["expectation"] for f in unsigned.failures] == ["manifest_signed"] and unsigned.database is None
+    assert unsigned.port is None
     sign_manifest(taken.manifest_path, ensure_key(backup_env.home))  # signed with the key: the restore catches it
     report = verify_backup(dsn, taken.manifest_path)  # no recorded manifest hash
     assert {f["expectation"] for f in report.failures} == {"checksum_matches", "top10_matches"}
-    assert report.database and report.database not in _scratch_databases(dsn)
+    assert report.database and report.port and report.port != int(conninfo_to_dict(dsn)["port"])
+    assert server_directories(backup_env.home) == [] and _scratch_databases(dsn) == []
 
 
 def test_retention_keeps_the_newest_n_verified_backups(backup_env: Any, dsn: str,
@@ -277,8 +289,8 @@ def test_a_dag_run_whose_backup_does_not_restore_fails_alerts_once_and_still_che
         [] if states["check_backup_age"] == "success" else [jobs.BACKUP_STALE])
 
 
-def test_scratch_databases_left_by_a_killed_verification_are_dropped_by_the_next(dsn: str) -> None:
-    from vectorops.backup.verify import drop_abandoned_scratch_databases
+def test_scratch_databases_left_by_a_killed_restore_are_dropped_by_the_next(dsn: str) -> None:
+    from vectorops.backup.scratch_database import drop_abandoned_scratch_databases
 
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute("CREATE DATABASE vectorops_verify_abandoned0001")
@@ -292,3 +304,93 @@ def test_scratch_databases_left_by_a_killed_verification_are_dropped_by_the_next
         left = {r[0] for r in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'vectorops_verify%'")}
         admin.execute("DROP DATABASE vectorops_verifyxkeep")
     assert left == {"vectorops_verifyxkeep"}
+
+
+def _restore_calls(conn: psycopg.Connection) -> int:
+    """Statements ``vectorops_restore`` ran on the production server, over its lifetime (pg_stat_statements)."""
+    row = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                       "WHERE userid = 'vectorops_restore'::regrole").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_verification_restores_on_a_scratch_server_and_the_production_server_sees_none_of_it(
+        backup_env: Any, dsn: str) -> None:
+    from vectorops.backup.take import take_backup
+    from vectorops.backup.verify import verify_backup
+
+    taken = take_backup(backup_env, dsn, run_id="bk-off-production")
+    production_port = int(conninfo_to_dict(dsn)["port"])
+    seen: dict[str, set[Any]] = {"servers": set(), "pg_restore": set(), "production": set()}
+    done = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(dsn, autocommit=True) as production:
+            while not done.is_set():
+                seen["servers"].update(running_servers(backup_env.home).values())
+                seen["pg_restore"].update(pg_restore_ports())
+                seen["production"].update(production.execute(
+                    r"""SELECT 'database ' || datname FROM pg_database WHERE datname LIKE 'vectorops\_verify%'
+                        UNION SELECT 'session ' || usename || ' ' || application_name FROM pg_stat_activity
+                        WHERE usename = 'vectorops_restore' OR application_name IN
+                              ('pg_restore', 'vectorops-backup-verify', 'vectorops-restore-compare')""").fetchall())
+                time.sleep(0.01)
+
+    with psycopg.connect(dsn, autocommit=True) as production:
+        before = _restore_calls(production)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            report = verify_backup(dsn, taken.manifest_path, settings=backup_env)
+        finally:
+            done.set()
+            watcher.join()
+        after = _restore_calls(production)
+    assert report.ok, report.describe()
+    assert report.port and report.port != production_port and f"127.0.0.1:{report.port}" in report.describe()
+    # the dump was replayed on the scratch server's port, the one server that ran meanwhile
+    assert seen["pg_restore"] == {report.port} and seen["servers"] == {report.port}, seen
+    # and production ran none of it: no database made, no restore session, no statement of vectorops_restore
+    assert seen["production"] == set() and after == before
+    assert server_directories(backup_env.home) == [] and running_servers(backup_env.home) == {}
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(host="127.0.0.1", port=report.port, user="postgres", dbname="postgres", connect_timeout=3)
+
+
+LEFT_RUNNING = """
+import time
+from vectorops.backup.restore_server import restore_server
+from vectorops.config import load_settings
+with restore_server(load_settings()) as server:
+    print(server.port, flush=True)
+    time.sleep(600)
+"""
+
+
+def _left_running() -> tuple[subprocess.Popen[str], int]:
+    """A process inside a verification's scratch server, and that server's port."""
+    proc = subprocess.Popen([sys.executable, "-c", LEFT_RUNNING], stdout=subprocess.PIPE, text=True)
+    return proc, int(proc.stdout.readline())  # type: ignore[union-attr]
+
+
+def test_a_scratch_server_left_by_a_killed_verification_is_removed_by_the_next(backup_env: Any, dsn: str) -> None:
+    from vectorops.backup.take import take_backup
+    from vectorops.backup.verify import verify_backup
+    from vectorops.db.scratch_server import remove_abandoned
+
+    killed, port = _left_running()
+    killed.kill()  # SIGKILL: no cleanup of its own
+    killed.wait()
+    (left,) = server_directories(backup_env.home)
+    assert list(running_servers(backup_env.home).values()) == [port]
+
+    live, live_port = _left_running()  # a verification still running: its server is left alone
+    try:
+        report = verify_backup(dsn, take_backup(backup_env, dsn, run_id="bk-after-kill").manifest_path,
+                               settings=backup_env)
+        assert report.ok, report.describe()
+        assert not left.exists() and list(running_servers(backup_env.home).values()) == [live_port]
+        assert remove_abandoned(backup_env.home / AREA) == []
+    finally:
+        live.kill()
+        live.wait()
+    assert len(remove_abandoned(backup_env.home / AREA)) == 1 and server_directories(backup_env.home) == []

@@ -189,6 +189,10 @@ def test_offsite_settings_are_checked_in_one_line(offsite: tuple[dict[str, str],
     other = _vectorops({**env, "VECTOROPS_PITR_REMOTE": f"file://{elsewhere}"}, "backup", "--offsite")
     assert other.returncode == 1 and "the copy of another server" in other.stderr, other.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == [REPOSITORY]
+    # a scheme whose provider is not installed is named with the provider to install, before anything is copied
+    s3 = _vectorops({**env, "VECTOROPS_PITR_REMOTE": "s3://aws_default@bucket/pitr"}, "backup", "--offsite")
+    assert s3.returncode == 1 and "apache-airflow-providers-amazon" in s3.stderr, s3.stderr
+    assert len(s3.stderr.strip().splitlines()) <= 2, s3.stderr  # the line, and where the log is
     none = {k: v for k, v in env.items() if k != "VECTOROPS_PITR_REMOTE"}
     refused = _vectorops(none, "restore", "--to-time", datetime.now(UTC).isoformat(), "--offsite")
     assert refused.returncode == 2 and "VECTOROPS_PITR_REMOTE" in refused.stderr, refused.stderr

@@ -5,8 +5,10 @@ as of that time (``pg_combinebackup``, the archived WAL replayed by the server).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -23,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.alert_receivers import use_webhook
 from vectorops.backup.errors import BackupError
@@ -466,3 +469,46 @@ def test_stale_drills_alert_once_a_passed_one_is_older_than_the_backup_age_limit
         conn.execute("INSERT INTO vectorops.recovery_drills (drill_id, started_at, status) "
                      "VALUES ('first', now(), 'inconclusive')")
     assert _vectorops(env, "backup", "--check-age").returncode == 0
+
+
+def test_vector_health_shows_the_archive_lag_and_rpo_of_an_archiving_server(
+        server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from vectorops.backup.pitr.archive_status import archive_now
+    from vectorops.web import queries
+    from vectorops.web.recovery_panel import ARCHIVE_OFF, recovery_section
+    from vectorops.web.recovery_status import recovery_health
+
+    admin = _dsn(server)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        segment = archive_now(conn)
+    for name in ("VECTOROPS_HOME", "VECTOROPS_DB_PORT", "VECTOROPS_WAL_ARCHIVE"):
+        monkeypatch.setenv(name, server[name])
+    target = queries.current_target()  # vectorops_reader, as the page reads: no pg_monitor needed
+    assert target.port == server["VECTOROPS_DB_PORT"] and "vectorops_reader" in target.dsn
+    recovery = recovery_health(target, max_age_h=26.0)
+    archive = recovery["archive"]
+    assert archive["mode"] == "on" and archive["state"] in ("archiving", "behind"), archive
+    assert archive["last_archived_wal"][:24] >= segment and archive["last_failed_wal"] is None, archive
+    assert 0 <= archive["seconds_since_archive"] < 60 and 0 <= archive["rpo_seconds"] < 60, archive
+    assert archive["segments_waiting"] >= 0 and archive["archive_timeout_s"] == 2, archive
+    html = recovery_section(recovery)
+    assert re.search(r'<span class="since-archive">last archived [0-9.]+ s ago</span>', html), html
+    assert re.search(r'[0-9]+ segment\(s\) waiting', html) and ARCHIVE_OFF not in html, html
+    assert recovery["drills"]["state"] in ("recorded", "none")
+
+    # a server that revoked pg_stat_archiver from PUBLIC (in one database: the catalog's grants are per database)
+    name = "vh_no_archiver"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with psycopg.connect(make_conninfo(admin, dbname=name), autocommit=True) as conn:
+            conn.execute("REVOKE SELECT ON pg_catalog.pg_stat_archiver FROM PUBLIC")
+        hidden = recovery_health(dataclasses.replace(target, dsn=make_conninfo(target.dsn, dbname=name)), 26.0)
+        assert hidden["archive"]["state"] == "unknown", hidden
+        assert hidden["archive"]["reason"] == ("vectorops_reader may not read pg_stat_archiver; a member of "
+                                               "pg_monitor may")
+        assert hidden["drills"]["state"] == "no_table"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

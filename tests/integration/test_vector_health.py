@@ -18,17 +18,20 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from tests.support import add_records, chroma_client, migrate_in_process
 from vectorops.config import load_settings
 from vectorops.db import runtime
 from vectorops.db.bootstrap import bootstrap
+from vectorops.db.sql_files import sql_text
 from vectorops.web.page import EMPTY_MESSAGE
+from vectorops.web.recovery_panel import ARCHIVE_OFF
 
 SCHEMA, OTHER_SCHEMA = "web_health", "web_health_other"
 DOCS, SMALL = "health-docs", "health-small"
 RUN_ID = "manual__2025-01-02T03:04:05+00:00"
-ENDPOINTS = ("/vector-health/", "/vector-health/api/collections")
+ENDPOINTS = ("/vector-health/", "/vector-health/api/collections", "/vector-health/api/recovery")
 FAILED = "expect_column_values_to_not_be_null"
 LEDGER_TIMINGS_GRANT = ("GRANT SELECT (attempt_id, loaded_count, quarantined_count, load_seconds, validate_seconds, "
                         "index_seconds, started_at, finished_at) ON vectorops.migration_runs TO vectorops_reader")
@@ -165,7 +168,7 @@ def test_anonymous_and_bad_tokens_get_401(anon: TestClient, token: str, path: st
     response = _get(anon, path)
     assert response.status_code == 401, response.text
     assert "data-collection" not in response.text
-    if not path.endswith("/api/collections"):  # the page offers Airflow's login, coming back here
+    if "/api/" not in path:  # the page offers Airflow's login, coming back here
         assert 'href="/auth/login?next=%2Fvector-health%2F"' in response.text
     for kind, bad in _other_tokens(token).items():
         assert _get(anon, path, bearer=bad).status_code == 401, kind
@@ -187,6 +190,7 @@ def test_a_user_who_may_not_read_the_reader_connection_gets_403(anon: TestClient
     assert api.status_code == 403
     assert api.json() == {"detail": f"health-{role} may not see Vector Health: it shows what the Airflow connection "
                                     "'vectorops_reader' reads, and this user may not read that connection"}
+    assert _get(anon, "/vector-health/api/recovery", bearer=token).status_code == 403
 
 
 def test_an_op_sees_the_collections(anon: TestClient, migrated: dict[str, Any]) -> None:
@@ -322,7 +326,9 @@ def empty_database(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 def test_empty_state_before_any_migration(anon: TestClient, token: str, empty_database: str) -> None:
-    for prepare in ("nothing", "schema"):
+    for prepare, drills, says in (
+            ("nothing", "no_table", "this database has no <code>vectorops.recovery_drills</code> table"),
+            ("schema", "none", "no recovery drill yet: <code>pgvector_backup</code> runs one")):
         if prepare == "schema":  # what `vectorops db up` leaves: the tables and the roles' grants, no collection yet
             bootstrap(load_settings())
         page = _get(anon, "/vector-health/", bearer=token)
@@ -330,6 +336,11 @@ def test_empty_state_before_any_migration(anon: TestClient, token: str, empty_da
         assert EMPTY_MESSAGE in page.text and "data-collection" not in page.text
         api = _get(anon, "/vector-health/api/collections", bearer=token)
         assert (api.status_code, api.json()) == (200, {"collections": []})
+        # the recovery section still shows: what the database holds of drills, and the session's server archives none
+        section = _recovery_section(page.text, empty_database.rsplit("/", 1)[-1])
+        assert says in section and ARCHIVE_OFF in section, section
+        recovery = _get(anon, "/vector-health/api/recovery", bearer=token).json()["recovery"]
+        assert (recovery["drills"]["state"], recovery["archive"]["state"]) == (drills, "off")
 
 
 def test_database_down_is_a_503_naming_host_and_port_but_not_the_password(
@@ -344,7 +355,9 @@ def test_database_down_is_a_503_naming_host_and_port_but_not_the_password(
     assert "127.0.0.1" in page.text and str(port) in page.text and "unavailable" in page.text
     api = _get(anon, "/vector-health/api/collections", bearer=token)
     assert api.status_code == 503 and api.json()["database"] == {"host": "127.0.0.1", "port": str(port)}
-    for body in (page.text, api.text):
+    recovery = _get(anon, "/vector-health/api/recovery", bearer=token)
+    assert recovery.status_code == 503 and recovery.json()["database"] == api.json()["database"]
+    for body in (page.text, api.text, recovery.text):
         assert password not in body and "test-password" not in body
 
 
@@ -427,3 +440,65 @@ def test_a_bad_days_parameter_is_one_line_naming_it(anon: TestClient, token: str
         assert why in error and f"(got &#x27;{value}&#x27;)" in error
     api = _get(anon, "/vector-health/api/collections?days=0", bearer=token)  # not a parameter of the API: ignored
     assert api.status_code == 200, api.text
+
+
+def _recovery_section(html: str, database: str) -> str:
+    return html.split(f'<section id="recovery" data-database="{database}">', 1)[1].split("</section>", 1)[0]
+
+
+def _cell(html: str, css: str) -> str:
+    return html.split(f'<td class="{css}">', 1)[1].split("</td>", 1)[0]
+
+
+def record_drill(dsn: str, drill_id: str, status: str, **fields: Any) -> None:
+    """A recovery drill's row, written by the drill's own SQL (backup/pitr/drill records it so)."""
+    row = {"drill_id": drill_id, "started_at": datetime.now(UTC), "status": status, "backup_id": None,
+           "target_lsn": None, "target_at": None, "base_backups": [], "recovery_seconds": None, "scratch_port": None,
+           "tables": None, "total_rows": None, "archive_lag_seconds": None, "error": None,
+           "details": Jsonb({"failures": []}), **fields}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql_text("backup/insert_recovery_drill"), row)
+
+
+def test_recovery_shows_the_last_verified_drill_a_failed_one_after_it_and_archiving_off(
+        anon: TestClient, token: str, dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "drill-s3cret-value"
+    monkeypatch.setenv("VECTOROPS_TEST_DRILL_TOKEN", secret)  # a secret of the environment: hidden wherever it shows
+    drills = [f"vh-drill-{uuid.uuid4().hex[:8]}-{n}" for n in range(3)]
+    target = datetime(2026, 3, 1, 4, 5, tzinfo=UTC)
+    record_drill(dsn, drills[0], "passed", backup_id="vh-old", target_at=target, recovery_seconds=99.0,
+                 base_backups=["old-full"], archive_lag_seconds=9.0)
+    record_drill(dsn, drills[1], "passed", backup_id="vh-backup", target_at=target, recovery_seconds=12.5,
+                 base_backups=["20260301T000000Z-full", "20260301T030000Z-incr"], scratch_port=54999, tables=2,
+                 total_rows=240, archive_lag_seconds=1.75)
+    record_drill(dsn, drills[2], "failed", backup_id="vh-backup",
+                 error=f"could not reach postgresql://vectorops:test-password@127.0.0.1/x ({secret})")
+    try:
+        recovery = _get(anon, "/vector-health/api/recovery", bearer=token).json()["recovery"]
+        assert recovery["database"] == "vectorops" and recovery["drills"]["state"] == "recorded"
+        verified, last = recovery["drills"]["verified"], recovery["drills"]["last"]
+        assert (verified["drill_id"], verified["backup_id"], verified["recovery_seconds"], verified["rpo_seconds"],
+                verified["base_backups"]) == (drills[1], "vh-backup", 12.5, 1.75,
+                                              ["20260301T000000Z-full", "20260301T030000Z-incr"])
+        assert datetime.fromisoformat(verified["target_at"]) == target
+        assert (last["drill_id"], last["status"]) == (drills[2], "failed")
+        assert "test-password" not in last["error"] and secret not in last["error"] and "***" in last["error"]
+        # no WAL archive on the session's server: no point-in-time recovery, and drills that stop are not "stale"
+        assert recovery["archive"]["state"] == "off" and recovery["archive"]["segments_waiting"] is None
+        assert recovery["drills"]["stale"] is None
+
+        page = _get(anon, "/vector-health/", bearer=token)
+        assert page.status_code == 200, page.text
+        section = _recovery_section(page.text, "vectorops")
+        verified_cell = _cell(section, "verified-drill")
+        assert '<span class="pass drill-status">passed</span>' in verified_cell
+        assert re.search(r"recovered in 12\.5 s to <time[^>]*>2026-03-01 04:05 UTC</time>", verified_cell)
+        assert "from 20260301T000000Z-full + 20260301T030000Z-incr; backup vh-backup" in verified_cell
+        last_cell = _cell(section, "last-drill")
+        assert '<span class="fail drill-status">failed</span>' in last_cell and "could not reach" in last_cell
+        assert secret not in page.text and "test-password" not in page.text
+        assert _cell(section, "rpo") == '<span class="rpo-drill">at the drill 1.8 s</span>'
+        assert _cell(section, "wal-archive") == f'<span class="warn archive-off">{ARCHIVE_OFF}</span>'
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM vectorops.recovery_drills WHERE drill_id = ANY(%s)", (drills,))

@@ -20,6 +20,10 @@ def object_storage_path(url: str) -> ObjectStoragePath:
     from airflow.sdk import ObjectStoragePath
 
     try:
-        return ObjectStoragePath(url)
+        path = ObjectStoragePath(url)
+        path.fs  # noqa: B018 (the filesystem is made on first use: a missing package shows here, not mid-copy)
+        return path
     except (ImportError, ValueError) as exc:  # fsspec: an unknown protocol, or its package not installed
-        raise ValueError(f"{url!r} names no storage this Airflow can open: {exc}") from exc
+        raise ValueError(f"{url!r} names no storage this Airflow can open ({exc}): install the provider of its scheme "
+                         "(apache-airflow-providers-amazon for s3://, -google for gs://, -microsoft-azure for "
+                         "abfs://)") from exc

@@ -58,7 +58,8 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
                       task_id: str | None = None, settings: Settings | None = None) -> VerificationReport:
     """Verify a recorded backup, mark it ``verified`` or ``failed``, and alert when it fails.
 
-    :param dsn: the vectors database (the scratch database is created on its server).
+    :param dsn: the vectors database, whose ledger records the outcome (the backup is restored on a scratch
+        server, not there).
     :param backup_id: a backup in ``vectorops.backups``.
     :param dag_id: the DAG, for the alert.
     :param run_id: the run, for the alert.
@@ -78,7 +79,8 @@ def verify_and_record(dsn: str, backup_id: str, *, dag_id: str | None = None, ru
             ledger.set_status(dsn, backup_id, "failed", error=f"verification of backup {backup_id} ({row.path}) "
                                                               f"could not run: {exc}")
             raise
-        details = {"verification": {"failures": report.failures, "tables": report.tables, "rows": report.rows}}
+        details = {"verification": {"failures": report.failures, "tables": report.tables, "rows": report.rows,
+                                    "scratch_port": report.port}}
         if report.ok:
             ledger.set_status(dsn, backup_id, "verified", details=details, verify_seconds=report.seconds)
             log.info("%s", report.describe())

@@ -55,13 +55,8 @@ from vectorops.backup.restore_staging import (
     token_key,
 )
 from vectorops.backup.restore_swap import existing_schemas, not_ours, outside_dependents, swap, unbacked_schemas
-from vectorops.backup.verify import (
-    authenticity_failures,
-    check_files,
-    code_failures,
-    restore_and_compare,
-    scratch_database,
-)
+from vectorops.backup.scratch_database import scratch_database
+from vectorops.backup.verify import authenticity_failures, check_files, code_failures, restore_and_compare
 from vectorops.config import Settings, load_settings
 from vectorops.db.connect import connect
 from vectorops.db.dsn import RestoreLoginRefused, restore_role_dsn

@@ -1,8 +1,9 @@
-"""Verify a backup: its signature and the sha256 of every file first, then a restore into a scratch database.
+"""Verify a backup: its signature and the sha256 of every file first, then a restore on a scratch server.
 
-The dump is replayed by ``vectorops_restore``, which logs in itself (a dump cannot ``RESET ROLE`` back to the
-caller): whatever the dump runs, it runs without privilege. The scratch database is cloned from
-``vectorops_restore_template`` by the caller, lent to ``vectorops_restore`` (CONNECT, CREATE) and always dropped.
+The restore runs off the production server: on a fresh scratch server of this machine
+(:mod:`vectorops.backup.restore_server`), always stopped and removed, so that replaying every table and rebuilding
+every HNSW index costs the production server nothing. The dump is replayed there by ``vectorops_restore``, which
+logs in itself (a dump cannot ``RESET ROLE`` back to the caller): whatever the dump runs, it runs without privilege.
 """
 
 from __future__ import annotations
@@ -10,33 +11,25 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from vectorops.backup import pg_tools
 from vectorops.backup.chroma_archive import archive_problem
 from vectorops.backup.compare import compare_database
 from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import CHROMA, DUMP, MANIFEST, Manifest, read_manifest, sha256_file
+from vectorops.backup.restore_server import restore_server
 from vectorops.backup.signing import SIGNATURE, load_key, sign_manifest, signature_problem
 from vectorops.config import Settings, load_settings
 from vectorops.db.connect import connect
-from vectorops.db.dsn import check_restore_login, restore_role_dsn
-from vectorops.db.roles import RESTORE
-from vectorops.db.rows import one_value
 from vectorops.db.sql_files import sql_text
 
 log = logging.getLogger(__name__)
 
-SCRATCH_PREFIX = "vectorops_verify_"
-RESTORE_TEMPLATE = "vectorops_restore_template"
 PLATFORM_SCHEMA = "vectorops"
 
 
@@ -51,6 +44,8 @@ class VerificationReport:
     :param rows: vector rows in the manifest.
     :param seconds: how long it took.
     :param database: the database restored into, when it got that far.
+    :param port: the port on 127.0.0.1 of the scratch server it was restored on, when it got that far: every
+        query of the restore and the comparison ran there.
     """
 
     backup_id: str
@@ -60,6 +55,7 @@ class VerificationReport:
     rows: int = 0
     seconds: float = 0.0
     database: str | None = None
+    port: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,7 +66,7 @@ class VerificationReport:
         """One line for logs, messages and alerts."""
         if self.ok:
             return (f"backup {self.backup_id} ({self.path}) verified: {self.tables} table(s), {self.rows} vector rows "
-                    f"match the manifest in {self.seconds:.1f}s")
+                    f"match the manifest in {self.seconds:.1f}s (restored on a scratch server, 127.0.0.1:{self.port})")
         details = "; ".join(f"{f['expectation']}: {json.dumps(f['observed'], default=str)[:500]}"
                             for f in self.failures[:10])
         return f"backup {self.backup_id} ({self.path}) failed verification ({len(self.failures)} check(s)): {details}"
@@ -144,7 +140,7 @@ def code_failures(conn: psycopg.Connection, schemas: list[str],
 def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifest) -> list[dict[str, Any]]:
     """Restore the backup's dump into a scratch database as ``vectorops_restore`` and compare it with the manifest.
 
-    :param restore_dsn: the scratch database, as ``vectorops_restore``.
+    :param restore_dsn: the scratch database (:mod:`vectorops.backup.scratch_database`), as ``vectorops_restore``.
     :param manifest_path: the backup's manifest.
     :param manifest: its content.
     :return: the failed expectations; a failed ``pg_restore`` is one of them, and so are schemas the dump created
@@ -168,69 +164,23 @@ def restore_and_compare(restore_dsn: str, manifest_path: Path, manifest: Manifes
         return failures + compare_database(conn, manifest)
 
 
-@contextmanager
-def scratch_database(dsn: str, restore_dsn: str) -> Iterator[str]:
-    """A new database cloned from ``vectorops_restore_template``, lent to ``vectorops_restore``; always dropped.
-
-    :param dsn: a DSN of the server, as a user that may create databases (the database is its own).
-    :param restore_dsn: a DSN of ``vectorops_restore`` on the same server.
-    :return: (yielded) the scratch database's DSN as ``vectorops_restore``.
-    """
-    scratch = f"{SCRATCH_PREFIX}{uuid.uuid4().hex[:16]}"
-    name = sql.Identifier(scratch)
-    with connect(dsn, autocommit=True, application_name="vectorops-backup-verify") as admin:
-        drop_abandoned_scratch_databases(admin)
-        # vectorops_maint may not create the (untrusted) vector extension: it clones the template that has it
-        template = one_value(admin.execute("SELECT coalesce(max(datname), 'template0') FROM pg_database "
-                                           "WHERE datname = %s AND datistemplate", (RESTORE_TEMPLATE,)))
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, sql.Identifier(template)))
-        try:
-            admin.execute(sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(name, sql.Identifier(RESTORE)))
-            with connect(pg_tools.dsn_for_database(dsn, scratch), autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            with connect(pg_tools.dsn_for_database(restore_dsn, scratch), autocommit=True) as mine:
-                check_restore_login(mine)  # before any dump is replayed with it
-            yield pg_tools.dsn_for_database(restore_dsn, scratch)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-
-
-def drop_abandoned_scratch_databases(admin: psycopg.Connection) -> list[str]:
-    """Drop the scratch databases of verifications that were killed before their own cleanup.
-
-    Only databases nobody is connected to are dropped, and without ``FORCE``: one that a running verification
-    connects to meanwhile stays (the drop fails and is logged).
-
-    :param admin: an autocommit connection to the server.
-    :return: the databases dropped.
-    """
-    dropped = []
-    for (name,) in admin.execute(sql_text("backup/select_abandoned_scratch_databases"),
-                                 {"prefix": SCRATCH_PREFIX.replace("_", r"\_") + "%"}).fetchall():
-        try:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        except psycopg.errors.ObjectInUse:
-            log.info("scratch database %s came into use; left alone", name)
-            continue
-        log.warning("dropped scratch database %s, left by a verification that was interrupted", name)
-        dropped.append(name)
-    return dropped
-
-
 def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: str | None = None,
                   backup_id: str | None = None, settings: Settings | None = None) -> VerificationReport:
-    """Verify a backup end to end; the scratch database is dropped whatever happens.
+    """Verify a backup end to end on a scratch server; the server is stopped and removed whatever happens.
 
     The manifest's signature (and its sha256 as recorded in ``vectorops.backups``, when given) is checked first,
-    then every file's sha256; only an authentic, intact backup is restored, as ``vectorops_restore``.
+    then every file's sha256; only an authentic, intact backup is restored, as ``vectorops_restore``, on a fresh
+    scratch server of this machine (:func:`~vectorops.backup.restore_server.restore_server`).
 
-    :param dsn: a DSN of the server to restore on (the scratch database is created there).
+    :param dsn: the vectors database the backup was taken from; not connected to: nothing of the verification
+        runs on its server (the caller records the outcome there).
     :param manifest_path: the backup's ``manifest.json``.
     :param expected_manifest_sha256: the manifest's recorded sha256, if known.
     :param backup_id: the backup's id (default: from the manifest, else the directory name).
-    :param settings: ``VECTOROPS_HOME`` (signing key, local role passwords); default from the environment.
+    :param settings: ``VECTOROPS_HOME`` (signing key; where the scratch server is made); default from the
+        environment.
     :return: the report; problems with the backup are failures in it, not exceptions.
-    :raises vectorops.errors.SettingError: when there is no credential for ``vectorops_restore``.
+    :raises vectorops.db.runtime.RuntimeErrorWithLog: when the scratch server cannot be made or started.
     """
     settings = settings or load_settings()
     started = time.perf_counter()
@@ -248,9 +198,9 @@ def verify_backup(dsn: str, manifest_path: Path, *, expected_manifest_sha256: st
         report.seconds = time.perf_counter() - started
         log.error("%s", report.describe())
         return report
-    with scratch_database(dsn, restore_role_dsn(settings, dsn)) as scratch_dsn:
-        report.database = pg_tools.database_name(scratch_dsn)
-        report.failures = restore_and_compare(scratch_dsn, manifest_path, manifest)
+    with restore_server(settings) as server:
+        report.database, report.port = pg_tools.database_name(server.restore_dsn), server.port
+        report.failures = restore_and_compare(server.restore_dsn, manifest_path, manifest)
     report.seconds = time.perf_counter() - started
     log.info("%s", report.describe())
     return report

@@ -91,8 +91,9 @@ def _base_backup(settings: Any, *, full: bool) -> int:
     on = f" on {backup.parent}" if backup.parent else ""
     if backup.note:
         print(f"warning: {backup.note}", file=sys.stderr)
+    wal = "streamed by the pgvector_wal_stream DAG" if settings.external_dsn else "archived"
     print(f"base backup {backup.label} ({backup.kind}{on}): {backup.size_bytes / 1e6:.1f} MB in {backup.directory}, "
-          f"verified by pg_verifybackup; WAL archived into {settings.pitr.wal_dir}")
+          f"verified by pg_verifybackup; WAL {wal} into {settings.pitr.wal_dir}")
     try:
         with quiet():
             kept = apply_retention(settings, settings.pitr.keep_full)
@@ -148,6 +149,37 @@ def _offsite(settings: Any) -> int:
     print(f"off-site copy {copied.remote}: {copied.wal_copied} WAL file(s) and {len(copied.base_copied)} base "
           f"backup(s) copied ({copied.bytes_copied / 1e6:.1f} MB) in {copied.seconds:.1f}s; newest WAL segment "
           f"there {copied.newest_wal}; expired {len(copied.expired)} base backup(s), {copied.wal_removed} WAL file(s)")
+    return 0
+
+
+def _receive_wal(settings: Any, seconds: float) -> int:
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.wal_receiver import receive_wal
+
+    if not 0 < seconds <= 86400:
+        raise ValueError(f"--receive-wal {seconds:g}: give the seconds to stream, from 1 to 86400")
+    try:
+        with quiet():
+            received = receive_wal(settings, seconds)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"streamed the external server's WAL into {settings.pitr.wal_dir} for {received.seconds:.0f}s through "
+          f"replication slot {received.slot}: {received.segments} whole segment(s); newest {received.newest}")
+    return 0
+
+
+def _drop_wal_slot(settings: Any) -> int:
+    from vectorops.backup.errors import BackupError
+    from vectorops.backup.pitr.replication_slot import drop_receiver_slot
+
+    try:
+        dropped = drop_receiver_slot(settings)
+    except BackupError as exc:
+        print(f"vectorops: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"dropped replication slot {dropped}" if dropped else
+          f"no replication slot recorded in {settings.pitr.directory}: nothing dropped")
     return 0
 
 
@@ -255,6 +287,10 @@ def _cmd_backup(args: argparse.Namespace) -> int:
         return _drill(settings)
     if args.offsite:
         return _offsite(settings)
+    if args.receive_wal is not None:
+        return _receive_wal(settings, args.receive_wal)
+    if args.drop_wal_slot:
+        return _drop_wal_slot(settings)
     if args.full:
         raise ValueError("--full goes with --base: the logical backup is always whole")
     with quiet():
@@ -348,6 +384,13 @@ def add_commands(sub: Any) -> None:
     mode.add_argument("--offsite", action="store_true",
                       help="copy the WAL archive and the verified base backups the off-site repository "
                            "(VECTOROPS_PITR_REMOTE) lacks, then expire there what no kept chain needs")
+    mode.add_argument("--receive-wal", type=float, metavar="SECONDS",
+                      help="stream an external server's WAL (VECTOROPS_DSN) into the repository with pg_receivewal "
+                           "through vectorops' replication slot for SECONDS (the pgvector_wal_stream DAG does it "
+                           "every 5 minutes)")
+    mode.add_argument("--drop-wal-slot", action="store_true",
+                      help="drop the replication slot the WAL receiver created, so the external server stops "
+                           "keeping WAL for it")
     mode.add_argument("--sign", metavar="DIR",
                       help="sign an unsigned backup (taken before backups were signed) that you vouch for; its files "
                            "must match its manifest")

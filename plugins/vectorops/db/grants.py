@@ -45,12 +45,11 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
                                            (list(LOGIN_ROLES),))}
     maintain = conn.info.server_version >= MAINTAIN_VERSION
     with conn.transaction():
+        conn.execute(sql_text("schema/create_restore_role"))
         conn.execute(sql_text("schema/create_roles"))
         untracked_utility_statements(conn)
         for role, password in _passwords(settings, created=set(LOGIN_ROLES) - existing).items():
-            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
-            conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(verifier.decode())))
+            set_password(conn, role, password)
         for name in ("schema/grant_database_privileges", "schema/reassign_platform_objects",
                      "schema/create_drop_invalid_index", "schema/grant_platform_privileges",
                      "schema/grant_vector_privileges"):
@@ -68,6 +67,19 @@ def setup_roles(conn: psycopg.Connection, settings: Settings, dsn: str) -> None:
         log.warning("PostgreSQL %s has no MAINTAIN privilege (17+): vectorops_maint cannot VACUUM or REINDEX the "
                     "vector tables; point the vectorops_maint connection at vectorops_etl", conn.info.server_version)
     _ensure_restore_template(conn, dsn)
+
+
+def set_password(conn: psycopg.Connection, role: str, password: str) -> None:
+    """Let ``role`` log in with ``password``, sent as a SCRAM verifier computed here: the server never sees it in
+    clear text.
+
+    :param conn: a connection as a user that may alter the role.
+    :param role: the role.
+    :param password: its new password.
+    """
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(
+        sql.Identifier(role), sql.Literal(verifier.decode())))
 
 
 def untracked_utility_statements(conn: psycopg.Connection) -> None:

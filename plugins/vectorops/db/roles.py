@@ -5,15 +5,16 @@ Each role is also the id of the Airflow connection that holds its credentials:
 - ``vectorops_etl`` (``chroma_to_pgvector``): owns the ``vectorops`` schema and the vector schemas and writes them.
 - ``vectorops_maint`` (``pgvector_maintenance``, ``pgvector_backup``): reads everything, has ``MAINTAIN`` on the
   vector tables (PostgreSQL 17+), writes only ``maintenance_log``, ``index_health`` and ``backups``, and may create
-  the scratch databases of verified restores (``CREATEDB``); no INSERT, UPDATE or DELETE on vector tables.
+  the scratch databases of safe restores (``CREATEDB``); no INSERT, UPDATE or DELETE on vector tables.
 - ``vectorops_monitor`` (``pgvector_search_monitor``, ``pgvector_data_quality``): ``vectorops_reader`` plus writes
   to ``search_probes``, ``search_metrics``, ``index_health``, ``validation_results`` and the registry's two
   validation columns.
 - ``vectorops_reader`` (applications, the Vector Health page): reads the vector tables, the registry and its health
   records (``index_health``, ``search_metrics``, ``validation_results``, ``backups``).
-- ``vectorops_restore`` (``pg_restore`` of a backup, :mod:`vectorops.backup.verify`): logs in to replay a dump, so
+- ``vectorops_restore`` (``pg_restore`` of a backup, :mod:`vectorops.backup.restore`): logs in to replay a dump, so
   that whatever a dump holds runs without privilege: no superuser, no ``CREATEROLE``/``CREATEDB``/``BYPASSRLS``,
-  a member of no other role; it owns only the scratch schemas it restores.
+  a member of no other role; it owns only the scratch schemas it restores. A backup's verification creates the
+  same role on its own scratch server (:mod:`vectorops.backup.restore_server`).
 
 In production the credentials come from those Airflow connections (``AIRFLOW_CONN_VECTOROPS_ETL`` ..., or a secrets
 backend). Without one, ``vectorops db up`` generates a password per role and keeps it in

@@ -133,17 +133,29 @@ def _prepare_pgdata(settings: Settings) -> None:
 
 
 def _initdb(settings: Settings) -> None:
+    initdb(settings.pgdata, settings.db_user, settings.db_password)
+
+
+def initdb(data: Path, user: str, password: str, *, sync: bool = True) -> None:
+    """Create a server's data directory: superuser ``user`` with ``password``, SCRAM logins only, UTF8.
+
+    :param data: the data directory (missing or empty; its parent the server user's).
+    :param user: the superuser's name.
+    :param password: its password.
+    :param sync: wait until the files are on disk (``False``: a scratch server's, thrown away anyway).
+    :raises RuntimeErrorWithLog: naming the directory, with initdb's output.
+    """
     with tempfile.NamedTemporaryFile("w", delete=False, dir="/tmp") as pwfile:
-        pwfile.write(settings.db_password + "\n")
-    os.chmod(pwfile.name, 0o644)
+        pwfile.write(password + "\n")
     try:
-        proc = run_as_server([str(_bin("initdb")), "-D", str(settings.pgdata), "-U", settings.db_user,
+        os.chown(pwfile.name, *_server_ids())  # 0600: initdb reads it as the server's user, nobody else may
+        proc = run_as_server([str(_bin("initdb")), "-D", str(data), "-U", user,
                      f"--pwfile={pwfile.name}", "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
-                     "--encoding=UTF8", "--locale=C.UTF-8"])
+                     "--encoding=UTF8", "--locale=C.UTF-8", *([] if sync else ["--no-sync"])])
     finally:
         os.unlink(pwfile.name)
     if proc.returncode != 0:
-        raise RuntimeErrorWithLog(f"initdb failed for {settings.pgdata}:\n{proc.stdout}")
+        raise RuntimeErrorWithLog(f"initdb failed for {data}:\n{proc.stdout}")
 
 
 def server_directory(path: Path) -> Path:

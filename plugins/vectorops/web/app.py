@@ -1,10 +1,12 @@
 """The Vector Health FastAPI app, mounted by the Airflow API server at ``/vector-health``.
 
 ``GET /`` is the HTML page; ``GET /api/collections`` returns ``{"collections": [...]}``, one document per migrated
-collection (see :func:`vectorops.web.queries.collection_health`). Both need an authenticated Airflow user
+collection (see :func:`vectorops.web.queries.collection_health`), and ``GET /api/recovery`` returns
+``{"recovery": {...}}``, the database's recovery drills and WAL archive (see
+:func:`vectorops.web.recovery_status.recovery_health`). All need an authenticated Airflow user
 (:mod:`vectorops.airflow.web_auth`): 401 otherwise; and one the auth manager lets read the ``vectorops_reader``
 connection the page reads with (``op`` and ``admin``, not ``viewer``): 403 otherwise. When the vectors database
-cannot be read both answer 503, naming its host and port, never its password.
+cannot be read they answer 503, naming its host and port, never its password.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from vectorops.airflow.web_auth import NotAuthenticated, NotAuthorized, login_ur
 from vectorops.config import load_settings
 from vectorops.db.roles import READER
 from vectorops.errors import SettingError
-from vectorops.web import page, queries
+from vectorops.web import page, queries, recovery_status
 
 log = logging.getLogger(__name__)
 URL_PREFIX = "/vector-health"
@@ -44,15 +46,17 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, summary="The Vector Health page")
     def health_page(user: User, days: Days = 7) -> HTMLResponse:
-        """One row per migrated collection (with its live-sync state and lag), and its p95 latency and recall@10
-        over time."""
+        """One row per migrated collection (with its live-sync state and lag), the database's point-in-time
+        recovery, and each collection's p95 latency and recall@10 over time."""
         target = queries.current_target()
+        settings = load_settings()
         collections = queries.collection_health(target)
         series = queries.metric_series(target, days=days) if collections else {}
-        settings = load_settings()
+        recovery = recovery_status.recovery_health(target, settings.backup.max_age_h)
         html = page.collections_page(collections, series, max_p95_ms=settings.monitor.max_p95_ms,
                                      min_recall=settings.monitor.min_recall, days=days, generated_at=_now(),
-                                     max_lag_s=settings.sync_max_lag_s, monitor=_monitor_schedule())
+                                     max_lag_s=settings.sync_max_lag_s, monitor=_monitor_schedule(),
+                                     recovery=recovery)
         return HTMLResponse(html, headers=NO_STORE)
 
     @app.get("/api/collections", summary="Health of every migrated collection")
@@ -60,6 +64,12 @@ def create_app() -> FastAPI:
         """``{"collections": [...]}``: the documents the page shows, one per migrated collection."""
         collections = queries.collection_health(queries.current_target())
         return JSONResponse({"collections": collections}, headers=NO_STORE)
+
+    @app.get("/api/recovery", summary="Point-in-time recovery of the vectors database")
+    def recovery_json(user: User) -> JSONResponse:
+        """``{"recovery": {...}}``: the recovery drills and the WAL archive the page shows."""
+        recovery = recovery_status.recovery_health(queries.current_target(), load_settings().backup.max_age_h)
+        return JSONResponse({"recovery": recovery}, headers=NO_STORE)
 
     return app
 

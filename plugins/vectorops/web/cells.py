@@ -59,7 +59,7 @@ def run_path(run_id: str) -> str:
 
 def _migration(m: Mapping[str, Any]) -> str:
     if not m.get("run_id"):
-        return _when(m.get("migrated_at"))
+        return when(m.get("migrated_at"))
     # Airflow 3.3 frames the page with sandbox="allow-scripts allow-same-origin allow-forms allow-downloads": no
     # allow-top-navigation and no allow-popups, so target=_top and target=_blank links do nothing there. The link
     # navigates the frame (Airflow mirrors the frame's path into the address bar); opened directly, the window.
@@ -67,7 +67,7 @@ def _migration(m: Mapping[str, Any]) -> str:
     if not is_cli_run(m["run_id"]):  # a `vectorops migrate` run has no page in the Airflow UI
         run = f'<a class="run-link" href="{escape(run_path(m["run_id"]))}">{run}</a>'
     return (f'{run}<br>'
-            f'<span class="muted">{_when(m.get("migrated_at"))}</span><br>{_migration_figures(m)}')
+            f'<span class="muted">{when(m.get("migrated_at"))}</span><br>{_migration_figures(m)}')
 
 
 def _migration_figures(m: Mapping[str, Any]) -> str:
@@ -101,7 +101,7 @@ def _sync_state(sync: Mapping[str, Any]) -> str:
     state = str(sync.get("state") or "migrated")
     css = "muted" if state == "migrated" else "pass"
     point = sync.get("read_point")
-    since = f'<br><span class="muted">cut over {_when(sync["cut_over_at"])}</span>' if sync.get("cut_over_at") else ""
+    since = f'<br><span class="muted">cut over {when(sync["cut_over_at"])}</span>' if sync.get("cut_over_at") else ""
     return (f'<span class="sync-state {css}">{escape(state)}</span>'
             f'<br><span class="muted read-point">read point {_text(point)}</span>{since}')
 
@@ -111,7 +111,7 @@ def _lag(sync: Mapping[str, Any], max_lag_s: float | None) -> str:
     if records is None:
         return '<span class="muted">unknown</span>'
     over = " fail" if max_lag_s is not None and seconds is not None and seconds > max_lag_s else ""
-    checked = f'<br><span class="muted">{_when(sync["lag_checked_at"])}</span>' if sync.get("lag_checked_at") else ""
+    checked = f'<br><span class="muted">{when(sync["lag_checked_at"])}</span>' if sync.get("lag_checked_at") else ""
     return (f'<span class="lag-records">{int(records):,} record(s)</span><br>'
             f'<span class="lag-seconds{over}">{_number(seconds, " s", 1)}</span>{checked}')
 
@@ -126,31 +126,34 @@ def _last_sync(last: Mapping[str, Any] | None) -> str:
     error = f'<br><span class="muted">{escape(str(last["error"]))}</span>' if last.get("error") else ""
     kind = "" if last.get("kind") == "sync" else f" {escape(str(last.get('kind')))}"
     return (f'<span class="sync-status {css}">{escape(status)}</span>{kind}<br>{counts}'
-            f'<br><span class="muted">{_when(last.get("finished_at") or last.get("started_at"))}</span>{error}')
+            f'<br><span class="muted">{when(last.get("finished_at") or last.get("started_at"))}</span>{error}')
 
 
 def _validation(v: Mapping[str, Any] | None) -> str:
     if not v:
         return '<span class="muted">never</span>'
-    when = f'<br><span class="muted">{escape(v["stage"] or "")} {_when(v["validated_at"])}</span>'
+    stamp = f'<br><span class="muted">{escape(v["stage"] or "")} {when(v["validated_at"])}</span>'
     if v["success"]:
-        return f'<span class="pass">pass</span>{when}'
+        return f'<span class="pass">pass</span>{stamp}'
     failed = "".join(f'<li class="failed-expectation">{escape(name)}</li>' for name in v["failed_expectations"])
-    return f'<span class="fail">fail</span>{when}<ul>{failed}</ul>'
+    return f'<span class="fail">fail</span>{stamp}<ul>{failed}</ul>'
 
 
 def _backup(b: Mapping[str, Any] | None) -> str:
     if not b:
         return (f'<span class="warn no-backup">no verified backup yet: run <code>{BACKUP_DAG_ID}</code></span>')
-    return f'{_when(b["verified_at"])}<br><span class="muted">{escape(b["backup_id"])}</span>'
+    return f'{when(b["verified_at"])}<br><span class="muted">{escape(b["backup_id"])}</span>'
 
 
 def _text(value: Any) -> str:
     return '<span class="muted">—</span>' if value is None else escape(str(value))
 
 
-def _when(iso: str | None) -> str:
-    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC``, the exact value in its tooltip."""
+def when(iso: str | None) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM UTC``, the exact value in its tooltip.
+
+    :param iso: a time from a page document (:func:`vectorops.web.queries.iso`); none shows as a dash.
+    """
     if not iso:
         return _text(None)
     moment = datetime.fromisoformat(iso).astimezone(UTC)

@@ -1,5 +1,6 @@
-"""The HTML of the Vector Health page: the collection table (rows from :mod:`vectorops.web.cells`), the monitor's
-schedule, the charts, and the empty, error and sign-in pages.
+"""The HTML of the Vector Health page: the collection table (rows from :mod:`vectorops.web.cells`), the database's
+point-in-time recovery (:mod:`vectorops.web.recovery_panel`), the monitor's schedule, the charts, and the empty,
+error and sign-in pages.
 
 Contract relied on by the end-to-end tests: each collection is ``<tr data-collection="NAME">`` and its row count
 ``<td class="rows">N</td>`` (a plain integer). Everything shown is escaped; nothing is loaded from elsewhere.
@@ -15,6 +16,7 @@ from typing import Any
 from vectorops.airflow.dag_schedule import DagSchedule
 from vectorops.web.cells import row
 from vectorops.web.charts import line_chart
+from vectorops.web.recovery_panel import recovery_section
 
 MONITOR_DAG_ID = "pgvector_search_monitor"
 
@@ -30,7 +32,8 @@ th{background:#f5f7fa;font-weight:600}td.rows,td.num{text-align:right;font-varia
 .pass{color:#1b7f3b;font-weight:600}.fail{color:#b42318;font-weight:600}.warn{color:#b54708}
 .empty,.error{border:1px solid #d2d6dc;border-radius:6px;padding:1rem 1.25rem;max-width:46rem;background:#f8fafc}
 .error{border-color:#f0a39a;background:#fff5f4}
-.scroll{overflow-x:auto}.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
+.scroll{overflow-x:auto}table.recovery{width:auto}table.recovery th{background:none;width:10rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts figure{margin:0}
 svg .caption{font-size:12px;font-weight:600;fill:#1f2933}svg .tick,svg .none{font-size:10px;fill:#616e7c}
 svg .axes line{stroke:#9aa5b1}svg .line{stroke:#2563eb;stroke-width:1.6;stroke-linecap:round}
 svg .threshold{stroke:#d97706}svg .last{fill:#2563eb}svg .threshold-label{font-size:10px;fill:#b54708}
@@ -40,8 +43,10 @@ svg .days line{stroke:#e4e7eb}svg .days text{font-size:9px;fill:#9aa5b1}
 
 def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[str, Sequence[Mapping[str, Any]]],
                      *, max_p95_ms: float, min_recall: float, days: int, generated_at: datetime,
-                     max_lag_s: float | None = None, monitor: DagSchedule | str | None = None) -> str:
-    """The page with one table row per collection and two charts per collection.
+                     max_lag_s: float | None = None, monitor: DagSchedule | str | None = None,
+                     recovery: Mapping[str, Any] | None = None) -> str:
+    """The page with one table row per collection, the database's point-in-time recovery and two charts per
+    collection.
 
     :param collections: documents from :func:`vectorops.web.queries.collection_health`.
     :param series: measurements from :func:`vectorops.web.queries.metric_series`.
@@ -51,9 +56,11 @@ def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[s
     :param generated_at: when the page was read from the database.
     :param max_lag_s: the sync lag alert's limit (``VECTOROPS_SYNC_MAX_LAG_S``): a lag above it is flagged.
     :param monitor: the schedule of ``pgvector_search_monitor`` as Airflow has it, or why it is not known.
+    :param recovery: from :func:`vectorops.web.recovery_status.recovery_health`; no section without it.
     """
+    section = recovery_section(recovery) if recovery is not None else ""
     if not collections:
-        body = f'<div class="empty" id="empty-state"><p><strong>{escape(EMPTY_MESSAGE)}</strong></p></div>'
+        body = f'<div class="empty" id="empty-state"><p><strong>{escape(EMPTY_MESSAGE)}</strong></p></div>{section}'
         return _document("Vector Health", body, generated_at)
     rows = "".join(row(c, max_lag_s) for c in collections)
     table = ('<div class="scroll"><table id="collections"><thead><tr><th>Collection</th><th>Table</th>'
@@ -64,7 +71,7 @@ def collections_page(collections: Sequence[Mapping[str, Any]], series: Mapping[s
     start = generated_at - timedelta(days=days)
     charts = "".join(_charts(c["collection"], series.get(c["collection"], []), max_p95_ms, min_recall,
                              (start, generated_at)) for c in collections)
-    body = (f"{table}<h2>Search latency and recall, last {days} days</h2>{_monitor(monitor)}"
+    body = (f"{table}{section}<h2>Search latency and recall, last {days} days</h2>{_monitor(monitor)}"
             f'<p class="muted">From vectorops.search_metrics. Each chart is scaled to its data; dashed: the alert '
             f"limits (p95 {max_p95_ms:g} ms, recall@10 {min_recall:g}), marked at the edge with an arrow when they "
             f"lie off the scale.</p>{charts}")

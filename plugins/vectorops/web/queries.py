@@ -27,7 +27,7 @@ from vectorops.db.rows import one_row
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.errors import VectoropsError
 from vectorops.migration.summary import is_cli_run
-from vectorops.redaction import describe_error, known_secrets
+from vectorops.redaction import known_secrets, redact_text
 
 log = logging.getLogger(__name__)
 MIGRATION_DAG_ID = "chroma_to_pgvector"
@@ -179,19 +179,19 @@ def _document(row: dict[str, Any], rows: int | None, estimated: bool, timing: di
         "embedding_model": row["embedding_model"],
         "index": {"name": row["index_name"], "type": row["index_method"], "bytes": row["index_bytes"],
                   "valid": row["index_valid"]},
-        "last_migration": {"run_id": run_id, "migrated_at": _iso(row["migrated_at"]),
+        "last_migration": {"run_id": run_id, "migrated_at": iso(row["migrated_at"]),
                            "loaded_count": row["loaded_count"], "rows_per_s": row["rows_per_s"],
                            # a `vectorops migrate` run is not an Airflow run: no page to link to
                            "run_url": None if is_cli_run(run_id) else run_url(MIGRATION_DAG_ID, run_id),
                            **_timing(timing)},
         "last_validation": None if row["validation_id"] is None else {
-            "validation_id": row["validation_id"], "validated_at": _iso(row["validated_at"]),
+            "validation_id": row["validation_id"], "validated_at": iso(row["validated_at"]),
             "stage": row["validation_stage"], "success": row["validation_success"],
             "failed_expectations": list(row["failed_expectations"] or [])},
         "last_backup": None if row["backup_id"] is None else {
-            "backup_id": row["backup_id"], "verified_at": _iso(row["backup_verified_at"])},
+            "backup_id": row["backup_id"], "verified_at": iso(row["backup_verified_at"])},
         "search": None if row["measured_at"] is None else {
-            "measured_at": _iso(row["measured_at"]), "p95_ms": row["p95_ms"], "recall_at_10": row["recall_at_10"],
+            "measured_at": iso(row["measured_at"]), "p95_ms": row["p95_ms"], "recall_at_10": row["recall_at_10"],
             "run_id": row["metrics_run_id"]},
         "sync": _sync(row),
     }
@@ -209,21 +209,31 @@ def _sync(row: dict[str, Any]) -> dict[str, Any]:
     last = None if row["sync_id"] is None else {
         "sync_id": row["sync_id"], "kind": row["sync_kind"], "status": row["sync_status"],
         "added": row["sync_added"], "updated": row["sync_updated"], "deleted": row["sync_deleted"],
-        "quarantined": row["sync_quarantined"], "started_at": _iso(row["sync_started_at"]),
-        "finished_at": _iso(row["sync_finished_at"]), "error": row["sync_error"]}
-    return {"state": row["sync_state"], "read_point": row["read_point"], "read_point_at": _iso(row["read_point_at"]),
+        "quarantined": row["sync_quarantined"], "started_at": iso(row["sync_started_at"]),
+        "finished_at": iso(row["sync_finished_at"]), "error": row["sync_error"]}
+    return {"state": row["sync_state"], "read_point": row["read_point"], "read_point_at": iso(row["read_point_at"]),
             "lag_records": row["changes_behind"], "lag_seconds": row["lag_seconds"],
-            "lag_checked_at": _iso(row["lag_checked_at"]), "cut_over_at": _iso(row["cut_over_at"]),
+            "lag_checked_at": iso(row["lag_checked_at"]), "cut_over_at": iso(row["cut_over_at"]),
             "last_sync": last}
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """``value`` as ISO 8601, as the page's documents hold times; ``None`` stays ``None``."""
     return value.isoformat() if value is not None else None
 
 
-def _redacted(exc: BaseException, dsn: str) -> str:
+def redacted(text: str, dsn: str) -> str:
+    """``text`` with the environment's secrets and the password of ``dsn`` hidden: safe to show on the page.
+
+    :param text: an error message, e.g. one a job recorded.
+    :param dsn: the DSN the page reads with (:attr:`Target.dsn`).
+    """
     secrets = set(known_secrets())
     password = conninfo_to_dict(dsn).get("password")
     if password:
         secrets |= {str(password), quote(str(password), safe="")}
-    return describe_error(exc, secrets)
+    return redact_text(text, secrets)
+
+
+def _redacted(exc: BaseException, dsn: str) -> str:
+    return redacted(f"{type(exc).__name__}: {exc}", dsn)

@@ -1,8 +1,8 @@
 """Airflow glue for the ``pgvector_backup`` DAG: context in, backup steps called, alerted failures out.
 
-Every step connects as ``vectorops_maint``: it reads everything, writes ``vectorops.backups`` and may create the
-scratch database of a verified restore. The run's Params (kept count, retention days, maximum age) are put over the
-settings.
+Every step connects as ``vectorops_maint``: it reads everything and writes ``vectorops.backups``; a backup is
+verified on a scratch server of the worker, never on the production server. The run's Params (kept count,
+retention days, maximum age) are put over the settings.
 
 Imported only inside task bodies, so DAG parsing stays cheap.
 """
@@ -79,9 +79,9 @@ def take() -> dict[str, Any]:
 
 @no_retry
 def verify(backup: dict[str, Any]) -> dict[str, Any]:
-    """Verify the backup by restoring it into a scratch database; a mismatch is recorded, alerted and fails."""
-    log.info("verifying backup %s: restore into a scratch database and compare with its manifest",
-             backup["backup_id"])
+    """Verify the backup by restoring it on a scratch server; a mismatch is recorded, alerted and fails."""
+    log.info("verifying backup %s: restore on a scratch server, off the production server, and compare with its "
+             "manifest", backup["backup_id"])
     report = jobs.verify_and_record(_as_maint()[1], backup["backup_id"], **_where())
     if not report.ok:
         _fail_alerted(report.describe(), report.failures)
@@ -215,3 +215,32 @@ def copy_offsite() -> dict[str, Any]:
         _fail_alerted(str(exc), failed)
     return {"remote": copied.remote, "wal_copied": copied.wal_copied, "base_copied": list(copied.base_copied),
             "bytes": copied.bytes_copied, "newest_wal": copied.newest_wal, "expired": list(copied.expired)}
+
+
+#: how long one run of ``pgvector_wal_stream`` streams: just under its 5-minute schedule
+STREAM_SECONDS = 285.0
+
+
+@no_retry
+def stream_wal() -> dict[str, Any]:
+    """Stream an external server's WAL into the PITR repository (``pg_receivewal`` through vectorops' replication
+    slot) for just under the DAG's interval; the slot keeps what arrives between runs.
+
+    :raises AirflowSkipException: with the embedded server (its ``archive_command`` archives), or as
+        :func:`take_base` skips (naming why: the WAL archive off, a role that may not replicate).
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from vectorops.backup.pitr.base_backup import not_archiving
+    from vectorops.backup.pitr.wal_receiver import receive_wal
+    from vectorops.config import load_settings
+
+    settings = load_settings()
+    if not settings.external_dsn:
+        raise AirflowSkipException("no WAL to stream: the embedded server archives its own (archive_command)")
+    reason = not_archiving(settings)
+    if reason is not None:
+        raise AirflowSkipException(f"no WAL streaming: {reason}")
+    received = receive_wal(settings, STREAM_SECONDS)
+    return {"slot": received.slot, "seconds": round(received.seconds, 1), "segments": received.segments,
+            "newest": received.newest}

@@ -10,7 +10,8 @@ The repository (``VECTOROPS_PITR_DIR``) holds ``wal/``, every WAL segment archiv
 - :mod:`~vectorops.backup.pitr.recover`: ``pg_combinebackup`` of a chain and a scratch server recovered from it to a
   point in time;
 - :mod:`~vectorops.backup.pitr.restore_into`: that point in time into a database, through the verified restore;
-- :mod:`~vectorops.backup.pitr.drill`: the recovery drill, a dump's snapshot recovered and compared off production.
+- :mod:`~vectorops.backup.pitr.drill`: the recovery drill, a dump's snapshot recovered and compared off production;
+  :mod:`~vectorops.backup.pitr.drill_age`: when the drills are stale.
 
 The repository is the catalog: a recovery is needed when the database is gone, so nothing here reads the database
 to find a backup.

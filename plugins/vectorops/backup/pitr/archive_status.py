@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
+from psycopg.rows import tuple_row
 
 from vectorops.backup.errors import BackupError
 
@@ -29,17 +31,18 @@ class ArchiveStatus:
     last_failed_at: datetime | None
 
 
-def archive_status(conn: psycopg.Connection) -> ArchiveStatus:
+def archive_status(conn: psycopg.Connection[Any]) -> ArchiveStatus:
     """The archiver's progress on the server ``conn`` is connected to.
 
-    :param conn: an autocommit connection as a role that may read ``pg_stat_archiver`` and call
-        ``pg_current_wal_lsn`` (the superuser, or a member of ``pg_monitor``).
+    :param conn: an autocommit connection to a primary (not a standby) as a role that may read ``pg_stat_archiver``
+        and call ``pg_current_wal_lsn``: every role may, unless the server revoked them; of any row factory.
     """
-    row = conn.execute(
-        "SELECT pg_walfile_name(pg_current_wal_lsn()), last_archived_wal, last_archived_time, "
-        "CASE WHEN last_failed_time > coalesce(last_archived_time, '-infinity') THEN last_failed_wal END, "
-        "CASE WHEN last_failed_time > coalesce(last_archived_time, '-infinity') THEN last_failed_time END "
-        "FROM pg_stat_archiver").fetchone()
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(
+            "SELECT pg_walfile_name(pg_current_wal_lsn()), last_archived_wal, last_archived_time, "
+            "CASE WHEN last_failed_time > coalesce(last_archived_time, '-infinity') THEN last_failed_wal END, "
+            "CASE WHEN last_failed_time > coalesce(last_archived_time, '-infinity') THEN last_failed_time END "
+            "FROM pg_stat_archiver").fetchone()
     assert row is not None  # pg_stat_archiver has one row
     return ArchiveStatus(*row)
 

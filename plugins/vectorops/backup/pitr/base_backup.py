@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -17,6 +18,8 @@ import psycopg
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.archive_status import archive_now
 from vectorops.backup.pitr.catalog import DATA, BaseBackup, Kind, base_backups, chain_of
+from vectorops.backup.pitr.replication_slot import ensure_slot
+from vectorops.backup.pitr.server_login import server_conninfo, server_env
 from vectorops.config import Settings
 from vectorops.db import runtime
 
@@ -26,38 +29,64 @@ log = logging.getLogger(__name__)
 ARCHIVING = {"wal_level": "replica", "archive_mode": "on", "summarize_wal": "on"}
 
 
-def server_env(settings: Settings) -> dict[str, str]:
-    """The environment of a tool that logs in to the embedded server as its superuser: the password in
-    ``PGPASSWORD``, never in argv."""
-    return {**os.environ, "PGPASSWORD": settings.db_password}
-
-
-def server_conninfo(settings: Settings, port: int | None = None) -> str:
-    """The embedded server's superuser login, without the password (:func:`server_env` carries it)."""
-    return psycopg.conninfo.make_conninfo(host="127.0.0.1", port=port or settings.db_port, user=settings.db_user,
-                                          dbname="postgres")
-
-
 def not_archiving(settings: Settings) -> str | None:
-    """Why the settings allow no base backup, ``None`` when they do: an external server (``VECTOROPS_DSN``), or the
-    WAL archive off."""
-    if settings.external_dsn:
-        return ("base backups and point-in-time recovery cover the embedded server; VECTOROPS_DSN points at an "
-                "external one (back it up with its own tools, or take `vectorops backup` dumps)")
+    """Why the settings allow no base backup, ``None`` when they do: the WAL archive off; for an external server
+    (``VECTOROPS_DSN``), a role that may not replicate or a server that writes too little WAL (that one connects).
+    """
     if not settings.pitr.archive:
         return ("VECTOROPS_WAL_ARCHIVE=off: the server archives no WAL, so a base backup could not be recovered to any "
                 "point in time; set it to on and restart the server (`vectorops db down`)")
+    if not settings.external_dsn:
+        return None
+    with psycopg.connect(settings.external_dsn, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute("SELECT current_user, rolreplication OR rolsuper, current_setting('wal_level') "
+                           "FROM pg_roles WHERE rolname = current_user").fetchone()
+    assert row is not None
+    role, replicates, wal_level = row
+    if not replicates:
+        return (f"the external server's role {role} (VECTOROPS_DSN) may not replicate: base backups and WAL streaming "
+                f"need it (ALTER ROLE {role} REPLICATION, and a replication line for it in pg_hba.conf); meanwhile "
+                "`vectorops backup` dumps cover it")
+    if wal_level == "minimal":
+        return ("the external server runs wal_level=minimal: it writes no WAL a recovery could replay; set "
+                "wal_level=replica and restart it")
     return None
 
 
+def _embedded_major() -> int:
+    done = runtime.run_as_server([str(runtime.bin_dir() / "pg_config"), "--version"])
+    found = re.search(r"PostgreSQL (\d+)", done.stdout)
+    if found is None:
+        raise BackupError(f"pg_config --version said {done.stdout.strip()!r}, not a PostgreSQL version")
+    return int(found.group(1))
+
+
+def _check_external(settings: Settings) -> int:
+    """The external server's timeline, once it is shown to be recoverable by the embedded tools."""
+    with psycopg.connect(settings.external_dsn or "", autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute("SELECT current_setting('server_version_num')::int / 10000, "
+                           "pg_walfile_name(pg_current_wal_lsn())").fetchone()
+    assert row is not None
+    major, segment = int(row[0]), str(row[1])
+    embedded = _embedded_major()
+    if major != embedded:
+        raise BackupError(f"the external server runs PostgreSQL {major}; the tools that back it up and recover it "
+                          f"are PostgreSQL {embedded}'s (the embedded server's): a physical backup needs the same "
+                          "major version; back it up with `vectorops backup` dumps")
+    return int(segment[:8], 16)
+
+
 def check_archiving(settings: Settings) -> int:
-    """The server's timeline, once it is shown to archive its WAL and summarise it.
+    """The server's timeline, once it is shown to archive its WAL and summarise it (the embedded server), or to be
+    recoverable by the embedded tools (an external one, whose WAL ``pg_receivewal`` streams).
 
     :raises BackupError: naming the setting the running server lacks and how to fix it.
     """
     reason = not_archiving(settings)
     if reason is not None:
         raise BackupError(reason)
+    if settings.external_dsn:
+        return _check_external(settings)
     runtime.start(settings)
     with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
         for name, wanted in ARCHIVING.items():
@@ -141,8 +170,12 @@ def take_base_backup(settings: Settings, *, full: bool = False) -> BaseBackup:
     :raises BackupError: naming the backup and the tool's own error.
     """
     timeline = check_archiving(settings)
+    if settings.external_dsn:
+        ensure_slot(settings)  # the server keeps its WAL from now until the receiver has it: no gap after the backup
     with repository_lock(settings):
         backup = _take(settings, timeline, full)
+    if settings.external_dsn:  # its WAL is streamed by pg_receivewal (the pgvector_wal_stream DAG)
+        return backup
     with psycopg.connect(runtime.dsn(settings, "postgres"), autocommit=True) as conn:
         archive_now(conn)  # the archiver works: a backup whose WAL never reaches the archive recovers no later time
     return backup

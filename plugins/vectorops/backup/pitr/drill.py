@@ -33,6 +33,7 @@ from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import MANIFEST, read_manifest
 from vectorops.backup.pitr.archive_status import archive_status
 from vectorops.backup.pitr.catalog import base_backups
+from vectorops.backup.pitr.drill_age import stale_reason
 from vectorops.backup.pitr.recover import recover_to_lsn, remove_recovered
 from vectorops.backup.verify import authenticity_failures
 from vectorops.config import Settings
@@ -187,10 +188,5 @@ def stale_drill(dsn: str, max_age_h: float) -> str | None:
     with connect(dsn, autocommit=True) as conn:
         row = conn.execute(sql_text("backup/select_drill_ages")).fetchone()
     passed_h, first_h = (row or (None, None))
-    if passed_h is not None:
-        return None if passed_h <= max_age_h else (
-            f"the newest passed recovery drill is {passed_h:.1f} h old (VECTOROPS_BACKUP_MAX_AGE_HOURS={max_age_h:g})")
-    if first_h is not None and first_h > max_age_h:
-        return f"no recovery drill has passed in the {first_h:.1f} h since the first one"
-    return None
+    return stale_reason(passed_h, first_h, max_age_h)
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 #: the server needs them) and every file with its size
 LISTING = "vectorops_files.json"
 PART = ".part"
+PARTIAL = ".partial"
 #: at the remote repository's root: the system identifier of the server whose copy it is
 REPOSITORY = "vectorops_repository.json"
 #: the alert of a failed copy
@@ -204,11 +205,21 @@ def system_identifier(settings: Settings) -> str:
     """
     from vectorops.db import runtime
 
-    done = runtime.run_as_server([str(runtime.bin_dir() / "pg_controldata"), "-D", str(settings.pgdata)])
+    data = settings.pgdata
+    if settings.external_dsn:  # its data is elsewhere: its newest base backup holds the same pg_control
+        backups = base_backups(settings.pitr.base_dir)
+        if not backups:
+            import psycopg
+
+            with psycopg.connect(settings.external_dsn, autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+            assert row is not None
+            return str(row[0])
+        data = backups[-1].data
+    done = runtime.run_as_server([str(runtime.bin_dir() / "pg_controldata"), "-D", str(data)])
     found = re.search(r"^Database system identifier:\s+(\d+)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or found is None:
-        raise BackupError(f"pg_controldata could not read the server's data {settings.pgdata}: "
-                          f"{done.stdout.strip()[-500:]}")
+        raise BackupError(f"pg_controldata could not read the server's data {data}: {done.stdout.strip()[-500:]}")
     return found.group(1)
 
 
@@ -245,9 +256,11 @@ def _copy_wal(wal_dir: Path, remote: ObjectStoragePath) -> tuple[int, int, str |
     for name in [n for n in there if n.endswith(PART)]:  # a pass killed mid-copy
         there.pop(name).unlink()
     copied = total = 0
-    for local in _wal_files(wal_dir):
+    local_files = list(_wal_files(wal_dir))
+    for local in local_files:
         size = local.stat().st_size
-        if local.name in there:
+        # the segment pg_receivewal is receiving grows inside its fixed size: copied again on every pass
+        if local.name in there and not local.name.endswith(PARTIAL):
             if _size(there[local.name]) != size:
                 raise BackupError(f"the off-site repository's {there[local.name]} differs in size from the archived "
                                   f"{local}: it was not copied by vectorops; not overwritten")
@@ -256,6 +269,9 @@ def _copy_wal(wal_dir: Path, remote: ObjectStoragePath) -> tuple[int, int, str |
         total += upload(local, part)
         part.rename(remote / local.name)
         copied += 1
+    whole = {p.name for p in local_files}
+    for name in [n for n in there if n.endswith(PARTIAL) and n.removesuffix(PARTIAL) in whole]:
+        there[name].unlink()  # received whole since: the segment itself is there now
     names = [p.name for p in remote.iterdir() if len(p.name) == 24]
     return copied, total, max(names, default=None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import shlex
 import shutil
 import time
@@ -18,14 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.archive_status import archive_now
-from vectorops.backup.pitr.base_backup import repository_lock, server_env, verify_backup
+from vectorops.backup.pitr.base_backup import repository_lock, verify_backup
 from vectorops.backup.pitr.catalog import BaseBackup, base_backups, chain_before
+from vectorops.backup.pitr.server_login import server_env, server_login
 from vectorops.config import Settings
-from vectorops.db import runtime
+from vectorops.db import runtime, scratch_server
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +54,12 @@ class RecoveredServer:
     seconds: float
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _combine(settings: Settings, chain: list[BaseBackup], data: Path) -> None:
     args = [str(runtime.bin_dir() / "pg_combinebackup"), *[str(b.data) for b in chain], "-o", str(data)]
     done = runtime.run_as_server(args, env=server_env(settings))
     if done.returncode != 0:
         raise BackupError(f"pg_combinebackup of {', '.join(b.label for b in chain)} into {data} failed with exit code "
                           f"{done.returncode}:\n{done.stdout.strip()[-4000:]}")
-
-
-def _log_tail(data: Path, lines: int = 15) -> str:
-    log_file = data / SERVER_LOG
-    try:
-        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no server log)"
 
 
 def recover_to_time(settings: Settings, target: datetime, *, archive_first: bool = True) -> RecoveredServer:
@@ -129,10 +113,7 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
             else:
                 log.warning("the running server archives no WAL (started with VECTOROPS_WAL_ARCHIVE=off): "
                             "recovering from what the archive held before")
-    runtime.server_directory(settings.home / "recovered")
-    scratch = runtime.server_directory(
-        settings.home / "recovered" / f"{target.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
-    data = scratch / "data"
+    data = scratch_server.new_directory(settings.home / "recovered", target) / "data"
     try:
         with repository_lock(settings):  # no retention removes the chain while it is read
             for backup in chain:
@@ -141,21 +122,23 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
         signal = data / "recovery.signal"
         signal.touch()
         shutil.chown(signal, *_owner(data))
-        port = _free_port()
-        restore = shlex.quote(f"restore_command=cp {shlex.quote(str(settings.pitr.wal_dir))}/%f %p")
-        options = " ".join([
-            "-c listen_addresses=127.0.0.1", f"-c port={port}", "-c unix_socket_directories=''",
+        port = scratch_server.free_port()
+        restore = shlex.quote(f"restore_command={restore_command(settings.pitr.wal_dir)}")
+        hba = _private_hba(data)
+        options = [
+            *scratch_server.listen_options(port),
             "-c archive_mode=off", "-c summarize_wal=off", "-c wal_level=replica",
             f"-c max_wal_senders={runtime.MAX_WAL_SENDERS}",
             f"-c {restore}", f"-c {shlex.quote(target_option)}", "-c recovery_target_action=promote",
+            f"-c hba_file={shlex.quote(str(hba))}", "-c ssl=off",
             "-c shared_preload_libraries=pg_stat_statements", f"-c max_connections={runtime.MAX_CONNECTIONS}",
-        ])
-        done = runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "600",
-                                      "-l", str(data / SERVER_LOG), "-o", options, "start"])
+        ]
+        done = scratch_server.start(data, options, log_file=data / SERVER_LOG, timeout_s=600)
         if done.returncode != 0:
             raise BackupError(_failed(data, described, f"the server recovered from {chain[-1].label} did not start"))
-        dsn = make_conninfo(host="127.0.0.1", port=port, user=settings.db_user, password=settings.db_password,
-                            dbname="vectorops")
+        user, password = server_login(settings)
+        dsn = make_conninfo(host="127.0.0.1", port=port, user=user, password=password,
+                            dbname=_database(settings))
         _wait_promoted(dsn, data, described)
     except BaseException:
         remove_recovered(data)
@@ -166,6 +149,32 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
     return RecoveredServer(data, port, dsn, target, tuple(b.label for b in chain), seconds)
 
 
+def restore_command(wal_dir: Path) -> str:
+    """The ``restore_command`` that reads the repository's archive: a segment, else its ``.partial`` file (the one
+    ``pg_receivewal`` was receiving, read as far as it got)."""
+    return f'f={shlex.quote(str(wal_dir))}/%f; test -f "$f" || f="$f.partial"; cp "$f" %p'
+
+
+#: the recovered server's only logins: 127.0.0.1, by password (``md5`` takes SCRAM verifiers too); the backup's own
+#: pg_hba.conf may allow nothing from here, or name certificates this machine lacks
+_HBA = "host all all 127.0.0.1/32 md5\n"
+
+
+def _private_hba(data: Path) -> Path:
+    hba = data / "vectorops_hba.conf"
+    hba.write_text(_HBA, encoding="utf-8")
+    hba.chmod(0o600)
+    shutil.chown(hba, *_owner(data))
+    return hba
+
+
+def _database(settings: Settings) -> str:
+    """The database the recovered server's DSN names: ``vectorops``, or ``VECTOROPS_DSN``'s."""
+    if settings.external_dsn:
+        return str(conninfo_to_dict(settings.external_dsn).get("dbname") or "postgres")
+    return "vectorops"
+
+
 def _owner(path: Path) -> tuple[int, int]:
     found = path.stat()
     return found.st_uid, found.st_gid
@@ -173,7 +182,7 @@ def _owner(path: Path) -> tuple[int, int]:
 
 def _failed(data: Path, described: str, what: str) -> str:
     """One line on why a recovery to ``described`` failed, then the server log's tail."""
-    tail = _log_tail(data)
+    tail = scratch_server.log_tail(data / SERVER_LOG)
     if "before configured recovery target was reached" in tail:
         last = re.search(r"last completed transaction was at log time ([0-9-]+ [0-9:.+]+)", tail)
         reached = f" (the last transaction it holds committed at {last.group(1)})" if last else ""
@@ -201,7 +210,7 @@ def _wait_promoted(dsn: str, data: Path, target: str) -> None:
                 raise BackupError(_failed(data, target, "the server stopped")) from None
         if time.monotonic() > deadline:
             raise BackupError(f"recovery to {target} did not finish within {RECOVERY_TIMEOUT_S:.0f}s:\n"
-                              f"{_log_tail(data)}")
+                              f"{scratch_server.log_tail(data / SERVER_LOG)}")
         time.sleep(0.2)
 
 
@@ -211,30 +220,14 @@ def stop_recovered(data: Path) -> bool:
     :param data: its data directory.
     :return: ``True`` when one was running.
     """
-    if runtime.running_port(data) is None:
-        return False
-    runtime.run_as_server([str(runtime.bin_dir() / "pg_ctl"), "-D", str(data), "-w", "-t", "60", "-m", "immediate",
-                           "stop"])
-    return True
+    return scratch_server.stop(data)
 
 
 def remove_recovered(data: Path) -> bool:
     """Stop a scratch server :func:`recover_to_time` started and remove its copy (``recovered/<time>-<token>``).
 
-    An immediate stop returns when the postmaster has gone; its children may still be writing a file or two for a
-    moment, so the removal is tried again until the directory is gone (a warning names it if it never goes).
-
     :param data: its data directory.
     :return: ``True`` when a server was running.
     """
-    stopped = stop_recovered(data)
-    scratch = data.parent
-    for _ in range(50):
-        shutil.rmtree(scratch, ignore_errors=True)
-        if not scratch.exists():
-            break
-        time.sleep(0.2)
-    else:
-        log.warning("could not remove the recovered copy %s", scratch)
-    return stopped
+    return scratch_server.remove(data)
 

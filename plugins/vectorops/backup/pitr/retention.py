@@ -81,6 +81,9 @@ def _apply(settings: Settings, keep_full: int) -> PitrRetention:
         return PitrRetention(0, (), tuple(b.label for b in expired), None, 0)
     oldest = min(kept, key=lambda b: b.start_wal[8:])  # the segment number, whatever the timeline
     wal_dir = settings.pitr.wal_dir
+    if not wal_dir.is_dir():  # an external server's receiver has not run yet
+        return PitrRetention(len(grouped[-keep_full:]), tuple(b.label for b in kept),
+                             tuple(b.label for b in expired), oldest.start_wal, 0)
     before = {p.name for p in wal_dir.iterdir()} if wal_dir.is_dir() else set()
     done = runtime.run_as_server([str(runtime.bin_dir() / "pg_archivecleanup"), str(wal_dir), oldest.start_wal])
     if done.returncode != 0:

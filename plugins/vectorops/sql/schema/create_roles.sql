@@ -4,7 +4,6 @@
 DO $$
 DECLARE
     role_name text;
-    granted text;
     superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
 BEGIN
     FOREACH role_name IN ARRAY ARRAY['vectorops_etl', 'vectorops_maint', 'vectorops_monitor', 'vectorops_reader'] LOOP
@@ -12,18 +11,8 @@ BEGIN
             EXECUTE format('CREATE ROLE %I LOGIN', role_name);
         END IF;
     END LOOP;
-    -- the role pg_restore logs in as (backup/verify.py): what a dump runs, it runs without privilege
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vectorops_restore') THEN
-        CREATE ROLE vectorops_restore LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT;
-    END IF;
-    ALTER ROLE vectorops_restore NOCREATEDB NOCREATEROLE NOINHERIT;
-    -- a member of no other role, so a dump cannot SET ROLE its way to one
-    FOR granted IN SELECT m.roleid::regrole::text FROM pg_auth_members m
-                   WHERE m.member = 'vectorops_restore'::regrole LOOP
-        EXECUTE format('REVOKE %s FROM vectorops_restore', granted);
-    END LOOP;
+    -- vectorops_restore, the role pg_restore logs in as, is made by create_restore_role.sql before this
     IF superuser THEN
-        ALTER ROLE vectorops_restore NOSUPERUSER NOREPLICATION NOBYPASSRLS;
         -- index builds of every role in pg_stat_progress_create_index, so maintenance leaves them alone
         GRANT pg_read_all_stats TO vectorops_maint;
     ELSE
@@ -32,8 +21,8 @@ BEGIN
         EXECUTE format('GRANT vectorops_etl, vectorops_restore TO %I', current_user);
     END IF;
 END $$;
--- the scratch databases of verified restores (backup/verify.py), cloned from vectorops_restore_template
+-- the scratch databases of safe restores (backup/scratch_database.py), cloned from vectorops_restore_template
 ALTER ROLE vectorops_maint CREATEDB;
--- vectorops_maint verifies backups: it ends the sessions vectorops_restore leaves in its scratch databases
+-- and the sessions vectorops_restore leaves in them ended (DROP DATABASE ... WITH (FORCE))
 GRANT vectorops_restore TO vectorops_maint;
 GRANT vectorops_reader TO vectorops_monitor;

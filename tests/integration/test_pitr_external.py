@@ -1,0 +1,181 @@
+"""Point-in-time recovery of an external server (``VECTOROPS_DSN``): base backups over a replication connection, its
+WAL streamed by ``pg_receivewal`` through a replication slot vectorops creates and records, and a recovery to a
+noted time that holds exactly the rows as of then, including those only in the segment still being received.
+
+The "external" server is an embedded server of this module's own (PostgreSQL 18, ``wal_level=replica``), reached
+only through its DSN from another ``VECTOROPS_HOME``, as a user's managed server would be."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.integration.test_point_in_time import _dsn, _free_port, _vectorops
+from vectorops.backup.pitr.catalog import base_backups
+from vectorops.backup.pitr.offsite import REPOSITORY
+
+
+@pytest.fixture(scope="module")
+def external() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """The external server's own environment, and the environment of a vectorops that reaches it by DSN."""
+    root = Path(tempfile.mkdtemp(prefix="vectorops-external-"))
+    server = {**os.environ, "VECTOROPS_HOME": str(root / "server"), "VECTOROPS_DB_PORT": str(_free_port()),
+              "VECTOROPS_WAL_ARCHIVE": "on", "VECTOROPS_ARCHIVE_TIMEOUT_S": "60"}
+    server.pop("VECTOROPS_DSN", None)
+    try:
+        up = _vectorops(server, "db", "up")
+        assert up.returncode == 0, up.stderr
+        client = {**server, "VECTOROPS_HOME": str(root / "client"), "VECTOROPS_DSN": _dsn(server),
+                  "VECTOROPS_DB_PORT": str(_free_port())}
+        yield server, client
+    finally:
+        recovered = root / "client" / "recovered"
+        for data in recovered.glob("*/data") if recovered.exists() else []:
+            _vectorops(client, "restore", "--stop", str(data))
+        _vectorops(server, "db", "down")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _rows(dsn: str) -> dict[int, str]:
+    with psycopg.connect(dsn) as conn:
+        return {int(r[0]): str(r[1]) for r in conn.execute("SELECT id, md5(t::text) FROM public.ext_rows t")}
+
+
+def _slots(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [str(r[0]) for r in conn.execute("SELECT slot_name FROM pg_replication_slots ORDER BY 1")]
+
+
+@pytest.mark.slow  # a base backup, 25 s of streaming under writes and a recovery: about 45 s on 2 cores
+def test_an_external_server_recovers_to_a_time_from_its_base_backup_and_streamed_wal(
+        external: tuple[dict[str, str], dict[str, str]]) -> None:
+    _, client = external
+    dsn = client["VECTOROPS_DSN"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE public.ext_rows (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO public.ext_rows SELECT g, 'first' FROM generate_series(1, 300) g")
+    base = _vectorops(client, "backup", "--base")
+    assert base.returncode == 0, base.stdout + base.stderr
+    assert "(full)" in base.stdout, base.stdout
+    assert base_backups(Path(client["VECTOROPS_HOME"]) / "pitr" / "base"), "the backup is in the client's repository"
+
+    receiver = subprocess.Popen([sys.executable, "-m", "vectorops.cli", "backup", "--receive-wal", "25"], env=client,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4.0)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO public.ext_rows SELECT g, 'second' FROM generate_series(301, 400) g")
+            conn.execute("UPDATE public.ext_rows SET note = 'changed before T' WHERE id <= 20")
+        time.sleep(1.0)
+        target = datetime.now(UTC)
+        expected = _rows(dsn)
+        time.sleep(1.0)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM public.ext_rows WHERE id > 350")
+            conn.execute("UPDATE public.ext_rows SET note = 'after T' WHERE id <= 10")
+        out, err = receiver.communicate(timeout=120)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+    assert receiver.returncode == 0, out + err
+    assert "through replication slot vectorops_pitr_" in out, out
+    slot = out.split("replication slot ", 1)[1].split(":", 1)[0]
+    assert slot in _slots(dsn)
+    wal = Path(client["VECTOROPS_HOME"]) / "pitr" / "wal"
+    assert any(p.name.endswith(".partial") for p in wal.iterdir()), sorted(p.name for p in wal.iterdir())
+
+    restored = _vectorops(client, "restore", "--to-time", target.isoformat())
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    scratch = restored.stdout.strip().splitlines()[-1]
+    port = conninfo_to_dict(dsn)["port"]
+    assert str(conninfo_to_dict(scratch)["port"]) != str(port), "the recovery runs off the external server"
+    assert _rows(scratch) == expected
+    data = restored.stdout.split("data in ", 1)[1].split(";", 1)[0]
+    assert _vectorops(client, "restore", "--stop", data).returncode == 0
+
+    # the off-site copy of an external server's repository is claimed with that server's identity
+    remote = Path(client["VECTOROPS_HOME"]).parent / "remote"
+    copied = _vectorops({**client, "VECTOROPS_PITR_REMOTE": f"file://{remote}"}, "backup", "--offsite")
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    with psycopg.connect(dsn) as conn:
+        system = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+    assert system is not None
+    assert json.loads((remote / REPOSITORY).read_text())["system_identifier"] == str(system[0])
+    # every whole segment, and the one being received as far as it got (copied again on each pass)
+    assert {p.name for p in wal.iterdir()} <= {p.name for p in (remote / "wal").iterdir()}
+
+    # Vector Health shows the stream: the slot, no receiver on it now, the WAL the server keeps for it
+    from vectorops.web.queries import Target
+    from vectorops.web.recovery_panel import recovery_section
+    from vectorops.web.recovery_status import recovery_health
+
+    health = recovery_health(Target(dsn, "127.0.0.1", str(port)), max_age_h=26.0)
+    streams = health["archive"]["streams"]
+    assert [(s["slot_name"], s["active"]) for s in streams] == [(slot, False)], streams
+    assert streams[0]["retained_bytes"] >= 0
+    assert f"through slot {slot}: no receiver now" in recovery_section(health)
+
+    # the slot vectorops created is dropped on request, and only that one
+    dropped = _vectorops(client, "backup", "--drop-wal-slot")
+    assert dropped.returncode == 0 and slot in dropped.stdout, dropped.stdout + dropped.stderr
+    assert slot not in _slots(dsn)
+
+
+def test_a_slot_of_that_name_vectorops_did_not_create_is_never_used(
+        external: tuple[dict[str, str], dict[str, str]]) -> None:
+    _, client = external
+    dsn = client["VECTOROPS_DSN"]
+    other = {**client, "VECTOROPS_PITR_DIR": str(Path(client["VECTOROPS_HOME"]) / "other-pitr")}
+    from vectorops.backup.pitr.replication_slot import slot_name
+    from vectorops.config import load_settings
+
+    saved = dict(os.environ)
+    try:
+        os.environ.update(other)
+        name = slot_name(load_settings())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_create_physical_replication_slot(%s)", (name,))
+    try:
+        refused = _vectorops(other, "backup", "--receive-wal", "2")
+        assert refused.returncode == 1 and name in refused.stderr and "did not create" in refused.stderr, \
+            refused.stderr
+        nothing = _vectorops(other, "backup", "--drop-wal-slot")
+        assert nothing.returncode == 0 and "nothing dropped" in nothing.stdout, nothing.stdout
+        assert name in _slots(dsn)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+
+
+def test_a_role_that_may_not_replicate_is_named_with_the_grant_it_needs(
+        external: tuple[dict[str, str], dict[str, str]]) -> None:
+    _, client = external
+    dsn = client["VECTOROPS_DSN"]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS ext_reader")
+        conn.execute("CREATE ROLE ext_reader LOGIN PASSWORD 'reader-pw'")
+    params = conninfo_to_dict(dsn)
+    params.update(user="ext_reader", password="reader-pw")
+    reader = {**client, "VECTOROPS_DSN": make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})}
+    for args in (("backup", "--base"), ("backup", "--receive-wal", "2")):
+        refused = _vectorops(reader, *args)
+        assert refused.returncode == 1, (args, refused.stdout, refused.stderr)
+        assert "ext_reader" in refused.stderr and "ALTER ROLE ext_reader REPLICATION" in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    embedded = _vectorops(external[0], "backup", "--receive-wal", "2")
+    assert embedded.returncode == 1 and "archives its own WAL" in embedded.stderr, embedded.stderr
