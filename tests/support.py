@@ -163,6 +163,31 @@ def forget_collection(dsn: str, collection: str, schema: str) -> None:
                 sql.Identifier("vectorops", table)), (collection, f"{collection}@________"))
 
 
+@contextlib.contextmanager
+def only_these_in_the_registry(dsn: str, keep: Iterable[str]) -> Iterator[None]:
+    """The registry's rows of every collection key but ``keep`` set aside for the block, then put back as they were.
+
+    A scheduled DAG run without Params works on every registered collection: in a full run of the suite, that is
+    whatever the modules before it left in the shared database (a minute of validating in the data-quality DAG).
+    Inside the block the run takes the same path and meets only the test's own collections.
+    """
+    kept = sql.Literal(list(keep))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.transaction():
+            query = sql.SQL("COPY (SELECT * FROM vectorops.collection_registry WHERE NOT (collection_key = ANY({})))"
+                            " TO STDOUT (FORMAT binary)").format(kept)
+            with conn.cursor().copy(query) as cp:
+                saved = b"".join(bytes(block) for block in cp)
+            conn.execute(sql.SQL("DELETE FROM vectorops.collection_registry WHERE NOT (collection_key = ANY({}))")
+                         .format(kept))
+    try:
+        yield
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+            with conn.cursor().copy("COPY vectorops.collection_registry FROM STDIN (FORMAT binary)") as cp:
+                cp.write(saved)
+
+
 PLATFORM_TABLES = ("collection_registry", "collection_claims", "migration_runs", "migration_chunks",
                    "migration_source_ids", "quarantine", "validation_results")
 

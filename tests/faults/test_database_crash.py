@@ -39,7 +39,10 @@ SCHEMA = "dbcrash"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("chroma-dbcrash")
-    col = chroma_client(path).create_collection(COLLECTION, configuration={"hnsw": {"space": "l2"}})
+    # a small m/ef_construction keeps both HNSW builds (Chroma's, and the rerun's in PostgreSQL) quick, as in
+    # tests/faults/kill_source.py: what is checked here is the chunks, the crash recovery and the records
+    col = chroma_client(path).create_collection(COLLECTION, configuration={"hnsw": {
+        "space": "l2", "max_neighbors": 8, "ef_construction": 48}})
     rng = np.random.default_rng(11)
     add_records(col, [f"d{i:06d}" for i in range(ROWS)], rng.standard_normal((ROWS, 32), dtype=np.float32),
                 [f"doc {i}" for i in range(ROWS)], [{"i": i} for i in range(ROWS)])

@@ -32,7 +32,10 @@ CHUNK_ROWS = 1_000
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("chroma-crash")
-    col = chroma_client(path).create_collection("crash-me", configuration={"hnsw": {"space": "cosine"}})
+    # a small m/ef_construction keeps both HNSW builds (Chroma's, and each rerun's in PostgreSQL) quick, as in
+    # tests/faults/kill_source.py: what is checked here is the chunks, the resume and the records, not the graph
+    col = chroma_client(path).create_collection("crash-me", configuration={"hnsw": {
+        "space": "cosine", "max_neighbors": 8, "ef_construction": 48}})
     rng = np.random.default_rng(3)
     add_records(col, [f"c{i:06d}" for i in range(ROWS)], rng.standard_normal((ROWS, 64), dtype=np.float32),
                 [f"doc {i}" for i in range(ROWS)], [{"i": i, "even": i % 2 == 0} for i in range(ROWS)])

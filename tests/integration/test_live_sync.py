@@ -42,8 +42,10 @@ def test_a_live_collection_migrates_syncs_through_a_kill_and_ends_exactly_equal(
         settings: Any, dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VECTOROPS_CHROMA_READER", "files")
     store = tmp_path / "store"
-    collection = chroma_client(store).create_collection(
-        NAME, configuration={"hnsw": {"space": "cosine", "sync_threshold": 500, "batch_size": 100}})
+    # a small m/ef_construction keeps both HNSW builds (Chroma's, and the migration's in PostgreSQL) quick, as in
+    # tests/faults/kill_source.py: nothing here depends on the graph's quality, and the 100,000 rows stay
+    collection = chroma_client(store).create_collection(NAME, configuration={"hnsw": {
+        "space": "cosine", "sync_threshold": 500, "batch_size": 100, "max_neighbors": 8, "ef_construction": 48}})
     rng = np.random.default_rng(1)
     add_records(collection, [f"rec-{i:06d}" for i in range(ROWS)], rng.standard_normal((ROWS, DIMS), dtype=np.float32),
                 documents=[f"document {i}" for i in range(ROWS)], metadatas=[{"i": i} for i in range(ROWS)])

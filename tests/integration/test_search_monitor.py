@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tests.alert_receivers import use_webhook
-from tests.support import add_records, chroma_client, migrate_in_process, registry_row
+from tests.support import add_records, chroma_client, migrate_in_process, only_these_in_the_registry, registry_row
 
 SCHEMA = "search_mon"
 BIG, SMALL = "mon-recall", "mon-small"
@@ -227,11 +227,15 @@ def test_the_dag_probes_every_live_table_and_alerts_once_per_breach(
 
     use_webhook(monkeypatch, http_receiver.url("/dag"))
     monkeypatch.setenv("VECTOROPS_HNSW_EF_SEARCH", "1")
-    run = load_dag("pgvector_search_monitor").test()
+    # a run as scheduled (no Params: every live table) that meets only this module's tables, not the rest the suite
+    # left in the shared database
+    with only_these_in_the_registry(dsn, [EMPTY, BIG, SMALL]):
+        run = load_dag("pgvector_search_monitor").test()
     assert str(run.state) == "failed"
     with create_session() as session:
         states = {ti.rendered_map_index: str(ti.state) for ti in run.get_task_instances(session=session)
                   if ti.task_id == "probe_table"}
+    assert sorted(states) == sorted([EMPTY, BIG, SMALL])  # every live table, each in its mapped task
     assert states[BIG] == states[SMALL] == "failed"
     for collection in (BIG, SMALL):
         posts = [p.json() for p in http_receiver.posts if p.json().get("collection") == collection]

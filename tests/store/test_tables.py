@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from tests.store.conftest import drop_store_schema
-from tests.support import add_records, chroma_client, migrate_in_process, registry_row
+from tests.support import chroma_client, migrate_in_process, registry_row
 from vectorops.naming import table_name_for
 from vectorops.quality.exact_search import ExactTopK
 from vectorops.store import CollectionNotFound, StoreError
@@ -108,10 +108,13 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, settings: Any, dsn: str) 
     rng = np.random.default_rng(9)
     vectors = rng.standard_normal((1500, 16), dtype=np.float32)
     ids = [f"t{i:04d}" for i in range(1500)]
-    add_records(chroma_client(path).create_collection(name, configuration={"hnsw": {"space": "cosine"}}), ids,
-                vectors, [f"ticket {i} {'refund' if i % 3 == 0 else 'login'}" for i in range(1500)],
-                [{"priority": i % 4, "score": i / 7, "vip": i % 10 == 1, "tags": ["a", "b"][: 1 + i % 2]}
-                 if i % 9 else None for i in range(1500)])
+    # in one add: chromadb 1.x takes None entries for records without metadata (add_records adds a batch holding
+    # one record by record, 1,500 adds here; what the collection holds is the same)
+    chroma_client(path).create_collection(name, configuration={"hnsw": {"space": "cosine"}}).add(
+        ids=ids, embeddings=vectors,
+        documents=[f"ticket {i} {'refund' if i % 3 == 0 else 'login'}" for i in range(1500)],
+        metadatas=[{"priority": i % 4, "score": i / 7, "vip": i % 10 == 1, "tags": ["a", "b"][: 1 + i % 2]}
+                   if i % 9 else None for i in range(1500)])
     migrate_in_process(settings, {"chroma_path": str(path), "collections": [name], "target_schema": schema},
                        f"store-{schema}")
     yield {"path": path, "schema": schema, "name": name, "ids": ids, "vectors": vectors, "rng": rng}
