@@ -165,6 +165,8 @@ def sync_locked(conn: psycopg.Connection, spec: SourceSpec, target: SyncTarget, 
 
 #: how long marking an interrupted run failed may wait for its row (the next sync marks it otherwise)
 MARK_FAILED_LOCK_TIMEOUT_MS = 5000
+#: tries of that wait before the run is left for the next sync to mark
+MARK_FAILED_ATTEMPTS = 4
 
 
 def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) -> None:
@@ -181,9 +183,17 @@ def _failed(conn: psycopg.Connection, sync_id: str, started: float, error: str) 
         _end_transaction(conn)
         with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True,
                              options=f"-c lock_timeout={MARK_FAILED_LOCK_TIMEOUT_MS}") as fresh:
-            fresh.execute(sql_text("sync/update_sync_run_failed"), params)
-    except psycopg.Error:
-        log.debug("sync run %s could not be marked failed", sync_id, exc_info=True)
+            for attempt in range(MARK_FAILED_ATTEMPTS):
+                try:
+                    fresh.execute(sql_text("sync/update_sync_run_failed"), params)
+                    return
+                except psycopg.errors.LockNotAvailable:
+                    # the interrupted backend may still be ending its transaction on a loaded server
+                    if attempt == MARK_FAILED_ATTEMPTS - 1:
+                        raise
+    except psycopg.Error as exc:
+        log.warning("sync run %s could not be marked failed (%s): the next sync of the collection marks it",
+                    sync_id, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
 def _end_transaction(conn: psycopg.Connection) -> None:
