@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,7 +20,9 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.integration.test_point_in_time import _dsn, _free_port, _vectorops
+from tests.pitr_servers import archiving_server, free_port
+from tests.pitr_servers import server_dsn as _dsn
+from tests.pitr_servers import vectorops as _vectorops
 from vectorops.backup.pitr.catalog import base_backups
 from vectorops.backup.pitr.offsite import REPOSITORY
 
@@ -30,22 +30,9 @@ from vectorops.backup.pitr.offsite import REPOSITORY
 @pytest.fixture(scope="module")
 def external() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
     """The external server's own environment, and the environment of a vectorops that reaches it by DSN."""
-    root = Path(tempfile.mkdtemp(prefix="vectorops-external-"))
-    server = {**os.environ, "VECTOROPS_HOME": str(root / "server"), "VECTOROPS_DB_PORT": str(_free_port()),
-              "VECTOROPS_WAL_ARCHIVE": "on", "VECTOROPS_ARCHIVE_TIMEOUT_S": "60"}
-    server.pop("VECTOROPS_DSN", None)
-    try:
-        up = _vectorops(server, "db", "up")
-        assert up.returncode == 0, up.stderr
-        client = {**server, "VECTOROPS_HOME": str(root / "client"), "VECTOROPS_DSN": _dsn(server),
-                  "VECTOROPS_DB_PORT": str(_free_port())}
-        yield server, client
-    finally:
-        recovered = root / "client" / "recovered"
-        for data in recovered.glob("*/data") if recovered.exists() else []:
-            _vectorops(client, "restore", "--stop", str(data))
-        _vectorops(server, "db", "down")
-        shutil.rmtree(root, ignore_errors=True)
+    with archiving_server("vectorops-external-", archive_timeout_s=60) as (root, server):
+        yield server, {**server, "VECTOROPS_HOME": str(root / "client"), "VECTOROPS_DSN": _dsn(server),
+                       "VECTOROPS_DB_PORT": str(free_port())}
 
 
 def _rows(dsn: str) -> dict[int, str]:

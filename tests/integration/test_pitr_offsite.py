@@ -6,7 +6,6 @@ damaged or collide with a file vectorops did not write."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import tempfile
@@ -20,7 +19,9 @@ import psycopg
 import pytest
 
 from tests.alert_receivers import use_webhook
-from tests.integration.test_point_in_time import _dsn, _free_port, _vectorops
+from tests.pitr_servers import archiving_server
+from tests.pitr_servers import server_dsn as _dsn
+from tests.pitr_servers import vectorops as _vectorops
 from vectorops.backup.pitr.catalog import RECORD
 from vectorops.backup.pitr.offsite import LISTING, REPOSITORY
 
@@ -28,22 +29,12 @@ from vectorops.backup.pitr.offsite import LISTING, REPOSITORY
 @pytest.fixture(scope="module")
 def offsite() -> Iterator[tuple[dict[str, str], Path]]:
     """An archiving server whose off-site repository is ``<root>/remote`` (``file://``), and that repository."""
-    root = Path(tempfile.mkdtemp(prefix="vectorops-offsite-"))
-    remote = root / "remote" / "pitr"
-    env = {**os.environ, "VECTOROPS_HOME": str(root / "home"), "VECTOROPS_DB_PORT": str(_free_port()),
-           "VECTOROPS_WAL_ARCHIVE": "on", "VECTOROPS_ARCHIVE_TIMEOUT_S": "2",
-           "VECTOROPS_PITR_REMOTE": f"file://{remote}"}
-    env.pop("VECTOROPS_DSN", None)
+    remote = Path(tempfile.mkdtemp(prefix="vectorops-offsite-remote-")) / "pitr"
     try:
-        up = _vectorops(env, "db", "up")
-        assert up.returncode == 0, up.stderr
-        yield env, remote
+        with archiving_server("vectorops-offsite-", VECTOROPS_PITR_REMOTE=f"file://{remote}") as (_, env):
+            yield env, remote
     finally:
-        recovered = root / "home" / "recovered"
-        for data in recovered.glob("*/data") if recovered.exists() else []:
-            _vectorops(env, "restore", "--stop", str(data))
-        _vectorops(env, "db", "down")
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(remote.parent, ignore_errors=True)
 
 
 def _ids(dsn: str) -> dict[int, str]:

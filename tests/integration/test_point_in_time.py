@@ -10,10 +10,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +25,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tests.alert_receivers import use_webhook
+from tests.pitr_servers import archiving_server, free_port, server_dsn, vectorops
 from vectorops.backup.errors import BackupError
 from vectorops.backup.pitr.catalog import RECORD, BaseBackup, base_backups, chain_before, chain_of, chains
 
@@ -35,41 +33,16 @@ FIXTURE_STORE = Path(__file__).parents[1] / "fixtures" / "stores" / "chroma-1.5.
 SCHEMA = "pitr"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _vectorops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vectorops.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=600)
+_free_port = free_port
+_vectorops = vectorops
+_dsn = server_dsn
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict[str, str]]:
-    """The environment of a server of this module's own (outside pytest's base temp, which pytest makes private
-    again, locking the server's user out), archiving every 2 s at the latest; stopped and removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="vectorops-pitr-"))
-    env = {**os.environ, "VECTOROPS_HOME": str(root / "home"), "VECTOROPS_DB_PORT": str(_free_port()),
-           "VECTOROPS_WAL_ARCHIVE": "on", "VECTOROPS_ARCHIVE_TIMEOUT_S": "2"}
-    env.pop("VECTOROPS_DSN", None)
-    try:
-        up = _vectorops(env, "db", "up")
-        assert up.returncode == 0, up.stderr
+    """The environment of a server of this module's own, archiving every 2 s at the latest."""
+    with archiving_server("vectorops-pitr-") as (_, env):
         yield env
-    finally:
-        recovered = root / "home" / "recovered"
-        for data in recovered.glob("*/data") if recovered.exists() else []:
-            _vectorops(env, "restore", "--stop", str(data))
-        _vectorops(env, "db", "down")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _dsn(env: dict[str, str]) -> str:
-    done = _vectorops(env, "db", "dsn")
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 def _rows(dsn: str, table: str) -> dict[str, str]:
