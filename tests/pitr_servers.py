@@ -57,3 +57,8 @@ def archiving_server(prefix: str, archive_timeout_s: int = 2, **extra: str) -> I
                 vectorops({**env, "VECTOROPS_HOME": str(home.parent)}, "restore", "--stop", str(data))
         vectorops(env, "db", "down")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def scratch_dirs(area: Path) -> list[str]:
+    """The scratch directories under ``area`` (``VECTOROPS_HOME/recovered``), its lock file left out."""
+    return sorted(p.name for p in area.iterdir() if not p.name.startswith(".")) if area.is_dir() else []

@@ -159,6 +159,7 @@ def load_settings() -> Settings:
     :raises SettingError: naming the variable whose value is unusable.
     """
     home = Path(os.environ.get("VECTOROPS_HOME") or ".vectorops").expanduser().resolve()
+    backup_dir = Path(os.environ.get("VECTOROPS_BACKUP_DIR") or home / "backups").expanduser().resolve()
     return Settings(
         home=home,
         external_dsn=os.environ.get("VECTOROPS_DSN") or None,
@@ -186,7 +187,7 @@ def load_settings() -> Settings:
             reindex_growth_ratio=float_env("VECTOROPS_REINDEX_GROWTH_RATIO", 0.2),
         ),
         backup=BackupSettings(
-            directory=Path(os.environ.get("VECTOROPS_BACKUP_DIR") or home / "backups").expanduser().resolve(),
+            directory=backup_dir,
             keep=int_env("VECTOROPS_BACKUP_KEEP", 7),
             retention_days=float_env("VECTOROPS_BACKUP_RETENTION_DAYS", 30.0, minimum=1.0),
             max_age_h=float_env("VECTOROPS_BACKUP_MAX_AGE_HOURS", 26.0, minimum=1.0),
@@ -197,7 +198,7 @@ def load_settings() -> Settings:
             archive_timeout_s=archive_timeout_s(),
             full_every_days=float_env("VECTOROPS_BASE_FULL_DAYS", 7.0, minimum=0.0, maximum=3650.0),
             keep_full=int_env("VECTOROPS_BASE_KEEP_FULL", 2),
-            remote=pitr_remote(pitr_dir(home)),
+            remote=pitr_remote(home, pitr_dir(home), backup_dir),
         ),
         monitor=MonitorSettings(
             probes=int_env("VECTOROPS_MONITOR_PROBES", 50),

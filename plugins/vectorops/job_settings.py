@@ -141,22 +141,30 @@ def pitr_dir(home: Path) -> Path:
     return path
 
 
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s]+$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://.+$")
 
 
-def pitr_remote(repository: Path) -> str | None:
-    """``VECTOROPS_PITR_REMOTE``, checked: a URL with its scheme, not inside the local repository."""
+def pitr_remote(home: Path, repository: Path, backups: Path) -> str | None:
+    """``VECTOROPS_PITR_REMOTE``, checked: a URL with its scheme; a ``file://`` one absolute (``file:///path``) and
+    apart from the local repository, ``VECTOROPS_HOME`` (the server's data and vectorops' own areas) and the logical
+    backups."""
     raw = os.environ.get("VECTOROPS_PITR_REMOTE", "").strip()
     if not raw:
         return None
     if not _URL.match(raw):
         raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is not an object storage URL: give its scheme "
                            "(s3://<conn_id>@bucket/path, gs://..., abfs://..., file:///path)")
-    if raw.startswith("file://"):
+    if raw.startswith("file:"):
+        if not raw.startswith("file:///"):
+            raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is not an absolute file URL: write file:///path "
+                               "(three slashes)")
         local = Path(raw.removeprefix("file://")).expanduser().resolve()
-        if local == repository or repository in local.parents or local in repository.parents:
-            raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is inside or above the local repository {repository}: "
-                               "an off-site copy must be somewhere else")
+        for name, area in (("the local repository", repository), ("VECTOROPS_HOME", home),
+                           ("the logical backups' directory", backups)):
+            area = area.resolve()
+            if local == area or area in local.parents or local in area.parents:
+                raise SettingError(f"VECTOROPS_PITR_REMOTE={raw!r} is inside or above {name} {area}: an off-site "
+                                   "copy must be somewhere of its own, on another disk")
     return raw
 
 

@@ -57,6 +57,15 @@ def test_an_external_server_recovers_to_a_time_from_its_base_backup_and_streamed
     assert base.returncode == 0, base.stdout + base.stderr
     assert "(full)" in base.stdout, base.stdout
     assert base_backups(Path(client["VECTOROPS_HOME"]) / "pitr" / "base"), "the backup is in the client's repository"
+    # the slot was made before the backup and keeps its WAL: writes in segments closed before any receiver runs
+    # are still recovered
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT restart_lsn IS NOT NULL FROM pg_replication_slots "
+                            "WHERE slot_name LIKE 'vectorops\\_pitr\\_%'").fetchall() == [(True,)]
+        conn.execute("INSERT INTO public.ext_rows SELECT g, 'early' FROM generate_series(1001, 1050) g")
+        conn.execute("SELECT pg_switch_wal()")
+        conn.execute("INSERT INTO public.ext_rows SELECT g, 'early' FROM generate_series(1051, 1100) g")
+        conn.execute("SELECT pg_switch_wal()")
 
     receiver = subprocess.Popen([sys.executable, "-m", "vectorops.cli", "backup", "--receive-wal", "25"], env=client,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -91,6 +100,13 @@ def test_an_external_server_recovers_to_a_time_from_its_base_backup_and_streamed
     assert _rows(scratch) == expected
     data = restored.stdout.split("data in ", 1)[1].split(";", 1)[0]
     assert _vectorops(client, "restore", "--stop", data).returncode == 0
+    # `latest`: every transaction the archive holds, the last one included (what a lost server can still give back)
+    latest = _vectorops(client, "restore", "--to-time", "latest")
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    assert "the end of the archive (its last transaction committed at" in latest.stdout, latest.stdout
+    assert _rows(latest.stdout.strip().splitlines()[-1]) == _rows(dsn)
+    data = latest.stdout.split("data in ", 1)[1].split(";", 1)[0]
+    assert _vectorops(client, "restore", "--stop", data).returncode == 0
 
     # the off-site copy of an external server's repository is claimed with that server's identity
     remote = Path(client["VECTOROPS_HOME"]).parent / "remote"
@@ -100,8 +116,10 @@ def test_an_external_server_recovers_to_a_time_from_its_base_backup_and_streamed
         system = conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
     assert system is not None
     assert json.loads((remote / REPOSITORY).read_text())["system_identifier"] == str(system[0])
-    # every whole segment, and the one being received as far as it got (copied again on each pass)
-    assert {p.name for p in wal.iterdir()} <= {p.name for p in (remote / "wal").iterdir()}
+    # every segment from the base backup on, and the one being received as far as it got (copied on each pass);
+    # older ones no kept backup needs are not kept off-site
+    start = base_backups(Path(client["VECTOROPS_HOME"]) / "pitr" / "base")[0].start_wal
+    assert {p.name for p in wal.iterdir() if p.name[8:24] >= start[8:]} <= {p.name for p in (remote / "wal").iterdir()}
 
     # Vector Health shows the stream: the slot, no receiver on it now, the WAL the server keeps for it
     from vectorops.web.queries import Target
@@ -118,6 +136,42 @@ def test_an_external_server_recovers_to_a_time_from_its_base_backup_and_streamed
     dropped = _vectorops(client, "backup", "--drop-wal-slot")
     assert dropped.returncode == 0 and slot in dropped.stdout, dropped.stdout + dropped.stderr
     assert slot not in _slots(dsn)
+
+
+def test_a_killed_receivers_pg_receivewal_is_stopped_by_the_next_run(
+        external: tuple[dict[str, str], dict[str, str]]) -> None:
+    """A receiver killed with SIGKILL runs no ``finally``: its ``pg_receivewal`` goes on, holding the slot. Made
+    here as that run leaves it: ``pg_receivewal`` on the slot, its PID in the repository, no parent."""
+    from vectorops.backup.pitr.replication_slot import ensure_slot
+    from vectorops.backup.pitr.server_login import server_conninfo, server_env
+    from vectorops.config import load_settings
+    from vectorops.db import runtime
+
+    _, client = external
+    saved = dict(os.environ)
+    try:
+        os.environ.update(client)
+        settings = load_settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    slot = ensure_slot(settings)
+    wal = runtime.server_directory(settings.pitr.wal_dir)
+    orphan = subprocess.Popen([str(runtime.bin_dir() / "pg_receivewal"), "--dbname", server_conninfo(settings),
+                               "--slot", slot, "--directory", str(wal), "--no-loop", "--no-password"],
+                              env=server_env(settings), user=runtime.SERVER_USER if os.geteuid() == 0 else None,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        (settings.pitr.directory / "receiver.pid").write_text(f"{orphan.pid}\n")
+        time.sleep(1.0)
+        assert orphan.poll() is None, "pg_receivewal did not start"
+        again = _vectorops(client, "backup", "--receive-wal", "2")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert orphan.wait(timeout=10) is not None  # stopped by the run, which then streamed on the slot itself
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
 
 
 def test_a_slot_of_that_name_vectorops_did_not_create_is_never_used(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import psycopg
 import pytest
 
 from tests.alert_receivers import use_webhook
-from tests.pitr_servers import archiving_server
+from tests.pitr_servers import archiving_server, scratch_dirs
 from tests.pitr_servers import server_dsn as _dsn
 from tests.pitr_servers import vectorops as _vectorops
 from vectorops.backup.pitr.catalog import RECORD
@@ -152,20 +154,32 @@ def test_killed_damaged_and_foreign_offsite_files(offsite: tuple[dict[str, str],
     foreign.unlink()
     assert _vectorops(env, "backup", "--offsite").returncode == 0
 
-    # a damaged off-site file fails the recovery, naming it, and leaves nothing running or staged
+    # a damaged file in the newest off-site backup: the recovery passes it over for an older chain (more WAL to
+    # replay), nothing of the failed attempt left running or staged
+    recovered = Path(env["VECTOROPS_HOME"]) / "recovered"
     listing = json.loads((newest / LISTING).read_text())
     name = next(n for n, size in listing["files"].items() if n.startswith("data/base/") and size > 8192)
     (newest / name).write_bytes((newest / name).read_bytes()[:100])
-    damaged = _vectorops(env, "restore", "--to-time", target.isoformat(), "--offsite")
-    assert damaged.returncode == 1 and name.split("/")[-1] in damaged.stderr, damaged.stderr
-    assert not list((Path(env["VECTOROPS_HOME"]) / "recovered").iterdir())
+    older = _vectorops(env, "restore", "--to-time", target.isoformat(), "--offsite")
+    assert older.returncode == 0, older.stdout + older.stderr
+    assert newest.name not in older.stdout.split("from base backup(s)", 1)[1].split(" and ", 1)[0], older.stdout
+    data = older.stdout.split("data in ", 1)[1].split(";", 1)[0]
+    assert scratch_dirs(recovered) == [Path(data).parent.name]  # only the server handed over
+    assert _vectorops(env, "restore", "--stop", data).returncode == 0
+    # a time before every off-site backup is refused in one line, nothing left
+    early = _vectorops(env, "restore", "--to-time", "2000-01-01T00:00:00Z", "--offsite")
+    assert early.returncode == 1 and "no base backup had finished by" in early.stderr, early.stderr
+    assert not scratch_dirs(recovered)
 
 
 def test_offsite_settings_are_checked_in_one_line(offsite: tuple[dict[str, str], Path]) -> None:
     env, _ = offsite
     home = Path(env["VECTOROPS_HOME"])
     for value, says in (("/mnt/no-scheme", "is not an object storage URL"),
-                        (f"file://{home / 'pitr' / 'copy'}", "inside or above the local repository")):
+                        (f"file://{home / 'pitr' / 'copy'}", "inside or above the local repository"),
+                        (f"file://{home / 'verify' / 'copy'}", "inside or above VECTOROPS_HOME"),
+                        (f"file://{home / 'pgdata' / 'copy'}", "inside or above VECTOROPS_HOME"),
+                        ("file://relative/remote", "(three slashes)")):
         bad = _vectorops({**env, "VECTOROPS_PITR_REMOTE": value}, "backup", "--offsite")
         assert bad.returncode == 2 and "VECTOROPS_PITR_REMOTE=" in bad.stderr and says in bad.stderr, bad.stderr
     # a location holding someone else's files, or another server's copy, is never written
@@ -224,3 +238,33 @@ def test_the_offsite_dag_copies_and_a_failed_copy_alerts_once(
     posts = [p.json() for p in http_receiver.posts]
     assert [p["event"] for p in posts] == ["offsite_copy_failed"], posts
     assert str(blocked) in json.dumps(posts[0]), posts[0]
+
+
+def test_a_killed_recovery_is_removed_by_the_next_and_a_handed_over_one_is_kept(
+        offsite: tuple[dict[str, str], Path]) -> None:
+    env, _ = offsite
+    recovered = Path(env["VECTOROPS_HOME"]) / "recovered"
+    assert _vectorops(env, "backup", "--base").returncode == 0
+    kept = _vectorops(env, "restore", "--to-time", "latest")
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    kept_data = Path(kept.stdout.split("data in ", 1)[1].split(";", 1)[0])
+    before = set(scratch_dirs(recovered))
+    killed = subprocess.Popen([sys.executable, "-m", "vectorops.cli", "restore", "--to-time", "latest"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                (recovered / n / "data" / "postmaster.pid").exists() for n in scratch_dirs(recovered)
+                if n not in before):
+            time.sleep(0.1)
+    finally:
+        killed.kill()
+        killed.wait()
+    left = [recovered / n for n in scratch_dirs(recovered) if n not in before]
+    assert left, "the killed recovery left nothing to clean"
+    again = _vectorops(env, "restore", "--to-time", "latest")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not any(p.exists() for p in left), "the killed recovery's copy is still there"
+    assert (kept_data / "postmaster.pid").exists(), "a server handed to the user was removed"
+    for out in (kept, again):
+        assert _vectorops(env, "restore", "--stop", out.stdout.split("data in ", 1)[1].split(";", 1)[0]).returncode == 0

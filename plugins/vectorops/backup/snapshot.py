@@ -91,9 +91,10 @@ def take_snapshot(dsn: str, directory: Path, backup_id: str) -> Manifest:
                     statement_timeout_s=STATEMENT_TIMEOUT_S) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
-        snapshot = one_value(conn.execute("SELECT pg_export_snapshot()"))
         # where the WAL stood when the snapshot was taken: the recovery drill recovers to it (backup/pitr/drill)
-        wal_lsn, snapshot_xids = conn.execute(sql_text("backup/select_snapshot_position")).fetchone() or (None, None)
+        row = conn.execute(sql_text("backup/select_snapshot_position")).fetchone()
+        assert row is not None  # one row, always
+        snapshot, wal_lsn, snapshot_xids = row
         created_at = datetime.now(UTC).isoformat()
         server_version = one_value(conn.execute("SHOW server_version"))
         registry = conn.execute(sql_text("backup/select_registry_tables")).fetchall()

@@ -107,12 +107,15 @@ def _base_backup(settings: Any, *, full: bool) -> int:
 
 
 def _target_time(when: str) -> Any:
+    """The time ``--to-time`` names; ``None`` for ``latest`` (every transaction the archive holds)."""
     from datetime import datetime
 
+    if when.strip().lower() == "latest":
+        return None
     try:
         return datetime.fromisoformat(when.strip().upper().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z)") from None
+        raise ValueError(f"--to-time {when!r} is not an ISO 8601 time (2026-12-06T03:15:00Z) nor latest") from None
 
 
 def _drill(settings: Any) -> int:
@@ -171,10 +174,10 @@ def _receive_wal(settings: Any, seconds: float) -> int:
 
 def _drop_wal_slot(settings: Any) -> int:
     from vectorops.backup.errors import BackupError
-    from vectorops.backup.pitr.replication_slot import drop_receiver_slot
+    from vectorops.backup.pitr.wal_receiver import stop_and_drop_slot
 
     try:
-        dropped = drop_receiver_slot(settings)
+        dropped = stop_and_drop_slot(settings)
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
@@ -208,8 +211,8 @@ def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool, offsite:
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
-    print(f"restored the vector schemas as of {target.isoformat()} (base backup(s) {', '.join(server.chain)} and the "
-          f"WAL archive) into {report.target} in {report.seconds:.1f}s"
+    print(f"restored the vector schemas as of {server.target.isoformat()} (base backup(s) {', '.join(server.chain)} "
+          f"and the WAL archive) into {report.target} in {report.seconds:.1f}s"
           + (f", replacing schema(s) {', '.join(report.replaced)}" if report.replaced else ""))
     print(f"VERIFIED {report.tables} table(s), {report.rows} vector rows: counts, checksums and top-10 queries match "
           "the recovered server's")
@@ -221,17 +224,20 @@ def _restore_time_into(settings: Any, when: str, dsn: str, clean: bool, offsite:
 def _restore_to_time(settings: Any, when: str, offsite: bool) -> int:
     from vectorops.backup.errors import BackupError
     from vectorops.backup.pitr.offsite_fetch import recover_offsite
-    from vectorops.backup.pitr.recover import recover_to_time
+    from vectorops.backup.pitr.recover import recover_latest, recover_to_time
 
     target = _target_time(when)
     from_offsite = _from_offsite(settings, offsite)
     try:
         with quiet():
-            server = recover_offsite(settings, target) if from_offsite else recover_to_time(settings, target)
+            server = (recover_offsite(settings, target) if from_offsite else recover_latest(settings)
+                      if target is None else recover_to_time(settings, target))
     except BackupError as exc:
         print(f"vectorops: error: {exc}", file=sys.stderr)
         return 1
-    print(f"recovered to {server.target.isoformat()} from base backup(s) {', '.join(server.chain)} and the WAL "
+    reached = (f"the end of the archive (its last transaction committed at {server.target.isoformat()})"
+               if target is None else server.target.isoformat())
+    print(f"recovered to {reached} from base backup(s) {', '.join(server.chain)} and the WAL "
           f"archive{' (off-site)' if from_offsite else ''} in {server.seconds:.1f}s")
     print(f"a scratch server on 127.0.0.1:{server.port}, data in {server.directory}; stop it with: "
           f"vectorops restore --stop {server.directory}")
@@ -410,7 +416,8 @@ def add_commands(sub: Any) -> None:
     source.add_argument("--backup", help="the backup directory, its manifest.json or its vectors.dump")
     source.add_argument("--to-time", metavar="ISO8601",
                         help="start a scratch server holding the database as it was at this time (from the base "
-                             "backups and the WAL archive), on a free port; its DSN is the last line")
+                             "backups and the WAL archive), on a free port; its DSN is the last line. `latest`: every "
+                             "transaction the archive holds, the last one included")
     source.add_argument("--stop", metavar="DIR",
                         help="stop a scratch server --to-time started and remove its copy (its data directory)")
     add_dsn_argument(restore, "the database to restore into (default: VECTOROPS_DSN, else the embedded server's "

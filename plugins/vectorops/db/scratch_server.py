@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -67,14 +68,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def new_directory(area: Path, when: datetime) -> Path:
-    """A new private directory ``<area>/<when>-<token>`` of the server's user (:func:`runtime.server_directory`).
+def new_directory(area: Path, when: datetime, prefix: str = "") -> Path:
+    """A new private directory ``<area>/<prefix><when>-<token>`` of the server's user
+    (:func:`runtime.server_directory`).
 
     :param area: the folder of one kind of scratch server, e.g. ``VECTOROPS_HOME/recovered``.
     :param when: the time its name carries (UTC).
+    :param prefix: what it holds, when not a server (``offsite-``, ``dump-``).
     """
     runtime.server_directory(area)
-    return runtime.server_directory(area / f"{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
+    return runtime.server_directory(
+        area / f"{prefix}{when.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}")
 
 
 def listen_options(port: int) -> list[str]:
@@ -169,11 +173,53 @@ def _claim(directory: Path) -> int | None:
     return fd
 
 
-def remove_abandoned(area: Path) -> list[Path]:
-    """Stop and remove the fresh servers of ``area`` whose process died before removing them (killed, or its
-    machine lost power); a server whose process still runs is left alone.
+#: the names :func:`new_directory` gives (with a prefix naming what it holds): nothing else in an area is touched
+_SCRATCH_NAME = re.compile(r"^([a-z]+-)?\d{8}T\d{6}Z-[0-9a-f]{6}$")
+#: written into a scratch directory whose server was handed to the user: never removed as abandoned
+HANDED = "handed_over"
 
-    :param area: the folder of the fresh servers, as given to :func:`fresh_server`.
+
+def claimed_directory(area: Path, when: datetime, prefix: str = "") -> tuple[Path, int]:
+    """A new scratch directory of ``area`` (:func:`new_directory`), held by this process until it closes the
+    descriptor: while held, :func:`remove_abandoned` leaves it alone; once its holder is gone (however it died), it
+    is removed, unless it was handed over (:func:`hand_over`).
+
+    :return: the directory and the descriptor holding it.
+    """
+    with _area_locked(area):
+        directory = new_directory(area, when, prefix)
+        claim = _claim(directory)
+    if claim is None:  # not reachable: the directory is new, and made under the area's lock
+        raise runtime.RuntimeErrorWithLog(f"scratch directory {directory} is held by another process")
+    return directory, claim
+
+
+def hand_over(directory: Path, claim: int) -> None:
+    """Mark ``directory``'s server as the user's (it runs on after this process: `restore --stop` removes it) and
+    release the claim."""
+    (directory / HANDED).touch(mode=0o600)
+    os.close(claim)
+
+
+def reclaim(directory: Path) -> int:
+    """Take back a directory handed over (:func:`hand_over`) for a server this process removes itself (a drill's, a
+    restore's): from now on a kill of this process leaves it to :func:`remove_abandoned`.
+
+    :return: the descriptor holding it (close it after removing the directory).
+    """
+    claim = _claim(directory)
+    if claim is None:
+        raise runtime.RuntimeErrorWithLog(f"scratch directory {directory} is held by another process")
+    (directory / HANDED).unlink(missing_ok=True)
+    return claim
+
+
+def remove_abandoned(area: Path) -> list[Path]:
+    """Stop and remove the scratch servers and directories of ``area`` whose process died before removing them
+    (killed, or its machine lost power); one whose process still runs, one handed over to the user
+    (:func:`hand_over`) and anything not named as vectorops names them are left alone.
+
+    :param area: the folder of the scratch servers, as given to :func:`fresh_server` or :func:`claimed_directory`.
     :return: the directories removed.
     """
     if not area.is_dir():
@@ -181,7 +227,8 @@ def remove_abandoned(area: Path) -> list[Path]:
     removed = []
     with _area_locked(area):
         for directory in sorted(area.iterdir()):
-            if directory.name.startswith(".") or not directory.is_dir():
+            if (not _SCRATCH_NAME.match(directory.name) or not directory.is_dir() or directory.is_symlink()
+                    or (directory / HANDED).exists()):
                 continue
             fd = _claim(directory)
             if fd is None:

@@ -96,13 +96,25 @@ def _archive(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, Any]:
     if current is not None and archived is not None:
         waiting = max(0, current - archived - 1)
         # nothing written since the archived segment was closed: everything committed is in the archive
-        rpo = None if since is None else since if current > archived else 0.0
+        # a segment that holds only its header and the server's own bookkeeping records holds no transaction
+        written = current > archived and _written_into_segment(conn) > BOOKKEEPING_BYTES
+        rpo = None if since is None else since if written else 0.0
     state = ("failing" if status.last_failed_wal else "nothing_archived" if status.last_archived_wal is None
              else "behind" if waiting else "archiving")
     return {**document, "state": state, "current_wal": status.current_wal,
             "last_archived_wal": status.last_archived_wal, "last_archived_at": iso(status.last_archived_at),
             "last_failed_wal": status.last_failed_wal, "last_failed_at": iso(status.last_failed_at),
             "segments_waiting": waiting, "seconds_since_archive": since, "rpo_seconds": rpo}
+
+
+#: what a segment holds without any transaction: its page header, a switch's or the bgwriter's running-xacts records
+BOOKKEEPING_BYTES = 256
+
+
+def _written_into_segment(conn: psycopg.Connection[dict[str, Any]]) -> int:
+    """Bytes of WAL in the segment being written now."""
+    row = one_row(conn.execute("SELECT (pg_walfile_name_offset(pg_current_wal_lsn())).file_offset AS offset"))
+    return int(row["offset"])
 
 
 def _streams(conn: psycopg.Connection[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ snapshot did not see) and then calls itself ``inconclusive`` instead of failing.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from vectorops.backup.pitr.drill_age import stale_reason
 from vectorops.backup.pitr.recover import recover_to_lsn, remove_recovered
 from vectorops.backup.verify import authenticity_failures
 from vectorops.config import Settings
-from vectorops.db import runtime
+from vectorops.db import runtime, scratch_server
 from vectorops.db.connect import connect
 from vectorops.db.sql_files import sql_text
 
@@ -145,6 +146,7 @@ def _drill(settings: Settings, ledger_dsn: str, report: DrillReport) -> None:
     report.archive_lag_seconds = _archive_lag(settings)
     clock = time.perf_counter()
     server = recover_to_lsn(settings, manifest.wal_lsn, report.target_at)
+    claim = scratch_server.reclaim(server.directory.parent)  # a killed drill's server is removed by the next one
     report.recovery_seconds = time.perf_counter() - clock
     report.base_backups, report.scratch_port = list(server.chain), server.port
     try:
@@ -159,6 +161,7 @@ def _drill(settings: Settings, ledger_dsn: str, report: DrillReport) -> None:
             report.failures = compare_database(conn, manifest)
     finally:
         remove_recovered(server.directory)
+        os.close(claim)
     report.tables, report.total_rows = len(manifest.tables), manifest.total_rows
     if report.failures:
         report.error = (f"the server recovered to backup {manifest.backup_id}'s snapshot differs from its manifest: "

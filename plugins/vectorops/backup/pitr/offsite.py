@@ -188,7 +188,7 @@ def copy_offsite_locked(settings: Settings, keep_full: int | None = None) -> Off
         base_copied, base_bytes = _copy_base(base_backups(settings.pitr.base_dir), root / "base")
         expired, wal_removed = _expire(root, keep_full or settings.pitr.keep_full)
     except OSError as exc:  # fsspec's storages raise theirs as OSError (permissions, missing buckets, the network)
-        raise BackupError(f"the off-site copy to {root} failed: {exc}") from exc
+        raise BackupError(f"the off-site copy to {root} failed: {type(exc).__name__}: {exc}") from exc
     copied = OffsiteCopy(str(root), wal_copied, base_copied, wal_bytes + base_bytes, newest, expired, wal_removed,
                          time.perf_counter() - started)
     log.info("off-site copy %s: %s WAL file(s) and %s base backup(s) copied (%.1f MB) in %.1fs; newest segment %s; "
@@ -263,7 +263,8 @@ def _copy_wal(wal_dir: Path, remote: ObjectStoragePath) -> tuple[int, int, str |
         if local.name in there and not local.name.endswith(PARTIAL):
             if _size(there[local.name]) != size:
                 raise BackupError(f"the off-site repository's {there[local.name]} differs in size from the archived "
-                                  f"{local}: it was not copied by vectorops; not overwritten")
+                                  f"{local}: vectorops copies whole files only, so it was written or damaged by "
+                                  "something else; not overwritten (remove it to have it copied again)")
             continue
         part = remote / (local.name + PART)
         total += upload(local, part)

@@ -8,11 +8,12 @@ It listens on 127.0.0.1 on a free port, with the production server's logins (the
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shlex
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,8 +102,26 @@ def recover_to_lsn(settings: Settings, lsn: str, taken_at: datetime) -> Recovere
                     archive_first=True)
 
 
-def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, target: datetime, described: str, *,
-             archive_first: bool) -> RecoveredServer:
+def recover_latest(settings: Settings, *, archive_first: bool = True) -> RecoveredServer:
+    """Start a scratch server holding every transaction the archive has, the last one included: the newest chain,
+    and all the WAL after it (``.partial`` too), replayed to its end. What a lost server can still give back.
+
+    :param settings: the settings.
+    :param archive_first: as :func:`recover_to_time`.
+    :return: the running scratch server; its ``target`` is when the last transaction it replayed committed (when it
+        replayed none: the time of the command).
+    :raises BackupError: as :func:`recover_to_time`.
+    """
+    now = datetime.now(UTC)
+    chain = chain_before(base_backups(settings.pitr.base_dir), now)
+    server = _recover(settings, chain, None, now, "the end of the archive", archive_first=archive_first)
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_last_xact_replay_timestamp()").fetchone()
+    return replace(server, target=row[0] if row and row[0] is not None else now)
+
+
+def _recover(settings: Settings, chain: list[BaseBackup], target_option: str | None, target: datetime,
+             described: str, *, archive_first: bool) -> RecoveredServer:
     """Combine ``chain``, start a server that replays the archive up to ``target_option`` and promotes; wait."""
     started = time.perf_counter()
     if archive_first and not settings.external_dsn and runtime.running_port(settings.pgdata) is not None:
@@ -113,7 +132,10 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
             else:
                 log.warning("the running server archives no WAL (started with VECTOROPS_WAL_ARCHIVE=off): "
                             "recovering from what the archive held before")
-    data = scratch_server.new_directory(settings.home / "recovered", target) / "data"
+    area = settings.home / "recovered"
+    scratch_server.remove_abandoned(area)  # what killed recoveries left: never a server handed to the user
+    directory, claim = scratch_server.claimed_directory(area, target)
+    data = directory / "data"
     try:
         with repository_lock(settings):  # no retention removes the chain while it is read
             for backup in chain:
@@ -129,7 +151,8 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
             *scratch_server.listen_options(port),
             "-c archive_mode=off", "-c summarize_wal=off", "-c wal_level=replica",
             f"-c max_wal_senders={runtime.MAX_WAL_SENDERS}",
-            f"-c {restore}", f"-c {shlex.quote(target_option)}", "-c recovery_target_action=promote",
+            f"-c {restore}", *([f"-c {shlex.quote(target_option)}"] if target_option else []),
+            "-c recovery_target_action=promote",
             f"-c hba_file={shlex.quote(str(hba))}", "-c ssl=off",
             "-c shared_preload_libraries=pg_stat_statements", f"-c max_connections={runtime.MAX_CONNECTIONS}",
         ]
@@ -142,7 +165,9 @@ def _recover(settings: Settings, chain: list[BaseBackup], target_option: str, ta
         _wait_promoted(dsn, data, described)
     except BaseException:
         remove_recovered(data)
+        os.close(claim)
         raise
+    scratch_server.hand_over(directory, claim)
     seconds = time.perf_counter() - started
     log.info("recovered to %s from base backup(s) %s in %.1fs: a scratch server on 127.0.0.1:%s (%s)",
              described, ", ".join(b.label for b in chain), seconds, port, data)

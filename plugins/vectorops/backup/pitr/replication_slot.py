@@ -14,7 +14,6 @@ import psycopg
 
 from vectorops.backup.errors import BackupError
 from vectorops.backup.manifest import write_private
-from vectorops.backup.pitr.server_login import server_conninfo, server_env
 from vectorops.config import Settings
 from vectorops.db import runtime
 
@@ -58,14 +57,17 @@ def ensure_slot(settings: Settings) -> str:
                               f"create ({settings.pitr.directory / RECEIVER} does not name it): never used; drop it "
                               "or point VECTOROPS_PITR_DIR at the repository that created it")
         return slot
-    args = [str(runtime.bin_dir() / "pg_receivewal"), "--dbname", server_conninfo(settings), "--slot", slot,
-            "--create-slot", "--no-password"]
-    done = runtime.run_as_server(args, env=server_env(settings))
-    if done.returncode != 0:
-        raise BackupError(f"pg_receivewal could not create the replication slot {slot} on the external server "
-                          f"(exit code {done.returncode}): {done.stdout.strip()[-1000:]}")
+    # recorded before it exists: a slot vectorops made is never left unrecorded (a record of a slot that was never
+    # made is harmless: the next run makes it)
     write_private(settings.pitr.directory / RECEIVER, json.dumps(
         {"slot": slot, "created_at": datetime.now(UTC).isoformat()}, indent=2).encode())
+    with psycopg.connect(settings.external_dsn or "", autocommit=True, connect_timeout=10) as conn:
+        try:
+            # reserved now: the server keeps every segment from this moment (the base backup after it) on
+            conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", (slot,))
+        except psycopg.Error as exc:
+            raise BackupError(f"could not create the replication slot {slot} on the external server: "
+                              f"{str(exc).strip().splitlines()[0]}") from None
     log.info("created the replication slot %s on the external server: it keeps the WAL not received yet", slot)
     return slot
 
