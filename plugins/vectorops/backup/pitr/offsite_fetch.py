@@ -50,13 +50,14 @@ def fetch_offsite(settings: Settings, chain: list[BaseBackup], staging: Path) ->
         remote = root / "base" / backup.label
         local = runtime.server_directory(staging / "base" / backup.label)
         listing = json.loads((remote / LISTING).read_text(encoding="utf-8"))
+        for name in [*listing["directories"], *listing["files"]]:
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise BackupError(f"off-site base backup {backup.label}'s {LISTING} names {name!r}, outside the "
+                                  "backup: it is not vectorops' own")
         for folder in listing["directories"]:
             (local / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
             _own(local / folder, owner)
         for name, size in listing["files"].items():
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise BackupError(f"off-site base backup {backup.label}'s {LISTING} names {name!r}, outside the "
-                                  "backup: it is not vectorops' own")
             fetched += download(remote / name, local / name, int(size))
             _own(local / name, owner)
         fetched += download(remote / RECORD, local / RECORD)
