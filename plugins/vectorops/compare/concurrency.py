@@ -233,7 +233,8 @@ class Concurrency:
 
 
 def _ratio(a: float, b: float) -> float | None:
-    return round(a / b, 3) if b else None
+    # Significant figures, not decimals: a ratio far below 1 must keep its precision.
+    return float(f"{a / b:.4g}") if b else None
 
 
 def measure_concurrency(engines: Sequence[Engine], data: Dataset, clients: Sequence[int] = DEFAULT_CLIENTS,

@@ -12,7 +12,9 @@ HEAD = ("clients", "engine", "ef_search", "QPS", "p50 ms", "p95 ms", "p99 ms", "
 
 
 def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}×"
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.2g}×"  # two decimals would print 0.00×
 
 
 def table_rows(result: Concurrency) -> list[list[str]]:

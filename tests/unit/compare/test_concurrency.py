@@ -51,3 +51,12 @@ def test_rendering(result: Concurrency) -> None:
 def test_recall_at_10() -> None:
     assert recall_at_10([["a", "b"], ["c"]], [["a", "x"], ["c", "d"]]) == 0.5
     assert recall_at_10([], []) == 0.0
+
+
+def test_a_ratio_far_below_one_keeps_its_precision() -> None:
+    """A stalled engine's p95 of 900 ms against 3 ms once rounded to 0.003: the ratio keeps four figures."""
+    loads = [_load("pgvector", 1, 0, 300, 3.047), _load("chroma server", 1, 0, 1, 900)]
+    result = Concurrency([], loads, (1,), 1, 5.0, ("pgvector", "chroma server"), [])
+    ratio = result.ratios()[0]
+    assert ratio["p95_ratio"] == pytest.approx(3.047 / 900, rel=1e-3) and ratio["qps_ratio"] == 300
+    assert "      1    300.00×    0.0034×" in terminal_lines(result)
