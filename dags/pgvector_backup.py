@@ -48,7 +48,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, task
 
 from vectorops.airflow.defaults import default_args
-from vectorops.airflow.pools import HEAVY_POOL
+from vectorops.airflow.pools import HEAVY_POOL, HEAVY_QUEUE
 from vectorops.airflow.scheduled_params import BACKUP_THRESHOLDS, threshold_params
 
 
@@ -71,7 +71,7 @@ def pgvector_backup() -> None:
 
         return take()
 
-    @task(pool=HEAVY_POOL)
+    @task(pool=HEAVY_POOL, queue=HEAVY_QUEUE)
     def verify_backup(backup: dict) -> dict:
         """Restore into a scratch database and compare with the manifest; a mismatch fails and alerts."""
         from vectorops.airflow.tasks.backup import verify
@@ -99,7 +99,7 @@ def pgvector_backup() -> None:
 
         return take_base()
 
-    @task(pool=HEAVY_POOL)
+    @task(pool=HEAVY_POOL, queue=HEAVY_QUEUE)
     def drill_recovery() -> dict:
         """Recover the verified dump's snapshot on a scratch server and compare it with the manifest there."""
         from vectorops.airflow.tasks.backup import drill

@@ -32,7 +32,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
 from vectorops.airflow.assets import VALIDATIONS
 from vectorops.airflow.defaults import default_args
-from vectorops.airflow.pools import HEAVY_POOL
+from vectorops.airflow.pools import HEAVY_POOL, HEAVY_QUEUE
 from vectorops.airflow.scheduled_params import (
     MAINTENANCE_THRESHOLDS,
     collections_param,
@@ -67,7 +67,8 @@ def pgvector_maintenance() -> None:
         return plan_maintenance()
 
     # one table at a time, and no other heavy work beside it: index rebuilds use every core the server has
-    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1, pool=HEAVY_POOL)
+    @task(map_index_template="{{ collection }}", max_active_tis_per_dag=1, pool=HEAVY_POOL,
+          queue=HEAVY_QUEUE)
     def maintain_table(collection: str) -> dict:
         """Drop or rebuild invalid indexes, rebuild the HNSW index when due, then VACUUM or ANALYZE."""
         from vectorops.airflow.tasks.maintenance import maintain_table

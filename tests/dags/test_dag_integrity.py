@@ -139,7 +139,7 @@ def test_scheduled_dags_take_todays_settings_as_param_defaults_and_heavy_tasks_u
     from airflow.sdk.exceptions import ParamValidationError
     from airflow.serialization.serialized_objects import DagSerialization
 
-    from vectorops.airflow.pools import HEAVY_POOL
+    from vectorops.airflow.pools import HEAVY_POOL, HEAVY_QUEUE
     from vectorops.airflow.run import load_dag
 
     monkeypatch.setenv("VECTOROPS_VACUUM_DEAD_RATIO", "0.25")
@@ -164,6 +164,13 @@ def test_scheduled_dags_take_todays_settings_as_param_defaults_and_heavy_tasks_u
     pooled = {(dag_id, t.task_id) for dag_id, dag in dags.items() for t in dag.tasks if t.pool == HEAVY_POOL}
     assert pooled == {("pgvector_maintenance", "maintain_table"), ("pgvector_backup", "verify_backup"),
                       ("pgvector_backup", "drill_recovery")}
+    # the same tasks on the Celery queue "heavy", and every other task on Airflow's default queue
+    dags["chroma_to_pgvector"] = load_dag("chroma_to_pgvector")
+    queues = {(dag_id, t.task_id): t.queue for dag_id, dag in dags.items() for t in dag.tasks}
+    heavy = {key for key, queue in queues.items() if queue == HEAVY_QUEUE}
+    assert heavy == pooled | {("chroma_to_pgvector", "finalize_collection")}, heavy
+    assert {queues[key] for key in set(queues) - heavy} == {"default"}
+    assert dags["chroma_to_pgvector"].get_task("finalize_collection").pool == HEAVY_POOL
     # a bad value is refused when the run is created (as create_dagrun checks the form's or the API's conf), naming it
     for dag_id, conf in (("pgvector_search_monitor", {"min_recall": 1.5}), ("pgvector_maintenance", {"dry_run": "yes"}),
                          ("pgvector_backup", {"keep": 0}), ("pgvector_data_quality", {"collections": "docs"})):

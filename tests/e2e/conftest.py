@@ -3,11 +3,9 @@ Chroma store, and the REST API v2 client the tests drive it with."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -18,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import psycopg
 import pytest
 import requests
 from psycopg import sql
 
+from tests.e2e.processes import stop_session
 from tests.support import add_records, chroma_client
 from vectorops.airflow.env import airflow_environment
 from vectorops.config import Settings
@@ -35,6 +33,16 @@ COLLECTIONS: dict[str, tuple[str, int]] = {"e2e_docs": ("cosine", 300), "e2e_ima
                                            "e2e_faq": ("ip", 240)}
 DIMENSIONS = 16
 FINISHED = {"success", "failed"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Celery cluster's module first among the e2e tests: the standalone platform is package-scoped, so started
+    before it, it would run beside the cluster until the package ends (two Airflows on two cores)."""
+    here = Path(__file__).parent
+    positions = [i for i, item in enumerate(items) if here in item.path.parents]
+    ordered = sorted((items[i] for i in positions), key=lambda item: item.path.name != "test_celery.py")
+    for i, item in zip(positions, ordered, strict=True):
+        items[i] = item
 
 
 def _free_port() -> int:
@@ -167,65 +175,6 @@ def _remove_e2e_data(dsn: str) -> None:
             conn.execute(delete, (list(COLLECTIONS),))
 
 
-def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                alive.append(proc)
-        except psutil.Error:
-            continue
-    return alive
-
-
-def _group(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:
-    """The standalone's descendants plus anything else still in its session (a re-parented grandchild)."""
-    members: dict[int, psutil.Process] = {}
-    try:
-        members.update((p.pid, p) for p in psutil.Process(proc.pid).children(recursive=True))
-    except psutil.NoSuchProcess:
-        pass
-    for candidate in psutil.process_iter():
-        try:
-            if os.getsid(candidate.pid) == proc.pid and candidate.pid != proc.pid:
-                members[candidate.pid] = candidate
-        except (OSError, psutil.Error):
-            continue
-    return list(members.values())
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(proc: subprocess.Popen[bytes], log_path: Path) -> list[str]:
-    """SIGTERM the process group, SIGKILL what is left after a minute; return what survived even that."""
-    tracked = _group(proc)
-    _signal_group(proc, signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (proc.poll() is None or _alive(tracked)):
-        time.sleep(0.5)
-    stubborn = [*_alive(tracked), *_alive(_group(proc))]
-    if proc.poll() is None or stubborn:
-        with open(log_path, "a") as log:
-            log.write(f"\n[e2e] SIGKILL after SIGTERM timed out: {[p.pid for p in stubborn]}\n")
-        _signal_group(proc, signal.SIGKILL)
-        for leftover in stubborn:
-            with contextlib.suppress(psutil.Error):
-                leftover.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):  # what still lives is reported just below
-            proc.wait(timeout=15)
-        psutil.wait_procs(stubborn, timeout=15)
-    survivors = []
-    for leftover in {p.pid: p for p in [*_alive(tracked), *_alive(_group(proc))]}.values():
-        with contextlib.suppress(psutil.Error):
-            survivors.append(f"{leftover.pid} {' '.join(leftover.cmdline())[:160]}")
-    return survivors
-
-
 @pytest.fixture(scope="package")
 def platform(settings: Settings, airflow_db: dict[str, str], dsn: str, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Platform]:
@@ -266,6 +215,6 @@ def platform(settings: Settings, airflow_db: dict[str, str], dsn: str, tmp_path_
         _only_the_migration_dag_unpaused(running)
         yield running
     finally:
-        leftovers = _stop(proc, log_path)
+        leftovers = stop_session(proc, log_path)
         _remove_e2e_data(dsn)
     assert not leftovers, f"processes of airflow standalone outlived the SIGTERM and SIGKILL of its group: {leftovers}"

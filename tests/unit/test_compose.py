@@ -27,7 +27,8 @@ AIRFLOW_SERVICES = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
     "airflow-dag-processor": "dag-processor",
-    "airflow-worker": "celery worker",
+    "airflow-worker": "celery worker --queues ${AIRFLOW_WORKER_QUEUES:-default,heavy}",
+    "airflow-worker-heavy": "celery worker --queues heavy",
     "airflow-triggerer": "triggerer",
     "airflow-init": None,
 }
@@ -41,9 +42,9 @@ _URL_USERINFO = re.compile(r"://((?:\$\{[^}]*\}|[^/@\s$])*)@")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|_KEY$|TOKEN")
 # The database roles (vectorops.db.roles) and which services hold each one's connection: nobody else does.
 ROLE_SERVICES = {
-    "vectorops_etl": {"airflow-worker", "airflow-init"},
-    "vectorops_maint": {"airflow-worker", "airflow-init"},
-    "vectorops_monitor": {"airflow-worker", "airflow-init"},
+    "vectorops_etl": {"airflow-worker", "airflow-worker-heavy", "airflow-init"},
+    "vectorops_maint": {"airflow-worker", "airflow-worker-heavy", "airflow-init"},
+    "vectorops_monitor": {"airflow-worker", "airflow-worker-heavy", "airflow-init"},
     "vectorops_reader": {"airflow-apiserver", "airflow-init"},
 }
 WELL_KNOWN_PASSWORDS = {"airflow", "postgres", "admin", "vectorops", "redis", "password", "secret", "changeme",

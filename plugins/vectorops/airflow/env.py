@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,8 +158,10 @@ def ensure_heavy_pool(env: dict[str, str]) -> None:
 
 
 def _airflow(env: dict[str, str], *args: str) -> None:
-    airflow = Path(sys.executable).with_name("airflow")
-    proc = subprocess.run([str(airflow), *args], env={**os.environ, **env}, capture_output=True, text=True,
+    # beside this interpreter in a venv; on PATH in Airflow's image (python in /usr/local/bin, airflow in ~/.local/bin)
+    beside = Path(sys.executable).with_name("airflow")
+    airflow = str(beside) if beside.exists() else shutil.which("airflow", path=env.get("PATH")) or "airflow"
+    proc = subprocess.run([airflow, *args], env={**os.environ, **env}, capture_output=True, text=True,
                           check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"`airflow {' '.join(args[:2])}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")

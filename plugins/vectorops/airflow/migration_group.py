@@ -19,7 +19,7 @@ from airflow.sdk import TaskGroup, task
 
 from vectorops.airflow.assets import MIGRATED_TABLES, MIGRATIONS
 from vectorops.airflow.defaults import default_args as vectorops_default_args
-from vectorops.airflow.pools import HEAVY_POOL
+from vectorops.airflow.pools import HEAVY_POOL, HEAVY_QUEUE
 
 #: the request's values when an argument is left out (the DAG's Params default to the same)
 REQUEST_DEFAULTS: dict[str, Any] = {
@@ -46,6 +46,7 @@ def chroma_to_pgvector_group(
     dry_run: bool = False,
     request_from_params: bool = False,
     pool: str = HEAVY_POOL,
+    queue: str = HEAVY_QUEUE,
     prefix_group_id: bool = True,
     default_args: dict[str, Any] | None = None,
 ) -> TaskGroup:
@@ -68,6 +69,8 @@ def chroma_to_pgvector_group(
         :data:`vectorops.migration.request.PARAMS`), as the ``chroma_to_pgvector`` DAG does; the request arguments
         above must then be left out.
     :param pool: the Airflow pool of the index build and promotion (``finalize_collection``).
+    :param queue: the executor queue of the same task (Celery: a worker serving it); the chunk loads stay on the
+        default queue.
     :param prefix_group_id: prefix the task ids with ``group_id``.
     :param default_args: task arguments over vectorops' own (retries, the failure alert) and over those of the DAG
         and of an enclosing task group, which themselves win over vectorops' own.
@@ -91,7 +94,7 @@ def chroma_to_pgvector_group(
     # mypy types the attrs field by its converter (copy.deepcopy), not as the dict it is
     with TaskGroup(group_id, prefix_group_id=prefix_group_id, tooltip="Chroma → pgvector migration",
                    default_args=task_args) as group:  # type: ignore[arg-type]
-        _add_tasks(request, pool)
+        _add_tasks(request, pool, queue)
     return group
 
 
@@ -122,7 +125,7 @@ def _enclosing_default_args() -> dict[str, Any]:
     return {**dict(getattr(dag, "default_args", None) or {}), **dict(getattr(parent, "default_args", None) or {})}
 
 
-def _add_tasks(request: dict[str, Any] | None, pool: str) -> None:
+def _add_tasks(request: dict[str, Any] | None, pool: str, queue: str) -> None:
     """The migration's tasks, in the group being defined; ``request`` ``None``: the run's Params."""
 
     @task
@@ -156,7 +159,8 @@ def _add_tasks(request: dict[str, Any] | None, pool: str) -> None:
         return load_chunk(chunk)
 
     # the index build is the heavy part: the pool keeps it from running beside another build, a REINDEX or a probe
-    @task(trigger_rule="all_done", map_index_template="{{ collection }}", outlets=[MIGRATED_TABLES], pool=pool)
+    @task(trigger_rule="all_done", map_index_template="{{ collection }}", outlets=[MIGRATED_TABLES], pool=pool,
+          queue=queue)
     def finalize_collection(plan: dict[str, Any]) -> dict[str, Any]:
         """Check counts, validate, build the HNSW index and promote; an Asset event (and lineage) for the table."""
         from vectorops.airflow.tasks.migration import finalize_collection

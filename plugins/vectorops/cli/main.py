@@ -96,6 +96,15 @@ def _cmd_dags_folder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pools(args: argparse.Namespace) -> int:
+    from vectorops.airflow.env import ensure_heavy_pool
+    from vectorops.airflow.pools import HEAVY_POOL, heavy_pool_slots
+
+    ensure_heavy_pool({})  # the environment as it is: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN names the database
+    print(f"Airflow pool {HEAVY_POOL}: {heavy_pool_slots()} slot(s)")
+    return 0
+
+
 class _Version(argparse.Action):
     """``--version``: the installed distribution's version, looked up only when asked (reading the package metadata
     on sys.path costs every command's start-up some 20 ms)."""
@@ -139,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     folder = sub.add_parser("dags-folder", help="print the folder of the vectorops DAGs (for a DAG bundle of your "
                                                 "Airflow: docs/installing.md)")
     folder.set_defaults(func=_cmd_dags_folder, log_to_file=False)
+
+    pools = sub.add_parser("pools", help="create the vectorops_heavy Airflow pool in this Airflow's metadata "
+                                         "database, or give it VECTOROPS_HEAVY_POOL_SLOTS slots again (a deployment "
+                                         "of your own: docs/scaling-out.md)")
+    pools.set_defaults(func=_cmd_pools, log_to_file=False)
 
     from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, sync
 
