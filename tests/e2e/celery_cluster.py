@@ -48,6 +48,8 @@ SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "
 WORKERS = ("worker-1", "worker-2")
 CHUNK_ROWS = 150
 HEARTBEAT_TIMEOUT_S = 12
+#: the alert channel the compose file names (``VECTOROPS_ALERT_WEBHOOK_CONN_ID``); the test stores the connection
+ALERT_WEBHOOK_CONN_ID = "vectorops_alert_webhook"
 #: what the shell passes on to every process (compose's containers have their own; nothing of pytest's Airflow)
 _BASE_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "USER")
 
@@ -122,7 +124,7 @@ def compose_values(chroma: Path) -> dict[str, str]:
     values.update({"AIRFLOW_JWT_SECRET": secrets.token_hex(32), "AIRFLOW_API_SECRET_KEY": secrets.token_hex(32),
                    "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
                    "AIRFLOW_UID": str(os.getuid()), "HOST_CHROMA_DIR": str(chroma),
-                   "AIRFLOW_WORKER_CONCURRENCY": "2"})
+                   "AIRFLOW_WORKER_CONCURRENCY": "2", "VECTOROPS_ALERT_WEBHOOK_CONN_ID": ALERT_WEBHOOK_CONN_ID})
     return values
 
 

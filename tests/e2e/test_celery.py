@@ -8,6 +8,7 @@ scheduler fails the lost task once its heartbeat stops, it is retried on the oth
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,15 @@ import pytest
 import requests
 from psycopg import sql
 
-from tests.e2e.celery_cluster import CHUNK_ROWS, HEARTBEAT_TIMEOUT_S, WORKERS, Cluster, celery_cluster
+from tests.alert_receivers import HttpReceiver
+from tests.e2e.celery_cluster import (
+    ALERT_WEBHOOK_CONN_ID,
+    CHUNK_ROWS,
+    HEARTBEAT_TIMEOUT_S,
+    WORKERS,
+    Cluster,
+    celery_cluster,
+)
 from tests.e2e.conftest import DAG_ID
 from tests.support import add_records, chroma_client, chroma_digest, pg_digest
 
@@ -191,3 +200,32 @@ def test_chunks_spread_over_two_workers_and_a_killed_worker_s_chunk_is_retried_o
               f"killed (SIGKILL of {len(killed)} processes), retried on "
               f"{cluster.hostnames[survivor]} after the {HEARTBEAT_TIMEOUT_S}s heartbeat timeout; "
               f"{ROWS} rows exact")
+
+
+def test_a_failed_task_on_a_worker_alerts_through_a_connection_stored_in_the_metadata_database(
+        cluster: Cluster, http_receiver: HttpReceiver) -> None:
+    """The webhook connection is created through the REST API, so the API server encrypts it with the deployment's
+    Fernet key and the worker decrypts it: the shared secrets of the compose file at work."""
+    platform = cluster.platform
+    created = platform.api("POST", "/connections", json={"connection_id": ALERT_WEBHOOK_CONN_ID, "conn_type": "http",
+                                                         "host": http_receiver.url("/alerts")})
+    assert created.status_code == 201, created.text
+    wrong = "/nonexistent/celery store"
+    resp = platform.api("POST", f"/dags/{DAG_ID}/dagRuns",
+                        json={"logical_date": None, "conf": {"chroma_path": wrong, "collections": [COLLECTION]}})
+    assert resp.status_code == 200, resp.text
+    run_id = resp.json()["dag_run_id"]
+
+    def finished() -> dict[str, Any] | None:
+        run = platform.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
+        return run if run["state"] in ("success", "failed") else None
+
+    run = _wait("the run with a wrong path to finish", finished, cluster, timeout_s=120, every_s=0.5)
+    assert run["state"] == "failed", run
+    failed = [(ti["task_id"], ti["try_number"], ti["hostname"]) for ti in platform.task_instances(run_id)
+              if ti["state"] == "failed"]
+    assert [(task, tries) for task, tries, _ in failed] == [("plan_request", 1)], failed
+    assert failed[0][2] in cluster.hostnames.values()
+    alert = _wait("the alert", lambda: http_receiver.posts[:1], cluster, timeout_s=30)[0].json()
+    assert len(http_receiver.posts) == 1, http_receiver.bodies()
+    assert wrong in json.dumps(alert) and "plan_request" in json.dumps(alert), alert
