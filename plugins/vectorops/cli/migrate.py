@@ -161,13 +161,14 @@ def _stopped_by_ctrl_c() -> Iterator[None]:
 def _run_rows(dsn: str, run_id: str, collections: list[str], errors: dict[str, str]) -> list[dict[str, Any]]:
     from vectorops.chroma.preflight import CollectionRef
     from vectorops.db.connect import connect
-    from vectorops.migration import ledger
+    from vectorops.migration import ledger, promotion
     from vectorops.migration.summary import promoted_status
 
     with connect(dsn, autocommit=True) as conn:
         # the run's keys, by the label the request listed (a key may carry its store's suffix)
         found = {CollectionRef.parse(r[0]).label: r for r in ledger.run_rows(conn, run_id)}
-    rows = []
+        warnings = promotion.promoted_warnings(conn, run_id)
+    rows: list[dict[str, Any]] = []
     for name in collections:
         r = found.get(name)
         if r is None:
@@ -176,7 +177,7 @@ def _run_rows(dsn: str, run_id: str, collections: list[str], errors: dict[str, s
         status = promoted_status(r[12]) if r[1] == "promoted" else r[1]
         rows.append({"collection": name, "status": status, "read": r[2], "loaded": r[3], "quarantined": r[4],
                      "dimensions": r[5], "space": r[6], "rows_per_s": r[7], "error": r[8], "table": f"{r[10]}.{r[9]}",
-                     "reader": r[11], "read_point": r[13]})
+                     "reader": r[11], "read_point": r[13], "warnings": warnings.get(r[0], [])})
     return rows
 
 

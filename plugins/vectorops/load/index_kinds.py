@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from vectorops.load.hnsw_params import HNSW_KINDS as HNSW_KINDS  # the kinds that take m and ef_construction
 from vectorops.quality.exact_search import DISTANCE_OPERATORS
 
 KINDS = ("hnsw", "ivfflat", "hnsw_halfvec", "hnsw_bit_rerank")

@@ -14,6 +14,7 @@ from psycopg import sql
 from vectorops import failpoints
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.load import index_kinds
+from vectorops.load.hnsw_params import pgvector_hnsw
 from vectorops.load.index_kinds import (
     HALFVEC_INDEX_MAX_DIMS,
     HALFVEC_OPCLASS,
@@ -34,6 +35,8 @@ class IndexBuild:
 
     :param method: one of :data:`~vectorops.load.index_kinds.METHODS`, or ``none``.
     :param lists: an IVFFlat index's lists (``None`` for the HNSW kinds).
+    :param m: an HNSW index's ``m`` as built (``None`` for IVFFlat and no index).
+    :param ef_construction: an HNSW index's ``ef_construction`` as built (``None`` for IVFFlat and no index).
     """
 
     method: str
@@ -42,6 +45,8 @@ class IndexBuild:
     maintenance_work_mem_mb: int
     notices: list[str] = field(default_factory=list)
     lists: int | None = None
+    m: int | None = None
+    ef_construction: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,8 @@ class IndexSpec:
     :param space: the Chroma space (``l2``, ``cosine``, ``ip``), which picks the opclass.
     :param dimensions: the vectors' length; ``None`` when unknown (an empty collection).
     :param rows: the table's rows, to size ``maintenance_work_mem``.
-    :param m: HNSW ``m``.
-    :param ef_construction: HNSW ``ef_construction``.
+    :param m: HNSW ``m`` (the build takes it as :func:`~vectorops.load.hnsw_params.pgvector_hnsw` maps it).
+    :param ef_construction: HNSW ``ef_construction`` (mapped likewise).
     :param cap_mb: the most ``maintenance_work_mem`` the build may take.
     :param kind: one of :data:`~vectorops.load.index_kinds.KINDS` (default ``hnsw``).
     """
@@ -145,7 +150,9 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
 
     Above 2,000 dimensions an HNSW or IVFFlat index is on ``embedding::halfvec(d)``; above what pgvector can
     index in the kind (4,000; 64,000 for bits) no index is built and a warning says so. With unknown dimensions
-    (an empty collection) the index waits for data. Runs in autocommit mode so that the build is one statement
+    (an empty collection) the index waits for data. An HNSW ``m`` / ``ef_construction`` pgvector cannot take is
+    built as :func:`~vectorops.load.hnsw_params.pgvector_hnsw` maps it, with a warning (callers map them before:
+    this is for what was recorded before they did). Runs in autocommit mode so that the build is one statement
     and the session settings stay local.
 
     :param conn: an autocommit connection.
@@ -163,8 +170,11 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     assert dimensions is not None
     ivfflat = spec.kind == "ivfflat"
     lists = index_kinds.ivfflat_lists(rows) if ivfflat else None
+    hnsw = pgvector_hnsw(spec.m, spec.ef_construction)
+    if hnsw.adjusted and not ivfflat:
+        log.warning("table %s.%s: %s", schema, table, hnsw.note())
     mem_mb = (ivfflat_mem_mb(rows, dimensions, spec.cap_mb, halfvec=column.halfvec, lists=lists) if ivfflat
-              else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), spec.m, spec.cap_mb))
+              else maintenance_mem_mb(rows, index_kinds.graph_dimensions(spec.kind, dimensions), hnsw.m, spec.cap_mb))
     workers = parallel_workers()
     notices: list[str] = []
 
@@ -187,8 +197,8 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
                               expression=column.expression(), opclass=column.opclass(), lists=sql.Literal(lists))
         else:
             build = statement("index/create_hnsw_index", index=sql.Identifier(index_name), table=target,
-                              expression=column.expression(), opclass=column.opclass(), m=sql.Literal(spec.m),
-                              ef_construction=sql.Literal(spec.ef_construction))
+                              expression=column.expression(), opclass=column.opclass(), m=sql.Literal(hnsw.m),
+                              ef_construction=sql.Literal(hnsw.ef_construction))
         conn.execute(build)
         seconds = time.perf_counter() - started
         conn.execute(sql.SQL("ANALYZE {}").format(target))
@@ -197,4 +207,6 @@ def build_index(conn: psycopg.Connection, spec: IndexSpec) -> IndexBuild:
     finally:
         conn.remove_notice_handler(on_notice)
     method = "hnsw_halfvec" if spec.kind == "hnsw" and column.halfvec else spec.kind
-    return IndexBuild(method, index_name, seconds, mem_mb, notices, lists)
+    if ivfflat:
+        return IndexBuild(method, index_name, seconds, mem_mb, notices, lists)
+    return IndexBuild(method, index_name, seconds, mem_mb, notices, m=hnsw.m, ef_construction=hnsw.ef_construction)

@@ -10,6 +10,7 @@ from vectorops.config import Settings, machine_memory_mb
 from vectorops.db.connect import connect
 from vectorops.embedding import policy
 from vectorops.load import index_kinds, indexing
+from vectorops.load.hnsw_params import kind_note, pgvector_hnsw
 from vectorops.migration.request import MigrationRequest
 from vectorops.naming import table_name_for
 
@@ -30,7 +31,9 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         text_bytes += sum(len(i) for i in batch.ids)
     dims = plan.dimensions or 0
     est_bytes = info.count * (dims * 4 + 8) + (int(text_bytes / sampled * info.count) if sampled else 0)
-    index_mb = _index_mb(request.index, info.count, dims, info.hnsw_m)
+    hnsw = pgvector_hnsw(info.hnsw_m, info.hnsw_ef_construction)  # what finalize will build
+    hnsw_note = kind_note(request.index, info.hnsw_m, info.hnsw_ef_construction)
+    index_mb = _index_mb(request.index, info.count, dims, hnsw.m)
     current = _current_maintenance_work_mem(settings)
     table, previous, refusal = _target(settings, request, info.ref, collection)
     return {
@@ -42,14 +45,17 @@ def dry_run_plan(settings: Settings, request: MigrationRequest, collection: str)
         "embedding_model": plan.table_model, **_reembed_counts(request, collection, plan, info.space),
         "chunks": -(-info.count // settings.chunk_rows) if info.count else 0,
         "index_memory_mb": index_mb,
-        "build_maintenance_work_mem_mb": _build_mem_mb(request.index, info.space, info.count, dims, info.hnsw_m,
+        "build_maintenance_work_mem_mb": _build_mem_mb(request.index, info.space, info.count, dims, hnsw.m,
                                                        settings.max_maintenance_work_mem_mb),
         "server_maintenance_work_mem": current,
-        "hnsw": {"m": info.hnsw_m, "ef_construction": info.hnsw_ef_construction, "ef_search": info.hnsw_ef_search},
+        # as the registry records them: m and ef_construction built, source_* the collection's own
+        "hnsw": {"m": hnsw.m, "ef_construction": hnsw.ef_construction, "ef_search": info.hnsw_ef_search,
+                 "source_m": hnsw.source_m, "source_ef_construction": hnsw.source_ef_construction},
         "index": _index_plan(request.index, info.count, plan.dimensions, info.hnsw_ef_search),
-        "warnings": memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
-                                    None if settings.external_dsn else machine_memory_mb(),
-                                    None if settings.external_dsn else _free_shm_mb())
+        "warnings": ([hnsw_note] if hnsw_note else [])
+        + memory_warnings(index_mb, settings.max_maintenance_work_mem_mb,
+                          None if settings.external_dsn else machine_memory_mb(),
+                          None if settings.external_dsn else _free_shm_mb())
         + [f"{name} (in another schema) {_FATE.get(request.previous_table, _FATE['refuse'])}" for name in previous]
         + ([f"the run would be refused: {refusal}"] if refusal else []),
     }

@@ -14,6 +14,7 @@ from typing import Any
 from vectorops.chroma.preflight import SourceSpec
 from vectorops.chroma.source import CollectionInfo
 from vectorops.embedding.policy import EmbeddingPlan
+from vectorops.load.hnsw_params import HnswParams, kind_note, pgvector_hnsw
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,17 @@ class CollectionPlan:
     previous_table: str = "refuse"
     resumed_from_run: str | None = None
     index: str = "hnsw"
+
+    @property
+    def hnsw(self) -> HnswParams:
+        """The source's HNSW ``M`` / ``construction_ef`` and what the index is built with
+        (:func:`~vectorops.load.hnsw_params.pgvector_hnsw`)."""
+        return pgvector_hnsw(self.info.hnsw_m, self.info.hnsw_ef_construction)
+
+    @property
+    def hnsw_note(self) -> str | None:
+        """What the index is built with instead of the source's HNSW settings, for an HNSW kind; else ``None``."""
+        return kind_note(self.index, self.info.hnsw_m, self.info.hnsw_ef_construction)
 
     def to_xcom(self) -> dict[str, Any]:
         """The plan as a JSON-able dict; :meth:`from_xcom` gives it back unchanged."""

@@ -12,6 +12,7 @@ from vectorops.db import ownership
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.errors import TargetRefused
 from vectorops.migration import ledger
+from vectorops.migration.summary import registry_warnings
 from vectorops.naming import INDEX_SUFFIXES, previous_name
 
 
@@ -89,3 +90,18 @@ def promote(conn: psycopg.Connection, *, collection: str, schema: str, table: st
         conn.execute(sql_text("promote/upsert_registry"), registry)
         conn.execute(sql_text("promote/reset_index_health"), registry)
         ledger.mark_promoted(conn, collection, attempt_id, registry.get("rows_per_s"), registry.get("changes_behind"))
+
+
+def promoted_warnings(conn: psycopg.Connection, run_id: str) -> dict[str, list[str]]:
+    """The warnings of the tables ``run_id`` promoted, by collection key: an HNSW index built with other settings
+    than its source's (:func:`vectorops.migration.summary.registry_warnings`); a table without any is left out.
+
+    :param conn: a connection to the vectors database.
+    :param run_id: the run.
+    """
+    found = {}
+    for key, *settings in conn.execute(sql_text("promote/select_promoted_hnsw"), (run_id,)):
+        warnings = registry_warnings(*settings)
+        if warnings:
+            found[str(key)] = warnings
+    return found

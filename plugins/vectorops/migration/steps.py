@@ -24,6 +24,7 @@ from vectorops.db.connect import connect
 from vectorops.embedding import policy
 from vectorops.errors import ValidationFailed
 from vectorops.load import shadow, unlogged
+from vectorops.load.hnsw_params import kind_note
 from vectorops.load.index_kinds import index_suffix
 from vectorops.load.indexing import IndexSpec
 from vectorops.migration import chunk_load, claims, ledger, promotion, recovery, staging
@@ -81,6 +82,9 @@ def prepare(settings: Settings, request: MigrationRequest, collection: str, run_
              "(%s)", collection, info.tenant, info.database, info.name, request.source.uri, info.reader,
              info.reader_reason, info.space, info.hnsw_m, info.hnsw_ef_construction, info.hnsw_ef_search,
              info.settings_origin or "as the server reports them")
+    hnsw_note = kind_note(request.index, info.hnsw_m, info.hnsw_ef_construction)
+    if hnsw_note:  # planned here, before anything is loaded: the build takes what pgvector can
+        log.warning("collection %r: %s", collection, hnsw_note)
     embedding_plan = policy.plan_embedding(request.reembed, info, request.reembed != "never" and (
         fetch.has_documents(request.source, collection, info.space)))
     dsn = bootstrap(settings)
@@ -204,8 +208,8 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
             shadow.add_primary_key(conn, schema, shadow_table)
             spec = IndexSpec(
                 schema=schema, table=shadow_table, index_name=shadow_table + index_suffix(plan.index),
-                space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=info.hnsw_m,
-                ef_construction=info.hnsw_ef_construction, cap_mb=settings.max_maintenance_work_mem_mb,
+                space=info.space, dimensions=embedding_plan.dimensions, rows=counts["loaded"], m=plan.hnsw.m,
+                ef_construction=plan.hnsw.ef_construction, cap_mb=settings.max_maintenance_work_mem_mb,
                 kind=plan.index)
 
             def validate() -> gate.ValidationReport:
@@ -237,8 +241,10 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
                                   "content_sha256": report.baseline_sha256, "source_count": counts["source"],
                                   "loaded_count": counts["loaded"], "quarantined_count": counts["quarantined"],
                                   "index_name": table + index_suffix(plan.index) if build.index_name else None,
-                                  "index_method": build.method, "hnsw_m": info.hnsw_m,
-                                  "hnsw_ef_construction": info.hnsw_ef_construction,
+                                  "index_method": build.method, "hnsw_m": plan.hnsw.m,
+                                  "hnsw_ef_construction": plan.hnsw.ef_construction,
+                                  "source_hnsw_m": info.hnsw_m,
+                                  "source_hnsw_ef_construction": info.hnsw_ef_construction,
                                   "hnsw_ef_search": info.hnsw_ef_search, "ivfflat_lists": build.lists,
                                   "index_kind": plan.index,
                                   "source_uri": plan.source.uri,
@@ -268,6 +274,9 @@ def finalize(settings: Settings, plan: CollectionPlan) -> dict[str, Any]:
         "attempt_id": attempt_id, "run_id": plan.run_id, "read_point": point.read_point, "gone": report.gone,
         "written_after_read_point": report.written_after, "changes_behind": behind,
         "status": promoted_status(behind),
+        "hnsw": {"m": plan.hnsw.m, "ef_construction": plan.hnsw.ef_construction, "source_m": info.hnsw_m,
+                 "source_ef_construction": info.hnsw_ef_construction},
+        "warnings": [plan.hnsw_note] if plan.hnsw_note else [],
     }
     log.info("collection %r %s to %s: read %s at read point %s, loaded %s, quarantined %s%s, deleted since %s; "
              "%s dims, %s; %.0f rows/s", collection, summary["status"], summary["table"], summary["read"],

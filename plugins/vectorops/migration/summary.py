@@ -7,6 +7,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vectorops.load.hnsw_params import HNSW_KINDS, HnswParams
+
 CLI_RUN_PREFIX = "cli__"
 
 
@@ -37,8 +39,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
     :param rows: one mapping per collection with ``collection`` and any of ``status``, ``read``, ``loaded``,
         ``quarantined``, ``dimensions``, ``space``, ``reader``, ``rows_per_s``, ``table``, ``error``,
-        ``read_point`` and ``quarantined_ids`` (listed under the row); a status ``promoted, N changes behind`` is
-        spelled out under the row.
+        ``read_point``, ``warnings`` and ``quarantined_ids`` (both listed under the row); a status
+        ``promoted, N changes behind`` is spelled out under the row.
     """
     header = (f"{'collection':30} {'status':11} {'read':>9} {'loaded':>9} {'quarant.':>8} {'dims':>5} {'space':>6} "
               f"{'reader':>12} {'rows/s':>9}  table")
@@ -57,6 +59,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                          "brings it up to date")
         if row.get("error"):
             lines.append(f"    error: {row['error']}")
+        lines.extend(f"    warning: {warning}" for warning in row.get("warnings") or [])
         lines.extend(f"    quarantined: {rid}" for rid in row.get("quarantined_ids") or [])
     return lines
 
@@ -75,15 +78,33 @@ def format_plan_table(plans: Sequence[Mapping[str, Any]]) -> list[str]:
                      f"{p['bytes']:>12} {p['vectors']:>10} {p['reembed_count']:>8} {p['no_document_kept']:>11} "
                      f"{p['no_document_quarantined']:>12} {p['index_memory_mb']:>8} "
                      f"{p['build_maintenance_work_mem_mb']:>8}M  {p['server_maintenance_work_mem']}")
-    lines.extend(_index_line(p["collection"], p["index"]) for p in plans if p.get("index"))
+    lines.extend(_index_line(p["collection"], p["index"], p.get("hnsw")) for p in plans if p.get("index"))
     lines.extend(f"WARNING {p['collection']}: {warning}" for p in plans for warning in p.get("warnings") or [])
     return lines
 
 
-def _index_line(collection: str, index: Mapping[str, Any]) -> str:
+def _index_line(collection: str, index: Mapping[str, Any], hnsw: Mapping[str, Any] | None) -> str:
     lists = f", lists {index['lists']}" if index.get("lists") else ""
-    return (f"INDEX {collection}: {index['kind']}{lists}, built {index['built']}; searched at {index['knob']} "
+    graph = ""
+    if hnsw and index["kind"] in HNSW_KINDS:
+        graph = f", m {hnsw['m']}, ef_construction {hnsw['ef_construction']}"
+        if (hnsw["m"], hnsw["ef_construction"]) != (hnsw["source_m"], hnsw["source_ef_construction"]):
+            graph += f" (the source's M {hnsw['source_m']}, construction_ef {hnsw['source_ef_construction']})"
+    return (f"INDEX {collection}: {index['kind']}{lists}{graph}, built {index['built']}; searched at {index['knob']} "
             f"{index['default']} until the monitor advises (docs/search-indexes.md)")
+
+
+def registry_warnings(source_m: int | None, source_ef_construction: int | None, m: int | None,
+                      ef_construction: int | None, kind: str | None) -> list[str]:
+    """The warning of a promoted table whose HNSW index was built with other settings than its source's, from its
+    registry row (``source_hnsw_m``, ``source_hnsw_ef_construction``, ``hnsw_m``, ``hnsw_ef_construction``,
+    ``index_kind``); empty when they agree, or for an IVFFlat index or a row from before they were recorded.
+    """
+    if source_m is None or source_ef_construction is None or m is None or ef_construction is None or (
+            kind not in HNSW_KINDS):
+        return []
+    note = HnswParams(source_m, source_ef_construction, m, ef_construction).note()
+    return [note] if note else []
 
 
 def load_rate(row: Mapping[str, Any]) -> float | None:
@@ -107,7 +128,8 @@ def _note_row(row: Mapping[str, Any]) -> str:
 
 def summary_note(rows: Sequence[Mapping[str, Any]], limit: int = 1000) -> str:
     """A migration's result as a Markdown run note: one table row per collection (read, loaded, quarantined, load
-    rows/s, table), cut by whole rows to ``limit`` characters with the number left out named.
+    rows/s, table), then the warnings of those rows (an HNSW index built with other settings than its source's),
+    cut by whole rows to ``limit`` characters with the number left out named.
 
     :param rows: the ``summarize`` task's summaries, one per promoted collection.
     :param limit: the note's maximum length (Airflow keeps 1,000 characters).
@@ -118,10 +140,12 @@ def summary_note(rows: Sequence[Mapping[str, Any]], limit: int = 1000) -> str:
     head = [f"**Migrated** {len(ordered)} collection(s): {total:,} rows loaded, {quarantined:,} quarantined.", "",
             "| collection | read | loaded | quarantined | load rows/s | table |", "|---|--:|--:|--:|--:|---|"]
     body = [_note_row(r) for r in ordered]
+    warned = [[f"- **warning** `{_md(r['collection'])}`: {_md(w)}" for w in r.get("warnings") or []] for r in ordered]
     for kept in range(len(body), -1, -1):
         left = len(body) - kept
         tail = [f"…and {left} more: see the `summarize` log"] if left else []
-        note = "\n".join(head + body[:kept] + tail)
+        warnings = [line for lines in warned[:kept] for line in lines]
+        note = "\n".join(head + body[:kept] + tail + (["", *warnings] if warnings else []))
         if len(note) <= limit:
             return note
     return note[:limit]

@@ -24,6 +24,7 @@ QUERY_INCLUDE = ("metadatas", "documents", "distances")
 INCLUDABLE = ("documents", "embeddings", "metadatas", "distances", "uris", "data")
 SPACES = ("l2", "cosine", "ip")
 INT64 = (-(2 ** 63), 2 ** 63 - 1)
+INT32_MAX = 2 ** 31 - 1  # the registry's integer columns
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
 
 
@@ -44,7 +45,9 @@ class RecordBatch:
 
 @dataclass(frozen=True)
 class HnswConfig:
-    """A collection's distance space and HNSW parameters (Chroma's defaults when not given)."""
+    """A collection's distance space and HNSW parameters as the caller gave them (Chroma's defaults when not given);
+    the PostgreSQL side builds ``m`` and ``ef_construction`` as pgvector takes them
+    (:func:`vectorops.load.hnsw_params.pgvector_hnsw`)."""
 
     space: str = "l2"
     m: int = 16
@@ -68,7 +71,10 @@ def _int_setting(value: object, key: str, low: int, high: int) -> int:
 
 def hnsw_config(metadata: Mapping[str, Any] | None, configuration: Mapping[str, Any] | None) -> HnswConfig:
     """The space and HNSW parameters from Chroma-style collection ``metadata`` (``hnsw:space``, ``hnsw:M``,
-    ``hnsw:construction_ef``, ``hnsw:search_ef``) or ``configuration={"hnsw": {...}}``; the latter wins."""
+    ``hnsw:construction_ef``, ``hnsw:search_ef``) or ``configuration={"hnsw": {...}}``; the latter wins.
+
+    ``max_neighbors`` and ``ef_construction`` are taken as Chroma 1.5 takes them (any integer from 1; its own tests
+    use M 128); what pgvector cannot build is mapped when the table is created, not refused."""
     meta = dict(metadata or {})
     hnsw = dict((configuration or {}).get("hnsw") or {})
     space = hnsw.get("space", meta.get("hnsw:space", "l2"))
@@ -76,9 +82,9 @@ def hnsw_config(metadata: Mapping[str, Any] | None, configuration: Mapping[str, 
         raise StoreError(f"distance space {space!r} is not one of {', '.join(SPACES)}")
     return HnswConfig(
         space=space,
-        m=_int_setting(hnsw.get("max_neighbors", meta.get("hnsw:M", 16)), "max_neighbors", 2, 100),
+        m=_int_setting(hnsw.get("max_neighbors", meta.get("hnsw:M", 16)), "max_neighbors", 1, INT32_MAX),
         ef_construction=_int_setting(hnsw.get("ef_construction", meta.get("hnsw:construction_ef", 100)),
-                                     "ef_construction", 4, 1000),
+                                     "ef_construction", 1, INT32_MAX),
         ef_search=_int_setting(hnsw.get("ef_search", meta.get("hnsw:search_ef", 100)), "ef_search", 1, 1000))
 
 

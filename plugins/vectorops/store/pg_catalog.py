@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,11 +16,14 @@ from vectorops.db import ownership
 from vectorops.db.rows import one_row, one_value
 from vectorops.db.sql_files import sql_text, statement
 from vectorops.load import index_kinds, indexing
+from vectorops.load.hnsw_params import pgvector_hnsw
 from vectorops.naming import table_name_for
 from vectorops.store.errors import CollectionNotFound, StoreError
 from vectorops.store.inputs import HnswConfig
 
 INDEX_BUILD_CAP_MB = 256
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,9 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
     """The collection ``name`` of ``schema``, creating its table and registry row unless another session just did.
 
     The table is recorded as created by vectorops, and the registry row marked app-written, in the transaction
-    that creates them.
+    that creates them. The registry records the HNSW ``m`` / ``ef_construction`` the index will be built with
+    (:func:`~vectorops.load.hnsw_params.pgvector_hnsw`: pgvector's limits) and ``config``'s beside them; the
+    collection's metadata stays as given, as Chroma keeps it.
 
     :raises StoreError: when the table name is taken by a table vectorops did not create (nothing is changed), or
         by one the registry does not know.
@@ -173,6 +179,7 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
     from vectorops.load.shadow import create_schema, vector_type
 
     created_by = f"store:{service}"
+    hnsw = pgvector_hnsw(config.m, config.ef_construction)
     if not create_schema(conn, schema, created_by):
         raise StoreError(f"collection {name!r}: schema {schema} exists and was not created by vectorops; the store "
                          "creates tables only in schemas vectorops creates (so that backups, restores and grants "
@@ -202,13 +209,16 @@ def create_table(conn: psycopg.Connection, name: str, schema: str, config: HnswC
             with conn.transaction():
                 conn.execute(sql_text("store/insert_registry_collection"), {
                     "collection_key": key, "collection": name, "table_schema": schema, "table_name": table,
-                    "distance": config.space, "m": config.m, "ef_construction": config.ef_construction,
-                    "ef_search": config.ef_search})
+                    "distance": config.space, "m": hnsw.m, "ef_construction": hnsw.ef_construction,
+                    "ef_search": config.ef_search, "source_m": config.m,
+                    "source_ef_construction": config.ef_construction})
         except psycopg.errors.UniqueViolation as exc:
             raise StoreError(f"collection {name!r}: cannot register it in schema {schema} "
                              f"({exc.diag.message_primary})") from exc
         conn.execute(sql_text("store/insert_store_collection"), {
             "collection": key, "metadata": json.dumps(metadata) if metadata else None, "service": service})
+        if hnsw.adjusted:
+            log.warning("collection %r: %s", name, hnsw.note())
         return require_table(conn, key, schema)
 
 
@@ -234,7 +244,8 @@ def fix_dimensions(conn: psycopg.Connection, info: TableInfo, dimensions: int) -
             cap_mb=INDEX_BUILD_CAP_MB, kind=kind))
         conn.execute(sql_text("store/update_registry_index"), {
             "collection": info.key, "dimensions": dimensions, "index_name": build.index_name,
-            "index_method": build.method if build.index_name else None, "lists": build.lists})
+            "index_method": build.method if build.index_name else None, "lists": build.lists, "m": build.m,
+            "ef_construction": build.ef_construction})
     return require_table(conn, info.key, info.schema)
 
 

@@ -32,16 +32,22 @@ def test_hnsw_config_defaults_metadata_and_configuration() -> None:
 
 @pytest.mark.parametrize(("meta", "config", "message"), [
     ({"hnsw:space": "dot"}, None, "distance space 'dot'"),
-    ({"hnsw:M": 1}, None, "max_neighbors=1"),
-    ({"hnsw:M": 101}, None, "max_neighbors=101"),
+    ({"hnsw:M": 0}, None, "max_neighbors=0"),
+    ({"hnsw:M": 2 ** 31}, None, "max_neighbors=2147483648"),
     ({"hnsw:M": True}, None, "max_neighbors=True"),
-    (None, {"hnsw": {"ef_construction": 3}}, "ef_construction=3"),
+    (None, {"hnsw": {"ef_construction": 0}}, "ef_construction=0"),
     (None, {"hnsw": {"ef_search": 1001}}, "ef_search=1001"),
     (None, {"hnsw": {"ef_search": 10.0}}, "ef_search=10.0"),
 ])
 def test_bad_hnsw_settings_name_the_setting(meta: Any, config: Any, message: str) -> None:
     with pytest.raises(StoreError, match=message):
         inputs.hnsw_config(meta, config)
+
+
+def test_hnsw_settings_chroma_takes_and_pgvector_does_not_are_taken_as_given() -> None:
+    # Chroma 1.5 takes them; the PostgreSQL side maps them when it creates the table (issue 26)
+    assert inputs.hnsw_config({"hnsw:M": 128}, None) == inputs.HnswConfig("l2", 128, 100, 100)
+    assert inputs.hnsw_config({"hnsw:M": 1}, {"hnsw": {"ef_construction": 3}}) == inputs.HnswConfig("l2", 1, 3, 100)
 
 
 def test_collection_metadata() -> None:

@@ -4,7 +4,7 @@ INSERT INTO vectorops.collection_registry AS r (
     source_uri, source_collection_id, last_run_id, last_attempt_id, rows_per_s, source_embedding_model,
     embedding_mode, reembedded_count, kept_vector_count, metadata_count, normalized, content_sha256, validated_at,
     validation_success, app_written, read_point, read_point_at, sync_state, changes_behind, lag_checked_at,
-    last_sync_id, cut_over_at, source_conn_id, ivfflat_lists, index_kind)
+    last_sync_id, cut_over_at, source_conn_id, ivfflat_lists, index_kind, source_hnsw_m, source_hnsw_ef_construction)
 VALUES (
     %(collection_key)s, %(tenant)s, %(database)s, %(collection)s, %(table_schema)s, %(table_name)s, %(dimensions)s, %(distance)s, %(embedding_model)s,
     %(source_count)s, %(loaded_count)s, %(quarantined_count)s, now(), %(index_name)s, %(index_method)s,
@@ -12,7 +12,8 @@ VALUES (
     %(run_id)s, %(attempt_id)s, %(rows_per_s)s, %(source_embedding_model)s,
     %(embedding_mode)s, %(reembedded_count)s, %(kept_vector_count)s, %(metadata_count)s, %(normalized)s,
     %(content_sha256)s, now(), true, false, %(read_point)s, %(read_point_at)s, 'migrated', %(changes_behind)s,
-    now(), NULL, NULL, %(source_conn_id)s, %(ivfflat_lists)s, %(index_kind)s)
+    now(), NULL, NULL, %(source_conn_id)s, %(ivfflat_lists)s, %(index_kind)s, %(source_hnsw_m)s,
+    %(source_hnsw_ef_construction)s)
 ON CONFLICT ON CONSTRAINT collection_registry_source_identity DO UPDATE SET
     collection_key = EXCLUDED.collection_key,
     table_schema = EXCLUDED.table_schema, table_name = EXCLUDED.table_name, dimensions = EXCLUDED.dimensions,
@@ -33,4 +34,5 @@ ON CONFLICT ON CONSTRAINT collection_registry_source_identity DO UPDATE SET
     read_point = EXCLUDED.read_point, read_point_at = EXCLUDED.read_point_at, sync_state = 'migrated',
     changes_behind = EXCLUDED.changes_behind, lag_checked_at = EXCLUDED.lag_checked_at, last_sync_id = NULL,
     cut_over_at = NULL, source_conn_id = EXCLUDED.source_conn_id, ivfflat_lists = EXCLUDED.ivfflat_lists,
-    index_kind = EXCLUDED.index_kind
+    index_kind = EXCLUDED.index_kind, source_hnsw_m = EXCLUDED.source_hnsw_m,
+    source_hnsw_ef_construction = EXCLUDED.source_hnsw_ef_construction

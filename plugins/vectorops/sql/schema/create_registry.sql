@@ -263,3 +263,19 @@ BEGIN
         END IF;
     END IF;
 END $$;
+-- HNSW settings as built and as the source has them (issue 26): hnsw_m and hnsw_ef_construction are what the
+-- table's HNSW index is built with (pgvector takes m 2..100, ef_construction 4..1000 and at least 2 * m;
+-- load/hnsw_params.py), source_hnsw_m and source_hnsw_ef_construction the collection's own M and construction_ef
+-- (a store caller's, for a collection the store created). Once, when the columns arrive, the rows already there
+-- get as source values the ones they recorded: both were the source's until then.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'vectorops.collection_registry'::regclass
+                   AND attname = 'source_hnsw_m' AND NOT attisdropped) THEN
+        ALTER TABLE vectorops.collection_registry ADD COLUMN IF NOT EXISTS source_hnsw_m integer,
+            ADD COLUMN IF NOT EXISTS source_hnsw_ef_construction integer;
+        UPDATE vectorops.collection_registry
+        SET source_hnsw_m = hnsw_m, source_hnsw_ef_construction = hnsw_ef_construction
+        WHERE source_hnsw_m IS NULL AND source_hnsw_ef_construction IS NULL;
+    END IF;
+END $$;
