@@ -264,6 +264,8 @@ def celery_cluster(chroma: Path) -> Iterator[Cluster]:
 
     :raises AssertionError: at the end, naming any process that outlived its SIGTERM and SIGKILL.
     """
+    # before anything is started: without it the cluster would fail half-way with a bare FileNotFoundError
+    assert shutil.which("redis-server"), "redis-server is not installed: `make redis` (Debian's redis-server package)"
     root = Path(tempfile.mkdtemp(prefix="vectorops-celery-"))
     shutil.rmtree(LOGS, ignore_errors=True)
     LOGS.mkdir(parents=True)

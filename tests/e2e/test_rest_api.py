@@ -41,6 +41,8 @@ def test_rest_trigger_migrates_the_chosen_collections(platform: Platform, dsn: s
     for task_id in ("prepare_collection", "finalize_collection"):
         mapped = {ti["rendered_map_index"]: ti["state"] for ti in instances if ti["task_id"] == task_id}
         assert mapped == {name: "success" for name in COLLECTIONS}, (task_id, mapped)
+    # the LocalExecutor runs the index build though it is queued on "heavy": it has no queues
+    assert {ti["queue"] for ti in instances if ti["task_id"] == "finalize_collection"} == {"heavy"}
     chunks = sorted(ti["rendered_map_index"] for ti in instances if ti["task_id"] == "load_chunk")
     assert chunks and {label.rsplit(" #", 1)[0] for label in chunks} == set(COLLECTIONS), chunks
     with psycopg.connect(dsn) as conn:

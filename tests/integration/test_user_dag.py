@@ -262,3 +262,29 @@ def test_the_dags_default_args_win_over_vectorops_own_inside_the_group() -> None
     with DAG("defaults_probe_bare", start_date=pendulum.datetime(2026, 1, 1), schedule=None) as bare:
         chroma_to_pgvector_group(chroma_path="/data/chroma", collections=["docs"])
     assert bare.get_task(f"{GROUP}.finalize_collection").retries >= 1  # vectorops' own retries where none is set
+
+
+def test_the_index_build_goes_to_heavy_unless_default_args_or_the_call_name_a_queue() -> None:
+    import pendulum
+    from airflow.sdk import DAG, TaskGroup
+
+    from vectorops.airflow.migration_group import chroma_to_pgvector_group
+
+    def queues(dag: Any, group: str) -> tuple[str, str]:
+        return dag.get_task(f"{group}.finalize_collection").queue, dag.get_task(f"{group}.load_chunk").queue
+
+    with DAG("queue_probe_bare", start_date=pendulum.datetime(2026, 1, 1), schedule=None) as bare:
+        chroma_to_pgvector_group(chroma_path="/data/chroma", collections=["docs"])
+        chroma_to_pgvector_group("explicit", chroma_path="/data/chroma", collections=["faq"], queue="big")
+    assert queues(bare, GROUP) == ("heavy", "default")
+    assert queues(bare, "explicit") == ("big", "default")
+    # a deployment whose workers serve a queue of its own: every task stays on it, the index build included
+    with DAG("queue_probe_own", start_date=pendulum.datetime(2026, 1, 1), schedule=None,
+             default_args={"queue": "gpu"}) as own:
+        chroma_to_pgvector_group(chroma_path="/data/chroma", collections=["docs"])
+        with TaskGroup("outer", default_args={"queue": "etl"}):
+            chroma_to_pgvector_group("inner", chroma_path="/data/chroma", collections=["faq"])
+        chroma_to_pgvector_group("moved", chroma_path="/data/chroma", collections=["x"], queue="heavy")
+    assert queues(own, GROUP) == ("gpu", "gpu")
+    assert queues(own, "outer.inner") == ("etl", "etl")
+    assert queues(own, "moved") == ("heavy", "gpu")

@@ -12,7 +12,7 @@ import pytest
 from tests.e2e import celery_cluster, compose_env
 from vectorops.airflow.pools import HEAVY_POOL_SLOTS_ENV, HEAVY_QUEUE
 
-SERVICES = [*celery_cluster.SERVICES, "airflow-worker", "airflow-init"]
+SERVICES = [*celery_cluster.SERVICES, "airflow-worker", "airflow-worker-heavy", "airflow-init"]
 ROOT = Path("/tmp/parity")
 
 

@@ -46,7 +46,7 @@ def chroma_to_pgvector_group(
     dry_run: bool = False,
     request_from_params: bool = False,
     pool: str = HEAVY_POOL,
-    queue: str = HEAVY_QUEUE,
+    queue: str | None = None,
     prefix_group_id: bool = True,
     default_args: dict[str, Any] | None = None,
 ) -> TaskGroup:
@@ -69,8 +69,10 @@ def chroma_to_pgvector_group(
         :data:`vectorops.migration.request.PARAMS`), as the ``chroma_to_pgvector`` DAG does; the request arguments
         above must then be left out.
     :param pool: the Airflow pool of the index build and promotion (``finalize_collection``).
-    :param queue: the executor queue of the same task (Celery: a worker serving it); the chunk loads stay on the
-        default queue.
+    :param queue: the executor queue of the same task (Celery: a worker serving it); ``None``: the ``queue`` of
+        the ``default_args`` (these, the DAG's or an enclosing group's) when one is set, so a deployment whose
+        workers serve queues of its own keeps every task on them, else :data:`~vectorops.airflow.pools.HEAVY_QUEUE`.
+        The other tasks, chunk loads among them, take the ``default_args``' queue, else Airflow's default one.
     :param prefix_group_id: prefix the task ids with ``group_id``.
     :param default_args: task arguments over vectorops' own (retries, the failure alert) and over those of the DAG
         and of an enclosing task group, which themselves win over vectorops' own.
@@ -94,7 +96,7 @@ def chroma_to_pgvector_group(
     # mypy types the attrs field by its converter (copy.deepcopy), not as the dict it is
     with TaskGroup(group_id, prefix_group_id=prefix_group_id, tooltip="Chroma → pgvector migration",
                    default_args=task_args) as group:  # type: ignore[arg-type]
-        _add_tasks(request, pool, queue)
+        _add_tasks(request, pool, queue or task_args.get("queue") or HEAVY_QUEUE)
     return group
 
 

@@ -96,15 +96,6 @@ def _cmd_dags_folder(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_pools(args: argparse.Namespace) -> int:
-    from vectorops.airflow.env import ensure_heavy_pool
-    from vectorops.airflow.pools import HEAVY_POOL, heavy_pool_slots
-
-    ensure_heavy_pool({})  # the environment as it is: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN names the database
-    print(f"Airflow pool {HEAVY_POOL}: {heavy_pool_slots()} slot(s)")
-    return 0
-
-
 class _Version(argparse.Action):
     """``--version``: the installed distribution's version, looked up only when asked (reading the package metadata
     on sys.path costs every command's start-up some 20 ms)."""
@@ -149,12 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "Airflow: docs/installing.md)")
     folder.set_defaults(func=_cmd_dags_folder, log_to_file=False)
 
-    pools = sub.add_parser("pools", help="create the vectorops_heavy Airflow pool in this Airflow's metadata "
-                                         "database, or give it VECTOROPS_HEAVY_POOL_SLOTS slots again (a deployment "
-                                         "of your own: docs/scaling-out.md)")
-    pools.set_defaults(func=_cmd_pools, log_to_file=False)
 
-    from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, sync
+    from vectorops.cli import backup, compare, cutover, db, maintenance, migrate, monitor, pools, sync
 
     db.add_commands(sub)
     migrate.add_commands(sub)
@@ -164,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_commands(sub)
     monitor.add_commands(sub)
     compare.add_commands(sub)
+    pools.add_commands(sub)
     helps = {choice.dest: choice.help for choice in sub._choices_actions}
     for name, command in sub.choices.items():
         if command.description is None:
