@@ -80,7 +80,8 @@ def test_result_shapes(pair: dict[str, Any]) -> None:
                     assert [chroma[key][i] for i in order[0]] == [postgres[key][i] for i in order[1]], (key, kwargs)
     q = e[:2] + 0.01
     for include in (None, [], ["embeddings", "distances", "uris", "documents", "metadatas"]):
-        chroma, postgres = _both(pair, "query", query_embeddings=q, n_results=2, include=include)
+        given = {} if include is None else {"include": include}  # None: the default (Chroma refuses include=None)
+        chroma, postgres = _both(pair, "query", query_embeddings=q, n_results=2, **given)
         assert list(chroma) == list(postgres) and chroma["ids"] == postgres["ids"], include
         for key in ("documents", "metadatas", "uris"):
             assert chroma[key] == postgres[key], (key, include)

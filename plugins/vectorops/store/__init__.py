@@ -8,7 +8,8 @@
 its table) and creates new collections with the same layout; ``chroma`` serves from a PersistentClient
 directory; ``dual`` serves from pgvector while checking a sample of queries against Chroma. Results, distances and
 filter semantics are Chroma's whichever backend answers (the conformance suite in ``tests/store`` checks it).
-Heavy libraries (chromadb, torch) are imported only when a backend or the embedding model needs them.
+Heavy libraries are imported only when needed (torch by the embedding model), except ``chromadb.errors``: the store's
+errors subclass Chroma's, so that ``except`` clauses written for Chroma keep working (``errors``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from vectorops.store.base import Collection, VectorStore
 from vectorops.store.errors import (
     CollectionNotFound,
     DimensionMismatch,
+    DuplicateIds,
+    InvalidArgument,
+    InvalidArgumentType,
     InvalidRecord,
     PoolExhausted,
     QueryTimeout,
     StoreError,
+    UnknownIds,
     UnsupportedFilter,
 )
 from vectorops.store.settings import StoreSettings, store_settings
 
-__all__ = ["Collection", "CollectionNotFound", "DimensionMismatch", "InvalidRecord", "PoolExhausted", "QueryTimeout",
-           "StoreError", "StoreSettings", "UnsupportedFilter", "VectorStore", "get_store", "open_store"]
+__all__ = ["Collection", "CollectionNotFound", "DimensionMismatch", "DuplicateIds", "InvalidArgument",
+           "InvalidArgumentType", "InvalidRecord", "PoolExhausted", "QueryTimeout", "StoreError", "StoreSettings",
+           "UnknownIds", "UnsupportedFilter", "VectorStore", "get_store", "open_store"]
 
 
 def open_store(settings: StoreSettings) -> VectorStore:

@@ -2,7 +2,8 @@
 
 Arguments are checked by the shared layer first (so both backends refuse the same things with the same
 errors), documents and ``query_texts`` are embedded by the shared layer with the local model (Chroma's own
-embedding function never runs, and so never downloads), and Chroma's errors become :class:`StoreError`.
+embedding function never runs, and so never downloads), and Chroma's errors become the store's of the same meaning,
+which subclass Chroma's (``errors``).
 """
 
 from __future__ import annotations
@@ -16,26 +17,43 @@ from typing import Any
 import numpy as np
 
 from vectorops.store.base import Collection, VectorStore
-from vectorops.store.errors import CollectionNotFound, DimensionMismatch, StoreError
-from vectorops.store.inputs import RecordBatch, collection_metadata, collection_name, hnsw_config
+from vectorops.store.errors import (
+    CollectionNotFound,
+    DimensionMismatch,
+    DuplicateIds,
+    InvalidArgument,
+    InvalidArgumentType,
+    StoreError,
+    UnknownIds,
+)
+from vectorops.store.inputs import RecordBatch, collection_metadata, collection_name, hnsw_config, name_argument
 from vectorops.store.results import Row
 
 
 @contextmanager
 def chroma_errors() -> Iterator[None]:
-    """Chroma's exceptions as the store's: dimension errors as :class:`DimensionMismatch`."""
-    from chromadb.errors import ChromaError, NotFoundError
+    """Chroma's exceptions as the store's of the same meaning (each also of Chroma's class): not found,
+    duplicate ids, unknown ids in a query, dimension and other argument errors, Chroma's ``TypeError``."""
+    from chromadb.errors import ChromaError, DuplicateIDError, InvalidArgumentError, NotFoundError
 
     try:
         yield
+    except StoreError:
+        raise
     except NotFoundError as exc:
         raise CollectionNotFound(str(exc)) from exc
+    except DuplicateIDError as exc:
+        raise DuplicateIds(str(exc)) from exc
     except (ChromaError, ValueError, TypeError) as exc:
-        if isinstance(exc, StoreError):
-            raise
         message = str(exc)
+        if "Error finding id" in message:
+            raise UnknownIds(message) from exc
         if "dimension" in message:
             raise DimensionMismatch(message) from exc
+        if isinstance(exc, TypeError):
+            raise InvalidArgumentType(message) from exc
+        if isinstance(exc, InvalidArgumentError | ValueError):
+            raise InvalidArgument(message) from exc
         raise StoreError(message) from exc
 
 
@@ -100,9 +118,9 @@ class ChromaCollection(Collection):
                                     where_document=where_document, ids=ids, include=include)
         return [self._rows(got, i) for i in range(len(vectors))]
 
-    def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
+    def _delete(self, ids: list[str] | None, where: Any, where_document: Any, limit: int | None = None) -> int:
         with chroma_errors():
-            result = self.chroma.delete(ids=ids, where=where, where_document=where_document)
+            result = self.chroma.delete(ids=ids, where=where, where_document=where_document, limit=limit)
         return int((result or {}).get("deleted", 0))
 
     def _count(self) -> int:
@@ -142,10 +160,12 @@ class ChromaStore(VectorStore):
                 name, metadata=collection_metadata(metadata), configuration=configuration, embedding_function=None))
 
     def get_collection(self, name: str) -> ChromaCollection:
+        name_argument(name)
         with chroma_errors():
             return ChromaCollection(self.client.get_collection(name, embedding_function=None))
 
     def delete_collection(self, name: str) -> None:
+        name_argument(name)
         with chroma_errors():
             self.client.delete_collection(name)
 

@@ -72,10 +72,18 @@ class DualCollection(Collection):
                                       [[r.id for r in per] for per in rows], postgres_ms)
         return rows
 
-    def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
+    def _delete(self, ids: list[str] | None, where: Any, where_document: Any, limit: int | None = None) -> int:
+        if limit is not None:  # the backends pick in different orders: Chroma deletes the ids pgvector deleted
+            gone = self.primary.delete_returning(ids, where, where_document, limit)
+            if gone:
+                self._mirror("delete", lambda c: c._delete(gone, None, None))
+            return len(gone)
         deleted = self.primary._delete(ids, where, where_document)
         self._mirror("delete", lambda c: c._delete(ids, where, where_document))
         return deleted
+
+    def _missing_ids(self, ids: list[str]) -> list[str]:
+        return self.primary._missing_ids(ids)
 
     def _count(self) -> int:
         return self.primary._count()

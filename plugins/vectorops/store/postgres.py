@@ -31,7 +31,14 @@ from vectorops.naming import check_schema_name
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
 from vectorops.store.errors import QueryTimeout, StoreError
-from vectorops.store.inputs import RecordBatch, check_dimensions, collection_metadata, collection_name, hnsw_config
+from vectorops.store.inputs import (
+    RecordBatch,
+    check_dimensions,
+    collection_metadata,
+    collection_name,
+    hnsw_config,
+    name_argument,
+)
 from vectorops.store.pg_catalog import TableInfo
 from vectorops.store.pg_pool import ConnectionPool, SessionLimits
 from vectorops.store.results import Row
@@ -77,6 +84,8 @@ class PostgresCollection(Collection):
 
     def _columns(self, include: list[str]) -> sql.Composable:
         wanted = {FIELD_COLUMNS[f] for f in include if f in FIELD_COLUMNS}
+        if "metadata" in wanted:
+            wanted.add("uri")  # Chroma keeps a uri among the metadata: a record with one has metadata {}, not None
         return sql.SQL(", ").join(sql.Identifier(c) if c in wanted else sql.SQL("NULL AS {}").format(sql.Identifier(c))
                                   for c in PAYLOAD)
 
@@ -88,6 +97,8 @@ class PostgresCollection(Collection):
         record_id, embedding, document, metadata, uri = record
         vector = None if embedding is None else (embedding.to_numpy() if hasattr(embedding, "to_numpy")
                                                  else np.asarray(embedding))
+        if not metadata:
+            metadata = None if uri is None else {}
         return Row(record_id, vector, document, metadata, uri, distance)
 
     def _write(self, mode: str, batch: RecordBatch) -> None:
@@ -178,13 +189,34 @@ class PostgresCollection(Collection):
                 out.append([self._row((r[0], *r[2:]), chroma_distance(self.space, float(r[1]))) for r in rows])
         return out
 
-    def _delete(self, ids: list[str] | None, where: Any, where_document: Any) -> int:
+    def _delete(self, ids: list[str] | None, where: Any, where_document: Any, limit: int | None = None) -> int:
+        if limit is not None:
+            return len(self.delete_returning(ids, where, where_document, limit))
         condition, params = self._filter(ids, where, where_document)
         with self._store.session(self.name) as conn:
             deleted = conn.execute(db_statement("store/delete_records", table=self.info.identifier,
                                                 filter=condition), params).rowcount
         self._small = (0.0, False)
         return deleted
+
+    def delete_returning(self, ids: list[str] | None, where: Any, where_document: Any, limit: int) -> list[str]:
+        """Delete the first ``limit`` matching records in id order, in one statement; return their ids (the
+        ``dual`` backend deletes the same ones from Chroma)."""
+        condition, params = self._filter(ids, where, where_document)
+        with self._store.session(self.name) as conn:
+            deleted = [r[0] for r in conn.execute(
+                db_statement("store/delete_records_limited", table=self.info.identifier, filter=condition),
+                {**params, "limit": limit}).fetchall()]
+        self._small = (0.0, False)
+        return deleted
+
+    def _missing_ids(self, ids: list[str]) -> list[str]:
+        if self.info.dimensions is None:  # never written: Chroma, too, finds nothing to refuse
+            return []
+        with self._store.session(self.name) as conn:
+            held = {r[0] for r in conn.execute(db_statement("store/select_held_ids", table=self.info.identifier),
+                                               {"ids": ids}).fetchall()}
+        return [i for i in ids if i not in held]
 
     def _count(self) -> int:
         with self._store.session(self.name) as conn:
@@ -285,11 +317,13 @@ class PostgresStore(VectorStore):
         return PostgresCollection(self, info)
 
     def get_collection(self, name: str) -> PostgresCollection:
+        name_argument(name)
         self._prepare()
         with self.session(name) as conn:
             return PostgresCollection(self, pg_catalog.require_table(conn, name, self.table_schema))
 
     def delete_collection(self, name: str) -> None:
+        name_argument(name)
         self._prepare()
         with self.session(name) as conn:
             pg_catalog.drop_table(conn, name, self.table_schema)

@@ -154,9 +154,12 @@ def _document(op: str, operand: str, p: _Params, regex_collation: str | None) ->
 
 
 def _operand(x: Any) -> Any:
-    """An int beyond 64 bits reaches Chroma's engine as a float; the same here."""
+    """An int beyond 64 bits reaches Chroma's engine as a float; the same here. ``-0.0`` is compared, not stored:
+    it equals ``0.0``, as in Chroma (jsonb, which the operand may be encoded into, has no negative zero)."""
     if _number(x) and isinstance(x, int) and not INT64_MIN <= x <= INT64_MAX:
         return float(x)
+    if isinstance(x, float) and x == 0.0:
+        return 0.0
     if isinstance(x, list):
         return [_operand(item) for item in x]
     return x

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vectorops.store import inputs
-from vectorops.store.errors import DimensionMismatch, InvalidRecord, StoreError
+from vectorops.store.errors import DimensionMismatch, InvalidArgumentType, InvalidRecord, StoreError
 
 
 @pytest.mark.parametrize("name", ["abc", "a.b-c_d", "A1" + "x" * 509 + "Z", "123"])
@@ -60,7 +60,7 @@ def test_collection_metadata() -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (None, None), ("a", ["a"]), ({"k": 1}, [{"k": 1}]), (["a", "b"], ["a", "b"]), (("a",), ["a"])])
+    (None, None), ("a", ["a"]), ({"k": 1}, [{"k": 1}]), (["a", "b"], ["a", "b"]), (("a",), [("a",)])])
 def test_one_or_many(value: Any, expected: Any) -> None:
     assert inputs.one_or_many(value) == expected
 
@@ -98,7 +98,7 @@ def test_embedding_matrix() -> None:
     ([[[1.0]]], 1, StoreError, "non-empty vectors"),
     ([[1.0, float("nan")]], 1, InvalidRecord, "NaN or Infinity"),
     ([[1.0, float("inf")]], 1, InvalidRecord, "NaN or Infinity"),
-    ([["a", "b"]], 1, StoreError, "equally long"),
+    ([["a", "b"]], 1, StoreError, "a list of floats or ints"),
 ])
 def test_bad_embeddings(embeddings: Any, rows: int, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
@@ -150,7 +150,7 @@ def test_lengths_must_match_the_ids() -> None:
 
 def test_text_list() -> None:
     assert inputs.text_list(["a", None, ""], 3, "documents") == ["a", None, ""]
-    with pytest.raises(InvalidRecord, match="Expected uris to hold str or None"):
+    with pytest.raises(InvalidArgumentType, match="Expected uris to hold str or None"):
         inputs.text_list([1], 1, "uris")
     with pytest.raises(InvalidRecord, match="uri"):
         inputs.text_list(["a\x00"], 1, "uris")
@@ -166,11 +166,13 @@ def test_record_batch_keeps_absent_fields_absent() -> None:
 
 
 def test_include_list() -> None:
-    assert inputs.include_list(None, inputs.GET_INCLUDE, allow_distances=False) == ["metadatas", "documents"]
-    assert inputs.include_list(("embeddings",), inputs.GET_INCLUDE, allow_distances=False) == ["embeddings"]
+    assert inputs.include_list(inputs.GET_INCLUDE, inputs.GET_INCLUDE, allow_distances=False) == ["metadatas",
+                                                                                                 "documents"]
+    assert inputs.include_list(["embeddings"], inputs.GET_INCLUDE, allow_distances=False) == ["embeddings"]
     assert inputs.include_list(["distances"], inputs.QUERY_INCLUDE, allow_distances=True) == ["distances"]
     for bad, message in ((["distances"], "cannot be one of distances"), (["data"], "data loader"),
-                         (["ids"], "one of documents"), ("documents", "to be a list")):
+                         (["ids"], "one of documents"), ("documents", "to be a list"), (None, "to be a list"),
+                         (("embeddings",), "to be a list"), ([1], "item to be a str")):
         with pytest.raises(StoreError, match=message):
             inputs.include_list(bad, inputs.GET_INCLUDE, allow_distances=False)
 
