@@ -358,8 +358,9 @@ def positive_int(value: Any, what: str) -> int:
     if not _int(value):
         raise (InvalidArgumentType if isinstance(value, bool) else InvalidArgument)(
             f"Expected {what} to be an int of at least 1, got {value!r}")
-    if value < 1:
-        raise InvalidArgumentType(f"Expected {what} to be an int of at least 1, got {value!r}")
+    if value < 1:  # Chroma's own words first (its tests match them), then the argument's name
+        raise InvalidArgumentType(f"Number of requested results {value}, cannot be negative, or zero. "
+                                  f"(Expected {what} to be an int of at least 1)")
     return int(value)
 
 

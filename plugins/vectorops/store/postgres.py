@@ -274,10 +274,13 @@ class PostgresStore(VectorStore):
     @contextmanager
     def session(self, collection: str) -> Iterator[psycopg.Connection]:
         """A pooled connection for work on ``collection``; a statement PostgreSQL cancels becomes a one-line
-        :class:`StoreError` naming the collection (:class:`QueryTimeout` at the statement timeout)."""
+        :class:`StoreError` naming the collection (:class:`QueryTimeout` at the statement timeout), and a table
+        dropped under a collection object (``delete_collection``) Chroma's :class:`CollectionNotFound`."""
         try:
             with self.pool.connection() as conn:
                 yield conn
+        except psycopg.errors.UndefinedTable as exc:
+            raise pg_catalog.not_found(collection) from exc
         except psycopg.errors.QueryCanceled as exc:
             reason = exc.diag.message_primary or str(exc)
             if "statement timeout" in reason:

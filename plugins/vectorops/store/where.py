@@ -144,10 +144,10 @@ def _where_document(where_document: Any, path: str) -> None:
         _logical(op, operand, path, _where_document)
         return
     if op not in DOCUMENT_OPERATORS:
-        raise UnsupportedFilter(f"{path}: operator {op!r} is not supported; use one of "
+        raise UnsupportedFilter(f"{path}: where document operator {op!r} is not supported; use one of "
                                 f"{', '.join(DOCUMENT_OPERATORS + LOGICAL)}")
     if not isinstance(operand, str) or not operand:
-        raise UnsupportedFilter(f"{path}: {op} takes a non-empty str, got {operand!r}")
+        raise UnsupportedFilter(f"{path}: where document operand of {op} must be a non-empty str, got {operand!r}")
     if op in ("$regex", "$not_regex"):
         from vectorops.store.regex import to_postgres
 
