@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 ROWS ?= 200000
 
-.PHONY: install chromium redis run test lint typecheck bench bench-pitr chaos db-up db-down clean fixtures
+.PHONY: install chromium redis run test lint typecheck bench bench-pitr bench-scaling chaos db-up db-down clean fixtures
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ bench: install $(BENCH_STAMP)
 # load, and a recovery to a point in time (about 17 minutes; figures in bench/ANALYSIS.md).
 bench-pitr: install
 	$(BIN)/python bench/pitr_bench.py --rows $(ROWS)
+
+# The capacity model of docs/scaling.md (issue 25): per-chunk load rate and HNSW build time and memory against rows
+# and dimensions, and concurrent loaders into one server (about 22 minutes, 5 more to seed its stores the first time).
+bench-scaling: install
+	$(BIN)/python bench/scaling_bench.py
 
 # Fault injection at scale: 20 SIGKILLs of a 100k-row migration at random points, each rerun and checked (issue 7).
 KILLS ?= 20
