@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-from vectorops.store.errors import InvalidRecord
-
 API_SELECTED = (
     # records: add / upsert / update / get / query / delete / count / peek, and their argument checks
     "test_add", "test_add_minimal", "test_get_from_db", "test_get_nearest_neighbors", "test_delete",
@@ -64,14 +62,7 @@ LEFT_OUT: dict[str, str] = {
 }
 
 # <module>::<test> -> (the documented error's class, where it is documented and why)
-_NEGATIVE_ZERO = ("docs/store.md, 'Arguments and errors as Chroma's': -0.0 as a metadata value to store is refused "
-                  "(InvalidRecord), jsonb has no negative zero; Chroma's strategies draw it, and the run stops at the "
-                  "first example that does")
-
 REFUSED: dict[str, tuple[type[BaseException], str]] = {
-    "test_filtering::test_filterable_metadata_get_limit_offset": (InvalidRecord, _NEGATIVE_ZERO),
-    "test_filtering::test_filterable_metadata_query": (InvalidRecord, _NEGATIVE_ZERO),
-    "test_embeddings::test_embeddings_state": (InvalidRecord, _NEGATIVE_ZERO),
     # `assert exc.type == TypeError` / `== ValueError`: the store raises its own classes, which subclass Chroma's
     # (InvalidArgumentType is a TypeError, InvalidArgument a ValueError), so only the exact-class comparison fails;
     # the messages are Chroma's (tests/store/test_conformance_fixes.py).

@@ -199,12 +199,19 @@ def test_negative_zero_operands_compare_as_zero(seeded: dict[str, Any], where: d
     assert answers["postgres"] == sorted(seeded["postgres"].get(where=positive, include=[])["ids"])
 
 
-def test_negative_zero_metadata_is_refused_by_the_store(seeded: dict[str, Any]) -> None:
-    from vectorops.store import InvalidRecord
+def test_negative_zero_metadata_comes_back_as_zero_as_from_chroma(seeded: dict[str, Any]) -> None:
+    import math
 
-    for target in ("chroma", "postgres"):
-        with pytest.raises(InvalidRecord, match=r"-0\.0"):
-            seeded[target].add(ids=["z"], embeddings=Q, metadatas=[{"k": -0.0}])
+    def write(c: Any) -> Any:
+        c.add(ids=["z"], embeddings=Q, metadatas=[{"k": -0.0, "l": [-0.0, 1.5]}])
+        c.upsert(ids=["y"], embeddings=Q, metadatas=[{"k": -0.0}])
+        got = c.get(ids=["y", "z"], include=["metadatas"])
+        return {i: {key: [math.copysign(1.0, v) for v in (value if isinstance(value, list) else [value])]
+                    for key, value in meta.items()} for i, meta in zip(got["ids"], got["metadatas"], strict=True)}
+
+    signs = _answers(seeded, write)
+    assert signs["postgres"] == signs["chroma"] == signs["chromadb"] == {"y": {"k": [1.0]},
+                                                                          "z": {"k": [1.0], "l": [1.0, 1.0]}}
 
 
 def test_delete_limit_as_chroma(seeded: dict[str, Any]) -> None:

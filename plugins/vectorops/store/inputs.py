@@ -4,9 +4,9 @@ Each rule mirrors what Chroma 1.5.9 accepts and refuses (``chromadb/api/types.py
 ``CollectionCommon``; ``tests/store/test_chroma_inputs.py`` runs both side by side): a single id, document, uri or
 metadata may stand for a one-item list, and any other value that is no list is one item (so a tuple of ids is
 refused, as Chroma refuses it); errors name the argument and are of Chroma's classes (``errors``). On top of those,
-values that PostgreSQL cannot hold exactly (a NUL character, invalid Unicode, a non-finite metadata number, ``-0.0``,
-an integer beyond 64 bits) are refused by every backend, so a service never writes into Chroma what it could not
-move.
+values that PostgreSQL cannot hold exactly (a NUL character, invalid Unicode, a non-finite metadata number, an
+integer beyond 64 bits) are refused by every backend, so a service never writes into Chroma what it could not
+move. A metadata ``-0.0`` is written as ``0.0`` on every backend: Chroma itself gives it back as ``0.0``.
 """
 
 from __future__ import annotations
@@ -256,9 +256,6 @@ def _metadata_value(key: str, value: Any, allow_none: bool) -> None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidRecord(f"metadata {key!r} is {value!r}; jsonb cannot store NaN or Infinity")
-        if value == 0.0 and math.copysign(1.0, value) < 0:
-            raise InvalidRecord(f"metadata {key!r} is -0.0; jsonb numbers have no negative zero, so it would come "
-                                "back as 0.0")
         return
     if isinstance(value, list):
         if not value:
@@ -294,8 +291,18 @@ def metadata_list(metadatas: Any, rows: int, allow_none_values: bool) -> list[di
                 raise InvalidRecord(f"metadata key {key!r}: keys must be non-empty strings not starting with $ or #")
             _storable(key, "metadata key")
             _metadata_value(key, value, allow_none_values)
-        out.append(dict(meta))
+        out.append({key: _positive_zero(value) for key, value in meta.items()})
     return out
+
+
+def _positive_zero(value: Any) -> Any:
+    """``value`` with ``-0.0`` (alone or in a list) as ``0.0``, as Chroma 1.5.9 stores it (jsonb has no
+    negative zero either), so both backends of ``dual`` hold, and give back, the same."""
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
+    if isinstance(value, list):
+        return [_positive_zero(item) for item in value]
+    return value
 
 
 def text_list(values: Any, rows: int, what: str) -> list[str | None]:

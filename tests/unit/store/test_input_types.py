@@ -3,6 +3,7 @@ database (tests/store/test_chroma_inputs.py runs the same calls against Chroma i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -139,8 +140,9 @@ def test_delete_limit() -> None:
 def test_metadata_types() -> None:
     with pytest.raises(InvalidArgumentType, match="metadata key to be a str"):
         inputs.metadata_list([{1: "a"}], 1, allow_none_values=False)
-    with pytest.raises(InvalidRecord, match=r"-0\.0"):
-        inputs.metadata_list([{"k": -0.0}], 1, allow_none_values=False)
+    written = inputs.metadata_list([{"k": -0.0, "l": [-0.0, 2.0], "s": "-0.0"}], 1, allow_none_values=False)
+    assert written == [{"k": 0.0, "l": [0.0, 2.0], "s": "-0.0"}]  # as Chroma writes them
+    assert math.copysign(1.0, written[0]["k"]) == math.copysign(1.0, written[0]["l"][0]) == 1.0
     with pytest.raises(InvalidRecord, match="non-empty dict"):
         inputs.metadata_list("text", 1, allow_none_values=False)
     assert inputs.metadata_list([{"k": 0.0}], 1, allow_none_values=False) == [{"k": 0.0}]
