@@ -72,3 +72,25 @@ def test_n_results_below_one_in_chromas_words(ephemeral: Any, stores: dict[str, 
             collection.query(query_embeddings=[[1.0, 2.0]], n_results=-1)
     finally:
         _store(target, ephemeral, stores).delete_collection(name)
+
+
+def test_what_postgresql_cannot_compile_or_index_is_a_store_error_chroma_code_catches(stores: dict[str, Any]) -> None:
+    """A hostile pass found two raw psycopg errors: twenty \\b (each a look-around over Unicode's \\w) exceed
+    PostgreSQL's regex engine, and a 12 KB id its index row. Chroma answers both; the store refuses them in one line,
+    as errors an ``except chromadb.errors.InvalidArgumentError`` clause catches."""
+    import random
+
+    from chromadb.errors import InvalidArgumentError
+
+    from vectorops.store import InvalidRecord, UnsupportedFilter
+
+    collection = stores["postgres"].get_or_create_collection(f"limits-{uuid.uuid4().hex[:8]}")
+    collection.add(ids=["a", "b"], embeddings=[[1.0, 2.0], [2.0, 1.0]], documents=["a word", "two words"])
+    with pytest.raises(UnsupportedFilter, match=r"\$regex is too large for PostgreSQL's regular expression engine"):
+        collection.get(where_document={"$regex": r"\b" * 20})
+    rng = random.Random(26)
+    long_id = "".join(chr(rng.randrange(0x4E00, 0xA000)) for _ in range(4000))  # 12 KB that do not compress
+    with pytest.raises(InvalidArgumentError) as caught:
+        collection.add(ids=[long_id], embeddings=[[1.0, 1.0]])
+    assert isinstance(caught.value, InvalidRecord) and "larger than PostgreSQL can index" in str(caught.value)
+    assert collection.count() == 2

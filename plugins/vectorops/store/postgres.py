@@ -30,7 +30,7 @@ from vectorops.metadata_json import metadata_json
 from vectorops.naming import check_schema_name
 from vectorops.store import pg_catalog
 from vectorops.store.base import Collection, VectorStore
-from vectorops.store.errors import QueryTimeout, StoreError
+from vectorops.store.errors import InvalidRecord, QueryTimeout, StoreError, UnsupportedFilter
 from vectorops.store.inputs import (
     RecordBatch,
     check_dimensions,
@@ -274,13 +274,25 @@ class PostgresStore(VectorStore):
     @contextmanager
     def session(self, collection: str) -> Iterator[psycopg.Connection]:
         """A pooled connection for work on ``collection``; a statement PostgreSQL cancels becomes a one-line
-        :class:`StoreError` naming the collection (:class:`QueryTimeout` at the statement timeout), and a table
-        dropped under a collection object (``delete_collection``) Chroma's :class:`CollectionNotFound`."""
+        :class:`StoreError` naming the collection (:class:`QueryTimeout` at the statement timeout), a table
+        dropped under a collection object (``delete_collection``) Chroma's :class:`CollectionNotFound`, a
+        ``$regex`` PostgreSQL cannot compile :class:`UnsupportedFilter`, and an id too long to index
+        :class:`InvalidRecord`."""
         try:
             with self.pool.connection() as conn:
                 yield conn
         except psycopg.errors.UndefinedTable as exc:
             raise pg_catalog.not_found(collection) from exc
+        except psycopg.errors.InvalidRegularExpression as exc:  # a valid $regex PostgreSQL's engine cannot compile
+            raise UnsupportedFilter(f"collection {collection!r}: $regex is too large for PostgreSQL's regular "
+                                    f"expression engine ({exc.diag.message_primary or exc}); a word boundary "
+                                    "costs the most: use fewer \\b") from exc
+        except psycopg.errors.ProgramLimitExceeded as exc:
+            reason = exc.diag.message_primary or str(exc)
+            if "index row" in reason:  # an id too long for the primary key's index
+                raise InvalidRecord(f"collection {collection!r}: a record is larger than PostgreSQL can index "
+                                    f"({reason}); ids must fit an index row (8,191 bytes after compression)") from exc
+            raise StoreError(f"collection {collection!r}: PostgreSQL refused the statement ({reason})") from exc
         except psycopg.errors.QueryCanceled as exc:
             reason = exc.diag.message_primary or str(exc)
             if "statement timeout" in reason:
