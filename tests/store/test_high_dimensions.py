@@ -18,7 +18,8 @@ import pytest
 from tests.store.conftest import drop_store_schema
 from vectorops.load import index_kinds
 from vectorops.quality.exact_search import DISTANCE_OPERATORS, ExactTopK
-from vectorops.store.postgres import PostgresStore, chroma_distance
+from vectorops.store.postgres import PostgresStore
+from vectorops.store.postgres_collection import chroma_distance
 
 ROWS, QUERIES, K = 400, 60, 10
 DIMS = (2001, 3072)

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vectorops.store import UnsupportedFilter
-from vectorops.store.regex_unicode import CASE_FOLD_ORBITS, PERL_DECIMAL, PERL_SPACE, PERL_WORD
+from vectorops.store.regex_case_folding import CASE_FOLD_ORBITS
+from vectorops.store.regex_unicode_classes import PERL_DECIMAL, PERL_SPACE, PERL_WORD
 
 # the case-fold classes of issue 26 (Unicode simple case folding, CaseFolding.txt statuses C and S)
 ORBITS = ["kK\u212a", "sS\u017f", "σςΣ", "ß\u1e9e", "ωΩ\u2126", "åÅ\u212b", "μµΜ", "θϑΘϴ", "ιΙ\u0345\u1fbe",

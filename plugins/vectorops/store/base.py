@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vectorops.store import inputs
+from vectorops.store import inputs, record_inputs
 from vectorops.store.errors import InvalidArgument, UnknownIds
 from vectorops.store.inputs import GET_INCLUDE, QUERY_INCLUDE, RecordBatch
 from vectorops.store.results import Row, get_result, query_result
@@ -77,7 +77,7 @@ class Collection(ABC):
         :raises StoreError: for arguments Chroma refuses, or values PostgreSQL cannot hold.
         """
         with checking("add"):
-            batch = self._embedded(inputs.record_batch(ids, embeddings, metadatas, documents, uris,
+            batch = self._embedded(record_inputs.record_batch(ids, embeddings, metadatas, documents, uris,
                                                        allow_none_values=False), required=True)
         self._write("add", batch)
 
@@ -86,7 +86,7 @@ class Collection(ABC):
         """Insert new records, update existing ones: metadata is merged key by key (``None`` removes a key);
         a field not given keeps its value."""
         with checking("upsert"):
-            batch = self._embedded(inputs.record_batch(ids, embeddings, metadatas, documents, uris,
+            batch = self._embedded(record_inputs.record_batch(ids, embeddings, metadatas, documents, uris,
                                                        allow_none_values=True), required=True)
         self._write("upsert", batch)
 
@@ -97,7 +97,7 @@ class Collection(ABC):
         New documents without embeddings are embedded with the local model, as Chroma embeds them.
         """
         with checking("update"):
-            batch = self._embedded(inputs.record_batch(ids, embeddings, metadatas, documents, uris,
+            batch = self._embedded(record_inputs.record_batch(ids, embeddings, metadatas, documents, uris,
                                                        allow_none_values=True), required=False)
         self._write("update", batch)
 

@@ -27,7 +27,8 @@ from vectorops.store.base import Collection, VectorStore
 from vectorops.store.chroma import ChromaCollection, ChromaStore
 from vectorops.store.errors import CollectionNotFound
 from vectorops.store.inputs import RecordBatch
-from vectorops.store.postgres import PostgresCollection, PostgresStore
+from vectorops.store.postgres import PostgresStore
+from vectorops.store.postgres_collection import PostgresCollection
 from vectorops.store.results import Row
 
 log = logging.getLogger(__name__)

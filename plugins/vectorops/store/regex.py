@@ -1,24 +1,14 @@
 """Chroma's ``$regex`` (Rust ``regex`` crate syntax) translated to a PostgreSQL ARE that matches the same texts.
 
-Only whether a document matches counts, so greediness does not matter. Every character class is written out as
-explicit code point ranges from the tables of Chroma's own engine (:mod:`vectorops.store.regex_unicode`, generated
-from ``regex-syntax`` 0.8.10, the version built into chromadb 1.5.9: Unicode 16.0.0), so no match depends on the
-database's collation or Unicode version. The Rust behaviour each rule follows (regex crate ``UNICODE.md``, and
+Only whether a document matches counts, so greediness does not matter. Character classes, ``(?i)`` case
+folding and the Unicode-aware ``\\w \\d \\s`` are written out as explicit code point ranges by
+:mod:`vectorops.store.regex_classes` (which documents those rules), so no match depends on the database's
+collation or Unicode version. The other Rust behaviour each rule follows (regex crate ``UNICODE.md``, and
 ``regex-syntax``'s ``hir/translate.rs``):
 
-- ``(?i)`` is Unicode *simple* case folding ("RL1.5 Simple Loose Matches": "it uses the 'simple' case folding
-  mapping ... all characters classes are case folded as well"). A literal becomes the class of its equivalence
-  class (``(?i)k`` → ``[kK\\u212A]``, KELVIN SIGN included); a bracket class (literals, ranges, ``\\w``-style and
-  POSIX items) gets every member's case partners added *before* it is negated (``unicode_fold_and_negate``: "we
-  must apply case folding before negation"), so ``(?i)[^k]`` matches none of ``k``, ``K``, U+212A.
-- ``\\w \\d \\s`` and ``\\W \\D \\S``, inside classes too, are Unicode-aware ("RL1.2a": "the ``\\w``, ``\\s`` and
-  ``\\d`` character classes **are** Unicode aware"): ``\\w`` = Alphabetic + Mark + Decimal_Number +
-  Connector_Punctuation + Join_Control (``regex_syntax::is_word_character``), ``\\d`` = Decimal_Number, ``\\s`` =
-  White_Space.
-- ``\\b \\B \\< \\> \\b{start} \\b{end} \\b{start-half} \\b{end-half}`` are word boundaries by that ``\\w`` ("RL1.4
-  Simple Word Boundaries"), written as look-arounds over the ``\\w`` class (PostgreSQL's own ``\\y`` takes word
-  characters from the collation, without marks: ``e\\u0301`` would end a word after ``e``).
-- POSIX classes (``[[:alpha:]]``) are ASCII-only, as in Rust ("RL1.2a").
+- ``\\b \\B \\< \\> \\b{start} \\b{end} \\b{start-half} \\b{end-half}`` are word boundaries by the Unicode
+  ``\\w`` ("RL1.4 Simple Word Boundaries"), written as look-arounds over the ``\\w`` class (PostgreSQL's own
+  ``\\y`` takes word characters from the collation, without marks: ``e\\u0301`` would end a word after ``e``).
 - ``.`` matches anything but ``\\n`` (``[^\\n]``) unless the ``s`` flag is on; ``^`` / ``$`` are the text's ends,
   or line ends under ``m`` (as look-arounds); ``\\A`` / ``\\z`` become ``\\A`` / ``\\Z``; ``\\xHH``, ``\\x{H..}``,
   ``\\u{H..}`` become ``\\U`` escapes; named groups become plain groups; a repeated repetition or anchor (``a**``,
@@ -34,157 +24,34 @@ not allowed").
 from __future__ import annotations
 
 import string
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import cache
 
 from vectorops.store.errors import UnsupportedFilter
-from vectorops.store.regex_unicode import CASE_FOLD_ORBITS, PERL_DECIMAL, PERL_SPACE, PERL_WORD
+from vectorops.store.regex_classes import (
+    MAX_CODE_POINT,
+    PERL_CLASSES,
+    POSIX_CLASSES,
+    SURROGATES,
+    Ranges,
+    bracket_char,
+    case_fold,
+    case_partners,
+    class_text,
+    merge,
+    negate,
+    perl_class,
+)
 
-#: inclusive code point ranges, sorted and disjoint, never inside the surrogates
-Ranges = tuple[tuple[int, int], ...]
-
-_MAX = 0x10FFFF
-_SURROGATES = (0xD800, 0xDFFF)
 _PG_META = set("^$.[]()|*+?{}\\")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
 _ASSERTIONS = {"A": "\\A", "z": "\\Z"}
 _WORD_BOUNDARIES = {"b": "boundary", "B": "not-boundary", "<": "start", ">": "end"}
-_PERL_CLASSES = {"d": PERL_DECIMAL, "s": PERL_SPACE, "w": PERL_WORD}
-_POSIX: dict[str, Ranges] = {
-    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)), "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
-    "ascii": ((0x0, 0x7F),), "blank": ((0x9, 0x9), (0x20, 0x20)), "cntrl": ((0x0, 0x1F), (0x7F, 0x7F)),
-    "digit": ((0x30, 0x39),), "graph": ((0x21, 0x7E),), "lower": ((0x61, 0x7A),), "print": ((0x20, 0x7E),),
-    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)), "space": ((0x9, 0xD), (0x20, 0x20)),
-    "upper": ((0x41, 0x5A),), "word": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
-    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
-}
-#: matches no character (:func:`to_postgres` refuses a class that matches nothing, as Chroma does)
-_NOTHING = "[^\\u0000-\\U0010FFFF]"
 MAX_REPEAT = 255
-
-
-def _merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
-    """Sorted, disjoint ranges of the same code points, with the surrogates taken out (they are not characters)."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return tuple(piece for lo, hi in out for piece in (
-        ((lo, hi),) if hi < _SURROGATES[0] or lo > _SURROGATES[1] else
-        tuple(p for p in ((lo, _SURROGATES[0] - 1), (_SURROGATES[1] + 1, hi)) if p[0] <= p[1])))
-
-
-def _negate(ranges: Ranges) -> Ranges:
-    """Every character not in ``ranges``."""
-    out, start = [], 0
-    for lo, hi in ranges:
-        if lo > start:
-            out.append((start, lo - 1))
-        start = hi + 1
-    if start <= _MAX:
-        out.append((start, _MAX))
-    return _merge(out)
-
-
-def _subtract(ranges: Ranges, other: Ranges) -> Ranges:
-    """The characters of ``ranges`` that are not in ``other``."""
-    keep = _negate(other)
-    out, j = [], 0
-    for lo, hi in ranges:
-        while j < len(keep) and keep[j][1] < lo:
-            j += 1
-        k = j
-        while k < len(keep) and keep[k][0] <= hi:
-            out.append((max(lo, keep[k][0]), min(hi, keep[k][1])))
-            k += 1
-    return tuple(out)
-
-
-@cache
-def _orbits() -> tuple[list[int], dict[int, tuple[int, ...]]]:
-    """Every character with case partners (sorted), and the equivalence class of each."""
-    orbit_of = {c: orbit for orbit in CASE_FOLD_ORBITS for c in orbit}
-    return sorted(orbit_of), orbit_of
-
-
-def case_partners(ch: int) -> tuple[int, ...]:
-    """The characters that ``(?i)`` makes ``ch`` match besides itself (Unicode simple case folding), in code
-    point order.
-
-    :param ch: a code point.
-    """
-    return tuple(c for c in _orbits()[1].get(ch, ()) if c != ch)
-
-
-def case_fold(ranges: Ranges) -> Ranges:
-    """``ranges`` with every case partner of each member added: the set ``(?i)`` makes a class match.
-
-    :param ranges: sorted, disjoint code point ranges.
-    """
-    foldable, orbit_of = _orbits()
-    extra = [(partner, partner) for lo, hi in ranges
-             for c in foldable[bisect_left(foldable, lo):bisect_right(foldable, hi)] for partner in orbit_of[c]]
-    return _merge([*ranges, *extra]) if extra else ranges
-
-
-def _bridged(ranges: Ranges) -> list[tuple[int, int]]:
-    """``ranges`` with neighbours either side of the surrogates joined: no text holds a surrogate, and one range
-    reads shorter than two."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in ranges:
-        if out and out[-1][1] == _SURROGATES[0] - 1 and lo == _SURROGATES[1] + 1:
-            out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _char(code: int) -> str:
-    """One character inside a PostgreSQL bracket expression: printable ASCII as itself, the rest as an escape."""
-    ch = chr(code)
-    if 0x20 <= code < 0x7F:
-        return "\\" + ch if ch in "]\\[^-" else ch
-    return f"\\u{code:04X}" if code <= 0xFFFF else f"\\U{code:08X}"
-
-
-def _items(ranges: Iterable[tuple[int, int]]) -> str:
-    return "".join(_char(lo) if lo == hi else _char(lo) + ("" if hi == lo + 1 else "-") + _char(hi)
-                   for lo, hi in ranges)
-
-
-def class_text(members: Ranges, written: Ranges = ()) -> str:
-    """A PostgreSQL bracket expression for exactly ``members``: the shorter of ``[...]`` and ``[^...]``.
-
-    :param members: the characters to match (sorted, disjoint ranges).
-    :param written: part of ``members`` to list first (as the pattern wrote it; case partners follow).
-    """
-    listed, complement = _bridged(members), _bridged(_negate(members))
-    if not listed:
-        return _NOTHING
-    if not complement:
-        return "."  # every character (no translation turns on PostgreSQL's newline-sensitive mode)
-    if len(complement) < len(listed):
-        return "[^" + _items(complement) + "]"
-    if written:
-        return "[" + _items(_bridged(written)) + _items(_bridged(_subtract(members, written))) + "]"
-    return "[" + _items(listed) + "]"
-
-
-@cache
-def _perl_class(letter: str) -> tuple[Ranges, str]:
-    """``\\d \\s \\w \\D \\S \\W``: the characters, and their bracket expression."""
-    members = _merge(_PERL_CLASSES[letter.lower()])
-    members = _negate(members) if letter.isupper() else members
-    return members, class_text(members)
 
 
 def _word_boundary(kind: str) -> str:
     """A Rust word boundary assertion as look-arounds over the ``\\w`` class."""
-    w = _perl_class("w")[1]
+    w = perl_class("w")[1]
     before, not_before, after, not_after = f"(?<={w})", f"(?<!{w})", f"(?={w})", f"(?!{w})"
     return "(?:" + {
         "boundary": f"{before}{not_after}|{not_before}{after}",
@@ -248,7 +115,7 @@ class _Translator:
             digits = self.p[self.pos:self.pos + width]
             self.pos += width
         code = int(digits, 16) if digits and all(c in string.hexdigits for c in digits) else -1
-        if not 0 <= code <= _MAX or _SURROGATES[0] <= code <= _SURROGATES[1]:
+        if not 0 <= code <= MAX_CODE_POINT or SURROGATES[0] <= code <= SURROGATES[1]:
             raise self.error(f"invalid escape \\{kind}{digits}", start)
         return code
 
@@ -276,8 +143,8 @@ class _Translator:
             return _Escape(f"\\U{code:08X}", literal=code)
         if ch in _SIMPLE_ESCAPES:
             return _Escape("\\" + ch, literal=ord(_SIMPLE_ESCAPES[ch]))
-        if ch.lower() in _PERL_CLASSES:
-            members, text = _perl_class(ch)
+        if ch.lower() in PERL_CLASSES:
+            members, text = perl_class(ch)
             return _Escape(text, members=members)
         if ch in _ASSERTIONS or ch in _WORD_BOUNDARIES:
             if in_class:
@@ -309,9 +176,9 @@ class _Translator:
                 if self.p.startswith("[:", self.pos):
                     end = self.p.find(":]", self.pos + 2)
                     name = self.p[self.pos + 2:end] if end > 0 else ""
-                    if name not in _POSIX:
+                    if name not in POSIX_CLASSES:
                         raise self.error(f"the class [:{name}:]")
-                    written.extend(case_fold(_POSIX[name]) if flags.i else _POSIX[name])
+                    written.extend(case_fold(POSIX_CLASSES[name]) if flags.i else POSIX_CLASSES[name])
                     self.pos = end + 2
                     continue
                 raise self.error("a nested class or set operation")
@@ -328,12 +195,12 @@ class _Translator:
                 written.extend(low.members)
             elif low.literal is not None:
                 written.append((low.literal, low.literal))
-        own = _merge(written)
+        own = merge(written)
         folded = case_fold(own) if flags.i else own
-        if not (_negate(folded) if negated else folded):
+        if not (negate(folded) if negated else folded):
             # Rust compiles it to a byte class, and Chroma refuses those ("Byte pattern is not allowed")
             raise self.error("a class that matches no character", start)
-        return class_text(_negate(folded)) if negated else class_text(folded, own)
+        return class_text(negate(folded)) if negated else class_text(folded, own)
 
     def class_atom(self) -> _Escape:
         ch = self.peek()
@@ -431,7 +298,7 @@ class _Translator:
     def case_literal(self, code: int, text: str, flags: _Flags) -> str:
         """A literal character: itself, or under ``i`` the class of it and its case partners."""
         partners = case_partners(code) if flags.i else ()
-        return "[" + _char(code) + "".join(map(_char, partners)) + "]" if partners else text
+        return "[" + bracket_char(code) + "".join(map(bracket_char, partners)) + "]" if partners else text
 
     def run(self) -> str:
         stack: list[tuple[_Flags, int]] = []

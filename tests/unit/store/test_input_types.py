@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from chromadb.errors import ChromaError, DuplicateIDError, InternalError, InvalidArgumentError, NotFoundError
 
-from vectorops.store import inputs
+from vectorops.store import inputs, record_inputs
 from vectorops.store.base import checking
 from vectorops.store.chroma import chroma_errors
 from vectorops.store.errors import (
@@ -139,13 +139,13 @@ def test_delete_limit() -> None:
 
 def test_metadata_types() -> None:
     with pytest.raises(InvalidArgumentType, match="metadata key to be a str"):
-        inputs.metadata_list([{1: "a"}], 1, allow_none_values=False)
-    written = inputs.metadata_list([{"k": -0.0, "l": [-0.0, 2.0], "s": "-0.0"}], 1, allow_none_values=False)
+        record_inputs.metadata_list([{1: "a"}], 1, allow_none_values=False)
+    written = record_inputs.metadata_list([{"k": -0.0, "l": [-0.0, 2.0], "s": "-0.0"}], 1, allow_none_values=False)
     assert written == [{"k": 0.0, "l": [0.0, 2.0], "s": "-0.0"}]  # as Chroma writes them
     assert math.copysign(1.0, written[0]["k"]) == math.copysign(1.0, written[0]["l"][0]) == 1.0
     with pytest.raises(InvalidRecord, match="non-empty dict"):
-        inputs.metadata_list("text", 1, allow_none_values=False)
-    assert inputs.metadata_list([{"k": 0.0}], 1, allow_none_values=False) == [{"k": 0.0}]
+        record_inputs.metadata_list("text", 1, allow_none_values=False)
+    assert record_inputs.metadata_list([{"k": 0.0}], 1, allow_none_values=False) == [{"k": 0.0}]
 
 
 def test_collection_arguments() -> None:

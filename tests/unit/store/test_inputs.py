@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vectorops.store import inputs
+from vectorops.store import inputs, record_inputs
 from vectorops.store.errors import DimensionMismatch, InvalidArgumentType, InvalidRecord, StoreError
 
 
@@ -114,8 +114,8 @@ def test_check_dimensions_in_chromas_words() -> None:
 
 def test_good_metadata() -> None:
     metas = [{"s": "x", "i": 2 ** 63 - 1, "f": 1.5, "b": True, "l": [1, 2], "ls": ["a"]}, None]
-    assert inputs.metadata_list(metas, 2, allow_none_values=False) == metas
-    assert inputs.metadata_list({"k": None}, 1, allow_none_values=True) == [{"k": None}]
+    assert record_inputs.metadata_list(metas, 2, allow_none_values=False) == metas
+    assert record_inputs.metadata_list({"k": None}, 1, allow_none_values=True) == [{"k": None}]
 
 
 @pytest.mark.parametrize(("meta", "message"), [
@@ -138,28 +138,28 @@ def test_good_metadata() -> None:
 ])
 def test_bad_metadata(meta: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidRecord, match=message):
-        inputs.metadata_list([meta], 1, allow_none_values=False)
+        record_inputs.metadata_list([meta], 1, allow_none_values=False)
 
 
 def test_lengths_must_match_the_ids() -> None:
     with pytest.raises(StoreError, match="ids: 2, metadatas: 1"):
-        inputs.metadata_list([{"a": 1}], 2, allow_none_values=False)
+        record_inputs.metadata_list([{"a": 1}], 2, allow_none_values=False)
     with pytest.raises(StoreError, match="ids: 2, documents: 1"):
-        inputs.text_list("only one", 2, "documents")
+        record_inputs.text_list("only one", 2, "documents")
 
 
 def test_text_list() -> None:
-    assert inputs.text_list(["a", None, ""], 3, "documents") == ["a", None, ""]
+    assert record_inputs.text_list(["a", None, ""], 3, "documents") == ["a", None, ""]
     with pytest.raises(InvalidArgumentType, match="Expected uris to hold str or None"):
-        inputs.text_list([1], 1, "uris")
+        record_inputs.text_list([1], 1, "uris")
     with pytest.raises(InvalidRecord, match="uri"):
-        inputs.text_list(["a\x00"], 1, "uris")
+        record_inputs.text_list(["a\x00"], 1, "uris")
 
 
 def test_record_batch_keeps_absent_fields_absent() -> None:
-    batch = inputs.record_batch("a", None, None, "doc", None, allow_none_values=False)
+    batch = record_inputs.record_batch("a", None, None, "doc", None, allow_none_values=False)
     assert batch == inputs.RecordBatch(["a"], None, None, ["doc"], None)
-    full = inputs.record_batch(["a", "b"], [[1, 2], [3, 4]], [{"k": 1}, None], None, ["u", None],
+    full = record_inputs.record_batch(["a", "b"], [[1, 2], [3, 4]], [{"k": 1}, None], None, ["u", None],
                                allow_none_values=True)
     assert full.embeddings is not None and full.embeddings.shape == (2, 2)
     assert full.metadatas == [{"k": 1}, None] and full.uris == ["u", None] and full.documents is None
