@@ -11,8 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 pytest_plugins = ["tests.alert_receivers"]
+
+# The longest first, so that on two workers (``make test`` runs ``pytest -n 2``) no long file is left for the end:
+# the e2e platforms, Chroma's suites, the fault and integration tests, then the many short ones. The fault tests come
+# before the integration tests because several back up and restore every vector schema in the session's database:
+# after the integration tests' tables they took 18 times as long.
+_ORDER = ("e2e", "conformance", "faults", "integration", "packaging", "store", "dags", "unit")
 
 
 def _free_port() -> int:
@@ -46,6 +53,38 @@ os.environ.setdefault("AIRFLOW_PORT", str(_free_port()))
 for _port in ("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"):
     os.environ[_port] = str(_free_port())
 os.environ.update(airflow_environment(load_settings()))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test directories in ``_ORDER``; within one, the order they were collected in (the sort is stable)."""
+    tests = Path(__file__).parent
+
+    def rank(item: pytest.Item) -> int:
+        part = item.path.relative_to(tests).parts[0] if tests in item.path.parents else ""
+        return _ORDER.index(part) if part in _ORDER else len(_ORDER)
+
+    items.sort(key=rank)
+
+
+class _ByFile(LoadFileScheduling):
+    """xdist's ``loadfile`` (a file's tests on one worker, in order, its module fixtures set up once), with all of
+    ``tests/e2e`` as one unit: its standalone platform is package-scoped, and two Airflows beside the other worker's
+    tests would not fit two cores."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return "tests/e2e" if path.startswith("tests/e2e/") else path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling:
+    """Each worker gets a whole file (all of ``tests/e2e`` together), in the order collected: see ``_ByFile``."""
+    config.option.loadscopereorder = False
+    return _ByFile(config, log)  # type: ignore[arg-type]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Under xdist the controlling process imports this module too, making a home it never starts a server in."""
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

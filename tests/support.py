@@ -110,12 +110,16 @@ def pg_digest(dsn: str, schema: str, table: str) -> tuple[str, int]:
     return digest((r[0], record_line(r[0], r[1], r[2], r[3], r[4])) for r in rows)
 
 
-def registry_row(dsn: str, collection: str) -> dict[str, Any]:
-    """The collection's row of ``vectorops.collection_registry``."""
+def registry_row(dsn: str, collection: str, schema: str | None = None) -> dict[str, Any]:
+    """The collection's row of ``vectorops.collection_registry``: the only one of that name, or the one in ``schema``
+    (another test module may have migrated a collection of the same name into its own schema)."""
     with psycopg.connect(dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        row = cur.execute("SELECT * FROM vectorops.collection_registry WHERE collection = %s", (collection,)).fetchone()
-    assert row is not None, f"no registry row for {collection!r}"
-    return row
+        rows = cur.execute("""SELECT * FROM vectorops.collection_registry
+                              WHERE collection = %s AND (%s::text IS NULL OR table_schema = %s)""",
+                           (collection, schema, schema)).fetchall()
+    assert rows, f"no registry row for {collection!r}" + (f" in schema {schema!r}" if schema else "")
+    assert len(rows) == 1, f"{len(rows)} registry rows for {collection!r}: pass the schema"
+    return rows[0]
 
 
 def migrate_in_process(settings: Any, params: dict[str, Any], run_id: str) -> list[dict[str, Any]]:

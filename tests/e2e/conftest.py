@@ -194,6 +194,7 @@ def platform(settings: Settings, airflow_db: dict[str, str], dsn: str, tmp_path_
         mp.setenv("VECTOROPS_ADMIN_PASSWORD", password)
         env = {**os.environ, **airflow_environment(settings), "CHROMA_DB_PATH": str(chroma_path),
                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"}
+    airflow_environment(settings)  # the session's passwords file back to its own admin, which the call above replaced
     assert env["AIRFLOW__API__PORT"] == port and f":{port}/" in env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
     # a read-only viewer beside the admin (Vector Health refuses it), in a passwords file of this session's own
     viewer, viewer_password = "e2e-viewer", secrets.token_urlsafe(12)

@@ -153,7 +153,7 @@ def test_objects_stay_in_the_target_schema_with_unique_names(names: list[str], s
         assert {c[1] for c in found["constraints"]} == set(tables)
         assert sorted(found["indexes"]) == sorted((t + s, t) for t in tables for s in DEFAULT_INDEXES)
         for name, table in zip(names, tables, strict=True):
-            row = registry_row(dsn, name)
+            row = registry_row(dsn, name, SCHEMA)
             assert (row["table_schema"], row["table_name"], row["loaded_count"]) == (SCHEMA, table, 2)
             assert pg_digest(dsn, SCHEMA, table) == chroma_digest(path, name)
     finally:

@@ -180,7 +180,9 @@ def test_reruns_update_the_suite_and_accumulate_results(dsn: str, tmp_path: Path
 
 def test_processes_share_one_project(dsn: str, tmp_path: Path) -> None:
     specs = [_create_table(dsn, f"parallel_{i}") for i in range(3)]
-    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("fork")) as pool:
+    # spawned, not forked: a fork copies the parent's threads' held locks (an xdist worker's I/O thread among them),
+    # and a child that needs one waits forever
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_table_suite, dsn, spec, gx_root=tmp_path / "gx", data_docs_dir=tmp_path / "docs",
                                run_name="parallel") for spec in specs]
         results = [future.result(timeout=120) for future in futures]
