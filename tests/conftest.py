@@ -76,6 +76,7 @@ class _ByFile(LoadFileScheduling):
         return "tests/e2e" if path.startswith("tests/e2e/") else path
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: `pytest -p no:xdist` still runs
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadFileScheduling:
     """Each worker gets a whole file (all of ``tests/e2e`` together), in the order collected: see ``_ByFile``."""
     config.option.loadscopereorder = False
