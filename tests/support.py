@@ -110,6 +110,18 @@ def pg_digest(dsn: str, schema: str, table: str) -> tuple[str, int]:
     return digest((r[0], record_line(r[0], r[1], r[2], r[3], r[4])) for r in rows)
 
 
+def ephemeral_chroma() -> Any:
+    """Chroma itself, in memory, with this suite's settings. Chroma keeps one system per process for its in-memory
+    clients and refuses a second one with other settings, which a module that ran earlier on the same pytest worker
+    may have made (Chroma's own suites do): that one is stopped first."""
+    import chromadb
+    from chromadb.api.client import SharedSystemClient
+    from chromadb.config import Settings
+
+    SharedSystemClient.clear_system_cache()
+    return chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+
+
 def registry_row(dsn: str, collection: str, schema: str | None = None) -> dict[str, Any]:
     """The collection's row of ``vectorops.collection_registry``: the only one of that name, or the one in ``schema``
     (another test module may have migrated a collection of the same name into its own schema)."""

@@ -15,6 +15,7 @@ import pytest
 from chromadb.errors import DuplicateIDError, InternalError, InvalidArgumentError, NotFoundError
 
 from tests.store.conftest import drop_store_schema
+from tests.support import ephemeral_chroma
 from vectorops.store import StoreError
 from vectorops.store.chroma import ChromaStore
 from vectorops.store.dual import DualStore
@@ -32,10 +33,7 @@ Q = [[1.0, 0.0, 0.0, 0.0]]
 @pytest.fixture(scope="module")
 def ephemeral() -> Any:
     """Chroma 1.5.9 itself, in memory: the oracle."""
-    import chromadb
-    from chromadb.config import Settings
-
-    return chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+    return ephemeral_chroma()
 
 
 def _open(target: str, name: str, ephemeral: Any, stores: dict[str, Any]) -> Any:

@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from chromadb.errors import NotFoundError
 
+from tests.support import ephemeral_chroma
+
 TARGETS = ("chromadb", "chroma", "postgres")
 
 
 @pytest.fixture(scope="module")
 def ephemeral() -> Any:
     """Chroma 1.5.9 itself, in memory."""
-    import chromadb
-    from chromadb.config import Settings
-
-    return chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+    return ephemeral_chroma()
 
 
 def _store(target: str, ephemeral: Any, stores: dict[str, Any]) -> Any:

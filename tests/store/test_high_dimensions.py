@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.store.conftest import drop_store_schema
+from tests.support import ephemeral_chroma
 from vectorops.load import index_kinds
 from vectorops.quality.exact_search import DISTANCE_OPERATORS, ExactTopK
 from vectorops.store.postgres import PostgresStore
@@ -147,13 +148,11 @@ def test_distances_and_order_are_exact_on_a_scan_and_through_the_halfvec_index(
 @pytest.mark.parametrize("space", SPACES)
 def test_chroma_gives_the_same_ids_and_distances(stores: dict[str, PostgresStore], data: dict[int, Any],
                                                  space: str) -> None:
-    import chromadb
-    from chromadb.config import Settings
 
     dims = 3072
     ids, vectors, queries = data[dims]
     name = _collection(stores, data, dims, space)
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+    client = ephemeral_chroma()
     chroma = client.create_collection(f"hd-{space}-{uuid.uuid4().hex[:8]}", configuration={"hnsw": {"space": space}})
     try:
         chroma.add(ids=ids, embeddings=vectors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.support import ephemeral_chroma
 from vectorops.store.results import Row, get_result, query_result
 
 ROWS = [Row("a", [1.0, 2.0], "doc a", {"k": 1}, "u", 0.5), Row("b", np.array([0.1, 0.2], dtype=np.float32),
@@ -48,9 +49,7 @@ def test_query_result_one_list_per_query() -> None:
 def test_the_keys_are_chromas_own_in_its_order() -> None:
     import uuid
 
-    import chromadb
-
-    collection = chromadb.EphemeralClient().create_collection(f"unit-results-{uuid.uuid4().hex[:8]}")
+    collection = ephemeral_chroma().create_collection(f"unit-results-{uuid.uuid4().hex[:8]}")
     collection.add(ids=["a"], embeddings=[[1.0, 2.0]])
     assert list(collection.get()) == list(get_result(ROWS, ["metadatas", "documents"]))
     assert list(collection.query(query_embeddings=[[1.0, 2.0]], n_results=1)) == \
