@@ -3,8 +3,8 @@
 Only whether a document matches counts, so greediness does not matter. Character classes, ``(?i)`` case
 folding and the Unicode-aware ``\\w \\d \\s`` are written out as explicit code point ranges by
 :mod:`vectorops.store.regex_classes` (which documents those rules), so no match depends on the database's
-collation or Unicode version. The other Rust behaviour each rule follows (regex crate ``UNICODE.md``, and
-``regex-syntax``'s ``hir/translate.rs``):
+collation or Unicode version; :mod:`vectorops.store.regex_escapes` reads the pattern and its escapes. The other
+Rust behaviour each rule follows (regex crate ``UNICODE.md``, and ``regex-syntax``'s ``hir/translate.rs``):
 
 - ``\\b \\B \\< \\> \\b{start} \\b{end} \\b{start-half} \\b{end-half}`` are word boundaries by the Unicode
   ``\\w`` ("RL1.4 Simple Word Boundaries"), written as look-arounds over the ``\\w`` class (PostgreSQL's own
@@ -23,140 +23,36 @@ not allowed").
 
 from __future__ import annotations
 
-import string
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from vectorops.store.errors import UnsupportedFilter
 from vectorops.store.regex_classes import (
-    MAX_CODE_POINT,
-    PERL_CLASSES,
     POSIX_CLASSES,
-    SURROGATES,
-    Ranges,
     bracket_char,
     case_fold,
     case_partners,
     class_text,
     merge,
     negate,
-    perl_class,
 )
+from vectorops.store.regex_escapes import ASSERTIONS, PG_META, Flags, PatternReader
 
-_PG_META = set("^$.[]()|*+?{}\\")
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
-_ASSERTIONS = {"A": "\\A", "z": "\\Z"}
-_WORD_BOUNDARIES = {"b": "boundary", "B": "not-boundary", "<": "start", ">": "end"}
 MAX_REPEAT = 255
 
 
-def _word_boundary(kind: str) -> str:
-    """A Rust word boundary assertion as look-arounds over the ``\\w`` class."""
-    w = perl_class("w")[1]
-    before, not_before, after, not_after = f"(?<={w})", f"(?<!{w})", f"(?={w})", f"(?!{w})"
-    return "(?:" + {
-        "boundary": f"{before}{not_after}|{not_before}{after}",
-        "not-boundary": f"{before}{after}|{not_before}{not_after}",
-        "start": not_before + after, "end": before + not_after,
-        "start-half": not_before, "end-half": not_after,
-    }[kind] + ")"
-
-
-@dataclass(frozen=True)
-class _Flags:
-    i: bool = False
-    m: bool = False
-    s: bool = False
-
-
-@dataclass(frozen=True)
-class _Escape:
-    """What a backslash escape stands for: a literal character, a class, or a ready PostgreSQL text."""
-
-    text: str
-    literal: int | None = None
-    members: Ranges | None = None
-
-
-def _unsupported(pattern: str, pos: int, what: str) -> UnsupportedFilter:
-    return UnsupportedFilter(f"$regex {pattern!r}: {what} at offset {pos} is invalid or has no exact PostgreSQL "
-                             "equivalent")
-
-
 def _literal(ch: str) -> str:
-    return "\\" + ch if ch in _PG_META else ch
+    return "\\" + ch if ch in PG_META else ch
 
 
-class _Translator:
+class _Translator(PatternReader):
     def __init__(self, pattern: str) -> None:
-        self.p = pattern
-        self.pos = 0
+        super().__init__(pattern)
         self.out: list[str] = []
         #: where the last thing a repetition may follow starts in ``out`` (-1: nothing), and what it is
         self.last_start = -1
         self.last = "atom"
         self.names: set[str] = set()
 
-    def error(self, what: str, at: int | None = None) -> UnsupportedFilter:
-        return _unsupported(self.p, self.pos if at is None else at, what)
-
-    def peek(self, k: int = 0) -> str:
-        i = self.pos + k
-        return self.p[i] if i < len(self.p) else ""
-
-    def hex_escape(self) -> int:
-        """After ``\\x`` or ``\\u`` / ``\\U``: the code point."""
-        kind, start = self.p[self.pos - 1], self.pos - 2
-        if self.peek() == "{":
-            end = self.p.find("}", self.pos)
-            digits = self.p[self.pos + 1:end] if end > 0 else ""
-            self.pos = end + 1 if end > 0 else self.pos
-        else:
-            width = {"x": 2, "u": 4, "U": 8}[kind]
-            digits = self.p[self.pos:self.pos + width]
-            self.pos += width
-        code = int(digits, 16) if digits and all(c in string.hexdigits for c in digits) else -1
-        if not 0 <= code <= MAX_CODE_POINT or SURROGATES[0] <= code <= SURROGATES[1]:
-            raise self.error(f"invalid escape \\{kind}{digits}", start)
-        return code
-
-    def word_boundary_name(self, start: int) -> str:
-        """After ``\\b``: ``boundary``, or the kind a following ``{start}`` / ``{end}`` / ``{start-half}`` /
-        ``{end-half}`` names (``\\b{2}`` is a repetition of ``\\b``, as in Rust)."""
-        if self.peek() != "{" or not (self.peek(1).isascii() and (self.peek(1).isalpha() or self.peek(1) == "-")):
-            return "boundary"
-        end = self.p.find("}", self.pos)
-        name = self.p[self.pos + 1:end] if end > 0 else ""
-        if name not in ("start", "end", "start-half", "end-half"):
-            raise self.error(f"\\b{{{name}}}", start)
-        self.pos = end + 1
-        return name
-
-    def escape(self, in_class: bool) -> _Escape:
-        """Translate the escape after a backslash."""
-        start = self.pos - 1
-        ch = self.peek()
-        if not ch:
-            raise self.error("a trailing backslash", start)
-        self.pos += 1
-        if ch in ("x", "u", "U"):
-            code = self.hex_escape()
-            return _Escape(f"\\U{code:08X}", literal=code)
-        if ch in _SIMPLE_ESCAPES:
-            return _Escape("\\" + ch, literal=ord(_SIMPLE_ESCAPES[ch]))
-        if ch.lower() in PERL_CLASSES:
-            members, text = perl_class(ch)
-            return _Escape(text, members=members)
-        if ch in _ASSERTIONS or ch in _WORD_BOUNDARIES:
-            if in_class:
-                raise self.error(f"the assertion \\{ch} inside a class", start)
-            if ch in _ASSERTIONS:
-                return _Escape(_ASSERTIONS[ch])
-            return _Escape(_word_boundary(self.word_boundary_name(start) if ch == "b" else _WORD_BOUNDARIES[ch]))
-        if not ch.isascii() or ch.isalnum():
-            raise self.error(f"the escape \\{ch}", start)
-        return _Escape("\\" + ch if ch in _PG_META else ch, literal=ord(ch))
-
-    def char_class(self, flags: _Flags) -> str:
+    def char_class(self, flags: Flags) -> str:
         start = self.pos
         self.pos += 1
         negated = self.peek() == "^"
@@ -202,14 +98,7 @@ class _Translator:
             raise self.error("a class that matches no character", start)
         return class_text(negate(folded)) if negated else class_text(folded, own)
 
-    def class_atom(self) -> _Escape:
-        ch = self.peek()
-        self.pos += 1
-        if ch == "\\":
-            return self.escape(in_class=True)
-        return _Escape(ch, literal=ord(ch))
-
-    def group_open(self, flags: _Flags) -> tuple[_Flags, bool]:
+    def group_open(self, flags: Flags) -> tuple[Flags, bool]:
         """After ``(``: emit the group's opening; return the flags inside and whether it opened a group."""
         start = self.pos - 1
         if self.peek() != "?":
@@ -239,7 +128,7 @@ class _Translator:
             return inner, True
         return inner, False
 
-    def apply_flags(self, spec: str, flags: _Flags, start: int, scoped: bool) -> _Flags:
+    def apply_flags(self, spec: str, flags: Flags, start: int, scoped: bool) -> Flags:
         """Flags as Rust parses them: each at most once, one ``-`` and never last; ``(?)`` is an error."""
         if not spec and not scoped:
             raise self.error("an empty flag group", start)
@@ -295,14 +184,14 @@ class _Translator:
             self.last = "repeat"
         self.out.append(op)
 
-    def case_literal(self, code: int, text: str, flags: _Flags) -> str:
+    def case_literal(self, code: int, text: str, flags: Flags) -> str:
         """A literal character: itself, or under ``i`` the class of it and its case partners."""
         partners = case_partners(code) if flags.i else ()
         return "[" + bracket_char(code) + "".join(map(bracket_char, partners)) + "]" if partners else text
 
     def run(self) -> str:
-        stack: list[tuple[_Flags, int]] = []
-        flags = _Flags()
+        stack: list[tuple[Flags, int]] = []
+        flags = Flags()
         while self.pos < len(self.p):
             ch = self.p[self.pos]
             self.pos += 1
@@ -311,7 +200,7 @@ class _Translator:
                 if escaped.literal is not None:
                     self.atom(self.case_literal(escaped.literal, escaped.text, flags))
                 else:
-                    self.atom(escaped.text, "anchor" if escaped.text in _ASSERTIONS.values() else "atom")
+                    self.atom(escaped.text, "anchor" if escaped.text in ASSERTIONS.values() else "atom")
             elif ch == "[":
                 self.pos -= 1
                 self.atom(self.char_class(flags))
